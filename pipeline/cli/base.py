@@ -1,0 +1,89 @@
+"""What every command shares: the group, ``--root``, loading the config, turning errors into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import __version__
+from pipeline.config import Config, load_config
+from pipeline.errors import InputInvalid, PipelineError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+@dataclass
+class Context:
+    root: Path
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        """sources.yaml, loaded and checked once per command."""
+        if self._config is None:
+            self._config = load_config(self.root)
+        return self._config
+
+
+def print_problems(err: InputInvalid) -> None:
+    for p in err.problems:
+        click.echo(str(p), err=True)
+
+
+class Group(click.Group):
+    """Turns the library's errors into one ``Error: ...`` line (no traceback) and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputInvalid as e:
+            print_problems(e)
+            errors = sum(p.is_error for p in e.problems)
+            click.echo(f"Error: {errors} problem(s); nothing was changed.", err=True)
+            ctx.exit(EXIT_FAILED)
+        except PipelineError as e:
+            click.echo(f"Error: {e.message}", err=True)
+            if e.hint:
+                click.echo(f"Fix: {e.hint}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            # `newsletter items | head`: the reader went away, which is fine.
+            sys.stderr.close()
+            ctx.exit(EXIT_OK)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The instance folder (holds sources.yaml). Default: $NEWSLETTER_ROOT, else the current folder.",
+)
+@click.version_option(__version__, prog_name="newsletter")
+@click.pass_context
+def main(ctx: click.Context, root: Path | None) -> None:
+    """Collect partner stories, curate them into an issue, render and send the newsletter.
+
+    \b
+    A typical month:
+      newsletter collect                 # fetch feeds and submissions
+      newsletter draft 2026-12           # write issues/2026-12.yaml, then edit it
+      newsletter check 2026-12
+      newsletter render 2026-12          # open build/2026-12/email.html
+      newsletter approve 2026-12 --by "Naam"
+      newsletter run                     # from cron: sends when send_at has come
+    """
+    if root is None:
+        root = Path(os.environ.get("NEWSLETTER_ROOT") or ".")
+    ctx.obj = Context(root=root.resolve())
+
+
+pass_ctx = click.make_pass_decorator(Context)

@@ -1,0 +1,88 @@
+"""Commands that need no state: validate, init, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline import demo as demo_mod
+from pipeline import instance
+from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.validate import validate as run_validate
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (for CI).")
+@pass_ctx
+def validate(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
+    """Check sources.yaml, submissions and issue files.
+
+    Every problem is printed as PATH:LINE: message, with the fix. With no PATH, checks
+    sources.yaml, every submission and every issue file.
+
+    \b
+    Examples:
+      newsletter validate submissions/fietsplan.yaml
+      newsletter validate
+    """
+    report = run_validate(ctx.root, list(paths) or None)
+    for p in report.problems:
+        click.echo(str(p), err=True)
+    failing = report.errors or (strict and report.warnings)
+    if failing:
+        bad = {p.path for p in report.problems if p.is_error or strict}
+        click.echo(
+            f"Error: {len(report.errors)} error(s), {len(report.warnings)} warning(s) "
+            f"in {len(bad)} of {len(report.checked)} file(s).",
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+    extra = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    if len(report.checked) == 1:
+        click.echo(f"OK: {report.checked[0]} is valid{extra}.")
+    else:
+        click.echo(f"OK: {len(report.checked)} files are valid{extra}.")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create a new instance: settings, an example submission, issue and template folders.
+
+    \b
+    Example:
+      newsletter init ~/nieuwsbrief && cd ~/nieuwsbrief && newsletter validate
+    """
+    written = instance.create(directory)
+    click.echo(f"Created a new instance in {directory} ({len(written)} files).")
+    click.echo("Next: edit sources.yaml (title, sender, postal address, partners), then run:")
+    click.echo(f"  newsletter --root {directory} validate")
+
+
+@main.command()
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to run the demo in (must not exist yet). Default: a new temporary folder.",
+)
+def demo(into: Path | None) -> None:
+    """Run the whole flow on the bundled demo instance, offline, in a fresh folder.
+
+    Copies examples/demo/ and runs every stage on it; ends by listing the files to open.
+
+    \b
+    Example:
+      newsletter demo --into /tmp/nieuwsbrief-demo
+    """
+    result = demo_mod.run(into, echo=click.echo)
+    click.echo("")
+    click.echo(f"Demo instance: {result.root}")
+    if result.files:
+        click.echo("Open these:")
+        for label, path in result.files:
+            click.echo(f"  {label:<22} {path}")
+    if not result.ok:
+        raise SystemExit(EXIT_FAILED)

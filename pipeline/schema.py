@@ -1,0 +1,209 @@
+"""Checking values that people write in YAML, with messages that say the fix.
+
+A ``Checker`` walks one parsed file and collects every problem (it never stops at the first),
+so a partner sees all of them at once. Each check returns the cleaned value or ``None``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pipeline.errors import Problem
+from pipeline.yamlfile import KeyPath, YamlDoc
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping"}
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dt.datetime):
+        return "a date and time"
+    if isinstance(value, dt.date):
+        return "a date"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def suggest(word: str, known: Iterable[str]) -> str:
+    """`` did you mean 'x'?`` for a near miss, else an empty string."""
+    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
+    return f" did you mean '{close[0]}'?" if close else ""
+
+
+def listing(known: Iterable[str], limit: int = 12) -> str:
+    names = list(known)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+class Checker:
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    # -- reporting -------------------------------------------------------------------------
+    def error(self, kp: KeyPath, message: str) -> None:
+        self.problems.append(self.doc.problem(kp, message))
+
+    def warn(self, kp: KeyPath, message: str) -> None:
+        self.problems.append(self.doc.problem(kp, message, "warning"))
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.is_error for p in self.problems)
+
+    # -- structure -------------------------------------------------------------------------
+    def mapping(
+        self,
+        kp: KeyPath,
+        value: Any,
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+        what: str = "this entry",
+    ) -> dict[str, Any] | None:
+        """A mapping with only ``allowed`` keys and every ``required`` one."""
+        if not isinstance(value, dict):
+            self.error(kp, f"{what} should be a mapping of 'key: value' lines, not {type_name(value)}")
+            return None
+        allowed = list(allowed)
+        for key in value:
+            if not isinstance(key, str):
+                self.error(kp, f"key {key!r} should be text")
+            elif key not in allowed:
+                self.error(
+                    (*kp, key),
+                    f"unknown key '{key}':{suggest(key, allowed) or ''} Known keys: {listing(allowed, 30)}",
+                )
+        for key in required:
+            if value.get(key) in (None, "", [], {}):
+                if key in value:
+                    self.error((*kp, key), f"'{key}' is empty; it is required")
+                else:
+                    self.error(kp, f"'{key}' is missing; {what} needs it")
+        return value
+
+    def seq(self, kp: KeyPath, value: Any, what: str) -> list[Any]:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self.error(kp, f"{what} should be a list ('- item' lines), not {type_name(value)}")
+        return []
+
+    # -- scalars ---------------------------------------------------------------------------
+    def text(self, kp: KeyPath, value: Any, *, max_len: int | None = None, what: str | None = None) -> str | None:
+        if value is None:
+            return None
+        name = what or str(kp[-1])
+        if isinstance(value, bool | dict | list):
+            self.error(kp, f"'{name}' should be text, not {type_name(value)}")
+            return None
+        text = str(value).strip()
+        if max_len and len(text) > max_len:
+            self.error(kp, f"'{name}' is {len(text)} characters; shorten it to at most {max_len}")
+        return text
+
+    def ident(self, kp: KeyPath, value: Any) -> str | None:
+        text = self.text(kp, value)
+        if text is not None and not ID_RE.match(text):
+            self.error(kp, f"id '{text}' should be lower-case letters, digits, '-' or '_' (e.g. 'gemeente-utrecht')")
+            return None
+        return text
+
+    def boolean(self, kp: KeyPath, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        self.error(kp, f"'{kp[-1]}' should be true or false, not {value!r}")
+        return None
+
+    def integer(self, kp: KeyPath, value: Any, minimum: int | None = None) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(kp, f"'{kp[-1]}' should be a whole number, not {value!r}")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(kp, f"'{kp[-1]}' should be at least {minimum}")
+            return None
+        return value
+
+    def url(self, kp: KeyPath, value: Any, *, local_ok: bool = False) -> str | None:
+        text = self.text(kp, value)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https") and parts.netloc and " " not in text:
+            return text
+        if local_ok and not parts.scheme:
+            return text  # a local file path, resolved against the instance folder
+        if not parts.scheme:
+            self.error(kp, f"'{text}' is not a web address; write it in full, starting with https://")
+        else:
+            self.error(kp, f"'{text}' is not an http(s) address; only https:// and http:// links are allowed")
+        return None
+
+    def email(self, kp: KeyPath, value: Any) -> str | None:
+        text = self.text(kp, value)
+        if text is not None and not EMAIL_RE.match(text):
+            self.error(kp, f"'{text}' is not an email address (name@example.nl)")
+            return None
+        return text
+
+    def ref(self, kp: KeyPath, value: Any, known: Mapping[str, Any], what: str) -> str | None:
+        """An id that must be one of ``known`` (a registry or a taxonomy list)."""
+        text = self.text(kp, value)
+        if text is None:
+            return None
+        if text not in known:
+            self.error(
+                kp,
+                f"unknown {what} '{text}':{suggest(text, known) or ''} Known {what}s: {listing(known)}",
+            )
+            return None
+        return text
+
+    def refs(self, kp: KeyPath, value: Any, known: Mapping[str, Any], what: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]  # "themes: onderwijs" is a list of one
+        out = []
+        for i, v in enumerate(self.seq(kp, value, f"'{kp[-1]}'")):
+            r = self.ref((*kp, i), v, known, what)
+            if r and r not in out:
+                out.append(r)
+        return tuple(out)
+
+    def when(self, kp: KeyPath, value: Any, tz: ZoneInfo, *, what: str | None = None) -> dt.datetime | None:
+        """A date, or a date and time; without a zone it is read in the instance's zone."""
+        if value is None:
+            return None
+        name = what or str(kp[-1])
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=tz)
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
+        if isinstance(value, str):
+            text = value.strip().replace(" ", "T", 1)
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError as e:
+                if re.match(r"^\d{4}-\d{2}-\d{2}", text) and "range" in str(e):
+                    self.error(kp, f"'{name}' is not a real date: {value} ({e}); check the day and month")
+                    return None
+            else:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+        self.error(
+            kp,
+            f"'{name}' should be a date like 2026-12-10 or a date and time like 2026-12-10 19:30, "
+            f"not {value!r}",
+        )
+        return None

@@ -1,0 +1,275 @@
+"""The state database: everything the pipeline remembers between runs, behind one module.
+
+SQLite in WAL mode, one file (``state/newsletter.sqlite3`` by default). Each stage owns some
+tables, created by the numbered migrations below, applied in order inside a transaction and
+recorded in ``PRAGMA user_version``. A database from a newer version is refused rather than
+guessed at. Nothing else in the pipeline writes SQL for another stage's tables; a team that
+runs the pipeline from several places can replace this module with a shared database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import StateError
+from pipeline.models import Image, Item
+
+# Migrations: (version, what, SQL). Append only; never edit one that has been released.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "collect: items and per-source fetch state",
+        """
+        CREATE TABLE items (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            source TEXT NOT NULL,
+            partner TEXT,
+            kind TEXT,
+            published TEXT NOT NULL,        -- ISO 8601 in UTC, sortable
+            first_seen TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            origin TEXT NOT NULL,           -- 'feed' or 'submission'
+            guid TEXT,
+            content_hash TEXT NOT NULL,     -- of the normalised item, to tell 'updated' from 'unchanged'
+            data TEXT NOT NULL              -- the whole Item as JSON
+        );
+        CREATE UNIQUE INDEX items_url ON items(url);
+        CREATE INDEX items_published ON items(published);
+        CREATE INDEX items_partner ON items(partner, published);
+        CREATE INDEX items_source_guid ON items(source, guid);
+        CREATE TABLE item_themes (
+            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            theme TEXT NOT NULL,
+            PRIMARY KEY (item, theme)
+        );
+        CREATE INDEX item_themes_theme ON item_themes(theme);
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,                 -- sha256 of the last body parsed
+            last_fetched TEXT,
+            last_ok TEXT,
+            last_status TEXT,               -- 'fetched', 'unchanged' or 'failed'
+            last_error TEXT,
+            permanent_redirect TEXT,        -- where a 301/308 pointed, for the editors
+            items_seen INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+]
+
+
+def _utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def item_to_json(item: Item) -> str:
+    data = asdict(item)
+    for key in ("published", "starts", "ends", "first_seen"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def item_from_json(text: str) -> Item:
+    data: dict[str, Any] = json.loads(text)
+    for key in ("published", "starts", "ends", "first_seen"):
+        data[key] = _dt(data.get(key))
+    for key in ("themes", "provinces", "flags"):
+        data[key] = tuple(data.get(key) or ())
+    if data.get("image"):
+        data["image"] = Image(**data["image"])
+    return Item(**data)
+
+
+class Store:
+    """An open state database. Use as a context manager, or call ``close``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (see ``transaction``).
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a sent-mail record must survive a power cut
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as e:
+            raise StateError(
+                f"cannot open the state database {path}: {e}",
+                "check the path in sources.yaml (newsletter.state) and that the file is a SQLite database",
+            ) from None
+        self._migrate()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, so a crash leaves no half-write."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        latest = max(v for v, _, _ in MIGRATIONS)
+        if current > latest:
+            raise StateError(
+                f"the state database {self.path} is from a newer version of the pipeline (schema {current})",
+                "upgrade the pipeline (pip install -U newsletter-pipeline)",
+            )
+        for version, _what, sql in sorted(MIGRATIONS):
+            if version <= current:
+                continue
+            with self.transaction() as db:
+                for statement in sql.split(";\n"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- items ------------------------------------------------------------------------------
+    def get_item(self, item_id: str) -> Item | None:
+        row = self.db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
+        return item_from_json(row["data"]) if row else None
+
+    def get_items(self, ids: Iterable[str]) -> dict[str, Item]:
+        ids = list(ids)
+        out: dict[str, Item] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT data FROM items WHERE id IN ({marks})", chunk):
+                item = item_from_json(row["data"])
+                out[item.id] = item
+        return out
+
+    def items(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        partner: str | None = None,
+        theme: str | None = None,
+        kind: str | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """Items, newest first, filtered by any of the arguments."""
+        where, args = [], []
+        if since:
+            where.append("published >= ?")
+            args.append(_utc(since))
+        if until:
+            where.append("published < ?")
+            args.append(_utc(until))
+        if partner:
+            where.append("partner = ?")
+            args.append(partner)
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if source:
+            where.append("source = ?")
+            args.append(source)
+        if theme:
+            where.append("id IN (SELECT item FROM item_themes WHERE theme = ?)")
+            args.append(theme)
+        sql = "SELECT data FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY published DESC, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [item_from_json(row["data"]) for row in self.db.execute(sql, args)]
+
+    def put_item(self, item: Item, content_hash: str, now: dt.datetime) -> str:
+        """Insert or update an item; return 'new', 'updated' or 'unchanged'. Call inside a transaction."""
+        row = self.db.execute("SELECT content_hash, first_seen FROM items WHERE id = ?", (item.id,)).fetchone()
+        if row and row["content_hash"] == content_hash:
+            return "unchanged"
+        if row:
+            first_seen = _dt(row["first_seen"])
+            if item.first_seen != first_seen:
+                item = _replace_first_seen(item, first_seen)
+        data = item_to_json(item)
+        values = (
+            item.url, item.source, item.partner, item.kind, _utc(item.published),
+            _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, data, item.id,
+        )  # fmt: skip
+        if row:
+            self.db.execute(
+                "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?, updated=?,"
+                " origin=?, guid=?, content_hash=?, data=? WHERE id=?",
+                values,
+            )
+            self.db.execute("DELETE FROM item_themes WHERE item = ?", (item.id,))
+        else:
+            self.db.execute(
+                "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin, guid,"
+                " content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                values,
+            )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO item_themes (item, theme) VALUES (?, ?)", [(item.id, t) for t in item.themes]
+        )
+        return "updated" if row else "new"
+
+    # -- per-source fetch state ---------------------------------------------------------------
+    def source_state(self, source_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)).fetchone()
+        return dict(row) if row else {}
+
+    def all_source_states(self) -> dict[str, dict[str, Any]]:
+        return {row["id"]: dict(row) for row in self.db.execute("SELECT * FROM sources")}
+
+    def save_source_state(self, source_id: str, **fields: Any) -> None:
+        """Upsert the named columns of one source's row. Call inside a transaction."""
+        cols = ["id", *fields]
+        marks = ",".join("?" * len(cols))
+        updates = ",".join(f"{c}=excluded.{c}" for c in fields)
+        self.db.execute(
+            f"INSERT INTO sources ({','.join(cols)}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",
+            [source_id, *fields.values()],
+        )
+
+
+def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:
+    from dataclasses import replace
+
+    return replace(item, first_seen=first_seen)
+
+
+def open_store(state_path: Path) -> Store:
+    return Store(state_path)

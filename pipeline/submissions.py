@@ -1,0 +1,134 @@
+"""A partner's story as a YAML file: reading and checking it.
+
+The rules are the ones a partner would expect from a form: required fields, the right types,
+ids that exist (with a suggestion for a near miss), no unknown keys, web addresses only,
+dates in the instance's time zone, an image with alt text and consent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import NATIONWIDE, Config
+from pipeline.errors import InputInvalid, Problem
+from pipeline.models import Contact, Image, Submission
+from pipeline.schema import Checker
+from pipeline.yamlfile import YamlDoc, load, parse
+
+FIELDS = (
+    "partner", "title", "summary", "url", "kind", "themes", "provinces", "published",
+    "starts", "ends", "location", "image", "ervaringsdeskundigen", "horizon", "contact",
+)  # fmt: skip
+REQUIRED = ("partner", "title", "summary", "url", "kind", "themes", "published")
+TITLE_MAX = 120
+SUMMARY_MAX = 800
+MAX_BYTES = 64_000  # a story is a few hundred words; anything larger is not a story
+
+
+def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | None, list[Problem]]:
+    """Check one parsed submission against the registry and taxonomy; return it and every problem."""
+    c = Checker(doc)
+    tax = config.taxonomy
+    tz = config.settings.timezone
+    s = c.mapping((), doc.data, FIELDS, REQUIRED, "a submission")
+    if s is None:
+        return None, c.problems
+    partner = c.ref(("partner",), s.get("partner"), config.partners, "partner")
+    title = c.text(("title",), s.get("title"), max_len=TITLE_MAX)
+    if title and ("<" in title and ">" in title):
+        c.error(("title",), "the title is plain text; remove the HTML tags")
+    summary = c.text(("summary",), s.get("summary"), max_len=SUMMARY_MAX)
+    url = c.url(("url",), s.get("url"))
+    kind = c.ref(("kind",), s.get("kind"), tax.kinds, "kind")
+    themes = c.refs(("themes",), s.get("themes"), tax.themes, "theme")
+    provinces = c.refs(("provinces",), s.get("provinces"), tax.provinces, "province")
+    if not provinces and partner:
+        provinces = (config.partners[partner].province,)
+    if NATIONWIDE in provinces and len(provinces) > 1:
+        c.error(("provinces",), f"'{NATIONWIDE}' already covers every province; list either it or provinces")
+    published = c.when(("published",), s.get("published"), tz)
+    starts = c.when(("starts",), s.get("starts"), tz)
+    ends = c.when(("ends",), s.get("ends"), tz)
+    location = c.text(("location",), s.get("location"), max_len=200)
+    if kind == "event":
+        if "starts" not in s:
+            c.error((), "'starts' is missing; an event needs the date and time it starts")
+        if not location:
+            c.error((), "'location' is missing; an event needs a place (or 'online')")
+    elif "starts" in s or "ends" in s:
+        c.error(("starts",) if "starts" in s else ("ends",), "'starts' and 'ends' are for events; set 'kind: event'")
+    if starts and ends and ends <= starts:
+        c.error(("ends",), f"'ends' ({ends:%Y-%m-%d %H:%M}) is not after 'starts' ({starts:%Y-%m-%d %H:%M})")
+    if ends and not starts:
+        c.error(("ends",), "'ends' without 'starts'; add when the event starts")
+
+    image = None
+    if s.get("image") is not None:
+        kp = ("image",)
+        im = c.mapping(kp, s["image"], ("url", "alt", "consent"), ("url",), "'image'")
+        if im:
+            img_url = c.url((*kp, "url"), im.get("url"))
+            alt = c.text((*kp, "alt"), im.get("alt"), max_len=250)
+            consent = c.boolean((*kp, "consent"), im.get("consent"))
+            if not alt:
+                c.error(kp, "the image needs 'alt': a short description for readers who cannot see it")
+            if consent is not True:
+                c.warn(
+                    kp,
+                    "the image has no 'consent: true', so it will not be published; add it once everyone "
+                    "recognisable in it (for children: their parents) agreed",
+                )
+            if img_url:
+                image = Image(img_url, alt, consent)
+
+    ervaring = c.boolean(("ervaringsdeskundigen",), s.get("ervaringsdeskundigen"))
+    horizon = None
+    if s.get("horizon") is not None:
+        if tax.horizons:
+            horizon = c.ref(("horizon",), s["horizon"], tax.horizons, "horizon")
+        else:
+            c.error(("horizon",), "this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+    contact = None
+    if s.get("contact") is not None:
+        cm = c.mapping(("contact",), s["contact"], ("name", "email"), (), "'contact'")
+        if cm:
+            contact = Contact(c.text(("contact", "name"), cm.get("name")), c.email(("contact", "email"), cm.get("email")))
+
+    if not c.ok or not (partner and title and summary and url and kind and published):
+        return None, c.problems
+    return (
+        Submission(
+            path=doc.path, partner=partner, title=title, summary=summary, url=url, kind=kind,
+            themes=themes, provinces=provinces, published=published, starts=starts, ends=ends,
+            location=location, image=image, ervaringsdeskundigen=bool(ervaring), horizon=horizon,
+            contact=contact,
+        ),  # fmt: skip
+        c.problems,
+    )
+
+
+def check_submission_file(path: Path, config: Config, display: str) -> tuple[Submission | None, list[Problem]]:
+    try:
+        doc = load(path, display, max_bytes=MAX_BYTES)
+    except InputInvalid as e:
+        return None, list(e.problems)
+    return check_submission_doc(doc, config)
+
+
+def check_submission_text(text: bytes, config: Config, display: str) -> tuple[Submission | None, list[Problem]]:
+    """Check a submission fetched from a partner's site (``display`` is its URL)."""
+    try:
+        doc = parse(text, display, max_bytes=MAX_BYTES)
+    except InputInvalid as e:
+        return None, list(e.problems)
+    return check_submission_doc(doc, config)
+
+
+def submission_files(folder: Path) -> list[Path]:
+    """The YAML files in a submissions folder, in a stable order (hidden files skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )  # fmt: skip

@@ -1,0 +1,84 @@
+"""`newsletter validate`: check sources.yaml, submissions and issue files without side effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import CONFIG_FILE, Config, check_config
+from pipeline.errors import Problem, display_path
+from pipeline.issues import check_issue_file
+from pipeline.submissions import check_submission_file, submission_files
+
+
+@dataclass
+class Report:
+    checked: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    def bad_files(self) -> set[str]:
+        return {p.path for p in self.errors}
+
+
+def _kind(path: Path, root: Path) -> str:
+    if path.name == CONFIG_FILE:
+        return "config"
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+        if rel.parts and rel.parts[0] == "issues":
+            return "issue"
+    except ValueError:
+        pass
+    return "submission"
+
+
+def default_paths(config: Config) -> list[Path]:
+    """Every file a person writes: submissions from the local folders, then the issue files."""
+    paths: list[Path] = []
+    for source in config.submissions:
+        if source.path is not None:
+            paths.extend(submission_files(source.path))
+    paths.extend(sorted((config.root / "issues").glob("*.yaml")))
+    return paths
+
+
+def validate(root: Path, paths: list[Path] | None = None) -> Report:
+    """Check the named files (or all of them); sources.yaml is always read, since ids come from it."""
+    report = Report()
+    config, problems = check_config(root)
+    config_shown = display_path(root / CONFIG_FILE, root)
+    wants_config = not paths or any(_kind(p, root) == "config" for p in paths)
+    if wants_config or config is None:
+        report.checked.append(config_shown)
+        report.problems.extend(problems)
+    if config is None:
+        if paths and not wants_config:
+            report.problems.append(
+                Problem(config_shown, None, "fix sources.yaml first: submissions are checked against it")
+            )
+        return report
+    targets = [p for p in (paths or default_paths(config)) if _kind(p, root) != "config"]
+    expanded: list[Path] = []
+    for p in targets:
+        if p.is_dir():
+            expanded.extend(submission_files(p) if p.name != "issues" else sorted(p.glob("*.yaml")))
+        else:
+            expanded.append(p)
+    for path in expanded:
+        shown = display_path(path, root)
+        report.checked.append(shown)
+        if _kind(path, root) == "issue":
+            _, found = check_issue_file(path, config, shown)
+        else:
+            _, found = check_submission_file(path, config, shown)
+        report.problems.extend(found)
+    report.problems.sort(key=lambda p: (p.path, p.line or 0))
+    return report

@@ -1,0 +1,175 @@
+"""Reading YAML that people write, safely and with line numbers.
+
+``load`` turns a file into plain Python values plus a map from each key path to its line, so
+that validation can say ``submissions/fiets.yaml:7: unknown theme ...``. It refuses, with one
+clear problem and never a traceback: files over the size limit, bytes that are not UTF-8,
+syntax errors (with the line), empty files, several documents in one file, aliases (the
+"billion laughs" attack) and duplicate keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline.errors import InputInvalid, Problem
+
+MAX_BYTES = 1_000_000  # a story is a few kilobytes; sources.yaml of 300 partners is ~100 kB
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDoc:
+    """A parsed file: its data and the line of every key and list element."""
+
+    path: str
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line(self, *keypath: str | int) -> int | None:
+        """The line of ``keypath``, or of its nearest ancestor that has one."""
+        kp: KeyPath = tuple(keypath)
+        while kp:
+            if kp in self.lines:
+                return self.lines[kp]
+            kp = kp[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, keypath: KeyPath, message: str, severity: str = "error") -> Problem:
+        return Problem(self.path, self.line(*keypath), message, severity)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: a partner's story never needs one."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "YAML aliases (*name) are not allowed; write the value out in full",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+class _Constructor(yaml.SafeLoader):
+    """Keeps an impossible date (2026-11-31) as text, so that it is reported with its line
+    beside every other problem instead of failing the whole file."""
+
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return str(node.value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
+def _walk(doc: YamlDoc, node: Node, kp: KeyPath, problems: list[Problem]) -> None:
+    doc.lines.setdefault(kp, node.start_mark.line + 1)
+    if isinstance(node, MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(
+                    Problem(doc.path, line, f"'{key}' appears twice (first on line {seen[key]}); keep one")
+                )
+            seen[key] = line
+            doc.lines[(*kp, key)] = line
+            _walk(doc, value_node, (*kp, key), problems)
+            doc.lines[(*kp, key)] = line  # the key's line, not the value's
+    elif isinstance(node, SequenceNode):
+        for i, child in enumerate(node.value):
+            _walk(doc, child, (*kp, i), problems)
+
+
+def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDoc:
+    """Parse YAML text; raise InputInvalid with one clear problem when it cannot be read."""
+
+    def fail(message: str, line: int | None = None) -> InputInvalid:
+        return InputInvalid([Problem(path, line, message)])
+
+    if len(text) > max_bytes:
+        raise fail(f"file is {len(text):,} bytes, over the limit of {max_bytes:,}; is this the right file?")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = text[: e.start].count(b"\n") + 1
+            raise fail("not UTF-8 text; save the file as UTF-8 (in most editors: Save As, encoding UTF-8)", line)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _NoAliasLoader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
+            if len(nodes) > 1:
+                raise fail(
+                    "holds more than one YAML document ('---'); put one story in each file",
+                    nodes[1].start_mark.line + 1,
+                )
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        reason = e.problem or e.context or "invalid YAML"
+        hint = ""
+        if "mapping values are not allowed" in reason:
+            hint = "; a value containing ': ' must be put in quotes"
+        elif "found character '\\t'" in reason or "tab" in reason:
+            hint = "; indent with spaces, not tabs"
+        raise fail(f"not valid YAML: {reason}{hint}", line) from None
+    except yaml.YAMLError as e:
+        raise fail(f"not valid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    if not nodes or (isinstance(nodes[0], ScalarNode) and nodes[0].value == "" and nodes[0].tag.endswith("null")):
+        raise fail("file is empty; see docs/formats.md for an example")
+    node = nodes[0]
+    try:
+        constructor = _Constructor("")
+        data = constructor.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise fail(f"not valid YAML: {e.problem}", mark.line + 1 if mark else None) from None
+    except (ValueError, TypeError) as e:  # e.g. an impossible date such as 2026-02-30
+        raise fail(f"a value cannot be read: {e}") from None
+    doc = YamlDoc(path, data)
+    problems: list[Problem] = []
+    _walk(doc, node, (), problems)
+    doc.lines[()] = 1
+    if problems:
+        raise InputInvalid(problems)
+    return doc
+
+
+def load(path: Path, display: str | None = None, *, max_bytes: int = MAX_BYTES) -> YamlDoc:
+    """Read and parse a YAML file; the error names ``display`` (default: the path)."""
+    shown = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputInvalid(
+                [Problem(shown, None, f"file is {size:,} bytes, over the limit of {max_bytes:,}")]
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputInvalid([Problem(shown, None, "file not found")]) from None
+    except IsADirectoryError:
+        raise InputInvalid([Problem(shown, None, "is a folder, not a YAML file")]) from None
+    except OSError as e:
+        raise InputInvalid([Problem(shown, None, f"cannot be read: {e.strerror}")]) from None
+    return parse(raw, shown, max_bytes=max_bytes)
