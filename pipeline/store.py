@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import StateError
-from pipeline.models import Image, Item
+from pipeline.models import Image, Item, Rendered
 
 # Migrations: (version, what, SQL). Append only; never edit one that has been released.
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -64,6 +64,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             permanent_redirect TEXT,        -- where a 301/308 pointed, for the editors
             items_seen INTEGER NOT NULL DEFAULT 0
         );
+        """,
+    ),
+    (
+        2,
+        "deliver/curate/publish/report: what went out to the list",
+        """
+        -- One row per issue sent to the list, written (with the exact content) before the first
+        -- request of the send, so that the archive shows what subscribers received.
+        CREATE TABLE sent_issues (
+            id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            preheader TEXT,
+            fingerprint TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            web_html TEXT NOT NULL
+        );
+        -- The items each sent issue carried, in order: never candidates again, and the report's
+        -- "featured" counts.
+        CREATE TABLE sent_items (
+            issue TEXT NOT NULL REFERENCES sent_issues(id),
+            item TEXT NOT NULL,
+            section TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (issue, item)
+        );
+        CREATE INDEX sent_items_item ON sent_items(item);
         """,
     ),
 ]
@@ -263,6 +292,60 @@ class Store:
             f"INSERT INTO sources ({','.join(cols)}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",
             [source_id, *fields.values()],
         )
+
+
+    # -- what went out to the list (sent_issues, sent_items) ----------------------------------
+    def record_sent_issue(
+        self,
+        rendered: Rendered,
+        fingerprint: str,
+        items: Iterable[tuple[str, str]],
+        now: dt.datetime,
+    ) -> None:
+        """Keep the exact content of an issue and its (section, item id) list, before sending starts.
+
+        Idempotent: a second call for the same issue (a resumed send) changes nothing. Call inside a
+        transaction.
+        """
+        exists = self.db.execute("SELECT 1 FROM sent_issues WHERE id = ?", (rendered.issue_id,)).fetchone()
+        if exists:
+            return
+        self.db.execute(
+            "INSERT INTO sent_issues (id, subject, preheader, fingerprint, started_at, html, text, web_html)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (rendered.issue_id, rendered.subject, rendered.preheader, fingerprint, _utc(now),
+             rendered.html, rendered.text, rendered.web_html),
+        )  # fmt: skip
+        self.db.executemany(
+            "INSERT OR IGNORE INTO sent_items (issue, item, section, position) VALUES (?,?,?,?)",
+            [(rendered.issue_id, item, section, i) for i, (section, item) in enumerate(items)],
+        )
+
+    def complete_sent_issue(self, issue_id: str, now: dt.datetime) -> None:
+        self.db.execute(
+            "UPDATE sent_issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL", (_utc(now), issue_id)
+        )
+
+    def sent_issue(self, issue_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM sent_issues WHERE id = ?", (issue_id,)).fetchone()
+        return dict(row) if row else None
+
+    def sent_issues(self) -> list[dict[str, Any]]:
+        """Every issue that went to the list, oldest first (started_at, completed_at are ISO UTC text)."""
+        return [dict(r) for r in self.db.execute("SELECT * FROM sent_issues ORDER BY started_at, id")]
+
+    def sent_item_ids(self) -> set[str]:
+        """Every item that appeared in an issue sent to the list."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT item FROM sent_items")}
+
+    def sent_items(self, issue_id: str | None = None) -> list[dict[str, Any]]:
+        """(issue, item, section, position) rows, in issue and position order."""
+        sql = "SELECT issue, item, section, position FROM sent_items"
+        args: tuple[str, ...] = ()
+        if issue_id:
+            sql += " WHERE issue = ?"
+            args = (issue_id,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY issue, position", args)]
 
 
 def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:
