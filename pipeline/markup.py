@@ -1,0 +1,82 @@
+"""Untrusted text and markup made safe: the one place that decides what HTML may pass.
+
+Feeds, submissions and editors' Markdown all go through here before they reach an email or a
+page. The allow-list sanitiser is nh3 (Rust's ammonia): no script, style, event handler,
+iframe, form or comment survives, and only http(s) and mailto links do.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre", "q",
+    "s", "small", "strong", "sub", "sup", "u", "ul", "h3", "h4", "img",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}, "abbr": {"title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+# Markdown for summaries and intros: CommonMark without raw HTML (it is shown as text).
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_md.disable("image")  # images in an intro would bypass the alt-text and consent rules
+
+
+def _absolute(base_url: str | None):  # type: ignore[no-untyped-def]
+    def rewrite(element: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src"):
+            value = value.strip()
+            if base_url:
+                value = urljoin(base_url, value)
+            scheme = urlsplit(value).scheme.lower()
+            if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
+                return None  # drops javascript:, data:, relative links that could not be resolved
+        return value
+
+    return rewrite
+
+
+def clean_html(fragment: str, base_url: str | None = None) -> str:
+    """Sanitise an HTML fragment; relative links are made absolute against ``base_url``."""
+    if not fragment:
+        return ""
+    return nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        attribute_filter=_absolute(base_url),
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+        # Remove these with their content, not only the tags: their text is code, not prose.
+        clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "svg", "math"},
+    )
+
+
+def markdown_to_html(text: str, base_url: str | None = None) -> str:
+    """A little Markdown (emphasis, links, lists) to safe HTML; raw HTML is shown as text."""
+    return clean_html(_md.render(text or ""), base_url)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_BLOCK = re.compile(r"</?(p|br|li|h\d|blockquote|div|tr)\b[^>]*>", re.I)
+
+
+def plain_text(fragment: str) -> str:
+    """Text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    if not fragment:
+        return ""
+    cleaned = clean_html(fragment)  # removes script/style content before the tags go
+    text = _BLOCK.sub(" ", cleaned)
+    text = html.unescape(_TAG.sub("", text))
+    return _SPACE.sub(" ", text).strip()
+
+
+def plain_title(text: str) -> str:
+    """A title as plain text: any markup removed, entities decoded, whitespace collapsed."""
+    return plain_text(html.unescape(text or "") if "&lt;" in (text or "") else (text or ""))
