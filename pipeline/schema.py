@@ -164,6 +164,8 @@ class Checker:
         text = self.text(kp, value)
         if text is None:
             return None
+        if not known:
+            return None  # the list itself is missing or broken, which is reported on its own
         if text not in known:
             self.error(
                 kp,

@@ -52,6 +52,12 @@ def default_paths(config: Config) -> list[Path]:
 
 def validate(root: Path, paths: list[Path] | None = None) -> Report:
     """Check the named files (or all of them); sources.yaml is always read, since ids come from it."""
+    report = _validate(root, paths)
+    report.problems.sort(key=lambda p: (p.path, p.line or 0))
+    return report
+
+
+def _validate(root: Path, paths: list[Path] | None) -> Report:
     report = Report()
     config, problems = check_config(root)
     config_shown = display_path(root / CONFIG_FILE, root)
@@ -80,5 +86,4 @@ def validate(root: Path, paths: list[Path] | None = None) -> Report:
         else:
             _, found = check_submission_file(path, config, shown)
         report.problems.extend(found)
-    report.problems.sort(key=lambda p: (p.path, p.line or 0))
     return report
