@@ -1,0 +1,71 @@
+"""The command line: help for every command, --root and NEWSLETTER_ROOT, init, demo, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+
+def test_every_command_has_help_with_an_example():
+    runner = CliRunner()
+    assert main.commands, "no commands registered"
+    for name in main.commands:
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example" in result.output, f"'newsletter {name} --help' has no example"
+
+
+def test_usage_error_exits_2():
+    result = CliRunner().invoke(main, ["validate", "--no-such-option"])
+    assert result.exit_code == 2
+    assert "Error: No such option '--no-such-option'." in result.stderr
+
+
+def test_root_from_environment(demo_root: Path):
+    result = CliRunner().invoke(main, ["validate"], env={"NEWSLETTER_ROOT": str(demo_root)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "OK: 6 files are valid.\n"
+
+
+def test_init_creates_a_working_instance(tmp_path: Path):
+    target = tmp_path / "nieuwsbrief"
+    result = CliRunner().invoke(main, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "sources.yaml").is_file()
+    assert (target / ".gitignore").read_text().count("subscribers.csv") == 1
+    assert (target / "submissions" / "voorbeeld-verhaal.yaml").is_file()
+    check = CliRunner().invoke(main, ["--root", str(target), "validate"])
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "OK: 2 files are valid.\n"
+    again = CliRunner().invoke(main, ["init", str(target)])
+    assert again.exit_code == 1
+    assert again.stderr.splitlines() == [
+        f"Error: {target} is not empty",
+        "Fix: choose a new folder name, or remove the files that are in it",
+    ]
+
+
+def test_the_command_runs_as_a_process(demo_root: Path):
+    """The installed entry point, as cron or a partner would call it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--root", str(demo_root), "validate", "flawed/onze-moestuin.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=demo_root,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines()[0] == (
+        "flawed/onze-moestuin.yaml:2: unknown partner 'gemeente-zwole': did you mean 'gemeente-zwolle'? "
+        "Known partners: gemeente-zwolle, jgz-fryslan, leergeld-brabant, laptopfabriek, leerplicht-rotterdam, "
+        "samen-alliantie, woningcorporatie-oost"
+    )
+    assert "Traceback" not in proc.stderr
