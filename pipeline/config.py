@@ -179,7 +179,9 @@ def _taxonomy(c: Checker, raw: Any) -> Taxonomy:
     return Taxonomy(**lists)
 
 
-def _feed(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy, owner: dict[str, Any], fid: str) -> FeedSource | None:
+def _feed(
+    c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy, owner: dict[str, Any], fid: str
+) -> FeedSource | None:
     f = c.mapping(kp, raw, ("url", "kind", "themes", "provinces", "priority"), ("url",), "each feed")
     if not f:
         return None
@@ -220,7 +222,10 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         tz = ZoneInfo(DEFAULTS["timezone"])
 
     sg_raw = n.get("sendgrid", DEFAULTS["sendgrid"])
-    sg = c.mapping((*kp, "sendgrid"), sg_raw, ("region", "unsubscribe_group", "categories"), (), "'sendgrid'") or {}
+    sg = (
+        c.mapping((*kp, "sendgrid"), sg_raw, ("region", "unsubscribe_group", "categories"), (), "'sendgrid'")
+        or {}
+    )
     region = c.text((*kp, "sendgrid", "region"), sg.get("region", "global")) or "global"
     if region not in ("global", "eu"):
         c.error((*kp, "sendgrid", "region"), f"region '{region}' should be 'global' or 'eu'")
@@ -235,11 +240,21 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         e for i, v in enumerate(c.seq((*kp, "editors"), n.get("editors"), "'editors'"))
         if (e := c.email((*kp, "editors", i), v))
     )  # fmt: skip
-    cov = c.mapping(
-        (*kp, "coverage"), n.get("coverage", {}), ("essential_sectors", "essential_themes", "max_share"), ()
-    ) or {}
-    ess_sectors = c.refs((*kp, "coverage", "essential_sectors"), cov.get("essential_sectors"), tax.sectors, "sector")
-    ess_themes = c.refs((*kp, "coverage", "essential_themes"), cov.get("essential_themes"), tax.themes, "theme")
+    cov = (
+        c.mapping(
+            (*kp, "coverage"),
+            n.get("coverage", {}),
+            ("essential_sectors", "essential_themes", "max_share"),
+            (),
+        )
+        or {}
+    )
+    ess_sectors = c.refs(
+        (*kp, "coverage", "essential_sectors"), cov.get("essential_sectors"), tax.sectors, "sector"
+    )
+    ess_themes = c.refs(
+        (*kp, "coverage", "essential_themes"), cov.get("essential_themes"), tax.themes, "theme"
+    )
     max_share = cov.get("max_share", DEFAULTS["coverage"]["max_share"])
     if not isinstance(max_share, int | float) or isinstance(max_share, bool) or not 0 < max_share <= 1:
         c.error((*kp, "coverage", "max_share"), "max_share should be a fraction between 0 and 1, such as 0.5")
@@ -326,7 +341,9 @@ def _sources(c: Checker, raw: Any, tax: Taxonomy, partners: Mapping[str, Partner
             continue
         sid = c.ident((*kp, "id"), s.get("id"))
         c.url((*kp, "website"), s.get("website"))
-        feed = _feed(c, kp, {k: v for k, v in s.items() if k not in ("id", "name", "website")}, tax, s, sid or "?")
+        feed = _feed(
+            c, kp, {k: v for k, v in s.items() if k not in ("id", "name", "website")}, tax, s, sid or "?"
+        )
         if sid and (sid in sources or sid in partners):
             c.error((*kp, "id"), f"source id '{sid}' is already used by a partner or source; pick another")
         elif sid and feed:
@@ -334,7 +351,9 @@ def _sources(c: Checker, raw: Any, tax: Taxonomy, partners: Mapping[str, Partner
     return sources
 
 
-def _submissions(c: Checker, raw: Any, root: Path, partners: Mapping[str, Partner]) -> tuple[SubmissionSource, ...]:
+def _submissions(
+    c: Checker, raw: Any, root: Path, partners: Mapping[str, Partner]
+) -> tuple[SubmissionSource, ...]:
     out = []
     for i, entry in enumerate(c.seq(("submissions",), raw, "'submissions'")):
         kp: KeyPath = ("submissions", i)

@@ -37,7 +37,9 @@ def prepare(into: Path | None) -> Path:
         into = Path(tempfile.mkdtemp(prefix="newsletter-demo-")) / "instance"
     elif into.exists() and any(into.iterdir()):
         raise PipelineError(f"{into} is not empty", "pass a new folder to --into, or leave it out")
-    shutil.copytree(DEMO_SOURCE, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("state", "build", "outbox"))
+    shutil.copytree(
+        DEMO_SOURCE, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("state", "build", "outbox")
+    )
     return into
 
 

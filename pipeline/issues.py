@@ -109,7 +109,9 @@ def _entry(c: Checker, kp: KeyPath, raw: object, config: Config) -> Entry | None
     return Entry(line, item, title, summary, url, image, partner)
 
 
-def check_issue_doc(doc: YamlDoc, config: Config, expected_id: str | None = None) -> tuple[Issue | None, list[Problem]]:
+def check_issue_doc(
+    doc: YamlDoc, config: Config, expected_id: str | None = None
+) -> tuple[Issue | None, list[Problem]]:
     c = Checker(doc)
     d = c.mapping((), doc.data, EDITOR_FIELDS + PROGRAM_FIELDS, ("id", "sections"), "an issue file")
     if d is None:
@@ -148,7 +150,10 @@ def check_issue_doc(doc: YamlDoc, config: Config, expected_id: str | None = None
             continue
         sid = c.ref((*kp, "section"), s.get("section"), config.taxonomy.sections, "section")
         if sid and sid in seen_sections:
-            c.error((*kp, "section"), f"section '{sid}' appears twice (also on line {seen_sections[sid]}); merge them")
+            c.error(
+                (*kp, "section"),
+                f"section '{sid}' appears twice (also on line {seen_sections[sid]}); merge them",
+            )
         if sid:
             seen_sections[sid] = doc.line(*kp, "section") or 0
         entries = [
@@ -170,7 +175,9 @@ def check_issue_doc(doc: YamlDoc, config: Config, expected_id: str | None = None
             )
     if not c.ok or not issue_id:
         return None, c.problems
-    return Issue(issue_id, doc.path, subject, preheader, intro, send_at, status, tuple(sections), approval), c.problems
+    return Issue(
+        issue_id, doc.path, subject, preheader, intro, send_at, status, tuple(sections), approval
+    ), c.problems
 
 
 def check_issue_file(path: Path, config: Config, display: str) -> tuple[Issue | None, list[Problem]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -26,7 +27,7 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 _md.disable("image")  # images in an intro would bypass the alt-text and consent rules
 
 
-def _absolute(base_url: str | None):  # type: ignore[no-untyped-def]
+def _absolute(base_url: str | None) -> Callable[[str, str, str], str | None]:
     def rewrite(element: str, attribute: str, value: str) -> str | None:
         if attribute in ("href", "src"):
             value = value.strip()

@@ -101,7 +101,9 @@ class Checker:
         return []
 
     # -- scalars ---------------------------------------------------------------------------
-    def text(self, kp: KeyPath, value: Any, *, max_len: int | None = None, what: str | None = None) -> str | None:
+    def text(
+        self, kp: KeyPath, value: Any, *, max_len: int | None = None, what: str | None = None
+    ) -> str | None:
         if value is None:
             return None
         name = what or str(kp[-1])
@@ -116,7 +118,9 @@ class Checker:
     def ident(self, kp: KeyPath, value: Any) -> str | None:
         text = self.text(kp, value)
         if text is not None and not ID_RE.match(text):
-            self.error(kp, f"id '{text}' should be lower-case letters, digits, '-' or '_' (e.g. 'gemeente-utrecht')")
+            self.error(
+                kp, f"id '{text}' should be lower-case letters, digits, '-' or '_' (e.g. 'gemeente-utrecht')"
+            )
             return None
         return text
 

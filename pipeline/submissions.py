@@ -56,7 +56,10 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
         if not location:
             c.error((), "'location' is missing; an event needs a place (or 'online')")
     elif "starts" in s or "ends" in s:
-        c.error(("starts",) if "starts" in s else ("ends",), "'starts' and 'ends' are for events; set 'kind: event'")
+        c.error(
+            ("starts",) if "starts" in s else ("ends",),
+            "'starts' and 'ends' are for events; set 'kind: event'",
+        )
     if starts and ends and ends <= starts:
         c.error(("ends",), f"'ends' ({ends:%Y-%m-%d %H:%M}) is not after 'starts' ({starts:%Y-%m-%d %H:%M})")
     if ends and not starts:
@@ -92,22 +95,38 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
     if s.get("contact") is not None:
         cm = c.mapping(("contact",), s["contact"], ("name", "email"), (), "'contact'")
         if cm:
-            contact = Contact(c.text(("contact", "name"), cm.get("name")), c.email(("contact", "email"), cm.get("email")))
+            contact = Contact(
+                c.text(("contact", "name"), cm.get("name")), c.email(("contact", "email"), cm.get("email"))
+            )
 
     if not c.ok or not (partner and title and summary and url and kind and published):
         return None, c.problems
     return (
         Submission(
-            path=doc.path, partner=partner, title=title, summary=summary, url=url, kind=kind,
-            themes=themes, provinces=provinces, published=published, starts=starts, ends=ends,
-            location=location, image=image, ervaringsdeskundigen=bool(ervaring), horizon=horizon,
+            path=doc.path,
+            partner=partner,
+            title=title,
+            summary=summary,
+            url=url,
+            kind=kind,
+            themes=themes,
+            provinces=provinces,
+            published=published,
+            starts=starts,
+            ends=ends,
+            location=location,
+            image=image,
+            ervaringsdeskundigen=bool(ervaring),
+            horizon=horizon,
             contact=contact,
-        ),  # fmt: skip
+        ),
         c.problems,
     )
 
 
-def check_submission_file(path: Path, config: Config, display: str) -> tuple[Submission | None, list[Problem]]:
+def check_submission_file(
+    path: Path, config: Config, display: str
+) -> tuple[Submission | None, list[Problem]]:
     try:
         doc = load(path, display, max_bytes=MAX_BYTES)
     except InputInvalid as e:
@@ -115,7 +134,9 @@ def check_submission_file(path: Path, config: Config, display: str) -> tuple[Sub
     return check_submission_doc(doc, config)
 
 
-def check_submission_text(text: bytes, config: Config, display: str) -> tuple[Submission | None, list[Problem]]:
+def check_submission_text(
+    text: bytes, config: Config, display: str
+) -> tuple[Submission | None, list[Problem]]:
     """Check a submission fetched from a partner's site (``display`` is its URL)."""
     try:
         doc = parse(text, display, max_bytes=MAX_BYTES)
@@ -128,7 +149,9 @@ def submission_files(folder: Path) -> list[Path]:
     """The YAML files in a submissions folder, in a stable order (hidden files skipped)."""
     if not folder.is_dir():
         return []
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )  # fmt: skip
+    found = []
+    for p in folder.rglob("*"):
+        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not hidden:
+            found.append(p)
+    return sorted(found)

@@ -48,7 +48,7 @@ class YamlDoc:
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases: a partner's story never needs one."""
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -57,14 +57,14 @@ class _NoAliasLoader(yaml.SafeLoader):
                 "YAML aliases (*name) are not allowed; write the value out in full",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 class _Constructor(yaml.SafeLoader):
     """Keeps an impossible date (2026-11-31) as text, so that it is reported with its line
     beside every other problem instead of failing the whole file."""
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
@@ -105,18 +105,22 @@ def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDo
     if len(text) > max_bytes:
         raise fail(f"file is {len(text):,} bytes, over the limit of {max_bytes:,}; is this the right file?")
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            line = text[: e.start].count(b"\n") + 1
-            raise fail("not UTF-8 text; save the file as UTF-8 (in most editors: Save As, encoding UTF-8)", line)
+            line = raw[: e.start].count(b"\n") + 1
+            hint = "save the file as UTF-8 (in most editors: Save As, encoding UTF-8)"
+            raise fail(f"not UTF-8 text; {hint}", line) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = _NoAliasLoader(text)
     try:
-        nodes = []
+        nodes: list[Node] = []
         while loader.check_node():
-            nodes.append(loader.get_node())
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
             if len(nodes) > 1:
                 raise fail(
                     "holds more than one YAML document ('---'); put one story in each file",
@@ -124,19 +128,21 @@ def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDo
                 )
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
+        at = mark.line + 1 if mark else None
         reason = e.problem or e.context or "invalid YAML"
         hint = ""
         if "mapping values are not allowed" in reason:
             hint = "; a value containing ': ' must be put in quotes"
         elif "found character '\\t'" in reason or "tab" in reason:
             hint = "; indent with spaces, not tabs"
-        raise fail(f"not valid YAML: {reason}{hint}", line) from None
+        raise fail(f"not valid YAML: {reason}{hint}", at) from None
     except yaml.YAMLError as e:
         raise fail(f"not valid YAML: {e}") from None
     finally:
         loader.dispose()
-    if not nodes or (isinstance(nodes[0], ScalarNode) and nodes[0].value == "" and nodes[0].tag.endswith("null")):
+    if not nodes or (
+        isinstance(nodes[0], ScalarNode) and nodes[0].value == "" and nodes[0].tag.endswith("null")
+    ):
         raise fail("file is empty; see docs/formats.md for an example")
     node = nodes[0]
     try:

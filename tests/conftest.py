@@ -26,7 +26,9 @@ def demo_root(tmp_path: Path) -> Path:
 def shared_dir() -> Path:
     """../shared beside the clone (CI and developers have it; a user's clone does not)."""
     if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: it holds the shared corpus and SendGrid spec (developers and CI only)")
+        pytest.skip(
+            f"{SHARED} is absent: it holds the shared corpus and SendGrid spec (developers and CI only)"
+        )
     return SHARED
 
 

@@ -54,7 +54,9 @@ def test_whole_instance_is_checked_without_paths(cli):
 
 
 def test_unknown_ids_get_a_suggestion_and_the_known_list(cli, demo_root):
-    path = write(demo_root, "typo.yaml", GOOD.replace("[meedoen]", "[onderwys]").replace("gemeente-zwolle", "zwole"))
+    path = write(
+        demo_root, "typo.yaml", GOOD.replace("[meedoen]", "[onderwys]").replace("gemeente-zwolle", "zwole")
+    )
     assert errors_of(cli, path) == [
         "submissions/typo.yaml:1: unknown partner 'zwole': Known partners: gemeente-zwolle, jgz-fryslan, "
         "leergeld-brabant, laptopfabriek, leerplicht-rotterdam, samen-alliantie, woningcorporatie-oost",
@@ -131,7 +133,9 @@ def test_image_needs_alt_and_consent_is_a_warning(cli, demo_root):
         "submissions/img.yaml:8: warning: the image has no 'consent: true', so it will not be published; add "
         "it once everyone recognisable in it (for children: their parents) agreed",
     ]
-    ok = write(demo_root, "img2.yaml", GOOD + "image:\n  url: https://www.zwolle.example.nl/a.jpg\n  alt: Fietsen\n")
+    ok = write(
+        demo_root, "img2.yaml", GOOD + "image:\n  url: https://www.zwolle.example.nl/a.jpg\n  alt: Fietsen\n"
+    )
     result = cli("validate", str(ok))
     assert result.exit_code == 0
     assert result.stdout == "OK: submissions/img2.yaml is valid, 1 warning(s).\n"
@@ -140,7 +144,9 @@ def test_image_needs_alt_and_consent_is_a_warning(cli, demo_root):
 
 def test_length_limits(cli, demo_root):
     path = write(demo_root, "long.yaml", GOOD.replace("Elk kind op de fiets", "x" * 121))
-    assert errors_of(cli, path) == ["submissions/long.yaml:2: 'title' is 121 characters; shorten it to at most 120"]
+    assert errors_of(cli, path) == [
+        "submissions/long.yaml:2: 'title' is 121 characters; shorten it to at most 120"
+    ]
 
 
 def test_html_in_title(cli, demo_root):
@@ -180,7 +186,9 @@ def test_files_that_cannot_be_read_get_one_clear_error(cli, demo_root, name, con
 
 
 def test_a_missing_file(cli, demo_root):
-    assert errors_of(cli, demo_root / "submissions" / "nope.yaml") == ["submissions/nope.yaml: file not found"]
+    assert errors_of(cli, demo_root / "submissions" / "nope.yaml") == [
+        "submissions/nope.yaml: file not found"
+    ]
 
 
 def test_dates_without_zone_are_read_in_the_instance_zone(demo_root):
@@ -221,8 +229,10 @@ def test_sources_yaml_missing_taxonomy_list_and_landelijk(cli, demo_root):
     src.write_text(text)
     result = cli("validate", "sources.yaml")
     lines = result.stderr.splitlines()
-    known = "groningen, friesland, drenthe, overijssel, flevoland, gelderland, utrecht, noord-holland, " \
+    known = (
+        "groningen, friesland, drenthe, overijssel, flevoland, gelderland, utrecht, noord-holland, "
         "zuid-holland, zeeland, noord-brabant, limburg"
+    )
     assert lines == [
         "sources.yaml:33: 'kinds' is missing; 'taxonomy' needs it",
         "sources.yaml:57: provinces must include 'landelijk' for work that is nationwide",

@@ -9,6 +9,6 @@ from __future__ import annotations
 from pipeline.cli.base import main
 
 # Importing a module registers its commands on ``main``.
-from pipeline.cli import foundation  # noqa: E402, F401  isort: skip
+from pipeline.cli import foundation  # noqa: F401  isort: skip
 
 __all__ = ["main"]
