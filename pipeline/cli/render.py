@@ -1,0 +1,45 @@
+"""`newsletter render ISSUE`: the email, its text part and the web page into build/ISSUE/."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.errors import display_path
+from pipeline.issues import load_issue
+from pipeline.render import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES, build
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KB"
+
+
+@main.command()
+@click.argument("issue_id", metavar="ISSUE")
+@pass_ctx
+def render(ctx: Context, issue_id: str) -> None:
+    """Render an issue: build/ISSUE/email.html, email.txt and web.html.
+
+    Uses the items in the state database (run 'newsletter collect' first) and the templates in
+    templates/, falling back to the package's defaults. Open the files in a browser to see the
+    newsletter as subscribers will; the email still holds the per-recipient placeholders.
+
+    \b
+    Example:
+      newsletter render 2026-12
+    """
+    config = ctx.config
+    issue = load_issue(config, issue_id)
+    result = build(config, issue)
+    width = max(len(display_path(p, config.root)) for p in result.paths)
+    for path in result.paths:
+        click.echo(f"{display_path(path, config.root):<{width}}  {_size(path.stat().st_size):>9}")
+    html_size = len(result.rendered.html.encode("utf-8"))
+    if html_size >= GMAIL_WARN_BYTES:
+        click.echo(
+            f"Warning: email.html is {_size(html_size)}; Gmail clips messages over "
+            f"{_size(GMAIL_CLIP_BYTES)} and hides the rest, the unsubscribe link included. "
+            "Move stories to runners_up or shorten summaries.",
+            err=True,
+        )
+    click.echo(f"Subject: {result.rendered.subject}")

@@ -1,0 +1,552 @@
+"""Render: an issue and its items in, the email (HTML and text) and the web page out.
+
+The order is fixed and written down here: build the view (plain typed values, every rule about
+what may be shown applied in Python), then let the templates lay it out: ``email.mjml``
+(Jinja2 producing MJML, compiled by mjml-python), ``email.txt`` and ``web.html``. Templates are
+looked up in the instance's ``templates/`` first, then in the package's defaults, so a designer
+overrides one file without touching Python (see docs/templates.md).
+
+``render_issue`` is pure: no database, no clock, no files; ``write_build`` writes the result and
+``build`` does both for the command line and the demo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jinja2
+from mjml import mjml2html
+
+from pipeline import dutch
+from pipeline.config import Config
+from pipeline.errors import InputInvalid, PipelineError, Problem, display_path
+from pipeline.files import atomic_write
+from pipeline.issues import Entry, Issue
+from pipeline.markup import markdown_to_html, plain_text, plain_title
+from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
+
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = ("email.mjml", "email.txt", "web.html")
+BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" and hides the rest (footer included)
+GMAIL_WARN_BYTES = 90 * 1024
+NEW_PARTNER_DAYS = 62  # without a previous issue: partners who joined in about the last two months
+
+# The tokens contain "<" and "%": Jinja would escape them and MRML might parse them. Templates
+# use these inert stand-ins, swapped for the real tokens in the compiled HTML and the text.
+_STANDINS = {
+    "nl-token-name": TOKEN_NAME,
+    "https://nl-token.invalid/unsubscribe": TOKEN_UNSUBSCRIBE,
+    "https://nl-token.invalid/preferences": TOKEN_PREFERENCES,
+}
+
+
+class TemplateError(PipelineError):
+    "A template could not be read or rendered; the message names the template file and line."
+
+
+class MjmlError(PipelineError):
+    "The MJML a template produced could not be compiled; the message shows the MJML lines around it."
+
+
+# -- the view: what the templates receive -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    """One entry as the templates show it: every rule (overrides, image consent) already applied."""
+
+    id: str | None
+    section: str
+    title: str  # plain text; the templates escape it
+    url: str
+    summary_html: str  # sanitised
+    summary_text: str
+    source: str | None  # the partner's or source's name
+    kind: str | None
+    kind_title: str | None
+    image: Image | None  # only with consent and alt text
+    when: str | None  # Dutch date and time, for events
+    location: str | None
+    ervaringsdeskundigen: bool = False
+    themes: tuple[str, ...] = ()  # theme titles
+
+
+@dataclass(frozen=True)
+class Block:
+    """A section of the issue with the stories it shows (the featured one excluded)."""
+
+    id: str
+    title: str
+    description: str | None
+    stories: tuple[Story, ...]
+    is_agenda: bool = False
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    name: str
+    sector: str
+    province: str
+    website: str | None
+    joined: dt.date
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the three templates show. Personal parts are stand-ins (see ``_STANDINS``)."""
+
+    issue_id: str
+    newsletter: str
+    subject: str
+    preheader: str
+    date: dt.date
+    date_text: str  # "donderdag 10 december 2026"
+    intro_html: str
+    intro_text: str
+    featured: Story | None
+    featured_title: str  # the featured section's title ("Uitgelicht")
+    sections: tuple[Block, ...]
+    new_partners: tuple[NewPartner, ...]
+    postal_address: str
+    reply_to: str | None
+    archive_url: str
+    web_url: str  # this issue in the archive ("view in browser")
+    token_name: str = "nl-token-name"
+    unsubscribe_url: str = "https://nl-token.invalid/unsubscribe"
+    preferences_url: str = "https://nl-token.invalid/preferences"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def issue_date(issue: Issue, tz: dt.tzinfo) -> dt.date | None:
+    """The date the issue goes out: ``send_at``, else the first of the month its id names (2026-12)."""
+    if issue.send_at is not None:
+        return issue.send_at.astimezone(tz).date()
+    m = re.match(r"^(\d{4})-(\d{2})\b", issue.id)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return dt.date(int(m.group(1)), int(m.group(2)), 1)
+    return None
+
+
+def _shown_image(image: Image | None) -> Image | None:
+    # People, children above all, appear only with consent; an image without alt text is
+    # invisible to a screen reader. Either way the story stays and the image goes.
+    if image is None or image.consent is not True or not (image.alt or "").strip():
+        return None
+    if urlsplit(image.url).scheme not in ("http", "https"):
+        return None
+    return image
+
+
+# Images inside a feed's summary carry no consent and often no alt text: never shown.
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+
+
+def _story(config: Config, section: str, entry: Entry, item: Item | None, tag: Callable[[str], str]) -> Story:
+    tz = config.settings.timezone
+    tax = config.taxonomy
+    if entry.summary is not None:
+        summary_html = markdown_to_html(entry.summary)
+    elif item is not None:
+        summary_html = _IMG.sub("", item.summary_html)
+    else:
+        summary_html = ""
+    partner_id = entry.partner or (item.partner if item else None)
+    source = None
+    if partner_id and partner_id in config.partners:
+        source = config.partners[partner_id].name
+    elif item is not None and item.source in config.sources:
+        source = config.sources[item.source].name
+    kind = item.kind if item else None
+    when = location = None
+    if item is not None and item.starts is not None:
+        when = dutch.span(item.starts, item.ends, tz)
+        location = item.location
+    return Story(
+        id=item.id if item else None,
+        section=section,
+        title=plain_title(entry.title) if entry.title else (item.title if item else ""),
+        url=entry.url or (item.url if item else ""),
+        summary_html=summary_html,
+        summary_text=fragment_text(summary_html, tag),  # links kept, unlike item.summary_text
+        source=source,
+        kind=kind,
+        kind_title=tax.kinds[kind].title if kind and kind in tax.kinds else None,
+        image=_shown_image(entry.image or (item.image if item else None)),
+        when=when,
+        location=location,
+        ervaringsdeskundigen=bool(item and item.ervaringsdeskundigen),
+        themes=tuple(tax.themes[t].title for t in (item.themes if item else ()) if t in tax.themes),
+    )
+
+
+def new_partners(config: Config, on: dt.date | None, previous: dt.date | None) -> tuple[NewPartner, ...]:
+    """Partners who joined after the previous issue (or in the last 62 days), up to the issue's date."""
+    if on is None:
+        return ()
+    since = previous if previous is not None else on - dt.timedelta(days=NEW_PARTNER_DAYS)
+    tax = config.taxonomy
+    found = [
+        NewPartner(
+            p.name,
+            tax.sectors[p.sector].title if p.sector in tax.sectors else p.sector,
+            tax.provinces[p.province].title if p.province in tax.provinces else p.province,
+            p.website,
+            p.joined,
+        )
+        for p in config.partners.values()
+        if p.joined is not None and since < p.joined <= on
+    ]
+    return tuple(sorted(found, key=lambda p: (p.joined, p.name)))
+
+
+def build_view(
+    config: Config,
+    issue: Issue,
+    items: Mapping[str, Item],
+    previous_issue_date: dt.date | dt.datetime | None = None,
+) -> View:
+    """The issue as the templates see it; an entry whose item is missing is an error with its line."""
+    s = config.settings
+    missing = [
+        Problem(issue.path, e.line, f"item '{e.item}' is not in the state database; run 'newsletter "
+                "collect', or remove the entry (or give it title, summary and url)")
+        for _, e in issue.entries() if e.item and e.item not in items
+    ]  # fmt: skip
+    if missing:
+        raise InputInvalid(missing)
+    previous: dt.date | None = previous_issue_date
+    if isinstance(previous_issue_date, dt.datetime):
+        p = previous_issue_date
+        previous = p.astimezone(s.timezone).date() if p.tzinfo else p.date()
+    on = issue_date(issue, s.timezone)
+
+    def tag(url: str) -> str:
+        return add_utm(url, s.utm, issue.id)
+
+    featured: Story | None = None
+    featured_title = ""
+    blocks = []
+    for section in issue.sections:
+        term = config.taxonomy.sections.get(section.id)
+        stories = [
+            _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
+        ]
+        if term is not None and term.extra.get("featured") and stories and featured is None:
+            featured, stories = stories[0], stories[1:]
+            featured_title = term.title
+        if stories:
+            kinds = tuple((term.extra.get("kinds") if term else None) or ())
+            blocks.append(
+                Block(
+                    section.id,
+                    term.title if term else section.id,
+                    str(term.extra["description"]) if term and term.extra.get("description") else None,
+                    tuple(stories),
+                    is_agenda=bool(kinds) and set(kinds) <= {"event"},
+                )
+            )
+    intro_html = markdown_to_html(issue.intro or "")
+    newsletter = s.title
+    date_text = dutch.date(on) if on else ""
+    return View(
+        issue_id=issue.id,
+        newsletter=newsletter,
+        subject=issue.subject or (f"{newsletter}, {dutch.month(on)}" if on else newsletter),
+        preheader=issue.preheader or "",
+        date=on or dt.date.min,
+        date_text=date_text,
+        intro_html=intro_html,
+        intro_text=fragment_text(intro_html, tag),
+        featured=featured,
+        featured_title=featured_title,
+        sections=tuple(blocks),
+        new_partners=new_partners(config, on, previous),
+        postal_address=s.postal_address,
+        reply_to=s.reply_to,
+        archive_url=s.archive_url,
+        web_url=f"{s.archive_url}{issue.id}/",
+    )
+
+
+# -- links ---------------------------------------------------------------------------------------
+
+
+def add_utm(url: str, utm: Mapping[str, str], issue_id: str) -> str:
+    """``url`` with the settings' utm_* parameters, for outbound http(s) links that carry none yet."""
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.netloc.endswith("nl-token.invalid"):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower().startswith("utm_") for k, _ in query):
+        return url  # the partner tagged it themselves; theirs wins
+    query += [(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_HREF = re.compile(r'href="([^"]*)"')
+
+
+def _tag_links(markup: str, utm: Mapping[str, str], issue_id: str) -> str:
+    """UTM on every outbound link of compiled HTML (the templates' own and those inside summaries)."""
+
+    def one(m: re.Match[str]) -> str:
+        url = add_utm(html.unescape(m.group(1)), utm, issue_id)
+        return f'href="{html.escape(url, quote=True)}"'
+
+    return _HREF.sub(one, markup)
+
+
+_LINK = re.compile(r'<a\b[^>]*\bhref="([^"]*)"[^>]*>(.*?)</a>', re.S | re.I)
+_PARA_END = re.compile(r"</(p|h\d|blockquote|pre|ul|ol)>", re.I)
+_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+
+
+def fragment_text(fragment: str, tag: Callable[[str], str] = str) -> str:
+    """Sanitised HTML as readable text: paragraphs kept, list items as "- ", links as "text (url)".
+
+    ``tag`` rewrites each link (the email adds UTM parameters).
+    """
+    if not fragment:
+        return ""
+
+    def link(m: re.Match[str]) -> str:
+        url, text = tag(html.unescape(m.group(1))), plain_text(m.group(2))
+        shown = url.removeprefix("mailto:")
+        return shown if text in (url, shown, "") else f"{text} ({shown})"
+
+    # Newlines in HTML are spaces; only the elements below break lines.
+    text = _LINK.sub(lambda m: html.escape(link(m), quote=False), fragment.replace("\n", " "))
+    text = _PARA_END.sub("\n\n", text)
+    text = _ITEM.sub("\n- ", text)
+    text = _BREAK.sub("\n", text)
+    paragraphs = []
+    for block in text.split("\n\n"):
+        lines = []
+        for line in block.split("\n"):
+            bullet = line.strip().startswith("- ")
+            words = plain_text(line.strip()[2:] if bullet else line)
+            if words:
+                lines.append(f"- {words}" if bullet else words)
+        if lines:
+            paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+# -- templates -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def environment(instance_templates: Path | None) -> jinja2.Environment:
+    """The Jinja environment: the instance's templates first, then the package's defaults.
+
+    Cached per folder, so templates are compiled once per process (the 10 ms budget).
+    """
+    loaders: list[jinja2.BaseLoader] = []
+    if instance_templates is not None and instance_templates.is_dir():
+        loaders.append(jinja2.FileSystemLoader(instance_templates))
+    loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        # MJML and HTML are escaped; the text part is not HTML and must not be.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml", "html", "j2"), default=False),
+        undefined=jinja2.StrictUndefined,  # a misspelt variable is an error with its line, not a blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["dutch_date"] = dutch.date
+    env.filters["dutch_datetime"] = dutch.datetime
+    return env
+
+
+def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
+    """The innermost traceback frame in a template (Jinja rewrites frames to template lines)."""
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith((".mjml", ".txt", ".html", ".j2")):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _render_template(env: jinja2.Environment, name: str, root: Path, **context: object) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as e:
+        where = f"{display_path(e.filename or name, root)}:{e.lineno}"
+        raise TemplateError(f"{where}: {e.message}", "fix the template syntax on that line") from None
+    except jinja2.TemplateNotFound as e:
+        raise TemplateError(
+            f"template '{e.name}' not found (looked in templates/ and the package's defaults)",
+            "check the name in the {% include %} or {% extends %}, or restore the file",
+        ) from None
+    except Exception as e:  # a template is code a designer wrote; any error is theirs to see
+        frame = _template_frame(sys.exc_info()[2])
+        where = f"{display_path(frame[0], root)}:{frame[1]}: " if frame else f"{name}: "
+        raise TemplateError(
+            f"{where}{type(e).__name__}: {e}",
+            "see docs/templates.md for the variables each template receives",
+        ) from None
+
+
+# -- MJML ----------------------------------------------------------------------------------------
+
+_MJ_TAG = re.compile(r"<(/?)(mj-[a-z-]+|mjml)\b[^>]*?(/?)>")
+MJ_ELEMENTS = frozenset({
+    "mjml", "mj-head", "mj-body", "mj-attributes", "mj-all", "mj-class", "mj-breakpoint", "mj-font",
+    "mj-preview", "mj-style", "mj-title", "mj-include", "mj-raw", "mj-section", "mj-column", "mj-group",
+    "mj-wrapper", "mj-hero", "mj-text", "mj-image", "mj-button", "mj-divider", "mj-spacer", "mj-table",
+    "mj-social", "mj-social-element", "mj-navbar", "mj-navbar-link", "mj-accordion",
+    "mj-accordion-element", "mj-accordion-title", "mj-accordion-text", "mj-carousel", "mj-carousel-image",
+})  # fmt: skip
+
+
+def _mjml_excerpt(mjml: str, line: int, context: int = 3) -> str:
+    lines = mjml.splitlines()
+    lo, hi = max(1, line - context), min(len(lines), line + context)
+    return "\n".join(f"{'>' if n == line else ' '} {n:4d} | {lines[n - 1]}" for n in range(lo, hi + 1))
+
+
+def _mjml_structure(mjml: str) -> tuple[int, str] | None:
+    """The first unknown or unbalanced MJML tag, as (line, message); MRML itself passes such tags
+    through into the HTML or fails without saying where."""
+    stack: list[tuple[str, int]] = []
+    for m in _MJ_TAG.finditer(mjml):
+        closing, name, selfclosing = m.group(1), m.group(2), m.group(3)
+        line = mjml.count("\n", 0, m.start()) + 1
+        if name not in MJ_ELEMENTS:
+            return line, f"unknown MJML element <{name}>"
+        if selfclosing:
+            continue
+        if not closing:
+            stack.append((name, line))
+        elif not stack or stack[-1][0] != name:
+            opened = f"<{stack[-1][0]}> opened on line {stack[-1][1]}" if stack else "nothing open"
+            return line, f"</{name}> does not close anything open here ({opened})"
+        else:
+            stack.pop()
+    if stack:
+        return stack[-1][1], f"<{stack[-1][0]}> is never closed"
+    return None
+
+
+def compile_mjml(mjml: str, template: str = "email.mjml") -> str:
+    """MJML to HTML with mjml-python; an error shows the MJML lines around the problem."""
+    problem = _mjml_structure(mjml)
+    if problem is None:
+        try:
+            out: str = mjml2html(mjml)
+        except Exception as e:  # MRML raises ValueError with a message but no position
+            raise MjmlError(
+                f"MJML from {template} could not be compiled: {e}",
+                "check the MJML structure in the template (each mj- element closed, attributes quoted)",
+            ) from None
+        if "<mj-" not in out:
+            return out
+        line = mjml.count("\n", 0, mjml.find("<mj-", mjml.find("<mj-body"))) + 1
+        problem = (line, "MJML element left uncompiled")
+    line, message = problem
+    raise MjmlError(
+        f"MJML from {template}, line {line}: {message}\n{_mjml_excerpt(mjml, line)}",
+        f"fix the element in {template} (the line is of the generated MJML; the template's is near it)",
+    )
+
+
+# -- the entry point -----------------------------------------------------------------------------
+
+
+def _personal(text: str) -> str:
+    for standin, token in _STANDINS.items():
+        text = text.replace(standin, token)
+    return text
+
+
+def render_issue(
+    config: Config,
+    issue: Issue,
+    items: Mapping[str, Item],
+    *,
+    previous_issue_date: dt.date | dt.datetime | None = None,
+) -> Rendered:
+    """The issue rendered: email HTML and text (with the TOKEN_* placeholders) and the web page.
+
+    ``items`` holds every item the issue refers to; ``previous_issue_date`` (the last issue sent)
+    decides which partners are new.
+    """
+    view = build_view(config, issue, items, previous_issue_date)
+    env = environment(config.root / "templates")
+    utm = config.settings.utm
+    context = {"v": view, "email": True}
+    mjml = _render_template(env, "email.mjml", config.root, **context)
+    email_html = _personal(_tag_links(compile_mjml(mjml), utm, issue.id))
+    text = _render_template(
+        env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
+    )
+    web = _render_template(env, "web.html", config.root, v=view, email=False)
+    if any(s in web for s in _STANDINS):
+        raise TemplateError(
+            "web.html shows a per-recipient part (name, unsubscribe or preferences link)",
+            "the web page is public: remove v.token_name, v.unsubscribe_url and v.preferences_url from it",
+        )
+    return Rendered(issue.id, view.subject, view.preheader, email_html, _personal(text), web)
+
+
+def write_build(config: Config, rendered: Rendered) -> list[Path]:
+    """Write ``build/<id>/email.html``, ``email.txt`` and ``web.html`` atomically; return their paths."""
+    folder = config.root / "build" / rendered.issue_id
+    paths = []
+    for attribute, name in BUILD_FILES.items():
+        path = folder / name
+        atomic_write(path, getattr(rendered, attribute))
+        paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True)
+class Build:
+    rendered: Rendered
+    paths: list[Path]
+
+
+def previous_sent_date(sent: Sequence[Mapping[str, Any]], issue: Issue, tz: dt.tzinfo) -> dt.date | None:
+    """The date the last issue before this one went out, from the state database's sent_issues."""
+    on = issue_date(issue, tz)
+    dates = []
+    for row in sent:
+        if row.get("id") == issue.id or not row.get("started_at"):
+            continue
+        when = dt.datetime.fromisoformat(str(row["started_at"])).astimezone(tz).date()
+        if on is None or when <= on:
+            dates.append(when)
+    return max(dates) if dates else None
+
+
+def build(config: Config, issue: Issue) -> Build:
+    """Render ``issue`` with its items from the state database and write the build files."""
+    from pipeline.store import Store
+
+    ids = [e.item for _, e in issue.entries() if e.item]
+    items: dict[str, Item] = {}
+    previous = None
+    state = config.settings.state
+    if state.exists():  # no database yet: a hand-written issue still renders, references fail clearly
+        with Store(state) as store:
+            items = store.get_items(ids)
+            previous = previous_sent_date(store.sent_issues(), issue, config.settings.timezone)
+    rendered = render_issue(config, issue, items, previous_issue_date=previous)
+    return Build(rendered, write_build(config, rendered))

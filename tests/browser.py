@@ -1,0 +1,113 @@
+"""A small headless-Chromium helper for tests: load a file or URL at a viewport width, run
+JavaScript, take a screenshot. Any stage's tests can use it:
+
+    from browser import Browser, browser_or_skip
+
+    with browser_or_skip() as b:
+        page = b.open(path_or_url, width=375)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(tmp_path / "375.png")
+
+Playwright drives Debian's chromium (/usr/bin/chromium, or $CHROMIUM): Playwright's own browser
+download is not used. Without either, ``browser_or_skip`` skips the test and says what to install.
+Pages get no network except loopback and file: (so a test never reaches the internet; remote
+images simply do not load).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+LOCAL_PREFIXES = ("file:", "data:", "about:", "http://127.0.0.1", "http://localhost", "http://[::1]")
+
+
+def chromium_path() -> str | None:
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return found if found and Path(found).exists() else None
+
+
+class Page:
+    """One loaded page at a fixed viewport."""
+
+    def __init__(self, page: Any) -> None:
+        self._page = page
+
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Run JavaScript in the page (an expression or a function) and return its JSON result."""
+        return self._page.evaluate(script, arg)
+
+    def screenshot(self, path: Path, *, full_page: bool = True) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def horizontal_overflow(self) -> int:
+        """How many CSS pixels the page is wider than the viewport (0: no horizontal scrolling)."""
+        return int(
+            self.evaluate(
+                "Math.max(document.documentElement.scrollWidth, document.body ? document.body.scrollWidth : 0)"
+                " - window.innerWidth"
+            )
+        )
+
+    def images_without_alt(self) -> list[str]:
+        """The src of every <img> with no alt attribute (alt="" is fine: a decorative image)."""
+        return list(self.evaluate("[...document.images].filter(i => !i.hasAttribute('alt')).map(i => i.src)"))
+
+    def close(self) -> None:
+        self._page.close()
+
+
+class Browser:
+    """A headless chromium; open pages with ``open``. Use ``browser_or_skip`` in tests."""
+
+    def __init__(self, executable: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+    def open(self, target: str | Path, *, width: int, height: int = 800) -> Page:
+        page = self._browser.new_page(viewport={"width": width, "height": height})
+        # Keep tests off the internet: anything that is not local is refused.
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith(LOCAL_PREFIXES) else route.abort()
+            ),
+        )
+        url = target.resolve().as_uri() if isinstance(target, Path) else target
+        page.goto(url, wait_until="load")
+        return Page(page)
+
+    def close(self) -> None:
+        self._browser.close()
+        self._pw.stop()
+
+
+@contextmanager
+def browser_or_skip() -> Iterator[Browser]:
+    """A browser for a test, or a skip that says what is missing (CI installs both)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    browser = Browser(executable)
+    try:
+        yield browser
+    finally:
+        browser.close()
