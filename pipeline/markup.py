@@ -79,5 +79,17 @@ def plain_text(fragment: str) -> str:
 
 
 def plain_title(text: str) -> str:
-    """A title as plain text: any markup removed, entities decoded, whitespace collapsed."""
-    return plain_text(html.unescape(text or "") if "&lt;" in (text or "") else (text or ""))
+    """A title as plain text: any markup removed, entities decoded, whitespace collapsed.
+
+    Feeds encode titles once, twice or not at all ("&amp;lt;b&amp;gt;"), so decoding repeats until
+    nothing changes; whatever still looks like a tag after that is removed, never shown.
+    """
+    text = text or ""
+    for _ in range(4):
+        if "<" not in text and "&" not in text:
+            break
+        decoded = plain_text(text)
+        if decoded == text:
+            break
+        text = decoded
+    return _SPACE.sub(" ", _TAG.sub("", text)).strip()

@@ -245,7 +245,9 @@ class Store:
 
     def put_item(self, item: Item, content_hash: str, now: dt.datetime) -> str:
         """Insert or update an item; return 'new', 'updated' or 'unchanged'. Call inside a transaction."""
-        row = self.db.execute("SELECT content_hash, first_seen FROM items WHERE id = ?", (item.id,)).fetchone()
+        row = self.db.execute(
+            "SELECT content_hash, first_seen FROM items WHERE id = ?", (item.id,)
+        ).fetchone()
         if row and row["content_hash"] == content_hash:
             return "unchanged"
         if row:
@@ -271,9 +273,34 @@ class Store:
                 values,
             )
         self.db.executemany(
-            "INSERT OR IGNORE INTO item_themes (item, theme) VALUES (?, ?)", [(item.id, t) for t in item.themes]
+            "INSERT OR IGNORE INTO item_themes (item, theme) VALUES (?, ?)",
+            [(item.id, t) for t in item.themes],
         )
         return "updated" if row else "new"
+
+    def item_origins(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """origin, source, guid, published and first_seen of the given items that exist (for dedup)."""
+        ids = list(ids)
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, origin, source, guid, published, first_seen FROM items WHERE id IN ({marks})"
+            for row in self.db.execute(sql, chunk):
+                found = dict(row)
+                found["published"], found["first_seen"] = _dt(row["published"]), _dt(row["first_seen"])
+                out[row["id"]] = found
+        return out
+
+    def item_id_by_guid(self, source: str, guid: str) -> str | None:
+        """The item a source's entry with this guid became earlier (its link may have changed since)."""
+        row = self.db.execute(
+            "SELECT id FROM items WHERE source = ? AND guid = ? LIMIT 1", (source, guid)
+        ).fetchone()
+        return row["id"] if row else None
+
+    def count_items(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])
 
     # -- per-source fetch state ---------------------------------------------------------------
     def source_state(self, source_id: str) -> dict[str, Any]:
@@ -288,11 +315,8 @@ class Store:
         cols = ["id", *fields]
         marks = ",".join("?" * len(cols))
         updates = ",".join(f"{c}=excluded.{c}" for c in fields)
-        self.db.execute(
-            f"INSERT INTO sources ({','.join(cols)}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",
-            [source_id, *fields.values()],
-        )
-
+        sql = f"INSERT INTO sources ({','.join(cols)}) VALUES ({marks})"
+        self.db.execute(f"{sql} ON CONFLICT(id) DO UPDATE SET {updates}", [source_id, *fields.values()])
 
     # -- what went out to the list (sent_issues, sent_items) ----------------------------------
     def record_sent_issue(
@@ -323,7 +347,8 @@ class Store:
 
     def complete_sent_issue(self, issue_id: str, now: dt.datetime) -> None:
         self.db.execute(
-            "UPDATE sent_issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL", (_utc(now), issue_id)
+            "UPDATE sent_issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL",
+            (_utc(now), issue_id),
         )
 
     def sent_issue(self, issue_id: str) -> dict[str, Any] | None:

@@ -11,5 +11,6 @@ from pipeline.cli.base import main
 # Importing a module registers its commands on ``main``.
 from pipeline.cli import foundation  # noqa: F401  isort: skip
 from pipeline.cli import render  # noqa: F401  isort: skip
+from pipeline.cli import collect  # noqa: F401  isort: skip
 
 __all__ = ["main"]

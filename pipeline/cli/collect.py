@@ -1,0 +1,162 @@
+"""Commands of the collect stage: ``collect`` (sources into the state database) and ``items``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from typing import Any
+
+import click
+
+from pipeline.cli.base import EXIT_PARTIAL, Context, main, pass_ctx
+from pipeline.collect import SourceResult, Summary, planned_sources
+from pipeline.collect import collect as run_collect
+from pipeline.errors import NotFound
+from pipeline.models import Item
+from pipeline.store import Store
+
+
+def print_summary(summary: Summary, echo: Any = click.echo) -> None:
+    """Failures, moved feeds and warnings on stderr; the summary line on stdout."""
+    for p in summary.problems:
+        echo(str(p), err=True)
+    for r in summary.results:
+        for w in r.warnings:
+            echo(f"warning: {r.source}: {w}", err=True)
+        if r.moved_to:
+            echo(f"moved: {r.source}: {r.url} -> {r.moved_to} (permanent redirect; put the new address "
+                 f"in sources.yaml)", err=True)  # fmt: skip
+    for r in summary.failed:
+        echo(f"failed: {r.source} ({r.url}): {r.reason}", err=True)
+    echo(f"Collected {summary.line()}.")
+
+
+@main.command()
+@click.option("--source", "only", metavar="ID", help="Collect only this source (a feed id, 'submissions' "
+              "or 'submissions:PARTNER').")  # fmt: skip
+@pass_ctx
+def collect(ctx: Context, only: str | None) -> None:
+    """Fetch every feed and submission into the state database.
+
+    Sources that did not change since the last run are not downloaded again. Exit status 3 when
+    some sources failed (each is listed with its address and the reason); the others are stored.
+
+    \b
+    Examples:
+      newsletter collect
+      newsletter collect --source gemeente-zwolle     # "why is my story missing?"
+    """
+    config = ctx.config
+    total = planned_sources(config, only)
+    with Store(config.settings.state) as store:
+        if sys.stderr.isatty() and total > 1:
+            with click.progressbar(length=total, label="Collecting", file=sys.stderr) as bar:
+
+                def advance(result: SourceResult) -> None:
+                    bar.update(1)
+
+                summary = run_collect(config, store, only=only, on_result=advance)
+        else:
+            summary = run_collect(config, store, only=only)
+    print_summary(summary)
+    if summary.partial:
+        raise SystemExit(EXIT_PARTIAL)
+
+
+def _date(value: str | None, tz: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date like 2026-11-01", param_hint="--since") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+
+
+def item_row(item: Item, tz: Any) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "published": item.published.astimezone(tz).isoformat(timespec="minutes"),
+        "partner": item.partner or "",
+        "source": item.source,
+        "kind": item.kind or "",
+        "themes": " ".join(item.themes),
+        "title": item.title,
+        "url": item.url,
+        "origin": item.origin,
+        "flags": " ".join(item.flags),
+    }
+
+
+@main.command()
+@click.option("--since", metavar="DATE", help="Only items published on or after this date (2026-11-01).")
+@click.option("--partner", metavar="ID", help="Only this partner's items.")
+@click.option("--theme", metavar="ID", help="Only items with this theme.")
+@click.option("--kind", metavar="K", help="Only items of this kind (story, research, event, ...).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+@pass_ctx
+def items(
+    ctx: Context,
+    since: str | None,
+    partner: str | None,
+    theme: str | None,
+    kind: str | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """List collected items, newest first.
+
+    The id in the first column is what an issue file refers to (item: ID).
+
+    \b
+    Examples:
+      newsletter items --since 2026-11-01 --theme meedoen
+      newsletter items --partner gemeente-zwolle --format json
+    """
+    config = ctx.config
+    tz = config.settings.timezone
+    for value, known, what in (
+        (partner, config.partners, "partner"),
+        (theme, config.taxonomy.themes, "theme"),
+        (kind, config.taxonomy.kinds, "kind"),
+    ):
+        if value is not None and value not in known:
+            raise NotFound(f"unknown {what} '{value}'", f"use one of: {', '.join(known)}")
+    start = _date(since, tz)
+    if not config.settings.state.exists():
+        raise NotFound("nothing collected yet (no state database)", "run 'newsletter collect' first")
+    with Store(config.settings.state) as store:
+        found = store.items(since=start, partner=partner, theme=theme, kind=kind, limit=limit)
+    rows = [item_row(i, tz) for i in found]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        _table(rows)
+
+
+_CSV_FIELDS = ["id", "published", "partner", "source", "kind", "themes", "title", "url", "origin", "flags"]
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("No items.", err=True)
+        return
+    width = 60
+    click.echo(f"{'ID':<12}  {'DATE':<10}  {'PARTNER/SOURCE':<22}  {'KIND':<8}  TITLE")
+    for r in rows:
+        who = (r["partner"] or r["source"])[:22]
+        title = r["title"] if len(r["title"]) <= width else r["title"][: width - 1] + "…"
+        click.echo(f"{r['id']:<12}  {r['published'][:10]:<10}  {who:<22}  {r['kind'][:8]:<8}  {title}")
+    click.echo(f"{len(rows)} item{'s' if len(rows) != 1 else ''}.", err=True)

@@ -1,0 +1,408 @@
+"""A feed body in, normalised items out: RSS, Atom and RDF through feedparser, JSON Feed by hand.
+
+Everything here is a pure function of its arguments (no I/O, no database), so that collect can
+run it in worker processes and the tests can feed it any bytes. Every entry becomes an ``Item``
+with a canonical URL and a stable id, a plain-text title, a sanitised summary (``markup``), a
+time-zone aware date, an image, and the source's defaults plus keyword themes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from pipeline.markup import clean_html, plain_text, plain_title
+from pipeline.models import Image, Item
+from pipeline.store import item_to_json
+
+# Query parameters that only say where a click came from; two links that differ in these are the
+# same story. utm_* are matched by prefix.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+     "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "at_medium",
+     "at_campaign"}
+)  # fmt: skip
+MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
+FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+
+
+class NotAFeed(ValueError):
+    "The body cannot be read as a feed; the message says what it is instead."
+
+
+@dataclass(frozen=True)
+class SourceDefaults:
+    """What a source gives each of its items unless the entry says otherwise."""
+
+    source: str
+    partner: str | None = None
+    kind: str | None = None
+    themes: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...] = ()
+    skipped: int = 0  # entries without a usable link
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry before normalisation, the same for every feed format."""
+
+    link: str | None
+    guid: str | None
+    title: str  # may hold markup and entities
+    summary: str  # untrusted HTML
+    base: str  # for relative links in the summary
+    published: dt.datetime | None
+    images: tuple[tuple[str, str | None], ...] = ()  # (url, alt) candidates, best first
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThemeRules:
+    """Keyword rules from ``sources.yaml``: an item whose title or summary holds a keyword gets the theme."""
+
+    rules: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
+
+    @classmethod
+    def from_keywords(cls, keywords: Mapping[str, Iterable[str]]) -> ThemeRules:
+        rules = []
+        for theme, words in keywords.items():
+            words = [w.strip() for w in words if isinstance(w, str) and w.strip()]
+            if words:
+                # Matched at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds).
+                alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+                rules.append((theme, re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)))
+        return cls(tuple(rules))
+
+    def themes_for(self, text: str) -> tuple[str, ...]:
+        return tuple(theme for theme, pattern in self.rules if pattern.search(text))
+
+
+# -- URLs and ids ---------------------------------------------------------------------------------
+def canonical_url(url: str, base: str | None = None) -> str | None:
+    """The URL that identifies a story: absolute http(s), host lower-cased, no fragment, no tracking.
+
+    Returns None for anything that is not an http(s) address.
+    """
+    url = (url or "").strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = host.lower()
+    if port and port != {"http": 80, "https": 443}[scheme]:
+        netloc += f":{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+    ]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def item_id_for_url(url: str) -> str:
+    """A stable 12-character id; http and https addresses of the same page get the same id."""
+    key = url.split("://", 1)[-1]
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def item_id_for_guid(source: str, guid: str) -> str:
+    return hashlib.sha256(f"{source}\n{guid}".encode()).hexdigest()[:12]
+
+
+def content_hash(item: Item) -> str:
+    """Of everything an item says, except when it was first seen: tells 'updated' from 'unchanged'."""
+    return hashlib.sha256(item_to_json(replace(item, first_seen=None)).encode()).hexdigest()
+
+
+# -- bytes to entries -----------------------------------------------------------------------------
+def ungzip(body: bytes, max_bytes: int) -> bytes:
+    """Bytes that start with the gzip magic but came without a Content-Encoding header, unpacked."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(body, max_bytes + 1)
+    except zlib.error as e:
+        raise NotAFeed(f"broken gzip data ({e})") from None
+    if len(out) > max_bytes:
+        raise NotAFeed(f"the unpacked gzip body is larger than the limit of {max_bytes:,} bytes")
+    return out
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:300]
+
+
+def _utc(t: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime(t[0], t[1], t[2], t[3], t[4], t[5], tzinfo=dt.UTC) if t else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[Entry], list[str], str | None]:
+    remote = url.startswith(("http://", "https://"))
+    headers = {"content-location": url} if remote else {}
+    if content_type:
+        headers["content-type"] = content_type
+    # feedparser's own sanitiser and link resolver are switched off: markup.clean_html does both
+    # with an allow-list, and doing it once is twice as fast.
+    d = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    warnings: list[str] = []
+    if not d.entries:
+        if _looks_like_html(body) or ((content_type or "").startswith("text/html") and not d.get("version")):
+            raise NotAFeed("not a feed: got an HTML page")
+        if d.get("bozo"):
+            raise NotAFeed(f"not a feed: {_reason(d.get('bozo_exception'))}")
+        if not d.get("version"):
+            raise NotAFeed("not a feed: no RSS, Atom or JSON Feed found")
+        return [], warnings, d.feed.get("title")
+    if d.get("bozo"):
+        warnings.append(
+            f"the feed is not well-formed ({_reason(d.get('bozo_exception'))}); its entries were used"
+        )
+    # Relative links resolve against the feed's address (xml:base first); for a local file, against
+    # the site the feed names in its <link>.
+    site = d.feed.get("link") if not remote else None
+    entries = []
+    for e in d.entries:
+        summary_detail = e.get("summary_detail") or {}
+        content = e.get("content") or []
+        detail = summary_detail if summary_detail.get("value") else (content[0] if content else {})
+        base = detail.get("base") or (e.get("title_detail") or {}).get("base") or site or url
+        images: list[tuple[str, str | None]] = []
+        for enc in e.get("enclosures") or []:
+            if (enc.get("type") or "").startswith("image/") or _image_ext(enc.get("href")):
+                images.append((enc.get("href") or "", None))
+        for m in e.get("media_content") or []:
+            if (
+                m.get("medium") == "image"
+                or (m.get("type") or "").startswith("image/")
+                or _image_ext(m.get("url"))
+            ):
+                images.append((m.get("url") or "", None))
+        for m in e.get("media_thumbnail") or []:
+            images.append((m.get("url") or "", None))
+        title = e.get("title") or ""
+        if (e.get("title_detail") or {}).get("type") == "text/plain":
+            # Plain text as the feed meant it: keep '<' literally, plain_title must not see a tag.
+            title = title.replace("&", "&amp;").replace("<", "&lt;")
+        link = e.get("link")
+        guid = e.get("id") or None
+        entries.append(
+            Entry(
+                link=link,
+                guid=guid,
+                title=title,
+                summary=(detail.get("value") or "")[:MAX_SUMMARY_CHARS],
+                base=base,
+                published=_utc(e.get("published_parsed")) or _utc(e.get("updated_parsed")),
+                images=tuple(images),
+                categories=tuple(t.get("term") or "" for t in e.get("tags") or [] if isinstance(t, dict)),
+            )
+        )
+    return entries, warnings, d.feed.get("title")
+
+
+def _reason(exc: object) -> str:
+    text = str(exc or "unreadable").strip().splitlines()[0] if exc else "unreadable"
+    return text[:200]
+
+
+def _image_ext(url: str | None) -> bool:
+    return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _json_date(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        d = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+
+
+def _json_entries(body: bytes, url: str) -> tuple[list[Entry], list[str], str | None]:
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise NotAFeed(f"not a feed: broken JSON ({str(e)[:120]})") from None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise NotAFeed("not a feed: JSON without a JSON Feed 'version'")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise NotAFeed("not a feed: a JSON Feed without 'items'")
+    base = _str(doc.get("home_page_url")) or _str(doc.get("feed_url")) or url
+    base = urljoin(url, base)
+    entries = []
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        html_text = _str(it.get("content_html")) or _str(it.get("summary"))
+        if not html_text and _str(it.get("content_text")):
+            text = _str(it.get("content_text"))
+            html_text = "".join(
+                "<p>" + p.replace("&", "&amp;").replace("<", "&lt;") + "</p>" for p in text.split("\n\n")
+            )
+        images = [(_str(it.get(k)), None) for k in ("image", "banner_image") if _str(it.get(k))]
+        for a in it.get("attachments") or []:
+            if isinstance(a, dict) and _str(a.get("mime_type")).startswith("image/"):
+                images.append((_str(a.get("url")), None))
+        entries.append(
+            Entry(
+                link=_str(it.get("url")) or _str(it.get("external_url")) or None,
+                guid=_str(it.get("id")) or None,
+                title=_str(it.get("title")),
+                summary=html_text[:MAX_SUMMARY_CHARS],
+                base=base,
+                published=_json_date(it.get("date_published")) or _json_date(it.get("date_modified")),
+                images=tuple(images),
+                categories=tuple(t for t in it.get("tags") or [] if isinstance(t, str)),
+            )
+        )
+    return entries, [], _str(doc.get("title")) or None
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def read_entries(
+    body: bytes, url: str, content_type: str | None = None, max_bytes: int = 10_000_000
+) -> tuple[list[Entry], list[str], str | None]:
+    """Entries, warnings and the feed's title; raises NotAFeed with the reason."""
+    body = ungzip(body, max_bytes)
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise NotAFeed("not a feed: the response is empty")
+    if stripped[:1] in (b"{", b"[") or (content_type or "").split(";")[0].strip().endswith("json"):
+        return _json_entries(body, url)
+    return _fp_entries(body, url, content_type)
+
+
+# -- entries to items -----------------------------------------------------------------------------
+def _first_img(html_text: str) -> tuple[str, str | None] | None:
+    m = re.search(r"<img\b[^>]*>", html_text, re.IGNORECASE)
+    if not m:
+        return None
+    src = re.search(r"""\bsrc\s*=\s*["']([^"']+)["']""", m.group(0))
+    alt = re.search(r"""\balt\s*=\s*["']([^"']*)["']""", m.group(0))
+    if not src:
+        return None
+    return src.group(1), (plain_title(alt.group(1)) or None) if alt else None
+
+
+def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now: dt.datetime) -> Item | None:
+    """One entry normalised; None when it has no usable link (a newsletter item must link somewhere)."""
+    url = canonical_url(entry.link or "", entry.base)
+    if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
+        url = canonical_url(entry.guid)
+    if url is None:
+        return None
+    summary_html = clean_html(entry.summary, entry.base)
+    summary_text = plain_text(summary_html)
+    title = plain_title(entry.title) or summary_text[:80] or url
+    image = None
+    for src, alt in (*entry.images, *filter(None, [_first_img(summary_html)])):
+        absolute = canonical_url(src, entry.base)
+        if absolute:
+            # Tracking parameters are harmless on an image, but signed image URLs need every one.
+            image = Image(urljoin(entry.base, src.strip()), alt or None, None)
+            break
+    flags: list[str] = []
+    published = entry.published
+    if published is None:
+        published, flags = now, ["date-missing"]
+    elif published > now + FUTURE_SLACK:
+        published, flags = now, ["date-clamped"]
+    keyword_themes = rules.themes_for(f"{title}\n{summary_text}")
+    themes = tuple(dict.fromkeys((*defaults.themes, *keyword_themes)))
+    return Item(
+        id=item_id_for_url(url),
+        url=url,
+        title=title[:300],
+        summary_html=summary_html,
+        summary_text=summary_text,
+        published=published,
+        source=defaults.source,
+        partner=defaults.partner,
+        kind=defaults.kind,
+        themes=themes,
+        provinces=defaults.provinces,
+        image=image,
+        origin="feed",
+        guid=(entry.guid or None) and entry.guid[:500],
+        flags=tuple(flags),
+    )
+
+
+def parse_feed(
+    body: bytes,
+    url: str,
+    defaults: SourceDefaults,
+    rules: ThemeRules,
+    now: dt.datetime,
+    content_type: str | None = None,
+    max_bytes: int = 10_000_000,
+) -> ParsedFeed:
+    """A fetched body as items. Raises NotAFeed when there is nothing to read."""
+    entries, warnings, title = read_entries(body, url, content_type, max_bytes)
+    items: dict[str, Item] = {}
+    skipped = 0
+    for entry in entries:
+        item = entry_to_item(entry, defaults, rules, now)
+        if item is None:
+            skipped += 1
+        elif item.id not in items:  # the same link twice in one feed: the first (newest) wins
+            items[item.id] = item
+    if skipped:
+        warnings.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} without a link skipped")
+    return ParsedFeed(tuple(items.values()), tuple(warnings), skipped, plain_title(title or "") or None)
+
+
+def safe_parse(
+    body: bytes,
+    url: str,
+    defaults: SourceDefaults,
+    rules: ThemeRules,
+    now: dt.datetime,
+    content_type: str | None = None,
+    max_bytes: int = 10_000_000,
+) -> ParsedFeed | str:
+    """``parse_feed`` for a worker process: the reason as a string instead of an exception.
+
+    feedparser is robust but not perfect; an unexpected error in one feed must not stop the run.
+    """
+    try:
+        return parse_feed(body, url, defaults, rules, now, content_type, max_bytes)
+    except NotAFeed as e:
+        return str(e)
+    except Exception as e:
+        return f"could not read the feed ({type(e).__name__}: {str(e)[:200]})"

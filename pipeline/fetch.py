@@ -1,0 +1,301 @@
+"""The only module that talks HTTP: fetching feeds and remote submissions, politely and within limits.
+
+httpx, asynchronous: many sources at once (a bound overall and per host), a timeout per request
+and a deadline per source, a cap on the body while it streams (gzip bombs included), redirects
+followed with the permanent ones reported, conditional requests (ETag, Last-Modified) and a
+bounded retry with backoff for what is worth retrying (timeouts, connection errors, 429, 5xx).
+A local path is read from disk with the same size cap, so the demo and tests need no server.
+
+A failure is a value (``Fetched.status == "failed"`` with a plain reason), never an exception:
+one bad source must not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from pipeline import USER_AGENT
+
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 10.0  # seconds: a server asking for longer than this is treated as down for this run
+
+# Why a request failed, in the words an editor understands, with what to do about it.
+STATUS_REASONS = {
+    401: "the feed needs a login; ask the partner for a public address",
+    403: "the server refuses the pipeline; ask the partner to allow it",
+    404: "no feed at this address; check the address in sources.yaml",
+    410: "the feed was removed; remove it from sources.yaml",
+    429: "the server asks us to slow down; it will be tried again next run",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one source may take (``newsletter.collect`` in sources.yaml)."""
+
+    timeout: float = 20.0  # seconds for the whole source, retries included
+    max_bytes: int = 10_000_000
+    concurrency: int = 32
+    per_host: int = 4
+    retries: int = 2
+    backoff: float = 0.5  # first pause before a retry, doubled each time
+
+    @classmethod
+    def from_settings(cls, collect: Mapping[str, int]) -> Limits:
+        keys = ("timeout", "max_bytes", "concurrency", "per_host", "retries")
+        return cls(**{k: collect[k] for k in keys if k in collect})
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # the caller's name for it (a source id)
+    url: str  # http(s) address, or a local file path
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    key: str
+    url: str
+    status: str  # "fetched", "unchanged" (304) or "failed"
+    body: bytes = b""
+    final_url: str | None = None  # after redirects: the base for relative links
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None  # where a 301/308 pointed: the address to put in sources.yaml
+    error: str | None = None
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+class _Failure(Exception):
+    "One attempt failed; ``retry`` says whether another attempt could help."
+
+    def __init__(self, reason: str, retry: bool = False, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.wait = wait
+
+
+def is_remote(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_000_000:g} MB"
+
+
+class Fetcher:
+    """One HTTP client for a run; ``fetch_each`` yields results as they finish."""
+
+    def __init__(self, limits: Limits, client: httpx.AsyncClient | None = None) -> None:
+        self.limits = limits
+        self._client = client
+        self._all = asyncio.Semaphore(limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _client_for_run(self) -> httpx.AsyncClient:
+        if self._client is None:
+            n = self.limits.concurrency
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+                # Each request gets the whole source's timeout; the deadline in ``fetch`` bounds the total.
+                timeout=httpx.Timeout(self.limits.timeout),
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                trust_env=False,  # a proxy from the environment would surprise cron; feeds are public
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def fetch_each(self, requests: Iterable[Request]) -> AsyncIterator[Fetched]:
+        """Fetch every request concurrently; yield each result as soon as it is there."""
+        tasks = [asyncio.ensure_future(self.fetch(r)) for r in requests]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def fetch(self, request: Request) -> Fetched:
+        """One source, within its deadline; never raises for a network or server problem."""
+        started = time.monotonic()
+        if not is_remote(request.url):
+            return self._read_local(request, started)
+        host = (urlsplit(request.url).hostname or "").lower()
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
+        attempts = 0
+        # The deadline starts once the source has its turn: waiting in line is not its fault.
+        async with self._all, per_host:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.limits.timeout):
+                    while True:
+                        attempts += 1
+                        try:
+                            return await self._attempt(request, started, attempts)
+                        except _Failure as f:
+                            if not f.retry or attempts > self.limits.retries:
+                                raise
+                            pause = (
+                                f.wait if f.wait is not None else self.limits.backoff * 2 ** (attempts - 1)
+                            )
+                            await asyncio.sleep(min(pause, MAX_RETRY_AFTER))
+            except TimeoutError:
+                reason = f"timed out after {_seconds(self.limits.timeout)}"
+                return self._failed(request, reason, started, attempts)
+            except _Failure as f:
+                reason = f.reason + (f" (tried {attempts} times)" if attempts > 1 else "")
+                return self._failed(request, reason, started, attempts)
+
+    def _failed(self, request: Request, reason: str, started: float, attempts: int) -> Fetched:
+        return Fetched(
+            request.key, request.url, "failed", error=reason, attempts=attempts,
+            seconds=time.monotonic() - started,
+        )  # fmt: skip
+
+    async def _attempt(self, request: Request, started: float, attempts: int) -> Fetched:
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        client = self._client_for_run()
+        try:
+            async with client.stream("GET", request.url, headers=headers) as response:
+                moved = _permanent_redirect(response)
+                if response.status_code == 304:
+                    return Fetched(
+                        request.key, request.url, "unchanged", final_url=str(response.url),
+                        etag=response.headers.get("etag") or request.etag,
+                        last_modified=response.headers.get("last-modified") or request.last_modified,
+                        permanent_redirect=moved, attempts=attempts, seconds=time.monotonic() - started,
+                    )  # fmt: skip
+                if response.status_code >= 400:
+                    code = response.status_code
+                    phrase = response.reason_phrase or ""
+                    reason = f"HTTP {code} {phrase}".rstrip()
+                    hint = STATUS_REASONS.get(code) or ("the server failed" if code >= 500 else None)
+                    raise _Failure(
+                        f"{reason}: {hint}" if hint else reason,
+                        retry=code in RETRY_STATUS,
+                        wait=_retry_after(response.headers.get("retry-after")),
+                    )
+                if response.status_code != 200:
+                    raise _Failure(
+                        f"HTTP {response.status_code} {response.reason_phrase}: expected 200 with a feed"
+                    )
+                body = await self._read_capped(response)
+                return Fetched(
+                    request.key, request.url, "fetched", body=body, final_url=str(response.url),
+                    content_type=response.headers.get("content-type"), etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"), permanent_redirect=moved,
+                    attempts=attempts, seconds=time.monotonic() - started,
+                )  # fmt: skip
+        except httpx.TooManyRedirects:
+            raise _Failure(
+                f"more than {MAX_REDIRECTS} redirects (a redirect loop?): check the address"
+            ) from None
+        except httpx.TimeoutException:
+            raise _Failure(f"timed out after {_seconds(self.limits.timeout)}", retry=True) from None
+        except httpx.DecodingError:
+            raise _Failure("the server sent a broken compressed (gzip/deflate) body") from None
+        except httpx.ConnectError as e:
+            raise _Failure(f"cannot connect ({_short(e)})", retry=True) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+            raise _Failure(f"the connection broke off ({_short(e)})", retry=True) from None
+        except httpx.UnsupportedProtocol:
+            raise _Failure("a redirect led to an address that is not http(s)") from None
+        except httpx.HTTPError as e:
+            raise _Failure(f"HTTP error ({_short(e)})") from None
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self.limits.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise _Failure(self._too_big())
+        chunks, size = [], 0
+        # aiter_bytes gives the decoded bytes, so a small gzip that unpacks to gigabytes stops here too.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _Failure(self._too_big())
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self) -> str:
+        return f"larger than the limit of {_megabytes(self.limits.max_bytes)} (newsletter.collect.max_bytes)"
+
+    def _read_local(self, request: Request, started: float) -> Fetched:
+        path = Path(request.url)
+        try:
+            size = path.stat().st_size
+            if size > self.limits.max_bytes:
+                return self._failed(request, self._too_big(), started, 1)
+            body = path.read_bytes()
+        except FileNotFoundError:
+            return self._failed(request, "no such file; check the path in sources.yaml", started, 1)
+        except OSError as e:
+            return self._failed(request, f"cannot read the file ({e.strerror})", started, 1)
+        # No final_url: links in a local file resolve against the feed's own <link>, not file://.
+        return Fetched(request.key, request.url, "fetched", body=body, seconds=time.monotonic() - started)
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:160]
+
+
+def _permanent_redirect(response: httpx.Response) -> str | None:
+    """The last address a chain of permanent redirects led to, when the chain started with one."""
+    moved = None
+    for hop in response.history:
+        if hop.status_code not in PERMANENT_REDIRECTS:
+            break
+        moved = str(hop.next_request.url) if hop.next_request else None
+    return moved
+
+
+async def fetch_all(requests: Iterable[Request], limits: Limits) -> list[Fetched]:
+    """Every request fetched (for callers that want the lot at once, like the tests)."""
+    fetcher = Fetcher(limits)
+    try:
+        return [f async for f in fetcher.fetch_each(requests)]
+    finally:
+        await fetcher.aclose()
