@@ -95,6 +95,42 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX sent_items_item ON sent_items(item);
         """,
     ),
+    (
+        3,
+        "deliver: the delivery ledger, per issue and subscriber",
+        """
+        -- One row per issue and subscriber, written before and after every request, so that a
+        -- killed send resumes without mailing anyone twice. state: pending, in_flight (with its
+        -- batch), accepted (with message_id), failed (with reason), unknown (the answer was lost)
+        -- or skipped (with reason: unsubscribed, bounced, ...).
+        CREATE TABLE deliveries (
+            issue TEXT NOT NULL,
+            email TEXT NOT NULL,            -- lower-cased; never printed or logged
+            seq INTEGER NOT NULL,           -- order of sending, stable across resumes
+            name TEXT,
+            state TEXT NOT NULL,
+            batch INTEGER,
+            message_id TEXT,
+            reason TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (issue, email)
+        );
+        CREATE INDEX deliveries_state ON deliveries(issue, state, seq);
+        CREATE INDEX deliveries_batch ON deliveries(issue, batch);
+        -- One row per request: what the ledger knows about it, for the report after a run.
+        CREATE TABLE delivery_batches (
+            issue TEXT NOT NULL,
+            batch INTEGER NOT NULL,
+            state TEXT NOT NULL,            -- in_flight, accepted, failed, unknown
+            recipients INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            message_id TEXT,
+            reason TEXT,
+            PRIMARY KEY (issue, batch)
+        );
+        """,
+    ),
 ]
 
 
@@ -371,6 +407,18 @@ class Store:
             sql += " WHERE issue = ?"
             args = (issue_id,)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY issue, position", args)]
+
+    # -- the delivery ledger (deliver) ------------------------------------------------------------
+    DELIVERY_STATES = ("accepted", "skipped", "failed", "unknown", "pending", "in_flight")
+
+    def delivery_counts(self, issue_id: str) -> dict[str, int]:
+        """How many subscribers of an issue are in each ledger state (every key present, 0 if none)."""
+        counts = dict.fromkeys(self.DELIVERY_STATES, 0)
+        for row in self.db.execute(
+            "SELECT state, count(*) FROM deliveries WHERE issue = ? GROUP BY state", (issue_id,)
+        ):
+            counts[row[0]] = int(row[1])
+        return counts
 
 
 def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:
