@@ -12,5 +12,6 @@ from pipeline.cli.base import main
 from pipeline.cli import foundation  # noqa: F401  isort: skip
 from pipeline.cli import render  # noqa: F401  isort: skip
 from pipeline.cli import collect  # noqa: F401  isort: skip
+from pipeline.cli import report  # noqa: F401  isort: skip
 
 __all__ = ["main"]

@@ -1,0 +1,76 @@
+"""`newsletter report`: the partner activity report ("Partners in beeld")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.errors import display_path
+from pipeline.report import Report, build_report, default_period, write_report
+from pipeline.store import Store
+
+
+def summary_lines(report: Report) -> list[str]:
+    """What the command prints after the file list: the headline numbers, then the call list."""
+    t = report.totals
+    lines = [
+        f"  {t.partner_items} items from {t.active_partners} of {t.partners} partners "
+        f"({t.other_items} from other sources); {t.featured} featured in sent issues; "
+        f"{t.issues_sent} issues sent in the period",
+    ]
+    names = ", ".join(r.name for r in report.silent)
+    lines.append(
+        f"  Call list (silent for more than {report.silent_after} months): {len(report.silent)}"
+        + (f": {names}" if names else "")
+    )
+    if report.new:
+        lines.append(f"  New partners: {', '.join(r.name for r in report.new)}")
+    return lines
+
+
+@main.command()
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day, included (default: the first of the month eleven months before --to).",
+)
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day, included (default: today).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for index.html and the CSV files (default: build/report in the instance).",
+)
+@pass_ctx
+def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out: Path | None) -> None:
+    """Write the partner activity report: build/report/index.html and CSV files.
+
+    One self-contained page (opens offline, prints on A4) with the headline numbers, the
+    call list of partners silent for more than report.silent_months months, new partners,
+    charts and tables by month, sector, province, theme, kind and horizon, and every partner.
+    Without dates it covers the last twelve months (this month and the eleven before it).
+
+    \b
+    Examples:
+      newsletter report
+      newsletter report --from 2026-01-01 --to 2026-12-31 --out /tmp/jaarverslag
+    """
+    config = ctx.config
+    today = dt.datetime.now(config.settings.timezone).date()
+    default_start, default_end = default_period(end.date() if end else today)
+    first = start.date() if start else default_start
+    last = end.date() if end else default_end
+    if first > last:
+        raise click.BadParameter(f"{first} is after --to {last}; swap them", param_hint="--from")
+    with Store(config.settings.state) as store:
+        built = build_report(config, store, start=first, end=last)
+    folder = out if out is not None else ctx.root / "build" / "report"
+    written = write_report(config, built, folder)
+    page = display_path(written[0], ctx.root)
+    click.echo(f"Wrote {page} and {len(written) - 1} CSV files ({first} to {last}).")
+    for line in summary_lines(built):
+        click.echo(line)
