@@ -476,6 +476,12 @@ def _personal(text: str) -> str:
     return text
 
 
+def email_mjml(config: Config, view: View) -> str:
+    """The email as MJML, before compiling (for the benchmark and for debugging a template)."""
+    env = environment(config.root / "templates")
+    return _render_template(env, "email.mjml", config.root, v=view, email=True)
+
+
 def render_issue(
     config: Config,
     issue: Issue,
@@ -492,7 +498,7 @@ def render_issue(
     env = environment(config.root / "templates")
     utm = config.settings.utm
     context = {"v": view, "email": True}
-    mjml = _render_template(env, "email.mjml", config.root, **context)
+    mjml = email_mjml(config, view)
     email_html = _personal(_tag_links(compile_mjml(mjml), utm, issue.id))
     text = _render_template(
         env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
