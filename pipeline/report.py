@@ -231,10 +231,15 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
 
     months = _months(start, end, items, appeared, tz)
     rows = _partner_rows(config, store, partner_items, appeared, end, until)
-    # Never heard from first, then the longest silent: the order the coordinator should call in.
+    # Never heard from first (longest a member first), then the longest silent: the order in which
+    # the coordinator should call.
     silent = sorted(
         (r for r in rows if r.silent),
-        key=lambda r: (r.last_contribution is not None, r.last_contribution or dt.date.min, r.name),
+        key=lambda r: (
+            r.last_contribution is not None,
+            r.last_contribution or r.joined or dt.date.min,
+            r.name.casefold(),
+        ),
     )
     joined = [r for r in rows if r.joined and start <= r.joined <= end]
     new = sorted(joined, key=lambda r: (r.joined or start, r.name), reverse=True)
