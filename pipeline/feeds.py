@@ -33,6 +33,8 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
+# feedparser's "bozo" reasons that say nothing about the entries: a missing or overridden charset.
+HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
@@ -182,7 +184,7 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
         if not d.get("version"):
             raise NotAFeed("not a feed: no RSS, Atom or JSON Feed found")
         return [], warnings, d.feed.get("title")
-    if d.get("bozo"):
+    if d.get("bozo") and not isinstance(d.get("bozo_exception"), HARMLESS):
         warnings.append(
             f"the feed is not well-formed ({_reason(d.get('bozo_exception'))}); its entries were used"
         )
@@ -321,7 +323,7 @@ def _first_img(html_text: str) -> tuple[str, str | None] | None:
 
 def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now: dt.datetime) -> Item | None:
     """One entry normalised; None when it has no usable link (a newsletter item must link somewhere)."""
-    url = canonical_url(entry.link or "", entry.base)
+    url = canonical_url(entry.link, entry.base) if entry.link and entry.link.strip() else None
     if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
         url = canonical_url(entry.guid)
     if url is None:

@@ -288,7 +288,7 @@ def _permanent_redirect(response: httpx.Response) -> str | None:
     for hop in response.history:
         if hop.status_code not in PERMANENT_REDIRECTS:
             break
-        moved = str(hop.next_request.url) if hop.next_request else None
+        moved = str(hop.url.join(hop.headers.get("location", "")))
     return moved
 
 
