@@ -3,8 +3,8 @@ JavaScript, take a screenshot. Any stage's tests can use it:
 
     from browser import Browser, browser_or_skip
 
-    with browser_or_skip() as b:
-        page = b.open(path_or_url, width=375)
+    with browser_or_skip() as b, serve(folder) as base_url:
+        page = b.open(f"{base_url}/email.html", width=375)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         page.screenshot(tmp_path / "375.png")
 
@@ -16,10 +16,13 @@ images simply do not load).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +114,22 @@ def browser_or_skip() -> Iterator[Browser]:
         yield browser
     finally:
         browser.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on a free loopback port for the duration; yields the base URL (no slash)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

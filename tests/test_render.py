@@ -373,8 +373,9 @@ def test_a_25_item_issue_stays_well_under_gmail_clipping() -> None:
     assert r.html.count("Een verhaal van een partner") == 25
 
 
-def test_default_theme_meets_wcag_aa_contrast() -> None:
-    theme = environment(None).get_template("theme.j2").module
+@pytest.mark.parametrize("folder", [None, REPO / "templates"], ids=["package", "alliance"])
+def test_themes_meet_wcag_aa_contrast(folder: Path | None) -> None:
+    theme = environment(folder).get_template("theme.j2").module
 
     def luminance(colour: str) -> float:
         rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
@@ -527,3 +528,20 @@ def test_render_command_names_a_missing_item(cli: Cli, demo_root: Path) -> None:
         in result.output
     )
     assert not (demo_root / "build").exists()
+
+
+def test_new_partners_count_from_the_last_issue_sent(cli: Cli, demo_root: Path) -> None:
+    from pipeline.store import Store
+
+    (demo_root / "issues").mkdir(exist_ok=True)
+    (demo_root / "issues" / "2026-12.yaml").write_text((DATA / "2026-12.yaml").read_text())
+    _store_items(demo_root, fixture_items())
+    assert cli("render", "2026-12").exit_code == 0
+    email = demo_root / "build" / "2026-12" / "email.html"
+    assert "Nieuwe partners" in email.read_text()  # no issue sent yet: the last 62 days
+    config = load_config(demo_root)
+    sent = Rendered("2026-11", "November", "", "<html></html>", "tekst", "<html></html>")
+    with Store(config.settings.state) as store, store.transaction():
+        store.record_sent_issue(sent, "fp", [], dt.datetime(2026, 11, 12, 8, 0, tzinfo=dt.UTC))
+    assert cli("render", "2026-12").exit_code == 0
+    assert "Nieuwe partners" not in email.read_text()  # De Laptopfabriek joined before 12 November
