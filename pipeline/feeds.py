@@ -223,7 +223,8 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
                 title=title,
                 summary=(detail.get("value") or "")[:MAX_SUMMARY_CHARS],
                 base=base,
-                published=_utc(e.get("published_parsed")) or _utc(e.get("updated_parsed")),
+                # dict.get: feedparser's own get() maps one date to the other with a DeprecationWarning.
+                published=_utc(dict.get(e, "published_parsed")) or _utc(dict.get(e, "updated_parsed")),
                 images=tuple(images),
                 categories=tuple(t.get("term") or "" for t in e.get("tags") or [] if isinstance(t, dict)),
             )
@@ -330,7 +331,7 @@ def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now
         return None
     summary_html = clean_html(entry.summary, entry.base)
     summary_text = plain_text(summary_html)
-    title = plain_title(entry.title) or summary_text[:80] or url
+    title = plain_title(entry.title) or plain_title(summary_text[:80]) or url
     image = None
     for src, alt in (*entry.images, *filter(None, [_first_img(summary_html)])):
         absolute = canonical_url(src, entry.base)

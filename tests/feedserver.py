@@ -80,7 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(route.status, route.body, route.content_type, route.headers)
             return
         if (route.etag and self.headers.get("If-None-Match") == route.etag) or (
-            route.last_modified and not route.etag and self.headers.get("If-Modified-Since") == route.last_modified
+            route.last_modified
+            and not route.etag
+            and self.headers.get("If-Modified-Since") == route.last_modified
         ):
             self._send(304, b"", None, self._validators(route))
             return
@@ -105,7 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
             out["Last-Modified"] = route.last_modified
         return out
 
-    def _send(self, status: int, body: bytes, ctype: str | None, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)

@@ -41,7 +41,9 @@ def instance(root: Path, feeds: dict[str, str], submissions: list[dict[str, Any]
     keep = {p["id"]: p for p in config["partners"]}
     partners = []
     for i, (pid, url) in enumerate(feeds.items()):
-        base = dict(keep.get(pid) or {"id": pid, "name": f"Partner {i}", "sector": "gemeenten", "province": "utrecht"})
+        base = dict(
+            keep.get(pid) or {"id": pid, "name": f"Partner {i}", "sector": "gemeenten", "province": "utrecht"}
+        )
         base["feeds"] = [{"url": url, "kind": "story"}]
         partners.append(base)
     partners += [{k: v for k, v in p.items() if k != "feeds"} for pid, p in keep.items() if pid not in feeds]
@@ -69,7 +71,9 @@ def server():
         yield s
 
 
-def test_etag_and_last_modified_mean_nothing_is_downloaded_or_parsed_again(tmp_path: Path, server: FeedServer):
+def test_etag_and_last_modified_mean_nothing_is_downloaded_or_parsed_again(
+    tmp_path: Path, server: FeedServer
+):
     a = server.route("/a.rss", rss(("Fiets", "https://www.example.nl/fiets")), etag='"v1"')
     b = server.route("/b.rss", rss(("Laptop", "https://www.example.nl/laptop")),
                      last_modified="Wed, 18 Nov 2026 10:00:00 GMT")  # fmt: skip
@@ -78,9 +82,6 @@ def test_etag_and_last_modified_mean_nothing_is_downloaded_or_parsed_again(tmp_p
     assert first.line().startswith("2 sources: 2 fetched, 0 unchanged, 0 failed; 2 new items, 0 updated")
     second = run(root)
     assert second.line().startswith("2 sources: 0 fetched, 2 unchanged, 0 failed; 0 new items, 0 updated")
-    assert server.requests[-2].headers.get("If-None-Match") == '"v1"' or server.requests[-1].headers.get(
-        "If-None-Match"
-    ) == '"v1"'
     conditional = {r.path: r.headers for r in server.requests[2:]}
     assert conditional["/a.rss"]["If-None-Match"] == '"v1"'
     assert conditional["/b.rss"]["If-Modified-Since"] == "Wed, 18 Nov 2026 10:00:00 GMT"
@@ -98,7 +99,9 @@ def test_an_unchanged_body_without_validators_is_not_parsed_again(tmp_path: Path
     assert again.results[0].items == 0  # nothing parsed
     with stored(root) as store:
         assert store.source_state("gemeente-zwolle")["body_hash"] == before["body_hash"]
-    server.route("/plain.rss", rss(("Fiets", "https://www.example.nl/fiets"), ("Nieuw", "https://www.example.nl/n")))
+    server.route(
+        "/plain.rss", rss(("Fiets", "https://www.example.nl/fiets"), ("Nieuw", "https://www.example.nl/n"))
+    )
     third = run(root)
     assert (third.results[0].status, third.new, third.updated) == ("fetched", 1, 0)
 
@@ -177,13 +180,23 @@ def test_concurrency_is_bounded_per_host(tmp_path: Path, server: FeedServer):
     assert 0.55 < summary.seconds < 2.0
 
 
-def test_the_same_story_in_a_feed_and_a_submission_is_one_item_and_the_yaml_wins(tmp_path: Path, server: FeedServer):
+def test_the_same_story_in_a_feed_and_a_submission_is_one_item_and_the_yaml_wins(
+    tmp_path: Path, server: FeedServer
+):
     feed = server.route(
-        "/zwolle.rss", rss(("Fietsplan uit de feed", "http://WWW.zwolle.example.nl/nieuws/fietsplan?utm_source=rss&fbclid=abc"))
+        "/zwolle.rss",
+        rss(
+            (
+                "Fietsplan uit de feed",
+                "http://WWW.zwolle.example.nl/nieuws/fietsplan?utm_source=rss&fbclid=abc",
+            )
+        ),
     )
     root = instance(tmp_path, {"gemeente-zwolle": feed}, submissions=[{"path": "submissions"}])
     (root / "submissions").mkdir()
-    (root / "submissions" / "fiets.yaml").write_bytes((DEMO / "submissions" / "2026-11-zwolle-fietsplan.yaml").read_bytes())
+    (root / "submissions" / "fiets.yaml").write_bytes(
+        (DEMO / "submissions" / "2026-11-zwolle-fietsplan.yaml").read_bytes()
+    )
     first = run(root)
     assert first.new == 1
     again = run(root)  # the feed is unchanged; the YAML still wins after any order of runs
@@ -218,7 +231,9 @@ def test_items_in_a_sent_issue_are_never_rewritten(tmp_path: Path, server: FeedS
     with stored(root) as store:
         (item,) = store.items()
         with store.transaction():
-            store.record_sent_issue(Rendered("2026-11", "s", "p", "h", "t", "w"), "f", [("partners", item.id)], NOW)
+            store.record_sent_issue(
+                Rendered("2026-11", "s", "p", "h", "t", "w"), "f", [("partners", item.id)], NOW
+            )
     server.route("/s.rss", rss(("Gewijzigd", "https://www.example.nl/s")))
     assert run(root).updated == 0
     with stored(root) as store:
@@ -228,14 +243,19 @@ def test_items_in_a_sent_issue_are_never_rewritten(tmp_path: Path, server: FeedS
 def test_remote_submissions_good_and_bad(tmp_path: Path, server: FeedServer):
     good = server.route("/verhaal.yaml", (DEMO / "submissions" / "2026-11-zwolle-fietsplan.yaml").read_bytes(),
                         content_type="application/yaml")  # fmt: skip
-    bad = server.route("/kapot.yaml", b"partner: jgz-fryslan\ntitle: [niet af\n", content_type="application/yaml")
+    bad = server.route(
+        "/kapot.yaml", b"partner: jgz-fryslan\ntitle: [niet af\n", content_type="application/yaml"
+    )
     root = instance(tmp_path, {}, submissions=[{"url": good, "partner": "gemeente-zwolle"},
                                                {"url": bad, "partner": "jgz-fryslan"}])  # fmt: skip
     summary = run(root)
     assert summary.new == 1
     (failed,) = summary.failed
     assert failed.source == "submissions:jgz-fryslan"
-    assert failed.reason == "not a valid submission (not valid YAML: expected ',' or ']', but got '<stream end>')"
+    assert (
+        failed.reason
+        == "not a valid submission (not valid YAML: expected ',' or ']', but got '<stream end>')"
+    )
     assert [(p.path, p.line) for p in summary.problems] == [(bad, 3)]
 
 
@@ -281,7 +301,9 @@ def test_cli_collect_on_the_demo(cli):
     )
     assert result.stderr == ""
     again = cli("collect")
-    assert again.stdout.startswith("Collected 5 sources: 0 fetched, 5 unchanged, 0 failed; 0 new items, 0 updated (")
+    assert again.stdout.startswith(
+        "Collected 5 sources: 0 fetched, 5 unchanged, 0 failed; 0 new items, 0 updated ("
+    )
 
 
 def test_cli_collect_exit_3_names_the_source_url_and_reason(cli, demo_root: Path):

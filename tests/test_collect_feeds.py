@@ -38,9 +38,16 @@ class _Unsafe(HTMLParser):
         if tag not in ALLOWED_TAGS:
             self.found.append(f"tag <{tag}>")
         for name, value in attrs:
-            if name.startswith("on") or name not in ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}:
+            # lang and title are allowed on every tag (ammonia's generic attributes); rel is added.
+            if name.startswith("on") or name not in ALLOWED_ATTRIBUTES.get(tag, set()) | {
+                "rel",
+                "lang",
+                "title",
+            }:
                 self.found.append(f"attribute {name} on <{tag}>")
-            if name in ("href", "src") and not (value or "").lower().startswith(("http://", "https://", "mailto:")):
+            if name in ("href", "src") and not (value or "").lower().startswith(
+                ("http://", "https://", "mailto:")
+            ):
                 self.found.append(f"{name}={value!r}")
 
     def handle_comment(self, data: str) -> None:
@@ -83,9 +90,9 @@ def rss(*items: str, extra: str = "") -> str:
 
 
 def test_canonical_url_removes_tracking_and_lowercases_the_host():
-    assert canonical_url("https://WWW.Zwolle.Example.NL/nieuws/fietsplan?utm_source=rss&fbclid=abc&id=3#top") == (
-        "https://www.zwolle.example.nl/nieuws/fietsplan?id=3"
-    )
+    assert canonical_url(
+        "https://WWW.Zwolle.Example.NL/nieuws/fietsplan?utm_source=rss&fbclid=abc&id=3#top"
+    ) == ("https://www.zwolle.example.nl/nieuws/fietsplan?id=3")
     assert canonical_url("/nieuws/x?gclid=1", "https://www.zwolle.example.nl/feed") == (
         "https://www.zwolle.example.nl/nieuws/x"
     )
@@ -171,7 +178,10 @@ def test_hostile_markup_never_survives():
     (item,) = parse((DATA / "hostile.rss").read_bytes(), "https://hostile.example.nl/feed")
     assert unsafe_parts(item) == []
     assert item.title == "Titel met dubbel markup"
-    assert '<a href="https://hostile.example.nl/relatief" rel="noopener noreferrer">relatief</a>' in item.summary_html
+    assert (
+        '<a href="https://hostile.example.nl/relatief" rel="noopener noreferrer">relatief</a>'
+        in item.summary_html
+    )
     assert "alert(12)" in item.summary_text  # text that looks like a tag stays text, escaped in HTML
     assert "&lt;script&gt;alert(12)&lt;/script&gt;" in item.summary_html
 
