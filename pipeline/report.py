@@ -355,6 +355,24 @@ def _partner_rows(
     return rows
 
 
+def summary_lines(report: Report) -> list[str]:
+    """The headline numbers and the call list in English, for the command and the demo to print."""
+    t = report.totals
+    lines = [
+        f"  {t.partner_items} items from {t.active_partners} of {t.partners} partners "
+        f"({t.other_items} from other sources); {t.featured} featured in sent issues; "
+        f"{t.issues_sent} issues sent in the period",
+    ]
+    names = ", ".join(r.name for r in report.silent)
+    lines.append(
+        f"  Call list (silent for more than {report.silent_after} months): {len(report.silent)}"
+        + (f": {names}" if names else "")
+    )
+    if report.new:
+        lines.append(f"  New partners: {', '.join(r.name for r in report.new)}")
+    return lines
+
+
 # -- charts: pygal, rendered to SVG that goes inline into the page ---------------------------------
 
 # Dark enough to read when printed in black and white; the two series differ in lightness too.

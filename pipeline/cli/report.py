@@ -9,26 +9,8 @@ import click
 
 from pipeline.cli.base import Context, main, pass_ctx
 from pipeline.errors import display_path
-from pipeline.report import Report, build_report, default_period, write_report
+from pipeline.report import build_report, default_period, summary_lines, write_report
 from pipeline.store import Store
-
-
-def summary_lines(report: Report) -> list[str]:
-    """What the command prints after the file list: the headline numbers, then the call list."""
-    t = report.totals
-    lines = [
-        f"  {t.partner_items} items from {t.active_partners} of {t.partners} partners "
-        f"({t.other_items} from other sources); {t.featured} featured in sent issues; "
-        f"{t.issues_sent} issues sent in the period",
-    ]
-    names = ", ".join(r.name for r in report.silent)
-    lines.append(
-        f"  Call list (silent for more than {report.silent_after} months): {len(report.silent)}"
-        + (f": {names}" if names else "")
-    )
-    if report.new:
-        lines.append(f"  New partners: {', '.join(r.name for r in report.new)}")
-    return lines
 
 
 @main.command()
