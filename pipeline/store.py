@@ -409,6 +409,11 @@ class Store:
         return [dict(r) for r in self.db.execute(sql + " ORDER BY issue, position", args)]
 
     # -- the delivery ledger (deliver) ------------------------------------------------------------
+    # A send reads the subscriber list and the suppressions into two TEMP tables (this connection
+    # only, on disk, so memory does not grow with the list), then ``sync_ledger`` turns them into
+    # ledger rows. Every subscriber moves pending -> in_flight -> accepted | failed | unknown, and
+    # each move is committed before (in_flight) and after (the outcome) its request.
+    LOST = "the sending process ended before the answer came"
     DELIVERY_STATES = ("accepted", "skipped", "failed", "unknown", "pending", "in_flight")
 
     def delivery_counts(self, issue_id: str) -> dict[str, int]:
@@ -419,6 +424,207 @@ class Store:
         ):
             counts[row[0]] = int(row[1])
         return counts
+
+    def skip_reasons(self, issue_id: str) -> dict[str, int]:
+        """Skipped subscribers of an issue, counted by reason."""
+        sql = "SELECT reason, count(*) FROM deliveries WHERE issue = ? AND state = 'skipped' GROUP BY reason"
+        return {row[0]: int(row[1]) for row in self.db.execute(sql, (issue_id,))}
+
+    def has_ledger(self, issue_id: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM deliveries WHERE issue = ? LIMIT 1", (issue_id,)).fetchone()
+            is not None
+        )
+
+    def load_audience(
+        self, subscribers: Iterable[tuple[str, str | None]], suppressed: Iterable[tuple[str, str]]
+    ) -> int:
+        """Fill the TEMP tables with (email, name) and (email, reason); return the duplicates dropped.
+
+        Addresses must be lower-cased already. The first row of an address wins.
+        """
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS audience (email TEXT PRIMARY KEY, name TEXT)")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS suppressed (email TEXT PRIMARY KEY, reason TEXT)")
+        # No transaction here: TEMP tables lock nothing in the shared database, and the suppressions
+        # come from the network, which must not hold up other writers.
+        db = self.db
+        rows = 0
+        db.execute("DELETE FROM temp.audience")
+        db.execute("DELETE FROM temp.suppressed")
+        before = db.total_changes
+        for chunk in _chunks(subscribers, 5000):
+            rows += len(chunk)
+            db.executemany("INSERT OR IGNORE INTO temp.audience (email, name) VALUES (?, ?)", chunk)
+        added = db.total_changes - before
+        for chunk in _chunks(suppressed, 5000):
+            db.executemany("INSERT OR IGNORE INTO temp.suppressed (email, reason) VALUES (?, ?)", chunk)
+        return rows - added
+
+    def sync_ledger(self, issue_id: str, now: dt.datetime, *, add_new: bool = True) -> None:
+        """Bring the ledger in line with the audience just loaded. Call inside a transaction.
+
+        New subscribers become pending; pending ones now suppressed, or no longer in the list, are
+        skipped with the reason; failed ones (SendGrid refused them, so they never got it) are pending
+        again. Accepted, unknown and skipped rows are never touched: that is what keeps a resumed
+        send from mailing anyone twice. ``add_new=False`` once the send has completed: a subscriber
+        who joined later does not get an old issue.
+        """
+        at = _utc(now)
+        start = self.db.execute(
+            "SELECT coalesce(max(seq), 0) FROM deliveries WHERE issue = ?", (issue_id,)
+        ).fetchone()[0]
+        if add_new:
+            self.db.execute(
+                "INSERT INTO deliveries (issue, email, seq, name, state, updated_at)"
+                " SELECT ?, a.email, ? + row_number() OVER (ORDER BY a.rowid), a.name, 'pending', ?"
+                " FROM temp.audience a WHERE NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.email = a.email)",
+                (issue_id, start, at, issue_id),
+            )
+        self.db.execute(
+            "UPDATE deliveries SET state = 'pending', batch = NULL, reason = NULL, updated_at = ?"
+            " WHERE issue = ? AND state = 'failed'",
+            (at, issue_id),
+        )
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', updated_at = ?,"
+            " reason = (SELECT s.reason FROM temp.suppressed s WHERE s.email = deliveries.email)"
+            " WHERE issue = ? AND state = 'pending' AND email IN (SELECT email FROM temp.suppressed)",
+            (at, issue_id),
+        )
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', reason = ?, updated_at = ?"
+            " WHERE issue = ? AND state = 'pending' AND email NOT IN (SELECT email FROM temp.audience)",
+            ("no longer in the subscriber list", at, issue_id),
+        )
+
+    def preview_ledger(
+        self, issue_id: str, now: dt.datetime, *, add_new: bool = True
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(counts, skip reasons) as ``sync_ledger`` would leave them, without keeping any change."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.sync_ledger(issue_id, now, add_new=add_new)
+            return self.delivery_counts(issue_id), self.skip_reasons(issue_id)
+        finally:
+            self.db.execute("ROLLBACK")
+
+    def in_flight_to_unknown(self, issue_id: str, now: dt.datetime) -> int:
+        """Batches left in flight by a process that died: their answer is lost. Call under the send lock."""
+        at = _utc(now)
+        with self.transaction() as db:
+            n = db.execute(
+                "UPDATE deliveries SET state = 'unknown', reason = ?, updated_at = ?"
+                " WHERE issue = ? AND state = 'in_flight'",
+                (self.LOST, at, issue_id),
+            ).rowcount
+            db.execute(
+                "UPDATE delivery_batches SET state = 'unknown', finished_at = ?, reason = ?"
+                " WHERE issue = ? AND state = 'in_flight'",
+                (at, self.LOST, issue_id),
+            )
+        return int(n)
+
+    def unknown_to_pending(self, issue_id: str, now: dt.datetime) -> int:
+        """The editor asked to resend the batches whose answer was lost. Call inside a transaction."""
+        return int(
+            self.db.execute(
+                "UPDATE deliveries SET state = 'pending', batch = NULL, reason = NULL, updated_at = ?"
+                " WHERE issue = ? AND state = 'unknown'",
+                (_utc(now), issue_id),
+            ).rowcount
+        )
+
+    def claim_batch(
+        self, issue_id: str, size: int, now: dt.datetime
+    ) -> tuple[int, list[tuple[str, str | None]]]:
+        """Mark the next ``size`` pending subscribers in flight, as a new batch; commit before the request.
+
+        Returns (batch number, [(email, name)]); an empty list when nobody is pending.
+        """
+        at = _utc(now)
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT seq, email, name FROM deliveries WHERE issue = ? AND state = 'pending'"
+                " ORDER BY seq LIMIT ?",
+                (issue_id, size),
+            ).fetchall()
+            if not rows:
+                return 0, []
+            batch = (
+                1
+                + db.execute(
+                    "SELECT coalesce(max(batch), 0) FROM delivery_batches WHERE issue = ?", (issue_id,)
+                ).fetchone()[0]
+            )
+            db.execute(
+                "UPDATE deliveries SET state = 'in_flight', batch = ?, updated_at = ?"
+                " WHERE issue = ? AND state = 'pending' AND seq <= ?",
+                (batch, at, issue_id, rows[-1]["seq"]),
+            )
+            db.execute(
+                "INSERT INTO delivery_batches (issue, batch, state, recipients, started_at)"
+                " VALUES (?, ?, 'in_flight', ?, ?)",
+                (issue_id, batch, len(rows), at),
+            )
+        return batch, [(r["email"], r["name"]) for r in rows]
+
+    def finish_batch(
+        self,
+        issue_id: str,
+        batch: int,
+        state: str,
+        now: dt.datetime,
+        *,
+        message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record a batch's outcome: accepted, failed or unknown; or 'pending' when nothing was sent."""
+        at = _utc(now)
+        with self.transaction() as db:
+            if state == "pending":  # retries exhausted before SendGrid took it: as if never claimed
+                db.execute(
+                    "UPDATE deliveries SET state = 'pending', batch = NULL, updated_at = ?"
+                    " WHERE issue = ? AND batch = ? AND state = 'in_flight'",
+                    (at, issue_id, batch),
+                )
+                db.execute("DELETE FROM delivery_batches WHERE issue = ? AND batch = ?", (issue_id, batch))
+                return
+            db.execute(
+                "UPDATE deliveries SET state = ?, message_id = ?, reason = ?, updated_at = ?"
+                " WHERE issue = ? AND batch = ? AND state = 'in_flight'",
+                (state, message_id, reason, at, issue_id, batch),
+            )
+            db.execute(
+                "UPDATE delivery_batches SET state = ?, message_id = ?, reason = ?, finished_at = ?"
+                " WHERE issue = ? AND batch = ?",
+                (state, message_id, reason, at, issue_id, batch),
+            )
+
+    def delivery_batches(self, issue_id: str, state: str | None = None) -> list[dict[str, Any]]:
+        """The requests of a send (batch, state, recipients, started_at, finished_at, message_id, reason)."""
+        sql = "SELECT * FROM delivery_batches WHERE issue = ?"
+        args: tuple[str, ...] = (issue_id,)
+        if state:
+            sql += " AND state = ?"
+            args = (issue_id, state)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY batch", args)]
+
+    def delivery_states(self, issue_id: str) -> dict[str, str]:
+        """email -> state for one issue (tests and small lists only: it holds the whole list)."""
+        sql = "SELECT email, state FROM deliveries WHERE issue = ?"
+        return {r[0]: r[1] for r in self.db.execute(sql, (issue_id,))}
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:

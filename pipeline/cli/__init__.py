@@ -13,5 +13,6 @@ from pipeline.cli import foundation  # noqa: F401  isort: skip
 from pipeline.cli import render  # noqa: F401  isort: skip
 from pipeline.cli import collect  # noqa: F401  isort: skip
 from pipeline.cli import report  # noqa: F401  isort: skip
+from pipeline.cli import deliver  # noqa: F401  isort: skip
 
 __all__ = ["main"]

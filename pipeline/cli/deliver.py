@@ -1,0 +1,150 @@
+"""`newsletter send`: test sends, dry runs and the list send. Counts only, never an address."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.deliver import Plan, Report, TestReport, send_issue
+from pipeline.errors import Problem
+
+
+def _problems(problems: tuple[Problem, ...], limit: int = 20) -> None:
+    for p in problems[:limit]:
+        click.echo(str(p), err=True)
+    if len(problems) > limit:
+        click.echo(f"... and {len(problems) - limit} more row(s) like these", err=True)
+
+
+class _Bar:
+    """A progress bar on a terminal; silent otherwise (cron, pipes, tests)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or total == 0:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Sending", file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _print_plan(p: Plan) -> None:
+    c = p.counts
+    click.echo(f"Plan for issue {p.issue_id} (dry run: nothing is sent)")
+    click.echo(f"  to:              {p.destination}")
+    click.echo(f"  subscriber rows: {p.list.rows}")
+    click.echo(f"    invalid:       {p.list.invalid}" + (" (lines listed above)" if p.list.invalid else ""))
+    click.echo(f"    duplicates:    {p.list.duplicates}")
+    click.echo(
+        "  suppressions:    "
+        + ("read from SendGrid" if p.list.suppressions_read else "not read (outbox: no SendGrid account)")
+    )
+    reasons = ", ".join(f"{why}: {n}" for why, n in sorted(p.skipped.items()))
+    click.echo(f"  skipped:         {c['skipped']}" + (f" ({reasons})" if reasons else ""))
+    if c["accepted"] or c["unknown"]:
+        click.echo(f"  sent before:     accepted {c['accepted']}, unknown {c['unknown']}")
+    if c["unknown"] and not p.resend_unknown:
+        click.echo("                   (unknown ones are not resent without --resend-unknown)")
+    when = f"{p.send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)" if p.send_at else "at once"
+    click.echo(f"  to send now:     {p.to_send} in {p.requests} request(s)")
+    click.echo(f"  send time:       {when}")
+    if p.completed:
+        click.echo("  This issue was sent to the whole list before; new subscribers do not get it.")
+
+
+def _print_report(r: Report) -> None:
+    c = r.counts
+    if r.newly_unknown:
+        click.echo(
+            f"Warning: {r.newly_unknown} subscriber(s) were in flight when an earlier send stopped;"
+            " their delivery is unknown.",
+            err=True,
+        )
+    if r.resent_unknown:
+        click.echo(
+            f"Warning: resending to {r.resent_unknown} subscriber(s) whose delivery was unknown;"
+            " some may get the issue twice.",
+            err=True,
+        )
+    click.echo(
+        f"Issue {r.issue_id} to {r.destination}: accepted {c['accepted']}, skipped {c['skipped']},"
+        f" failed {c['failed']}, unknown {c['unknown']}, pending {c['pending']}"
+        f" ({r.sent_now} sent in this run, {r.requests} request(s))"
+    )
+    if r.unknown_batches:
+        batches = ", ".join(str(b) for b in r.unknown_batches[:10])
+        click.echo(
+            f"Unknown: batch(es) {batches}: the answer to the request was lost, so SendGrid may or may not"
+            " have them. Check SendGrid's activity (custom argument 'batch'), then resend them only if"
+            f" they did not go out: newsletter send {r.issue_id} --resend-unknown",
+            err=True,
+        )
+    if r.completed:
+        click.echo("Every subscriber has been served; running send again sends nothing more.")
+
+
+@main.command("send")
+@click.argument("issue")
+@click.option("--to", "to", multiple=True, metavar="ADDR", help="Send a test copy to ADDR only (repeatable).")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan: who gets it, who is skipped and why. Sends nothing."
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also resend to subscribers whose earlier request's answer was lost (they may get it twice).",
+)
+@pass_ctx
+def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_unknown: bool) -> None:
+    """Send ISSUE: a test copy (--to), the plan (--dry-run), or the approved issue to every subscriber.
+
+    With SENDGRID_API_KEY set the mail goes through SendGrid (SENDGRID_HOST overrides the address);
+    without it, one .eml file per message is written to outbox/ISSUE/. A list send that stopped
+    (killed, rate-limited, refused) continues where it left off: run it again.
+
+    \b
+    Examples:
+      newsletter send 2026-12 --to redactie@example.nl    # a test copy, for a draft too
+      newsletter send 2026-12 --dry-run                   # the plan
+      newsletter send 2026-12                             # the list, once per subscriber
+    """
+    bar = _Bar()
+    try:
+        result = send_issue(
+            ctx.config, issue, to=to, dry_run=dry_run, resend_unknown=resend_unknown, progress=bar
+        )
+    finally:
+        bar.close()
+    if isinstance(result, TestReport):
+        if not result.accepted:
+            click.echo(f"Error: the test send was not accepted: {result.reason}", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(
+            f"Test copy of {result.issue_id} (subject marked [TEST]) to {result.recipients} address(es)"
+            f" via {result.destination}."
+        )
+        return
+    if result.list:
+        _problems(result.list.problems)
+    if isinstance(result, Plan):
+        _print_plan(result)
+        return
+    _print_report(result)
+    if result.stopped:
+        click.echo(f"Error: the send stopped: {result.stopped}", err=True)
+        click.echo(f"Fix: fix the cause, then run 'newsletter send {issue}' again to continue", err=True)
+        sys.exit(EXIT_FAILED)
+    if result.unknown_batches:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,468 @@
+"""Deliver: send an issue to every subscriber exactly once, or a test copy to a few addresses.
+
+The order of a list send, and why:
+
+1. Take the issue's send lock (``pipeline.locking``): two senders could each claim the same
+   subscribers. A killed sender leaves no lock behind.
+2. Batches left "in flight" by a killed process become "unknown": their request may have reached
+   SendGrid. They are reported, and resent only with ``resend_unknown`` (the editor's explicit word).
+3. Read the subscriber list and SendGrid's suppressions, and bring the ledger in line: new
+   subscribers pending, suppressed ones skipped with the reason. On the first run this happens in
+   the same transaction that keeps the exact content sent (``record_sent_issue``), so a send that
+   has started always has its content, and a resumed send sends that same content.
+4. Per batch of at most 1000: commit "in flight", make the request, commit the outcome. Nothing is
+   "accepted" unless SendGrid answered 202.
+5. When nobody is pending, in flight or failed, the send is complete.
+
+Without ``SENDGRID_API_KEY`` the same steps write ``.eml`` files to ``outbox/ISSUE/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.config import Config, Settings
+from pipeline.errors import PipelineError, Problem
+from pipeline.locking import exclusive
+from pipeline.models import TOKEN_NAME, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.outbox import DEFAULT_NAME, ONE_CLICK, Outbox, Recipient, personalise, unsubscribe_mailto
+from pipeline.sendgrid_api import MAX_RECIPIENTS, MAX_SCHEDULE, SendGridAPI, SendResult, mail_body
+from pipeline.store import Store
+from pipeline.subscribers import is_email, read_subscribers
+
+BATCH = MAX_RECIPIENTS
+TEST_PREFIX = "[TEST] "
+Progress = Callable[[int, int], None]  # (sent in this run, to send in this run)
+
+
+class NotApproved(PipelineError):
+    "The issue is not approved, or changed after approval; only an approved issue goes to the list."
+
+
+class SendStopped(PipelineError):
+    "SendGrid refused a request or could not be reached; the ledger says who got the issue."
+
+
+# -- where messages go ----------------------------------------------------------------------------
+class Transport(Protocol):
+    destination: str
+
+    @property
+    def requests(self) -> int: ...
+
+    def suppressions(self, group: int | None) -> Iterator[tuple[str, str]] | None: ...
+
+    def send(
+        self,
+        rendered: Rendered,
+        recipients: list[tuple[str, str | None]],
+        settings: Settings,
+        *,
+        batch: int,
+        test: bool,
+        send_at: dt.datetime | None,
+    ) -> SendResult: ...
+
+
+class SendGridTransport:
+    """Mail send through SendGrid; the list send carries the unsubscribe group, the test send does not."""
+
+    def __init__(self, api: SendGridAPI) -> None:
+        self.api = api
+        self.destination = f"SendGrid ({api.host})"
+
+    @property
+    def requests(self) -> int:
+        return self.api.requests
+
+    def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
+        return self.api.suppressions(group)
+
+    def send(
+        self,
+        rendered: Rendered,
+        recipients: list[tuple[str, str | None]],
+        settings: Settings,
+        *,
+        batch: int,
+        test: bool,
+        send_at: dt.datetime | None,
+    ) -> SendResult:
+        issue = rendered.issue_id
+        categories = [*settings.categories, f"issue-{issue}"]
+        if test:
+            # Test readers are not on the list: no unsubscribe group, and working links instead of the
+            # tokens SendGrid would fill for list members.
+            def fill(text: str) -> str:
+                return personalise(text, Recipient(""), settings, issue)
+
+            body = mail_body(
+                from_email=settings.from_email,
+                from_name=settings.from_name,
+                reply_to=settings.reply_to,
+                subject=TEST_PREFIX + fill(rendered.subject),
+                text=fill(rendered.text),
+                html=fill(rendered.html),
+                recipients=recipients,
+                categories=[*categories, "test"],
+                custom_args={"issue": issue, "test": "1"},
+                headers={"List-Unsubscribe": f"<{unsubscribe_mailto(settings, issue)}>"},
+            )
+        else:
+            body = mail_body(
+                from_email=settings.from_email,
+                from_name=settings.from_name,
+                reply_to=settings.reply_to,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                recipients=recipients,
+                substitutions=lambda name: {TOKEN_NAME: name or DEFAULT_NAME},
+                categories=categories,
+                custom_args={"issue": issue, "batch": str(batch)},
+                headers={
+                    # SendGrid fills the group's one-click URL (the asm tag); the mailto is a fallback.
+                    "List-Unsubscribe": f"<{TOKEN_UNSUBSCRIBE}>, <{unsubscribe_mailto(settings, issue)}>",
+                    "List-Unsubscribe-Post": ONE_CLICK,
+                },
+                group=settings.unsubscribe_group,
+                send_at=int(send_at.timestamp()) if send_at else None,
+            )
+        return self.api.send(body)
+
+
+class OutboxTransport:
+    """The outbox: every message a file. No suppressions to read (there is no account)."""
+
+    def __init__(self, outbox: Outbox, display: str) -> None:
+        self.outbox = outbox
+        self.destination = display
+
+    @property
+    def requests(self) -> int:
+        return self.outbox.requests
+
+    def suppressions(self, group: int | None) -> None:
+        return None
+
+    def send(
+        self,
+        rendered: Rendered,
+        recipients: list[tuple[str, str | None]],
+        settings: Settings,
+        *,
+        batch: int,
+        test: bool,
+        send_at: dt.datetime | None,
+    ) -> SendResult:
+        name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch:05d}"
+        self.outbox.deliver(rendered, recipients, settings, name=name, test=test)
+        return SendResult("accepted", message_id=f"outbox-{name}")
+
+
+def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_options: object) -> Transport:
+    """SendGrid when ``SENDGRID_API_KEY`` is set, else the outbox under the instance root."""
+    api = SendGridAPI.from_env(config.settings.sendgrid_region, env, **api_options)
+    if api is not None:
+        return SendGridTransport(api)
+    return OutboxTransport(Outbox(config.root / "outbox"), "outbox/")
+
+
+def _send_lock(config: Config, issue_id: str) -> Path:
+    return config.settings.state.parent / "locks" / f"send-{issue_id}.lock"
+
+
+@contextmanager
+def send_lock(config: Config, issue_id: str) -> Iterator[None]:
+    """The one-send-at-a-time lock for an issue (``newsletter run`` takes it too)."""
+    with exclusive(_send_lock(config, issue_id), f"a send of issue {issue_id}"):
+        yield
+
+
+# -- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ListCheck:
+    """The subscriber list as read now: counts only, never an address."""
+
+    rows: int
+    invalid: int
+    duplicates: int
+    problems: tuple[Problem, ...]
+    suppressions_read: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a send would do now (``--dry-run``)."""
+
+    issue_id: str
+    destination: str
+    list: ListCheck
+    counts: Mapping[str, int]  # the ledger as the send would start it
+    skipped: Mapping[str, int]  # by reason
+    requests: int
+    send_at: dt.datetime | None  # None: at once
+    resend_unknown: bool
+    completed: bool  # the issue was sent to the whole list before
+
+    @property
+    def to_send(self) -> int:
+        return self.counts["pending"] + (self.counts["unknown"] if self.resend_unknown else 0)
+
+
+@dataclass(frozen=True)
+class Report:
+    """How a list send ended."""
+
+    issue_id: str
+    destination: str
+    counts: Mapping[str, int]
+    list: ListCheck | None
+    requests: int  # HTTP requests (or outbox batches) in this run, retries included
+    sent_now: int  # subscribers accepted in this run
+    unknown_batches: tuple[int, ...]
+    completed: bool
+    stopped: str | None = None  # why the send stopped early: SendGrid's own message
+    newly_unknown: int = 0  # found in flight from a killed run
+    resent_unknown: int = 0
+
+
+@dataclass(frozen=True)
+class TestReport:
+    issue_id: str
+    destination: str
+    recipients: int
+    accepted: bool
+    reason: str | None = None
+
+
+# -- reading the list -----------------------------------------------------------------------------
+def _load_audience(config: Config, store: Store, transport: Transport) -> ListCheck:
+    reader = read_subscribers(config.settings.subscribers, config.root)
+    subscribers = ((s.email, s.name) for s in reader)
+    suppressions = transport.suppressions(config.settings.unsubscribe_group)
+    duplicates = store.load_audience(subscribers, suppressions or ())
+    return ListCheck(
+        reader.rows, len(reader.problems), duplicates, tuple(reader.problems), suppressions is not None
+    )
+
+
+def _schedule(send_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """The send_at to give SendGrid: None when due (or past); refuse what SendGrid would refuse."""
+    if send_at is None or send_at <= now:
+        return None
+    if (send_at - now).total_seconds() > MAX_SCHEDULE:
+        raise PipelineError(
+            f"the issue is scheduled for {send_at:%Y-%m-%d %H:%M %Z}, more than 72 hours ahead;"
+            " SendGrid cannot hold it that long",
+            "send it within 72 hours of send_at, or let 'newsletter run' (cron) send it when it is due",
+        )
+    return send_at
+
+
+def _check_settings(config: Config, transport: Transport) -> None:
+    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
+        # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
+        raise PipelineError(
+            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
+            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
+        )
+
+
+# -- the three things a user can do -------------------------------------------------------------------
+def test_send(
+    config: Config, rendered: Rendered, addresses: Sequence[str], transport: Transport
+) -> TestReport:
+    """A copy with a marked subject to ``addresses`` only (a draft too); records nothing."""
+    unique: dict[str, None] = {}
+    for address in addresses:
+        if not is_email(address):
+            raise PipelineError(
+                f"--to: '{address}' is not an email address",
+                "give a full address, e.g. --to redactie@example.nl",
+            )
+        unique.setdefault(address.strip().lower())
+    if len(unique) > BATCH:
+        raise PipelineError(f"--to names {len(unique)} addresses; a test goes to at most {BATCH}")
+    result = transport.send(
+        rendered, [(a, None) for a in unique], config.settings, batch=0, test=True, send_at=None
+    )
+    return TestReport(
+        rendered.issue_id, transport.destination, len(unique), result.status == "accepted", result.reason
+    )
+
+
+def plan(
+    config: Config,
+    store: Store,
+    issue_id: str,
+    transport: Transport,
+    *,
+    send_at: dt.datetime | None = None,
+    resend_unknown: bool = False,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """What ``send_to_list`` would do now, computed on the real ledger and rolled back: sends nothing."""
+    now = now or dt.datetime.now(dt.UTC)
+    schedule = _schedule(send_at, now)
+    sent = store.sent_issue(issue_id)
+    completed = bool(sent and sent["completed_at"])
+    check = _load_audience(config, store, transport)
+    counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
+    to_send = counts["pending"] + (counts["unknown"] if resend_unknown else 0)
+    return Plan(
+        issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), schedule,
+        resend_unknown, completed,
+    )  # fmt: skip
+
+
+def send_to_list(
+    config: Config,
+    store: Store,
+    rendered: Rendered,
+    transport: Transport,
+    *,
+    fingerprint: str,
+    items: Sequence[tuple[str, str]],
+    send_at: dt.datetime | None = None,
+    resend_unknown: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+    on_complete: Callable[[], None] | None = None,
+) -> Report:
+    """Send ``rendered`` to every subscriber not yet served; safe to rerun after any kind of stop.
+
+    Call it holding ``send_lock``. ``rendered`` is used only when the send starts: a resumed send
+    sends the content kept when it started.
+    """
+    issue_id = rendered.issue_id
+    _check_settings(config, transport)
+    now = dt.datetime.now(dt.UTC)
+    schedule = _schedule(send_at, now)
+    # Under the lock, anything still in flight belongs to a process that died mid-request.
+    newly_unknown = store.in_flight_to_unknown(issue_id, now)
+    sent = store.sent_issue(issue_id)
+    completed = bool(sent and sent["completed_at"])
+    requests_before = transport.requests
+    check = _load_audience(config, store, transport)
+    with store.transaction():
+        store.record_sent_issue(rendered, fingerprint, items, now)  # no-op on a resumed send
+        store.sync_ledger(issue_id, now, add_new=not completed)
+        resent = store.unknown_to_pending(issue_id, now) if resend_unknown else 0
+    kept = store.sent_issue(issue_id)
+    assert kept is not None
+    content = Rendered(issue_id, kept["subject"], kept["preheader"] or "", kept["html"], kept["text"],
+                       kept["web_html"])  # fmt: skip
+
+    total = store.delivery_counts(issue_id)["pending"]
+    done = 0
+    stopped = None
+    if progress:
+        progress(0, total)
+    while True:
+        batch, recipients = store.claim_batch(issue_id, batch_size, dt.datetime.now(dt.UTC))
+        if not recipients:
+            break
+        # A resumed send past its send_at goes at once; SendGrid refuses a send_at in the past.
+        when = _schedule(schedule, dt.datetime.now(dt.UTC))
+        result = transport.send(content, recipients, config.settings, batch=batch, test=False, send_at=when)
+        at = dt.datetime.now(dt.UTC)
+        if result.status == "accepted":
+            store.finish_batch(issue_id, batch, "accepted", at, message_id=result.message_id)
+            done += len(recipients)
+        elif result.status == "unknown":
+            store.finish_batch(issue_id, batch, "unknown", at, reason=result.reason)
+        elif result.status == "refused":
+            store.finish_batch(issue_id, batch, "failed", at, reason=result.reason)
+            stopped = result.reason
+            break
+        else:  # not_sent: SendGrid took nothing; those subscribers are simply still pending
+            store.finish_batch(issue_id, batch, "pending", at)
+            stopped = result.reason
+            break
+        if progress:
+            progress(done, total)
+
+    counts = store.delivery_counts(issue_id)
+    finished = counts["pending"] == counts["in_flight"] == counts["failed"] == 0
+    if finished and not completed:
+        with store.transaction():
+            store.complete_sent_issue(issue_id, dt.datetime.now(dt.UTC))
+        if on_complete:
+            on_complete()
+    unknown = tuple(b["batch"] for b in store.delivery_batches(issue_id, "unknown"))
+    return Report(
+        issue_id, transport.destination, counts, check, transport.requests - requests_before, done, unknown,
+        finished, stopped, newly_unknown, resent,
+    )  # fmt: skip
+
+
+# -- the command's whole job, with render and curate ----------------------------------------------
+def _curate() -> Any:
+    try:
+        return importlib.import_module("pipeline.curate")
+    except ImportError:
+        raise PipelineError(
+            "this installation cannot check approvals (pipeline.curate is missing), so it sends to nobody",
+            "install the complete newsletter-pipeline package",
+        ) from None
+
+
+def send_issue(
+    config: Config,
+    issue_id: str,
+    *,
+    to: Sequence[str] = (),
+    dry_run: bool = False,
+    resend_unknown: bool = False,
+    progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TestReport | Plan | Report:
+    """``newsletter send``: a test send (``to``), a plan (``dry_run``), or the list send."""
+    from pipeline.issues import load_issue
+    from pipeline.render import previous_sent_date, render_issue
+
+    env = os.environ if env is None else env
+    transport = open_transport(config, env)
+    issue = load_issue(config, issue_id)
+    with Store(config.settings.state) as store:
+
+        def rendered_now() -> Rendered:
+            ids = [e.item for _, e in issue.entries() if e.item]
+            previous = previous_sent_date(store.sent_issues(), issue, config.settings.timezone)
+            return render_issue(config, issue, store.get_items(ids), previous_issue_date=previous)
+
+        if to:
+            return test_send(config, rendered_now(), to, transport)
+        if dry_run:
+            return plan(
+                config, store, issue_id, transport, send_at=issue.send_at, resend_unknown=resend_unknown
+            )
+        curate = _curate()
+        with send_lock(config, issue_id):
+            state = curate.approval_state(config, store, issue)
+            if state in ("draft", "changed"):
+                why = "is not approved" if state == "draft" else "changed after it was approved"
+                raise NotApproved(
+                    f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
+                    f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
+                )
+            started = store.sent_issue(issue_id) is not None
+            # A resumed send sends the content kept at the start; render only for a new one.
+            rendered = Rendered(issue_id, "", "", "", "", "") if started else rendered_now()
+            fingerprint = "" if started else curate.fingerprint(config, store, issue)
+            items = [(s.id, e.item) for s, e in issue.entries() if e.item]
+            mark_sent = getattr(curate, "mark_sent", None)
+            return send_to_list(
+                config, store, rendered, transport, fingerprint=fingerprint, items=items,
+                send_at=issue.send_at, resend_unknown=resend_unknown, progress=progress,
+                on_complete=(lambda: mark_sent(config, issue)) if mark_sent else None,
+            )  # fmt: skip

@@ -1,0 +1,93 @@
+"""The outbox: what a send writes without ``SENDGRID_API_KEY``, one ``.eml`` file per message.
+
+Each file is the message a subscriber would get: multipart/alternative (plain text, then HTML),
+the same From, Reply-To and Subject, and the List-Unsubscribe headers of a real send. The
+per-recipient tokens that SendGrid fills in a real send are replaced here with working values:
+the name, and a mailto: unsubscribe to the reply-to address (SendGrid adds its own https
+one-click link in a real send). Files are written atomically, so a killed send leaves whole files.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import quote
+
+from pipeline.config import Settings
+from pipeline.files import atomic_write
+from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
+
+DEFAULT_NAME = "lezer"  # "Beste lezer," when a subscriber has no name in the list
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str | None = None
+
+
+def unsubscribe_mailto(settings: Settings, issue_id: str) -> str:
+    """A working unsubscribe without SendGrid: a mail to the editors, who remove the address."""
+    return f"mailto:{settings.reply_to or settings.from_email}?subject={quote(f'afmelden {issue_id}')}"
+
+
+def personalise(text: str, recipient: Recipient, settings: Settings, issue_id: str) -> str:
+    """Replace every per-recipient token with a working value (outbox and test sends)."""
+    unsubscribe = unsubscribe_mailto(settings, issue_id)
+    return (
+        text.replace(TOKEN_NAME, recipient.name or DEFAULT_NAME)
+        .replace(TOKEN_UNSUBSCRIBE, unsubscribe)
+        .replace(TOKEN_PREFERENCES, unsubscribe)
+    )
+
+
+def build_message(
+    rendered: Rendered, recipient: Recipient, settings: Settings, *, subject_prefix: str = ""
+) -> EmailMessage:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = email.utils.formataddr((settings.from_name, settings.from_email))
+    msg["To"] = email.utils.formataddr((recipient.name or "", recipient.email))
+    if settings.reply_to:
+        msg["Reply-To"] = settings.reply_to
+    msg["Subject"] = subject_prefix + personalise(rendered.subject, recipient, settings, rendered.issue_id)
+    msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = email.utils.make_msgid(domain=settings.from_email.rpartition("@")[2] or None)
+    msg["List-Unsubscribe"] = f"<{unsubscribe_mailto(settings, rendered.issue_id)}>"
+    msg["List-Unsubscribe-Post"] = ONE_CLICK
+    msg["X-Newsletter-Issue"] = rendered.issue_id
+    msg.set_content(personalise(rendered.text, recipient, settings, rendered.issue_id))
+    msg.add_alternative(personalise(rendered.html, recipient, settings, rendered.issue_id), subtype="html")
+    return msg
+
+
+class Outbox:
+    """Writes messages under ``outbox/ISSUE/``; the stand-in for SendGrid without an API key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.requests = 0
+
+    def folder(self, issue_id: str, test: bool = False) -> Path:
+        return self.root / issue_id / "test" if test else self.root / issue_id
+
+    def deliver(
+        self,
+        rendered: Rendered,
+        recipients: list[tuple[str, str | None]],
+        settings: Settings,
+        *,
+        name: str,
+        test: bool = False,
+    ) -> Path:
+        """Write one file per recipient as ``NAME-0001.eml`` ...; return the folder."""
+        self.requests += 1
+        folder = self.folder(rendered.issue_id, test)
+        prefix = "[TEST] " if test else ""
+        for i, (address, person) in enumerate(recipients, 1):
+            message = build_message(rendered, Recipient(address, person), settings, subject_prefix=prefix)
+            atomic_write(folder / f"{name}-{i:04d}.eml", message.as_bytes())
+        return folder

@@ -1,0 +1,338 @@
+"""The only module that talks to SendGrid: mail send and suppression reads, with bounded retries.
+
+Requests go through the official ``sendgrid`` client (``SENDGRID_API_KEY``; ``SENDGRID_HOST``
+overrides the API address, for a local mock or a proxy; otherwise the region in sources.yaml
+picks api.sendgrid.com or api.eu.sendgrid.com). Mail send has no idempotency key, so every
+answer is classified by what it proves:
+
+- 202: accepted (``X-Message-Id``);
+- 429, 500, 502, 503, 504, or a connection that failed before the request was written: SendGrid
+  did not take the mail, so it is retried with exponential backoff and jitter (429 honours
+  ``Retry-After`` / ``X-RateLimit-Reset``), a bounded number of times;
+- another 4xx: refused, with SendGrid's own ``errors[].message`` and ``field``;
+- a timeout or dropped connection after the request was written: unknown. Never retried here:
+  resending could mail everyone in the batch twice.
+
+The API key lives only inside the client object and is never part of a message, exception or repr.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import os
+import random
+import time
+import urllib.error
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from pipeline.errors import PipelineError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RECIPIENTS = 1000  # per request, to + cc + bcc over all personalizations
+MAX_BYTES = 30_000_000  # per request
+MAX_SCHEDULE = 72 * 3600  # send_at at most 72 h ahead
+# Set through their own fields, never through ``headers`` (SendGrid refuses or overrides them).
+RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type", "content-transfer-encoding",
+        "to", "from", "subject", "reply-to", "cc", "bcc",
+    )
+)  # fmt: skip
+# (endpoint, reason recorded in the ledger); the group's own list is read separately.
+SUPPRESSION_LISTS = (
+    ("suppression/unsubscribes", "unsubscribed"),
+    ("suppression/bounces", "bounced"),
+    ("suppression/spam_reports", "reported spam"),
+    ("suppression/invalid_emails", "invalid address"),
+)
+PAGE = 500  # the suppression endpoints' largest page
+
+
+class SendGridError(PipelineError):
+    "SendGrid refused a request; the message is SendGrid's own."
+
+
+class RequestInvalid(PipelineError):
+    "A request breaks a SendGrid limit the project checks before sending."
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6  # tries in all, for one request
+    base: float = 1.0  # seconds before the first retry; doubles each time
+    cap: float = 60.0  # longest single wait
+    timeout: float = 60.0  # seconds for one request; after that its outcome is unknown
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one mail-send request proved."""
+
+    status: str  # "accepted", "refused", "unknown", "not_sent" (retries exhausted, nothing accepted)
+    message_id: str | None = None
+    reason: str | None = None
+    attempts: int = 1
+
+
+def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    key = (env if env is not None else os.environ).get("SENDGRID_API_KEY", "").strip()
+    return key or None
+
+
+class SendGridAPI:
+    """A SendGrid account, reached with the official client."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        region: str = "global",
+        host: str | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = SendGridAPIClient(api_key=api_key)
+        if host:
+            self._client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
+        elif region == "eu":
+            self._client.set_sendgrid_data_residency("eu")
+        self.host = self._client.host
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self.requests = 0  # every HTTP request made, retries included
+
+    @classmethod
+    def from_env(cls, region: str, env: Mapping[str, str] | None = None, **kwargs: Any) -> SendGridAPI | None:
+        """The account named by ``SENDGRID_API_KEY`` (and ``SENDGRID_HOST``), or None without a key."""
+        env = env if env is not None else os.environ
+        key = api_key_from_env(env)
+        if key is None:
+            return None
+        return cls(key, region=region, host=env.get("SENDGRID_HOST") or None, **kwargs)
+
+    def __repr__(self) -> str:  # never the key
+        return f"SendGridAPI(host={self.host!r})"
+
+    # -- waiting --------------------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads out several senders that hit the same limit at the same moment.
+        return random.uniform(0, min(self.policy.cap, self.policy.base * 2 ** (attempt - 1)))
+
+    def _wait_for(self, headers: Any, attempt: int) -> float:
+        """Seconds to wait after a 429 or 5xx: what SendGrid asked for, else backoff; at most ``cap``."""
+        wait = None
+        retry_after = headers.get("Retry-After") if headers else None
+        reset = headers.get("X-RateLimit-Reset") if headers else None
+        if retry_after:
+            try:
+                wait = float(retry_after)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(retry_after)
+                wait = when.timestamp() - time.time() if when else None
+        elif reset:
+            try:
+                wait = float(reset) - time.time()
+            except ValueError:
+                wait = None
+        if wait is None or wait <= 0:
+            wait = self._backoff(attempt)
+        return min(max(wait, 0.0), self.policy.cap)
+
+    # -- mail send ------------------------------------------------------------------------------
+    def send(self, body: Mapping[str, Any]) -> SendResult:
+        """POST /v3/mail/send with retries; the result says what SendGrid did with it."""
+        check_body(body)
+        last = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            self.requests += 1
+            try:
+                response = self._client.client.mail.send.post(request_body=body, timeout=self.policy.timeout)
+            except HTTPError as e:
+                status = int(e.status_code)
+                if status in RETRY_STATUSES:
+                    last = f"SendGrid answered {status} {attempt} time(s)"
+                    if attempt < self.policy.attempts:
+                        self._sleep(self._wait_for(e.headers, attempt))
+                    continue
+                return SendResult("refused", reason=_error_text(status, e.body), attempts=attempt)
+            except urllib.error.URLError as e:
+                # urllib wraps only what failed while connecting or writing the request: SendGrid cannot
+                # have a complete request, so nothing was accepted and a retry is safe.
+                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                if attempt < self.policy.attempts:
+                    self._sleep(self._backoff(attempt))
+                continue
+            except (OSError, http.client.HTTPException) as e:
+                # Raised while waiting for the answer: the request was written, SendGrid may have it.
+                return SendResult("unknown", reason=f"answer lost: {type(e).__name__}", attempts=attempt)
+            if response.status_code != 202:
+                # Sandbox mode answers 200 and sends nothing; anything else is not an acceptance either.
+                return SendResult("refused", reason=f"SendGrid answered {response.status_code}, not 202")
+            message_id = response.headers.get("X-Message-Id") if response.headers else None
+            return SendResult("accepted", message_id=message_id, attempts=attempt)
+        return SendResult("not_sent", reason=last, attempts=self.policy.attempts)
+
+    # -- suppressions ---------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        node: Any = self._client.client
+        for part in path.split("/"):
+            node = node._(part)
+        last = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            self.requests += 1
+            try:
+                response = node.get(query_params=dict(params or {}), timeout=self.policy.timeout)
+            except HTTPError as e:
+                status = int(e.status_code)
+                if status in RETRY_STATUSES:
+                    last = f"SendGrid answered {status}"
+                    if attempt < self.policy.attempts:
+                        self._sleep(self._wait_for(e.headers, attempt))
+                    continue
+                hint = (
+                    "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
+                    if status in (401, 403)
+                    else "see SendGrid's message above"
+                )
+                raise SendGridError(f"reading /v3/{path}: {_error_text(status, e.body)}", hint) from None
+            except (OSError, http.client.HTTPException) as e:
+                # A read is safe to repeat, whatever happened to it.
+                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                if attempt < self.policy.attempts:
+                    self._sleep(self._backoff(attempt))
+                continue
+            return json.loads(response.body or b"[]")
+        raise SendGridError(f"reading /v3/{path}: {last}", "try again later; nothing was sent")
+
+    def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
+        """(lower-cased address, reason) for everyone who must not get mail; addresses may repeat."""
+        if group is not None:
+            for address in self._get(f"asm/groups/{group}/suppressions"):
+                if isinstance(address, str):
+                    yield address.strip().lower(), "unsubscribed from the newsletter"
+        for path, reason in SUPPRESSION_LISTS:
+            offset = 0
+            while True:
+                page = self._get(path, {"limit": PAGE, "offset": offset})
+                for entry in page:
+                    if isinstance(entry, dict) and isinstance(entry.get("email"), str):
+                        yield entry["email"].strip().lower(), reason
+                if len(page) < PAGE:
+                    break
+                offset += PAGE
+
+
+def _reason(e: BaseException) -> str:
+    inner = getattr(e, "reason", None)
+    return type(inner).__name__ if isinstance(inner, BaseException) else str(inner or type(e).__name__)
+
+
+def _error_text(status: int, body: bytes | str | None) -> str:
+    """SendGrid's own words: ``errors[].message`` (and ``field``), else the status alone."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = {}
+    messages = []
+    for err in data.get("errors") or [] if isinstance(data, dict) else []:
+        if isinstance(err, dict) and err.get("message"):
+            field = f" (field {err['field']})" if err.get("field") else ""
+            messages.append(f"{err['message']}{field}")
+    return f"SendGrid answered {status}: " + ("; ".join(messages) if messages else "no reason given")
+
+
+def check_body(body: Mapping[str, Any]) -> None:
+    """Limits the mock does not check, enforced before a request leaves: a broken request must
+    fail here, with a message for the developer, rather than half-way through a send."""
+    seen: set[str] = set()
+    for p in body.get("personalizations", []):
+        for kind in ("to", "cc", "bcc"):
+            for r in p.get(kind, []):
+                address = r["email"].lower()
+                if address in seen:
+                    raise RequestInvalid(
+                        "a request names one address twice", "deduplicate recipients before building requests"
+                    )
+                seen.add(address)
+    if len(seen) > MAX_RECIPIENTS:
+        raise RequestInvalid(
+            f"a request has {len(seen)} recipients; SendGrid takes at most {MAX_RECIPIENTS}",
+            "split the recipients into batches of at most 1000",
+        )
+    for name in body.get("headers", {}):
+        if name.lower() in RESERVED_HEADERS:
+            raise RequestInvalid(
+                f"header '{name}' cannot be set through 'headers'", "use the request's own field for it"
+            )
+    send_at = body.get("send_at")
+    if send_at is not None and send_at > time.time() + MAX_SCHEDULE:
+        raise RequestInvalid(
+            "send_at is more than 72 hours ahead; SendGrid refuses that",
+            "send within 72 hours of the issue's send_at (newsletter run does it when due)",
+        )
+    size = len(json.dumps(body, ensure_ascii=False).encode())
+    if size >= MAX_BYTES:
+        raise RequestInvalid(
+            f"a request is {size // 1_000_000} MB; SendGrid takes less than 30 MB",
+            "make the issue smaller (images are linked, not embedded) or send smaller batches",
+        )
+
+
+def mail_body(
+    *,
+    from_email: str,
+    from_name: str,
+    reply_to: str | None,
+    subject: str,
+    text: str,
+    html: str,
+    recipients: list[tuple[str, str | None]],
+    substitutions: Callable[[str | None], dict[str, str]] | None = None,
+    categories: list[str] | None = None,
+    custom_args: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    group: int | None = None,
+    send_at: int | None = None,
+) -> dict[str, Any]:
+    """A /v3/mail/send request: one personalization per recipient, so nobody sees another address.
+
+    Built as a plain dict: the client's ``Mail`` helper objects cost more than the request itself
+    at 1000 personalizations, and the dict is what it would produce.
+    """
+    personalizations = []
+    for address, name in recipients:
+        to: dict[str, str] = {"email": address}
+        if name:
+            to["name"] = name
+        p: dict[str, Any] = {"to": [to]}
+        if substitutions is not None:
+            p["substitutions"] = substitutions(name)
+        personalizations.append(p)
+    body: dict[str, Any] = {
+        "personalizations": personalizations,
+        "from": {"email": from_email, "name": from_name},
+        "subject": subject,
+        # text/plain must come first: SendGrid refuses any other order.
+        "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
+    }
+    if reply_to:
+        body["reply_to"] = {"email": reply_to}
+    if categories:
+        body["categories"] = categories[:10]
+    if custom_args:
+        body["custom_args"] = custom_args
+    if headers:
+        body["headers"] = headers
+    if group is not None:
+        body["asm"] = {"group_id": group}
+    if send_at is not None:
+        body["send_at"] = send_at
+    return body

@@ -1,0 +1,94 @@
+"""The subscriber list: a CSV file (personal data, never in git), read as a stream.
+
+Tolerant of what spreadsheets produce: a UTF-8 byte-order mark, ``;`` or ``,`` between fields,
+any case and spacing in the header. Addresses are compared lower-cased. Every bad row becomes a
+problem naming its line, never its content: addresses are never printed or logged, only counted.
+Duplicates are left for the caller to drop (the ledger's primary key does it without holding the
+whole list in memory).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import InputInvalid, NotFound, Problem, display_path
+
+# Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner.
+_EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"']+@[^@\s,;:<>()\[\]\"']+\.[A-Za-z0-9-]{2,}$")
+_ALIASES = {"e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name"}
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str  # lower-cased
+    name: str | None
+    line: int
+
+
+@dataclass
+class SubscriberReader:
+    """Iterate over the valid rows of one CSV file; ``problems`` fills up as rows are read."""
+
+    path: Path
+    display: str
+    problems: list[Problem] = field(default_factory=list)
+    rows: int = 0  # data rows read, valid or not
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        if not self.path.exists():
+            raise NotFound(
+                f"the subscriber list {self.display} does not exist",
+                "export it as CSV with an 'email' column, or set newsletter.subscribers in sources.yaml",
+            )
+        with self.path.open(encoding="utf-8-sig", newline="") as f:
+            first = f.readline()
+            delimiter = ";" if first.count(";") > first.count(",") else ","
+            header = [
+                _ALIASES.get(h.strip().lower(), h.strip().lower())
+                for h in next(csv.reader([first], delimiter=delimiter), [])
+            ]
+            if "email" not in header:
+                raise InputInvalid(
+                    [
+                        Problem(
+                            self.display,
+                            1,
+                            "the first line needs an 'email' column (separated by ';' or ',')",
+                        )
+                    ]
+                )
+            col_email = header.index("email")
+            col_name = header.index("name") if "name" in header else None
+            reader = csv.reader(f, delimiter=delimiter)
+            line = 1
+            for row in reader:
+                line = reader.line_num + 1  # +1: the header was read before the reader started
+                if not any(cell.strip() for cell in row):
+                    continue
+                self.rows += 1
+                email = row[col_email].strip().lower() if col_email < len(row) else ""
+                if not _EMAIL_RE.match(email):
+                    what = "is empty" if not email else "is not a valid address"
+                    self.problems.append(
+                        Problem(
+                            self.display,
+                            line,
+                            f"the email column {what}; correct or remove this row",
+                            "warning",
+                        )
+                    )
+                    continue
+                name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
+                yield Subscriber(email, name or None, line)
+
+
+def read_subscribers(path: Path, root: Path | None = None) -> SubscriberReader:
+    return SubscriberReader(path, display_path(path, root))
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL_RE.match(value.strip()))
