@@ -406,7 +406,8 @@ def _render_template(env: jinja2.Environment, name: str, root: Path, **context: 
 
 # -- MJML ----------------------------------------------------------------------------------------
 
-_MJ_TAG = re.compile(r"<(/?)(mj-[a-z-]+|mjml)\b[^>]*?(/?)>")
+_MJ_TAG = re.compile(r"<(/?)(mj-[a-z-]+|mjml)\b([^>]*?)(/?)>")
+_MJ_ATTRS = re.compile(r'(?:\s+[A-Za-z][\w:-]*\s*=\s*"[^"]*")*\s*')
 MJ_ELEMENTS = frozenset({
     "mjml", "mj-head", "mj-body", "mj-attributes", "mj-all", "mj-class", "mj-breakpoint", "mj-font",
     "mj-preview", "mj-style", "mj-title", "mj-include", "mj-raw", "mj-section", "mj-column", "mj-group",
@@ -423,14 +424,18 @@ def _mjml_excerpt(mjml: str, line: int, context: int = 3) -> str:
 
 
 def _mjml_structure(mjml: str) -> tuple[int, str] | None:
-    """The first unknown or unbalanced MJML tag, as (line, message); MRML itself passes such tags
-    through into the HTML or fails without saying where."""
+    """The first unknown, unbalanced or badly written MJML tag, as (line, message); MRML itself
+    passes unknown tags through into the HTML, or fails without saying where."""
     stack: list[tuple[str, int]] = []
+    line, counted = 1, 0
     for m in _MJ_TAG.finditer(mjml):
-        closing, name, selfclosing = m.group(1), m.group(2), m.group(3)
-        line = mjml.count("\n", 0, m.start()) + 1
+        closing, name, attrs, selfclosing = m.groups()
+        line += mjml.count("\n", counted, m.start())
+        counted = m.start()
         if name not in MJ_ELEMENTS:
             return line, f"unknown MJML element <{name}>"
+        if not _MJ_ATTRS.fullmatch(attrs):
+            return line, f'<{name}> has a badly written attribute (write them as name="value")'
         if selfclosing:
             continue
         if not closing:
@@ -499,7 +504,8 @@ def render_issue(
     utm = config.settings.utm
     context = {"v": view, "email": True}
     mjml = email_mjml(config, view)
-    email_html = _personal(_tag_links(compile_mjml(mjml), utm, issue.id))
+    source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
+    email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
     text = _render_template(
         env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
     )

@@ -455,6 +455,51 @@ def test_an_unclosed_mjml_element_is_reported_where_it_opens() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("mjml", "message"),
+    [
+        (
+            '<mj-text padding=0">hi</mj-text>',
+            '3: <mj-text> has a badly written attribute (write them as name="value")',
+        ),
+        (
+            "<mj-text>hi</mj-column>",
+            "3: </mj-column> does not close anything open here (<mj-text> opened on line 3)",
+        ),
+    ],
+)
+def test_mjml_mistakes_name_their_line(mjml: str, message: str) -> None:
+    source = (
+        f"<mjml>\n<mj-body><mj-section><mj-column>\n{mjml}\n</mj-column></mj-section></mj-body>\n</mjml>\n"
+    )
+    with pytest.raises(MjmlError) as e:
+        compile_mjml(source)
+    assert f"MJML from email.mjml, line {message}" in e.value.message
+    assert f">    3 | {mjml}" in e.value.message
+
+
+def test_an_mjml_element_never_closed() -> None:
+    with pytest.raises(MjmlError, match=r"line 2: <mj-body> is never closed"):
+        compile_mjml("<mjml>\n<mj-body>\n")
+
+
+def test_hostile_item_fields_cannot_break_out_of_the_mjml() -> None:
+    import dataclasses
+
+    config = demo_config()
+    items = fixture_items()
+    items["onderzoek"] = dataclasses.replace(
+        items["onderzoek"],
+        title='</mj-text></mj-column><mj-raw><script>alert(1)</script></mj-raw> "quoted"',
+        location="<mj-raw>x</mj-raw>",
+    )
+    r = render_issue(config, fixture_issue(config), items)
+    for out in (r.html, r.web_html):
+        assert "<script" not in out and "<mj-" not in out
+        assert "&lt;/mj-text&gt;&lt;/mj-column&gt;&lt;mj-raw&gt;&lt;script&gt;" in out
+    assert '</mj-text></mj-column><mj-raw><script>alert(1)</script></mj-raw> "quoted"' in r.text
+
+
 def test_the_web_page_may_not_show_personal_parts(tmp_path: Path) -> None:
     config = _instance(tmp_path, web_html="<p>{{ v.unsubscribe_url }}</p>")
     with pytest.raises(TemplateError, match=r"web\.html shows a per-recipient part"):
