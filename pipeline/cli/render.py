@@ -6,8 +6,6 @@ import click
 
 from pipeline.cli.base import Context, main, pass_ctx
 from pipeline.errors import display_path
-from pipeline.issues import load_issue
-from pipeline.render import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES, build
 
 
 def _size(n: int) -> str:
@@ -28,6 +26,11 @@ def render(ctx: Context, issue_id: str) -> None:
     Example:
       newsletter render 2026-12
     """
+    # Imported here: Jinja2 and MJML are loaded only by the command that needs them, so that
+    # every other command starts faster.
+    from pipeline.issues import load_issue
+    from pipeline.render import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES, build
+
     config = ctx.config
     issue = load_issue(config, issue_id)
     result = build(config, issue)
