@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +142,18 @@ def _dt(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
+_ITEM_FIELDS = tuple(f.name for f in fields(Item))
+
+
 def item_to_json(item: Item) -> str:
-    data = asdict(item)
+    # Field by field rather than dataclasses.asdict, whose deep copies made this the slowest step
+    # of collecting 6,000 items.
+    data: dict[str, Any] = {name: getattr(item, name) for name in _ITEM_FIELDS}
     for key in ("published", "starts", "ends", "first_seen"):
         if data[key] is not None:
             data[key] = data[key].isoformat()
+    if item.image is not None:
+        data["image"] = {"url": item.image.url, "alt": item.image.alt, "consent": item.image.consent}
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
