@@ -28,6 +28,7 @@ from pipeline.render import (
     compile_mjml,
     environment,
     render_issue,
+    wrap,
     write_build,
 )
 
@@ -279,6 +280,9 @@ def test_utm_goes_on_outbound_links_only() -> None:
     assert 'href="https://www.zwolle.example.nl/plan?utm_source=zwolle"' in r.html
     assert 'href="mailto:redactie@example.org"' in r.html
     assert "(https://www.zwolle.example.nl/plan?utm_source=zwolle)" in r.text
+    # A link in a summary gets them in the text part as well, and wrapping never breaks a URL.
+    tagged = "https://www.rotterdam.example.nl/training?utm_source=nieuwsbrief&utm_medium=email&utm_campaign=nieuwsbrief-2026-12"
+    assert f"\n({tagged}).\n" in r.text
     assert (
         "\nhttps://www.zwolle.example.nl/fietsplan?utm_source=nieuwsbrief&utm_medium=email&utm_campaign=nieuwsbrief-2026-12\n"
         in r.text
@@ -349,6 +353,14 @@ def test_text_part_reads_as_text() -> None:
     assert "Welkom bij de decembereditie. Deze maand drie verhalen van partners," in text
     assert "Mail de redactie\n(redactie@example.org)." in text
     assert all(len(line) <= 72 or line.strip().startswith(("http", "(http")) for line in text.splitlines())
+
+
+def test_wrap_breaks_between_words_only() -> None:
+    assert wrap("een twee drie vier", 9) == "een twee\ndrie vier"
+    assert wrap("zie https://www.example.nl/een/heel/lang/adres hier", 10) == (
+        "zie\nhttps://www.example.nl/een/heel/lang/adres\nhier"
+    )
+    assert wrap("regel een\nregel twee", 72) == "regel een\nregel twee"
 
 
 def test_a_missing_item_names_the_issue_line() -> None:
