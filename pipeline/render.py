@@ -17,7 +17,7 @@ import html
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +36,6 @@ from pipeline.markup import markdown_to_html, plain_title
 from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
-TEMPLATES = ("email.mjml", "email.txt", "web.html")
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" and hides the rest (footer included)
 GMAIL_WARN_BYTES = 90 * 1024
@@ -110,8 +109,8 @@ class View:
     newsletter: str
     subject: str
     preheader: str
-    date: dt.date
-    date_text: str  # "donderdag 10 december 2026"
+    date: dt.date | None  # None: no send_at and an id that names no month
+    date_text: str  # "donderdag 10 december 2026", or ""
     intro_html: str
     intro_text: str
     featured: Story | None
@@ -125,7 +124,6 @@ class View:
     token_name: str = "nl-token-name"
     unsubscribe_url: str = "https://nl-token.invalid/unsubscribe"
     preferences_url: str = "https://nl-token.invalid/preferences"
-    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 def issue_date(issue: Issue, tz: dt.tzinfo) -> dt.date | None:
@@ -264,7 +262,7 @@ def build_view(
         newsletter=newsletter,
         subject=issue.subject or (f"{newsletter}, {dutch.month(on)}" if on else newsletter),
         preheader=issue.preheader or "",
-        date=on or dt.date.min,
+        date=on,
         date_text=date_text,
         intro_html=intro_html,
         intro_text=fragment_text(intro_html, tag),
@@ -289,11 +287,12 @@ def add_utm(url: str, utm: Mapping[str, str], issue_id: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc.endswith("nl-token.invalid"):
         return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(k.lower().startswith("utm_") for k, _ in query):
+    if any(k.lower().startswith("utm_") for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
         return url  # the partner tagged it themselves; theirs wins
-    query += [(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    # Appended, not re-encoded: the partner's own query stays exactly as they wrote it.
+    ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v])
+    query = f"{parts.query}&{ours}" if parts.query else ours
+    return urlunsplit(parts._replace(query=query))
 
 
 _HREF = re.compile(r'href="([^"]*)"')

@@ -25,6 +25,7 @@ from pipeline.render import (
     PACKAGE_TEMPLATES,
     MjmlError,
     TemplateError,
+    add_utm,
     compile_mjml,
     environment,
     render_issue,
@@ -353,6 +354,20 @@ def test_text_part_reads_as_text() -> None:
     assert "Welkom bij de decembereditie. Deze maand drie verhalen van partners," in text
     assert "Mail de redactie\n(redactie@example.org)." in text
     assert all(len(line) <= 72 or line.strip().startswith(("http", "(http")) for line in text.splitlines())
+
+
+def test_add_utm_keeps_the_partners_query_as_written() -> None:
+    utm = {"source": "nieuwsbrief", "campaign": "nb-{issue}"}
+    assert add_utm("https://a.nl/x?q=a%20b&flag", utm, "2026-12") == (
+        "https://a.nl/x?q=a%20b&flag&utm_source=nieuwsbrief&utm_campaign=nb-2026-12"
+    )
+    assert (
+        add_utm("https://a.nl/x#deel", utm, "1")
+        == "https://a.nl/x?utm_source=nieuwsbrief&utm_campaign=nb-1#deel"
+    )
+    assert add_utm("https://a.nl/?UTM_Source=x", utm, "1") == "https://a.nl/?UTM_Source=x"
+    assert add_utm("mailto:a@b.nl", utm, "1") == "mailto:a@b.nl"
+    assert add_utm("https://a.nl/", {}, "1") == "https://a.nl/"
 
 
 def test_wrap_breaks_between_words_only() -> None:
