@@ -412,7 +412,8 @@ def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
     return found
 
 
-def _render_template(env: jinja2.Environment, name: str, root: Path, **context: object) -> str:
+def render_template(env: jinja2.Environment, name: str, root: Path, **context: object) -> str:
+    """Render one template; any error becomes a TemplateError naming the template file and line."""
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as e:
@@ -430,6 +431,9 @@ def _render_template(env: jinja2.Environment, name: str, root: Path, **context: 
             f"{where}{type(e).__name__}: {e}",
             "see docs/templates.md for the variables each template receives",
         ) from None
+
+
+_render_template = render_template  # the name publish imported first; use render_template
 
 
 # -- MJML ----------------------------------------------------------------------------------------
@@ -512,7 +516,7 @@ def _personal(text: str) -> str:
 def email_mjml(config: Config, view: View) -> str:
     """The email as MJML, before compiling (for the benchmark and for debugging a template)."""
     env = environment(config.root / "templates")
-    return _render_template(env, "email.mjml", config.root, v=view, email=True)
+    return render_template(env, "email.mjml", config.root, v=view, email=True)
 
 
 def render_issue(
@@ -534,10 +538,10 @@ def render_issue(
     mjml = email_mjml(config, view)
     source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
     email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
-    text = _render_template(
+    text = render_template(
         env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
     )
-    web = _render_template(env, "web.html", config.root, v=view, email=False)
+    web = render_template(env, "web.html", config.root, v=view, email=False)
     if any(s in web for s in _STANDINS):
         raise TemplateError(
             "web.html shows a per-recipient part (name, unsubscribe or preferences link)",
