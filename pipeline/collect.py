@@ -237,12 +237,15 @@ class _Writer:
         """Store items (inside a transaction); return (new, updated)."""
         items = list(items)
         existing = self.store.item_origins(i.id for i in items)
+        guids: dict[str, dict[str, str]] = {}
         new = updated = 0
         for item in items:
             found = existing.get(item.id)
             if found is None and item.origin == "feed" and item.guid:
                 # Same guid within a source, but the link changed: still the same story.
-                earlier = self.store.item_id_by_guid(item.source, item.guid)
+                if item.source not in guids:
+                    guids[item.source] = self.store.item_ids_by_guid(item.source)
+                earlier = guids[item.source].get(item.guid)
                 if earlier:
                     item = replace(item, id=earlier)
                     found = self.store.item_origins([earlier]).get(earlier)

@@ -335,12 +335,10 @@ class Store:
                 out[row["id"]] = found
         return out
 
-    def item_id_by_guid(self, source: str, guid: str) -> str | None:
-        """The item a source's entry with this guid became earlier (its link may have changed since)."""
-        row = self.db.execute(
-            "SELECT id FROM items WHERE source = ? AND guid = ? LIMIT 1", (source, guid)
-        ).fetchone()
-        return row["id"] if row else None
+    def item_ids_by_guid(self, source: str) -> dict[str, str]:
+        """guid -> item id for one source's items: an entry whose link changed keeps its item."""
+        sql = "SELECT guid, id FROM items WHERE source = ? AND guid IS NOT NULL ORDER BY first_seen DESC"
+        return {row["guid"]: row["id"] for row in self.db.execute(sql, (source,))}
 
     def count_items(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])

@@ -1,0 +1,161 @@
+"""Benchmark: collect 300 feeds of ~20 items from a local server that answers every request after 100 ms.
+
+    /work/venv/bin/python bench/bench_collect.py [--runs 3] [--feeds 300] [--serial]
+
+Prints a table: cold collect (empty database), warm collect (every feed answers 304), a concurrent
+fetch alone, and (with --serial, ~30 s) the same fetch one request at a time, with medians, the
+targets from PRODUCT.md and the ratios; then the peak memory of the process and its parse workers.
+
+The server runs in its own process (so that its threads do not share our GIL) and listens on 50
+loopback addresses (127.0.0.1 to 127.0.0.50, six feeds each): partners' feeds live on many hosts,
+and the per-host bound should be measured as it works in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import multiprocessing
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from feedserver import FeedServer  # noqa: E402
+
+from pipeline.collect import collect  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.fetch import Limits, Request, fetch_all  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+
+HOSTS = 50
+DELAY = 0.1
+COLD_TARGET, WARM_TARGET = 3.0, 1.0
+
+
+def feed(n: int, items: int = 20) -> bytes:
+    entries = "".join(
+        f"<item><title>Partner {n}: verhaal {i} over meedoen en school</title>"
+        f"<link>https://partner{n}.example.nl/nieuws/{i}?utm_source=rss</link>"
+        f"<guid>https://partner{n}.example.nl/nieuws/{i}</guid>"
+        f"<pubDate>Wed, {1 + i % 25:02d} Nov 2026 10:00:00 +0100</pubDate>"
+        f"<description><![CDATA[<p>Kinderen in armoede doen mee met <a href='/sport'>sport</a> en krijgen "
+        f"schoolspullen. {'Meer tekst over het plan en de aanpak. ' * 12}</p>"
+        f"<img src='/media/{i}.jpg' alt='Foto {i}'>]]></description></item>"
+        for i in range(items)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Partner {n}</title>'
+        f"<link>https://partner{n}.example.nl/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def serve(feeds: int, queue: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
+    servers = [FeedServer(host=f"127.0.0.{h + 1}") for h in range(HOSTS)]
+    urls = []
+    for n in range(feeds):
+        s = servers[n % HOSTS]
+        urls.append(s.route(f"/feed{n}.rss", feed(n), etag=f'"v{n}"', delay=DELAY))
+    for s in servers:
+        s.start()
+    queue.put(urls)
+    stop.wait()
+    for s in servers:
+        s.stop()
+
+
+def instance(root: Path, urls: list[str]) -> Path:
+    config = yaml.safe_load((REPO / "examples" / "demo" / "sources.yaml").read_text())
+    config["partners"] = [{k: v for k, v in p.items() if k != "feeds"} for p in config["partners"]]
+    config["sources"] = [
+        {"id": f"f{n:03d}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)
+    ]
+    config["submissions"] = []
+    config["newsletter"]["collect"] = {"timeout": 10, "concurrency": 64}
+    root.mkdir(parents=True)
+    (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return root
+
+
+def timed_collect(root: Path) -> tuple[float, str]:
+    config = load_config(root)
+    with Store(config.settings.state) as store:
+        started = time.perf_counter()
+        summary = collect(config, store)
+        return time.perf_counter() - started, summary.line()
+
+
+def timed_fetch(urls: list[str], limits: Limits) -> float:
+    started = time.perf_counter()
+    results = asyncio.run(fetch_all([Request(u, u) for u in urls], limits))
+    assert all(r.status == "fetched" for r in results), {r.error for r in results}
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument(
+        "--serial", action="store_true", help="also fetch one at a time (takes feeds x 0.1 s)"
+    )
+    args = parser.parse_args()
+    ctx = multiprocessing.get_context("spawn")
+    queue, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=serve, args=(args.feeds, queue, stop), daemon=True)
+    server.start()
+    urls: list[str] = queue.get(timeout=60)
+    cold, warm, fetch = [], [], []
+    lines = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for run in range(args.runs):
+                root = instance(Path(tmp) / f"run{run}", urls)
+                seconds, lines["cold"] = timed_collect(root)
+                cold.append(seconds)
+                seconds, lines["warm"] = timed_collect(root)
+                warm.append(seconds)
+                fetch.append(timed_fetch(urls, Limits(concurrency=64)))
+            serial = timed_fetch(urls, Limits(concurrency=1, per_host=1)) if args.serial else None
+    finally:
+        stop.set()
+        server.join(timeout=10)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    print(f"collect benchmark: {args.feeds} feeds x 20 items, {HOSTS} loopback hosts, {DELAY * 1000:.0f} ms per "
+          f"answer, {args.runs} runs, {dt.datetime.now():%Y-%m-%d %H:%M}")  # fmt: skip
+    print(f"{'phase':<34}{'median':>9}{'min':>9}{'max':>9}{'target':>9}{'ratio':>8}")
+    rows = [
+        ("cold collect (fetch, parse, store)", cold, COLD_TARGET),
+        ("warm collect (all 304)", warm, WARM_TARGET),
+        ("fetch only, concurrent", fetch, None),
+    ]
+    for name, values, target in rows:
+        med = statistics.median(values)
+        ratio = f"{med / target:.2f}" if target else ""
+        tgt = f"{target:.1f} s" if target else ""
+        print(f"{name:<34}{med:>8.2f}s{min(values):>8.2f}s{max(values):>8.2f}s{tgt:>9}{ratio:>8}")
+    if serial is not None:
+        med = statistics.median(fetch)
+        print(f"{'fetch only, one at a time':<34}{serial:>8.2f}s{'':>18}{'':>9}{serial / med:>7.1f}x")
+        print(f"  one-at-a-time / concurrent fetch: {serial / med:.1f}x")
+    print(
+        f"peak memory: {own:.0f} MB (collect process), {workers:.0f} MB (largest child: server or parse worker)"
+    )
+    print(f"last cold: {lines['cold']}")
+    print(f"last warm: {lines['warm']}")
+
+
+if __name__ == "__main__":
+    main()
