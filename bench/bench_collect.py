@@ -133,8 +133,9 @@ def main() -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
-    print(f"collect benchmark: {args.feeds} feeds x 20 items, {HOSTS} loopback hosts, {DELAY * 1000:.0f} ms per "
-          f"answer, {args.runs} runs, {dt.datetime.now():%Y-%m-%d %H:%M}")  # fmt: skip
+    when = f"{dt.datetime.now():%Y-%m-%d %H:%M}"
+    print(f"collect benchmark: {args.feeds} feeds x 20 items, {HOSTS} loopback hosts, "
+          f"{DELAY * 1000:.0f} ms per answer, {args.runs} runs, {when}")  # fmt: skip
     print(f"{'phase':<34}{'median':>9}{'min':>9}{'max':>9}{'target':>9}{'ratio':>8}")
     rows = [
         ("cold collect (fetch, parse, store)", cold, COLD_TARGET),
@@ -150,9 +151,7 @@ def main() -> None:
         med = statistics.median(fetch)
         print(f"{'fetch only, one at a time':<34}{serial:>8.2f}s{'':>18}{'':>9}{serial / med:>7.1f}x")
         print(f"  one-at-a-time / concurrent fetch: {serial / med:.1f}x")
-    print(
-        f"peak memory: {own:.0f} MB (collect process), {workers:.0f} MB (largest child: server or parse worker)"
-    )
+    print(f"peak memory: {own:.0f} MB (collect process), {workers:.0f} MB (largest child process)")
     print(f"last cold: {lines['cold']}")
     print(f"last warm: {lines['warm']}")
 
