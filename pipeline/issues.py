@@ -2,24 +2,35 @@
 
 This module reads and checks the file's structure against the taxonomy. What needs the state
 database (do the items exist, were they sent before) is checked by ``pipeline.curate``.
-See docs/formats.md for the format. The program writes only ``status`` and ``approval``.
+See docs/formats.md and docs/curate.md for the format. The program writes only the keys in
+``PROGRAM_FIELDS`` (``status``, ``drafted``, ``approval``), in one block at the end of the file, and
+the runners-up that ``newsletter draft --refresh`` adds; both writes keep every other byte.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from pipeline.config import Config
-from pipeline.errors import InputInvalid, Problem
+from pipeline.errors import InputInvalid, PipelineError, Problem
+from pipeline.files import atomic_write
 from pipeline.models import Image
 from pipeline.schema import Checker
 from pipeline.yamlfile import KeyPath, YamlDoc, load
 
 EDITOR_FIELDS = ("id", "subject", "preheader", "intro", "send_at", "sections")
-PROGRAM_FIELDS = ("status", "approval")  # written by 'approve' and 'send', nothing else
+# Written by 'draft', 'approve' and 'send', nothing else; kept in one block at the end of the file.
+PROGRAM_FIELDS = ("status", "drafted", "approval")
+PROGRAM_MARKER = "# ---- Written by the program (draft, approve, send): do not edit below this line ----"
 STATUSES = ("draft", "approved", "sent")
 ENTRY_FIELDS = ("item", "title", "summary", "url", "image", "partner")
 ISSUE_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
@@ -68,6 +79,12 @@ class Issue:
     status: str
     sections: tuple[Section, ...]
     approval: Approval | None = None
+    drafted: dt.datetime | None = None  # when 'draft' last took candidates ('--refresh' adds newer ones)
+    # The line of each top-level key (subject, preheader, sections, ...), for check's messages.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key) or 1
 
     def entries(self) -> list[tuple[Section, Entry]]:
         """Every entry that goes out (runners-up excluded), in order."""
@@ -132,6 +149,7 @@ def check_issue_doc(
     status = c.text(("status",), d.get("status", "draft")) or "draft"
     if status not in STATUSES:
         c.error(("status",), f"status '{status}' is not one of {', '.join(STATUSES)}; the program sets it")
+    drafted = c.when(("drafted",), d.get("drafted"), config.settings.timezone)
     approval = None
     if d.get("approval") is not None:
         a = c.mapping(("approval",), d["approval"], ("by", "at", "fingerprint"), ("by", "at", "fingerprint"))
@@ -175,9 +193,11 @@ def check_issue_doc(
             )
     if not c.ok or not issue_id:
         return None, c.problems
+    lines = {k: doc.lines[(k,)] for k in (*EDITOR_FIELDS, *PROGRAM_FIELDS) if (k,) in doc.lines}
     return Issue(
-        issue_id, doc.path, subject, preheader, intro, send_at, status, tuple(sections), approval
-    ), c.problems
+        issue_id, doc.path, subject, preheader, intro, send_at, status, tuple(sections), approval,
+        drafted, lines,
+    ), c.problems  # fmt: skip
 
 
 def check_issue_file(path: Path, config: Config, display: str) -> tuple[Issue | None, list[Problem]]:
@@ -200,3 +220,182 @@ def load_issue(config: Config, issue_id: str) -> Issue:
     if issue is None:
         raise InputInvalid(problems)
     return issue
+
+
+# -- program writes -----------------------------------------------------------------------------
+# The program changes an editor's file in two ways only, and both are splices into the text at
+# positions that ruamel.yaml (a round-trip parser) finds: the block of PROGRAM_FIELDS at the end,
+# and runners-up appended by 'draft --refresh'. Dumping the whole document again would be simpler,
+# but even a round-trip dump re-indents and re-wraps a hand-edited file; a splice cannot.
+
+
+class IssueFileError(PipelineError):
+    "An issue file cannot be changed by the program without touching the editor's text."
+
+
+def _rt_yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.width = 4096  # never wrap a long value the program writes
+    return y
+
+
+def _rt_load(text: str, shown: str) -> CommentedMap:
+    try:
+        data = _rt_yaml().load(text)
+    except Exception as e:  # ruamel raises many kinds; the structure check has reported the cause
+        raise IssueFileError(
+            f"{shown} cannot be read: {e}", f"run 'newsletter validate {shown}' and fix what it reports"
+        ) from None
+    if not isinstance(data, CommentedMap):
+        raise IssueFileError(f"{shown} is not a mapping of keys", "see docs/curate.md for the format")
+    return data
+
+
+def _is_filler(line: str) -> bool:
+    """A blank or comment-only line: it belongs to what follows it, not to what precedes it."""
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _trim_end(lines: list[str], start: int, end: int) -> int:
+    """``end`` moved up past blank and comment lines, but never above ``start + 1``."""
+    while end > start + 1 and _is_filler(lines[end - 1]):
+        end -= 1
+    return end
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def set_program_fields(text: str, shown: str, **values: Any) -> str:
+    """``text`` with the program-owned keys set to ``values`` (None removes one), every other byte kept.
+
+    The keys are written together, in the order of PROGRAM_FIELDS, below PROGRAM_MARKER at the end
+    of the file; wherever an earlier write or an editor left them, they are taken out first.
+    """
+    unknown = set(values) - set(PROGRAM_FIELDS)
+    if unknown:
+        raise ValueError(f"not program-owned: {sorted(unknown)}")
+    data = _rt_load(text, shown)
+    nl = _newline(text)
+    lines = text.splitlines(keepends=True)
+    starts = sorted(data.lc.key(k)[0] for k in data)
+    current = {k: data[k] for k in PROGRAM_FIELDS if k in data}
+    spans = []
+    for key in current:
+        start = data.lc.key(key)[0]
+        later = [s for s in starts if s > start]
+        spans.append((start, _trim_end(lines, start, later[0] if later else len(lines))))
+    for start, end in sorted(spans, reverse=True):
+        del lines[start:end]
+    merged = {**current, **values}
+    block = CommentedMap((k, merged[k]) for k in PROGRAM_FIELDS if merged.get(k) is not None)
+    out = "".join(lines)
+    if out and not out.endswith("\n"):
+        out += nl
+    if not block:
+        return out
+    if PROGRAM_MARKER not in out:
+        out += ("" if out.endswith(nl + nl) or not out else nl) + PROGRAM_MARKER + nl
+    buf = io.StringIO()
+    _rt_yaml().dump(block, buf)
+    return out + buf.getvalue().replace("\n", nl)
+
+
+def write_program_fields(path: Path, shown: str, **values: Any) -> None:
+    """Set program-owned keys in the issue file at ``path`` (atomically; the editor's text untouched)."""
+    text = path.read_text(encoding="utf-8")
+    atomic_write(path, set_program_fields(text, shown, **values))
+
+
+def add_runners_up(text: str, shown: str, additions: Mapping[str, list[list[str]]]) -> tuple[str, list[str]]:
+    """``text`` with entries appended to the runners-up of the named sections, every other byte kept.
+
+    ``additions`` maps a section id to entries, each a list of lines without indentation (comment
+    lines, then ``- item: ID``). Returns the new text and the sections that are not in the file
+    (the editor removed them; their candidates are left out).
+    """
+    data = _rt_load(text, shown)
+    nl = _newline(text)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += nl
+    top = sorted(data.lc.key(k)[0] for k in data)
+    seq = data.get("sections")
+    if not isinstance(seq, CommentedSeq):
+        raise IssueFileError(f"{shown} has no list of 'sections'", "see docs/curate.md for the format")
+    sections_line = data.lc.key("sections")[0]
+    after_sections = [s for s in top if s > sections_line]
+    sections_end = after_sections[0] if after_sections else len(lines)
+    inserts: list[tuple[int, list[str]]] = []  # (line index, lines to insert before it)
+    edits: dict[int, str] = {}  # line index -> replacement line
+    found = set()
+    for i, sec in enumerate(seq):
+        if not isinstance(sec, CommentedMap) or sec.get("section") not in additions:
+            continue
+        sid = sec["section"]
+        found.add(sid)
+        entries = additions[sid]
+        if not entries:
+            continue
+        sec_start = sec.lc.line
+        sec_end = seq.lc.item(i + 1)[0] if i + 1 < len(seq) else sections_end
+        key_col = sec.lc.key("section")[1]
+        ru = sec.get("runners_up")
+        if "runners_up" in sec:
+            ru_line, ru_col = sec.lc.key("runners_up")
+            later = [sec.lc.key(k)[0] for k in sec if sec.lc.key(k)[0] > ru_line]
+            end = _trim_end(lines, ru_line, min([*later, sec_end]))
+            if isinstance(ru, CommentedSeq) and len(ru) and ru.fa.flow_style():
+                raise IssueFileError(
+                    f"{shown}:{ru_line + 1}: the runners-up of section '{sid}' are written on one line",
+                    "write them as a list, one '- item: ID' line each, then run draft --refresh again",
+                )
+            if isinstance(ru, CommentedSeq) and len(ru):
+                item_line, item_col = ru.lc.item(0)
+                dash = lines[item_line][:item_col].rstrip()
+                indent = len(dash) - 1 if dash.endswith("-") else ru_col + 2
+            else:
+                indent = ru_col + 2
+                # 'runners_up: []' (or empty): drop the brackets, keep any comment on the line
+                edits[ru_line] = re.sub(r"(runners_up:)\s*\[\s*\]", r"\1", lines[ru_line], count=1)
+                end = ru_line + 1
+            block = [" " * indent + line + nl for entry in entries for line in entry]
+        else:
+            end = _trim_end(lines, sec_start, sec_end)
+            block = [" " * key_col + "runners_up:" + nl]
+            block += [" " * (key_col + 2) + line + nl for entry in entries for line in entry]
+        inserts.append((end, block))
+    for index, replacement in edits.items():
+        lines[index] = replacement
+    for index, block in sorted(inserts, key=lambda x: x[0], reverse=True):
+        lines[index:index] = block
+    out = "".join(lines)
+    _verify_runners_up(out, shown, data, additions, found)
+    return out, [s for s in additions if s not in found and additions[s]]
+
+
+def _entry_ids(entries: Any) -> list[Any]:
+    return [e.get("item") for e in entries or [] if isinstance(e, dict)]
+
+
+def _verify_runners_up(
+    out: str, shown: str, before: CommentedMap, additions: Mapping[str, list[list[str]]], found: set[str]
+) -> None:
+    """Read the result back: each section must hold exactly its old runners-up plus the new ones."""
+    after = _rt_load(out, shown)
+    old = {s.get("section"): s for s in before["sections"] if isinstance(s, dict)}
+    for sec in after.get("sections") or []:
+        sid = sec.get("section") if isinstance(sec, dict) else None
+        if sid not in found:
+            continue
+        added = [re.sub(r"^- item:\s*", "", e[-1]).strip() for e in additions[sid]]
+        expected = _entry_ids(old[sid].get("runners_up")) + added
+        if _entry_ids(sec.get("runners_up")) != expected or _entry_ids(sec.get("items")) != _entry_ids(
+            old[sid].get("items")
+        ):
+            raise IssueFileError(
+                f"{shown}: could not add runners-up to section '{sid}' without changing your text",
+                f"write section '{sid}' in block style (one key per line, as 'newsletter draft' writes it)",
+            )

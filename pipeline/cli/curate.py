@@ -1,0 +1,160 @@
+"""Commands of the curate stage: draft, check, approve, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from pipeline import curate
+from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.errors import InputInvalid, PipelineError, display_path
+from pipeline.issues import issue_path, load_issue
+from pipeline.store import Store
+
+STATE_LABELS = {
+    "draft": "draft",
+    "approved": "approved",
+    "changed": "changed since approval",
+    "sending": "sending",
+    "sent": "sent",
+    "invalid": "invalid",
+}
+
+
+def _since(ctx: Context, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write it as 2026-11-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ctx.config.settings.timezone)
+
+
+def _counts(ctx: Context, issue_id: str) -> tuple[int, int]:
+    issue = load_issue(ctx.config, issue_id)
+    return len(issue.entries()), sum(len(s.runners_up) for s in issue.sections)
+
+
+@main.command()
+@click.argument("issue_id", metavar="ISSUE")
+@click.option(
+    "--since", metavar="DATE", help="Candidates published since DATE. Default: the last sent issue."
+)
+@click.option("--refresh", is_flag=True, help="Add new candidates to an existing draft as runners-up.")
+@pass_ctx
+def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None:
+    """Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each.
+
+    The file's header explains the ranking and how to edit it. With --refresh, candidates that
+    arrived since are added as runners-up; every other line stays as you left it.
+
+    \b
+    Examples:
+      newsletter draft 2026-12
+      newsletter draft 2026-12 --refresh
+    """
+    config = ctx.config
+    with Store(config.settings.state) as store:
+        before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
+        path = curate.draft(config, store, issue_id, since=_since(ctx, since), refresh=refresh)
+    items, runners = _counts(ctx, issue_id)
+    shown = display_path(path, ctx.root)
+    if refresh:
+        click.echo(f"Refreshed {shown}: {runners - before} new candidate(s) added as runners-up; "
+                   "your edits are unchanged.")  # fmt: skip
+    else:
+        sections = len(config.taxonomy.sections)
+        click.echo(f"Drafted {shown}: {items} items in {sections} sections, {runners} runners-up.")
+        click.echo(f"Next: edit it (its header says how), then run: newsletter check {issue_id}")
+
+
+@main.command()
+@click.argument("issue_id", metavar="ISSUE")
+@click.option("--links", is_flag=True, help="Also check that every link answers (HEAD, else GET).")
+@pass_ctx
+def check(ctx: Context, issue_id: str, links: bool) -> None:
+    """Check an issue: references, required fields, images, size, coverage, and with --links, links.
+
+    Errors (exit 1) block approval; warnings are for the editor to weigh.
+
+    \b
+    Example:
+      newsletter check 2026-12 --links
+    """
+    with Store(ctx.config.settings.state) as store:
+        _issue, problems = curate.check_issue(ctx.config, store, issue_id, links=links)
+    for p in problems:
+        click.echo(str(p), err=True)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    shown = display_path(issue_path(ctx.root, issue_id), ctx.root)
+    if errors:
+        click.echo(f"Error: {errors} error(s), {warnings} warning(s) in {shown}.", err=True)
+        raise SystemExit(EXIT_FAILED)
+    click.echo(f"OK: {shown} has no errors" + (f", {warnings} warning(s)." if warnings else "."))
+
+
+@main.command()
+@click.argument("issue_id", metavar="ISSUE")
+@click.option("--by", "by", required=True, metavar="NAME", help="Who approves (recorded in the file).")
+@pass_ctx
+def approve(ctx: Context, issue_id: str, by: str) -> None:
+    """Approve an issue for the list, bound to its exact content; refused while check finds errors.
+
+    Any later edit of the file, or of an item it refers to, shows the issue as "changed since
+    approval", and it cannot go to the list until approved again.
+
+    \b
+    Example:
+      newsletter approve 2026-12 --by "Anna de Vries"
+    """
+    shown = display_path(issue_path(ctx.root, issue_id), ctx.root)
+    try:
+        with Store(ctx.config.settings.state) as store:
+            approval = curate.approve(ctx.config, store, issue_id, by)
+    except InputInvalid as e:
+        for p in e.problems:
+            click.echo(str(p), err=True)
+        errors = sum(p.is_error for p in e.problems)
+        click.echo(f"Error: not approved: {errors} error(s) in {shown}.", err=True)
+        click.echo(f"Fix: correct them (newsletter check {issue_id}), then approve again.", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    click.echo(
+        f"Approved {shown} by {approval.by} at {approval.at:%Y-%m-%d %H:%M} ({approval.fingerprint[:19]})."
+    )
+
+
+@main.command()
+@pass_ctx
+def status(ctx: Context) -> None:
+    """List every issue with its state (draft, approved, changed since approval, sending, sent) and send time.
+
+    \b
+    Example:
+      newsletter status
+    """
+    tz = ctx.config.settings.timezone
+    with Store(ctx.config.settings.state) as store:
+        rows = curate.statuses(ctx.config, store)
+    if not rows:
+        click.echo("No issues yet; start one with: newsletter draft 2026-12")
+        return
+    click.echo(f"{'ISSUE':<12}  {'STATE':<23}  {'SEND AT':<16}  DETAILS")
+    for r in rows:
+        when = r.send_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if r.send_at else "-"
+        if r.counts is not None:
+            details = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v or k in ("accepted", "pending"))
+        elif r.approval is not None:
+            details = f"approved by {r.approval.by} at {r.approval.at.astimezone(tz):%Y-%m-%d %H:%M}"
+            if r.state == "changed":
+                details += f"; approve again: newsletter approve {r.id} --by NAME"
+        elif r.problem:
+            details = r.problem
+        else:
+            details = ""
+        click.echo(f"{r.id:<12}  {STATE_LABELS[r.state]:<23}  {when:<16}  {details}".rstrip())
+
+
+__all__ = ["PipelineError", "approve", "check", "draft", "status"]

@@ -1,0 +1,649 @@
+"""Curate: draft an issue from collected items, check it, approve it, and say where each issue stands.
+
+The issue file (``issues/<id>.yaml``) is the editors' workplace, so the program writes it only
+twice: ``draft`` writes a new file, and afterwards touches just the program-owned block at its
+end (``status``, ``drafted``, ``approval``) and, with ``--refresh``, appends new runners-up;
+``pipeline.issues`` does both as splices that keep every other byte. The entry points:
+
+- ``draft``: rank the candidates (``pipeline.ranking``) and write, or refresh, the file;
+- ``check``: what the structure check cannot see (the database, coverage, links);
+- ``fingerprint``, ``approve``, ``approval_state``, ``mark_sent``: approval bound to the exact
+  content to be sent, which ``pipeline.deliver`` verifies before anything goes to the list;
+- ``statuses``: every issue's state, for ``newsletter status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from ruamel.yaml.comments import CommentedMap
+
+from pipeline import dutch, ranking
+from pipeline.config import NATIONWIDE, Config
+from pipeline.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
+from pipeline.files import atomic_write
+from pipeline.issues import (
+    ISSUE_ID_RE,
+    PROGRAM_FIELDS,
+    Approval,
+    Entry,
+    Issue,
+    add_runners_up,
+    check_issue_file,
+    issue_path,
+    set_program_fields,
+    write_program_fields,
+)
+from pipeline.markup import plain_text
+from pipeline.models import Image, Item
+from pipeline.store import Store, item_to_json
+
+FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
+SUBJECT_WARN = 60  # mail apps cut subjects at about this many characters
+SUMMARY_PREVIEW = 160  # characters of summary in an entry's comment
+LINK_TIMEOUT = 10.0  # seconds per link for 'check --links'
+LINK_CONCURRENCY = 8  # links checked at once
+
+
+class DraftRefused(PipelineError):
+    "The issue cannot be drafted (again): it exists, or it was approved or sent."
+
+
+class ApprovalRefused(PipelineError):
+    "The issue cannot be approved: it was sent already, or check reports errors."
+
+
+# -- candidates --------------------------------------------------------------------------------
+def _aware(value: dt.date | dt.datetime, config: Config) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=config.settings.timezone)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=config.settings.timezone)
+
+
+def default_since(store: Store, now: dt.datetime) -> dt.datetime:
+    """When the last issue went to the list; before the first one, FIRST_WINDOW_DAYS ago."""
+    sent = [row["started_at"] for row in store.sent_issues() if row.get("started_at")]
+    if sent:
+        return dt.datetime.fromisoformat(max(sent))
+    return now - dt.timedelta(days=FIRST_WINDOW_DAYS)
+
+
+def eligible_items(store: Store, since: dt.datetime, now: dt.datetime) -> list[Item]:
+    """Items published since ``since`` and events yet to start; never an item already sent."""
+    sent = store.sent_item_ids()
+    found = {i.id: i for i in store.items(since=since)}
+    # An event announced long ago still belongs in the agenda until it starts.
+    for i in store.items(since=now - dt.timedelta(days=365)):
+        if i.starts is not None:
+            found.setdefault(i.id, i)
+    return [
+        i for i in found.values()
+        if i.id not in sent and (i.starts is None or (i.ends or i.starts) >= now)
+    ]  # fmt: skip
+
+
+# -- the drafted file --------------------------------------------------------------------------
+def _plain(value: str) -> str:
+    """``value`` as a YAML scalar: bare when YAML reads it back as the same text, else quoted."""
+    simple = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", value) and not re.fullmatch(r"[0-9.eE+_-]+", value)
+    if simple and yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:") + "…"
+
+
+def entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
+    """An entry as the draft writes it: comment lines to judge it by, then ``- item: ID``."""
+    item, tz = c.item, config.settings.timezone
+    partner = config.partners.get(item.partner or "")
+    source = config.sources.get(item.source)
+    meta = [partner.name if partner else source.name if source else item.source]
+    meta.append(dutch.date(item.published.astimezone(tz).date(), weekday=False))
+    kind = config.taxonomy.kinds.get(item.kind or "")
+    if kind:
+        meta.append(kind.title)
+    if item.starts is not None:
+        meta.append(dutch.span(item.starts, item.ends, tz) + (f", {item.location}" if item.location else ""))
+    themes = [config.taxonomy.themes[t].title for t in item.themes if t in config.taxonomy.themes]
+    if themes:
+        meta.append(", ".join(themes))
+    if item.ervaringsdeskundigen:
+        meta.append("met ervaringsdeskundigen")
+    meta.append(f"{c.points:g} points")
+    lines = [f"# {_one_line(item.title, 200)}", f"# {' · '.join(meta)}", f"# {item.url}"]
+    summary = _one_line(item.summary_text or plain_text(item.summary_html), SUMMARY_PREVIEW)
+    if summary:
+        lines.append(f"# {summary}")
+    lines.append(f"- item: {_plain(item.id)}")
+    return lines
+
+
+def _header(config: Config, issue_id: str, since: dt.datetime, now: dt.datetime, n: int) -> list[str]:
+    tz = config.settings.timezone
+    day = dutch.date(since.astimezone(tz).date(), weekday=False)
+    return [
+        f"Issue {issue_id} of {config.settings.title}",
+        f"Drafted by 'newsletter draft' from {n} candidates collected since {day}.",
+        "",
+        "How to edit: this file is yours; the program never rewrites what you write.",
+        "- Write the subject (at most 60 characters), the preheader and the intro (Markdown) below.",
+        "- Under each section, 'items' go out in their order. Reorder them, delete them, move them to",
+        "  another section; promote a runner-up by moving its lines up into 'items'.",
+        "- Give an item your own words: add 'title: ...' or 'summary: ...' on the lines under '- item:'.",
+        "- Add an announcement of your own: '- {title: ..., summary: ..., url: https://...}'.",
+        f"- 'newsletter draft {issue_id} --refresh' adds candidates that arrived since as runners-up and",
+        "  keeps every other line. The lines above each '- item:' are comments, to judge it by.",
+        f"- Then: newsletter check {issue_id}; newsletter render {issue_id};"
+        f" newsletter approve {issue_id} --by NAME",
+        "",
+        *ranking.explanation(config),
+    ]
+
+
+def _send_at_example(config: Config, issue_id: str, now: dt.datetime) -> str:
+    m = re.match(r"^(\d{4})-(\d{2})$", issue_id)
+    day = f"{m.group(1)}-{m.group(2)}-10" if m else (now + dt.timedelta(days=7)).date().isoformat()
+    return f"{day} 09:00"
+
+
+def draft_text(
+    config: Config, issue_id: str, ranked: Sequence[ranking.Candidate], since: dt.datetime, now: dt.datetime
+) -> str:
+    """The text of a new draft (the program-owned block is added by ``draft``)."""
+    zone = config.settings.timezone.key
+    out = [f"# {line}".rstrip() for line in _header(config, issue_id, since, now, len(ranked))]
+    out += [
+        "",
+        f"id: {_plain(issue_id)}",
+        "subject:          # required: the subject line subscribers see, at most 60 characters",
+        "preheader:        # the line mail apps show after the subject",
+        "intro:            # Markdown, a few sentences: write 'intro: |', then the text on the lines below",
+        f"# send_at: {_send_at_example(config, issue_id, now)}   # when 'newsletter run' sends it, in {zone}"
+        " time (or with an offset: +01:00)",
+        "sections:",
+    ]
+    for sec in ranking.lineup(config, ranked):
+        term = config.taxonomy.sections[sec.section]
+        about = [term.title]
+        if term.extra.get("kinds"):
+            about.append("kinds: " + ", ".join(term.extra["kinds"]))
+        about.append(f"at most {term.extra.get('limit') or ranking.DEFAULT_LIMIT}")
+        if term.extra.get("featured"):
+            about.append("featured")
+        out.append(f"  - section: {_plain(sec.section)}   # {' · '.join(about)}")
+        for key, entries in (("items", sec.items), ("runners_up", sec.runners_up)):
+            if not entries:
+                out.append(f"    {key}: []")
+                continue
+            out.append(f"    {key}:")
+            out += [f"      {line}" for c in entries for line in entry_lines(config, c)]
+    return "\n".join(out) + "\n"
+
+
+def draft(
+    config: Config,
+    store: Store,
+    issue_id: str,
+    *,
+    since: dt.date | dt.datetime | None = None,
+    refresh: bool = False,
+    now: dt.datetime | None = None,
+) -> Path:
+    """Write ``issues/<issue_id>.yaml`` from the ranked candidates; with ``refresh``, add new ones.
+
+    A new draft takes the items published since the last sent issue (or ``since``). A refresh
+    appends, as runners-up, the candidates that arrived after the last draft and are not in the
+    file yet; every other byte of the file stays as the editor left it.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    if not ISSUE_ID_RE.match(issue_id):
+        raise PipelineError(
+            f"'{issue_id}' is not an issue id", "use letters, digits, '.', '-' or '_', such as 2026-12"
+        )
+    path = issue_path(config.root, issue_id)
+    shown = display_path(path, config.root)
+    start = _aware(since, config) if since is not None else default_since(store, now)
+    sent = store.sent_issue(issue_id)
+    if sent:
+        raise DraftRefused(
+            f"issue {issue_id} went to the list on {sent['started_at'][:10]}; it cannot be drafted again",
+            "start the next issue instead, e.g. 'newsletter draft NEXT-ID'",
+        )
+    if path.exists() and not refresh:
+        raise DraftRefused(
+            f"{shown} exists already; drafting again would overwrite the editors' work",
+            f"run 'newsletter draft {issue_id} --refresh' to add new candidates, or delete the file to "
+            "start over",
+        )
+    if refresh and not path.exists():
+        raise NotFound(f"there is no {shown} to refresh", f"run 'newsletter draft {issue_id}' first")
+    ranked = ranking.candidates(config, eligible_items(store, start, now), now)
+    if refresh:
+        return _refresh(config, store, issue_id, path, shown, ranked, now)
+    text = draft_text(config, issue_id, ranked, start, now)
+    text = set_program_fields(text, shown, status="draft", drafted=_local(config, now))
+    atomic_write(path, text)
+    return path
+
+
+def _local(config: Config, when: dt.datetime) -> dt.datetime:
+    return when.astimezone(config.settings.timezone).replace(microsecond=0)
+
+
+def _refresh(
+    config: Config,
+    store: Store,
+    issue_id: str,
+    path: Path,
+    shown: str,
+    ranked: Sequence[ranking.Candidate],
+    now: dt.datetime,
+) -> Path:
+    issue, problems = check_issue_file(path, config, shown)
+    if issue is None:
+        raise InputInvalid(problems)
+    state = approval_state(config, store, issue)
+    if state != "draft":
+        assert issue.approval is not None or state in ("sent", "sending")
+        why = {
+            "approved": "was approved",
+            "changed": "was approved (and changed since)",
+            "sending": "is being sent",
+            "sent": "was sent",
+        }[state]
+        who = f" by {issue.approval.by} on {issue.approval.at:%Y-%m-%d %H:%M}" if issue.approval else ""
+        raise DraftRefused(
+            f"issue {issue_id} {why}{who}; refreshing it would change what was approved",
+            f"edit {shown} by hand; to draft again, delete its 'status' and 'approval' lines first",
+        )
+    in_file = {e.item for s in issue.sections for e in (*s.items, *s.runners_up) if e.item}
+    fresh = [c for c in ranked if c.item.id not in in_file]
+    if issue.drafted is not None:
+        # Only what arrived after the last draft: an entry the editor deleted stays deleted.
+        drafted = issue.drafted
+        fresh = [c for c in fresh if (c.item.first_seen or c.item.published) > drafted]
+    additions: dict[str, list[list[str]]] = {}
+    for c in fresh:
+        where = ranking.home(config, c)
+        if where and len(additions.setdefault(where, [])) < ranking.RUNNERS_UP_MAX:
+            additions[where].append(entry_lines(config, c))
+    text = path.read_text(encoding="utf-8")
+    if any(additions.values()):
+        text, _removed = add_runners_up(text, shown, additions)
+    atomic_write(path, set_program_fields(text, shown, drafted=_local(config, now)))
+    return path
+
+
+# -- check --------------------------------------------------------------------------------------
+def _image_of(entry: Entry, item: Item | None) -> tuple[Image | None, bool]:
+    """The entry's image and whether the editor wrote it (else it is the item's own)."""
+    if entry.image is not None:
+        return entry.image, True
+    return (item.image if item else None), False
+
+
+def _title(entry: Entry, item: Item | None) -> str:
+    return entry.title or (item.title if item else "") or entry.url or "?"
+
+
+def check(config: Config, store: Store, issue: Issue, *, links: bool = False) -> list[Problem]:
+    """What the structure check cannot see: the items in the database, coverage, and (``links``) links.
+
+    Errors block approval; warnings are for the editor to weigh. Every problem names the line.
+    """
+    out: list[Problem] = []
+
+    def error(line: int, message: str) -> None:
+        out.append(Problem(issue.path, line, message))
+
+    def warn(line: int, message: str) -> None:
+        out.append(Problem(issue.path, line, message, "warning"))
+
+    entries = issue.entries()
+    items = store.get_items(e.item for _, e in entries if e.item)
+    earlier = {r["item"]: r["issue"] for r in store.sent_items() if r["issue"] != issue.id}
+
+    if not issue.subject:
+        error(
+            issue.line("subject"), "no subject; write 'subject: ...', the line subscribers see in their inbox"
+        )
+    elif len(issue.subject) > SUBJECT_WARN:
+        warn(
+            issue.line("subject"),
+            f"the subject is {len(issue.subject)} characters; mail apps cut it at about {SUBJECT_WARN}, "
+            "so shorten it",
+        )
+    if not issue.preheader:
+        warn(
+            issue.line("preheader"),
+            "no preheader; write 'preheader: ...', the line mail apps show after the subject",
+        )
+    if not entries:
+        error(issue.line("sections"), "no section has items; move entries from 'runners_up' into 'items'")
+
+    seen: dict[str, tuple[str, int]] = {}
+    for section, e in entries:
+        item = items.get(e.item) if e.item else None
+        if e.item and item is None:
+            error(
+                e.line,
+                f"item '{e.item}' is not in the state database; check the id with 'newsletter items' "
+                "or run 'newsletter collect'",
+            )
+        if e.item and e.item in seen:
+            other, line = seen[e.item]
+            error(e.line, f"item '{e.item}' is also in section '{other}' (line {line}); keep it in one place")
+        elif e.item:
+            seen[e.item] = (section.id, e.line)
+        if e.item and e.item in earlier:
+            error(
+                e.line,
+                f"item '{e.item}' went out in issue {earlier[e.item]} already; remove it from this issue",
+            )
+        image, own = _image_of(e, item)
+        if image is None:
+            continue
+        title = _title(e, item)
+        missing = [
+            w for w, ok in (("alt text", (image.alt or "").strip()), ("consent", image.consent)) if not ok
+        ]
+        if missing and own:
+            error(
+                e.line,
+                f"the image of '{title}' has no {' and no '.join(missing)}; add 'alt' (what the image shows) "
+                "and 'consent: true' (everyone recognisable agreed) to its 'image', or remove the image",
+            )
+        elif missing:
+            warn(
+                e.line,
+                f"the image of '{title}' has no {' and no '.join(missing)}, so it is left out; to show it, "
+                "add 'image: {url: ..., alt: ..., consent: true}' to the entry",
+            )
+
+    for section in issue.sections:
+        term = config.taxonomy.sections.get(section.id)
+        limit = int(term.extra.get("limit") or 0) if term else 0
+        if limit and len(section.items) > limit:
+            warn(
+                section.line,
+                f"section '{section.id}' has {len(section.items)} items, over its limit of {limit}; "
+                f"move {len(section.items) - limit} to 'runners_up'",
+            )
+    if entries:
+        out += _coverage(config, issue, entries, items)
+    if links:
+        out += check_links(issue, _links(issue, entries, items))
+    return out
+
+
+def _coverage(
+    config: Config, issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item]
+) -> list[Problem]:
+    """Warnings when the line-up leaves out what the network cares about, or leans on one place."""
+    out: list[Problem] = []
+    line = issue.line("sections")
+    s = config.settings
+    partners, provinces = Counter[str](), Counter[str]()
+    sectors: set[str] = set()
+    themes: set[str] = set()
+    lived = False
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        pid = (item.partner if item else None) or e.partner
+        partner = config.partners.get(pid or "")
+        who = partner.id if partner else (f"source:{item.source}" if item else None)
+        if who:
+            partners[who] += 1
+        if partner:
+            sectors.add(partner.sector)
+        if item:
+            themes.update(item.themes)
+            lived = lived or item.ervaringsdeskundigen
+        places = (item.provinces if item else ()) or ((partner.province,) if partner else ())
+        provinces.update(set(places) - {NATIONWIDE})
+    for sector in s.essential_sectors:
+        if sector not in sectors:
+            title = config.taxonomy.sectors[sector].title
+            why = f"no item from the sector '{title}' ({sector}), which sources.yaml calls essential"
+            out.append(Problem(issue.path, line, f"{why}; promote one from 'runners_up'", "warning"))
+    for theme in s.essential_themes:
+        if theme not in themes:
+            title = config.taxonomy.themes[theme].title
+            why = f"no item on the theme '{title}' ({theme}), which sources.yaml calls essential"
+            out.append(Problem(issue.path, line, f"{why}; promote one from 'runners_up'", "warning"))
+    n = len(entries)
+    if n >= 2:
+        for what, counts in (("partner", partners), ("province", provinces)):
+            for key, k in sorted(counts.items()):
+                if k > s.max_share * n:
+                    name = key.removeprefix("source:")
+                    out.append(Problem(issue.path, line, f"{k} of {n} items are from the {what} '{name}', "
+                                       f"more than {s.max_share:.0%}; look for others in 'runners_up'",
+                                       "warning"))  # fmt: skip
+    if not lived:
+        out.append(Problem(issue.path, line, "no item involves people with lived experience "
+                           "(ervaringsdeskundigen); consider promoting one", "warning"))  # fmt: skip
+    return out
+
+
+def _links(issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item]) -> dict[str, int]:
+    """Every link that goes out, with the line of its first use."""
+    found: dict[str, int] = {}
+    for m in re.finditer(r"https?://[^\s)<>\]\"']+", issue.intro or ""):
+        found.setdefault(m.group(0).rstrip(".,;:"), issue.line("intro"))
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        url = e.url or (item.url if item else None)
+        if url:
+            found.setdefault(url, e.line)
+        image, _own = _image_of(e, item)
+        if image is not None and image.consent and image.alt:
+            found.setdefault(image.url, e.line)
+    return found
+
+
+def check_links(
+    issue: Issue, links: dict[str, int], *, timeout: float = LINK_TIMEOUT, concurrency: int = LINK_CONCURRENCY
+) -> list[Problem]:
+    """An error for each link that does not answer with success (HEAD, else GET) within ``timeout`` s."""
+    return asyncio.run(_check_links(issue, links, timeout, concurrency))
+
+
+async def _check_links(
+    issue: Issue, links: dict[str, int], timeout: float, concurrency: int
+) -> list[Problem]:
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"User-Agent": "newsletter-pipeline link check"}
+
+    async def one(client: httpx.AsyncClient, url: str, line: int) -> Problem | None:
+        async with gate:
+            try:
+                answer = await asyncio.wait_for(_probe(client, url), timeout)
+            except (TimeoutError, httpx.TimeoutException):
+                why = f"did not answer within {timeout:g} s"
+            except httpx.HTTPError as e:
+                why = f"cannot be reached ({type(e).__name__})"
+            else:
+                if answer < 400:
+                    return None
+                why = f"answers {answer} {httpx.codes.get_reason_phrase(answer)}".rstrip()
+        return Problem(issue.path, line, f"link {url} {why}; correct the address or remove it")
+
+    async with httpx.AsyncClient(follow_redirects=True, timeout=timeout, headers=headers) as client:
+        found = await asyncio.gather(*(one(client, u, line) for u, line in links.items()))
+    return [p for p in found if p]
+
+
+async def _probe(client: httpx.AsyncClient, url: str) -> int:
+    # HEAD is cheap, but some servers refuse or mishandle it: any failure gets one GET.
+    try:
+        head = await client.head(url)
+        if head.status_code < 400:
+            return head.status_code
+    except httpx.TimeoutException:
+        raise
+    except httpx.HTTPError:
+        pass
+    async with client.stream("GET", url) as response:
+        return response.status_code
+
+
+def check_issue(
+    config: Config, store: Store, issue_id: str, *, links: bool = False
+) -> tuple[Issue | None, list[Problem]]:
+    """The structure check and ``check`` together: what ``newsletter check`` prints."""
+    path = issue_path(config.root, issue_id)
+    shown = display_path(path, config.root)
+    if not path.exists():
+        raise NotFound(f"no issue '{issue_id}': {shown} does not exist", f"run 'newsletter draft {issue_id}'")
+    issue, problems = check_issue_file(path, config, shown)
+    if issue is None:
+        return None, sorted(problems)
+    return issue, sorted([*problems, *check(config, store, issue, links=links)])
+
+
+# -- approval -------------------------------------------------------------------------------------
+def _entry_content(e: Entry) -> dict[str, Any]:
+    data = asdict(e)
+    del data["line"]  # moving lines (a comment added above) changes nothing that is sent
+    return data
+
+
+def fingerprint(config: Config, store: Store, issue: Issue) -> str:
+    """sha256 over the content to be sent: the editor's fields (no comments, no program-owned keys,
+    no runners-up) and every referenced item as it is in the database now."""
+    ids = sorted({e.item for _, e in issue.entries() if e.item})
+    items = store.get_items(ids)
+    referenced = {}
+    for i in ids:
+        data = json.loads(item_to_json(items[i])) if i in items else None
+        if data:
+            data.pop("first_seen", None)  # when it was collected is not content
+        referenced[i] = data
+    content = {
+        "id": issue.id,
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "intro": issue.intro,
+        "send_at": issue.send_at.astimezone(dt.UTC).isoformat() if issue.send_at else None,
+        "sections": [
+            {"section": s.id, "items": [_entry_content(e) for e in s.items]} for s in issue.sections
+        ],
+        "items": referenced,
+    }
+    raw = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def approval_state(config: Config, store: Store, issue: Issue) -> str:
+    """One of "draft", "approved", "changed" (approved, edited since), "sending", "sent"."""
+    sent = store.sent_issue(issue.id)
+    if sent:
+        return "sent" if sent.get("completed_at") else "sending"
+    if issue.status == "sent":
+        return "sent"
+    if issue.approval is None or issue.status != "approved":
+        return "draft"
+    return "approved" if issue.approval.fingerprint == fingerprint(config, store, issue) else "changed"
+
+
+def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.datetime | None = None) -> Approval:
+    """Record who approved the issue, when, and the fingerprint of its content; refused on errors."""
+    by = " ".join(by.split())
+    if not by:
+        raise ApprovalRefused(
+            "an approval needs a name", f"run 'newsletter approve {issue_id} --by \"Name\"'"
+        )
+    issue, problems = check_issue(config, store, issue_id)
+    errors = [p for p in problems if p.is_error]
+    if issue is None or errors:
+        raise InputInvalid(problems)
+    state = approval_state(config, store, issue)
+    if state in ("sending", "sent"):
+        raise ApprovalRefused(
+            f"issue {issue_id} {'is being sent' if state == 'sending' else 'was sent'}; "
+            "approving it changes nothing",
+            "run 'newsletter status' to see where it stands",
+        )
+    at = _local(config, now or dt.datetime.now(dt.UTC))
+    fp = fingerprint(config, store, issue)
+    path = issue_path(config.root, issue_id)
+    approval = CommentedMap([("by", by), ("at", at), ("fingerprint", fp)])
+    write_program_fields(path, display_path(path, config.root), status="approved", approval=approval)
+    return Approval(by, at, fp)
+
+
+def mark_sent(config: Config, issue: Issue) -> None:
+    """Set ``status: sent`` in the issue file; deliver calls it when the send to the list completes."""
+    path = issue_path(config.root, issue.id)
+    if path.exists():
+        write_program_fields(path, display_path(path, config.root), status="sent")
+
+
+# -- status ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssueStatus:
+    id: str
+    state: str  # draft, approved, changed, sending, sent, or invalid (the file has errors)
+    send_at: dt.datetime | None = None
+    approval: Approval | None = None
+    counts: dict[str, int] | None = None  # the delivery ledger, once sending started
+    problem: str | None = None  # the first error of an invalid file
+
+
+def statuses(config: Config, store: Store) -> list[IssueStatus]:
+    """Every issue in issues/ or in the database, by id."""
+    folder = config.root / "issues"
+    files = {p.stem: p for p in folder.glob("*.yaml")} if folder.is_dir() else {}
+    sent = {r["id"]: r for r in store.sent_issues()}
+    out = []
+    for issue_id in sorted(set(files) | set(sent)):
+        counts = store.delivery_counts(issue_id) if issue_id in sent else None
+        if issue_id not in files:
+            out.append(IssueStatus(issue_id, "sent" if sent[issue_id]["completed_at"] else "sending",
+                                   counts=counts))  # fmt: skip
+            continue
+        issue, problems = check_issue_file(
+            files[issue_id], config, display_path(files[issue_id], config.root)
+        )
+        if issue is None:
+            first = next((p for p in problems if p.is_error), None)
+            out.append(IssueStatus(issue_id, "invalid", problem=str(first) if first else None))
+            continue
+        state = approval_state(config, store, issue)
+        out.append(IssueStatus(issue_id, state, issue.send_at, issue.approval, counts))
+    return out
+
+
+__all__ = [
+    "PROGRAM_FIELDS",
+    "ApprovalRefused",
+    "DraftRefused",
+    "IssueStatus",
+    "approval_state",
+    "approve",
+    "check",
+    "check_issue",
+    "draft",
+    "fingerprint",
+    "mark_sent",
+    "statuses",
+]

@@ -1,0 +1,156 @@
+"""Ranking candidates for an issue: points per item, then a greedy line-up that spreads the picks.
+
+An editor must be able to predict (and overrule) every choice, so the rules are few, use round
+numbers, and are written into the drafted file's header comment (``explanation``) from the same
+constants the code uses. Pure: no database, no clock; ``pipeline.curate`` passes both in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.config import NATIONWIDE, Config, Term
+from pipeline.models import Item
+
+RECENCY_POINTS = 100  # an item published today
+HALF_LIFE_DAYS = 14  # ... halving every two weeks
+EVENT_HALF_LIFE_DAYS = 30  # events: by how soon they start, halving every month
+PRIORITY_POINTS = 10  # per level of 'priority' in sources.yaml (partner or feed)
+SAME_PARTNER, SAME_SECTOR, SAME_PROVINCE, SHARED_THEME = 25, 10, 10, 5  # spread: minus per earlier pick
+PARTNER_CAP = 2  # items of one partner (or source) in one issue
+DEFAULT_LIMIT = 5  # a section without 'limit'
+RUNNERS_UP_MAX = 8  # per section, so that the file stays readable with 300 partners
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item with what ranking needs to know about it."""
+
+    item: Item
+    points: float  # recency and priority; the spread is applied while picking
+    who: str  # partner id, or "source:<id>" for a source that is not a partner: the cap counts these
+    sector: str | None
+    provinces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SectionLineup:
+    section: str
+    items: tuple[Candidate, ...]
+    runners_up: tuple[Candidate, ...]
+
+
+def explanation(config: Config) -> list[str]:
+    """The ranking rules in plain words, for the drafted file's header comment."""
+    return [
+        "How the candidates were ranked (pipeline/ranking.py):",
+        "- Candidates: items published since the last sent issue, and events that have not started yet.",
+        "  An item that went out in an earlier issue is never a candidate again.",
+        f"- Recency: {RECENCY_POINTS} points when published today, halving every {HALF_LIFE_DAYS} days;",
+        f"  events by how soon they start, halving every {EVENT_HALF_LIFE_DAYS} days.",
+        f"- Priority: {PRIORITY_POINTS} points more per level of 'priority' in sources.yaml"
+        " (partner or feed).",
+        "- Kinds: a section takes only the kinds listed in its 'kinds' in sources.yaml; featured sections",
+        f"  are filled first, then the others in order, each up to its 'limit' (default {DEFAULT_LIMIT}).",
+        f"- Spread: every pick lowers the points of the rest: -{SAME_PARTNER} for the same partner,",
+        f"  -{SAME_SECTOR} for the same sector, -{SAME_PROVINCE} for the same province (not '{NATIONWIDE}'),"
+        f" -{SHARED_THEME} for a shared theme.",
+        f"- Cap: at most {PARTNER_CAP} items from one partner or source in the issue.",
+        f"- Runners-up: up to {RUNNERS_UP_MAX} of the rest per section, best first.",
+        "- Order: items go out in the order they were picked; events with a date in the order they start.",
+    ]
+
+
+def _sources_priority(config: Config) -> dict[str, int]:
+    prio = {f.id: f.priority for f in config.feeds()}
+    for p in config.partners.values():
+        prio[f"submissions:{p.id}"] = p.priority
+    return prio
+
+
+def candidate(config: Config, item: Item, now: dt.datetime, priority: Mapping[str, int]) -> Candidate:
+    partner = config.partners.get(item.partner or "")
+    if item.starts is not None:
+        days = max((item.starts - now).total_seconds() / 86400, 0)
+        recency = RECENCY_POINTS * 0.5 ** (days / EVENT_HALF_LIFE_DAYS)
+    else:
+        days = max((now - item.published).total_seconds() / 86400, 0)
+        recency = RECENCY_POINTS * 0.5 ** (days / HALF_LIFE_DAYS)
+    level = priority.get(item.source, partner.priority if partner else 0)
+    return Candidate(
+        item,
+        round(recency + PRIORITY_POINTS * level, 1),
+        partner.id if partner else f"source:{item.source}",
+        partner.sector if partner else None,
+        item.provinces or ((partner.province,) if partner else ()),
+    )
+
+
+def candidates(config: Config, items: Iterable[Item], now: dt.datetime) -> list[Candidate]:
+    """Every item as a candidate, best first (ties: newer first, then by id, so drafts are stable)."""
+    priority = _sources_priority(config)
+    out = [candidate(config, i, now, priority) for i in items]
+    return sorted(out, key=lambda c: (-c.points, -c.item.published.timestamp(), c.item.id))
+
+
+def _fits(section: Term, c: Candidate) -> bool:
+    kinds = section.extra.get("kinds")
+    return not kinds or c.item.kind in kinds
+
+
+def home(config: Config, c: Candidate) -> str | None:
+    """The section a runner-up is listed under: the first non-featured section that takes its kind."""
+    fitting = [s for s in config.taxonomy.sections.values() if _fits(s, c)]
+    plain = [s for s in fitting if not s.extra.get("featured")]
+    chosen = (plain or fitting)[:1]
+    return chosen[0].id if chosen else None
+
+
+def _spread(c: Candidate, picked: Sequence[Candidate]) -> float:
+    penalty = 0
+    for p in picked:
+        penalty += SAME_PARTNER if p.who == c.who else 0
+        penalty += SAME_SECTOR if c.sector and p.sector == c.sector else 0
+        shared = set(c.provinces) & set(p.provinces) - {NATIONWIDE}
+        penalty += SAME_PROVINCE if shared else 0
+        penalty += SHARED_THEME if set(c.item.themes) & set(p.item.themes) else 0
+    return c.points - penalty
+
+
+def lineup(config: Config, ranked: Sequence[Candidate]) -> list[SectionLineup]:
+    """Sections in taxonomy order, each with its picks and runners-up."""
+    sections = list(config.taxonomy.sections.values())
+    order = sorted(sections, key=lambda s: not s.extra.get("featured"))  # stable: featured first
+    picked: list[Candidate] = []
+    taken: set[str] = set()
+    per_partner: Counter[str] = Counter()
+    chosen: dict[str, list[Candidate]] = {s.id: [] for s in sections}
+    for section in order:
+        limit = int(section.extra.get("limit") or DEFAULT_LIMIT)
+        for _ in range(limit):
+            pool = [
+                c for c in ranked
+                if _fits(section, c) and c.item.id not in taken and per_partner[c.who] < PARTNER_CAP
+            ]  # fmt: skip
+            if not pool:
+                break
+            best = max(pool, key=lambda c: _spread(c, picked))  # max keeps the first of equals: ranked order
+            picked.append(best)
+            taken.add(best.item.id)
+            per_partner[best.who] += 1
+            chosen[section.id].append(best)
+    runners: dict[str, list[Candidate]] = {s.id: [] for s in sections}
+    for c in ranked:
+        where = home(config, c)
+        if c.item.id not in taken and where and len(runners[where]) < RUNNERS_UP_MAX:
+            runners[where].append(c)
+    out = []
+    for s in sections:
+        items = chosen[s.id]
+        if items and all(c.item.starts for c in items):
+            items = sorted(items, key=lambda c: (c.item.starts, c.item.id))
+        out.append(SectionLineup(s.id, tuple(items), tuple(runners[s.id])))
+    return out
