@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
-from pipeline.markup import clean_html, plain_text, plain_title
+from pipeline.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.models import Image, Item
 
 # Query parameters that only say where a click came from; two links that differ in these are the
@@ -87,15 +87,17 @@ class ThemeRules:
     def from_keywords(cls, keywords: Mapping[str, Iterable[str]]) -> ThemeRules:
         rules = []
         for theme, words in keywords.items():
-            words = [w.strip() for w in words if isinstance(w, str) and w.strip()]
+            words = [w.strip().lower() for w in words if isinstance(w, str) and w.strip()]
             if words:
                 # Matched at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds).
+                # The text is lower-cased once instead of IGNORECASE, which is several times slower.
                 alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-                rules.append((theme, re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)))
+                rules.append((theme, re.compile(rf"\b(?:{alternatives})")))
         return cls(tuple(rules))
 
     def themes_for(self, text: str) -> tuple[str, ...]:
-        return tuple(theme for theme, pattern in self.rules if pattern.search(text))
+        lowered = text.lower()
+        return tuple(theme for theme, pattern in self.rules if pattern.search(lowered))
 
 
 # -- URLs and ids ---------------------------------------------------------------------------------
@@ -334,7 +336,7 @@ def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now
     if url is None:
         return None
     summary_html = clean_html(entry.summary, entry.base)
-    summary_text = plain_text(summary_html)
+    summary_text = text_of_clean_html(summary_html)
     title = plain_title(entry.title) or plain_title(summary_text[:80]) or url
     image = None
     for src, alt in (*entry.images, *filter(None, [_first_img(summary_html)])):

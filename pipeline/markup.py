@@ -72,7 +72,13 @@ def plain_text(fragment: str) -> str:
     """Text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
     if not fragment:
         return ""
-    cleaned = clean_html(fragment)  # removes script/style content before the tags go
+    return text_of_clean_html(clean_html(fragment))  # removes script/style content before the tags go
+
+
+def text_of_clean_html(cleaned: str) -> str:
+    """``plain_text`` for HTML that already came out of ``clean_html`` (skips sanitising it twice)."""
+    if not cleaned:
+        return ""
     text = _BLOCK.sub(" ", cleaned)
     text = html.unescape(_TAG.sub("", text))
     return _SPACE.sub(" ", text).strip()
