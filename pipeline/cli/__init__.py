@@ -14,6 +14,7 @@ from pipeline.cli import render  # noqa: F401  isort: skip
 from pipeline.cli import collect  # noqa: F401  isort: skip
 from pipeline.cli import report  # noqa: F401  isort: skip
 from pipeline.cli import deliver  # noqa: F401  isort: skip
+from pipeline.cli import publish  # noqa: F401  isort: skip
 from pipeline.cli import curate  # noqa: F401  isort: skip
 
 __all__ = ["main"]

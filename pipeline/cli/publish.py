@@ -1,0 +1,54 @@
+"""`newsletter publish`: the web archive of sent issues, with an Atom feed and a sitemap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.errors import display_path
+from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
+from pipeline.store import Store
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the site (default: build/site in the instance).",
+)
+@pass_ctx
+def publish(ctx: Context, out: Path | None) -> None:
+    """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
+
+    An index of every issue sent to the list (newest first), each issue's web page as it was
+    sent (nothing personal), a page per theme and per partner listing the stories that appeared
+    in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
+    newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
+    Only files whose content changed are written: publishing after a new send adds that issue
+    and leaves the rest untouched.
+
+    \b
+    Examples:
+      newsletter publish
+      newsletter publish --out /var/www/nieuwsbrief/archief
+    """
+    config = ctx.config
+    folder = out if out is not None else site_folder(config)
+    with Store(config.settings.state) as store:
+        site = build_site(config, store)
+    for line in site.redactions:
+        click.echo(f"Warning: {line}; check the issue's web.html template", err=True)
+    written = write_site(site, folder)
+    shown = display_path(folder, ctx.root)
+    click.echo(
+        f"Published {len(site.issues)} issues, {len(site.themes)} theme and {len(site.partners)} partner "
+        f"pages to {shown}/: {len(written.changed)} files written, {written.unchanged} unchanged"
+        + (f", {len(written.removed)} removed" if written.removed else "")
+        + "."
+    )
+    for path in written.changed:
+        click.echo(f"  {display_path(path, ctx.root)}")
+    click.echo(f"Open {display_path(folder / INDEX, ctx.root)}; feed: {config.settings.archive_url}{FEED}")
