@@ -278,7 +278,7 @@ def _check_settings(config: Config, transport: Transport) -> None:
 
 
 # -- the three things a user can do -------------------------------------------------------------------
-def test_send(
+def send_test(
     config: Config, rendered: Rendered, addresses: Sequence[str], transport: Transport
 ) -> TestReport:
     """A copy with a marked subject to ``addresses`` only (a draft too); records nothing."""
@@ -441,7 +441,7 @@ def send_issue(
             return render_issue(config, issue, store.get_items(ids), previous_issue_date=previous)
 
         if to:
-            return test_send(config, rendered_now(), to, transport)
+            return send_test(config, rendered_now(), to, transport)
         if dry_run:
             return plan(
                 config, store, issue_id, transport, send_at=issue.send_at, resend_unknown=resend_unknown

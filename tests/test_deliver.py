@@ -1,0 +1,263 @@
+"""Deliver without SendGrid: the subscriber CSV, the outbox, the ledger, the lock, the request limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test, send_to_list
+from pipeline.errors import InputInvalid, NotFound, PipelineError
+from pipeline.locking import Busy
+from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.sendgrid_api import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
+from pipeline.store import Store
+from pipeline.subscribers import read_subscribers
+
+HTML = (
+    f"<html><body><p>Beste {TOKEN_NAME},</p><p>Nieuws.</p>"
+    f'<a href="{TOKEN_UNSUBSCRIBE}">Afmelden</a> <a href="{TOKEN_PREFERENCES}">Voorkeuren</a></body></html>'
+)
+TEXT = f"Beste {TOKEN_NAME},\n\nNieuws.\n\nAfmelden: {TOKEN_UNSUBSCRIBE}\n"
+
+
+def rendered(issue: str = "2026-12") -> Rendered:
+    return Rendered(issue, "Fietsen en laptops", "Wat partners deden", HTML, TEXT, "<html>web</html>")
+
+
+def write_subscribers(root: Path, n: int, extra: str = "") -> None:
+    lines = ["email;name"] + [f"Lid{i}@Example.org;Lid {i}" for i in range(n)]
+    (root / "subscribers.csv").write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+
+
+def outbox_transport(config: Config) -> OutboxTransport:
+    return OutboxTransport(Outbox(config.root / "outbox"), "outbox/")
+
+
+# -- the subscriber CSV ---------------------------------------------------------------------------
+def test_csv_with_bom_commas_and_odd_header_case(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes("\ufeff Email ,Naam\r\nA@Example.org,Anna\r\n\r\nb@example.org,\r\n".encode())
+    reader = read_subscribers(path, tmp_path)
+    rows = list(reader)
+    assert [(s.email, s.name, s.line) for s in rows] == [
+        ("a@example.org", "Anna", 2),
+        ("b@example.org", None, 4),
+    ]
+    assert reader.problems == []
+
+
+def test_bad_rows_reported_by_line_without_the_address(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("email;name\nok@example.org;A\ngeheim-adres;B\n;C\nx@y@example.org;D\n", encoding="utf-8")
+    reader = read_subscribers(path, tmp_path)
+    assert [s.email for s in reader] == ["ok@example.org"]
+    assert [(p.line, p.message) for p in reader.problems] == [
+        (3, "the email column is not a valid address; correct or remove this row"),
+        (4, "the email column is empty; correct or remove this row"),
+        (5, "the email column is not a valid address; correct or remove this row"),
+    ]
+    assert not any("geheim" in str(p) for p in reader.problems)
+    assert reader.rows == 4
+
+
+def test_missing_email_column_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("naam;organisatie\nA;B\n", encoding="utf-8")
+    with pytest.raises(InputInvalid) as e:
+        list(read_subscribers(path, tmp_path))
+    assert str(e.value) == "s.csv:1: the first line needs an 'email' column (separated by ';' or ',')"
+    with pytest.raises(NotFound, match="does not exist"):
+        list(read_subscribers(tmp_path / "absent.csv", tmp_path))
+
+
+# -- the outbox and the list send without a key ----------------------------------------------------
+def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        report = send_to_list(
+            config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[("partners", "x")]
+        )
+        assert report.completed
+        # The demo list: 7 rows, one duplicate (case differs), one bad address.
+        assert report.list is not None
+        assert (report.list.rows, report.list.duplicates, report.list.invalid) == (7, 1, 1)
+        assert report.counts["accepted"] == 5 and report.counts["pending"] == 0
+        files = sorted((demo_root / "outbox" / "2026-12").glob("*.eml"))
+        assert len(files) == 5
+        assert store.sent_issue("2026-12")["completed_at"] is not None
+        assert store.sent_items("2026-12") == [
+            {"issue": "2026-12", "item": "x", "section": "partners", "position": 0}
+        ]
+        again = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        assert again.sent_now == 0 and again.requests == 0
+    assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
+
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "Anna de Vries <anna.devries@example.org>"
+    assert msg["Subject"] == "Fietsen en laptops"
+    assert msg["List-Unsubscribe"] == "<mailto:redactie@example.org?subject=afmelden%202026-12>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "Beste Anna de Vries," in text and "Beste Anna de Vries," in html
+    for token in (TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKEN_PREFERENCES):
+        assert token not in text and token not in html
+    assert 'href="mailto:redactie@example.org?subject=afmelden%202026-12"' in html
+
+
+def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        send_to_list(
+            config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[], batch_size=2
+        )
+        with store.transaction() as db:  # as if the first run had stopped after two subscribers
+            db.execute("UPDATE deliveries SET state='pending', batch=NULL WHERE issue='2026-12' AND seq > 2")
+            db.execute("UPDATE sent_issues SET completed_at=NULL")
+        changed = Rendered("2026-12", "Ander onderwerp", "", "<p>anders</p>", "anders", "web")
+        report = send_to_list(config, store, changed, outbox_transport(config), fingerprint="fp2", items=[])
+        assert report.sent_now == 3 and report.completed
+    subjects = {
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
+        for p in (demo_root / "outbox" / "2026-12").glob("*.eml")
+    }
+    assert subjects == {"Fietsen en laptops"}
+
+
+def test_dry_run_plans_and_changes_nothing(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        p = plan(config, store, "2026-12", outbox_transport(config))
+        assert p.to_send == 5 and p.requests == 1 and not p.list.suppressions_read
+        assert store.delivery_counts("2026-12")["pending"] == 0
+        assert store.sent_issue("2026-12") is None
+    assert not (demo_root / "outbox").exists()
+
+
+def test_new_subscribers_do_not_get_an_issue_already_completed(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        with (demo_root / "subscribers.csv").open("a", encoding="utf-8") as f:
+            f.write("nieuw@example.org;Nieuw;;\n")
+        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        assert report.sent_now == 0 and report.counts["accepted"] == 5
+
+
+def test_removed_subscribers_are_skipped_on_resume(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        now = dt.datetime.now(dt.UTC)
+        store.load_audience([("a@example.org", None), ("b@example.org", None)], [])
+        with store.transaction():  # a send that started with two subscribers, then stopped
+            store.record_sent_issue(rendered(), "fp", [], now)
+            store.sync_ledger("2026-12", now)
+        write_subscribers(demo_root, 0, "a@example.org;A\n")
+        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        assert report.counts["accepted"] == 1
+        assert store.skip_reasons("2026-12") == {"no longer in the subscriber list": 1}
+
+
+def test_test_send_marks_the_subject_and_records_nothing(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        result = send_test(
+            config, rendered(), ["Redactie@example.nl", "redactie@example.nl"], outbox_transport(config)
+        )
+        assert result.accepted and result.recipients == 1
+        assert store.delivery_counts("2026-12") == dict.fromkeys(store.DELIVERY_STATES, 0)
+        assert store.sent_issue("2026-12") is None
+    (path,) = (demo_root / "outbox" / "2026-12" / "test").glob("*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "[TEST] Fietsen en laptops"
+    with pytest.raises(PipelineError, match="--to: 'redactie' is not an email address"):
+        send_test(config, rendered(), ["redactie"], outbox_transport(config))
+
+
+# -- the lock ---------------------------------------------------------------------------------------
+def _hold(config_root: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    config = load_config(Path(config_root))
+    with send_lock(config, "2026-12"):
+        ready.set()
+        time.sleep(60)
+
+
+def test_one_send_at_a_time_and_a_killed_holder_leaves_no_lock(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold, args=(str(demo_root), ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        busy = f"a send of issue 2026-12 is already running \\(process {holder.pid}\\)"
+        with pytest.raises(Busy, match=busy), send_lock(config, "2026-12"):
+            pass
+        with send_lock(config, "2027-01"):  # another issue is another lock
+            pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs in the holder
+        holder.join()
+    with send_lock(config, "2026-12"):
+        pass
+
+
+# -- what the mock does not check --------------------------------------------------------------------
+def _body(n: int, **kw: object) -> dict[str, object]:
+    return mail_body(
+        from_email="n@example.org", from_name="N", reply_to=None, subject="s", text="t", html="<p>h</p>",
+        recipients=[(f"u{i}@example.org", None) for i in range(n)], **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_limits_the_mock_does_not_check() -> None:
+    check_body(_body(1000))
+    with pytest.raises(RequestInvalid, match="1001 recipients; SendGrid takes at most 1000"):
+        check_body(_body(1001))
+    twice = _body(2)
+    twice["personalizations"][1]["to"][0]["email"] = "U0@example.org"  # type: ignore[index]
+    with pytest.raises(RequestInvalid, match="names one address twice"):
+        check_body(twice)
+    with pytest.raises(RequestInvalid, match="header 'Reply-To' cannot be set through 'headers'"):
+        check_body(_body(1, headers={"Reply-To": "x@example.org"}))
+    check_body(_body(1, send_at=int(time.time()) + 71 * 3600))
+    with pytest.raises(RequestInvalid, match="more than 72 hours ahead"):
+        check_body(_body(1, send_at=int(time.time()) + 73 * 3600))
+    big = _body(1)
+    big["content"] = [{"type": "text/plain", "value": "x" * 30_000_000}]
+    with pytest.raises(RequestInvalid, match="SendGrid takes less than 30 MB"):
+        check_body(big)
+
+
+def test_one_personalization_per_recipient() -> None:
+    body = _body(3, substitutions=lambda name: {TOKEN_NAME: name or "lezer"})
+    assert [len(p["to"]) for p in body["personalizations"]] == [1, 1, 1]  # type: ignore[attr-defined]
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]  # type: ignore[attr-defined]
+
+
+def test_waits_honour_retry_after_and_ratelimit_reset_within_the_cap() -> None:
+    api = SendGridAPI("SG.x", host="http://127.0.0.1:9", policy=RetryPolicy(base=0.5, cap=30))
+    assert api._wait_for({"Retry-After": "7"}, 1) == 7
+    assert api._wait_for({"Retry-After": "3600"}, 1) == 30
+    assert 9 <= api._wait_for({"X-RateLimit-Reset": str(int(time.time()) + 10)}, 1) <= 10
+    # A reset in the past (Prism's example) falls back to backoff with jitter: 0 .. base * 2**(n-1).
+    assert all(0 <= api._wait_for({"X-RateLimit-Reset": "1392815263"}, 3) <= 2 for _ in range(50))
+
+
+def test_72_hours_ahead_is_refused_before_anything_happens(demo_root: Path) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
+        with pytest.raises(PipelineError, match="more than 72 hours ahead"):
+            send_to_list(
+                config, store, rendered(), outbox_transport(config), fingerprint="f", items=[], send_at=later
+            )
+        assert store.sent_issue("2026-12") is None

@@ -1,0 +1,285 @@
+"""Deliver against Prism on SendGrid's own spec, through the recording, fault-injecting proxy."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
+
+from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
+from test_deliver import rendered, write_subscribers  # noqa: E402
+
+from pipeline.config import Config, load_config  # noqa: E402
+from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
+from pipeline.sendgrid_api import RetryPolicy, SendGridAPI, mail_body  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+
+pytest_plugins = ["sendgrid_mock"]  # the lead can move this to conftest.py
+pytestmark = pytest.mark.mock
+
+ISSUE_YAML = """\
+id: 2026-12
+subject: Fietsen en laptops
+preheader: Wat partners deze maand deden
+intro: Welkom bij de decembereditie.
+sections:
+  - section: partners
+    items:
+      - title: Doe mee aan de online sessie
+        summary: Elke twee weken, voor partners.
+        url: https://www.example.org/sessies
+"""
+
+
+class Waits:
+    """Records the waits instead of sleeping: the retry tests check them and stay fast."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def env_for(proxy: MockProxy) -> dict[str, str]:
+    return {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": proxy.url}
+
+
+def send(config: Config, proxy: MockProxy, sleep: Waits | None = None, **kw: object) -> Report:
+    transport = open_transport(
+        config, env_for(proxy), policy=RetryPolicy(attempts=4, base=0.01, timeout=5), sleep=sleep or Waits()
+    )
+    with Store(config.settings.state) as store:
+        return send_to_list(
+            config, store, rendered(), transport, fingerprint="fp", items=[("partners", "x")], **kw
+        )  # type: ignore[arg-type]
+
+
+def times_accepted(proxy: MockProxy) -> Counter[str]:
+    return Counter(a for r in proxy.accepted_by_prism() for a in r.recipients)
+
+
+def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    config = load_config(demo_root)
+    report = send(config, sendgrid)
+    assert report.completed and report.stopped is None
+    # The demo list: 5 valid unique addresses; the mock's suppression lists name user1@example.com.
+    assert report.counts["accepted"] == 4 and report.counts["skipped"] == 1
+    with Store(config.settings.state) as store:
+        assert store.skip_reasons("2026-12") == {"unsubscribed": 1}
+        assert store.delivery_states("2026-12")["user1@example.com"] == "skipped"
+    reads = sorted(r.path for r in sendgrid.records if r.method == "GET")
+    assert reads == [
+        "/v3/asm/groups/4242/suppressions", "/v3/suppression/bounces", "/v3/suppression/invalid_emails",
+        "/v3/suppression/spam_reports", "/v3/suppression/unsubscribes",
+    ]  # fmt: skip
+    (request,) = sendgrid.mail_sends
+    body = request.body
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert [len(p["to"]) for p in body["personalizations"]] == [1, 1, 1, 1]
+    assert "user1@example.com" not in request.recipients
+    anna = body["personalizations"][0]
+    assert anna == {
+        "to": [{"email": "anna.devries@example.org", "name": "Anna de Vries"}],
+        "substitutions": {"%naam%": "Anna de Vries"},
+    }
+    assert body["personalizations"][2]["substitutions"] == {"%naam%": "lezer"}  # carla has no name
+    assert body["asm"] == {"group_id": 4242}
+    assert body["categories"] == ["nieuwsbrief", "demo", "issue-2026-12"]
+    assert body["custom_args"] == {"issue": "2026-12", "batch": "1"}
+    assert body["headers"] == {
+        "List-Unsubscribe": "<<%asm_group_unsubscribe_raw_url%>>, <mailto:redactie@example.org?subject=afmelden%202026-12>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert body["reply_to"] == {"email": "redactie@example.org"}
+    assert "send_at" not in body
+    with Store(config.settings.state) as store:
+        assert {b["message_id"] for b in store.delivery_batches("2026-12")} == {"mock-message-id-0001"}
+
+
+def test_batches_of_at_most_1000_and_a_rerun_sends_nothing(demo_root: Path, sendgrid: MockProxy) -> None:
+    write_subscribers(demo_root, 2500)
+    config = load_config(demo_root)
+    report = send(config, sendgrid)
+    assert [len(r.recipients) for r in sendgrid.mail_sends] == [1000, 1000, 500]
+    assert report.counts["accepted"] == 2500 and report.requests == 3 + 5
+    again = send(config, sendgrid)
+    assert again.sent_now == 0 and len(sendgrid.mail_sends) == 3
+    assert set(times_accepted(sendgrid).values()) == {1}
+
+
+def test_scheduled_issue_carries_send_at(demo_root: Path, sendgrid: MockProxy) -> None:
+    import datetime as dt
+
+    config = load_config(demo_root)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=20)
+    send(config, sendgrid, send_at=when)
+    assert sendgrid.mail_sends[0].body["send_at"] == int(when.timestamp())
+
+
+def test_429_and_503_are_retried_honouring_retry_after(demo_root: Path, sendgrid: MockProxy) -> None:
+    config = load_config(demo_root)
+    faults = iter(["429", "503"])
+    sendgrid.fault = lambda r: next(faults, None) if r.path == "/v3/mail/send" else None
+    sendgrid.retry_after = "2"
+    waits = Waits()
+    report = send(config, sendgrid, sleep=waits)
+    assert [r.status for r in sendgrid.mail_sends] == [429, 503, 202]
+    assert report.counts["accepted"] == 4 and report.completed
+    assert waits.waits[0] == 2.0  # Retry-After
+    assert 0 <= waits.waits[1] <= 0.02  # backoff with jitter: base 0.01 * 2**1
+    assert set(times_accepted(sendgrid).values()) == {1}
+
+
+def test_rate_limit_that_never_ends_stops_with_everyone_still_pending(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    config = load_config(demo_root)
+    sendgrid.fault = lambda r: "429" if r.path == "/v3/mail/send" else None
+    report = send(config, sendgrid)
+    assert report.stopped == "SendGrid answered 429 4 time(s)"
+    assert report.counts["pending"] == 4 and report.counts["accepted"] == 0 and not report.completed
+    sendgrid.fault = None
+    assert send(config, sendgrid).counts["accepted"] == 4
+
+
+def test_400_stops_the_send_with_sendgrids_message_and_a_rerun_continues(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    write_subscribers(demo_root, 2500)
+    config = load_config(demo_root)
+    sendgrid.fault = lambda r: "400" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
+    report = send(config, sendgrid)
+    assert report.stopped is not None and report.stopped.startswith("SendGrid answered 400: ")
+    assert "(field " in report.stopped  # SendGrid's errors[].field
+    assert (report.counts["accepted"], report.counts["failed"], report.counts["pending"]) == (1000, 1000, 500)
+    assert not report.completed
+    with Store(config.settings.state) as store:
+        assert store.sent_issue("2026-12")["completed_at"] is None
+    sendgrid.fault = None
+    again = send(config, sendgrid)
+    assert again.completed and again.counts["accepted"] == 2500 and again.sent_now == 1500
+    assert set(times_accepted(sendgrid).values()) == {1}
+
+
+def test_lost_answer_is_unknown_and_resent_only_when_asked(demo_root: Path, sendgrid: MockProxy) -> None:
+    write_subscribers(demo_root, 2500)
+    config = load_config(demo_root)
+    sendgrid.fault = lambda r: "drop" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
+    report = send(config, sendgrid)
+    assert report.unknown_batches == (2,)
+    assert (report.counts["accepted"], report.counts["unknown"]) == (1500, 1000)
+    assert report.completed  # everyone has a final state; the unknown ones are reported
+    sendgrid.fault = None
+    assert send(config, sendgrid).sent_now == 0  # not silently resent
+    assert len(sendgrid.mail_sends) == 3
+    resent = send(config, sendgrid, resend_unknown=True)
+    assert resent.resent_unknown == 1000 and resent.sent_now == 1000 and resent.counts["unknown"] == 0
+    # The editor asked for it: SendGrid had accepted batch 2 before, so those 1000 got it twice.
+    assert Counter(times_accepted(sendgrid).values()) == {1: 1500, 2: 1000}
+
+
+def test_timeout_after_the_request_is_unknown(demo_root: Path, sendgrid: MockProxy) -> None:
+    config = load_config(demo_root)
+
+    def slow(r: Recorded, phase: str) -> None:
+        if r.path == "/v3/mail/send" and phase == "answered-by-prism":
+            time.sleep(0.6)
+
+    sendgrid.hook = slow
+    transport = open_transport(
+        config, env_for(sendgrid), policy=RetryPolicy(attempts=3, base=0.01, timeout=0.3)
+    )
+    with Store(config.settings.state) as store:
+        report = send_to_list(config, store, rendered(), transport, fingerprint="f", items=[])
+    assert report.counts["unknown"] == 4 and len(sendgrid.mail_sends) == 1  # never retried
+
+
+def test_unreachable_before_sending_is_retried_then_left_pending() -> None:
+    waits = Waits()
+    env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": f"http://127.0.0.1:{free_port()}"}
+    api = SendGridAPI.from_env("global", env, policy=RetryPolicy(attempts=3, base=0.01), sleep=waits)
+    assert api is not None
+    body = mail_body(from_email="n@example.org", from_name="N", reply_to=None, subject="s", text="t", html="h",
+                     recipients=[("a@example.org", None)])  # fmt: skip
+    result = api.send(body)
+    assert (result.status, result.attempts, api.requests, len(waits.waits)) == ("not_sent", 3, 3, 2)
+    assert result.reason is not None and result.reason.startswith(
+        "cannot reach SendGrid at http://127.0.0.1:"
+    )
+
+
+def test_region_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SendGridAPI("SG.x", region="eu").host == "https://api.eu.sendgrid.com"
+    assert SendGridAPI("SG.x", region="global").host == "https://api.sendgrid.com"
+    env = {"SENDGRID_API_KEY": "SG.x", "SENDGRID_HOST": "http://127.0.0.1:1234/"}
+    api = SendGridAPI.from_env("eu", env)
+    assert api is not None and api.host == "http://127.0.0.1:1234"
+    assert SendGridAPI.from_env("eu", {}) is None
+    assert "SG.x" not in repr(api)
+
+
+def test_dry_run_reads_suppressions_and_sends_nothing(demo_root: Path, sendgrid: MockProxy) -> None:
+    config = load_config(demo_root)
+    transport = open_transport(config, env_for(sendgrid))
+    with Store(config.settings.state) as store:
+        p = plan(config, store, "2026-12", transport)
+    assert p.list.suppressions_read and p.skipped == {"unsubscribed": 1}
+    assert (p.to_send, p.requests, p.list.duplicates, p.list.invalid) == (4, 1, 1, 1)
+    assert sendgrid.mail_sends == []
+
+
+# -- the command line, and what never appears in output -----------------------------------------------
+def test_cli_test_send_dry_run_and_secrets(
+    demo_root: Path, sendgrid: MockProxy, cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    for k, v in env_for(sendgrid).items():
+        monkeypatch.setenv(k, v)
+    result = cli("send", "2026-12", "--to", "redactie@example.nl")  # type: ignore[operator]
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"Test copy of 2026-12 (subject marked [TEST]) to 1 address(es) via SendGrid ({sendgrid.url}).\n"
+    )
+    (request,) = sendgrid.mail_sends
+    assert request.body["subject"] == "[TEST] Fietsen en laptops"
+    assert "asm" not in request.body and request.recipients == ["redactie@example.nl"]
+    for token in ("%naam%", "<%asm_group_unsubscribe_raw_url%>", "<%asm_preferences_raw_url%>"):
+        assert token not in request.body["content"][1]["value"]
+
+    plan_out = cli("send", "2026-12", "--dry-run")  # type: ignore[operator]
+    assert plan_out.exit_code == 0
+    assert "  skipped:         1 (unsubscribed: 1)\n" in plan_out.output
+    assert "  to send now:     4 in 1 request(s)\n" in plan_out.output
+    assert "subscribers.csv:8: warning: the email column is not a valid address" in plan_out.output
+    assert len(sendgrid.mail_sends) == 1
+
+    sendgrid.fault = lambda r: "400" if r.path == "/v3/mail/send" else None
+    failed = cli("send", "2026-12", "--to", "redactie@example.nl")  # type: ignore[operator]
+    assert failed.exit_code == 1 and failed.output.startswith(
+        "Error: the test send was not accepted: SendGrid answered 400"
+    )
+
+    everything = plan_out.output + result.output + failed.output
+    assert API_KEY not in everything
+    for address in ("anna.devries", "bram.jansen", "carla@", "daan.bakker", "user1@", "not-an-address"):
+        assert address not in everything.lower()
+    state = (demo_root / "state" / "newsletter.sqlite3").read_bytes()
+    assert API_KEY.encode() not in state
+
+
+def test_the_key_is_in_no_exception_or_database(demo_root: Path, sendgrid: MockProxy) -> None:
+    config = load_config(demo_root)
+    sendgrid.fault = lambda r: "400" if r.path == "/v3/mail/send" else None
+    report = send(config, sendgrid)
+    assert report.stopped and API_KEY not in report.stopped and API_KEY not in repr(report)
+    db = sqlite3.connect(config.settings.state)
+    dump = "\n".join(db.iterdump())
+    assert API_KEY not in dump and "not-an-address" not in dump
