@@ -20,6 +20,7 @@ Without ``SENDGRID_API_KEY`` the same steps write ``.eml`` files to ``outbox/ISS
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import importlib
 import math
 import os
@@ -393,10 +394,11 @@ def send_to_list(
 
     counts = store.delivery_counts(issue_id)
     finished = counts["pending"] == counts["in_flight"] == counts["failed"] == 0
-    if finished and not completed:
-        with store.transaction():
-            store.complete_sent_issue(issue_id, dt.datetime.now(dt.UTC))
-        if on_complete:
+    if finished:
+        if not completed:
+            with store.transaction():
+                store.complete_sent_issue(issue_id, dt.datetime.now(dt.UTC))
+        if on_complete:  # also on a later run: a kill may have come between the two writes
             on_complete()
     unknown = tuple(b["batch"] for b in store.delivery_batches(issue_id, "unknown"))
     return Report(
@@ -425,14 +427,20 @@ def send_issue(
     resend_unknown: bool = False,
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
+    immediately: bool = False,
 ) -> TestReport | Plan | Report:
-    """``newsletter send``: a test send (``to``), a plan (``dry_run``), or the list send."""
+    """``newsletter send``: a test send (``to``), a plan (``dry_run``), or the list send.
+
+    ``immediately``: the caller (``newsletter run``) decided the issue is due; send without
+    ``send_at``. Otherwise an issue scheduled within 72 hours is handed to SendGrid with its time.
+    """
     from pipeline.issues import load_issue
     from pipeline.render import previous_sent_date, render_issue
 
     env = os.environ if env is None else env
     transport = open_transport(config, env)
     issue = load_issue(config, issue_id)
+    send_at = None if immediately else issue.send_at
     with Store(config.settings.state) as store:
 
         def rendered_now() -> Rendered:
@@ -456,13 +464,71 @@ def send_issue(
                     f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
                 )
             started = store.sent_issue(issue_id) is not None
+            if state == "sent" and not started:
+                raise NotApproved(
+                    f"issue {issue_id} says 'status: sent', but the state database has no record of it",
+                    "check that sources.yaml points at the right state database; it is never sent twice",
+                )
             # A resumed send sends the content kept at the start; render only for a new one.
             rendered = Rendered(issue_id, "", "", "", "", "") if started else rendered_now()
             fingerprint = "" if started else curate.fingerprint(config, store, issue)
             items = [(s.id, e.item) for s, e in issue.entries() if e.item]
-            mark_sent = getattr(curate, "mark_sent", None)
+            # status: sent in the issue file is curate's write (its round-trip writer keeps comments).
+            mark_sent = getattr(curate, "mark_sent", None) if issue.status != "sent" else None
             return send_to_list(
                 config, store, rendered, transport, fingerprint=fingerprint, items=items,
-                send_at=issue.send_at, resend_unknown=resend_unknown, progress=progress,
+                send_at=send_at, resend_unknown=resend_unknown, progress=progress,
                 on_complete=(lambda: mark_sent(config, issue)) if mark_sent else None,
             )  # fmt: skip
+
+
+# -- telling the editors ----------------------------------------------------------------------------
+def report_text(report: Report) -> str:
+    """The delivery report as plain text: counts and batch numbers, never an address."""
+    c = report.counts
+    lines = [
+        f"Issue {report.issue_id} via {report.destination}",
+        "",
+        f"accepted: {c['accepted']}",
+        f"skipped:  {c['skipped']}",
+        f"failed:   {c['failed']}",
+        f"unknown:  {c['unknown']}",
+        f"pending:  {c['pending']}",
+    ]
+    if report.unknown_batches:
+        lines += [
+            "",
+            f"Unknown batches: {', '.join(map(str, report.unknown_batches))}. The answer to these requests"
+            " was lost; check SendGrid's activity (custom argument 'batch') before resending with"
+            f" 'newsletter send {report.issue_id} --resend-unknown'.",
+        ]
+    if report.stopped:
+        lines += ["", f"The send stopped: {report.stopped}"]
+    return "\n".join(lines) + "\n"
+
+
+def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None = None) -> None:
+    """Mail the delivery report to the editors (``newsletter.editors``), through SendGrid or the outbox."""
+    editors = [e.lower() for e in config.settings.editors]
+    if not editors:
+        return
+    env = os.environ if env is None else env
+    s = config.settings
+    subject = f"Verzendrapport {report.issue_id}: {report.counts['accepted']} verstuurd"
+    text = report_text(report)
+    api = SendGridAPI.from_env(s.sendgrid_region, env)
+    page = f"<pre>{html_lib.escape(text)}</pre>"
+    if api is None:
+        note = Rendered(report.issue_id, subject, "", page, text, "")
+        Outbox(config.root / "outbox").deliver(
+            note, [(e, None) for e in editors], s, name=f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        )
+        return
+    body = mail_body(
+        from_email=s.from_email, from_name=s.from_name, reply_to=None, subject=subject, text=text,
+        html=page, recipients=[(e, None) for e in editors],
+        categories=["delivery-report"], custom_args={"issue": report.issue_id},
+    )  # fmt: skip
+    result = api.send(body)
+    if result.status != "accepted":
+        raise SendStopped(f"the delivery report was not accepted: {result.reason}", "see the counts above")

@@ -283,3 +283,46 @@ def test_the_key_is_in_no_exception_or_database(demo_root: Path, sendgrid: MockP
     db = sqlite3.connect(config.settings.state)
     dump = "\n".join(db.iterdump())
     assert API_KEY not in dump and "not-an-address" not in dump
+
+
+def test_cli_list_send_needs_approval_then_goes_once(
+    demo_root: Path, sendgrid: MockProxy, cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    for k, v in env_for(sendgrid).items():
+        monkeypatch.setenv(k, v)
+    refused = cli("send", "2026-12")  # type: ignore[operator]
+    assert refused.exit_code == 1
+    assert (
+        "Error: issue 2026-12 is not approved; only an approved, unchanged issue goes to the list\n"
+        in refused.output
+    )
+    assert sendgrid.mail_sends == []
+    assert cli("approve", "2026-12", "--by", "Redactie").exit_code == 0  # type: ignore[operator]
+    sent = cli("send", "2026-12")  # type: ignore[operator]
+    assert sent.exit_code == 0, sent.output
+    assert (
+        f"Issue 2026-12 to SendGrid ({sendgrid.url}): accepted 4, skipped 1, failed 0, unknown 0, pending 0"
+        " (4 sent in this run, 6 request(s))\n" in sent.output
+    )
+    assert "status: sent\n" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
+    again = cli("send", "2026-12")  # type: ignore[operator]
+    assert again.exit_code == 0 and "(0 sent in this run, 5 request(s))" in again.output
+    assert len(sendgrid.mail_sends) == 1
+    # Editing the issue after it went out changes nothing that was sent.
+    with (demo_root / "issues" / "2026-12.yaml").open("a", encoding="utf-8") as f:
+        f.write("# a comment\n")
+    assert cli("send", "2026-12").exit_code == 0 and len(sendgrid.mail_sends) == 1  # type: ignore[operator]
+
+
+def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) -> None:
+    from pipeline.deliver import notify_editors
+
+    config = load_config(demo_root)
+    report = send(config, sendgrid)
+    notify_editors(config, report, env_for(sendgrid))
+    note = sendgrid.mail_sends[-1]
+    assert note.recipients == ["redactie@example.org"] and "asm" not in note.body
+    text = note.body["content"][0]["value"]
+    assert "accepted: 4\n" in text and "skipped:  1\n" in text
+    assert "anna" not in text.lower()
