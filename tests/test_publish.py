@@ -72,16 +72,19 @@ ISSUES = {
 }  # fmt: skip
 
 
-def rendered(config: Config, issue_id: str) -> tuple[Rendered, list[tuple[str, str]]]:
+def rendered(
+    config: Config, issue_id: str, items: dict[str, Item] = ITEMS, placed: list[tuple[str, str]] | None = None
+) -> tuple[Rendered, list[tuple[str, str]]]:
     """The issue as the render stage makes it (its real web page), and its (section, item) list."""
-    subject, preheader, at, placed = ISSUES[issue_id]
+    subject, preheader, at, default = ISSUES[issue_id]
+    placed = placed or default
     sections = []
     for section in dict.fromkeys(s for s, _ in placed):
         entries = tuple(Entry(line=1, item=i) for s, i in placed if s == section)
         sections.append(Section(section, 1, entries))
     issue = Issue(issue_id, f"issues/{issue_id}.yaml", subject, preheader, "Beste lezer,", at, "approved",
                   tuple(sections))  # fmt: skip
-    return render_issue(config, issue, ITEMS), placed
+    return render_issue(config, issue, items), placed
 
 
 def send(store: Store, config: Config, issue_id: str, r: Rendered | None = None) -> None:
