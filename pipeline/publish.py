@@ -32,6 +32,7 @@ from pipeline import dutch
 from pipeline.config import Config
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_write
+from pipeline.issues import ISSUE_ID_RE
 from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item
 from pipeline.render import _render_template, environment
 from pipeline.store import Store
@@ -85,6 +86,7 @@ class Story:
     url: str
     summary: str  # plain text, shortened at a word
     partner: Link | None
+    source: str | None  # the source's name when it is not a partner (a research institute)
     kind_title: str | None
     themes: tuple[Link, ...]
     issues: tuple[ArchivedIssue, ...]
@@ -133,7 +135,10 @@ _TAG = re.compile(r"(?:<|&lt;|&#60;|&#x3c;)%[\w.-]{1,64}%(?:>|&gt;|&#62;|&#x3e;)
 _STANDIN = re.compile(r"https?://nl-token\.invalid/[^\s\"'<>]*|nl-token-name")
 _PERSONAL = (TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKEN_PREFERENCES)
 _ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*(\"[^\"]*\"|'[^']*')[^>]*>.*?</a\s*>", re.S | re.I)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# An address, also percent-encoded inside a link ("?email=jan%40example.nl", a tracking link).
+_EMAIL = re.compile(r"[A-Za-z0-9._+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,})")
+# "logo@2x.png" is an image, not an address.
+_FILE_ENDINGS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "avif"})
 REDACTED = "[adres verwijderd]"
 
 
@@ -160,8 +165,8 @@ def public_addresses(config: Config, items: Iterable[Item]) -> frozenset[str]:
     found = {a for a in (s.from_email, s.reply_to) if a}
     for item in items:
         for text in (item.url, item.title, item.summary_html, item.summary_text):
-            found.update(_EMAIL.findall(html.unescape(text)))
-    return frozenset(a.lower() for a in found)
+            found.update(m.group(0) for m in _EMAIL.finditer(html.unescape(text)))
+    return frozenset(a.replace("%40", "@").lower() for a in found)
 
 
 def public_page(page: str, allowed: frozenset[str]) -> tuple[str, list[str]]:
@@ -190,8 +195,10 @@ def public_page(page: str, allowed: frozenset[str]) -> tuple[str, list[str]]:
     removed.extend(["a per-recipient token"] * n)
 
     def address(m: re.Match[str]) -> str:
-        if m.group(0).lower() in allowed:
-            return m.group(0)
+        found = m.group(0)
+        after_slash = m.string[m.start() - 1 : m.start()] == "/"  # a path segment, not an address
+        if after_slash or m.group(1).lower() in _FILE_ENDINGS or found.replace("%40", "@").lower() in allowed:
+            return found
         removed.append("an e-mail address")
         return REDACTED
 
@@ -224,7 +231,13 @@ def archived_issues(
     out = []
     for row in rows:
         issue_id = str(row["id"])
-        if issue_id in RESERVED or issue_id.startswith("."):
+        if not ISSUE_ID_RE.match(issue_id):
+            # The id names a folder; one that could climb out of the site is refused outright.
+            raise PublishError(
+                f"the state database holds a sent issue with the id {issue_id!r}, which cannot name a page",
+                "issue ids are letters, digits, '.', '-' and '_'; check how this row got into sent_issues",
+            )
+        if issue_id in RESERVED:
             raise PublishError(
                 f"issue '{issue_id}' cannot be published: {s.archive_url}{issue_id}/ is the archive's own",
                 f"the archive keeps {', '.join(sorted(RESERVED))} for itself; "
@@ -237,7 +250,7 @@ def archived_issues(
         out.append(
             ArchivedIssue(
                 id=issue_id,
-                subject=_strip_tokens(str(row["subject"] or ""))[0].strip(),
+                subject=_strip_tokens(str(row["subject"] or ""))[0].strip(" ,") or issue_id,
                 preheader=_strip_tokens(str(row["preheader"] or ""))[0].strip(),
                 sent_at=sent_at,
                 date_text=dutch.date(local, weekday=False),
@@ -286,6 +299,7 @@ def _listings(
                     # A feed that repeats the title as its summary says nothing new.
                     summary="" if item.summary_text.strip() == item.title else _shorten(item.summary_text),
                     partner=partner_link(item.partner),
+                    source=config.sources[item.source].name if item.source in config.sources else None,
                     kind_title=kind.title if kind else None,
                     themes=tuple(
                         Link(tax.themes[t].title, f"{THEMES}/{t}/{INDEX}")

@@ -288,7 +288,7 @@ def test_personal_parts_never_reach_the_site(archive: tuple[Config, Store]) -> N
     assert "[adres verwijderd]" in page
     assert "onderzoek@kenniscentrum.example.nl" in page  # a story's public contact stays
     assert "mailto:redactie@example.org" in page  # and so does the newsletter's own address
-    assert '<h2><a href="2026-10/index.html">, fietsen</a></h2>' in text(site, "index.html")
+    assert '<h2><a href="2026-10/index.html">fietsen</a></h2>' in text(site, "index.html")
 
 
 def test_public_page_removes_links_and_addresses() -> None:
@@ -296,14 +296,19 @@ def test_public_page_removes_links_and_addresses() -> None:
         '<p>Hoi %naam%! <a href="&lt;%asm_group_unsubscribe_raw_url%&gt;">Afmelden</a> '
         '<a href="mailto:Jan@Voorbeeld.nl?subject=x">Jan</a> <a href="mailto:info@partner.nl">info</a> '
         "piet@voorbeeld.nl 50%korting%</p>"
+        '<img src="https://cdn.example.nl/logo@2x.png" alt="Logo">'
+        '<a href="https://t.example.nl/c?email=kees%40voorbeeld.nl">Lees meer</a>'
     )
     clean, removed = public_page(page, frozenset({"info@partner.nl"}))
     assert clean == (
         '<p>Hoi !  [adres verwijderd] <a href="mailto:info@partner.nl">info</a> '
         "[adres verwijderd] 50%korting%</p>"
+        '<img src="https://cdn.example.nl/logo@2x.png" alt="Logo">'
+        '<a href="https://t.example.nl/c?email=[adres verwijderd]">Lees meer</a>'
     )
     assert sorted(removed) == [
         "a per-recipient link", "a per-recipient token", "an e-mail address", "an e-mail address",
+        "an e-mail address",
     ]  # fmt: skip
     assert public_page("<p>Niets persoonlijks.</p>", frozenset()) == ("<p>Niets persoonlijks.</p>", [])
 
@@ -348,3 +353,22 @@ def test_an_issue_id_the_archive_uses_itself_is_refused(archive: tuple[Config, S
         "Fix: the archive keeps .published, feed.xml, index.html, partner, sitemap.xml, thema for itself; "
         "name issues by date (2026-12) from now on",
     ]
+
+
+def test_research_from_a_source_shows_its_name(archive: tuple[Config, Store]) -> None:
+    config, store = archive
+    site = build_site(config, store)
+    page = site.files["thema/inkomen-schulden/index.html"].decode()
+    assert '<p class="meta">Kenniscentrum Armoede en Jeugd · Onderzoek</p>' in page
+    assert "Vragen? Mail onderzoek@kenniscentrum.example.nl voor het rapport." in page
+
+
+def test_without_a_state_database_the_command_says_send_first(cli: Cli) -> None:
+    result = cli("publish")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: no state database at state/newsletter.sqlite3: nothing has been sent yet",
+        "Fix: the archive holds sent issues only; send one first ('newsletter send ISSUE'), then publish",
+    ]
+    assert not (cli.root / "build" / "site").exists()
+    assert not (cli.root / "state").exists()

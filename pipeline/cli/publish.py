@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import Context, main, pass_ctx
-from pipeline.errors import display_path
+from pipeline.errors import NotFound, display_path
 from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
 from pipeline.store import Store
 
@@ -36,8 +36,14 @@ def publish(ctx: Context, out: Path | None) -> None:
       newsletter publish --out /var/www/nieuwsbrief/archief
     """
     config = ctx.config
+    state = config.settings.state
+    if not state.exists():
+        raise NotFound(
+            f"no state database at {display_path(state, ctx.root)}: nothing has been sent yet",
+            "the archive holds sent issues only; send one first ('newsletter send ISSUE'), then publish",
+        )
     folder = out if out is not None else site_folder(config)
-    with Store(config.settings.state) as store:
+    with Store(state) as store:
         site = build_site(config, store)
     for line in site.redactions:
         click.echo(f"Warning: {line}; check the issue's web.html template", err=True)
