@@ -72,14 +72,14 @@ def serve(feeds: int, queue: multiprocessing.Queue, stop: multiprocessing.Event)
         s.stop()
 
 
-def instance(root: Path, urls: list[str]) -> Path:
+def instance(root: Path, urls: list[str], concurrency: int) -> Path:
     config = yaml.safe_load((REPO / "examples" / "demo" / "sources.yaml").read_text())
     config["partners"] = [{k: v for k, v in p.items() if k != "feeds"} for p in config["partners"]]
     config["sources"] = [
         {"id": f"f{n:03d}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)
     ]
     config["submissions"] = []
-    config["newsletter"]["collect"] = {"timeout": 10, "concurrency": 64}
+    config["newsletter"]["collect"] = {"timeout": 10, "concurrency": concurrency}
     root.mkdir(parents=True)
     (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return root
@@ -106,6 +106,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=64, help="newsletter.collect.concurrency")
     parser.add_argument(
         "--serial", action="store_true", help="also fetch one at a time (takes feeds x 0.1 s)"
     )
@@ -120,12 +121,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(args.runs):
-                root = instance(Path(tmp) / f"run{run}", urls)
+                root = instance(Path(tmp) / f"run{run}", urls, args.concurrency)
                 seconds, lines["cold"] = timed_collect(root)
                 cold.append(seconds)
                 seconds, lines["warm"] = timed_collect(root)
                 warm.append(seconds)
-                fetch.append(timed_fetch(urls, Limits(concurrency=64)))
+                fetch.append(timed_fetch(urls, Limits(concurrency=args.concurrency)))
             serial = timed_fetch(urls, Limits(concurrency=1, per_host=1)) if args.serial else None
     finally:
         stop.set()
@@ -134,8 +135,8 @@ def main() -> None:
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     when = f"{dt.datetime.now():%Y-%m-%d %H:%M}"
-    print(f"collect benchmark: {args.feeds} feeds x 20 items, {HOSTS} loopback hosts, "
-          f"{DELAY * 1000:.0f} ms per answer, {args.runs} runs, {when}")  # fmt: skip
+    print(f"collect benchmark: {args.feeds} feeds x 20 items, {HOSTS} loopback hosts, {DELAY * 1000:.0f} ms "
+          f"per answer, concurrency {args.concurrency}, {args.runs} runs, {when}")  # fmt: skip
     print(f"{'phase':<34}{'median':>9}{'min':>9}{'max':>9}{'target':>9}{'ratio':>8}")
     rows = [
         ("cold collect (fetch, parse, store)", cold, COLD_TARGET),

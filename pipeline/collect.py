@@ -43,7 +43,7 @@ from pipeline.submissions import check_submission_file, check_submission_text, s
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)
-BATCH_SECONDS = 0.25  # how long parsed sources wait to be written together: fewer fsyncs, same safety
+BATCH_SECONDS = 1.0  # how long parsed sources wait to be written together: each commit is an fsync
 
 
 @dataclass(frozen=True)
