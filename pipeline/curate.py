@@ -50,6 +50,7 @@ from pipeline.models import Image, Item
 from pipeline.store import Store, item_to_json
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
+EVENT_LOOKBACK_DAYS = 180  # events announced up to this long ago are still candidates until they start
 SUBJECT_WARN = 60  # mail apps cut subjects at about this many characters
 SUMMARY_PREVIEW = 160  # characters of summary in an entry's comment
 LINK_TIMEOUT = 10.0  # seconds per link for 'check --links'
@@ -84,7 +85,7 @@ def eligible_items(store: Store, since: dt.datetime, now: dt.datetime) -> list[I
     sent = store.sent_item_ids()
     found = {i.id: i for i in store.items(since=since)}
     # An event announced long ago still belongs in the agenda until it starts.
-    for i in store.items(since=now - dt.timedelta(days=365)):
+    for i in store.items(since=now - dt.timedelta(days=EVENT_LOOKBACK_DAYS)):
         if i.starts is not None:
             found.setdefault(i.id, i)
     return [
@@ -603,7 +604,7 @@ def mark_sent(config: Config, issue: Issue) -> None:
 class IssueStatus:
     id: str
     state: str  # draft, approved, changed, sending, sent, or invalid (the file has errors)
-    send_at: dt.datetime | None = None
+    send_at: dt.datetime | None = None  # send_at from the file; once sent without one, when it started
     approval: Approval | None = None
     counts: dict[str, int] | None = None  # the delivery ledger, once sending started
     problem: str | None = None  # the first error of an invalid file
@@ -618,8 +619,9 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
     for issue_id in sorted(set(files) | set(sent)):
         counts = store.delivery_counts(issue_id) if issue_id in sent else None
         if issue_id not in files:
-            out.append(IssueStatus(issue_id, "sent" if sent[issue_id]["completed_at"] else "sending",
-                                   counts=counts))  # fmt: skip
+            state = "sent" if sent[issue_id]["completed_at"] else "sending"
+            started = dt.datetime.fromisoformat(sent[issue_id]["started_at"])
+            out.append(IssueStatus(issue_id, state, started, counts=counts))
             continue
         issue, problems = check_issue_file(
             files[issue_id], config, display_path(files[issue_id], config.root)
@@ -629,7 +631,10 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
             out.append(IssueStatus(issue_id, "invalid", problem=str(first) if first else None))
             continue
         state = approval_state(config, store, issue)
-        out.append(IssueStatus(issue_id, state, issue.send_at, issue.approval, counts))
+        when = issue.send_at
+        if when is None and issue_id in sent:  # sent at once: show when it started
+            when = dt.datetime.fromisoformat(sent[issue_id]["started_at"])
+        out.append(IssueStatus(issue_id, state, when, issue.approval, counts))
     return out
 
 

@@ -486,8 +486,9 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
     )
     r = cli("status")
     assert r.output.splitlines()[0] == "ISSUE         STATE                    SEND AT           DETAILS"
-    assert r.output.splitlines()[1].startswith(
-        "2026-11       sent                     -                 accepted 0"
+    assert (
+        r.output.splitlines()[1]
+        == "2026-11       sent                     2026-11-05 09:00  accepted 0, pending 0"
     )
     assert r.output.splitlines()[2].startswith(
         "2026-12       approved                 -                 approved by Anna at "
