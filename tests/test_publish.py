@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ def item(
         id=id,
         url=f"https://www.example.nl/verhalen/{id}",
         title=title,
-        summary_html=f"<p>{summary or title}</p>",
+        summary_html=f"<p>{html.escape(summary or title)}</p>",  # sanitised, as collect leaves it
         summary_text=summary or title,
         published=dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC),
         source=partner or "kenniscentrum",
@@ -51,7 +52,9 @@ def item(
 
 ITEMS = {
     "fiets": item("fiets", "Een fiets voor elk kind in Zwolle", "gemeente-zwolle", ("meedoen",)),
-    "laptop": item("laptop", "Laptops & schoolspullen opgeknapt", "laptopfabriek", ("meedoen", "onderwijs")),
+    "laptop": item(
+        "laptop", "Laptops & schoolspullen <opgeknapt>", "laptopfabriek", ("meedoen", "onderwijs")
+    ),
     "onderzoek": item(
         "onderzoek",
         "Stress bij ouders met schulden",
@@ -143,7 +146,7 @@ def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
 
     meedoen = text(site, "thema/meedoen/index.html")
     assert "<h1>Meedoen</h1>" in meedoen
-    assert "Laptops &amp; schoolspullen opgeknapt" in meedoen  # escaped, never markup
+    assert "Laptops &amp; schoolspullen &lt;opgeknapt&gt;" in meedoen  # escaped, never markup
     assert '<a href="https://www.example.nl/verhalen/fiets">Een fiets voor elk kind in Zwolle</a>' in meedoen
     assert '<a href="../../2026-10/index.html">Fietsen, laptops en stress</a>' in meedoen
     assert '<a href="../../partner/gemeente-zwolle/index.html">Gemeente Zwolle</a>' in meedoen
