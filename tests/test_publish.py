@@ -22,7 +22,7 @@ from conftest import Cli
 from pipeline.config import Config, load_config
 from pipeline.issues import Entry, Issue, Section
 from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item, Rendered
-from pipeline.publish import build_site, public_page, publish
+from pipeline.publish import ArchivedIssue, atom_feed, build_site, public_page, publish
 from pipeline.render import render_issue
 from pipeline.store import Store
 from pipeline.subscribers import read_subscribers
@@ -375,3 +375,15 @@ def test_without_a_state_database_the_command_says_send_first(cli: Cli) -> None:
     ]
     assert not (cli.root / "build" / "site").exists()
     assert not (cli.root / "state").exists()
+
+
+def test_the_feed_escapes_what_a_subject_may_hold(archive: tuple[Config, Store]) -> None:
+    config, _ = archive
+    odd = ArchivedIssue(
+        "2026-10", "Kansen <voor> kinderen & \"ouders\"\x0b", "Één ‘preheader’ met ]]> erin", OCT,
+        "8 oktober 2026", "2026-10-08", "2026-10/index.html", f"{ARCHIVE}2026-10/",
+    )  # fmt: skip
+    feed = feedparser.parse(atom_feed(config, [odd], OCT))
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.entries[0].title == 'Kansen <voor> kinderen & "ouders"'  # the control character dropped
+    assert feed.entries[0].summary == "Één ‘preheader’ met ]]> erin"
