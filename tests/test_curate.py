@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ from conftest import Cli
 from pipeline import curate
 from pipeline.config import Config, load_config
 from pipeline.errors import InputInvalid, NotFound, Problem
-from pipeline.issues import check_issue_file, issue_path, load_issue, set_program_fields
+from pipeline.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
 from pipeline.models import Image, Item, Rendered
 from pipeline.store import Store
 
@@ -337,6 +338,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            time.sleep(1)
         self.send_response(404 if self.path == "/gone" else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -349,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -374,6 +377,17 @@ def test_check_links_head_falls_back_to_get_and_names_each_broken_link(
         Problem(PATH, 10, f"link {server}/gone answers 404 Not Found; correct the address or remove it"),
         Problem(PATH, 11, f"link {dead} cannot be reached (ConnectError); correct the address or remove it"),
     ]
+
+
+def test_check_links_is_bounded_in_time(config: Config, store: Store, server: str) -> None:
+    write(config, READY)
+    issue = load_issue(config, ISSUE)
+    started = time.monotonic()
+    found = curate.check_links(issue, {f"{server}/slow": 7, f"{server}/ok": 8}, timeout=0.2)
+    assert found == [
+        Problem(PATH, 7, f"link {server}/slow did not answer within 0.2 s; correct the address or remove it")
+    ]
+    assert time.monotonic() - started < 0.9
 
 
 # -- approval -----------------------------------------------------------------------------------
@@ -441,6 +455,21 @@ def test_approve_is_refused_while_check_reports_errors(config: Config, store: St
         "'newsletter items' or run 'newsletter collect'"
     ]
     assert "approval" not in issue_path(config.root, ISSUE).read_text()
+
+
+def test_refresh_refuses_runners_up_written_on_one_line(config: Config, store: Store) -> None:
+    text = drafted(config, store)
+    text = re.sub(r"    runners_up:\n(?:      #.*\n)*      - item: zwolle-sportpas\n",
+                  "    runners_up: [{item: zwolle-sportpas}]\n", text)  # fmt: skip
+    write(config, text)
+    put(store, later(NEW[:1]), NOW + dt.timedelta(hours=2))
+    with pytest.raises(IssueFileError) as e:
+        curate.draft(config, store, ISSUE, refresh=True, now=NOW + dt.timedelta(hours=3))
+    assert (e.value.message, e.value.hint) == (
+        "issues/2026-12.yaml:64: the runners-up of section 'partners' are written on one line",
+        "write them as a list, one '- item: ID' line each, then run draft --refresh again",
+    )
+    assert issue_path(config.root, ISSUE).read_text() == text  # nothing written
 
 
 def test_program_fields_move_to_the_end_and_nothing_else_changes(config: Config) -> None:
