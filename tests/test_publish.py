@@ -256,6 +256,7 @@ def test_files_of_a_withdrawn_page_go_and_the_users_own_files_stay(archive: tupl
     assert (out / "thema" / "meedoen" / "index.html").is_file()
     assert (out / "CNAME").read_text() == "nieuwsbrief.example.org\n"
     assert len(feedparser.parse((out / "feed.xml").read_bytes()).entries) == 1
+    assert "De eerste verstuurde nieuwsbrief van" in text(out, "index.html")
 
 
 def test_personal_parts_never_reach_the_site(archive: tuple[Config, Store]) -> None:

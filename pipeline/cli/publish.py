@@ -49,8 +49,9 @@ def publish(ctx: Context, out: Path | None) -> None:
         click.echo(f"Warning: {line}; check the issue's web.html template", err=True)
     written = write_site(site, folder)
     shown = display_path(folder, ctx.root)
+    issues = f"{len(site.issues)} issue" + ("" if len(site.issues) == 1 else "s")
     click.echo(
-        f"Published {len(site.issues)} issues, {len(site.themes)} theme and {len(site.partners)} partner "
+        f"Published {issues}, {len(site.themes)} theme and {len(site.partners)} partner "
         f"pages to {shown}/: {len(written.changed)} files written, {written.unchanged} unchanged"
         + (f", {len(written.removed)} removed" if written.removed else "")
         + "."
