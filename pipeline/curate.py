@@ -263,7 +263,6 @@ def _refresh(
         raise InputInvalid(problems)
     state = approval_state(config, store, issue)
     if state != "draft":
-        assert issue.approval is not None or state in ("sent", "sending")
         why = {
             "approved": "was approved",
             "changed": "was approved (and changed since)",

@@ -8,7 +8,7 @@ import click
 
 from pipeline import curate
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
-from pipeline.errors import InputInvalid, PipelineError, display_path
+from pipeline.errors import InputInvalid, display_path
 from pipeline.issues import issue_path, load_issue
 from pipeline.store import Store
 
@@ -155,6 +155,3 @@ def status(ctx: Context) -> None:
         else:
             details = ""
         click.echo(f"{r.id:<12}  {STATE_LABELS[r.state]:<23}  {when:<16}  {details}".rstrip())
-
-
-__all__ = ["PipelineError", "approve", "check", "draft", "status"]
