@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -257,7 +258,12 @@ class _Writer:
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
                     item = replace(item, published=found["published"])  # keep the date it was first given
             item = replace(item, first_seen=item.first_seen or self.now)
-            outcome = self.store.put_item(item, content_hash(item), self.now)
+            try:
+                outcome = self.store.put_item(item, content_hash(item), self.now)
+            except sqlite3.IntegrityError:
+                # Its new link is already another item's (two entries swapped links): keep both as they
+                # were. Only this statement is undone; the batch's transaction goes on.
+                continue
             new += outcome == "new"
             updated += outcome == "updated"
             existing[item.id] = {"origin": item.origin, "published": item.published}
