@@ -200,7 +200,8 @@ def _hash(body: bytes, job: _Job, rules: ThemeRules) -> str:
     # The settings that shape the items are part of the hash: editing a source's kind or the
     # keyword rules in sources.yaml reads its (unchanged) feed again.
     h = hashlib.sha256(body)
-    h.update(repr((PARSER_VERSION, job.defaults, [(t, p.pattern) for t, p in rules.rules])).encode())
+    keywords = sorted(rules.prefixes.items()), [(t, p.pattern) for t, p in rules.phrases]
+    h.update(repr((PARSER_VERSION, job.defaults, keywords)).encode())
     return h.hexdigest()
 
 

@@ -79,25 +79,48 @@ class Entry:
 
 @dataclass(frozen=True)
 class ThemeRules:
-    """Keyword rules from ``sources.yaml``: an item whose title or summary holds a keyword gets the theme."""
+    """Keyword rules from ``sources.yaml``: an item whose title or summary holds a keyword gets the theme.
 
-    rules: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
+    A keyword matches at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds).
+    One-word keywords are looked up by the prefixes of the text's words (one pass over the text
+    instead of a regular expression per theme: a third of the time of normalising an entry);
+    keywords with spaces or punctuation ('werkende armen') use a regular expression.
+    """
+
+    themes: tuple[str, ...] = ()  # in the taxonomy's order
+    prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # keyword -> themes
+    phrases: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Iterable[str]]) -> ThemeRules:
-        rules = []
+        prefixes: dict[str, list[str]] = {}
+        phrases = []
         for theme, words in keywords.items():
-            words = [w.strip().lower() for w in words if isinstance(w, str) and w.strip()]
-            if words:
-                # Matched at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds).
-                # The text is lower-cased once instead of IGNORECASE, which is several times slower.
-                alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-                rules.append((theme, re.compile(rf"\b(?:{alternatives})")))
-        return cls(tuple(rules))
+            cleaned = [w.strip().lower() for w in words if isinstance(w, str) and w.strip()]
+            for word in cleaned:
+                if _WORD.fullmatch(word):
+                    prefixes.setdefault(word, []).append(theme)
+                else:
+                    phrases.append((theme, re.compile(rf"(?<!\w){re.escape(word)}")))
+        return cls(tuple(keywords), {k: tuple(v) for k, v in prefixes.items()}, tuple(phrases))
 
     def themes_for(self, text: str) -> tuple[str, ...]:
         lowered = text.lower()
-        return tuple(theme for theme, pattern in self.rules if pattern.search(lowered))
+        found: set[str] = set()
+        if self.prefixes:
+            lengths = {len(k) for k in self.prefixes}
+            for word in set(_WORD.findall(lowered)):
+                for n in lengths:
+                    themes = self.prefixes.get(word[:n]) if len(word) >= n else None
+                    if themes:
+                        found.update(themes)
+        for theme, pattern in self.phrases:
+            if theme not in found and pattern.search(lowered):
+                found.add(theme)
+        return tuple(t for t in self.themes if t in found)
+
+
+_WORD = re.compile(r"\w+")
 
 
 # -- URLs and ids ---------------------------------------------------------------------------------
