@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "coverage": {"essential_sectors": [], "essential_themes": [], "max_share": 0.5},
     "report": {"silent_months": 6},
     # Limits that keep one slow or huge source from holding up a run.
-    "collect": {"timeout": 20, "max_bytes": 10_000_000, "concurrency": 32, "per_host": 4, "retries": 2},
+    "collect": {"timeout": 20, "max_bytes": 10_000_000, "concurrency": 64, "per_host": 4, "retries": 2},
 }
 
 TAXONOMY_LISTS: dict[str, tuple[str, ...]] = {
