@@ -25,6 +25,7 @@ import importlib
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,21 @@ from pipeline.errors import PipelineError, Problem
 from pipeline.locking import exclusive
 from pipeline.models import TOKEN_NAME, TOKEN_UNSUBSCRIBE, Rendered
 from pipeline.outbox import DEFAULT_NAME, ONE_CLICK, Outbox, Recipient, personalise, unsubscribe_mailto
-from pipeline.sendgrid_api import MAX_RECIPIENTS, MAX_SCHEDULE, SendGridAPI, SendResult, mail_body
+from pipeline.sendgrid_api import (
+    MAX_RECIPIENTS,
+    MAX_SCHEDULE,
+    RequestInvalid,
+    SendGridAPI,
+    SendResult,
+    mail_body,
+)
 from pipeline.store import Store
 from pipeline.subscribers import is_email, read_subscribers
 
 BATCH = MAX_RECIPIENTS
+# Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
+# previous one; more buys little and widens what a kill can leave unknown.
+CONCURRENCY = 2
 TEST_PREFIX = "[TEST] "
 Progress = Callable[[int, int], None]  # (sent in this run, to send in this run)
 
@@ -248,7 +259,7 @@ class TestReport:
 # -- reading the list -----------------------------------------------------------------------------
 def _load_audience(config: Config, store: Store, transport: Transport) -> ListCheck:
     reader = read_subscribers(config.settings.subscribers, config.root)
-    subscribers = ((s.email, s.name) for s in reader)
+    subscribers = reader.pairs()
     suppressions = transport.suppressions(config.settings.unsubscribe_group)
     duplicates = store.load_audience(subscribers, suppressions or ())
     return ListCheck(
@@ -337,6 +348,7 @@ def send_to_list(
     resend_unknown: bool = False,
     progress: Progress | None = None,
     batch_size: int = BATCH,
+    concurrency: int = CONCURRENCY,
     on_complete: Callable[[], None] | None = None,
 ) -> Report:
     """Send ``rendered`` to every subscriber not yet served; safe to rerun after any kind of stop.
@@ -365,32 +377,67 @@ def send_to_list(
 
     total = store.delivery_counts(issue_id)["pending"]
     done = 0
-    stopped = None
+    stopped: str | None = None
     if progress:
         progress(0, total)
-    while True:
-        batch, recipients = store.claim_batch(issue_id, batch_size, dt.datetime.now(dt.UTC))
-        if not recipients:
-            break
-        # A resumed send past its send_at goes at once; SendGrid refuses a send_at in the past.
-        when = _schedule(schedule, dt.datetime.now(dt.UTC))
-        result = transport.send(content, recipients, config.settings, batch=batch, test=False, send_at=when)
+
+    def record(batch: int, size: int, future: Future[SendResult]) -> None:
+        """Commit one request's outcome: the ledger's 'after'."""
+        nonlocal done, stopped
         at = dt.datetime.now(dt.UTC)
+        try:
+            result = future.result()
+        except RequestInvalid as e:  # refused by our own checks: nothing left this machine
+            store.finish_batch(issue_id, batch, "pending", at)
+            stopped = stopped or e.message
+            return
         if result.status == "accepted":
             store.finish_batch(issue_id, batch, "accepted", at, message_id=result.message_id)
-            done += len(recipients)
+            done += size
         elif result.status == "unknown":
             store.finish_batch(issue_id, batch, "unknown", at, reason=result.reason)
         elif result.status == "refused":
             store.finish_batch(issue_id, batch, "failed", at, reason=result.reason)
-            stopped = result.reason
-            break
+            stopped = stopped or result.reason
         else:  # not_sent: SendGrid took nothing; those subscribers are simply still pending
             store.finish_batch(issue_id, batch, "pending", at)
-            stopped = result.reason
-            break
+            stopped = stopped or result.reason
         if progress:
             progress(done, total)
+
+    # Requests run in worker threads, a few at a time; every ledger write stays in this thread.
+    running: dict[Future[SendResult], tuple[int, int]] = {}
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") as pool:
+        try:
+            more = True
+            while True:
+                while more and stopped is None and len(running) < concurrency:
+                    batch, recipients = store.claim_batch(issue_id, batch_size, dt.datetime.now(dt.UTC))
+                    if not recipients:
+                        more = False
+                        break
+                    # A resumed send past its send_at goes at once; SendGrid refuses a send_at in the past.
+                    when = _schedule(schedule, dt.datetime.now(dt.UTC))
+                    future = pool.submit(
+                        transport.send,
+                        content,
+                        recipients,
+                        config.settings,
+                        batch=batch,
+                        test=False,
+                        send_at=when,
+                    )
+                    running[future] = (batch, len(recipients))
+                if not running:
+                    break
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in ready:
+                    record(*running.pop(future), future)
+        except KeyboardInterrupt:
+            # Ctrl-C: let the requests under way finish and record them, so that they are not "unknown".
+            for future in list(running):
+                record(*running.pop(future), future)
+            raise
 
     counts = store.delivery_counts(issue_id)
     finished = counts["pending"] == counts["in_flight"] == counts["failed"] == 0

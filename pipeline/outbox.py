@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -69,7 +70,17 @@ class Outbox:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.requests = 0
+        self._lock = threading.Lock()  # batches are written from worker threads
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        """Batches written (the outbox's 'requests')."""
+        return self._requests
+
+    def _counted(self) -> None:
+        with self._lock:
+            self._requests += 1
 
     def folder(self, issue_id: str, test: bool = False) -> Path:
         return self.root / issue_id / "test" if test else self.root / issue_id
@@ -84,7 +95,7 @@ class Outbox:
         test: bool = False,
     ) -> Path:
         """Write one file per recipient as ``NAME-0001.eml`` ...; return the folder."""
-        self.requests += 1
+        self._counted()
         folder = self.folder(rendered.issue_id, test)
         prefix = "[TEST] " if test else ""
         for i, (address, person) in enumerate(recipients, 1):

@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Iterator, Mapping
@@ -107,7 +108,8 @@ class SendGridAPI:
         self.host = self._client.host
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
-        self.requests = 0  # every HTTP request made, retries included
+        self._lock = threading.Lock()  # requests run in a few worker threads
+        self._requests = 0
 
     @classmethod
     def from_env(cls, region: str, env: Mapping[str, str] | None = None, **kwargs: Any) -> SendGridAPI | None:
@@ -117,6 +119,15 @@ class SendGridAPI:
         if key is None:
             return None
         return cls(key, region=region, host=env.get("SENDGRID_HOST") or None, **kwargs)
+
+    @property
+    def requests(self) -> int:
+        """Every HTTP request made, retries included."""
+        return self._requests
+
+    def _counted(self) -> None:
+        with self._lock:
+            self._requests += 1
 
     def __repr__(self) -> str:  # never the key
         return f"SendGridAPI(host={self.host!r})"
@@ -152,7 +163,7 @@ class SendGridAPI:
         check_body(body)
         last = ""
         for attempt in range(1, self.policy.attempts + 1):
-            self.requests += 1
+            self._counted()
             try:
                 response = self._client.client.mail.send.post(request_body=body, timeout=self.policy.timeout)
             except HTTPError as e:
@@ -187,7 +198,7 @@ class SendGridAPI:
             node = node._(part)
         last = ""
         for attempt in range(1, self.policy.attempts + 1):
-            self.requests += 1
+            self._counted()
             try:
                 response = node.get(query_params=dict(params or {}), timeout=self.policy.timeout)
             except HTTPError as e:
@@ -278,7 +289,8 @@ def check_body(body: Mapping[str, Any]) -> None:
             "send_at is more than 72 hours ahead; SendGrid refuses that",
             "send within 72 hours of the issue's send_at (newsletter run does it when due)",
         )
-    size = len(json.dumps(body, ensure_ascii=False).encode())
+    # Exactly what the client sends (it encodes with json.dumps' defaults); the C encoder is quick.
+    size = len(json.dumps(body))
     if size >= MAX_BYTES:
         raise RequestInvalid(
             f"a request is {size // 1_000_000} MB; SendGrid takes less than 30 MB",

@@ -39,6 +39,15 @@ class SubscriberReader:
     rows: int = 0  # data rows read, valid or not
 
     def __iter__(self) -> Iterator[Subscriber]:
+        for email, name, line in self.rows_read():
+            yield Subscriber(email, name, line)
+
+    def pairs(self) -> Iterator[tuple[str, str | None]]:
+        """(email, name) of every valid row: the cheap form, for lists of 100,000."""
+        for email, name, _ in self.rows_read():
+            yield email, name
+
+    def rows_read(self) -> Iterator[tuple[str, str | None, int]]:
         if not self.path.exists():
             raise NotFound(
                 f"the subscriber list {self.display} does not exist",
@@ -64,14 +73,14 @@ class SubscriberReader:
             col_email = header.index("email")
             col_name = header.index("name") if "name" in header else None
             reader = csv.reader(f, delimiter=delimiter)
-            line = 1
+            match = _EMAIL_RE.match
             for row in reader:
                 line = reader.line_num + 1  # +1: the header was read before the reader started
-                if not any(cell.strip() for cell in row):
+                if not "".join(row).strip():  # a blank line, or only separators
                     continue
                 self.rows += 1
                 email = row[col_email].strip().lower() if col_email < len(row) else ""
-                if not _EMAIL_RE.match(email):
+                if not match(email):
                     what = "is empty" if not email else "is not a valid address"
                     self.problems.append(
                         Problem(
@@ -83,7 +92,7 @@ class SubscriberReader:
                     )
                     continue
                 name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
-                yield Subscriber(email, name or None, line)
+                yield email, name or None, line
 
 
 def read_subscribers(path: Path, root: Path | None = None) -> SubscriberReader:

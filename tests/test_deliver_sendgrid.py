@@ -115,6 +115,19 @@ def test_batches_of_at_most_1000_and_a_rerun_sends_nothing(demo_root: Path, send
     assert set(times_accepted(sendgrid).values()) == {1}
 
 
+def test_a_400_with_two_requests_in_flight_records_both(demo_root: Path, sendgrid: MockProxy) -> None:
+    write_subscribers(demo_root, 2500)
+    config = load_config(demo_root)
+    sendgrid.fault = lambda r: "400" if len(sendgrid.mail_sends) == 1 and r.path == "/v3/mail/send" else None
+    report = send(config, sendgrid)  # two at a time: the other request's answer is still recorded
+    assert report.stopped is not None and report.counts["failed"] == 1000
+    assert report.counts["in_flight"] == 0 and report.counts["unknown"] == 0
+    assert report.counts["accepted"] == sum(len(r.recipients) for r in sendgrid.accepted_by_prism())
+    sendgrid.fault = None
+    assert send(config, sendgrid).completed
+    assert set(times_accepted(sendgrid).values()) == {1}
+
+
 def test_scheduled_issue_carries_send_at(demo_root: Path, sendgrid: MockProxy) -> None:
     import datetime as dt
 
@@ -156,7 +169,7 @@ def test_400_stops_the_send_with_sendgrids_message_and_a_rerun_continues(
     write_subscribers(demo_root, 2500)
     config = load_config(demo_root)
     sendgrid.fault = lambda r: "400" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
-    report = send(config, sendgrid)
+    report = send(config, sendgrid, concurrency=1)  # one at a time: which request fails is then known
     assert report.stopped is not None and report.stopped.startswith("SendGrid answered 400: ")
     assert "(field " in report.stopped  # SendGrid's errors[].field
     assert (report.counts["accepted"], report.counts["failed"], report.counts["pending"]) == (1000, 1000, 500)
@@ -173,7 +186,7 @@ def test_lost_answer_is_unknown_and_resent_only_when_asked(demo_root: Path, send
     write_subscribers(demo_root, 2500)
     config = load_config(demo_root)
     sendgrid.fault = lambda r: "drop" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
-    report = send(config, sendgrid)
+    report = send(config, sendgrid, concurrency=1)
     assert report.unknown_batches == (2,)
     assert (report.counts["accepted"], report.counts["unknown"]) == (1500, 1000)
     assert report.completed  # everyone has a final state; the unknown ones are reported

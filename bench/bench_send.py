@@ -1,0 +1,141 @@
+"""Benchmark: a list send to the local SendGrid mock (Prism on SendGrid's spec).
+
+    python bench/bench_send.py            # 10,000 and 100,000 subscribers, 3 runs each
+    python bench/bench_send.py --runs 5 --sizes 1000,100000
+
+Each run is a fresh process (so its peak memory is its own) that sends a fresh instance's issue
+to N subscribers through the real client, ledger and lock, straight to Prism. It reports the
+median wall time, the requests made, the peak resident memory, and the share of the time spent
+outside the mock (everything but waiting for Prism's answers). Needs ``npm ci`` and ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from sendgrid_mock import start_prism, stop_prism  # noqa: E402
+
+# The child: one send, timed; the time inside HTTP requests is the mock's (and the loopback's).
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+import python_http_client.client as phc
+from pipeline.config import load_config
+from pipeline.deliver import open_transport, send_lock, send_to_list
+from pipeline.models import Rendered
+from pipeline.store import Store
+
+import threading
+# The mock's own time: wall time during which at least one request is waiting for Prism (requests
+# overlap when the send runs two at a time, so their durations are not simply added).
+in_mock = 0.0
+active = 0
+since = 0.0
+lock = threading.Lock()
+original = phc.Client._make_request
+def timed(self, opener, request, timeout=None):
+    global in_mock, active, since
+    with lock:
+        if active == 0:
+            since = time.perf_counter()
+        active += 1
+    try:
+        return original(self, opener, request, timeout)
+    finally:
+        with lock:
+            active -= 1
+            if active == 0:
+                in_mock += time.perf_counter() - since
+phc.Client._make_request = timed
+
+root = Path(sys.argv[1])
+para = "<p>Beste %naam%, een alinea nieuws over wat partners doen.</p>"
+html = "<html><body>" + para * 200 + "</body></html>"  # about 13 kB, like a real issue
+text = "Beste %naam%,\n" + "Een alinea nieuws over wat partners doen.\n" * 200
+rendered = Rendered("2026-12", "Fietsen en laptops", "Wat partners deden", html, text, "<p>web</p>")
+config = load_config(root)
+transport = open_transport(config)
+start = time.perf_counter()
+with send_lock(config, "2026-12"), Store(config.settings.state) as store:
+    report = send_to_list(config, store, rendered, transport, fingerprint="fp", items=[],
+                          concurrency=int(sys.argv[2]))
+total = time.perf_counter() - start
+with Store(config.settings.state) as store:
+    mail_requests = len(store.delivery_batches("2026-12"))
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({
+    "time": total, "in_mock": in_mock, "requests": report.requests, "mail_requests": mail_requests,
+    "accepted": report.counts["accepted"], "peak_mb": peak_mb,
+}))
+"""
+
+
+def instance(base: Path, n: int) -> Path:
+    root = base / f"n{n}"
+    shutil.copytree(REPO / "examples" / "demo", root)
+    with (root / "subscribers.csv").open("w", encoding="utf-8") as f:
+        f.write("email;name\n")
+        for i in range(n):
+            f.write(f"lid{i}@example.org;Lid {i}\n")
+    return root
+
+
+def run_once(base: Path, n: int, url: str, concurrency: int) -> dict[str, float]:
+    root = instance(base, n)
+    env = {**os.environ, "SENDGRID_API_KEY": "SG.bench", "SENDGRID_HOST": url}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), str(concurrency)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    shutil.rmtree(root)
+    if out.returncode != 0:
+        raise SystemExit(f"the send failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", default="2,1", help="requests in flight at once (2 is the default)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    prism = start_prism()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                for n in sizes:
+                    runs = [run_once(Path(tmp), n, prism.url, concurrency) for _ in range(args.runs)]
+                    assert all(r["accepted"] == n for r in runs), "not everyone was accepted"
+                    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                    outside = statistics.median(1 - r["in_mock"] / r["time"] for r in runs)
+                    rows.append((n, concurrency, args.runs, med["time"], int(med["mail_requests"]),
+                                 int(med["requests"]), med["peak_mb"], med["time"] - med["in_mock"],
+                                 outside))  # fmt: skip
+    finally:
+        stop_prism(prism)
+    print(f"{'subscribers':>11}  {'parallel':>8}  {'runs':>4}  {'time (median)':>13}  {'mail requests':>13}"
+          f"  {'all requests':>12}  {'peak RSS':>9}  {'outside the mock':>16}")  # fmt: skip
+    for n, conc, runs, t, mail, req, mb, out_s, share in rows:
+        print(f"{n:>11,}  {conc:>8}  {runs:>4}  {t:>11.2f} s  {mail:>13}  {req:>12}  {mb:>6.0f} MB"
+              f"  {out_s:>6.2f} s ({share:>4.0%})")  # fmt: skip
+    print("all requests = mail sends + 5 suppression reads; the machine's other load is not subtracted")
+
+
+if __name__ == "__main__":
+    main()
