@@ -568,7 +568,11 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
     if api is None:
         note = Rendered(report.issue_id, subject, "", page, text, "")
         Outbox(config.root / "outbox").deliver(
-            note, [(e, None) for e in editors], s, name=f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            note,
+            [(e, None) for e in editors],
+            s,
+            name=f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
+            subfolder="report",
         )
         return
     body = mail_body(

@@ -93,10 +93,18 @@ class Outbox:
         *,
         name: str,
         test: bool = False,
+        subfolder: str | None = None,
     ) -> Path:
-        """Write one file per recipient as ``NAME-0001.eml`` ...; return the folder."""
+        """Write one file per recipient as ``NAME-0001.eml`` ...; return the folder.
+
+        The list's messages go straight into ``outbox/ISSUE/``; test copies into ``test/`` and
+        anything else (the editors' delivery report) into its own ``subfolder``, so that the folder
+        holds exactly one file per subscriber served.
+        """
         self._counted()
         folder = self.folder(rendered.issue_id, test)
+        if subfolder:
+            folder = folder / subfolder
         prefix = "[TEST] " if test else ""
         for i, (address, person) in enumerate(recipients, 1):
             message = build_message(rendered, Recipient(address, person), settings, subject_prefix=prefix)

@@ -261,3 +261,17 @@ def test_72_hours_ahead_is_refused_before_anything_happens(demo_root: Path) -> N
                 config, store, rendered(), outbox_transport(config), fingerprint="f", items=[], send_at=later
             )
         assert store.sent_issue("2026-12") is None
+
+
+def test_the_editors_report_goes_beside_the_list_not_among_it(demo_root: Path) -> None:
+    from pipeline.deliver import notify_editors
+
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+    notify_editors(config, report, env={})
+    assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
+    (note,) = (demo_root / "outbox" / "2026-12" / "report").glob("*.eml")
+    msg = email.message_from_bytes(note.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "redactie@example.org" and msg["Subject"] == "Verzendrapport 2026-12: 5 verstuurd"
+    assert "accepted: 5\r\n" in msg.get_body(("plain",)).get_content()  # SMTP line ends
