@@ -364,6 +364,14 @@ def send_to_list(
     newly_unknown = store.in_flight_to_unknown(issue_id, now)
     sent = store.sent_issue(issue_id)
     completed = bool(sent and sent["completed_at"])
+    if completed and not resend_unknown:
+        # Sent to the whole list before: nothing to read, nothing to send (a new subscriber does not
+        # get an old issue). The file's status may still need its write, if a kill came between.
+        if on_complete:
+            on_complete()
+        counts = store.delivery_counts(issue_id)
+        unknown = tuple(b["batch"] for b in store.delivery_batches(issue_id, "unknown"))
+        return Report(issue_id, transport.destination, counts, None, 0, 0, unknown, True, None, newly_unknown)
     requests_before = transport.requests
     check = _load_audience(config, store, transport)
     with store.transaction():

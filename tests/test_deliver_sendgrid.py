@@ -320,7 +320,7 @@ def test_cli_list_send_needs_approval_then_goes_once(
     )
     assert "status: sent\n" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
     again = cli("send", "2026-12")  # type: ignore[operator]
-    assert again.exit_code == 0 and "(0 sent in this run, 5 request(s))" in again.output
+    assert again.exit_code == 0 and "(0 sent in this run, 0 request(s))" in again.output
     assert len(sendgrid.mail_sends) == 1
     # Editing the issue after it went out changes nothing that was sent.
     with (demo_root / "issues" / "2026-12.yaml").open("a", encoding="utf-8") as f:
