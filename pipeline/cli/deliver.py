@@ -55,6 +55,11 @@ def _print_plan(p: Plan) -> None:
     click.echo(f"  skipped:         {c['skipped']}" + (f" ({reasons})" if reasons else ""))
     if c["accepted"] or c["unknown"]:
         click.echo(f"  sent before:     accepted {c['accepted']}, unknown {c['unknown']}")
+    if c["in_flight"]:
+        click.echo(
+            f"  in flight:       {c['in_flight']} (a send stopped mid-request, or is running now;"
+            " a resumed send reports them as unknown)"
+        )
     if c["unknown"] and not p.resend_unknown:
         click.echo("                   (unknown ones are not resent without --resend-unknown)")
     when = f"{p.send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)" if p.send_at else "at once"
