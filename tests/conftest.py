@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+pytest_plugins = ["sendgrid_mock"]  # the local SendGrid: Prism on SendGrid's spec, behind a recording proxy
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 SHARED = REPO.parent / "shared"

@@ -31,7 +31,6 @@ from test_deliver import write_subscribers  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
-pytest_plugins = ["sendgrid_mock"]
 pytestmark = [pytest.mark.mock, pytest.mark.slow]
 
 SUBSCRIBERS = 5000

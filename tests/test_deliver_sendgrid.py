@@ -19,7 +19,6 @@ from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa:
 from pipeline.sendgrid_api import RetryPolicy, SendGridAPI, mail_body  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
-pytest_plugins = ["sendgrid_mock"]  # the lead can move this to conftest.py
 pytestmark = pytest.mark.mock
 
 ISSUE_YAML = """\

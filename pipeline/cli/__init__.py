@@ -16,5 +16,6 @@ from pipeline.cli import report  # noqa: F401  isort: skip
 from pipeline.cli import deliver  # noqa: F401  isort: skip
 from pipeline.cli import publish  # noqa: F401  isort: skip
 from pipeline.cli import curate  # noqa: F401  isort: skip
+from pipeline.cli import run  # noqa: F401  isort: skip
 
 __all__ = ["main"]

@@ -1,0 +1,85 @@
+"""`newsletter run`: the cron entry point. Quiet when all is well but for one summary line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, pass_ctx
+from pipeline.locking import Busy
+from pipeline.run import run as run_pipeline
+
+
+def _parse_now(value: str | None, tz: dt.tzinfo) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(tz)
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00",
+            param_hint="--now",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+@main.command("run")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="TIME",
+    help="Pretend it is TIME (instance time zone unless it has an offset), to test schedules.",
+)
+@click.option("--log-json", is_flag=True, help="Write every event as one JSON object per line (stderr).")
+@pass_ctx
+def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
+    """The cron entry point: collect, then send every approved issue whose send_at has come.
+
+    Finishes any send that an earlier run left half-done. A draft, or an issue changed since it
+    was approved, is never sent; the log says why. A second run while one is busy exits at once
+    (status 0). Exit status 1 when a send failed, 3 when only some sources failed.
+
+    \b
+    Examples:
+      newsletter run                                  # from cron, every 15 minutes
+      newsletter run --now "2026-12-10 09:00"         # what would happen then
+      newsletter run --log-json                       # for a log collector
+    """
+    config = ctx.config
+    now = _parse_now(now_text, config.settings.timezone)
+
+    def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
+        if log_json:
+            record = {
+                "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "level": level,
+                "event": event,
+                "message": message,
+                **fields,
+            }
+            click.echo(json.dumps(record, ensure_ascii=False), err=True)
+        elif level in ("warning", "error"):
+            click.echo(f"{level}: {message}", err=True)
+
+    try:
+        result = run_pipeline(config, now=now, env=os.environ, log=log)
+    except Busy as e:
+        log("info", "busy", e.message, {})
+        if not log_json:
+            click.echo(f"newsletter run: {e.message}; this run does nothing.")
+        raise SystemExit(EXIT_OK) from None
+    if log_json:
+        log("info", "summary", result.line(), {"failed": len(result.failed), "partial": result.partial})
+    else:
+        click.echo(result.line())
+    sys.stdout.flush()
+    if result.failed:
+        raise SystemExit(EXIT_FAILED)
+    if result.partial:
+        raise SystemExit(EXIT_PARTIAL)

@@ -1,0 +1,303 @@
+"""`newsletter run`, the cron entry point: schedules in Dutch time, locking, a killed run, the whole flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sendgrid_mock import API_KEY, MockProxy, Recorded
+
+from pipeline import curate
+from pipeline.config import load_config
+from pipeline.deliver import CONCURRENCY
+from pipeline.locking import exclusive
+from pipeline.run import run, run_lock
+from pipeline.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+UTC = dt.UTC
+
+HAND_WRITTEN = """\
+id: {id}
+subject: Nieuws van partners
+preheader: Wat partners deden
+intro: Beste lezer,
+send_at: {send_at}
+sections:
+  - section: partners
+    items:
+      - title: Doe mee aan de online sessie
+        summary: Elke twee weken, voor partners.
+        url: https://www.example.org/sessies
+"""
+
+
+def newsletter(
+    root: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as cron calls it: a separate process."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
+    full["PYTHONPATH"] = str(REPO)
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=120,
+    )
+
+
+def approved_issue(root: Path, issue_id: str, send_at: str) -> None:
+    path = root / "issues" / f"{issue_id}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(HAND_WRITTEN.format(id=issue_id, send_at=send_at), encoding="utf-8")
+    config = load_config(root)
+    with Store(config.settings.state) as store:
+        curate.approve(config, store, issue_id, "Redactie")
+
+
+class Log:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str]] = []
+
+    def __call__(self, level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
+        self.records.append((level, event, message))
+
+    def messages(self, event: str) -> list[str]:
+        return [m for _, e, m in self.records if e == event]
+
+
+def sent(root: Path, issue_id: str) -> int:
+    return len(list((root / "outbox" / issue_id).glob("*.eml")))
+
+
+@pytest.mark.parametrize(
+    ("issue_id", "send_at", "offset"),
+    [
+        ("voorjaar", "2026-03-29 09:00", 2),  # the clocks went forward at 02:00 that night: CEST
+        ("najaar", "2026-10-25 09:00", 1),  # and back at 03:00: CET again
+        ("winter", "2026-12-10 09:00", 1),
+    ],
+)
+def test_an_issue_goes_out_when_its_dutch_send_time_has_come(demo_root, issue_id, send_at, offset):
+    approved_issue(demo_root, issue_id, send_at)
+    config = load_config(demo_root)
+    local = dt.datetime.fromisoformat(send_at).replace(tzinfo=config.settings.timezone)
+    assert local.utcoffset() == dt.timedelta(hours=offset)
+    due_utc = local.astimezone(UTC)
+
+    log = Log()
+    before = run(config, now=due_utc - dt.timedelta(minutes=1), env={}, log=log)
+    assert before.issues == ()
+    tz_name = "CEST" if offset == 2 else "CET"
+    assert log.messages("issue-waiting") == [f"issue {issue_id}: approved; due {send_at} {tz_name}"]
+    assert sent(demo_root, issue_id) == 0
+
+    at = run(config, now=due_utc, env={}, log=Log())
+    assert [(o.issue_id, o.action, o.completed) for o in at.issues] == [(issue_id, "sent", True)]
+    assert at.issues[0].counts["accepted"] == 5
+    assert sent(demo_root, issue_id) == 5
+    assert (demo_root / "build" / issue_id / "email.html").is_file()  # rendered for the editors too
+    assert len(list((demo_root / "outbox" / issue_id / "report").glob("*.eml"))) == 1  # the editors' report
+
+    again = run(config, now=due_utc + dt.timedelta(hours=1), env={}, log=Log())
+    assert again.issues == ()
+    assert sent(demo_root, issue_id) == 5
+    assert "status: sent" in (demo_root / "issues" / f"{issue_id}.yaml").read_text()
+
+
+def test_a_draft_or_a_changed_issue_is_never_sent(demo_root):
+    approved_issue(demo_root, "gewijzigd", "2026-12-10 09:00")
+    path = demo_root / "issues" / "gewijzigd.yaml"
+    path.write_text(path.read_text().replace("Nieuws van partners", "Nieuws van onze partners"))
+    (demo_root / "issues" / "concept.yaml").write_text(
+        HAND_WRITTEN.format(id="concept", send_at="2026-12-10 09:00"), encoding="utf-8"
+    )
+    config = load_config(demo_root)
+    log = Log()
+    result = run(
+        config, now=dt.datetime(2026, 12, 10, 9, 0, tzinfo=config.settings.timezone), env={}, log=log
+    )
+    assert result.issues == ()
+    assert log.messages("issue-skipped") == [
+        "issue concept: send_at 2026-12-10 09:00 CET has come, but it is a draft: not sent; run 'newsletter "
+        "check concept' and 'newsletter approve concept --by NAME'",
+        "issue gewijzigd: send_at 2026-12-10 09:00 CET has come, but it changed after it was approved: not "
+        "sent; run 'newsletter check gewijzigd' and 'newsletter approve gewijzigd --by NAME'",
+    ]
+    assert not (demo_root / "outbox").exists()
+
+
+def test_cron_output_is_one_line_when_all_is_well_and_json_on_request(demo_root):
+    quiet = newsletter(demo_root, "run", "--now", "2026-12-01 10:00")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert re.fullmatch(
+        r"5 sources: 5 fetched, 0 unchanged, 0 failed; 14 new items, 0 updated \(\d+\.\d s\); nothing to send\n",
+        quiet.stdout,
+    )
+    approved_issue(demo_root, "2026-12", "2026-12-10 09:00")
+    logged = newsletter(demo_root, "run", "--log-json", "--now", "2026-12-01 10:00")
+    assert logged.returncode == 0
+    assert logged.stdout == ""
+    events = [json.loads(line) for line in logged.stderr.splitlines()]
+    assert [e["event"] for e in events] == ["issue-waiting", "summary"]
+    assert events[0]["issue"] == "2026-12"
+    assert events[0]["message"] == "issue 2026-12: approved; due 2026-12-10 09:00 CET"
+    assert {"time", "level", "message"} <= set(events[1])
+
+
+def test_failing_sources_exit_3_and_are_named_on_stderr(demo_root):
+    (demo_root / "feeds" / "jgz-fryslan.atom").unlink()
+    result = newsletter(demo_root, "run")
+    assert result.returncode == 3
+    assert result.stderr == (
+        "error: jgz-fryslan (feeds/jgz-fryslan.atom): no such file; check the path in sources.yaml\n"
+    )
+    assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
+
+
+def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root):
+    config = load_config(demo_root)
+    with run_lock(config):
+        busy = newsletter(demo_root, "run")
+    assert busy.returncode == 0
+    assert busy.stdout == (
+        f"newsletter run: newsletter run is already running (process {os.getpid()}); this run does nothing.\n"
+    )
+    assert not (demo_root / "state" / "newsletter.sqlite3").exists() or busy.stderr == ""
+
+
+def test_a_killed_run_leaves_no_lock_behind(demo_root):
+    config = load_config(demo_root)
+    lock = config.settings.state.parent / "locks" / "run.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom pipeline.locking import exclusive\n"
+            f"with exclusive(Path({str(lock)!r}), 'newsletter run'):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "held\n"
+    assert "already running" in newsletter(demo_root, "run").stdout
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    after = newsletter(demo_root, "run")
+    assert after.returncode == 0, after.stderr
+    assert "nothing to send" in after.stdout
+    with exclusive(lock, "newsletter run"):  # and it is free again afterwards
+        pass
+
+
+def write_subscribers(root: Path, n: int) -> None:
+    rows = (
+        ["email;name"] + [f"lid{i}@example.org;Lid {i}" for i in range(n)] + ["user1@example.com;Suppressed"]
+    )
+    (root / "subscribers.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def draft_and_approve(root: Path, env: Mapping[str, str]) -> None:
+    """What an editor does, each step a separate process."""
+    drafted = newsletter(root, "draft", "2026-12", "--since", "2026-11-01", env=env)
+    assert drafted.returncode == 0, drafted.stderr
+    path = root / "issues" / "2026-12.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(
+        r"^subject:.*$", "subject: Fietsen, laptops en een avond in Zwolle", text, count=1, flags=re.M
+    )
+    text = re.sub(r"^preheader:.*$", "preheader: Wat partners deden", text, count=1, flags=re.M)
+    text = re.sub(r"^#? ?send_at:.*$", "send_at: 2026-12-10 09:00", text, count=1, flags=re.M)
+    path.write_text(text, encoding="utf-8")
+    checked = newsletter(root, "check", "2026-12", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    approved = newsletter(root, "approve", "2026-12", "--by", "Anna de Vries", env=env)
+    assert approved.returncode == 0, approved.stderr
+
+
+def test_the_whole_flow_as_separate_processes_against_the_sendgrid_mock(demo_root, sendgrid: MockProxy):
+    env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
+    write_subscribers(demo_root, 30)
+    collected = newsletter(demo_root, "collect", env=env)
+    assert collected.returncode == 0, collected.stderr
+    draft_and_approve(demo_root, env)
+
+    early = newsletter(demo_root, "run", "--now", "2026-12-10 08:59", env=env)
+    assert early.returncode == 0, early.stderr
+    assert early.stdout.endswith("; nothing to send\n")
+    assert sendgrid.mail_sends == []
+
+    due = newsletter(demo_root, "run", "--now", "2026-12-10 09:00", env=env)
+    assert due.returncode == 0, due.stderr
+    assert "issue 2026-12: 30 accepted, 1 skipped, 0 failed, 0 unknown (complete)" in due.stdout
+    list_sends = [r for r in sendgrid.accepted_by_prism() if r.body.get("custom_args", {}).get("batch")]
+    recipients = [a for r in list_sends for a in r.recipients]
+    assert sorted(recipients) == sorted(f"lid{i}@example.org" for i in range(30))
+    assert "user1@example.com" not in recipients  # on SendGrid's suppression list
+    report_mail = [r for r in sendgrid.accepted_by_prism() if r not in list_sends]
+    assert [r.recipients for r in report_mail] == [["redactie@example.org"]]  # the editors' delivery report
+    assert API_KEY not in due.stdout + due.stderr
+
+    again = newsletter(demo_root, "run", "--now", "2026-12-10 09:15", env=env)
+    assert again.returncode == 0
+    assert again.stdout.endswith("; nothing to send\n")
+    assert len(sendgrid.accepted_by_prism()) == len(list_sends) + 1
+    status = newsletter(demo_root, "status", env=env)
+    assert re.search(r"^2026-12\s+sent\s+2026-12-10 09:00\s+accepted 30", status.stdout, re.M), status.stdout
+
+
+def test_a_run_killed_during_a_send_is_completed_by_the_next_with_nobody_served_twice(
+    demo_root, sendgrid: MockProxy
+):
+    env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
+    total = 2600  # three requests of at most 1000
+    write_subscribers(demo_root, total)
+    assert newsletter(demo_root, "collect", env=env).returncode == 0
+    draft_and_approve(demo_root, env)
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
+    full.update(env, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "pipeline", "--root", str(demo_root), "run", "--now", "2026-12-10 09:00"]
+    victim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full)
+    killed = threading.Event()
+
+    def kill_on_second_request(request: Recorded, moment: str) -> None:
+        if request.path == "/v3/mail/send" and moment == "received" and len(sendgrid.mail_sends) == 2:
+            victim.send_signal(signal.SIGKILL)
+            killed.set()
+
+    sendgrid.hook = kill_on_second_request
+    victim.communicate(timeout=120)
+    assert killed.is_set() and victim.returncode == -signal.SIGKILL
+    sendgrid.hook = None
+
+    second = newsletter(demo_root, "run", "--now", "2026-12-10 09:05", env=env)
+    assert second.returncode == 0, second.stderr
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store:
+        counts = store.delivery_counts("2026-12")
+    assert counts["pending"] == counts["in_flight"] == counts["failed"] == 0
+    assert counts["skipped"] == 1
+    assert counts["accepted"] + counts["unknown"] == total
+    # Unknown: at most the requests that were in flight when the process died.
+    assert 0 < counts["unknown"] <= CONCURRENCY * 1000
+    delivered = Counter(a for r in sendgrid.accepted_by_prism() for a in r.recipients)
+    assert max(delivered.values()) == 1  # nobody served twice
+    assert sum(delivered.values()) >= counts["accepted"]
+    assert f"{counts['unknown']} unknown" in second.stdout
