@@ -1,22 +1,41 @@
 """`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
 
 The demo instance lives in the repository at ``examples/demo/``: local feed files, sample
-submissions (good and flawed) and sample subscribers. Every stage that exists runs here in the
-order a real month goes through them.
+submissions (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
+in the order a real month goes through them: validate, collect, draft, check, approve, render, a
+test send, ``run`` (cron) sending to the outbox, publish, report.
+
+The demo's clock is fixed at the date its sample content was written (``DEMO_NOW``), so that it
+drafts the same issue whenever it runs; the approval and sending use the real clock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from pipeline.errors import PipelineError
+from pipeline.config import Config, load_config
+from pipeline.errors import PipelineError, display_path
 from pipeline.validate import validate
 
 DEMO_SOURCE = Path(__file__).resolve().parent.parent / "examples" / "demo"
+DEMO_NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+ISSUE = "2026-12"
+EDITORS_TEXT = {
+    "subject": "Fietsen, laptops en een avond in Zwolle",
+    "preheader": "Wat partners in november deden, wat we weten en waar we elkaar zien",
+    "intro": "Beste lezer,\n\nDeze maand: **fietsen** voor kinderen in Zwolle, opgeknapte laptops voor "
+    "leerlingen en leerplichtambtenaren die armoede leren herkennen.\n",
+}
+
+Echo = Callable[[str], None]
 
 
 @dataclass
@@ -37,29 +56,169 @@ def prepare(into: Path | None) -> Path:
         into = Path(tempfile.mkdtemp(prefix="newsletter-demo-")) / "instance"
     elif into.exists() and any(into.iterdir()):
         raise PipelineError(f"{into} is not empty", "pass a new folder to --into, or leave it out")
-    shutil.copytree(
-        DEMO_SOURCE, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("state", "build", "outbox")
-    )
+    ignore = shutil.ignore_patterns("state", "build", "outbox", "issues")
+    shutil.copytree(DEMO_SOURCE, into, dirs_exist_ok=True, ignore=ignore)
+    (into / "issues").mkdir(exist_ok=True)
     return into
 
 
-def run(into: Path | None, echo: Callable[[str], None]) -> DemoResult:
+def _edit_issue(path: Path, send_at: dt.datetime) -> None:
+    """What an editor does by hand after 'draft': subject, preheader, intro and send_at."""
+    text = path.read_text(encoding="utf-8")
+    for key, value in EDITORS_TEXT.items():
+        if key == "intro":
+            block = "intro: |\n" + "".join(f"  {line}\n" if line else "\n" for line in value.splitlines())
+            text = re.sub(r"^intro:.*$\n", block, text, count=1, flags=re.M)
+        else:
+            text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, count=1, flags=re.M)
+    text = re.sub(r"^#? ?send_at:.*$", f"send_at: {send_at:%Y-%m-%d %H:%M}", text, count=1, flags=re.M)
+    path.write_text(text, encoding="utf-8")
+
+
+def _collect(config: Config, echo: Echo) -> None:
+    from pipeline.collect import collect
+    from pipeline.store import Store
+
+    with Store(config.settings.state) as store:
+        summary = collect(config, store, now=DEMO_NOW.astimezone(dt.UTC))
+        echo(f"[collect] {summary.line()}")
+        demo_items = store.items()
+    duplicates = [i for i in demo_items if i.url.endswith("/nieuws/fietsplan")]
+    echo(f"  the fietsplan story (a feed with tracking parameters, and a submission): {len(duplicates)} item")
+    for r in summary.failed:
+        echo(f"  failed: {r.source}: {r.reason}")
+
+
+def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+    from pipeline import curate
+    from pipeline.issues import issue_path
+    from pipeline.store import Store
+
+    with Store(config.settings.state) as store:
+        path = curate.draft(config, store, ISSUE, now=DEMO_NOW.astimezone(dt.UTC))
+        text = path.read_text(encoding="utf-8")
+        n = len(re.findall(r"^ +- item: ", text, re.M))
+        echo(f"[draft] {display_path(path, root)}: {n} entries ranked in sections, runners-up below each")
+        result.files.append(("drafted issue", path))
+
+        # A flawed copy shows what 'check' says: an item twice, an unknown item, no subject.
+        first = re.search(r"- item: (\S+)\n", text)
+        flawed = issue_path(root, f"{ISSUE}-flawed")
+        if first:
+            broken = text.replace(f'id: "{ISSUE}"', f'id: "{ISSUE}-flawed"').replace(
+                f"id: {ISSUE}\n", f"id: {ISSUE}-flawed\n"
+            )
+            broken = broken.replace(
+                first.group(0),
+                f"{first.group(0)}      - item: {first.group(1)}\n      - item: 0000deadbeef\n",
+                1,
+            )
+            flawed.write_text(broken, encoding="utf-8")
+            _issue, problems = curate.check_issue(config, store, f"{ISSUE}-flawed")
+            echo(f"[check] a flawed copy of the issue ({sum(p.is_error for p in problems)} errors):")
+            for p in problems:
+                if p.is_error:
+                    echo(f"  {p}")
+            flawed.unlink()
+
+        # The editor writes the subject, preheader, intro and send time, then approves.
+        send_at = dt.datetime.now(config.settings.timezone).replace(second=0, microsecond=0)
+        _edit_issue(path, send_at)
+        _issue, problems = curate.check_issue(config, store, ISSUE)
+        echo(
+            f"[check] {display_path(path, root)}: {sum(p.is_error for p in problems)} errors, "
+            f"{sum(not p.is_error for p in problems)} warnings"
+        )
+        approval = curate.approve(config, store, ISSUE, "Demo-redactie")
+        echo(f"[approve] approved by {approval.by} ({approval.fingerprint[:19]})")
+
+
+def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+    from pipeline.issues import load_issue
+    from pipeline.render import build
+
+    done = build(config, load_issue(config, ISSUE))
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in done.paths)
+    echo(f"[render] build/{ISSUE}/: {sizes}")
+    result.files += [("email", done.paths[0]), ("text part", done.paths[1]), ("web page", done.paths[2])]
+
+
+def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+    from pipeline.deliver import TestReport, send_issue
+    from pipeline.run import run as cron_run
+
+    env: Mapping[str, str] = {}  # no SENDGRID_API_KEY: everything goes to the outbox
+    test = send_issue(config, ISSUE, to=["redactie@example.org"], env=env)
+    assert isinstance(test, TestReport)
+    echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/")
+
+    def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
+        if level != "info":
+            echo(f"  {level}: {message}")
+
+    outcome = cron_run(config, now=dt.datetime.now(config.settings.timezone), env=env, log=log)
+    echo(f"[run] {outcome.line()}")
+    outbox = root / "outbox" / ISSUE
+    messages = sorted(outbox.glob("*.eml"))
+    echo(f"  outbox/{ISSUE}/: {len(messages)} .eml files (the sample list minus duplicates and bad rows)")
+    if messages:
+        result.files.append(("a sent message", messages[0]))
+    again = cron_run(config, now=dt.datetime.now(config.settings.timezone), env=env, log=log)
+    echo(f"[run] again: {again.line()}")
+
+
+def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
+    from pipeline.publish import build_site, site_folder, write_site
+    from pipeline.store import Store
+
+    with Store(config.settings.state) as store:
+        site = build_site(config, store)
+    written = write_site(site, site_folder(config))
+    echo(
+        f"[publish] {len(site.issues)} issue(s), {len(site.themes)} theme and {len(site.partners)} partner "
+        f"pages in build/site/ ({len(written.changed)} files); feed: {config.settings.archive_url}feed.xml"
+    )
+    result.files.append(("archive", site_folder(config) / "index.html"))
+
+
+def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+    from pipeline.report import build_report, default_period, summary_lines, write_report
+    from pipeline.store import Store
+
+    start, end = default_period(DEMO_NOW.date())
+    with Store(config.settings.state) as store:
+        report = build_report(config, store, start=start, end=end)
+    paths = write_report(config, report, root / "build" / "report")
+    echo(
+        f"[report] {display_path(paths[0], root)} and {len(paths) - 1} CSV files; the coordinator sees first:"
+    )
+    for line in summary_lines(report):
+        echo(line)
+    result.files.append(("partner report", paths[0]))
+
+
+def run(into: Path | None, echo: Echo) -> DemoResult:
     root = prepare(into)
     result = DemoResult(root)
     echo(f"Demo instance copied to {root}")
 
-    # 1. Validate what people wrote. The demo ships one flawed submission on purpose
-    #    (submissions/rejected/), kept out of the collected folder, to show the messages.
+    # 1. Validate what people wrote, and show what a partner sees for a flawed submission
+    #    (flawed/ is outside the submissions folder, so collect never reads it).
     report = validate(root)
-    echo(f"[validate] {len(report.checked)} files checked: {len(report.errors)} errors, "
-         f"{len(report.warnings)} warnings")  # fmt: skip
-    for p in report.problems:
-        echo(f"  {p}")
-    flawed = validate(root, [root / "submissions" / "rejected"])
-    echo(f"[validate] a flawed submission, as a partner would see it ({len(flawed.errors)} errors):")
+    counts = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    echo(f"[validate] {len(report.checked)} files: {counts}")
+    flawed = validate(root, [root / "flawed"])
+    echo(f"[validate] flawed/onze-moestuin.yaml, as a partner sees it ({len(flawed.errors)} errors):")
     for p in flawed.problems:
         echo(f"  {p}")
     if report.errors:
         result.ok = False
         return result
+    config = load_config(root)
+    _collect(config, echo)
+    _curate(config, root, echo, result)
+    _render(config, root, echo, result)
+    _send(config, root, echo, result)
+    _publish(config, echo, result)
+    _report(config, root, echo, result)
     return result
