@@ -40,6 +40,15 @@ def suggest(word: str, known: Iterable[str]) -> str:
     return f" did you mean '{close[0]}'?" if close else ""
 
 
+def _by_title(word: str, known: Mapping[str, Any]) -> str:
+    """`` did you mean 'story' (Verhaal)?`` when the word is a term's title or a partner's name."""
+    for key, value in known.items():
+        title = getattr(value, "title", None) or getattr(value, "name", None)
+        if isinstance(title, str) and title.casefold() == word.casefold():
+            return f" did you mean '{key}' ({title})? Ids, not titles, go here."
+    return ""
+
+
 def listing(known: Iterable[str], limit: int = 12) -> str:
     names = list(known)
     shown = ", ".join(names[:limit])
@@ -171,10 +180,8 @@ class Checker:
         if not known:
             return None  # the list itself is missing or broken, which is reported on its own
         if text not in known:
-            self.error(
-                kp,
-                f"unknown {what} '{text}':{suggest(text, known) or ''} Known {what}s: {listing(known)}",
-            )
+            hint = suggest(text, known) or _by_title(text, known)
+            self.error(kp, f"unknown {what} '{text}':{hint} Known {what}s: {listing(known)}")
             return None
         return text
 

@@ -295,3 +295,11 @@ def test_issue_file_problems(cli, demo_root):
     assert errors_of(cli, renamed) == [
         "issues/2027-01.yaml:1: id '2026-12' does not match the file name; change it to '2027-01'"
     ]
+
+
+def test_a_title_written_where_an_id_belongs_gets_the_id(cli, demo_root):
+    path = write(demo_root, "title.yaml", GOOD.replace("kind: story", "kind: Verhaal"))
+    assert errors_of(cli, path) == [
+        "submissions/title.yaml:5: unknown kind 'Verhaal': did you mean 'story' (Verhaal)? Ids, not titles, go "
+        "here. Known kinds: story, research, policy, event, tool"
+    ]
