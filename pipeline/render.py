@@ -551,12 +551,19 @@ def render_issue(
 
 
 def write_build(config: Config, rendered: Rendered) -> list[Path]:
-    """Write ``build/<id>/email.html``, ``email.txt`` and ``web.html`` atomically; return their paths."""
+    """Write ``build/<id>/email.html``, ``email.txt`` and ``web.html`` atomically; return their paths.
+
+    The build folder is the editors' preview, so the per-recipient tokens are filled the way a test
+    send fills them ("Beste lezer,", a working unsubscribe link); what is sent keeps the tokens.
+    """
+    from pipeline.outbox import Recipient, personalise
+
     folder = config.root / "build" / rendered.issue_id
     paths = []
     for attribute, name in BUILD_FILES.items():
         path = folder / name
-        atomic_write(path, getattr(rendered, attribute))
+        text = personalise(getattr(rendered, attribute), Recipient(""), config.settings, rendered.issue_id)
+        atomic_write(path, text)
         paths.append(path)
     return paths
 

@@ -543,7 +543,13 @@ def test_write_build_writes_three_files(tmp_path: Path) -> None:
     assert [p.relative_to(config.root).as_posix() for p in paths] == [
         "build/2026-12/email.html", "build/2026-12/email.txt", "build/2026-12/web.html",
     ]  # fmt: skip
-    assert paths[1].read_text() == r.text
+    # The build folder is a preview: tokens filled as in a test send, everything else as rendered.
+    assert TOKEN_NAME in r.text and TOKEN_UNSUBSCRIBE in r.text
+    preview = paths[1].read_text()
+    assert "Beste lezer," in preview
+    assert TOKEN_NAME not in preview and TOKEN_UNSUBSCRIBE not in preview
+    assert "mailto:" in preview
+    assert paths[2].read_text() == r.web_html
     assert not list(paths[0].parent.glob(".*.tmp"))
 
 
