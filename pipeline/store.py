@@ -183,18 +183,19 @@ class Store:
             self.db.execute("PRAGMA synchronous=FULL")  # a sent-mail record must survive a power cut
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.DatabaseError as e:
-            raise StateError(
-                f"cannot open the state database {path}: {e}",
-                "check the path in sources.yaml (newsletter.state) and that the file is a SQLite database",
-            ) from None
-        self._migrate()
+            self._migrate()
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise _damaged(path, e) from None
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         self.close()
+        # Any SQL can meet a damaged page or a foreign table; the user gets the file and the fix,
+        # not a traceback from deep inside a stage.
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
+            raise _damaged(self.path, error) from None
 
     def close(self) -> None:
         self.db.close()
@@ -639,5 +640,11 @@ def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:
     return replace(item, first_seen=first_seen)
 
 
-def open_store(state_path: Path) -> Store:
-    return Store(state_path)
+def _damaged(path: Path, error: Exception) -> StateError:
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        return StateError(f"the state database {path} is locked: {error}", "wait for the other run to finish")
+    return StateError(
+        f"cannot use the state database {path}: {error}",
+        "check the path in sources.yaml (newsletter.state); if the file is damaged or not this pipeline's,"
+        " move it aside and restore a backup (or collect afresh into a new one)",
+    )
