@@ -14,11 +14,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import InputInvalid, NotFound, Problem, display_path
 
 # Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner.
 _EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"']+@[^@\s,;:<>()\[\]\"']+\.[A-Za-z0-9-]{2,}$")
+_NOT_UTF8 = "not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
 _ALIASES = {"e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name"}
 
 
@@ -53,46 +55,66 @@ class SubscriberReader:
                 f"the subscriber list {self.display} does not exist",
                 "export it as CSV with an 'email' column, or set newsletter.subscribers in sources.yaml",
             )
-        with self.path.open(encoding="utf-8-sig", newline="") as f:
-            first = f.readline()
-            delimiter = ";" if first.count(";") > first.count(",") else ","
-            header = [
-                _ALIASES.get(h.strip().lower(), h.strip().lower())
-                for h in next(csv.reader([first], delimiter=delimiter), [])
-            ]
-            if "email" not in header:
-                raise InputInvalid(
-                    [
-                        Problem(
-                            self.display,
-                            1,
-                            "the first line needs an 'email' column (separated by ';' or ',')",
-                        )
-                    ]
-                )
-            col_email = header.index("email")
-            col_name = header.index("name") if "name" in header else None
-            reader = csv.reader(f, delimiter=delimiter)
-            match = _EMAIL_RE.match
-            for row in reader:
-                line = reader.line_num + 1  # +1: the header was read before the reader started
-                if not "".join(row).strip():  # a blank line, or only separators
-                    continue
-                self.rows += 1
-                email = row[col_email].strip().lower() if col_email < len(row) else ""
-                if not match(email):
-                    what = "is empty" if not email else "is not a valid address"
-                    self.problems.append(
-                        Problem(
-                            self.display,
-                            line,
-                            f"the email column {what}; correct or remove this row",
-                            "warning",
-                        )
+        reader: Any = None  # set once the header is read, for the line of a CSV error
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as f:
+                first = f.readline()
+                delimiter = ";" if first.count(";") > first.count(",") else ","
+                header = [
+                    _ALIASES.get(h.strip().lower(), h.strip().lower())
+                    for h in next(csv.reader([first], delimiter=delimiter), [])
+                ]
+                if "email" not in header:
+                    raise InputInvalid(
+                        [
+                            Problem(
+                                self.display,
+                                1,
+                                "the first line needs an 'email' column (separated by ';' or ',')",
+                            )
+                        ]
                     )
-                    continue
-                name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
-                yield email, name or None, line
+                col_email = header.index("email")
+                col_name = header.index("name") if "name" in header else None
+                reader = csv.reader(f, delimiter=delimiter)
+                match = _EMAIL_RE.match
+                for row in reader:
+                    line = reader.line_num + 1  # +1: the header was read before the reader started
+                    if not "".join(row).strip():  # a blank line, or only separators
+                        continue
+                    self.rows += 1
+                    email = row[col_email].strip().lower() if col_email < len(row) else ""
+                    if not match(email):
+                        what = "is empty" if not email else "is not a valid address"
+                        self.problems.append(
+                            Problem(
+                                self.display,
+                                line,
+                                f"the email column {what}; correct or remove this row",
+                                "warning",
+                            )
+                        )
+                        continue
+                    name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
+                    yield email, name or None, line
+        except UnicodeDecodeError:
+            raise InputInvalid([Problem(self.display, _undecodable_line(self.path), _NOT_UTF8)]) from None
+        except csv.Error as e:
+            line = reader.line_num + 1 if reader is not None else 1
+            raise InputInvalid(
+                [Problem(self.display, line, f"cannot be read as CSV ({e}); correct or remove this row")]
+            ) from None
+
+
+def _undecodable_line(path: Path) -> int:
+    """The first line that is not UTF-8; the text reader only knows an offset in its buffer."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def read_subscribers(path: Path, root: Path | None = None) -> SubscriberReader:

@@ -77,6 +77,30 @@ def test_missing_email_column_and_missing_file(tmp_path: Path) -> None:
         list(read_subscribers(tmp_path / "absent.csv", tmp_path))
 
 
+def test_a_list_not_in_utf8_names_its_first_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes("email;naam\nok@example.org;Anna\nrene@example.org;René\n".encode("cp1252"))
+    with pytest.raises(InputInvalid) as e:
+        list(read_subscribers(path, tmp_path))
+    assert (
+        str(e.value)
+        == "s.csv:3: not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
+    )
+    assert "rene" not in str(e.value)
+
+
+def test_a_row_the_csv_reader_refuses_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "email;naam\nok@example.org;Anna\nb@example.org;" + "x" * 200_000 + "\n", encoding="utf-8"
+    )
+    with pytest.raises(InputInvalid) as e:
+        list(read_subscribers(path, tmp_path))
+    assert str(e.value) == (
+        "s.csv:3: cannot be read as CSV (field larger than field limit (131072)); correct or remove this row"
+    )
+
+
 # -- the outbox and the list send without a key ----------------------------------------------------
 def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
     config = load_config(demo_root)
