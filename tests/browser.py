@@ -19,7 +19,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +40,30 @@ LOCAL_PREFIXES = ("file:", "data:", "about:", "http://127.0.0.1", "http://localh
 def chromium_path() -> str | None:
     found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     return found if found and Path(found).exists() else None
+
+
+def chromium_or_skip() -> str:
+    """The chromium executable, or a skip that says how to install it (CI fails on any skip)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
+    return executable
+
+
+def png(width: int, height: int) -> bytes:
+    """A plain one-colour PNG of the given size, written by hand so tests need no imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x1d\x4e\x89" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Page:
@@ -102,9 +128,7 @@ class Browser:
 @contextmanager
 def browser_or_skip() -> Iterator[Browser]:
     """A browser for a test, or a skip that says what is missing (CI installs both)."""
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
+    executable = chromium_or_skip()
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Browser, Page, browser_or_skip, serve
+from browser import Browser, Page, browser_or_skip, png, serve
 from test_publish import ITEMS, OCT, rendered, send
 
 from pipeline.config import load_config
@@ -54,22 +52,6 @@ CONTRAST = """() => {
 }"""
 
 HEADINGS = "[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])"
-
-
-def png(width: int, height: int) -> bytes:
-    """A plain PNG, written by hand so the test needs no imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x2a\x6f\x97" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ alt text on every image. Screenshots land in the test's tmp folder (kept by pyte
 from __future__ import annotations
 
 import dataclasses
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Browser, browser_or_skip, serve
+from browser import Browser, browser_or_skip, png, serve
 from test_render import big_issue, demo_config, fixture_issue, fixture_items, render_fixture
 
 from pipeline.models import Image
@@ -67,22 +65,6 @@ def test_the_email_is_600px_wide_on_a_desktop(browser: Browser, tmp_path: Path) 
     )
     assert width == 600
     assert page.horizontal_overflow() <= 0
-
-
-def png(width: int, height: int) -> bytes:
-    """A plain PNG of the given size (no imaging library needed)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x1d\x4e\x89" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_a_large_featured_image_scales_to_the_screen(browser: Browser, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from browser import browser_or_skip, chromium_path
+from browser import CHROMIUM_ARGS, browser_or_skip, chromium_or_skip
 from test_report import END, START, fill, write_instance
 
 from pipeline.report import build_report, write_report
@@ -78,17 +78,13 @@ def test_a_phone_scrolls_only_inside_the_wide_tables(page_path: Path) -> None:
 
 
 def test_it_prints_on_a_few_a4_pages(page_path: Path, tmp_path: Path) -> None:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
+    executable = chromium_or_skip()
     pdf = tmp_path / "report.pdf"
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [
-                executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                page_path.as_uri(),
+                executable, "--headless", *CHROMIUM_ARGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf}", page_path.as_uri(),
             ],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
