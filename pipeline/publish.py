@@ -34,7 +34,7 @@ from pipeline.errors import PipelineError
 from pipeline.files import atomic_write
 from pipeline.issues import ISSUE_ID_RE
 from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item
-from pipeline.render import _render_template, environment
+from pipeline.render import environment, render_template
 from pipeline.store import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -414,7 +414,7 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
     s = config.settings
 
     def page(template: str, up: str, **context: object) -> bytes:
-        text = _render_template(
+        text = render_template(
             env, f"site/{template}", config.root, site=s, up=up, feed=FEED, themes_count=len(themes),
             partners_count=len(partners), **context,
         )  # fmt: skip

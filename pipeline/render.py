@@ -433,9 +433,6 @@ def render_template(env: jinja2.Environment, name: str, root: Path, **context: o
         ) from None
 
 
-_render_template = render_template  # the name publish imported first; use render_template
-
-
 # -- MJML ----------------------------------------------------------------------------------------
 
 _MJ_TAG = re.compile(r"<(/?)(mj-[a-z-]+|mjml)\b([^>]*?)(/?)>")

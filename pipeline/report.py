@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
@@ -36,9 +35,9 @@ from pipeline.config import PROVINCES, Config, Term
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_write
 from pipeline.models import Item
+from pipeline.render import environment, render_template
 from pipeline.store import Store
 
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
 UNKNOWN = "onbekend"  # the id of the "not given" bucket in every breakdown
 
 
@@ -586,15 +585,14 @@ def csv_files(report: Report) -> dict[str, str]:
 
 
 def render_html(config: Config, report: Report) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(number=number, percent=percent, date=_date, month=dutch.month)
-    return env.get_template("index.html.j2").render(
+    # The stages' one environment (instance templates first, errors with their line); an overlay
+    # so that the report's filters stay out of the cached one the email and the archive use.
+    env = environment(config.root / "templates").overlay()
+    env.filters = {**env.filters, "number": number, "percent": percent, "date": _date, "month": dutch.month}
+    return render_template(
+        env,
+        "report/index.html.j2",
+        config.root,
         report=report,
         t=report.totals,
         charts=charts(report),

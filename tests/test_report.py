@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.config import Config, load_config
 from pipeline.models import Item, Rendered
+from pipeline.render import TemplateError
 from pipeline.report import (
     UNKNOWN,
     Count,
@@ -389,3 +390,18 @@ def test_command_defaults_and_bad_period(instance: tuple[Config, Store]) -> None
     bad = CliRunner().invoke(main, ["--root", root, "report", "--from", "2026-12-31", "--to", "2026-01-01"])
     assert bad.exit_code == 2
     assert "2026-12-31 is after --to 2026-01-01; swap them" in bad.output
+
+
+def test_an_instance_template_replaces_the_page_and_its_mistakes_name_their_line(
+    report: Report, instance: tuple[Config, Store], tmp_path: Path
+) -> None:
+    config, _ = instance
+    own = config.root / "templates" / "report" / "index.html.j2"
+    own.parent.mkdir(parents=True)
+    own.write_text("<h1>{{ report.title }}: {{ t.partner_items | number }}</h1>\n", encoding="utf-8")
+    page = write_report(config, report, tmp_path / "own")[0].read_text(encoding="utf-8")
+    assert page == "<h1>Nieuwsbrief Test: 6</h1>\n"
+    own.write_text("<h1>{{ report.title }}</h1>\n<p>{{ report.no_such_field }}</p>\n", encoding="utf-8")
+    with pytest.raises(TemplateError) as e:
+        write_report(config, report, tmp_path / "broken")
+    assert e.value.message.startswith("templates/report/index.html.j2:2: UndefinedError: ")
