@@ -29,6 +29,7 @@ import urllib.error
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -63,6 +64,10 @@ class SendGridError(PipelineError):
 
 class RequestInvalid(PipelineError):
     "A request breaks a SendGrid limit the project checks before sending."
+
+
+class HostInvalid(PipelineError):
+    "SENDGRID_HOST is not an http(s) address."
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class SendGridAPI:
     ) -> None:
         self._client = SendGridAPIClient(api_key=api_key)
         if host:
+            _check_host(host)
             self._client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         elif region == "eu":
             self._client.set_sendgrid_data_residency("eu")
@@ -220,7 +226,14 @@ class SendGridAPI:
                 if attempt < self.policy.attempts:
                     self._sleep(self._backoff(attempt))
                 continue
-            return json.loads(response.body or b"[]")
+            try:
+                return json.loads(response.body or b"[]")
+            except ValueError:
+                # A captive portal or a proxy's own page: not SendGrid, and not a list to trust.
+                raise SendGridError(
+                    f"reading /v3/{path}: the answer from {self.host} is not JSON",
+                    "check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent",
+                ) from None
         raise SendGridError(f"reading /v3/{path}: {last}", "try again later; nothing was sent")
 
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
@@ -239,6 +252,21 @@ class SendGridAPI:
                 if len(page) < PAGE:
                     break
                 offset += PAGE
+
+
+def _check_host(host: str) -> None:
+    """A mistyped SENDGRID_HOST fails here, once, instead of inside urllib on the first request."""
+    try:
+        parts = urlsplit(host)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise HostInvalid(
+            f"SENDGRID_HOST {host!r} is not an http(s) address",
+            "set it to the API's base address, such as http://127.0.0.1:4010, or unset it to reach SendGrid",
+        )
 
 
 def _reason(e: BaseException) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from test_deliver import rendered, write_subscribers  # noqa: E402
 
 from pipeline.config import Config, load_config  # noqa: E402
 from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
-from pipeline.sendgrid_api import RetryPolicy, SendGridAPI, mail_body  # noqa: E402
+from pipeline.sendgrid_api import HostInvalid, RetryPolicy, SendGridAPI, SendGridError, mail_body  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.mock
@@ -236,6 +238,37 @@ def test_region_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api is not None and api.host == "http://127.0.0.1:1234"
     assert SendGridAPI.from_env("eu", {}) is None
     assert "SG.x" not in repr(api)
+    for host in ("api.sendgrid.com", "ftp://example.org", "http://[::1", "http://127.0.0.1:port"):
+        with pytest.raises(HostInvalid) as e:
+            SendGridAPI.from_env("eu", {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": host})
+        assert e.value.message == f"SENDGRID_HOST {host!r} is not an http(s) address"
+        assert API_KEY not in str(e.value)
+
+
+def test_an_answer_that_is_not_json_stops_the_suppression_read() -> None:
+    class Portal(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>Log in to the hotel wifi</html>")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": f"http://127.0.0.1:{server.server_address[1]}"}
+        api = SendGridAPI.from_env("global", env)
+        assert api is not None
+        with pytest.raises(SendGridError) as e:
+            list(api.suppressions(None))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert e.value.message == f"reading /v3/suppression/unsubscribes: the answer from {api.host} is not JSON"
+    assert API_KEY not in str(e.value)
 
 
 def test_dry_run_reads_suppressions_and_sends_nothing(demo_root: Path, sendgrid: MockProxy) -> None:
