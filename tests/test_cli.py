@@ -126,3 +126,19 @@ def test_a_damaged_page_found_while_reading_is_an_error_line(cli: Cli):
         f"Error: cannot use the state database {path}: database disk image is malformed",
         FIX,
     ]
+
+
+def test_dates_on_the_command_line_are_read_one_way(cli: Cli):
+    """--since (items, draft) and --now (run): a date or a date and time; a bad one is a usage error."""
+    for args, line in [
+        (("items", "--since", "2026-13-01"), "Error: Invalid value for --since: '2026-13-01' is not a date like 2026-11-01"),
+        (("draft", "2026-12", "--since", "gisteren"), "Error: Invalid value for --since: 'gisteren' is not a date like 2026-11-01"),
+        (("run", "--now", "morgen"), "Error: Invalid value for --now: 'morgen' is not a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00"),
+    ]:  # fmt: skip
+        result = cli(*args)
+        assert result.exit_code == 2, args
+        assert result.stderr.splitlines()[-1] == line
+    assert not (cli.root / "state").exists(), "a usage error opens no state database"
+    assert cli("collect").exit_code == 0
+    day, midnight = cli("items", "--since", "2026-11-20"), cli("items", "--since", "2026-11-20 00:00")
+    assert day.stdout == midnight.stdout and len(day.stdout.splitlines()) > 1

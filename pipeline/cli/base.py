@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,15 @@ class Context:
         if self._config is None:
             self._config = load_config(self.root)
         return self._config
+
+
+def parse_when(value: str, tz: dt.tzinfo, option: str, example: str) -> dt.datetime:
+    """A date, or a date and time, typed on the command line; without a zone, the instance's."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not {example}", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 def print_problems(err: InputInvalid) -> None:

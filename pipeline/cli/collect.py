@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import sys
@@ -11,7 +10,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import EXIT_PARTIAL, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
 from pipeline.collect import SourceResult, Summary, planned_sources
 from pipeline.collect import collect as run_collect
 from pipeline.errors import NotFound
@@ -66,16 +65,6 @@ def collect(ctx: Context, only: str | None) -> None:
         raise SystemExit(EXIT_PARTIAL)
 
 
-def _date(value: str | None, tz: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date like 2026-11-01", param_hint="--since") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
-
-
 def item_row(item: Item, tz: Any) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -128,7 +117,7 @@ def items(
     ):
         if value is not None and value not in known:
             raise NotFound(f"unknown {what} '{value}'", f"use one of: {', '.join(known)}")
-    start = _date(since, tz)
+    start = parse_when(since, tz, "--since", "a date like 2026-11-01") if since else None
     if not config.settings.state.exists():
         raise NotFound("nothing collected yet (no state database)", "run 'newsletter collect' first")
     with Store(config.settings.state) as store:

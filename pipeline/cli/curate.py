@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from pipeline import curate
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, main, parse_when, pass_ctx
 from pipeline.errors import InputInvalid, display_path
 from pipeline.issues import issue_path, load_issue
 from pipeline.store import Store
@@ -20,16 +18,6 @@ STATE_LABELS = {
     "sent": "sent",
     "invalid": "invalid",
 }
-
-
-def _since(ctx: Context, value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; write it as 2026-11-01") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ctx.config.settings.timezone)
 
 
 def _counts(ctx: Context, issue_id: str) -> tuple[int, int]:
@@ -56,9 +44,12 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
       newsletter draft 2026-12 --refresh
     """
     config = ctx.config
+    start = (
+        parse_when(since, config.settings.timezone, "--since", "a date like 2026-11-01") if since else None
+    )
     with Store(config.settings.state) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
-        path = curate.draft(config, store, issue_id, since=_since(ctx, since), refresh=refresh)
+        path = curate.draft(config, store, issue_id, since=start, refresh=refresh)
     items, runners = _counts(ctx, issue_id)
     shown = display_path(path, ctx.root)
     if refresh:

@@ -11,22 +11,9 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, parse_when, pass_ctx
 from pipeline.locking import Busy
 from pipeline.run import run as run_pipeline
-
-
-def _parse_now(value: str | None, tz: dt.tzinfo) -> dt.datetime:
-    if value is None:
-        return dt.datetime.now(tz)
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-    except ValueError:
-        raise click.BadParameter(
-            f"'{value}' is not a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00",
-            param_hint="--now",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 @main.command("run")
@@ -52,7 +39,9 @@ def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
       newsletter run --log-json                       # for a log collector
     """
     config = ctx.config
-    now = _parse_now(now_text, config.settings.timezone)
+    tz = config.settings.timezone
+    example = "a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00"
+    now = parse_when(now_text, tz, "--now", example) if now_text else dt.datetime.now(tz)
 
     def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
         if log_json:
