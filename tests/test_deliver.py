@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import Cli
 
 from pipeline.config import Config, load_config
 from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test, send_to_list
@@ -204,6 +205,15 @@ def test_test_send_marks_the_subject_and_records_nothing(demo_root: Path) -> Non
     assert msg["Subject"] == "[TEST] Fietsen en laptops"
     with pytest.raises(PipelineError, match="--to: 'redactie' is not an email address"):
         send_test(config, rendered(), ["redactie"], outbox_transport(config))
+
+
+def test_a_test_send_cannot_be_a_dry_run(cli: Cli) -> None:
+    result = cli("send", "2026-12", "--to", "redactie@example.nl", "--dry-run")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: --dry-run plans the list send and cannot be combined with --to; drop one of them"
+    )
+    assert not (cli.root / "outbox").exists()
 
 
 # -- the lock ---------------------------------------------------------------------------------------

@@ -125,6 +125,11 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
       newsletter send 2026-12 --dry-run                   # the plan
       newsletter send 2026-12                             # the list, once per subscriber
     """
+    if to and dry_run:
+        # A test send has no plan; ignoring --dry-run here would mail the test readers after all.
+        raise click.UsageError(
+            "--dry-run plans the list send and cannot be combined with --to; drop one of them"
+        )
     bar = _Bar()
     try:
         result = send_issue(
