@@ -79,5 +79,9 @@ class NotFound(PipelineError):
     "A named issue, item, source or file does not exist."
 
 
+class WriteFailed(PipelineError):
+    "A file or folder could not be written (no such folder, no permission, disk full)."
+
+
 class StateError(PipelineError):
     "The state database cannot be opened or is from a newer version."

@@ -6,9 +6,23 @@ import os
 import tempfile
 from pathlib import Path
 
+from pipeline.errors import WriteFailed
+
+WRITE_FIX = "check that the folder exists or can be made, that you may write there and the disk is not full"
+
 
 def atomic_write(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    try:
+        _atomic_write(path, data, encoding)
+    except OSError as e:
+        raise WriteFailed(
+            f"cannot write {path}: {e.strerror or e}",
+            WRITE_FIX,
+        ) from None
+
+
+def _atomic_write(path: Path, data: str | bytes, encoding: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode(encoding) if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

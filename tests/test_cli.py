@@ -142,3 +142,21 @@ def test_dates_on_the_command_line_are_read_one_way(cli: Cli):
     assert cli("collect").exit_code == 0
     day, midnight = cli("items", "--since", "2026-11-20"), cli("items", "--since", "2026-11-20 00:00")
     assert day.stdout == midnight.stdout and len(day.stdout.splitlines()) > 1
+
+
+def test_a_folder_that_cannot_be_written_is_an_error_line(cli: Cli, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way\n", encoding="utf-8")
+    assert cli("collect").exit_code == 0
+    report = cli("report", "--out", str(blocker / "verslag"))
+    assert report.exit_code == 1
+    assert report.stderr.splitlines() == [
+        f"Error: cannot write {blocker / 'verslag' / 'index.html'}: Not a directory",
+        "Fix: check that the folder exists or can be made, that you may write there and the disk is not full",
+    ]
+    init = CliRunner().invoke(main, ["init", str(blocker / "nieuwsbrief")])
+    assert init.exit_code == 1
+    assert init.stderr.splitlines() == [
+        f"Error: {blocker / 'nieuwsbrief'}: Not a directory",
+        "Fix: check that the folder exists or can be made, that you may write there and the disk is not full",
+    ]

@@ -14,6 +14,7 @@ import click
 from pipeline import __version__
 from pipeline.config import Config, load_config
 from pipeline.errors import InputInvalid, PipelineError
+from pipeline.files import WRITE_FIX
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -68,6 +69,13 @@ class Group(click.Group):
             # `newsletter items | head`: the reader went away, which is fine.
             sys.stderr.close()
             ctx.exit(EXIT_OK)
+        except OSError as e:
+            # The last net for a folder the library creates outside atomic_write (init, the
+            # outbox, report --out): the file and the reason, not a traceback.
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"Error: {where}{e.strerror or e}", err=True)
+            click.echo(f"Fix: {WRITE_FIX}", err=True)
+            ctx.exit(EXIT_FAILED)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
