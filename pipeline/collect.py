@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import multiprocessing
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -259,11 +258,8 @@ class _Writer:
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
                     item = replace(item, published=found["published"])  # keep the date it was first given
             item = replace(item, first_seen=item.first_seen or self.now)
-            try:
-                outcome = self.store.put_item(item, content_hash(item), self.now)
-            except sqlite3.IntegrityError:
-                # Its new link is already another item's (two entries swapped links): keep both as they
-                # were. Only this statement is undone; the batch's transaction goes on.
+            outcome = self.store.put_item(item, content_hash(item), self.now)
+            if outcome == "conflict":
                 continue
             new += outcome == "new"
             updated += outcome == "updated"

@@ -289,7 +289,8 @@ class Store:
         return [item_from_json(row["data"]) for row in self.db.execute(sql, args)]
 
     def put_item(self, item: Item, content_hash: str, now: dt.datetime) -> str:
-        """Insert or update an item; return 'new', 'updated' or 'unchanged'. Call inside a transaction."""
+        """Insert or update an item; return 'new', 'updated', 'unchanged', or 'conflict' when its URL
+        is another item's (nothing is written). Call inside a transaction."""
         row = self.db.execute(
             "SELECT content_hash, first_seen FROM items WHERE id = ?", (item.id,)
         ).fetchone()
@@ -304,19 +305,25 @@ class Store:
             item.url, item.source, item.partner, item.kind, _utc(item.published),
             _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, data, item.id,
         )  # fmt: skip
+        try:
+            if row:
+                self.db.execute(
+                    "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
+                    " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?",
+                    values,
+                )
+            else:
+                self.db.execute(
+                    "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin,"
+                    " guid, content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    values,
+                )
+        except sqlite3.IntegrityError:
+            # Its new link is already another item's (two entries swapped links): both stay as they
+            # were. Only this statement is undone; the caller's transaction goes on.
+            return "conflict"
         if row:
-            self.db.execute(
-                "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?, updated=?,"
-                " origin=?, guid=?, content_hash=?, data=? WHERE id=?",
-                values,
-            )
             self.db.execute("DELETE FROM item_themes WHERE item = ?", (item.id,))
-        else:
-            self.db.execute(
-                "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin, guid,"
-                " content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                values,
-            )
         self.db.executemany(
             "INSERT OR IGNORE INTO item_themes (item, theme) VALUES (?, ?)",
             [(item.id, t) for t in item.themes],

@@ -224,6 +224,34 @@ def test_a_changed_link_with_the_same_guid_stays_one_item(tmp_path: Path, server
         assert [i.url for i in store.items()] == ["https://www.example.nl/nieuw"]
 
 
+def test_an_entry_taking_a_link_another_item_moved_to_is_skipped_and_the_run_goes_on(
+    tmp_path: Path, server: FeedServer
+):
+    def body(*entries: tuple[str, str, str]) -> bytes:
+        items = "".join(f'<item><title>{t}</title><link>{link}</link><guid isPermaLink="false">{g}</guid></item>'
+                        for t, link, g in entries)  # fmt: skip
+        return f"<rss version='2.0'><channel><title>N</title>{items}</channel></rss>".encode()
+
+    zwolle = server.route("/z.rss", body(("Fiets", "https://www.example.nl/a", "g-a")))
+    fryslan = server.route("/f.rss", body(("Ontbijt", "https://www.example.nl/c", "g-c")))
+    root = instance(tmp_path, {"gemeente-zwolle": zwolle, "jgz-fryslan": fryslan})
+    run(root)
+    server.route("/z.rss", body(("Fiets", "https://www.example.nl/b", "g-a")))  # same guid, new link
+    run(root)
+    # Another source's new entry links to where the first item moved: only its own row is refused.
+    server.route("/f.rss", body(("Kopie", "https://www.example.nl/b", "g-x"),
+                                ("Ontbijt", "https://www.example.nl/c", "g-c"),
+                                ("Laptop", "https://www.example.nl/d", "g-d")))  # fmt: skip
+    summary = run(root)
+    assert (summary.new, summary.count("failed")) == (1, 0)
+    with stored(root) as store:
+        assert sorted((i.title, i.url) for i in store.items()) == [
+            ("Fiets", "https://www.example.nl/b"),
+            ("Laptop", "https://www.example.nl/d"),
+            ("Ontbijt", "https://www.example.nl/c"),
+        ]
+
+
 def test_items_in_a_sent_issue_are_never_rewritten(tmp_path: Path, server: FeedServer):
     url = server.route("/s.rss", rss(("Origineel", "https://www.example.nl/s")))
     root = instance(tmp_path, {"gemeente-zwolle": url})
