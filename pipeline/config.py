@@ -130,6 +130,10 @@ class Settings:
     silent_months: int
     collect: Mapping[str, int]
 
+    def issue_url(self, issue_id: str) -> str:
+        """An issue's page in the archive: where publish puts it and the email's web link points."""
+        return f"{self.archive_url}{issue_id}/"
+
 
 @dataclass(frozen=True)
 class Config:

@@ -168,7 +168,7 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
 
 
 def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
-    from pipeline.publish import build_site, site_folder, write_site
+    from pipeline.publish import FEED, build_site, site_folder, write_site
     from pipeline.store import Store
 
     with Store(config.settings.state) as store:
@@ -176,7 +176,7 @@ def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
     written = write_site(site, site_folder(config))
     echo(
         f"[publish] {len(site.issues)} issue(s), {len(site.themes)} theme and {len(site.partners)} partner "
-        f"pages in build/site/ ({len(written.changed)} files); feed: {config.settings.archive_url}feed.xml"
+        f"pages in build/site/ ({len(written.changed)} files); feed: {config.settings.archive_url}{FEED}"
     )
     result.files.append(("archive", site_folder(config) / "index.html"))
 

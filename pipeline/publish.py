@@ -239,7 +239,7 @@ def archived_issues(
             )
         if issue_id in RESERVED:
             raise PublishError(
-                f"issue '{issue_id}' cannot be published: {s.archive_url}{issue_id}/ is the archive's own",
+                f"issue '{issue_id}' cannot be published: {s.issue_url(issue_id)} is the archive's own",
                 f"the archive keeps {', '.join(sorted(RESERVED))} for itself; "
                 "name issues by date (2026-12) from now on",
             )
@@ -256,7 +256,7 @@ def archived_issues(
                 date_text=dutch.date(local, weekday=False),
                 date_iso=local.isoformat(),
                 path=f"{issue_id}/{INDEX}",
-                url=f"{s.archive_url}{issue_id}/",
+                url=s.issue_url(issue_id),
             )
         )
     return sorted(out, key=lambda i: (i.sent_at, i.id), reverse=True)

@@ -273,7 +273,7 @@ def build_view(
         postal_address=s.postal_address,
         reply_to=s.reply_to,
         archive_url=s.archive_url,
-        web_url=f"{s.archive_url}{issue.id}/",
+        web_url=s.issue_url(issue.id),
     )
 
 
