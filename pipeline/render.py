@@ -32,7 +32,7 @@ from pipeline.config import Config
 from pipeline.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.files import atomic_write
 from pipeline.issues import Entry, Issue
-from pipeline.markup import markdown_to_html, plain_title
+from pipeline.markup import markdown_to_html, plain_title, text_of_clean_html
 from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -314,16 +314,6 @@ _ITEM = re.compile(r"<li\b[^>]*>", re.I)
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 
 
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
-def _text(sanitised: str) -> str:
-    # The input has been through nh3 already (no script or style content left), so removing the
-    # tags is enough; markup.plain_text would sanitise it again, which costs most of a render.
-    return _SPACE.sub(" ", html.unescape(_TAG.sub("", sanitised))).strip()
-
-
 def wrap(text: str, width: int = 72) -> str:
     """Lines of at most ``width`` characters, broken between words; a longer word (a URL) stays whole.
 
@@ -351,7 +341,7 @@ def fragment_text(fragment: str, tag: Callable[[str], str] = str) -> str:
         return ""
 
     def link(m: re.Match[str]) -> str:
-        url, text = tag(html.unescape(m.group(1))), _text(m.group(2))
+        url, text = tag(html.unescape(m.group(1))), text_of_clean_html(m.group(2))
         shown = url.removeprefix("mailto:")
         return shown if text in (url, shown, "") else f"{text} ({shown})"
 
@@ -365,7 +355,7 @@ def fragment_text(fragment: str, tag: Callable[[str], str] = str) -> str:
         lines = []
         for line in block.split("\n"):
             bullet = line.strip().startswith("- ")
-            words = _text(line.strip()[2:] if bullet else line)
+            words = text_of_clean_html(line.strip()[2:] if bullet else line)
             if words:
                 lines.append(f"- {words}" if bullet else words)
         if lines:
