@@ -71,10 +71,6 @@ class InputInvalid(PipelineError):
         return "\n".join(str(p) for p in self.problems)
 
 
-class ConfigError(PipelineError):
-    "sources.yaml is missing or invalid."
-
-
 class NotFound(PipelineError):
     "A named issue, item, source or file does not exist."
 

@@ -158,10 +158,6 @@ def item_id_for_url(url: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def item_id_for_guid(source: str, guid: str) -> str:
-    return hashlib.sha256(f"{source}\n{guid}".encode()).hexdigest()[:12]
-
-
 def content_hash(item: Item) -> str:
     """Of everything an item says, except when it was first seen: tells 'updated' from 'unchanged'."""
     # repr of the fields (strings, tuples, datetimes, Image): deterministic, and cheaper than JSON.

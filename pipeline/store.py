@@ -229,10 +229,6 @@ class Store:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
-    @property
-    def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
-
     # -- items ------------------------------------------------------------------------------
     def get_item(self, item_id: str) -> Item | None:
         row = self.db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -349,9 +345,6 @@ class Store:
         sql = "SELECT guid, id FROM items WHERE source = ? AND guid IS NOT NULL ORDER BY first_seen DESC"
         return {row["guid"]: row["id"] for row in self.db.execute(sql, (source,))}
 
-    def count_items(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])
-
     # -- per-source fetch state ---------------------------------------------------------------
     def source_state(self, source_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)).fetchone()
@@ -443,12 +436,6 @@ class Store:
         """Skipped subscribers of an issue, counted by reason."""
         sql = "SELECT reason, count(*) FROM deliveries WHERE issue = ? AND state = 'skipped' GROUP BY reason"
         return {row[0]: int(row[1]) for row in self.db.execute(sql, (issue_id,))}
-
-    def has_ledger(self, issue_id: str) -> bool:
-        return (
-            self.db.execute("SELECT 1 FROM deliveries WHERE issue = ? LIMIT 1", (issue_id,)).fetchone()
-            is not None
-        )
 
     def load_audience(
         self, subscribers: Iterable[tuple[str, str | None]], suppressed: Iterable[tuple[str, str]]
