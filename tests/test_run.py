@@ -253,6 +253,7 @@ def test_the_whole_flow_as_separate_processes_against_the_sendgrid_mock(demo_roo
     report_mail = [r for r in sendgrid.accepted_by_prism() if r not in list_sends]
     assert [r.recipients for r in report_mail] == [["redactie@example.org"]]  # the editors' delivery report
     assert API_KEY not in due.stdout + due.stderr
+    assert not re.search(r"lid\d+@|user1@", due.stdout + due.stderr), "a subscriber address was printed"
 
     again = newsletter(demo_root, "run", "--now", "2026-12-10 09:15", env=env)
     assert again.returncode == 0
