@@ -360,7 +360,7 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"  {t.partner_items} items from {t.active_partners} of {t.partners} partners "
         f"({t.other_items} from other sources); {t.featured} featured in sent issues; "
-        f"{t.issues_sent} issues sent in the period",
+        f"{t.issues_sent} issue{'s' if t.issues_sent != 1 else ''} sent in the period",
     ]
     names = ", ".join(r.name for r in report.silent)
     lines.append(
