@@ -66,6 +66,10 @@ class RequestInvalid(PipelineError):
     "A request breaks a SendGrid limit the project checks before sending."
 
 
+class KeyInvalid(PipelineError):
+    "SENDGRID_API_KEY cannot be sent in an HTTP header."
+
+
 class HostInvalid(PipelineError):
     "SENDGRID_HOST is not an http(s) address."
 
@@ -90,6 +94,12 @@ class SendResult:
 
 def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
     key = (env if env is not None else os.environ).get("SENDGRID_API_KEY", "").strip()
+    if key and not (key.isascii() and key.isprintable() and " " not in key):
+        # http.client would fail deep inside the first request; the message never shows the key.
+        raise KeyInvalid(
+            "SENDGRID_API_KEY holds a space or a character an HTTP header cannot carry",
+            "copy the key again from SendGrid (Settings, API Keys) as plain text; it starts with 'SG.'",
+        )
     return key or None
 
 

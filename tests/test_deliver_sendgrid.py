@@ -18,7 +18,14 @@ from test_deliver import rendered, write_subscribers  # noqa: E402
 
 from pipeline.config import Config, load_config  # noqa: E402
 from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
-from pipeline.sendgrid_api import HostInvalid, RetryPolicy, SendGridAPI, SendGridError, mail_body  # noqa: E402
+from pipeline.sendgrid_api import (  # noqa: E402
+    HostInvalid,
+    KeyInvalid,
+    RetryPolicy,
+    SendGridAPI,
+    SendGridError,
+    mail_body,
+)
 from pipeline.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.mock
@@ -243,6 +250,10 @@ def test_region_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
             SendGridAPI.from_env("eu", {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": host})
         assert e.value.message == f"SENDGRID_HOST {host!r} is not an http(s) address"
         assert API_KEY not in str(e.value)
+    for pasted in (f"{API_KEY}’", f"SG.{API_KEY} x", f"{API_KEY}\x00"):
+        with pytest.raises(KeyInvalid) as k:
+            SendGridAPI.from_env("eu", {"SENDGRID_API_KEY": pasted})
+        assert API_KEY not in str(k.value)
 
 
 def test_an_answer_that_is_not_json_stops_the_suppression_read() -> None:
