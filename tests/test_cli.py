@@ -6,8 +6,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import Cli
 
@@ -73,45 +75,18 @@ def test_the_command_runs_as_a_process(demo_root: Path):
     assert "Traceback" not in proc.stderr
 
 
-def _state(cli: Cli) -> Path:
-    path = cli.root / "state" / "newsletter.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-FIX = (
-    "Fix: check the path in sources.yaml (newsletter.state); if the file is damaged or not this pipeline's,"
-    " move it aside and restore a backup (or collect afresh into a new one)"
-)
-
-
-def test_a_state_file_that_is_not_a_database_is_an_error_line(cli: Cli):
-    path = _state(cli)
+def _not_a_database(cli: Cli, path: Path) -> None:
     path.write_bytes(b"not a database, just text " * 10)
-    result = cli("items")
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        f"Error: cannot use the state database {path}: file is not a database",
-        FIX,
-    ]
 
 
-def test_a_database_with_someone_elses_tables_is_an_error_line(cli: Cli):
-    path = _state(cli)
+def _someone_elses_tables(cli: Cli, path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE items (x)")
     db.close()
-    result = cli("items")
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        f"Error: cannot use the state database {path}: table items already exists",
-        FIX,
-    ]
 
 
-def test_a_damaged_page_found_while_reading_is_an_error_line(cli: Cli):
+def _a_damaged_page(cli: Cli, path: Path) -> None:
     assert cli("collect").exit_code == 0
-    path = _state(cli)
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = db.execute("PRAGMA page_count").fetchone()[0]
@@ -120,11 +95,28 @@ def test_a_damaged_page_found_while_reading_is_an_error_line(cli: Cli):
     with path.open("r+b") as f:  # every page after the schema's first: the items' data and indexes
         f.seek(size // pages * 2)
         f.write(b"\xff" * (size - size // pages * 2))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (_not_a_database, "file is not a database"),
+        (_someone_elses_tables, "table items already exists"),  # met while migrating
+        (_a_damaged_page, "database disk image is malformed"),  # met by a query, deep in a stage
+    ],
+)
+def test_a_state_database_that_cannot_be_used_is_an_error_line(
+    cli: Cli, spoil: Callable[[Cli, Path], None], reason: str
+):
+    path = cli.root / "state" / "newsletter.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spoil(cli, path)
     result = cli("items")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"Error: cannot use the state database {path}: database disk image is malformed",
-        FIX,
+        f"Error: cannot use the state database {path}: {reason}",
+        "Fix: check the path in sources.yaml (newsletter.state); if the file is damaged or not this pipeline's,"
+        " move it aside and restore a backup (or collect afresh into a new one)",
     ]
 
 
