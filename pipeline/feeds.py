@@ -130,9 +130,9 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     Returns None for anything that is not an http(s) address.
     """
     url = (url or "").strip()
-    if base:
-        url = urljoin(base, url)
-    try:
+    try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
+        if base:
+            url = urljoin(base, url)
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
@@ -263,7 +263,10 @@ def _reason(exc: object) -> str:
 
 
 def _image_ext(url: str | None) -> bool:
-    return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
+    try:
+        return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
+    except ValueError:  # "http://[bad": not an image we could show
+        return False
 
 
 def _json_date(value: Any) -> dt.datetime | None:

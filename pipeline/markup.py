@@ -31,9 +31,13 @@ def _absolute(base_url: str | None) -> Callable[[str, str, str], str | None]:
     def rewrite(element: str, attribute: str, value: str) -> str | None:
         if attribute in ("href", "src"):
             value = value.strip()
-            if base_url:
-                value = urljoin(base_url, value)
-            scheme = urlsplit(value).scheme.lower()
+            try:
+                if base_url:
+                    value = urljoin(base_url, value)
+                scheme = urlsplit(value).scheme.lower()
+            except ValueError:
+                # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
+                return None
             if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
                 return None  # drops javascript:, data:, relative links that could not be resolved
         return value

@@ -154,7 +154,12 @@ class Checker:
         text = self.text(kp, value)
         if text is None:
             return None
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018  raises ValueError for a port that is not a number
+        except ValueError:
+            self.error(kp, f"'{text}' is not a valid web address; check the host, its brackets and the port")
+            return None
         if parts.scheme in ("http", "https") and parts.netloc and " " not in text:
             return text
         if local_ok and not parts.scheme:

@@ -186,6 +186,20 @@ def test_hostile_markup_never_survives():
     assert "&lt;script&gt;alert(12)&lt;/script&gt;" in item.summary_html
 
 
+def test_addresses_urllib_cannot_split_lose_the_link_not_the_feed(capfd: pytest.CaptureFixture[str]):
+    items = parse(rss(
+        "<title>A</title><link>https://www.zwolle.example.nl/a</link>"
+        "<description>&lt;a href=\"//[x\"&gt;kapot&lt;/a&gt; en heel</description>",
+        '<title>B</title><link>https://www.zwolle.example.nl/b</link><enclosure url="http://[x/b.jpg" type="image/jpeg"/>',
+        "<title>C</title><link>http://[x/c</link>",
+    ))  # fmt: skip
+    assert [(i.title, i.summary_text, i.image) for i in items] == [
+        ("A", "kapot en heel", None),
+        ("B", "", None),
+    ]
+    assert capfd.readouterr().err == ""  # nh3 prints what a link rewriter raises; nothing may be raised
+
+
 def test_raw_gzip_bytes_without_a_header_are_read():
     body = gzip.compress(rss("<title>Ingepakt</title><link>https://x.nl/z</link>").encode())
     assert [i.title for i in parse(body)] == ["Ingepakt"]

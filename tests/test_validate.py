@@ -113,6 +113,14 @@ def test_a_url_without_scheme_and_a_javascript_url(cli, demo_root):
     ]
 
 
+def test_an_address_urllib_cannot_split_is_a_problem_not_a_crash(cli, demo_root):
+    for i, bad in enumerate(["http://[zwolle.nl/fiets", "https://www.zwolle.nl:poort/fiets"]):
+        path = write(demo_root, f"bad{i}.yaml", GOOD.replace("https://www.zwolle.example.nl/fiets", bad))
+        assert errors_of(cli, path) == [
+            f"submissions/bad{i}.yaml:4: '{bad}' is not a valid web address; check the host, its brackets and the port"
+        ]
+
+
 def test_event_rules(cli, demo_root):
     text = GOOD.replace("kind: story", "kind: event") + "starts: 2026-12-10 19:30\nends: 2026-12-10 18:00\n"
     path = write(demo_root, "event.yaml", text)
