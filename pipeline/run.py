@@ -73,7 +73,7 @@ class RunResult:
 
 
 def run_lock(config: Config) -> Any:
-    return exclusive(config.settings.state.parent / "locks" / "run.lock", "newsletter run")
+    return exclusive(config.settings.state.parent / "locks" / "run.lock", "another 'newsletter run'")
 
 
 def _issues(config: Config, log: Log) -> list[Issue]:

@@ -175,7 +175,7 @@ def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root):
         busy = newsletter(demo_root, "run")
     assert busy.returncode == 0
     assert busy.stdout == (
-        f"newsletter run: newsletter run is already running (process {os.getpid()}); this run does nothing.\n"
+        f"Another 'newsletter run' is already running (process {os.getpid()}); this run does nothing.\n"
     )
     assert busy.stderr == ""
 

@@ -61,7 +61,7 @@ def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
     except Busy as e:
         log("info", "busy", e.message, {})
         if not log_json:
-            click.echo(f"newsletter run: {e.message}; this run does nothing.")
+            click.echo(f"{e.message[0].upper()}{e.message[1:]}; this run does nothing.")
         raise SystemExit(EXIT_OK) from None
     if log_json:
         log("info", "summary", result.line(), {"failed": len(result.failed), "partial": result.partial})
