@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from feedserver import FeedServer  # noqa: E402
 
 from pipeline.collect import collect  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
-from pipeline.fetch import Limits, Request, fetch_all  # noqa: E402
-from pipeline.store import Store  # noqa: E402
+from pipeline.core.config import load_config  # noqa: E402
+from pipeline.core.fetch import Limits, Request, fetch_all  # noqa: E402
+from pipeline.core.store import Store  # noqa: E402
 
 HOSTS = 50
 DELAY = 0.1
@@ -73,7 +73,7 @@ def serve(feeds: int, queue: multiprocessing.Queue, stop: multiprocessing.Event)
 
 
 def instance(root: Path, urls: list[str], concurrency: int) -> Path:
-    config = yaml.safe_load((REPO / "examples" / "demo" / "sources.yaml").read_text())
+    config = yaml.safe_load((REPO / "pipeline" / "demo_instance" / "sources.yaml").read_text())
     config["partners"] = [{k: v for k, v in p.items() if k != "feeds"} for p in config["partners"]]
     config["sources"] = [
         {"id": f"f{n:03d}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the 25-item issue is the tests' (test
 
 from test_render import big_issue  # noqa: E402
 
-from pipeline.config import load_config  # noqa: E402
+from pipeline.core.config import load_config  # noqa: E402
 from pipeline.render import build_view, compile_mjml, email_mjml, render_issue  # noqa: E402
 
 NODE_SCRIPT = r"""
@@ -63,10 +63,10 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
 
 def command_instance(tmp: Path) -> Path:
     """A copy of the demo instance with the 25-item issue and its items in the state database."""
-    from pipeline.store import Store
+    from pipeline.core.store import Store
 
     root = tmp / "instance"
-    shutil.copytree(REPO / "examples" / "demo", root)
+    shutil.copytree(REPO / "pipeline" / "demo_instance", root)
     config = load_config(root)
     issue, items = big_issue(config)
     lines = [f"id: {issue.id}", f"subject: {issue.subject}", "send_at: 2026-12-10 09:00", "sections:"]
@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--command-runs", type=int, default=9, help="command repetitions (default 9)")
     args = parser.parse_args()
 
-    config = load_config(REPO / "examples" / "demo")
+    config = load_config(REPO / "pipeline" / "demo_instance")
     issue, items = big_issue(config)
     rows: list[tuple[str, float, str]] = []
 

@@ -31,10 +31,10 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 import python_http_client.client as phc
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from pipeline.deliver import open_transport, send_lock, send_to_list
-from pipeline.models import Rendered
-from pipeline.store import Store
+from pipeline.core.models import Rendered
+from pipeline.core.store import Store
 
 import threading
 # The mock's own time: wall time during which at least one request is waiting for Prism (requests
@@ -83,7 +83,7 @@ print(json.dumps({
 
 def instance(base: Path, n: int) -> Path:
     root = base / f"n{n}"
-    shutil.copytree(REPO / "examples" / "demo", root)
+    shutil.copytree(REPO / "pipeline" / "demo_instance", root)
     with (root / "subscribers.csv").open("w", encoding="utf-8") as f:
         f.write("email;name\n")
         for i in range(n):

@@ -2,7 +2,7 @@
 
 The order of a list send, and why:
 
-1. Take the issue's send lock (``pipeline.locking``): two senders could each claim the same
+1. Take the issue's send lock (``pipeline.core.locking``): two senders could each claim the same
    subscribers. A killed sender leaves no lock behind.
 2. Batches left "in flight" by a killed process become "unknown": their request may have reached
    SendGrid. They are reported, and resent only with ``resend_unknown`` (the editor's explicit word).
@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.config import Config, Settings
-from pipeline.errors import PipelineError, Problem
-from pipeline.locking import exclusive
-from pipeline.models import TOKEN_NAME, TOKEN_UNSUBSCRIBE, Rendered
-from pipeline.outbox import DEFAULT_NAME, ONE_CLICK, Outbox, Recipient, personalise, unsubscribe_mailto
-from pipeline.sendgrid_api import (
+from pipeline.core.config import Config, Settings
+from pipeline.core.errors import PipelineError, Problem
+from pipeline.core.locking import exclusive
+from pipeline.core.models import TOKEN_NAME, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.core.outbox import DEFAULT_NAME, ONE_CLICK, Outbox, Recipient, personalise, unsubscribe_mailto
+from pipeline.core.sendgrid import (
     MAX_RECIPIENTS,
     MAX_SCHEDULE,
     RequestInvalid,
@@ -44,8 +44,8 @@ from pipeline.sendgrid_api import (
     SendResult,
     mail_body,
 )
-from pipeline.store import Store
-from pipeline.subscribers import is_email, read_subscribers
+from pipeline.core.store import Store
+from pipeline.core.subscribers import is_email, read_subscribers
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
@@ -489,7 +489,7 @@ def send_issue(
     ``immediately``: the caller (``newsletter run``) decided the issue is due; send without
     ``send_at``. Otherwise an issue scheduled within 72 hours is handed to SendGrid with its time.
     """
-    from pipeline.issues import load_issue
+    from pipeline.core.issues import load_issue
     from pipeline.render import previous_sent_date, render_issue
 
     env = os.environ if env is None else env

@@ -1,6 +1,6 @@
 """`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
 
-The demo instance lives in the repository at ``examples/demo/``: local feed files, sample
+The demo instance ships inside the package, ``pipeline/demo_instance/``: local feed files, sample
 submissions (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
 test send, ``run`` (cron) sending to the outbox, publish, report.
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.config import Config, load_config
-from pipeline.errors import PipelineError, display_path
-from pipeline.validate import validate
+from pipeline.core.config import Config, load_config
+from pipeline.core.errors import PipelineError, display_path
+from pipeline.core.validate import validate
 
-DEMO_SOURCE = Path(__file__).resolve().parent.parent / "examples" / "demo"
+DEMO_SOURCE = Path(__file__).resolve().parent / "demo_instance"
 DEMO_NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
 ISSUE = "2026-12"
 EDITORS_TEXT = {
@@ -77,7 +77,7 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
 
 def _collect(config: Config, echo: Echo) -> None:
     from pipeline.collect import collect
-    from pipeline.store import Store
+    from pipeline.core.store import Store
 
     with Store(config.settings.state) as store:
         summary = collect(config, store, now=DEMO_NOW.astimezone(dt.UTC))
@@ -91,8 +91,8 @@ def _collect(config: Config, echo: Echo) -> None:
 
 def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline import curate
-    from pipeline.issues import issue_path
-    from pipeline.store import Store
+    from pipeline.core.issues import issue_path
+    from pipeline.core.store import Store
 
     with Store(config.settings.state) as store:
         path = curate.draft(config, store, ISSUE, now=DEMO_NOW.astimezone(dt.UTC))
@@ -134,7 +134,7 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
 
 
 def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
-    from pipeline.issues import load_issue
+    from pipeline.core.issues import load_issue
     from pipeline.render import build
 
     done = build(config, load_issue(config, ISSUE))
@@ -168,8 +168,8 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
 
 
 def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
+    from pipeline.core.store import Store
     from pipeline.publish import FEED, build_site, site_folder, write_site
-    from pipeline.store import Store
 
     with Store(config.settings.state) as store:
         site = build_site(config, store)
@@ -182,8 +182,8 @@ def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
 
 
 def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+    from pipeline.core.store import Store
     from pipeline.report import build_report, default_period, summary_lines, write_report
-    from pipeline.store import Store
 
     start, end = default_period(DEMO_NOW.date())
     with Store(config.settings.state) as store:

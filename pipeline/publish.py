@@ -28,14 +28,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import dutch
-from pipeline.config import Config
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_write
-from pipeline.issues import ISSUE_ID_RE
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item
+from pipeline.core import dutch
+from pipeline.core.config import Config
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_write
+from pipeline.core.issues import ISSUE_ID_RE
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item
+from pipeline.core.store import Store
 from pipeline.render import environment, render_template
-from pipeline.store import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"

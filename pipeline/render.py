@@ -27,13 +27,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import jinja2
 from mjml import mjml2html
 
-from pipeline import dutch
-from pipeline.config import Config
-from pipeline.errors import InputInvalid, PipelineError, Problem, display_path
-from pipeline.files import atomic_write
-from pipeline.issues import Entry, Issue
-from pipeline.markup import markdown_to_html, plain_title, text_of_clean_html
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
+from pipeline.core import dutch
+from pipeline.core.config import Config
+from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_path
+from pipeline.core.files import atomic_write
+from pipeline.core.issues import Entry, Issue
+from pipeline.core.markup import markdown_to_html, plain_title, text_of_clean_html
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
@@ -543,7 +543,7 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
     The build folder is the editors' preview, so the per-recipient tokens are filled the way a test
     send fills them ("Beste lezer,", a working unsubscribe link); what is sent keeps the tokens.
     """
-    from pipeline.outbox import Recipient, personalise
+    from pipeline.core.outbox import Recipient, personalise
 
     folder = config.root / "build" / rendered.issue_id
     paths = []
@@ -576,7 +576,7 @@ def previous_sent_date(sent: Sequence[Mapping[str, Any]], issue: Issue, tz: dt.t
 
 def build(config: Config, issue: Issue) -> Build:
     """Render ``issue`` with its items from the state database and write the build files."""
-    from pipeline.store import Store
+    from pipeline.core.store import Store
 
     ids = [e.item for _, e in issue.entries() if e.item]
     items: dict[str, Item] = {}

@@ -30,13 +30,13 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from pipeline import dutch
-from pipeline.config import PROVINCES, Config, Term
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_write
-from pipeline.models import Item
+from pipeline.core import dutch
+from pipeline.core.config import PROVINCES, Config, Term
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_write
+from pipeline.core.models import Item
+from pipeline.core.store import Store
 from pipeline.render import environment, render_template
-from pipeline.store import Store
 
 UNKNOWN = "onbekend"  # the id of the "not given" bucket in every breakdown
 

@@ -23,12 +23,12 @@ from typing import Any
 
 from pipeline import collect as collect_stage
 from pipeline import curate, deliver
-from pipeline.config import Config
-from pipeline.errors import InputInvalid, PipelineError
-from pipeline.issues import Issue, check_issue_file
-from pipeline.locking import exclusive
+from pipeline.core.config import Config
+from pipeline.core.errors import InputInvalid, PipelineError
+from pipeline.core.issues import Issue, check_issue_file
+from pipeline.core.locking import exclusive
+from pipeline.core.store import Store
 from pipeline.render import previous_sent_date, render_issue, write_build
-from pipeline.store import Store
 
 # (level, event, message, fields): the CLI turns these into lines or JSON.
 Log = Callable[[str, str, str, Mapping[str, Any]], None]
@@ -155,7 +155,7 @@ def _send(config: Config, issue: Issue, state: str, env: Mapping[str, str], log:
 def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -> RunResult:
     """Collect, then send every approved issue that is due, and finish any half-done send.
 
-    Raises ``pipeline.locking.Busy`` when another run holds the lock.
+    Raises ``pipeline.core.locking.Busy`` when another run holds the lock.
     """
     with run_lock(config):
         summary: collect_stage.Summary | None

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 pytest_plugins = ["sendgrid_mock"]  # the local SendGrid: Prism on SendGrid's spec, behind a recording proxy
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "examples" / "demo"
+DEMO = REPO / "pipeline" / "demo_instance"
 SHARED = REPO.parent / "shared"
 
 

@@ -16,12 +16,12 @@ from conftest import Cli
 from feedserver import FeedServer
 
 from pipeline.collect import collect
-from pipeline.config import load_config
-from pipeline.fetch import Limits
-from pipeline.models import Rendered
-from pipeline.store import Store
+from pipeline.core.config import load_config
+from pipeline.core.fetch import Limits
+from pipeline.core.models import Rendered
+from pipeline.core.store import Store
 
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
+DEMO = Path(__file__).resolve().parents[1] / "pipeline" / "demo_instance"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 FAST = Limits(timeout=2, retries=1, backoff=0.05)
 

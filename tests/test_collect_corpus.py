@@ -12,14 +12,14 @@ from feedserver import FeedServer
 from test_collect_feeds import unsafe_parts
 
 from pipeline.collect import collect
-from pipeline.config import load_config
-from pipeline.feeds import SourceDefaults, ThemeRules, safe_parse
-from pipeline.fetch import Limits
-from pipeline.store import Store
+from pipeline.collect.feeds import SourceDefaults, ThemeRules, safe_parse
+from pipeline.core.config import load_config
+from pipeline.core.fetch import Limits
+from pipeline.core.store import Store
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
+DEMO = Path(__file__).resolve().parents[1] / "pipeline" / "demo_instance"
 
 
 def corpus_files() -> list[Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.feeds import (
+from pipeline.collect.feeds import (
     NotAFeed,
     SourceDefaults,
     ThemeRules,
@@ -18,8 +18,8 @@ from pipeline.feeds import (
     item_id_for_url,
     parse_feed,
 )
-from pipeline.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from pipeline.models import Item
+from pipeline.core.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+from pipeline.core.models import Item
 
 DATA = Path(__file__).parent / "data" / "feeds"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

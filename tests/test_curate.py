@@ -15,11 +15,11 @@ import pytest
 from conftest import Cli
 
 from pipeline import curate
-from pipeline.config import Config, load_config
-from pipeline.errors import InputInvalid, NotFound, Problem
-from pipeline.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
-from pipeline.models import Image, Item, Rendered
-from pipeline.store import Store
+from pipeline.core.config import Config, load_config
+from pipeline.core.errors import InputInvalid, NotFound, Problem
+from pipeline.core.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
+from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.store import Store
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 
-from pipeline.config import Config, load_config
+from pipeline.core.config import Config, load_config
+from pipeline.core.errors import InputInvalid, NotFound, PipelineError
+from pipeline.core.locking import Busy
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.core.sendgrid import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
+from pipeline.core.store import Store
+from pipeline.core.subscribers import read_subscribers
 from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test, send_to_list
-from pipeline.errors import InputInvalid, NotFound, PipelineError
-from pipeline.locking import Busy
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
-from pipeline.sendgrid_api import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
-from pipeline.store import Store
-from pipeline.subscribers import read_subscribers
 
 HTML = (
     f"<html><body><p>Beste {TOKEN_NAME},</p><p>Nieuws.</p>"

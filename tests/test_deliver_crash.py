@@ -28,8 +28,8 @@ pytest.register_assert_rewrite("sendgrid_mock")
 from sendgrid_mock import API_KEY, MockProxy, Recorded  # noqa: E402
 from test_deliver import write_subscribers  # noqa: E402
 
-from pipeline.config import load_config  # noqa: E402
-from pipeline.store import Store  # noqa: E402
+from pipeline.core.config import load_config  # noqa: E402
+from pipeline.core.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.mock, pytest.mark.slow]
 
@@ -43,11 +43,11 @@ BATCH = 50
 DRIVER = """
 import sys
 from pathlib import Path
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from pipeline.deliver import open_transport, send_lock, send_to_list
-from pipeline.models import Rendered
-from pipeline.sendgrid_api import RetryPolicy
-from pipeline.store import Store
+from pipeline.core.models import Rendered
+from pipeline.core.sendgrid import RetryPolicy
+from pipeline.core.store import Store
 
 config = load_config(Path(sys.argv[1]))
 transport = open_transport(config, policy=RetryPolicy(attempts=4, base=0.01, timeout=20))

@@ -16,9 +16,8 @@ pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so i
 from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
-from pipeline.config import Config, load_config  # noqa: E402
-from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
-from pipeline.sendgrid_api import (  # noqa: E402
+from pipeline.core.config import Config, load_config  # noqa: E402
+from pipeline.core.sendgrid import (  # noqa: E402
     HostInvalid,
     KeyInvalid,
     RetryPolicy,
@@ -26,7 +25,8 @@ from pipeline.sendgrid_api import (  # noqa: E402
     SendGridError,
     mail_body,
 )
-from pipeline.store import Store  # noqa: E402
+from pipeline.core.store import Store  # noqa: E402
+from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
 
 pytestmark = pytest.mark.mock
 

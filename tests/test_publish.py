@@ -19,13 +19,13 @@ import feedparser
 import pytest
 from conftest import Cli
 
-from pipeline.config import Config, load_config
-from pipeline.issues import Entry, Issue, Section
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item, Rendered
+from pipeline.core.config import Config, load_config
+from pipeline.core.issues import Entry, Issue, Section
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item, Rendered
+from pipeline.core.store import Store
+from pipeline.core.subscribers import read_subscribers
 from pipeline.publish import ArchivedIssue, atom_feed, build_site, public_page, publish
 from pipeline.render import render_issue
-from pipeline.store import Store
-from pipeline.subscribers import read_subscribers
 
 UTC = dt.UTC
 OCT = dt.datetime(2026, 10, 8, 7, 0, tzinfo=UTC)  # 09.00 in Amsterdam (summer time)

@@ -16,10 +16,10 @@ import pytest
 from browser import Browser, Page, browser_or_skip, png, serve
 from test_publish import ITEMS, OCT, rendered, send
 
-from pipeline.config import load_config
-from pipeline.models import Image
+from pipeline.core.config import load_config
+from pipeline.core.models import Image
+from pipeline.core.store import Store
 from pipeline.publish import publish
-from pipeline.store import Store
 
 pytestmark = pytest.mark.browser
 

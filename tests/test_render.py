@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import Cli
 
-from pipeline import dutch
-from pipeline.config import Config, load_config
-from pipeline.errors import InputInvalid
-from pipeline.issues import Issue, check_issue_file
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
+from pipeline.core import dutch
+from pipeline.core.config import Config, load_config
+from pipeline.core.errors import InputInvalid
+from pipeline.core.issues import Issue, check_issue_file
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
 from pipeline.render import (
     PACKAGE_TEMPLATES,
     MjmlError,
@@ -34,7 +34,7 @@ from pipeline.render import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "examples" / "demo"
+DEMO = REPO / "pipeline" / "demo_instance"
 DATA = REPO / "tests" / "data" / "render"
 TZ = ZoneInfo("Europe/Amsterdam")
 PREVIOUS_ISSUE = dt.date(2026, 10, 8)  # De Laptopfabriek (joined 2026-10-15) is new
@@ -153,7 +153,7 @@ LOREM = (
 
 def big_issue(config: Config, n: int = 25) -> tuple[Issue, dict[str, Item]]:
     """An issue of ``n`` realistic items over all four sections (the size test and the benchmark)."""
-    from pipeline.issues import Entry, Section
+    from pipeline.core.issues import Entry, Section
 
     partners = list(config.partners)
     items: dict[str, Item] = {}
@@ -554,7 +554,7 @@ def test_write_build_writes_three_files(tmp_path: Path) -> None:
 
 
 def _store_items(root: Path, items: dict[str, Item]) -> None:
-    from pipeline.store import Store
+    from pipeline.core.store import Store
 
     config = load_config(root)
     now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
@@ -609,7 +609,7 @@ def test_render_command_names_a_missing_item(cli: Cli, demo_root: Path) -> None:
 
 
 def test_new_partners_count_from_the_last_issue_sent(cli: Cli, demo_root: Path) -> None:
-    from pipeline.store import Store
+    from pipeline.core.store import Store
 
     (demo_root / "issues").mkdir(exist_ok=True)
     (demo_root / "issues" / "2026-12.yaml").write_text((DATA / "2026-12.yaml").read_text())

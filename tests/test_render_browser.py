@@ -12,7 +12,7 @@ import pytest
 from browser import Browser, browser_or_skip, png, serve
 from test_render import big_issue, demo_config, fixture_issue, fixture_items, render_fixture
 
-from pipeline.models import Image
+from pipeline.core.models import Image
 from pipeline.render import render_issue
 
 pytestmark = pytest.mark.browser

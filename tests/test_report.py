@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.config import Config, load_config
-from pipeline.models import Item, Rendered
+from pipeline.core.config import Config, load_config
+from pipeline.core.models import Item, Rendered
+from pipeline.core.store import Store
 from pipeline.render import TemplateError
 from pipeline.report import (
     UNKNOWN,
@@ -34,7 +35,6 @@ from pipeline.report import (
     months_between,
     write_report,
 )
-from pipeline.store import Store
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 12, 31)
 UTC = dt.UTC

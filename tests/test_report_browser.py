@@ -12,8 +12,8 @@ import pytest
 from browser import CHROMIUM_ARGS, browser_or_skip, chromium_or_skip
 from test_report import END, START, fill, write_instance
 
+from pipeline.core.store import Store
 from pipeline.report import build_report, write_report
-from pipeline.store import Store
 
 pytestmark = pytest.mark.browser
 

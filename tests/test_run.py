@@ -19,11 +19,11 @@ import pytest
 from sendgrid_mock import API_KEY, MockProxy, Recorded
 
 from pipeline import curate
-from pipeline.config import load_config
+from pipeline.core.config import load_config
+from pipeline.core.locking import exclusive
+from pipeline.core.store import Store
 from pipeline.deliver import CONCURRENCY
-from pipeline.locking import exclusive
 from pipeline.run import run, run_lock
-from pipeline.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.UTC
@@ -187,7 +187,7 @@ def test_a_killed_run_leaves_no_lock_behind(demo_root):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom pipeline.locking import exclusive\n"
+            "import sys, time\nfrom pathlib import Path\nfrom pipeline.core.locking import exclusive\n"
             f"with exclusive(Path({str(lock)!r}), 'newsletter run'):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.submissions import check_submission_file
+from pipeline.core.config import load_config
+from pipeline.core.submissions import check_submission_file
 
 GOOD = """\
 partner: gemeente-zwolle

@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from pipeline import __version__
-from pipeline.config import Config, load_config
-from pipeline.errors import InputInvalid, PipelineError
-from pipeline.files import WRITE_FIX
+from pipeline.core.config import Config, load_config
+from pipeline.core.errors import InputInvalid, PipelineError
+from pipeline.core.files import WRITE_FIX
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 

@@ -13,9 +13,9 @@ import click
 from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
 from pipeline.collect import SourceResult, Summary, planned_sources
 from pipeline.collect import collect as run_collect
-from pipeline.errors import NotFound
-from pipeline.models import Item
-from pipeline.store import Store
+from pipeline.core.errors import NotFound
+from pipeline.core.models import Item
+from pipeline.core.store import Store
 
 
 def print_summary(summary: Summary, echo: Any = click.echo) -> None:

@@ -6,9 +6,9 @@ import click
 
 from pipeline import curate
 from pipeline.cli.base import EXIT_FAILED, Context, main, parse_when, pass_ctx
-from pipeline.errors import InputInvalid, display_path
-from pipeline.issues import issue_path, load_issue
-from pipeline.store import Store
+from pipeline.core.errors import InputInvalid, display_path
+from pipeline.core.issues import issue_path, load_issue
+from pipeline.core.store import Store
 
 STATE_LABELS = {
     "draft": "draft",

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.core.errors import Problem
 from pipeline.deliver import Plan, Report, TestReport, send_issue
-from pipeline.errors import Problem
 
 
 def _problems(problems: tuple[Problem, ...], limit: int = 20) -> None:

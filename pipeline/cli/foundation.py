@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from pipeline import demo as demo_mod
-from pipeline import instance
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
-from pipeline.validate import validate as run_validate
+from pipeline.core import instance
+from pipeline.core.validate import validate as run_validate
 
 
 @main.command()
@@ -71,7 +71,8 @@ def init(directory: Path) -> None:
 def demo(into: Path | None) -> None:
     """Run the whole flow on the bundled demo instance, offline, in a fresh folder.
 
-    Copies examples/demo/ and runs every stage on it; ends by listing the files to open.
+    Copies the bundled demo instance (pipeline/demo_instance/) and runs every stage on it;
+    ends by listing the files to open.
 
     \b
     Example:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import Context, main, pass_ctx
-from pipeline.errors import NotFound, display_path
+from pipeline.core.errors import NotFound, display_path
+from pipeline.core.store import Store
 from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
-from pipeline.store import Store
 
 
 @main.command()

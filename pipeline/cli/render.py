@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.base import Context, main, pass_ctx
-from pipeline.errors import display_path
+from pipeline.core.errors import display_path
 
 
 def _size(n: int) -> str:
@@ -28,7 +28,7 @@ def render(ctx: Context, issue_id: str) -> None:
     """
     # Imported here: Jinja2 and MJML are loaded only by the command that needs them, so that
     # every other command starts faster.
-    from pipeline.issues import load_issue
+    from pipeline.core.issues import load_issue
     from pipeline.render import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES, build
 
     config = ctx.config

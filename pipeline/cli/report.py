@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import Context, main, pass_ctx
-from pipeline.errors import display_path
+from pipeline.core.errors import display_path
+from pipeline.core.store import Store
 from pipeline.report import build_report, default_period, summary_lines, write_report
-from pipeline.store import Store
 
 
 @main.command()

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, parse_when, pass_ctx
-from pipeline.locking import Busy
+from pipeline.core.locking import Busy
 from pipeline.run import run as run_pipeline
 
 

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
-from pipeline.markup import clean_html, plain_title, text_of_clean_html
-from pipeline.models import Image, Item
+from pipeline.core.markup import clean_html, plain_title, text_of_clean_html
+from pipeline.core.models import Image, Item
 
 # Query parameters that only say where a click came from; two links that differ in these are the
 # same story. utm_* are matched by prefix.

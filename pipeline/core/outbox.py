@@ -17,9 +17,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
-from pipeline.config import Settings
-from pipeline.files import atomic_write
-from pipeline.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.core.config import Settings
+from pipeline.core.files import atomic_write
+from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
 
 DEFAULT_NAME = "lezer"  # "Beste lezer," when a subscriber has no name in the list
 ONE_CLICK = "List-Unsubscribe=One-Click"

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from pipeline.errors import WriteFailed
+from pipeline.core.errors import WriteFailed
 
 WRITE_FIX = "check that the folder exists or can be made, that you may write there and the disk is not full"
 

@@ -24,9 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline.config import Config, FeedSource, SubmissionSource
-from pipeline.errors import NotFound, Problem, display_path
-from pipeline.feeds import (
+from pipeline.collect.feeds import (
     ParsedFeed,
     SourceDefaults,
     ThemeRules,
@@ -35,11 +33,13 @@ from pipeline.feeds import (
     item_id_for_url,
     safe_parse,
 )
-from pipeline.fetch import Fetched, Fetcher, Limits, Request, is_remote
-from pipeline.markup import markdown_to_html, plain_text, plain_title
-from pipeline.models import Item, Submission
-from pipeline.store import Store
-from pipeline.submissions import check_submission_file, check_submission_text, submission_files
+from pipeline.core.config import Config, FeedSource, SubmissionSource
+from pipeline.core.errors import NotFound, Problem, display_path
+from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
+from pipeline.core.markup import markdown_to_html, plain_text, plain_title
+from pipeline.core.models import Item, Submission
+from pipeline.core.store import Store
+from pipeline.core.submissions import check_submission_file, check_submission_text, submission_files
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)

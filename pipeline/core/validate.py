@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import CONFIG_FILE, Config, check_config
-from pipeline.errors import Problem, display_path
-from pipeline.issues import check_issue_file
-from pipeline.submissions import check_submission_file, submission_files
+from pipeline.core.config import CONFIG_FILE, Config, check_config
+from pipeline.core.errors import Problem, display_path
+from pipeline.core.issues import check_issue_file
+from pipeline.core.submissions import check_submission_file, submission_files
 
 
 @dataclass

@@ -3,9 +3,9 @@
 The issue file (``issues/<id>.yaml``) is the editors' workplace, so the program writes it only
 twice: ``draft`` writes a new file, and afterwards touches just the program-owned block at its
 end (``status``, ``drafted``, ``approval``) and, with ``--refresh``, appends new runners-up;
-``pipeline.issues`` does both as splices that keep every other byte. The entry points:
+``pipeline.core.issues`` does both as splices that keep every other byte. The entry points:
 
-- ``draft``: rank the candidates (``pipeline.ranking``) and write, or refresh, the file;
+- ``draft``: rank the candidates (``pipeline.curate.ranking``) and write, or refresh, the file;
 - ``check``: what the structure check cannot see (the database, coverage, links);
 - ``fingerprint``, ``approve``, ``approval_state``, ``mark_sent``: approval bound to the exact
   content to be sent, which ``pipeline.deliver`` verifies before anything goes to the list;
@@ -29,11 +29,11 @@ import httpx
 import yaml
 from ruamel.yaml.comments import CommentedMap
 
-from pipeline import dutch, ranking
-from pipeline.config import NATIONWIDE, Config
-from pipeline.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
-from pipeline.files import atomic_write
-from pipeline.issues import (
+from pipeline.core import dutch
+from pipeline.core.config import NATIONWIDE, Config
+from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
+from pipeline.core.files import atomic_write
+from pipeline.core.issues import (
     ISSUE_ID_RE,
     PROGRAM_FIELDS,
     Approval,
@@ -45,9 +45,10 @@ from pipeline.issues import (
     set_program_fields,
     write_program_fields,
 )
-from pipeline.markup import plain_text
-from pipeline.models import Image, Item
-from pipeline.store import Store, item_to_json
+from pipeline.core.markup import plain_text
+from pipeline.core.models import Image, Item
+from pipeline.core.store import Store, item_to_json
+from pipeline.curate import ranking
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
 EVENT_LOOKBACK_DAYS = 180  # events announced up to this long ago are still candidates until they start

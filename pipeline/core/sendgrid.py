@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RECIPIENTS = 1000  # per request, to + cc + bcc over all personalizations

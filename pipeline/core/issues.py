@@ -20,12 +20,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from pipeline.config import Config
-from pipeline.errors import InputInvalid, PipelineError, Problem
-from pipeline.files import atomic_write
-from pipeline.models import Image
-from pipeline.schema import Checker
-from pipeline.yamlfile import KeyPath, YamlDoc, load
+from pipeline.core.config import Config
+from pipeline.core.errors import InputInvalid, PipelineError, Problem
+from pipeline.core.files import atomic_write
+from pipeline.core.models import Image
+from pipeline.core.schema import Checker
+from pipeline.core.yamlfile import KeyPath, YamlDoc, load
 
 EDITOR_FIELDS = ("id", "subject", "preheader", "intro", "send_at", "sections")
 # Written by 'draft', 'approve' and 'send', nothing else; kept in one block at the end of the file.
@@ -210,7 +210,7 @@ def check_issue_file(path: Path, config: Config, display: str) -> tuple[Issue | 
 
 def load_issue(config: Config, issue_id: str) -> Issue:
     """The checked issue ``issue_id``; raises InputInvalid with every problem."""
-    from pipeline.errors import NotFound, display_path
+    from pipeline.core.errors import NotFound, display_path
 
     path = issue_path(config.root, issue_id)
     if not path.exists():

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import NATIONWIDE, Config
-from pipeline.errors import InputInvalid, Problem
-from pipeline.models import Contact, Image, Submission
-from pipeline.schema import Checker
-from pipeline.yamlfile import YamlDoc, load, parse
+from pipeline.core.config import NATIONWIDE, Config
+from pipeline.core.errors import InputInvalid, Problem
+from pipeline.core.models import Contact, Image, Submission
+from pipeline.core.schema import Checker
+from pipeline.core.yamlfile import YamlDoc, load, parse
 
 FIELDS = (
     "partner", "title", "summary", "url", "kind", "themes", "provinces", "published",

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.config import NATIONWIDE, Config, Term
-from pipeline.models import Item
+from pipeline.core.config import NATIONWIDE, Config, Term
+from pipeline.core.models import Item
 
 RECENCY_POINTS = 100  # an item published today
 HALF_LIFE_DAYS = 14  # ... halving every two weeks

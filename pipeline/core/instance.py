@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
-SKELETON = Path(__file__).parent / "skeleton"
+SKELETON = Path(__file__).resolve().parent.parent / "skeleton"
 
 
 class InstanceExists(PipelineError):

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.errors import InputInvalid, Problem, display_path
-from pipeline.schema import Checker
-from pipeline.yamlfile import KeyPath, load
+from pipeline.core.errors import InputInvalid, Problem, display_path
+from pipeline.core.schema import Checker
+from pipeline.core.yamlfile import KeyPath, load
 
 CONFIG_FILE = "sources.yaml"
 

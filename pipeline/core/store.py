@@ -18,8 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import StateError
-from pipeline.models import Image, Item, Rendered
+from pipeline.core.errors import StateError
+from pipeline.core.models import Image, Item, Rendered
 
 # Migrations: (version, what, SQL). Append only; never edit one that has been released.
 MIGRATIONS: list[tuple[int, str, str]] = [

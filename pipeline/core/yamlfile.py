@@ -17,7 +17,7 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pipeline.errors import InputInvalid, Problem
+from pipeline.core.errors import InputInvalid, Problem
 
 MAX_BYTES = 1_000_000  # a story is a few kilobytes; sources.yaml of 300 partners is ~100 kB
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputInvalid, NotFound, Problem, display_path
+from pipeline.core.errors import InputInvalid, NotFound, Problem, display_path
 
 # Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner.
 _EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"']+@[^@\s,;:<>()\[\]\"']+\.[A-Za-z0-9-]{2,}$")

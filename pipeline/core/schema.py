@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pipeline.errors import Problem
-from pipeline.yamlfile import KeyPath, YamlDoc
+from pipeline.core.errors import Problem
+from pipeline.core.yamlfile import KeyPath, YamlDoc
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
