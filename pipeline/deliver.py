@@ -34,8 +34,8 @@ from typing import Any, Protocol
 from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
 from pipeline.core.locking import exclusive
-from pipeline.core.models import TOKEN_NAME, TOKEN_UNSUBSCRIBE, Rendered
-from pipeline.core.outbox import DEFAULT_NAME, ONE_CLICK, Outbox, Recipient, personalise, unsubscribe_mailto
+from pipeline.core.models import Rendered
+from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import (
     MAX_RECIPIENTS,
     MAX_SCHEDULE,
@@ -46,6 +46,15 @@ from pipeline.core.sendgrid import (
 )
 from pipeline.core.store import Store
 from pipeline.core.subscribers import is_email, read_subscribers
+from pipeline.core.tokens import (
+    DEFAULT_NAME,
+    ONE_CLICK,
+    TOKEN_NAME,
+    TOKEN_UNSUBSCRIBE,
+    Recipient,
+    personalise,
+    unsubscribe_mailto,
+)
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the

@@ -33,9 +33,10 @@ from pipeline.core.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
 from pipeline.core.issues import ISSUE_ID_RE
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item
+from pipeline.core.models import Item
 from pipeline.core.store import Store
-from pipeline.render import environment, render_template
+from pipeline.core.templating import environment, render_template
+from pipeline.core.tokens import TOKENS
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -133,7 +134,7 @@ class Written:
 # render's inert stand-ins for them, and the name placeholder.
 _TAG = re.compile(r"(?:<|&lt;|&#60;|&#x3c;)%[\w.-]{1,64}%(?:>|&gt;|&#62;|&#x3e;)", re.I)
 _STANDIN = re.compile(r"https?://nl-token\.invalid/[^\s\"'<>]*|nl-token-name")
-_PERSONAL = (TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKEN_PREFERENCES)
+
 _ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*(\"[^\"]*\"|'[^']*')[^>]*>.*?</a\s*>", re.S | re.I)
 # An address, also percent-encoded inside a link ("?email=jan%40example.nl", a tracking link).
 _EMAIL = re.compile(r"[A-Za-z0-9._+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,})")
@@ -144,12 +145,12 @@ REDACTED = "[adres verwijderd]"
 
 def _has_token(text: str) -> bool:
     text = html.unescape(text)
-    return any(t in text for t in _PERSONAL) or bool(_TAG.search(text) or _STANDIN.search(text))
+    return any(t in text for t in TOKENS) or bool(_TAG.search(text) or _STANDIN.search(text))
 
 
 def _strip_tokens(text: str) -> tuple[str, int]:
     count = 0
-    for token in _PERSONAL:
+    for token in TOKENS:
         count += text.count(token)
         text = text.replace(token, "")
     for pattern in (_TAG, _STANDIN):

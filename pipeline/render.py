@@ -15,16 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import jinja2
 from mjml import mjml2html
 
 from pipeline.core import dutch
@@ -33,9 +29,10 @@ from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_p
 from pipeline.core.files import atomic_write
 from pipeline.core.issues import Entry, Issue
 from pipeline.core.markup import markdown_to_html, plain_title, text_of_clean_html
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
+from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.templating import TemplateError, environment, render_template
+from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 
-PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" and hides the rest (footer included)
 GMAIL_WARN_BYTES = 90 * 1024
@@ -48,10 +45,6 @@ _STANDINS = {
     "https://nl-token.invalid/unsubscribe": TOKEN_UNSUBSCRIBE,
     "https://nl-token.invalid/preferences": TOKEN_PREFERENCES,
 }
-
-
-class TemplateError(PipelineError):
-    "A template could not be read or rendered; the message names the template file and line."
 
 
 class MjmlError(PipelineError):
@@ -314,24 +307,6 @@ _ITEM = re.compile(r"<li\b[^>]*>", re.I)
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 
 
-def wrap(text: str, width: int = 72) -> str:
-    """Lines of at most ``width`` characters, broken between words; a longer word (a URL) stays whole.
-
-    Greedy, like Jinja's ``wordwrap``, at a tenth of its cost (textwrap is most of the text part).
-    """
-    out = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split():
-            if line and len(line) + 1 + len(word) > width:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        out.append(line)
-    return "\n".join(out)
-
-
 def fragment_text(fragment: str, tag: Callable[[str], str] = str) -> str:
     """Sanitised HTML as readable text: paragraphs kept, list items as "- ", links as "text (url)".
 
@@ -364,63 +339,6 @@ def fragment_text(fragment: str, tag: Callable[[str], str] = str) -> str:
 
 
 # -- templates -----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def environment(instance_templates: Path | None) -> jinja2.Environment:
-    """The Jinja environment: the instance's templates first, then the package's defaults.
-
-    Cached per folder, so templates are compiled once per process (the 10 ms budget).
-    """
-    loaders: list[jinja2.BaseLoader] = []
-    if instance_templates is not None and instance_templates.is_dir():
-        loaders.append(jinja2.FileSystemLoader(instance_templates))
-    loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        # MJML and HTML are escaped; the text part is not HTML and must not be.
-        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml", "html", "j2"), default=False),
-        undefined=jinja2.StrictUndefined,  # a misspelt variable is an error with its line, not a blank
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["wrap"] = wrap
-    env.filters["dutch_date"] = dutch.date
-    env.filters["dutch_datetime"] = dutch.datetime
-    return env
-
-
-def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
-    """The innermost traceback frame in a template (Jinja rewrites frames to template lines)."""
-    found = None
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if name.endswith((".mjml", ".txt", ".html", ".j2")):
-            found = (name, tb.tb_lineno)
-        tb = tb.tb_next
-    return found
-
-
-def render_template(env: jinja2.Environment, name: str, root: Path, **context: object) -> str:
-    """Render one template; any error becomes a TemplateError naming the template file and line."""
-    try:
-        return env.get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as e:
-        where = f"{display_path(e.filename or name, root)}:{e.lineno}"
-        raise TemplateError(f"{where}: {e.message}", "fix the template syntax on that line") from None
-    except jinja2.TemplateNotFound as e:
-        raise TemplateError(
-            f"template '{e.name}' not found (looked in templates/ and the package's defaults)",
-            "check the name in the {% include %} or {% extends %}, or restore the file",
-        ) from None
-    except Exception as e:  # a template is code a designer wrote; any error is theirs to see
-        frame = _template_frame(sys.exc_info()[2])
-        where = f"{display_path(frame[0], root)}:{frame[1]}: " if frame else f"{name}: "
-        raise TemplateError(
-            f"{where}{type(e).__name__}: {e}",
-            "see docs/templates.md for the variables each template receives",
-        ) from None
 
 
 # -- MJML ----------------------------------------------------------------------------------------
@@ -543,7 +461,7 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
     The build folder is the editors' preview, so the per-recipient tokens are filled the way a test
     send fills them ("Beste lezer,", a working unsubscribe link); what is sent keeps the tokens.
     """
-    from pipeline.core.outbox import Recipient, personalise
+    from pipeline.core.tokens import Recipient, personalise
 
     folder = config.root / "build" / rendered.issue_id
     paths = []

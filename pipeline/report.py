@@ -36,7 +36,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
 from pipeline.core.models import Item
 from pipeline.core.store import Store
-from pipeline.render import environment, render_template
+from pipeline.core.templating import environment, render_template
 
 UNKNOWN = "onbekend"  # the id of the "not given" bucket in every breakdown
 

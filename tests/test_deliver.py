@@ -15,10 +15,11 @@ from conftest import Cli
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
 from pipeline.core.locking import Busy
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
+from pipeline.core.models import Rendered
 from pipeline.core.sendgrid import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
 from pipeline.core.store import Store
 from pipeline.core.subscribers import read_subscribers
+from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test, send_to_list
 
 HTML = (

@@ -21,9 +21,10 @@ from conftest import Cli
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.issues import Entry, Issue, Section
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Item, Rendered
+from pipeline.core.models import Item, Rendered
 from pipeline.core.store import Store
 from pipeline.core.subscribers import read_subscribers
+from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 from pipeline.publish import ArchivedIssue, atom_feed, build_site, public_page, publish
 from pipeline.render import render_issue
 

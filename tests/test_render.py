@@ -20,18 +20,10 @@ from pipeline.core import dutch
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid
 from pipeline.core.issues import Issue, check_issue_file
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Image, Item, Rendered
-from pipeline.render import (
-    PACKAGE_TEMPLATES,
-    MjmlError,
-    TemplateError,
-    add_utm,
-    compile_mjml,
-    environment,
-    render_issue,
-    wrap,
-    write_build,
-)
+from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.templating import PACKAGE_TEMPLATES, TemplateError, environment, wrap
+from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.render import MjmlError, add_utm, compile_mjml, render_issue, write_build
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "pipeline" / "demo_instance"

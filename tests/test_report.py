@@ -22,7 +22,7 @@ from pipeline.cli import main
 from pipeline.core.config import Config, load_config
 from pipeline.core.models import Item, Rendered
 from pipeline.core.store import Store
-from pipeline.render import TemplateError
+from pipeline.core.templating import TemplateError
 from pipeline.report import (
     UNKNOWN,
     Count,

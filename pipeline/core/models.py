@@ -74,14 +74,6 @@ class Item:
     flags: tuple[str, ...] = field(default=())  # e.g. "date-missing", "date-clamped"
 
 
-# Per-recipient parts of an email. SendGrid replaces the asm_* tags itself (subscription
-# management, with the unsubscribe group set); the name is a personalization substitution.
-# The outbox and test sends replace all of them with working values.
-TOKEN_NAME = "%naam%"
-TOKEN_UNSUBSCRIBE = "<%asm_group_unsubscribe_raw_url%>"
-TOKEN_PREFERENCES = "<%asm_preferences_raw_url%>"
-
-
 @dataclass(frozen=True)
 class Rendered:
     """An issue rendered: what deliver sends and publish archives."""
@@ -89,6 +81,6 @@ class Rendered:
     issue_id: str
     subject: str
     preheader: str
-    html: str  # the email's HTML, with the TOKEN_* placeholders
+    html: str  # the email's HTML, with the per-recipient tokens (pipeline.core.tokens)
     text: str  # the plain-text part, with the same placeholders
     web_html: str  # the standalone web page: no placeholders, nothing personal

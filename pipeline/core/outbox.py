@@ -12,38 +12,13 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import threading
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import quote
 
 from pipeline.core.config import Settings
 from pipeline.core.files import atomic_write
-from pipeline.core.models import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Rendered
-
-DEFAULT_NAME = "lezer"  # "Beste lezer," when a subscriber has no name in the list
-ONE_CLICK = "List-Unsubscribe=One-Click"
-
-
-@dataclass(frozen=True)
-class Recipient:
-    email: str
-    name: str | None = None
-
-
-def unsubscribe_mailto(settings: Settings, issue_id: str) -> str:
-    """A working unsubscribe without SendGrid: a mail to the editors, who remove the address."""
-    return f"mailto:{settings.reply_to or settings.from_email}?subject={quote(f'afmelden {issue_id}')}"
-
-
-def personalise(text: str, recipient: Recipient, settings: Settings, issue_id: str) -> str:
-    """Replace every per-recipient token with a working value (outbox and test sends)."""
-    unsubscribe = unsubscribe_mailto(settings, issue_id)
-    return (
-        text.replace(TOKEN_NAME, recipient.name or DEFAULT_NAME)
-        .replace(TOKEN_UNSUBSCRIBE, unsubscribe)
-        .replace(TOKEN_PREFERENCES, unsubscribe)
-    )
+from pipeline.core.models import Rendered
+from pipeline.core.tokens import ONE_CLICK, Recipient, personalise, unsubscribe_mailto
 
 
 def build_message(
