@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_lib
-import importlib
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,16 +28,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
+from pipeline.core.issues import Issue
 from pipeline.core.locking import exclusive
-from pipeline.core.models import Rendered
+from pipeline.core.models import DeliveryState, IssueState, Prepared, Rendered
 from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import (
     MAX_RECIPIENTS,
     MAX_SCHEDULE,
+    Answer,
     RequestInvalid,
     SendGridAPI,
     SendResult,
@@ -61,7 +63,13 @@ BATCH = MAX_RECIPIENTS
 # previous one; more buys little and widens what a kill can leave unknown.
 CONCURRENCY = 2
 TEST_PREFIX = "[TEST] "
+# The ledger's states as reports list them, in this order.
+REPORTED = (
+    DeliveryState.ACCEPTED, DeliveryState.SKIPPED, DeliveryState.FAILED, DeliveryState.UNKNOWN,
+    DeliveryState.PENDING,
+)  # fmt: skip
 Progress = Callable[[int, int], None]  # (sent in this run, to send in this run)
+Clock = Callable[[], dt.datetime]  # the time now, aware (the demo and cron's --now pass their own)
 
 
 class NotApproved(PipelineError):
@@ -186,7 +194,7 @@ class OutboxTransport:
     ) -> SendResult:
         name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch:05d}"
         self.outbox.deliver(rendered, recipients, settings, name=name, test=test)
-        return SendResult("accepted", message_id=f"outbox-{name}")
+        return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
 
 
 def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_options: object) -> Transport:
@@ -227,7 +235,7 @@ class Plan:
     issue_id: str
     destination: str
     list: ListCheck
-    counts: Mapping[str, int]  # the ledger as the send would start it
+    counts: Mapping[DeliveryState, int]  # the ledger as the send would start it
     skipped: Mapping[str, int]  # by reason
     requests: int
     send_at: dt.datetime | None  # None: at once
@@ -236,7 +244,8 @@ class Plan:
 
     @property
     def to_send(self) -> int:
-        return self.counts["pending"] + (self.counts["unknown"] if self.resend_unknown else 0)
+        unknown = self.counts[DeliveryState.UNKNOWN] if self.resend_unknown else 0
+        return self.counts[DeliveryState.PENDING] + unknown
 
 
 @dataclass(frozen=True)
@@ -245,7 +254,7 @@ class Report:
 
     issue_id: str
     destination: str
-    counts: Mapping[str, int]
+    counts: Mapping[DeliveryState, int]
     list: ListCheck | None
     requests: int  # HTTP requests (or outbox batches) in this run, retries included
     sent_now: int  # subscribers accepted in this run
@@ -254,6 +263,7 @@ class Report:
     stopped: str | None = None  # why the send stopped early: SendGrid's own message
     newly_unknown: int = 0  # found in flight from a killed run
     resent_unknown: int = 0
+    finished_now: bool = False  # this run served the last subscriber (the editors get the report)
 
 
 @dataclass(frozen=True)
@@ -317,7 +327,7 @@ def send_test(
         rendered, [(a, None) for a in unique], config.settings, batch=0, test=True, send_at=None
     )
     return TestReport(
-        rendered.issue_id, transport.destination, len(unique), result.status == "accepted", result.reason
+        rendered.issue_id, transport.destination, len(unique), result.answer == Answer.ACCEPTED, result.reason
     )
 
 
@@ -335,64 +345,87 @@ def plan(
     now = now or dt.datetime.now(dt.UTC)
     schedule = _schedule(send_at, now)
     sent = store.sent_issue(issue_id)
-    completed = bool(sent and sent["completed_at"])
+    completed = bool(sent and sent.completed)
     check = _load_audience(config, store, transport)
     counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
-    to_send = counts["pending"] + (counts["unknown"] if resend_unknown else 0)
+    to_send = counts[DeliveryState.PENDING] + (counts[DeliveryState.UNKNOWN] if resend_unknown else 0)
     return Plan(
         issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), schedule,
         resend_unknown, completed,
     )  # fmt: skip
 
 
-def send_to_list(
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def send_list(
     config: Config,
     store: Store,
-    rendered: Rendered,
+    issue: Issue,
     transport: Transport,
     *,
-    fingerprint: str,
-    items: Sequence[tuple[str, str]],
+    prepared: Prepared | None,
     send_at: dt.datetime | None = None,
     resend_unknown: bool = False,
     progress: Progress | None = None,
+    clock: Clock = utc_now,
     batch_size: int = BATCH,
     concurrency: int = CONCURRENCY,
-    on_complete: Callable[[], None] | None = None,
 ) -> Report:
-    """Send ``rendered`` to every subscriber not yet served; safe to rerun after any kind of stop.
+    """Send the approved ``issue`` to every subscriber not yet served; safe to rerun after any stop.
 
-    Call it holding ``send_lock``. ``rendered`` is used only when the send starts: a resumed send
-    sends the content kept when it started.
+    Call it holding ``send_lock``. ``prepared`` (``pipeline.render.prepare``) is needed only when
+    the send starts: a resumed send sends the content kept when it started, and renders nothing.
+    Refuses a draft or a changed issue (``NotApproved``).
     """
-    issue_id = rendered.issue_id
+    issue_id = issue.id
+    sent = store.sent_issue(issue_id)
+    state = approval_state(store, issue, prepared.fingerprint if prepared else None)
+    if state in (IssueState.DRAFT, IssueState.CHANGED):
+        why = "is not approved" if state == IssueState.DRAFT else "changed after it was approved"
+        raise NotApproved(
+            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
+            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
+        )
+    if state == IssueState.SENT and sent is None:
+        raise NotApproved(
+            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
+            "check that sources.yaml points at the right state database; it is never sent twice",
+        )
+    if sent is None and prepared is None:
+        raise ValueError("a send that starts needs the prepared issue (pipeline.render.prepare)")
     _check_settings(config, transport)
-    now = dt.datetime.now(dt.UTC)
+    now = clock()
     schedule = _schedule(send_at, now)
     # Under the lock, anything still in flight belongs to a process that died mid-request.
     newly_unknown = store.in_flight_to_unknown(issue_id, now)
-    sent = store.sent_issue(issue_id)
-    completed = bool(sent and sent["completed_at"])
+    completed = bool(sent and sent.completed)
+
+    def finished_file() -> None:
+        # status: sent in the issue file; also on a later run, as a kill may come between the writes.
+        if issue.status != "sent":
+            mark_sent(config, issue_id)
+
     if completed and not resend_unknown:
         # Sent to the whole list before: nothing to read, nothing to send (a new subscriber does not
         # get an old issue). The file's status may still need its write, if a kill came between.
-        if on_complete:
-            on_complete()
+        finished_file()
         counts = store.delivery_counts(issue_id)
-        unknown = tuple(b["batch"] for b in store.delivery_batches(issue_id, "unknown"))
+        unknown = tuple(b.batch for b in store.delivery_batches(issue_id, DeliveryState.UNKNOWN))
         return Report(issue_id, transport.destination, counts, None, 0, 0, unknown, True, None, newly_unknown)
     requests_before = transport.requests
     check = _load_audience(config, store, transport)
     with store.transaction():
-        store.record_sent_issue(rendered, fingerprint, items, now)  # no-op on a resumed send
+        if prepared is not None and sent is None:
+            store.record_sent_issue(prepared.rendered, prepared.fingerprint, prepared.placements, now)
         store.sync_ledger(issue_id, now, add_new=not completed)
         resent = store.unknown_to_pending(issue_id, now) if resend_unknown else 0
     kept = store.sent_issue(issue_id)
     assert kept is not None
-    content = Rendered(issue_id, kept["subject"], kept["preheader"] or "", kept["html"], kept["text"],
-                       kept["web_html"])  # fmt: skip
+    content = kept.rendered
 
-    total = store.delivery_counts(issue_id)["pending"]
+    total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
     done = 0
     stopped: str | None = None
     if progress:
@@ -401,23 +434,23 @@ def send_to_list(
     def record(batch: int, size: int, future: Future[SendResult]) -> None:
         """Commit one request's outcome: the ledger's 'after'."""
         nonlocal done, stopped
-        at = dt.datetime.now(dt.UTC)
+        at = clock()
         try:
             result = future.result()
         except RequestInvalid as e:  # refused by our own checks: nothing left this machine
-            store.finish_batch(issue_id, batch, "pending", at)
+            store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
             stopped = stopped or e.message
             return
-        if result.status == "accepted":
-            store.finish_batch(issue_id, batch, "accepted", at, message_id=result.message_id)
+        if result.answer == Answer.ACCEPTED:
+            store.finish_batch(issue_id, batch, DeliveryState.ACCEPTED, at, message_id=result.message_id)
             done += size
-        elif result.status == "unknown":
-            store.finish_batch(issue_id, batch, "unknown", at, reason=result.reason)
-        elif result.status == "refused":
-            store.finish_batch(issue_id, batch, "failed", at, reason=result.reason)
+        elif result.answer == Answer.UNKNOWN:
+            store.finish_batch(issue_id, batch, DeliveryState.UNKNOWN, at, reason=result.reason)
+        elif result.answer == Answer.REFUSED:
+            store.finish_batch(issue_id, batch, DeliveryState.FAILED, at, reason=result.reason)
             stopped = stopped or result.reason
-        else:  # not_sent: SendGrid took nothing; those subscribers are simply still pending
-            store.finish_batch(issue_id, batch, "pending", at)
+        else:  # not sent: SendGrid took nothing; those subscribers are simply still pending
+            store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
             stopped = stopped or result.reason
         if progress:
             progress(done, total)
@@ -429,12 +462,12 @@ def send_to_list(
             more = True
             while True:
                 while more and stopped is None and len(running) < concurrency:
-                    batch, recipients = store.claim_batch(issue_id, batch_size, dt.datetime.now(dt.UTC))
+                    batch, recipients = store.claim_batch(issue_id, batch_size, clock())
                     if not recipients:
                         more = False
                         break
                     # A resumed send past its send_at goes at once; SendGrid refuses a send_at in the past.
-                    when = _schedule(schedule, dt.datetime.now(dt.UTC))
+                    when = _schedule(schedule, clock())
                     future = pool.submit(
                         transport.send,
                         content,
@@ -457,108 +490,27 @@ def send_to_list(
             raise
 
     counts = store.delivery_counts(issue_id)
-    finished = counts["pending"] == counts["in_flight"] == counts["failed"] == 0
+    finished = (
+        counts[DeliveryState.PENDING] == counts[DeliveryState.IN_FLIGHT] == counts[DeliveryState.FAILED] == 0
+    )
     if finished:
         if not completed:
             with store.transaction():
-                store.complete_sent_issue(issue_id, dt.datetime.now(dt.UTC))
-        if on_complete:  # also on a later run: a kill may have come between the two writes
-            on_complete()
-    unknown = tuple(b["batch"] for b in store.delivery_batches(issue_id, "unknown"))
+                store.complete_sent_issue(issue_id, clock())
+        finished_file()
+    unknown = tuple(b.batch for b in store.delivery_batches(issue_id, DeliveryState.UNKNOWN))
     return Report(
         issue_id, transport.destination, counts, check, transport.requests - requests_before, done, unknown,
-        finished, stopped, newly_unknown, resent,
+        finished, stopped, newly_unknown, resent, finished_now=finished and not completed,
     )  # fmt: skip
-
-
-# -- the command's whole job, with render and curate ----------------------------------------------
-def _curate() -> Any:
-    try:
-        return importlib.import_module("pipeline.curate")
-    except ImportError:
-        raise PipelineError(
-            "this installation cannot check approvals (pipeline.curate is missing), so it sends to nobody",
-            "install the complete newsletter-pipeline package",
-        ) from None
-
-
-def send_issue(
-    config: Config,
-    issue_id: str,
-    *,
-    to: Sequence[str] = (),
-    dry_run: bool = False,
-    resend_unknown: bool = False,
-    progress: Progress | None = None,
-    env: Mapping[str, str] | None = None,
-    immediately: bool = False,
-) -> TestReport | Plan | Report:
-    """``newsletter send``: a test send (``to``), a plan (``dry_run``), or the list send.
-
-    ``immediately``: the caller (``newsletter run``) decided the issue is due; send without
-    ``send_at``. Otherwise an issue scheduled within 72 hours is handed to SendGrid with its time.
-    """
-    from pipeline.core.issues import load_issue
-    from pipeline.render import previous_sent_date, render_issue
-
-    env = os.environ if env is None else env
-    transport = open_transport(config, env)
-    issue = load_issue(config, issue_id)
-    send_at = None if immediately else issue.send_at
-    with Store(config.settings.state) as store:
-
-        def rendered_now() -> Rendered:
-            ids = [e.item for _, e in issue.entries() if e.item]
-            previous = previous_sent_date(store.sent_issues(), issue, config.settings.timezone)
-            return render_issue(config, issue, store.get_items(ids), previous_issue_date=previous)
-
-        if to:
-            return send_test(config, rendered_now(), to, transport)
-        if dry_run:
-            return plan(
-                config, store, issue_id, transport, send_at=issue.send_at, resend_unknown=resend_unknown
-            )
-        curate = _curate()
-        with send_lock(config, issue_id):
-            state = curate.approval_state(config, store, issue)
-            if state in ("draft", "changed"):
-                why = "is not approved" if state == "draft" else "changed after it was approved"
-                raise NotApproved(
-                    f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
-                    f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
-                )
-            started = store.sent_issue(issue_id) is not None
-            if state == "sent" and not started:
-                raise NotApproved(
-                    f"issue {issue_id} says 'status: sent', but the state database has no record of it",
-                    "check that sources.yaml points at the right state database; it is never sent twice",
-                )
-            # A resumed send sends the content kept at the start; render only for a new one.
-            rendered = Rendered(issue_id, "", "", "", "", "") if started else rendered_now()
-            fingerprint = "" if started else curate.fingerprint(config, store, issue)
-            items = [(s.id, e.item) for s, e in issue.entries() if e.item]
-            # status: sent in the issue file is curate's write (its round-trip writer keeps comments).
-            mark_sent = getattr(curate, "mark_sent", None) if issue.status != "sent" else None
-            return send_to_list(
-                config, store, rendered, transport, fingerprint=fingerprint, items=items,
-                send_at=send_at, resend_unknown=resend_unknown, progress=progress,
-                on_complete=(lambda: mark_sent(config, issue)) if mark_sent else None,
-            )  # fmt: skip
 
 
 # -- telling the editors ----------------------------------------------------------------------------
 def report_text(report: Report) -> str:
     """The delivery report as plain text: counts and batch numbers, never an address."""
     c = report.counts
-    lines = [
-        f"Issue {report.issue_id} via {report.destination}",
-        "",
-        f"accepted: {c['accepted']}",
-        f"skipped:  {c['skipped']}",
-        f"failed:   {c['failed']}",
-        f"unknown:  {c['unknown']}",
-        f"pending:  {c['pending']}",
-    ]
+    lines = [f"Issue {report.issue_id} via {report.destination}", ""]
+    lines += [f"{state}:".ljust(10) + str(c[state]) for state in REPORTED]
     if report.unknown_batches:
         lines += [
             "",
@@ -578,7 +530,7 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         return
     env = os.environ if env is None else env
     s = config.settings
-    subject = f"Verzendrapport {report.issue_id}: {report.counts['accepted']} verstuurd"
+    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
     text = report_text(report)
     api = SendGridAPI.from_env(s.sendgrid_region, env)
     page = f"<pre>{html_lib.escape(text)}</pre>"
@@ -598,5 +550,5 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         categories=["delivery-report"], custom_args={"issue": report.issue_id},
     )  # fmt: skip
     result = api.send(body)
-    if result.status != "accepted":
+    if result.answer != Answer.ACCEPTED:
         raise SendStopped(f"the delivery report was not accepted: {result.reason}", "see the counts above")

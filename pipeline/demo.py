@@ -137,19 +137,23 @@ def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline.core.issues import load_issue
     from pipeline.render import build
 
-    done = build(config, load_issue(config, ISSUE))
-    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in done.paths)
+    _prepared, paths = build(config, load_issue(config, ISSUE))
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in paths)
     echo(f"[render] build/{ISSUE}/: {sizes}")
-    result.files += [("email", done.paths[0]), ("text part", done.paths[1]), ("web page", done.paths[2])]
+    result.files += [("email", paths[0]), ("text part", paths[1]), ("web page", paths[2])]
 
 
 def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
-    from pipeline.deliver import TestReport, send_issue
+    from pipeline.core.issues import load_issue
+    from pipeline.core.store import Store
+    from pipeline.deliver import open_transport, send_test
+    from pipeline.render import prepare
     from pipeline.run import run as cron_run
 
     env: Mapping[str, str] = {}  # no SENDGRID_API_KEY: everything goes to the outbox
-    test = send_issue(config, ISSUE, to=["redactie@example.org"], env=env)
-    assert isinstance(test, TestReport)
+    with Store(config.settings.state) as store:
+        prepared = prepare(config, store, load_issue(config, ISSUE))
+    test = send_test(config, prepared.rendered, ["redactie@example.org"], open_transport(config, env))
     echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/")
 
     def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:

@@ -34,7 +34,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
 from pipeline.core.issues import ISSUE_ID_RE
 from pipeline.core.models import Item
-from pipeline.core.store import Store
+from pipeline.core.store import SentIssue, SentPlacement, Store
 from pipeline.core.templating import environment, render_template
 from pipeline.core.tokens import TOKENS
 
@@ -224,14 +224,12 @@ def _shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     return f"{cut} …"
 
 
-def archived_issues(
-    config: Config, rows: Iterable[Mapping[str, object]], now: dt.datetime
-) -> list[ArchivedIssue]:
+def archived_issues(config: Config, rows: Iterable[SentIssue], now: dt.datetime) -> list[ArchivedIssue]:
     """The sent issues whose send had started by ``now``, newest first."""
     s = config.settings
     out = []
     for row in rows:
-        issue_id = str(row["id"])
+        issue_id = row.id
         if not ISSUE_ID_RE.match(issue_id):
             # The id names a folder; one that could climb out of the site is refused outright.
             raise PublishError(
@@ -244,15 +242,15 @@ def archived_issues(
                 f"the archive keeps {', '.join(sorted(RESERVED))} for itself; "
                 "name issues by date (2026-12) from now on",
             )
-        sent_at = dt.datetime.fromisoformat(str(row["started_at"])).astimezone(dt.UTC)
+        sent_at = row.started_at.astimezone(dt.UTC)
         if sent_at > now:
             continue
         local = sent_at.astimezone(s.timezone).date()
         out.append(
             ArchivedIssue(
                 id=issue_id,
-                subject=_strip_tokens(str(row["subject"] or ""))[0].strip(" ,") or issue_id,
-                preheader=_strip_tokens(str(row["preheader"] or ""))[0].strip(),
+                subject=_strip_tokens(row.subject)[0].strip(" ,") or issue_id,
+                preheader=_strip_tokens(row.preheader)[0].strip(),
                 sent_at=sent_at,
                 date_text=dutch.date(local, weekday=False),
                 date_iso=local.isoformat(),
@@ -266,7 +264,7 @@ def archived_issues(
 def _listings(
     config: Config,
     issues: list[ArchivedIssue],
-    placements: Sequence[Mapping[str, object]],
+    placements: Sequence[SentPlacement],
     items: Mapping[str, Item],
 ) -> tuple[tuple[Listing, ...], tuple[Listing, ...]]:
     """Theme and partner pages, for every theme and partner with a story in a published issue."""
@@ -275,10 +273,9 @@ def _listings(
     order = {i.id: n for n, i in enumerate(issues)}  # 0 = newest
     appeared: dict[str, list[tuple[int, int, ArchivedIssue]]] = {}
     for row in placements:
-        issue = by_id.get(str(row["issue"]))
-        item_id = str(row["item"])
-        if issue is not None and item_id in items:
-            appeared.setdefault(item_id, []).append((order[issue.id], int(str(row["position"])), issue))
+        issue = by_id.get(row.issue)
+        if issue is not None and row.item in items:
+            appeared.setdefault(row.item, []).append((order[issue.id], row.position, issue))
 
     def partner_link(pid: str | None) -> Link | None:
         if pid and pid in config.partners:
@@ -408,8 +405,8 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
     rows = store.sent_issues()
     issues = archived_issues(config, rows, now)
     published = {i.id for i in issues}
-    placements = [r for r in store.sent_items() if r["issue"] in published]
-    items = store.get_items({str(r["item"]) for r in placements})
+    placements = [r for r in store.sent_items() if r.issue in published]
+    items = store.get_items({r.item for r in placements})
     themes, partners = _listings(config, issues, placements, items)
     env = environment(config.root / "templates")
     s = config.settings
@@ -425,9 +422,9 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
     redactions = []
     by_issue: dict[str, list[Item]] = {}
     for r in placements:
-        if r["item"] in items:
-            by_issue.setdefault(str(r["issue"]), []).append(items[str(r["item"])])
-    sent = {str(r["id"]): str(r["web_html"]) for r in rows}
+        if r.item in items:
+            by_issue.setdefault(r.issue, []).append(items[r.item])
+    sent = {r.id: r.web_html for r in rows}
     for issue in issues:
         allowed = public_addresses(config, by_issue.get(issue.id, []))
         web, removed = public_page(sent[issue.id], allowed)

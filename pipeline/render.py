@@ -6,8 +6,10 @@ what may be shown applied in Python), then let the templates lay it out: ``email
 looked up in the instance's ``templates/`` first, then in the package's defaults, so a designer
 overrides one file without touching Python (see docs/templates.md).
 
-``render_issue`` is pure: no database, no clock, no files; ``write_build`` writes the result and
-``build`` does both for the command line and the demo.
+``render_issue`` is pure: no database, no clock, no files. ``prepare`` is the stage's entry
+point: it reads what the issue needs from the state database, renders it and computes the
+approval fingerprint, once, for render, deliver, cron and the studio alike. ``write_build``
+writes the editors' preview; ``build`` does both for ``newsletter render``.
 """
 
 from __future__ import annotations
@@ -18,20 +20,21 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mjml import mjml2html
 
 from pipeline.core import dutch
+from pipeline.core.approval import fingerprint, issue_items
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
 from pipeline.core.issues import Entry, Issue
 from pipeline.core.markup import markdown_to_html, plain_title, text_of_clean_html
-from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.models import Image, Item, Prepared, Rendered
+from pipeline.core.store import SentIssue, Store
 from pipeline.core.templating import TemplateError, environment, render_template
-from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Recipient, personalise
 
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" and hides the rest (footer included)
@@ -461,8 +464,6 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
     The build folder is the editors' preview, so the per-recipient tokens are filled the way a test
     send fills them ("Beste lezer,", a working unsubscribe link); what is sent keeps the tokens.
     """
-    from pipeline.core.tokens import Recipient, personalise
-
     folder = config.root / "build" / rendered.issue_id
     paths = []
     for attribute, name in BUILD_FILES.items():
@@ -473,36 +474,34 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
     return paths
 
 
-@dataclass(frozen=True)
-class Build:
-    rendered: Rendered
-    paths: list[Path]
-
-
-def previous_sent_date(sent: Sequence[Mapping[str, Any]], issue: Issue, tz: dt.tzinfo) -> dt.date | None:
-    """The date the last issue before this one went out, from the state database's sent_issues."""
+def previous_sent_date(sent: Sequence[SentIssue], issue: Issue, tz: dt.tzinfo) -> dt.date | None:
+    """The date the last issue before this one went out (it decides which partners are new)."""
     on = issue_date(issue, tz)
-    dates = []
-    for row in sent:
-        if row.get("id") == issue.id or not row.get("started_at"):
-            continue
-        when = dt.datetime.fromisoformat(str(row["started_at"])).astimezone(tz).date()
-        if on is None or when <= on:
-            dates.append(when)
+    dates = [row.started_at.astimezone(tz).date() for row in sent if row.id != issue.id]
+    dates = [d for d in dates if on is None or d <= on]
     return max(dates) if dates else None
 
 
-def build(config: Config, issue: Issue) -> Build:
-    """Render ``issue`` with its items from the state database and write the build files."""
-    from pipeline.core.store import Store
+def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
+    """The issue made ready for everything after it: its items, the previous issue's date, the
+    rendered email and page, the approval fingerprint and the placements, each computed once.
 
-    ids = [e.item for _, e in issue.entries() if e.item]
-    items: dict[str, Item] = {}
-    previous = None
-    state = config.settings.state
-    if state.exists():  # no database yet: a hand-written issue still renders, references fail clearly
-        with Store(state) as store:
-            items = store.get_items(ids)
-            previous = previous_sent_date(store.sent_issues(), issue, config.settings.timezone)
+    ``store`` may be None before anything was collected: a hand-written issue still renders, and
+    a reference to an item fails with its line.
+    """
+    items = issue_items(store, issue) if store is not None else {}
+    tz = config.settings.timezone
+    previous = previous_sent_date(store.sent_issues(), issue, tz) if store is not None else None
     rendered = render_issue(config, issue, items, previous_issue_date=previous)
-    return Build(rendered, write_build(config, rendered))
+    return Prepared(issue, items, previous, rendered, fingerprint(issue, items), issue.placements())
+
+
+def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:
+    """``newsletter render``: prepare the issue from the state database and write the build files."""
+    state = config.settings.state
+    if state.exists():
+        with Store(state) as store:
+            prepared = prepare(config, store, issue)
+    else:
+        prepared = prepare(config, None, issue)
+    return prepared, write_build(config, prepared.rendered)

@@ -185,13 +185,13 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
 
     # Which sent issues each item appeared in, in send order.
     sent = store.sent_issues()
-    order = {row["id"]: i for i, row in enumerate(sent)}
+    order = {row.id: i for i, row in enumerate(sent)}
     appeared: dict[str, list[str]] = defaultdict(list)
     for row in store.sent_items():
-        appeared[row["item"]].append(row["issue"])
+        appeared[row.item].append(row.issue)
     for issues in appeared.values():
         issues.sort(key=lambda i: order.get(i, len(order)))
-    issues_sent = sum(1 for row in sent if since <= dt.datetime.fromisoformat(row["started_at"]) < until)
+    issues_sent = sum(1 for row in sent if since <= row.started_at < until)
 
     partners = config.partners
     partner_items = [i for i in items if i.partner]

@@ -1,52 +1,121 @@
-"""`newsletter run`: the cron entry point, and the one place that writes down the order of the stages.
+"""The order of the stages, written down once: how one issue goes out, and what cron does.
 
-Every 15 minutes cron runs: collect, then for every issue file:
+The stages (``collect``, ``curate``, ``render``, ``deliver``, ``publish``, ``report``) never import
+each other; this module, ``pipeline.demo`` and the command line combine them. A month:
 
-1. sent              -> nothing (quietly).
-2. sending           -> finish it: a previous run was killed half-way; the ledger knows who is left.
-3. approved and due  -> render (the build folder, for the editors) and send to the list.
-4. approved, not due -> nothing; the log says when it will go.
-5. draft or changed  -> never sent; when its send_at has come, the log says why it was skipped.
+1. ``collect``  feeds and submissions into the state database (cron, every run);
+2. ``curate``   an editor drafts ``issues/ID.yaml``, edits it, checks and approves it;
+3. ``render``   ``prepare`` turns the issue and its items into the email, text and web page, and
+   the fingerprint the approval is bound to, once per send;
+4. ``deliver``  the list send (``send``, below): exactly once per subscriber, resumable;
+5. ``publish`` and ``report`` read what was sent; they are separate commands (and cron lines), so
+   that a broken archive or report template can never stop a send.
 
-The whole run holds one lock (``state/locks/run.lock``): a second run that starts while one is busy
-exits at once. The kernel drops the lock when a process dies, so a killed run never blocks the next.
-Publishing the archive after a send is left to ``newsletter publish`` (a separate cron line or CI
-job), so that a broken template for the archive can never stop a send.
+Every 15 minutes cron runs ``run``: collect, then for every issue file:
+
+- sent              -> nothing (quietly);
+- sending           -> finish it: a previous run was killed half-way; the ledger knows who is left;
+- approved and due  -> prepare it once (the build folder, for the editors) and send to the list;
+- approved, not due -> nothing; the log says when it will go;
+- draft or changed  -> never sent; when its send_at has come, the log says why it was skipped.
+
+A collect that fails in any way is logged and the run goes on to send what is due (exit 3): a
+broken feed, a full disk or a damaged row must never hold back an issue. The whole run holds one
+lock (``state/locks/run.lock``): a second run that starts while one is busy exits at once. The
+kernel drops the lock when a process dies, so a killed run never blocks the next.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline import collect as collect_stage
-from pipeline import curate, deliver
+from pipeline import deliver, render
+from pipeline.core.approval import approval_state
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError
 from pipeline.core.issues import Issue, check_issue_file
 from pipeline.core.locking import exclusive
+from pipeline.core.models import DeliveryState, IssueState
 from pipeline.core.store import Store
-from pipeline.render import previous_sent_date, render_issue, write_build
+
+if TYPE_CHECKING:
+    from pipeline.collect import Summary
 
 # (level, event, message, fields): the CLI turns these into lines or JSON.
 Log = Callable[[str, str, str, Mapping[str, Any]], None]
 
 
+def _quiet(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
+    pass
+
+
+def clock_from(start: dt.datetime) -> deliver.Clock:
+    """A clock that reads ``start`` now and runs on in real time (cron's --now, the demo's date)."""
+    origin = time.monotonic()
+    return lambda: (start + dt.timedelta(seconds=time.monotonic() - origin)).astimezone(dt.UTC)
+
+
+# -- one issue to the list --------------------------------------------------------------------------
+def send(
+    config: Config,
+    issue: Issue,
+    *,
+    env: Mapping[str, str],
+    send_at: dt.datetime | None = None,
+    resend_unknown: bool = False,
+    progress: deliver.Progress | None = None,
+    clock: deliver.Clock | None = None,
+    log: Log = _quiet,
+) -> deliver.Report:
+    """The list send of one issue, as ``newsletter send`` and cron both do it.
+
+    A new send is prepared once (render, fingerprint) and its build folder written, for the
+    editors' copy of what went out; a resumed send renders nothing: it sends the content kept
+    when it started. When this run serves the last subscriber, the editors get the delivery report.
+    """
+    transport = deliver.open_transport(config, env)
+    with Store(config.settings.state) as store, deliver.send_lock(config, issue.id):
+        started = store.sent_issue(issue.id) is not None
+        prepared = None if started else render.prepare(config, store, issue)
+        report = deliver.send_list(
+            config, store, issue, transport, prepared=prepared, send_at=send_at,
+            resend_unknown=resend_unknown, progress=progress, clock=clock or deliver.utc_now,
+        )  # fmt: skip
+    if prepared is not None:
+        render.write_build(config, prepared.rendered)  # the editors' copy of what went out
+    if report.finished_now and config.settings.editors:
+        try:
+            deliver.notify_editors(config, report, env=env)
+        except PipelineError as e:
+            log(
+                "warning",
+                "report-mail-failed",
+                f"issue {issue.id}: the delivery report was not mailed: {e}",
+                {"issue": issue.id},
+            )
+    return report
+
+
+# -- cron ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IssueOutcome:
     issue_id: str
-    action: str  # "sent", "resumed", "skipped", "waiting", "failed"
+    action: str  # "sent", "resumed" or "failed"
     reason: str
-    counts: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[DeliveryState, int] = field(default_factory=dict)
     completed: bool = False
 
 
 @dataclass(frozen=True)
 class RunResult:
-    collect: collect_stage.Summary | None
+    collect: Summary | None
     issues: tuple[IssueOutcome, ...]
+    collect_failed: str | None = None  # why collect as a whole did not run to its end
 
     @property
     def failed(self) -> list[IssueOutcome]:
@@ -54,18 +123,22 @@ class RunResult:
 
     @property
     def partial(self) -> bool:
-        return bool(self.collect and self.collect.partial)
+        return bool(self.collect_failed or (self.collect and self.collect.partial))
 
     def line(self) -> str:
         """The one summary line cron mails when all is well."""
-        parts = [self.collect.line() if self.collect else "collect: skipped"]
+        if self.collect_failed:
+            parts = [f"collect failed: {self.collect_failed}"]
+        else:
+            parts = [self.collect.line() if self.collect else "collect: skipped"]
         sent = [o for o in self.issues if o.action in ("sent", "resumed")]
         for o in sent:
             c = o.counts
             state = "complete" if o.completed else "not complete"
             parts.append(
-                f"issue {o.issue_id}: {c.get('accepted', 0)} accepted, {c.get('skipped', 0)} skipped, "
-                f"{c.get('failed', 0)} failed, {c.get('unknown', 0)} unknown ({state})"
+                f"issue {o.issue_id}: {c.get(DeliveryState.ACCEPTED, 0)} accepted,"
+                f" {c.get(DeliveryState.SKIPPED, 0)} skipped, {c.get(DeliveryState.FAILED, 0)} failed,"
+                f" {c.get(DeliveryState.UNKNOWN, 0)} unknown ({state})"
             )
         if not sent:
             parts.append("nothing to send")
@@ -94,19 +167,19 @@ def _issues(config: Config, log: Log) -> list[Issue]:
     return found
 
 
-def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list[tuple[Issue, str]]:
-    """The issues to send now, each with its state ('approved' or 'sending'); logs the others."""
-    out = []
+def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list[tuple[Issue, IssueState]]:
+    """The issues to send now, each with its state (approved or sending); logs the others."""
+    out: list[tuple[Issue, IssueState]] = []
     for issue in _issues(config, log):
-        state = curate.approval_state(config, store, issue)
-        fields = {"issue": issue.id, "state": state}
+        state = approval_state(store, issue)
+        fields = {"issue": issue.id, "state": str(state)}
         due = issue.send_at is not None and issue.send_at <= now
         when = f"{issue.send_at:%Y-%m-%d %H:%M %Z}" if issue.send_at else "no send_at"
-        if state == "sent":
+        if state == IssueState.SENT:
             continue
-        if state == "sending" or (state == "approved" and due):
+        if state == IssueState.SENDING or (state == IssueState.APPROVED and due):
             out.append((issue, state))
-        elif state == "approved":
+        elif state == IssueState.APPROVED:
             why = (
                 "approved, but it has no send_at; add one"
                 if issue.send_at is None
@@ -114,7 +187,7 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
             )
             log("info", "issue-waiting", f"issue {issue.id}: {why}", fields)
         elif due:
-            why = "is a draft" if state == "draft" else "changed after it was approved"
+            why = "is a draft" if state == IssueState.DRAFT else "changed after it was approved"
             log(
                 "warning",
                 "issue-skipped",
@@ -125,31 +198,35 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
     return out
 
 
-def _send(config: Config, issue: Issue, state: str, env: Mapping[str, str], log: Log) -> IssueOutcome:
-    with Store(config.settings.state) as store:
-        if state == "approved" and store.sent_issue(issue.id) is None:
-            # The editors' copy of what goes out, in build/ISSUE/ (the ledger keeps the exact one).
-            ids = [e.item for _, e in issue.entries() if e.item]
-            previous = previous_sent_date(store.sent_issues(), issue, config.settings.timezone)
-            write_build(
-                config, render_issue(config, issue, store.get_items(ids), previous_issue_date=previous)
-            )
-    report = deliver.send_issue(config, issue.id, env=env, immediately=True)
-    assert isinstance(report, deliver.Report)
-    action = "resumed" if state == "sending" else "sent"
-    if report.stopped:
-        return IssueOutcome(issue.id, "failed", report.stopped, dict(report.counts), report.completed)
-    if report.completed and config.settings.editors:
-        try:
-            deliver.notify_editors(config, report, env=env)
-        except PipelineError as e:
+def _collect(config: Config, store: Store, now: dt.datetime, log: Log) -> Summary:
+    from pipeline.collect import collect  # imported here: feedparser and httpx only when collecting
+
+    summary = collect(config, store, now=now.astimezone(dt.UTC))
+    for r in summary.failed:
+        log("error", "source-failed", f"{r.source} ({r.url}): {r.reason}", {"source": r.source})
+    for r in summary.results:
+        if r.moved_to:
             log(
                 "warning",
-                "report-mail-failed",
-                f"issue {issue.id}: the delivery report was not mailed: {e}",
-                {"issue": issue.id},
+                "source-moved",
+                f"{r.source}: {r.url} moved permanently to {r.moved_to}; put the new address in sources.yaml",
+                {"source": r.source},
             )
-    return IssueOutcome(issue.id, action, "", dict(report.counts), report.completed)
+    for p in summary.bad_files:
+        log("error", "submission-invalid", str(p), {"path": p.path})
+    return summary
+
+
+@contextmanager
+def _guarded(log: Log) -> Iterator[list[str]]:
+    """Catch any failure of collect: log it, and let the run go on to send (the reason is yielded)."""
+    failure: list[str] = []
+    try:
+        yield failure
+    except Exception as e:  # any kind: collect must never hold back an issue that is due
+        reason = e.message if isinstance(e, PipelineError) else f"{type(e).__name__}: {e}"
+        failure.append(reason)
+        log("error", "collect-failed", f"collect failed, sending goes on: {reason}", {})
 
 
 def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -> RunResult:
@@ -157,30 +234,26 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
 
     Raises ``pipeline.core.locking.Busy`` when another run holds the lock.
     """
+    clock = clock_from(now)
     with run_lock(config):
-        summary: collect_stage.Summary | None
+        summary = None
+        with _guarded(log) as failure, Store(config.settings.state) as store:
+            summary = _collect(config, store, now, log)
         with Store(config.settings.state) as store:
-            summary = collect_stage.collect(config, store, now=now.astimezone(dt.UTC))
-            for r in summary.failed:
-                log("error", "source-failed", f"{r.source} ({r.url}): {r.reason}", {"source": r.source})
-            for r in summary.results:
-                if r.moved_to:
-                    log(
-                        "warning",
-                        "source-moved",
-                        f"{r.source}: {r.url} moved permanently to {r.moved_to}; "
-                        "put the new address in sources.yaml",
-                        {"source": r.source},
-                    )
-            for p in summary.bad_files:
-                log("error", "submission-invalid", str(p), {"path": p.path})
             due = due_issues(config, store, now, log)
         outcomes = []
         for issue, state in due:
             try:
-                outcome = _send(config, issue, state, env, log)
+                report = send(config, issue, env=env, clock=clock, log=log)
             except (PipelineError, InputInvalid) as e:
                 outcome = IssueOutcome(issue.id, "failed", str(e))
+            else:
+                action = "resumed" if state == IssueState.SENDING else "sent"
+                if report.stopped:
+                    action = "failed"
+                outcome = IssueOutcome(
+                    issue.id, action, report.stopped or "", dict(report.counts), report.completed
+                )
             if outcome.action == "failed":
                 log("error", "send-failed", f"issue {issue.id}: {outcome.reason}", {"issue": issue.id})
             else:
@@ -188,7 +261,7 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
                     "info",
                     "issue-sent",
                     f"issue {issue.id}: {outcome.action}",
-                    {"issue": issue.id, **outcome.counts},
+                    {"issue": issue.id, **{str(k): v for k, v in outcome.counts.items()}},
                 )
             outcomes.append(outcome)
-        return RunResult(summary, tuple(outcomes))
+        return RunResult(summary, tuple(outcomes), failure[0] if failure else None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -63,3 +66,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             reporter.write_line(f"CI: skipped, but CI must run it: {report.nodeid}: {reason}", red=True)
         session.exitstatus = 1
+
+
+# -- an approved issue for deliver's own tests ---------------------------------------------------
+def approved(config: Any, rendered: Any, placements: Sequence[tuple[str, str]] = ()) -> tuple[Any, Any]:
+    """``issues/ID.yaml`` (one hand-written announcement) approved, and a ``Prepared`` that carries
+    ``rendered``: what ``pipeline.render.prepare`` gives deliver, without templates or items."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from pipeline.core.approval import fingerprint
+    from pipeline.core.issues import issue_path, load_issue, write_program_fields
+    from pipeline.core.models import Prepared
+
+    path = issue_path(config.root, rendered.issue_id)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f'id: "{rendered.issue_id}"\nsubject: {rendered.subject}\nsections:\n  - section: partners\n'
+            "    items:\n      - {title: Fietsplan, summary: Fietsen, url: 'https://www.example.nl/f'}\n",
+            encoding="utf-8",
+        )
+    issue = load_issue(config, rendered.issue_id)
+    fp = fingerprint(issue, {})
+    if issue.status == "draft":
+        at = dt.datetime(2026, 11, 26, 9, 0, tzinfo=config.settings.timezone)
+        approval = CommentedMap([("by", "Test"), ("at", at), ("fingerprint", fp)])
+        write_program_fields(path, str(path), status="approved", approval=approval)
+        issue = load_issue(config, rendered.issue_id)
+    return issue, Prepared(issue, {}, None, rendered, fp, tuple(placements))
+
+
+def list_send(config: Any, store: Any, rendered: Any, transport: Any, **kw: Any) -> Any:
+    """``deliver.send_list`` of ``rendered`` as an approved issue (``placements=`` as sent_items)."""
+    from pipeline.deliver import send_list
+
+    issue, prepared = approved(config, rendered, kw.pop("placements", ()))
+    return send_list(config, store, issue, transport, prepared=prepared, **kw)

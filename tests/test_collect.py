@@ -101,7 +101,7 @@ def test_an_unchanged_body_without_validators_is_not_parsed_again(tmp_path: Path
     assert again.results[0].status == "unchanged"
     assert again.results[0].items == 0  # nothing parsed
     with stored(root) as store:
-        assert store.source_state("gemeente-zwolle")["body_hash"] == before["body_hash"]
+        assert store.source_state("gemeente-zwolle").body_hash == before.body_hash
     server.route(
         "/plain.rss", rss(("Fiets", "https://www.example.nl/fiets"), ("Nieuw", "https://www.example.nl/n"))
     )
@@ -159,7 +159,7 @@ def test_redirects_permanent_ones_reported_and_loops_stopped(tmp_path: Path, ser
     assert by_source["jgz-fryslan"].reason == "more than 5 redirects (a redirect loop?): check the address"
     with stored(root) as store:
         (item,) = store.items(source="gemeente-zwolle")
-        assert store.source_state("gemeente-zwolle")["permanent_redirect"] == server.url("/new.rss")
+        assert store.source_state("gemeente-zwolle").permanent_redirect == server.url("/new.rss")
     # Relative links resolve against where the feed really is.
     assert item.url == f"http://127.0.0.1:{server.port}/nieuws/fiets"
 

@@ -15,6 +15,7 @@ import pytest
 from conftest import Cli
 
 from pipeline import curate
+from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, Problem
 from pipeline.core.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
@@ -420,7 +421,7 @@ def test_approve_binds_the_content_and_any_edit_or_item_change_undoes_it(
         "status: approved\napproval:\n  by: Anna de Vries\n  at: 2026-12-01 10:00:00+01:00\n"
         f"  fingerprint: {approval.fingerprint}\n"
     )
-    state = lambda: curate.approval_state(config, store, load_issue(config, ISSUE))  # noqa: E731
+    state = lambda: approval_state(store, load_issue(config, ISSUE))  # noqa: E731
     assert state() == "approved"
     # comments, runners-up and the program block are not content
     write(
@@ -444,7 +445,7 @@ def test_approve_binds_the_content_and_any_edit_or_item_change_undoes_it(
     with store.transaction():
         store.complete_sent_issue(ISSUE, NOW)
     assert state() == "sent"
-    curate.mark_sent(config, load_issue(config, ISSUE))
+    mark_sent(config, ISSUE)
     assert load_issue(config, ISSUE).status == "sent"
     assert issue_path(config.root, ISSUE).read_text().startswith(READY)
 

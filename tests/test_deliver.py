@@ -10,17 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from conftest import Cli, list_send
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
 from pipeline.core.locking import Busy
-from pipeline.core.models import Rendered
+from pipeline.core.models import DeliveryState, Rendered
 from pipeline.core.sendgrid import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
-from pipeline.core.store import Store
+from pipeline.core.store import SentPlacement, Store
 from pipeline.core.subscribers import read_subscribers
 from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
-from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test, send_to_list
+from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test
 
 HTML = (
     f"<html><body><p>Beste {TOKEN_NAME},</p><p>Nieuws.</p>"
@@ -107,8 +107,8 @@ def test_a_row_the_csv_reader_refuses_names_its_line(tmp_path: Path) -> None:
 def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        report = send_to_list(
-            config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[("partners", "x")]
+        report = list_send(
+            config, store, rendered(), outbox_transport(config), placements=[("partners", "x")]
         )
         assert report.completed
         # The demo list: 7 rows, one duplicate (case differs), one bad address.
@@ -117,11 +117,9 @@ def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
         assert report.counts["accepted"] == 5 and report.counts["pending"] == 0
         files = sorted((demo_root / "outbox" / "2026-12").glob("*.eml"))
         assert len(files) == 5
-        assert store.sent_issue("2026-12")["completed_at"] is not None
-        assert store.sent_items("2026-12") == [
-            {"issue": "2026-12", "item": "x", "section": "partners", "position": 0}
-        ]
-        again = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        assert store.sent_issue("2026-12").completed_at is not None
+        assert store.sent_items("2026-12") == [SentPlacement("2026-12", "x", "partners", 0)]
+        again = list_send(config, store, rendered(), outbox_transport(config))
         assert again.sent_now == 0 and again.requests == 0
     assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
 
@@ -142,14 +140,12 @@ def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
 def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path) -> None:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        send_to_list(
-            config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[], batch_size=2
-        )
+        list_send(config, store, rendered(), outbox_transport(config), batch_size=2)
         with store.transaction() as db:  # as if the first run had stopped after two subscribers
             db.execute("UPDATE deliveries SET state='pending', batch=NULL WHERE issue='2026-12' AND seq > 2")
             db.execute("UPDATE sent_issues SET completed_at=NULL")
         changed = Rendered("2026-12", "Ander onderwerp", "", "<p>anders</p>", "anders", "web")
-        report = send_to_list(config, store, changed, outbox_transport(config), fingerprint="fp2", items=[])
+        report = list_send(config, store, changed, outbox_transport(config))
         assert report.sent_now == 3 and report.completed
     subjects = {
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
@@ -171,10 +167,10 @@ def test_dry_run_plans_and_changes_nothing(demo_root: Path) -> None:
 def test_new_subscribers_do_not_get_an_issue_already_completed(demo_root: Path) -> None:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        list_send(config, store, rendered(), outbox_transport(config))
         with (demo_root / "subscribers.csv").open("a", encoding="utf-8") as f:
             f.write("nieuw@example.org;Nieuw;;\n")
-        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        report = list_send(config, store, rendered(), outbox_transport(config))
         assert report.sent_now == 0 and report.counts["accepted"] == 5
 
 
@@ -187,7 +183,7 @@ def test_removed_subscribers_are_skipped_on_resume(demo_root: Path) -> None:
             store.record_sent_issue(rendered(), "fp", [], now)
             store.sync_ledger("2026-12", now)
         write_subscribers(demo_root, 0, "a@example.org;A\n")
-        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        report = list_send(config, store, rendered(), outbox_transport(config))
         assert report.counts["accepted"] == 1
         assert store.skip_reasons("2026-12") == {"no longer in the subscriber list": 1}
 
@@ -199,7 +195,7 @@ def test_test_send_marks_the_subject_and_records_nothing(demo_root: Path) -> Non
             config, rendered(), ["Redactie@example.nl", "redactie@example.nl"], outbox_transport(config)
         )
         assert result.accepted and result.recipients == 1
-        assert store.delivery_counts("2026-12") == dict.fromkeys(store.DELIVERY_STATES, 0)
+        assert store.delivery_counts("2026-12") == dict.fromkeys(DeliveryState, 0)
         assert store.sent_issue("2026-12") is None
     (path,) = (demo_root / "outbox" / "2026-12" / "test").glob("*.eml")
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -292,9 +288,7 @@ def test_72_hours_ahead_is_refused_before_anything_happens(demo_root: Path) -> N
     with Store(config.settings.state) as store:
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
         with pytest.raises(PipelineError, match="more than 72 hours ahead"):
-            send_to_list(
-                config, store, rendered(), outbox_transport(config), fingerprint="f", items=[], send_at=later
-            )
+            list_send(config, store, rendered(), outbox_transport(config), send_at=later)
         assert store.sent_issue("2026-12") is None
 
 
@@ -303,7 +297,7 @@ def test_the_editors_report_goes_beside_the_list_not_among_it(demo_root: Path) -
 
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        report = send_to_list(config, store, rendered(), outbox_transport(config), fingerprint="fp", items=[])
+        report = list_send(config, store, rendered(), outbox_transport(config))
     notify_editors(config, report, env={})
     assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
     (note,) = (demo_root / "outbox" / "2026-12" / "report").glob("*.eml")

@@ -43,8 +43,9 @@ BATCH = 50
 DRIVER = """
 import sys
 from pathlib import Path
+from conftest import list_send  # the approved issue around the fixed content below
 from pipeline.core.config import load_config
-from pipeline.deliver import open_transport, send_lock, send_to_list
+from pipeline.deliver import open_transport, send_lock
 from pipeline.core.models import Rendered
 from pipeline.core.sendgrid import RetryPolicy
 from pipeline.core.store import Store
@@ -53,8 +54,7 @@ config = load_config(Path(sys.argv[1]))
 transport = open_transport(config, policy=RetryPolicy(attempts=4, base=0.01, timeout=20))
 rendered = Rendered("2026-12", "Onderwerp", "", "<p>Beste %naam%</p>", "Beste %naam%", "<p>web</p>")
 with send_lock(config, "2026-12"), Store(config.settings.state) as store:
-    report = send_to_list(config, store, rendered, transport, fingerprint="fp", items=[],
-                          batch_size=int(sys.argv[2]))
+    report = list_send(config, store, rendered, transport, batch_size=int(sys.argv[2]))
 print(dict(report.counts), report.sent_now)
 """
 
@@ -69,7 +69,8 @@ class Sender:
     def __init__(self, root: Path, proxy: MockProxy) -> None:
         self.root = root
         self.env = {**os.environ, "SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": proxy.url}
-        self.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        here = Path(__file__).resolve()
+        self.env["PYTHONPATH"] = os.pathsep.join((str(here.parents[1]), str(here.parent)))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -166,7 +167,7 @@ def test_sigkill_at_many_points_then_resume(demo_root: Path, sendgrid: MockProxy
     counts = _counts(config)
     with Store(config.settings.state) as store:
         states = store.delivery_states("2026-12")
-        assert store.sent_issue("2026-12")["completed_at"] is not None
+        assert store.sent_issue("2026-12").completed_at is not None
     accepted_by_sendgrid = Counter(a for r in sendgrid.accepted_by_prism() for a in r.recipients)
 
     assert counts["pending"] == counts["in_flight"] == counts["failed"] == 0

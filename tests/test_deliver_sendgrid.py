@@ -13,6 +13,7 @@ import pytest
 
 pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
 
+from conftest import list_send  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
@@ -26,7 +27,7 @@ from pipeline.core.sendgrid import (  # noqa: E402
     mail_body,
 )
 from pipeline.core.store import Store  # noqa: E402
-from pipeline.deliver import Report, open_transport, plan, send_to_list  # noqa: E402
+from pipeline.deliver import Report, open_transport, plan  # noqa: E402
 
 pytestmark = pytest.mark.mock
 
@@ -63,9 +64,7 @@ def send(config: Config, proxy: MockProxy, sleep: Waits | None = None, **kw: obj
         config, env_for(proxy), policy=RetryPolicy(attempts=4, base=0.01, timeout=5), sleep=sleep or Waits()
     )
     with Store(config.settings.state) as store:
-        return send_to_list(
-            config, store, rendered(), transport, fingerprint="fp", items=[("partners", "x")], **kw
-        )  # type: ignore[arg-type]
+        return list_send(config, store, rendered(), transport, placements=[("partners", "x")], **kw)  # type: ignore[no-any-return]
 
 
 def times_accepted(proxy: MockProxy) -> Counter[str]:
@@ -109,7 +108,7 @@ def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
     assert body["reply_to"] == {"email": "redactie@example.org"}
     assert "send_at" not in body
     with Store(config.settings.state) as store:
-        assert {b["message_id"] for b in store.delivery_batches("2026-12")} == {"mock-message-id-0001"}
+        assert {b.message_id for b in store.delivery_batches("2026-12")} == {"mock-message-id-0001"}
 
 
 def test_batches_of_at_most_1000_and_a_rerun_sends_nothing(demo_root: Path, sendgrid: MockProxy) -> None:
@@ -183,7 +182,7 @@ def test_400_stops_the_send_with_sendgrids_message_and_a_rerun_continues(
     assert (report.counts["accepted"], report.counts["failed"], report.counts["pending"]) == (1000, 1000, 500)
     assert not report.completed
     with Store(config.settings.state) as store:
-        assert store.sent_issue("2026-12")["completed_at"] is None
+        assert store.sent_issue("2026-12").completed_at is None
     sendgrid.fault = None
     again = send(config, sendgrid)
     assert again.completed and again.counts["accepted"] == 2500 and again.sent_now == 1500
@@ -219,7 +218,7 @@ def test_timeout_after_the_request_is_unknown(demo_root: Path, sendgrid: MockPro
         config, env_for(sendgrid), policy=RetryPolicy(attempts=3, base=0.01, timeout=0.3)
     )
     with Store(config.settings.state) as store:
-        report = send_to_list(config, store, rendered(), transport, fingerprint="f", items=[])
+        report = list_send(config, store, rendered(), transport)
     assert report.counts["unknown"] == 4 and len(sendgrid.mail_sends) == 1  # never retried
 
 
@@ -231,7 +230,7 @@ def test_unreachable_before_sending_is_retried_then_left_pending() -> None:
     body = mail_body(from_email="n@example.org", from_name="N", reply_to=None, subject="s", text="t", html="h",
                      recipients=[("a@example.org", None)])  # fmt: skip
     result = api.send(body)
-    assert (result.status, result.attempts, api.requests, len(waits.waits)) == ("not_sent", 3, 3, 2)
+    assert (result.answer, result.attempts, api.requests, len(waits.waits)) == ("not_sent", 3, 3, 2)
     assert result.reason is not None and result.reason.startswith(
         "cannot reach SendGrid at http://127.0.0.1:"
     )
@@ -362,13 +361,16 @@ def test_cli_list_send_needs_approval_then_goes_once(
         " (4 sent in this run, 6 request(s))\n" in sent.output
     )
     assert "status: sent\n" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
+    # The list send, then the editors' delivery report (the send served the last subscriber).
+    list_mail, report_mail = sendgrid.mail_sends
+    assert [r.recipients for r in (list_mail, report_mail)][1] == ["redactie@example.org"]
     again = cli("send", "2026-12")  # type: ignore[operator]
     assert again.exit_code == 0 and "(0 sent in this run, 0 request(s))" in again.output
-    assert len(sendgrid.mail_sends) == 1
+    assert len(sendgrid.mail_sends) == 2  # nothing sent, and no second report
     # Editing the issue after it went out changes nothing that was sent.
     with (demo_root / "issues" / "2026-12.yaml").open("a", encoding="utf-8") as f:
         f.write("# a comment\n")
-    assert cli("send", "2026-12").exit_code == 0 and len(sendgrid.mail_sends) == 1  # type: ignore[operator]
+    assert cli("send", "2026-12").exit_code == 0 and len(sendgrid.mail_sends) == 2  # type: ignore[operator]
 
 
 def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) -> None:

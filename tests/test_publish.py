@@ -132,7 +132,7 @@ def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
         "thema/meedoen/index.html", "thema/onderwijs/index.html", "thema/signaleren/index.html",
     ]  # fmt: skip
     # Each issue page is the web page as it was sent, byte for byte (render's holds nothing personal).
-    sent = {row["id"]: row["web_html"] for row in store.sent_issues()}
+    sent = {row.id: row.web_html for row in store.sent_issues()}
     assert text(site, "2026-10/index.html") == sent["2026-10"]
 
     index = text(site, "index.html")

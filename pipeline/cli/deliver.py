@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -9,7 +10,8 @@ import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
 from pipeline.core.errors import Problem
-from pipeline.deliver import Plan, Report, TestReport, send_issue
+from pipeline.core.models import DeliveryState as S
+from pipeline.deliver import Plan, Report
 
 
 def _problems(problems: tuple[Problem, ...], limit: int = 20) -> None:
@@ -52,15 +54,15 @@ def _print_plan(p: Plan) -> None:
         + ("read from SendGrid" if p.list.suppressions_read else "not read (outbox: no SendGrid account)")
     )
     reasons = ", ".join(f"{why}: {n}" for why, n in sorted(p.skipped.items()))
-    click.echo(f"  skipped:         {c['skipped']}" + (f" ({reasons})" if reasons else ""))
-    if c["accepted"] or c["unknown"]:
-        click.echo(f"  sent before:     accepted {c['accepted']}, unknown {c['unknown']}")
-    if c["in_flight"]:
+    click.echo(f"  skipped:         {c[S.SKIPPED]}" + (f" ({reasons})" if reasons else ""))
+    if c[S.ACCEPTED] or c[S.UNKNOWN]:
+        click.echo(f"  sent before:     accepted {c[S.ACCEPTED]}, unknown {c[S.UNKNOWN]}")
+    if c[S.IN_FLIGHT]:
         click.echo(
-            f"  in flight:       {c['in_flight']} (a send stopped mid-request, or is running now;"
+            f"  in flight:       {c[S.IN_FLIGHT]} (a send stopped mid-request, or is running now;"
             " a resumed send reports them as unknown)"
         )
-    if c["unknown"] and not p.resend_unknown:
+    if c[S.UNKNOWN] and not p.resend_unknown:
         click.echo("                   (unknown ones are not resent without --resend-unknown)")
     when = f"{p.send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)" if p.send_at else "at once"
     click.echo(f"  to send now:     {p.to_send} in {p.requests} request(s)")
@@ -84,8 +86,8 @@ def _print_report(r: Report) -> None:
             err=True,
         )
     click.echo(
-        f"Issue {r.issue_id} to {r.destination}: accepted {c['accepted']}, skipped {c['skipped']},"
-        f" failed {c['failed']}, unknown {c['unknown']}, pending {c['pending']}"
+        f"Issue {r.issue_id} to {r.destination}: accepted {c[S.ACCEPTED]}, skipped {c[S.SKIPPED]},"
+        f" failed {c[S.FAILED]}, unknown {c[S.UNKNOWN]}, pending {c[S.PENDING]}"
         f" ({r.sent_now} sent in this run, {r.requests} request(s))"
     )
     if r.unknown_batches:
@@ -130,27 +132,46 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         raise click.UsageError(
             "--dry-run plans the list send and cannot be combined with --to; drop one of them"
         )
-    bar = _Bar()
-    try:
-        result = send_issue(
-            ctx.config, issue, to=to, dry_run=dry_run, resend_unknown=resend_unknown, progress=bar
-        )
-    finally:
-        bar.close()
-    if isinstance(result, TestReport):
-        if not result.accepted:
-            click.echo(f"Error: the test send was not accepted: {result.reason}", err=True)
+    # Imported here: rendering and SendGrid are loaded only by the command that sends.
+    from pipeline import deliver, render
+    from pipeline import run as workflow
+    from pipeline.core.issues import load_issue
+    from pipeline.core.store import Store
+
+    config = ctx.config
+    issue_obj = load_issue(config, issue)
+    if to:
+        transport = deliver.open_transport(config, os.environ)
+        with Store(config.settings.state) as store:
+            prepared = render.prepare(config, store, issue_obj)
+        test = deliver.send_test(config, prepared.rendered, to, transport)
+        if not test.accepted:
+            click.echo(f"Error: the test send was not accepted: {test.reason}", err=True)
             sys.exit(EXIT_FAILED)
         click.echo(
-            f"Test copy of {result.issue_id} (subject marked [TEST]) to {result.recipients} address(es)"
-            f" via {result.destination}."
+            f"Test copy of {test.issue_id} (subject marked [TEST]) to {test.recipients} address(es)"
+            f" via {test.destination}."
         )
         return
+    if dry_run:
+        transport = deliver.open_transport(config, os.environ)
+        with Store(config.settings.state) as store:
+            plan = deliver.plan(
+                config, store, issue, transport, send_at=issue_obj.send_at, resend_unknown=resend_unknown
+            )
+        _problems(plan.list.problems)
+        _print_plan(plan)
+        return
+    bar = _Bar()
+    try:
+        result = workflow.send(
+            config, issue_obj, env=os.environ, send_at=issue_obj.send_at, resend_unknown=resend_unknown,
+            progress=bar, log=_log,
+        )  # fmt: skip
+    finally:
+        bar.close()
     if result.list:
         _problems(result.list.problems)
-    if isinstance(result, Plan):
-        _print_plan(result)
-        return
     _print_report(result)
     if result.stopped:
         click.echo(f"Error: the send stopped: {result.stopped}", err=True)
@@ -158,3 +179,8 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         sys.exit(EXIT_FAILED)
     if result.unknown_batches:
         sys.exit(EXIT_FAILED)
+
+
+def _log(level: str, event: str, message: str, fields: object) -> None:
+    if level in ("warning", "error"):
+        click.echo(f"{level}: {message}", err=True)

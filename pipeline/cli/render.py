@@ -33,11 +33,11 @@ def render(ctx: Context, issue_id: str) -> None:
 
     config = ctx.config
     issue = load_issue(config, issue_id)
-    result = build(config, issue)
-    width = max(len(display_path(p, config.root)) for p in result.paths)
-    for path in result.paths:
+    prepared, paths = build(config, issue)
+    width = max(len(display_path(p, config.root)) for p in paths)
+    for path in paths:
         click.echo(f"{display_path(path, config.root):<{width}}  {_size(path.stat().st_size):>9}")
-    html_size = len(result.rendered.html.encode("utf-8"))
+    html_size = len(prepared.rendered.html.encode("utf-8"))
     if html_size >= GMAIL_WARN_BYTES:
         click.echo(
             f"Warning: email.html is {_size(html_size)}; Gmail clips messages over "
@@ -45,4 +45,4 @@ def render(ctx: Context, issue_id: str) -> None:
             "Move stories to runners_up or shorten summaries.",
             err=True,
         )
-    click.echo(f"Subject: {result.rendered.subject}")
+    click.echo(f"Subject: {prepared.rendered.subject}")

@@ -38,7 +38,7 @@ from pipeline.core.errors import NotFound, Problem, display_path
 from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
 from pipeline.core.markup import markdown_to_html, plain_text, plain_title
 from pipeline.core.models import Item, Submission
-from pipeline.core.store import Store
+from pipeline.core.store import KnownItem, Store
 from pipeline.core.submissions import check_submission_file, check_submission_text, submission_files
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
@@ -237,7 +237,7 @@ class _Writer:
     def write_items(self, items: Iterable[Item]) -> tuple[int, int]:
         """Store items (inside a transaction); return (new, updated)."""
         items = list(items)
-        existing = self.store.item_origins(i.id for i in items)
+        existing = self.store.known_items(i.id for i in items)
         guids: dict[str, dict[str, str]] = {}
         new = updated = 0
         for item in items:
@@ -249,21 +249,23 @@ class _Writer:
                 earlier = guids[item.source].get(item.guid)
                 if earlier:
                     item = replace(item, id=earlier)
-                    found = self.store.item_origins([earlier]).get(earlier)
+                    found = self.store.known_items([earlier]).get(earlier)
             if found:
-                if item.origin == "feed" and found["origin"] == "submission":
+                if item.origin == "feed" and found.origin == "submission":
                     continue  # the partner's own YAML wins over its feed
                 if item.id in self.sent:
                     continue  # it went out in an issue: keep it exactly as it was sent
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
-                    item = replace(item, published=found["published"])  # keep the date it was first given
+                    item = replace(item, published=found.published)  # keep the date it was first given
             item = replace(item, first_seen=item.first_seen or self.now)
             outcome = self.store.put_item(item, content_hash(item), self.now)
             if outcome == "conflict":
                 continue
             new += outcome == "new"
             updated += outcome == "updated"
-            existing[item.id] = {"origin": item.origin, "published": item.published}
+            existing[item.id] = KnownItem(
+                item.id, item.origin, item.source, item.guid, item.published, item.first_seen or self.now
+            )
         return new, updated
 
     def _write(self, p: _Pending) -> SourceResult:
@@ -365,18 +367,19 @@ async def _fetch_and_parse(
     config: Config, jobs: list[_Job], writer: _Writer, limits: Limits, now: dt.datetime
 ) -> list[Problem]:
     by_id = {j.id: j for j in jobs}
-    states = writer.store.all_source_states()
+    states = writer.store.source_states()
     rules = theme_rules(config)
     requests = []
     for job in jobs:
-        state = states.get(job.id, {})
-        same_url = state.get("url") == job.shown_url  # a new address starts without validators
+        state = states.get(job.id)
+        # A new address starts without validators.
+        known = state if state is not None and state.url == job.shown_url else None
         requests.append(
             Request(
                 job.id,
                 job.url,
-                etag=state.get("etag") if same_url else None,
-                last_modified=state.get("last_modified") if same_url else None,
+                etag=known.etag if known else None,
+                last_modified=known.last_modified if known else None,
             )
         )
     loop = asyncio.get_running_loop()
@@ -404,7 +407,8 @@ async def _fetch_and_parse(
                 p.reason = f.error
             elif f.status == "fetched":
                 p.body_hash = _hash(f.body, job, rules)
-                if p.body_hash == states.get(job.id, {}).get("body_hash"):
+                before = states.get(job.id)
+                if before is not None and p.body_hash == before.body_hash:
                     # The server sent it again, but nothing changed: nothing to parse.
                     p.fetched = replace(f, status="unchanged", body=b"")
                     p.body_hash = None

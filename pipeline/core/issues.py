@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
 from pipeline.core.files import atomic_write
-from pipeline.core.models import Image
+from pipeline.core.models import Image, Placement
 from pipeline.core.schema import Checker
 from pipeline.core.yamlfile import KeyPath, YamlDoc, load
 
@@ -89,6 +89,10 @@ class Issue:
     def entries(self) -> list[tuple[Section, Entry]]:
         """Every entry that goes out (runners-up excluded), in order."""
         return [(s, e) for s in self.sections for e in s.items]
+
+    def placements(self) -> tuple[Placement, ...]:
+        """(section, item id) of every collected item that goes out, in order."""
+        return tuple((s.id, e.item) for s, e in self.entries() if e.item)
 
 
 def issue_path(root: Path, issue_id: str) -> Path:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.core.issues import Issue
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,42 @@ class Rendered:
     html: str  # the email's HTML, with the per-recipient tokens (pipeline.core.tokens)
     text: str  # the plain-text part, with the same placeholders
     web_html: str  # the standalone web page: no placeholders, nothing personal
+
+
+class IssueState(StrEnum):
+    """Where an issue stands: its file's approval against the state database's record of sending."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    CHANGED = "changed"  # approved, then edited (or an item it shows changed): needs a new approval
+    SENDING = "sending"  # the send to the list started and is not complete
+    SENT = "sent"
+
+
+class DeliveryState(StrEnum):
+    """One subscriber's state in the delivery ledger of one issue (in the order reports list them)."""
+
+    ACCEPTED = "accepted"  # SendGrid answered 202 (or the outbox wrote the file)
+    SKIPPED = "skipped"  # suppressed, or no longer in the list (with the reason)
+    FAILED = "failed"  # SendGrid refused the request: they never got it, and are pending again next run
+    UNKNOWN = "unknown"  # the answer was lost: SendGrid may or may not have it
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"  # in a request whose answer has not been recorded yet
+
+
+Placement = tuple[str, str]  # (section id, item id): where an item stands in an issue, in order
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An issue made ready for everything that follows (render, approval, deliver), computed once.
+
+    ``pipeline.render.prepare`` builds it from the issue file and the state database.
+    """
+
+    issue: Issue
+    items: Mapping[str, Item]  # every item the issue refers to
+    previous_issue_date: dt.date | None  # when the last issue before this one went out
+    rendered: Rendered
+    fingerprint: str  # of the content to be sent (pipeline.core.approval)
+    placements: tuple[Placement, ...]

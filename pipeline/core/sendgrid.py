@@ -28,6 +28,7 @@ import time
 import urllib.error
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,11 +83,18 @@ class RetryPolicy:
     timeout: float = 60.0  # seconds for one request; after that its outcome is unknown
 
 
-@dataclass(frozen=True)
-class SendResult:
+class Answer(StrEnum):
     """What one mail-send request proved."""
 
-    status: str  # "accepted", "refused", "unknown", "not_sent" (retries exhausted, nothing accepted)
+    ACCEPTED = "accepted"  # 202
+    REFUSED = "refused"  # a 4xx other than 429: SendGrid's own message in the reason
+    UNKNOWN = "unknown"  # the request was written and the answer lost: SendGrid may have it
+    NOT_SENT = "not_sent"  # retries exhausted before SendGrid took it: nothing was accepted
+
+
+@dataclass(frozen=True)
+class SendResult:
+    answer: Answer
     message_id: str | None = None
     reason: str | None = None
     attempts: int = 1
@@ -189,7 +197,7 @@ class SendGridAPI:
                     if attempt < self.policy.attempts:
                         self._sleep(self._wait_for(e.headers, attempt))
                     continue
-                return SendResult("refused", reason=_error_text(status, e.body), attempts=attempt)
+                return SendResult(Answer.REFUSED, reason=_error_text(status, e.body), attempts=attempt)
             except urllib.error.URLError as e:
                 # urllib wraps only what failed while connecting or writing the request: SendGrid cannot
                 # have a complete request, so nothing was accepted and a retry is safe.
@@ -199,13 +207,13 @@ class SendGridAPI:
                 continue
             except (OSError, http.client.HTTPException) as e:
                 # Raised while waiting for the answer: the request was written, SendGrid may have it.
-                return SendResult("unknown", reason=f"answer lost: {type(e).__name__}", attempts=attempt)
+                return SendResult(Answer.UNKNOWN, reason=f"answer lost: {type(e).__name__}", attempts=attempt)
             if response.status_code != 202:
                 # Sandbox mode answers 200 and sends nothing; anything else is not an acceptance either.
-                return SendResult("refused", reason=f"SendGrid answered {response.status_code}, not 202")
+                return SendResult(Answer.REFUSED, reason=f"SendGrid answered {response.status_code}, not 202")
             message_id = response.headers.get("X-Message-Id") if response.headers else None
-            return SendResult("accepted", message_id=message_id, attempts=attempt)
-        return SendResult("not_sent", reason=last, attempts=self.policy.attempts)
+            return SendResult(Answer.ACCEPTED, message_id=message_id, attempts=attempt)
+        return SendResult(Answer.NOT_SENT, reason=last, attempts=self.policy.attempts)
 
     # -- suppressions ---------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -14,12 +14,12 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import StateError
-from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.models import DeliveryState, Image, Item, Placement, Rendered
 
 # Migrations: (version, what, SQL). Append only; never edit one that has been released.
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -135,12 +135,115 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 
 
+# -- what the store returns: small frozen values, times already parsed (aware, UTC) -------------
+@dataclass(frozen=True)
+class SentIssue:
+    """An issue that went (or is going) to the list, with the exact content it was sent with."""
+
+    id: str
+    subject: str
+    preheader: str
+    fingerprint: str
+    started_at: dt.datetime
+    completed_at: dt.datetime | None
+    html: str
+    text: str
+    web_html: str
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+    @property
+    def rendered(self) -> Rendered:
+        return Rendered(self.id, self.subject, self.preheader, self.html, self.text, self.web_html)
+
+
+@dataclass(frozen=True)
+class SentPlacement:
+    """One item of a sent issue, in its section, at its position."""
+
+    issue: str
+    item: str
+    section: str
+    position: int
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the last collect run knows about one source (for conditional requests and the editors)."""
+
+    id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None  # the server's own text, sent back as If-Modified-Since
+    body_hash: str | None = None
+    last_fetched: dt.datetime | None = None
+    last_ok: dt.datetime | None = None
+    last_status: str | None = None  # 'fetched', 'unchanged' or 'failed'
+    last_error: str | None = None
+    permanent_redirect: str | None = None
+    items_seen: int = 0
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    """What deduplication needs to know about an item that is already stored."""
+
+    id: str
+    origin: str
+    source: str
+    guid: str | None
+    published: dt.datetime
+    first_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class DeliveryBatch:
+    """One request of a list send, as the ledger knows it."""
+
+    issue: str
+    batch: int
+    state: DeliveryState
+    recipients: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    message_id: str | None
+    reason: str | None
+
+
 def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _dt(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def _when(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _sent_issue(row: sqlite3.Row) -> SentIssue:
+    return SentIssue(
+        row["id"], row["subject"], row["preheader"] or "", row["fingerprint"], _when(row["started_at"]),
+        _dt(row["completed_at"]), row["html"], row["text"], row["web_html"],
+    )  # fmt: skip
+
+
+def _source_state(row: sqlite3.Row) -> SourceState:
+    return SourceState(
+        row["id"], row["url"], row["etag"], row["last_modified"], row["body_hash"], _dt(row["last_fetched"]),
+        _dt(row["last_ok"]), row["last_status"], row["last_error"], row["permanent_redirect"],
+        int(row["items_seen"] or 0),
+    )  # fmt: skip
+
+
+def _batch(row: sqlite3.Row) -> DeliveryBatch:
+    return DeliveryBatch(
+        row["issue"], int(row["batch"]), DeliveryState(row["state"]), int(row["recipients"]),
+        _when(row["started_at"]), _dt(row["finished_at"]), row["message_id"], row["reason"],
+    )  # fmt: skip
 
 
 _ITEM_FIELDS = tuple(f.name for f in fields(Item))
@@ -295,7 +398,7 @@ class Store:
         if row:
             first_seen = _dt(row["first_seen"])
             if item.first_seen != first_seen:
-                item = _replace_first_seen(item, first_seen)
+                item = replace(item, first_seen=first_seen)
         data = item_to_json(item)
         values = (
             item.url, item.source, item.partner, item.kind, _utc(item.published),
@@ -326,18 +429,19 @@ class Store:
         )
         return "updated" if row else "new"
 
-    def item_origins(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """origin, source, guid, published and first_seen of the given items that exist (for dedup)."""
+    def known_items(self, ids: Iterable[str]) -> dict[str, KnownItem]:
+        """Origin, source, guid and dates of the given items that exist (for deduplication)."""
         ids = list(ids)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, KnownItem] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT id, origin, source, guid, published, first_seen FROM items WHERE id IN ({marks})"
             for row in self.db.execute(sql, chunk):
-                found = dict(row)
-                found["published"], found["first_seen"] = _dt(row["published"]), _dt(row["first_seen"])
-                out[row["id"]] = found
+                out[row["id"]] = KnownItem(
+                    row["id"], row["origin"], row["source"], row["guid"], _when(row["published"]),
+                    _when(row["first_seen"]),
+                )  # fmt: skip
         return out
 
     def item_ids_by_guid(self, source: str) -> dict[str, str]:
@@ -346,12 +450,12 @@ class Store:
         return {row["guid"]: row["id"] for row in self.db.execute(sql, (source,))}
 
     # -- per-source fetch state ---------------------------------------------------------------
-    def source_state(self, source_id: str) -> dict[str, Any]:
+    def source_state(self, source_id: str) -> SourceState | None:
         row = self.db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return dict(row) if row else {}
+        return _source_state(row) if row else None
 
-    def all_source_states(self) -> dict[str, dict[str, Any]]:
-        return {row["id"]: dict(row) for row in self.db.execute("SELECT * FROM sources")}
+    def source_states(self) -> dict[str, SourceState]:
+        return {row["id"]: _source_state(row) for row in self.db.execute("SELECT * FROM sources")}
 
     def save_source_state(self, source_id: str, **fields: Any) -> None:
         """Upsert the named columns of one source's row. Call inside a transaction."""
@@ -366,7 +470,7 @@ class Store:
         self,
         rendered: Rendered,
         fingerprint: str,
-        items: Iterable[tuple[str, str]],
+        items: Iterable[Placement],
         now: dt.datetime,
     ) -> None:
         """Keep the exact content of an issue and its (section, item id) list, before sending starts.
@@ -394,26 +498,27 @@ class Store:
             (_utc(now), issue_id),
         )
 
-    def sent_issue(self, issue_id: str) -> dict[str, Any] | None:
+    def sent_issue(self, issue_id: str) -> SentIssue | None:
         row = self.db.execute("SELECT * FROM sent_issues WHERE id = ?", (issue_id,)).fetchone()
-        return dict(row) if row else None
+        return _sent_issue(row) if row else None
 
-    def sent_issues(self) -> list[dict[str, Any]]:
-        """Every issue that went to the list, oldest first (started_at, completed_at are ISO UTC text)."""
-        return [dict(r) for r in self.db.execute("SELECT * FROM sent_issues ORDER BY started_at, id")]
+    def sent_issues(self) -> list[SentIssue]:
+        """Every issue that went to the list, oldest first."""
+        return [_sent_issue(r) for r in self.db.execute("SELECT * FROM sent_issues ORDER BY started_at, id")]
 
     def sent_item_ids(self) -> set[str]:
         """Every item that appeared in an issue sent to the list."""
         return {r[0] for r in self.db.execute("SELECT DISTINCT item FROM sent_items")}
 
-    def sent_items(self, issue_id: str | None = None) -> list[dict[str, Any]]:
-        """(issue, item, section, position) rows, in issue and position order."""
+    def sent_items(self, issue_id: str | None = None) -> list[SentPlacement]:
+        """Every item of the sent issues (or of one), in issue and position order."""
         sql = "SELECT issue, item, section, position FROM sent_items"
         args: tuple[str, ...] = ()
         if issue_id:
             sql += " WHERE issue = ?"
             args = (issue_id,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY issue, position", args)]
+        rows = self.db.execute(sql + " ORDER BY issue, position", args)
+        return [SentPlacement(r["issue"], r["item"], r["section"], int(r["position"])) for r in rows]
 
     # -- the delivery ledger (deliver) ------------------------------------------------------------
     # A send reads the subscriber list and the suppressions into two TEMP tables (this connection
@@ -421,15 +526,14 @@ class Store:
     # ledger rows. Every subscriber moves pending -> in_flight -> accepted | failed | unknown, and
     # each move is committed before (in_flight) and after (the outcome) its request.
     LOST = "the sending process ended before the answer came"
-    DELIVERY_STATES = ("accepted", "skipped", "failed", "unknown", "pending", "in_flight")
 
-    def delivery_counts(self, issue_id: str) -> dict[str, int]:
-        """How many subscribers of an issue are in each ledger state (every key present, 0 if none)."""
-        counts = dict.fromkeys(self.DELIVERY_STATES, 0)
+    def delivery_counts(self, issue_id: str) -> dict[DeliveryState, int]:
+        """How many subscribers of an issue are in each ledger state (every state present, 0 if none)."""
+        counts = dict.fromkeys(DeliveryState, 0)
         for row in self.db.execute(
             "SELECT state, count(*) FROM deliveries WHERE issue = ? GROUP BY state", (issue_id,)
         ):
-            counts[row[0]] = int(row[1])
+            counts[DeliveryState(row[0])] = int(row[1])
         return counts
 
     def skip_reasons(self, issue_id: str) -> dict[str, int]:
@@ -501,7 +605,7 @@ class Store:
 
     def preview_ledger(
         self, issue_id: str, now: dt.datetime, *, add_new: bool = True
-    ) -> tuple[dict[str, int], dict[str, int]]:
+    ) -> tuple[dict[DeliveryState, int], dict[str, int]]:
         """(counts, skip reasons) as ``sync_ledger`` would leave them, without keeping any change."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -574,7 +678,7 @@ class Store:
         self,
         issue_id: str,
         batch: int,
-        state: str,
+        state: DeliveryState,
         now: dt.datetime,
         *,
         message_id: str | None = None,
@@ -583,7 +687,9 @@ class Store:
         """Record a batch's outcome: accepted, failed or unknown; or 'pending' when nothing was sent."""
         at = _utc(now)
         with self.transaction() as db:
-            if state == "pending":  # retries exhausted before SendGrid took it: as if never claimed
+            if (
+                state == DeliveryState.PENDING
+            ):  # retries exhausted before SendGrid took it: as if never claimed
                 db.execute(
                     "UPDATE deliveries SET state = 'pending', batch = NULL, updated_at = ?"
                     " WHERE issue = ? AND batch = ? AND state = 'in_flight'",
@@ -602,14 +708,14 @@ class Store:
                 (state, message_id, reason, at, issue_id, batch),
             )
 
-    def delivery_batches(self, issue_id: str, state: str | None = None) -> list[dict[str, Any]]:
-        """The requests of a send (batch, state, recipients, started_at, finished_at, message_id, reason)."""
+    def delivery_batches(self, issue_id: str, state: DeliveryState | None = None) -> list[DeliveryBatch]:
+        """The requests of a send, in order; only those in ``state`` when given."""
         sql = "SELECT * FROM delivery_batches WHERE issue = ?"
         args: tuple[str, ...] = (issue_id,)
         if state:
             sql += " AND state = ?"
             args = (issue_id, state)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY batch", args)]
+        return [_batch(r) for r in self.db.execute(sql + " ORDER BY batch", args)]
 
     def delivery_states(self, issue_id: str) -> dict[str, str]:
         """email -> state for one issue (tests and small lists only: it holds the whole list)."""
@@ -626,12 +732,6 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _replace_first_seen(item: Item, first_seen: dt.datetime | None) -> Item:
-    from dataclasses import replace
-
-    return replace(item, first_seen=first_seen)
 
 
 def _damaged(path: Path, error: Exception) -> StateError:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from pipeline.core import dutch
+from pipeline.core.approval import approval_state, fingerprint, issue_items
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
@@ -46,8 +46,8 @@ from pipeline.core.issues import (
     write_program_fields,
 )
 from pipeline.core.markup import plain_text
-from pipeline.core.models import Image, Item
-from pipeline.core.store import Store, item_to_json
+from pipeline.core.models import DeliveryState, Image, IssueState, Item
+from pipeline.core.store import Store
 from pipeline.curate import ranking
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
@@ -75,9 +75,9 @@ def _aware(value: dt.date | dt.datetime, config: Config) -> dt.datetime:
 
 def default_since(store: Store, now: dt.datetime) -> dt.datetime:
     """When the last issue went to the list; before the first one, FIRST_WINDOW_DAYS ago."""
-    sent = [row["started_at"] for row in store.sent_issues() if row.get("started_at")]
+    sent = [row.started_at for row in store.sent_issues()]
     if sent:
-        return dt.datetime.fromisoformat(max(sent))
+        return max(sent)
     return now - dt.timedelta(days=FIRST_WINDOW_DAYS)
 
 
@@ -226,7 +226,7 @@ def draft(
     sent = store.sent_issue(issue_id)
     if sent:
         raise DraftRefused(
-            f"issue {issue_id} went to the list on {sent['started_at'][:10]}; it cannot be drafted again",
+            f"issue {issue_id} went to the list on {sent.started_at:%Y-%m-%d}; it cannot be drafted again",
             "start the next issue instead, e.g. 'newsletter draft NEXT-ID'",
         )
     if path.exists() and not refresh:
@@ -262,13 +262,13 @@ def _refresh(
     issue, problems = check_issue_file(path, config, shown)
     if issue is None:
         raise InputInvalid(problems)
-    state = approval_state(config, store, issue)
-    if state != "draft":
+    state = approval_state(store, issue)
+    if state != IssueState.DRAFT:
         why = {
-            "approved": "was approved",
-            "changed": "was approved (and changed since)",
-            "sending": "is being sent",
-            "sent": "was sent",
+            IssueState.APPROVED: "was approved",
+            IssueState.CHANGED: "was approved (and changed since)",
+            IssueState.SENDING: "is being sent",
+            IssueState.SENT: "was sent",
         }[state]
         who = f" by {issue.approval.by} on {issue.approval.at:%Y-%m-%d %H:%M}" if issue.approval else ""
         raise DraftRefused(
@@ -320,7 +320,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
 
     entries = issue.entries()
     items = store.get_items(e.item for _, e in entries if e.item)
-    earlier = {r["item"]: r["issue"] for r in store.sent_items() if r["issue"] != issue.id}
+    earlier = {r.item: r.issue for r in store.sent_items() if r.issue != issue.id}
 
     if not issue.subject:
         error(
@@ -522,50 +522,6 @@ def check_issue(
 
 
 # -- approval -------------------------------------------------------------------------------------
-def _entry_content(e: Entry) -> dict[str, Any]:
-    data = asdict(e)
-    del data["line"]  # moving lines (a comment added above) changes nothing that is sent
-    return data
-
-
-def fingerprint(config: Config, store: Store, issue: Issue) -> str:
-    """sha256 over the content to be sent: the editor's fields (no comments, no program-owned keys,
-    no runners-up) and every referenced item as it is in the database now."""
-    ids = sorted({e.item for _, e in issue.entries() if e.item})
-    items = store.get_items(ids)
-    referenced = {}
-    for i in ids:
-        data = json.loads(item_to_json(items[i])) if i in items else None
-        if data:
-            data.pop("first_seen", None)  # when it was collected is not content
-        referenced[i] = data
-    content = {
-        "id": issue.id,
-        "subject": issue.subject,
-        "preheader": issue.preheader,
-        "intro": issue.intro,
-        "send_at": issue.send_at.astimezone(dt.UTC).isoformat() if issue.send_at else None,
-        "sections": [
-            {"section": s.id, "items": [_entry_content(e) for e in s.items]} for s in issue.sections
-        ],
-        "items": referenced,
-    }
-    raw = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def approval_state(config: Config, store: Store, issue: Issue) -> str:
-    """One of "draft", "approved", "changed" (approved, edited since), "sending", "sent"."""
-    sent = store.sent_issue(issue.id)
-    if sent:
-        return "sent" if sent.get("completed_at") else "sending"
-    if issue.status == "sent":
-        return "sent"
-    if issue.approval is None or issue.status != "approved":
-        return "draft"
-    return "approved" if issue.approval.fingerprint == fingerprint(config, store, issue) else "changed"
-
-
 def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.datetime | None = None) -> Approval:
     """Record who approved the issue, when, and the fingerprint of its content; refused on errors."""
     by = " ".join(by.split())
@@ -577,36 +533,29 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
     errors = [p for p in problems if p.is_error]
     if issue is None or errors:
         raise InputInvalid(problems)
-    state = approval_state(config, store, issue)
-    if state in ("sending", "sent"):
+    fp = fingerprint(issue, issue_items(store, issue))
+    state = approval_state(store, issue, fp)
+    if state in (IssueState.SENDING, IssueState.SENT):
         raise ApprovalRefused(
-            f"issue {issue_id} {'is being sent' if state == 'sending' else 'was sent'}; "
+            f"issue {issue_id} {'is being sent' if state == IssueState.SENDING else 'was sent'}; "
             "approving it changes nothing",
             "run 'newsletter status' to see where it stands",
         )
     at = _local(config, now or dt.datetime.now(dt.UTC))
-    fp = fingerprint(config, store, issue)
     path = issue_path(config.root, issue_id)
     approval = CommentedMap([("by", by), ("at", at), ("fingerprint", fp)])
     write_program_fields(path, display_path(path, config.root), status="approved", approval=approval)
     return Approval(by, at, fp)
 
 
-def mark_sent(config: Config, issue: Issue) -> None:
-    """Set ``status: sent`` in the issue file; deliver calls it when the send to the list completes."""
-    path = issue_path(config.root, issue.id)
-    if path.exists():
-        write_program_fields(path, display_path(path, config.root), status="sent")
-
-
 # -- status ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IssueStatus:
     id: str
-    state: str  # draft, approved, changed, sending, sent, or invalid (the file has errors)
+    state: str  # an IssueState, or "invalid" (the file has errors)
     send_at: dt.datetime | None = None  # send_at from the file; once sent without one, when it started
     approval: Approval | None = None
-    counts: dict[str, int] | None = None  # the delivery ledger, once sending started
+    counts: dict[DeliveryState, int] | None = None  # the delivery ledger, once sending started
     problem: str | None = None  # the first error of an invalid file
 
 
@@ -614,14 +563,13 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
     """Every issue in issues/ or in the database, by id."""
     folder = config.root / "issues"
     files = {p.stem: p for p in folder.glob("*.yaml")} if folder.is_dir() else {}
-    sent = {r["id"]: r for r in store.sent_issues()}
+    sent = {r.id: r for r in store.sent_issues()}
     out = []
     for issue_id in sorted(set(files) | set(sent)):
         counts = store.delivery_counts(issue_id) if issue_id in sent else None
         if issue_id not in files:
-            state = "sent" if sent[issue_id]["completed_at"] else "sending"
-            started = dt.datetime.fromisoformat(sent[issue_id]["started_at"])
-            out.append(IssueStatus(issue_id, state, started, counts=counts))
+            state = IssueState.SENT if sent[issue_id].completed else IssueState.SENDING
+            out.append(IssueStatus(issue_id, state, sent[issue_id].started_at, counts=counts))
             continue
         issue, problems = check_issue_file(
             files[issue_id], config, display_path(files[issue_id], config.root)
@@ -630,10 +578,10 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
             first = next((p for p in problems if p.is_error), None)
             out.append(IssueStatus(issue_id, "invalid", problem=str(first) if first else None))
             continue
-        state = approval_state(config, store, issue)
+        state = approval_state(store, issue)
         when = issue.send_at
         if when is None and issue_id in sent:  # sent at once: show when it started
-            when = dt.datetime.fromisoformat(sent[issue_id]["started_at"])
+            when = sent[issue_id].started_at
         out.append(IssueStatus(issue_id, state, when, issue.approval, counts))
     return out
 
@@ -643,12 +591,9 @@ __all__ = [
     "ApprovalRefused",
     "DraftRefused",
     "IssueStatus",
-    "approval_state",
     "approve",
     "check",
     "check_issue",
     "draft",
-    "fingerprint",
-    "mark_sent",
     "statuses",
 ]

@@ -1,0 +1,111 @@
+"""Approval bound to the exact content to be sent, and where each issue stands.
+
+An editor's approval records the fingerprint of what subscribers would get: the editor's fields
+(no comments, no program-owned keys, no runners-up) and every item the issue shows, as it is in
+the state database. Any later change to either makes the issue "changed since approval", and
+deliver sends only an approved, unchanged issue.
+
+The fingerprint is computed from the values themselves, field by field (``item_content``), never
+from how the store keeps them: a change of storage format must not turn every approved issue into
+"changed".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from pipeline.core.config import Config
+from pipeline.core.errors import display_path
+from pipeline.core.issues import Entry, Issue, issue_path, write_program_fields
+from pipeline.core.models import IssueState, Item
+from pipeline.core.store import Store
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def item_content(item: Item) -> dict[str, Any]:
+    """What an item says, as plain JSON values: everything but when it was first collected."""
+    image = item.image
+    return {
+        "id": item.id,
+        "url": item.url,
+        "title": item.title,
+        "summary_html": item.summary_html,
+        "summary_text": item.summary_text,
+        "published": _iso(item.published),
+        "source": item.source,
+        "partner": item.partner,
+        "kind": item.kind,
+        "themes": list(item.themes),
+        "provinces": list(item.provinces),
+        "image": {"url": image.url, "alt": image.alt, "consent": image.consent} if image else None,
+        "starts": _iso(item.starts),
+        "ends": _iso(item.ends),
+        "location": item.location,
+        "ervaringsdeskundigen": item.ervaringsdeskundigen,
+        "horizon": item.horizon,
+        "origin": item.origin,
+        "guid": item.guid,
+        "flags": list(item.flags),
+    }
+
+
+def _entry_content(e: Entry) -> dict[str, Any]:
+    data = asdict(e)
+    del data["line"]  # moving lines (a comment added above) changes nothing that is sent
+    return data
+
+
+def fingerprint(issue: Issue, items: Mapping[str, Item]) -> str:
+    """sha256 over the content to be sent: the editor's fields and every item the issue shows.
+
+    ``items`` holds the issue's items as they are in the state database now; a missing one counts
+    as missing (null), so that collecting it later changes the fingerprint.
+    """
+    ids = sorted({e.item for _, e in issue.entries() if e.item})
+    content = {
+        "id": issue.id,
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "intro": issue.intro,
+        "send_at": issue.send_at.astimezone(dt.UTC).isoformat() if issue.send_at else None,
+        "sections": [
+            {"section": s.id, "items": [_entry_content(e) for e in s.items]} for s in issue.sections
+        ],
+        "items": {i: item_content(items[i]) if i in items else None for i in ids},
+    }
+    raw = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_items(store: Store, issue: Issue) -> dict[str, Item]:
+    """The items an issue refers to that the state database has."""
+    return store.get_items(e.item for _, e in issue.entries() if e.item)
+
+
+def approval_state(store: Store, issue: Issue, current: str | None = None) -> IssueState:
+    """Where ``issue`` stands. ``current`` is its fingerprint when the caller has it already."""
+    sent = store.sent_issue(issue.id)
+    if sent:
+        return IssueState.SENT if sent.completed else IssueState.SENDING
+    if issue.status == "sent":
+        return IssueState.SENT
+    if issue.approval is None or issue.status != "approved":
+        return IssueState.DRAFT
+    if current is None:
+        current = fingerprint(issue, issue_items(store, issue))
+    return IssueState.APPROVED if issue.approval.fingerprint == current else IssueState.CHANGED
+
+
+def mark_sent(config: Config, issue_id: str) -> None:
+    """Set ``status: sent`` in the issue file (a program-owned field) once the list send completed."""
+    path = issue_path(config.root, issue_id)
+    if path.exists():
+        write_program_fields(path, display_path(path, config.root), status="sent")
