@@ -315,17 +315,16 @@ def _listings(
     for tid, term in tax.themes.items():
         found = tuple(story for _, story, item in stories if tid in item.themes)
         if found:
-            description = term.extra.get("description")
             themes.append(
-                Listing(THEMES, tid, term.title, str(description) if description else None, None,
+                Listing(THEMES, tid, term.title, term.description, None,
                         f"{THEMES}/{tid}/{INDEX}", found)
             )  # fmt: skip
     partners = []
     for pid, partner in sorted(config.partners.items(), key=lambda p: p[1].name.lower()):
         found = tuple(story for _, story, item in stories if item.partner == pid)
         if found:
-            sector = tax.sectors[partner.sector].title if partner.sector in tax.sectors else partner.sector
-            where = tax.provinces[partner.province].title if partner.province in tax.provinces else ""
+            sector = tax.sectors.title(partner.sector, partner.sector)
+            where = tax.provinces.title(partner.province, "")
             partners.append(
                 Listing(PARTNERS, pid, partner.name, " · ".join(x for x in (sector, where) if x),
                         partner.website, f"{PARTNERS}/{pid}/{INDEX}", found)

@@ -133,13 +133,7 @@ def issue_date(issue: Issue, tz: dt.tzinfo) -> dt.date | None:
 
 
 def _shown_image(image: Image | None) -> Image | None:
-    # People, children above all, appear only with consent; an image without alt text is
-    # invisible to a screen reader. Either way the story stays and the image goes.
-    if image is None or image.consent is not True or not (image.alt or "").strip():
-        return None
-    if urlsplit(image.url).scheme not in ("http", "https"):
-        return None
-    return image
+    return image if image is not None and image.shown else None
 
 
 # Images inside a feed's summary carry no consent and often no alt text: never shown.
@@ -175,12 +169,12 @@ def _story(config: Config, section: str, entry: Entry, item: Item | None, tag: C
         summary_text=fragment_text(summary_html, tag),  # links kept, unlike item.summary_text
         source=source,
         kind=kind,
-        kind_title=tax.kinds[kind].title if kind and kind in tax.kinds else None,
+        kind_title=tax.kinds.title(kind),
         image=_shown_image(entry.image or (item.image if item else None)),
         when=when,
         location=location,
         ervaringsdeskundigen=bool(item and item.ervaringsdeskundigen),
-        themes=tuple(tax.themes[t].title for t in (item.themes if item else ()) if t in tax.themes),
+        themes=tax.themes.titles(item.themes if item else ()),
     )
 
 
@@ -193,8 +187,8 @@ def new_partners(config: Config, on: dt.date | None, previous: dt.date | None) -
     found = [
         NewPartner(
             p.name,
-            tax.sectors[p.sector].title if p.sector in tax.sectors else p.sector,
-            tax.provinces[p.province].title if p.province in tax.provinces else p.province,
+            tax.sectors.title(p.sector, p.sector) or p.sector,
+            tax.provinces.title(p.province, p.province) or p.province,
             p.website,
             p.joined,
         )
@@ -236,18 +230,17 @@ def build_view(
         stories = [
             _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
         ]
-        if term is not None and term.extra.get("featured") and stories and featured is None:
+        if term is not None and term.featured and stories and featured is None:
             featured, stories = stories[0], stories[1:]
             featured_title = term.title
         if stories:
-            kinds = tuple((term.extra.get("kinds") if term else None) or ())
             blocks.append(
                 Block(
                     section.id,
                     term.title if term else section.id,
-                    str(term.extra["description"]) if term and term.extra.get("description") else None,
+                    term.description if term else None,
                     tuple(stories),
-                    is_agenda=bool(kinds) and set(kinds) <= {"event"},
+                    is_agenda=bool(term and term.is_agenda),
                 )
             )
     intro_html = markdown_to_html(issue.intro or "")

@@ -320,8 +320,8 @@ def _partner_rows(
             PartnerRow(
                 id=p.id,
                 name=p.name,
-                sector=tax.sectors[p.sector].title if p.sector in tax.sectors else p.sector,
-                province=tax.provinces[p.province].title if p.province in tax.provinces else p.province,
+                sector=tax.sectors.title(p.sector, p.sector) or p.sector,
+                province=tax.provinces.title(p.province, p.province) or p.province,
                 website=p.website,
                 joined=p.joined,
                 items=len(own),

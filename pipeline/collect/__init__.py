@@ -33,7 +33,7 @@ from pipeline.collect.feeds import (
     item_id_for_url,
     safe_parse,
 )
-from pipeline.core.config import Config, FeedSource, SubmissionSource
+from pipeline.core.config import SUBMISSIONS, Config, FeedSource, SubmissionSource, submission_source
 from pipeline.core.errors import NotFound, Problem, display_path
 from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
 from pipeline.core.markup import markdown_to_html, plain_text, plain_title
@@ -131,20 +131,20 @@ def source_ids(config: Config) -> list[str]:
     """Every id ``--source`` accepts."""
     ids = [f.id for f in config.feeds()]
     if config.submissions:
-        ids += ["submissions", *(f"submissions:{p}" for p in config.partners)]
+        ids += [SUBMISSIONS, *(submission_source(p) for p in config.partners)]
     return ids
 
 
 def planned_sources(config: Config, only: str | None = None) -> int:
     """How many results a run will report (for a progress bar)."""
     local = sum(1 for s in config.submissions if s.path is not None)
-    if only is not None and only.split(":")[0] != "submissions":
+    if only is not None and only.split(":")[0] != SUBMISSIONS:
         local = 0
     return local + len(_jobs(config, only))
 
 
 def theme_rules(config: Config) -> ThemeRules:
-    keywords = {t.id: t.extra.get("keywords") or [] for t in config.taxonomy.themes.values()}
+    keywords = {t.id: t.keywords for t in config.taxonomy.themes.values()}
     return ThemeRules.from_keywords(keywords)
 
 
@@ -159,7 +159,7 @@ def submission_to_item(sub: Submission) -> Item:
         summary_html=summary_html,
         summary_text=plain_text(summary_html),
         published=sub.published,
-        source=f"submissions:{sub.partner}",
+        source=submission_source(sub.partner),
         partner=sub.partner,
         kind=sub.kind,
         themes=sub.themes,
@@ -189,8 +189,8 @@ def _jobs(config: Config, only: str | None) -> list[_Job]:
             url = feed.url if is_remote(feed.url) else str(config.path(feed.url))
             jobs.append(_Job(feed.id, url, feed.url, _defaults(config, feed)))
     for sub in config.submissions:
-        sid = f"submissions:{sub.partner}"
-        if sub.url and sub.partner and only in (None, "submissions", sid):
+        sid = submission_source(sub.partner)
+        if sub.url and sub.partner and only in (None, SUBMISSIONS, sid):
             jobs.append(_Job(sid, sub.url, sub.url, SourceDefaults(sid, sub.partner), submission=sub))
     return jobs
 
@@ -311,12 +311,12 @@ def _pool(feeds: int) -> Executor | None:
 def _local_submissions(config: Config, only: str | None, writer: _Writer) -> list[Problem]:
     problems: list[Problem] = []
     for source in config.submissions:
-        if source.path is None or not (only is None or only.split(":")[0] == "submissions"):
+        if source.path is None or not (only is None or only.split(":")[0] == SUBMISSIONS):
             continue
         items = []
         for path in submission_files(source.path):
             sub, found = check_submission_file(path, config, display_path(path, config.root))
-            if sub is not None and only not in (None, "submissions", f"submissions:{sub.partner}"):
+            if sub is not None and only not in (None, SUBMISSIONS, submission_source(sub.partner)):
                 continue
             problems.extend(found)
             if sub is not None:
@@ -325,7 +325,7 @@ def _local_submissions(config: Config, only: str | None, writer: _Writer) -> lis
         with writer.store.transaction():
             new, updated = writer.write_items(items)
         status = "fetched" if new or updated else "unchanged"
-        result = SourceResult(f"submissions:{shown}", shown, status, None, new, updated, len(items))
+        result = SourceResult(submission_source(shown), shown, status, None, new, updated, len(items))
         writer.results.append(result)
         writer.on_result(result)
     return problems
@@ -353,7 +353,7 @@ def collect(
             f"use a feed id ({feeds}), 'submissions', or 'submissions:PARTNER'",
         )
     now = now or dt.datetime.now(dt.UTC)
-    limits = limits or Limits.from_settings(config.settings.collect)
+    limits = limits or config.settings.collect
     writer = _Writer(store, now, on_result or (lambda r: None))
     problems = _local_submissions(config, only, writer)
     jobs = _jobs(config, only)

@@ -7,18 +7,20 @@ fix. Every later stage receives a ``Config``, never the raw YAML.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.errors import InputInvalid, Problem, display_path
-from pipeline.core.schema import Checker
+from pipeline.core.schema import Checker, listing
 from pipeline.core.yamlfile import KeyPath, load
 
 CONFIG_FILE = "sources.yaml"
 
+# Every default of sources.yaml, in one table: the checks below read them from here and nowhere
+# else, and docs/formats.md lists them.
 DEFAULTS: dict[str, Any] = {
     "language": "nl",
     "timezone": "Europe/Amsterdam",
@@ -30,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "report": {"silent_months": 6},
     # Limits that keep one slow or huge source from holding up a run.
     "collect": {"timeout": 20, "max_bytes": 10_000_000, "concurrency": 64, "per_host": 4, "retries": 2},
+    # A section without 'limit' shows this many items.
+    "section_limit": 5,
+    # The kind of an item whose feed says none, by who publishes the feed: a partner's feed tells
+    # partner stories, another source's (a research institute's) research. Used when the taxonomy
+    # has that kind; otherwise validate asks for 'kind:' on the feed.
+    "feed_kind": {"partner": "story", "source": "research"},
 }
 
 TAXONOMY_LISTS: dict[str, tuple[str, ...]] = {
@@ -51,21 +59,72 @@ NATIONWIDE = "landelijk"
 
 @dataclass(frozen=True)
 class Term:
-    """One entry of a taxonomy list (a section, theme, sector, province, kind or horizon)."""
+    """One entry of a taxonomy list (a sector, province, kind or horizon)."""
 
     id: str
     title: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SectionTerm(Term):
+    """A section of the newsletter: which kinds it takes, how many items, whether it leads the issue."""
+
+    kinds: tuple[str, ...] = ()  # empty: any kind
+    limit: int = DEFAULTS["section_limit"]
+    featured: bool = False
+
+    def takes(self, kind: str | None) -> bool:
+        return not self.kinds or kind in self.kinds
+
+    @property
+    def is_agenda(self) -> bool:
+        """A section of events only: shown as an agenda."""
+        return bool(self.kinds) and set(self.kinds) <= {"event"}
+
+
+@dataclass(frozen=True)
+class ThemeTerm(Term):
+    keywords: tuple[str, ...] = ()  # an item whose title or summary has one gets the theme
+    opgave: int | str | None = None  # the alliance's task (opgave) the theme belongs to
+
+
+T = TypeVar("T", bound=Term)
+
+
+class Terms(dict[str, T]):
+    """A taxonomy list by id, in the file's order."""
+
+    def title(self, term_id: str | None, default: str | None = None) -> str | None:
+        """The title of ``term_id``, or ``default`` when it is not in the list."""
+        term = self.get(term_id) if term_id else None
+        return term.title if term is not None else default
+
+    def titles(self, ids: Iterable[str]) -> tuple[str, ...]:
+        """The titles of the ids that are in the list, in the order given."""
+        return tuple(self[i].title for i in ids if i in self)
 
 
 @dataclass(frozen=True)
 class Taxonomy:
-    sections: Mapping[str, Term]
-    themes: Mapping[str, Term]
-    sectors: Mapping[str, Term]
-    provinces: Mapping[str, Term]
-    kinds: Mapping[str, Term]
-    horizons: Mapping[str, Term]
+    sections: Terms[SectionTerm]
+    themes: Terms[ThemeTerm]
+    sectors: Terms[Term]
+    provinces: Terms[Term]
+    kinds: Terms[Term]
+    horizons: Terms[Term]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one source may take when collecting (``newsletter.collect`` in sources.yaml)."""
+
+    timeout: float = DEFAULTS["collect"]["timeout"]  # seconds for the whole source, retries included
+    max_bytes: int = DEFAULTS["collect"]["max_bytes"]
+    concurrency: int = DEFAULTS["collect"]["concurrency"]  # requests at once, over all hosts
+    per_host: int = DEFAULTS["collect"]["per_host"]
+    retries: int = DEFAULTS["collect"]["retries"]
+    backoff: float = 0.5  # first pause before a retry, doubled each time
 
 
 @dataclass(frozen=True)
@@ -94,6 +153,14 @@ class Partner:
     priority: int = 0
 
 
+SUBMISSIONS = "submissions"
+
+
+def submission_source(partner: str | None) -> str:
+    """The source id of a partner's YAML submissions (``--source submissions:gemeente-zwolle``)."""
+    return f"{SUBMISSIONS}:{partner}"
+
+
 @dataclass(frozen=True)
 class SubmissionSource:
     """Where YAML submissions come from: a local folder, or a URL that serves one partner's YAML."""
@@ -104,7 +171,7 @@ class SubmissionSource:
 
     @property
     def id(self) -> str:
-        return f"submissions:{self.partner}" if self.url else f"submissions:{self.path}"
+        return submission_source(self.partner if self.url else str(self.path))
 
 
 @dataclass(frozen=True)
@@ -128,7 +195,7 @@ class Settings:
     essential_themes: tuple[str, ...]
     max_share: float
     silent_months: int
-    collect: Mapping[str, int]
+    collect: Limits
 
     def issue_url(self, issue_id: str) -> str:
         """An issue's page in the archive: where publish puts it and the email's web link points."""
@@ -155,12 +222,27 @@ class Config:
         return (self.root / relative).resolve()
 
 
+def _term(c: Checker, kp: KeyPath, name: str, e: dict[str, Any], tid: str, title: str) -> Term:
+    description = c.text((*kp, "description"), e.get("description"))
+    if name == "sections":
+        limit = c.integer((*kp, "limit"), e.get("limit"), minimum=1) if "limit" in e else None
+        featured = c.boolean((*kp, "featured"), e.get("featured"))
+        kinds = tuple(str(k) for k in c.seq((*kp, "kinds"), e.get("kinds"), "'kinds'") if isinstance(k, str))
+        return SectionTerm(tid, title, description, kinds, limit or DEFAULTS["section_limit"], bool(featured))
+    if name == "themes":
+        words = c.seq((*kp, "keywords"), e.get("keywords"), "'keywords'")
+        keywords = tuple(w for i, v in enumerate(words) if (w := c.text((*kp, "keywords", i), v)))
+        opgave = e.get("opgave")
+        return ThemeTerm(tid, title, description, keywords, opgave if isinstance(opgave, int | str) else None)
+    return Term(tid, title, description)
+
+
 def _taxonomy(c: Checker, raw: Any) -> Taxonomy:
     kp: KeyPath = ("taxonomy",)
     tax = c.mapping(kp, raw, TAXONOMY_LISTS, REQUIRED_LISTS, "'taxonomy'") or {}
-    lists: dict[str, dict[str, Term]] = {}
+    lists: dict[str, Terms[Any]] = {}
     for name, extras in TAXONOMY_LISTS.items():
-        terms: dict[str, Term] = {}
+        terms: Terms[Any] = Terms()
         for i, entry in enumerate(c.seq((*kp, name), tax.get(name), f"'taxonomy.{name}'")):
             ekp = (*kp, name, i)
             e = c.mapping(ekp, entry, ("id", "title", *extras), ("id", "title"), f"each of taxonomy.{name}")
@@ -171,15 +253,13 @@ def _taxonomy(c: Checker, raw: Any) -> Taxonomy:
             if tid and tid in terms:
                 c.error((*ekp, "id"), f"{name} id '{tid}' is used twice; ids must be unique")
             elif tid and title:
-                terms[tid] = Term(tid, title, {k: v for k, v in e.items() if k in extras})
+                terms[tid] = _term(c, ekp, name, e, tid, title)
         lists[name] = terms
     if "provinces" in tax and NATIONWIDE not in lists["provinces"]:
         c.error((*kp, "provinces"), f"provinces must include '{NATIONWIDE}' for work that is nationwide")
     for i, entry in enumerate(tax.get("sections") or []):
         if isinstance(entry, dict) and "kinds" in entry:
             c.refs((*kp, "sections", i, "kinds"), entry["kinds"], lists["kinds"], "kind")
-        if isinstance(entry, dict) and "limit" in entry:
-            c.integer((*kp, "sections", i, "limit"), entry["limit"], minimum=1)
     return Taxonomy(**lists)
 
 
@@ -191,6 +271,16 @@ def _feed(
         return None
     url = c.url((*kp, "url"), f.get("url"), local_ok=True)
     kind = c.ref((*kp, "kind"), f["kind"], tax.kinds, "kind") if f.get("kind") else None
+    if not f.get("kind"):
+        publisher = "partner" if owner.get("partner") else "source"
+        default = DEFAULTS["feed_kind"][publisher]
+        kind = default if default in tax.kinds else None
+        if kind is None:
+            c.warn(
+                kp,
+                f"this feed has no 'kind', and the taxonomy has no '{default}' to use instead; its items go "
+                f"only into sections that take every kind: add 'kind: ID' (one of {listing(tax.kinds)})",
+            )
     themes = c.refs((*kp, "themes"), f.get("themes"), tax.themes, "theme")
     provinces = c.refs((*kp, "provinces"), f.get("provinces"), tax.provinces, "province")
     priority = c.integer((*kp, "priority"), f.get("priority", owner.get("priority", 0))) or 0
@@ -230,15 +320,16 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         c.mapping((*kp, "sendgrid"), sg_raw, ("region", "unsubscribe_group", "categories"), (), "'sendgrid'")
         or {}
     )
-    region = c.text((*kp, "sendgrid", "region"), sg.get("region", "global")) or "global"
+    region = c.text((*kp, "sendgrid", "region"), sg.get("region")) or DEFAULTS["sendgrid"]["region"]
     if region not in ("global", "eu"):
         c.error((*kp, "sendgrid", "region"), f"region '{region}' should be 'global' or 'eu'")
     group = c.integer((*kp, "sendgrid", "unsubscribe_group"), sg.get("unsubscribe_group"), minimum=1)
     cats = c.seq((*kp, "sendgrid", "categories"), sg.get("categories"), "'categories'")
     categories = tuple(t for i, v in enumerate(cats) if (t := c.text((*kp, "sendgrid", "categories", i), v)))
 
-    utm_raw = c.mapping((*kp, "utm"), n.get("utm", {}), ("source", "medium", "campaign"), (), "'utm'") or {}
-    utm = {k: str(v) for k, v in utm_raw.items() if k in ("source", "medium", "campaign") and v is not None}
+    utm_keys = ("source", "medium", "campaign")
+    utm_raw = c.mapping((*kp, "utm"), n.get("utm", DEFAULTS["utm"]), utm_keys, (), "'utm'") or {}
+    utm = {k: str(v) for k, v in utm_raw.items() if k in utm_keys and v is not None}
 
     editors = tuple(
         e for i, v in enumerate(c.seq((*kp, "editors"), n.get("editors"), "'editors'"))
@@ -247,8 +338,8 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     cov = (
         c.mapping(
             (*kp, "coverage"),
-            n.get("coverage", {}),
-            ("essential_sectors", "essential_themes", "max_share"),
+            n.get("coverage", DEFAULTS["coverage"]),
+            tuple(DEFAULTS["coverage"]),
             (),
         )
         or {}
@@ -262,10 +353,10 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     max_share = cov.get("max_share", DEFAULTS["coverage"]["max_share"])
     if not isinstance(max_share, int | float) or isinstance(max_share, bool) or not 0 < max_share <= 1:
         c.error((*kp, "coverage", "max_share"), "max_share should be a fraction between 0 and 1, such as 0.5")
-        max_share = 0.5
-    rep = c.mapping((*kp, "report"), n.get("report", {}), ("silent_months",), ()) or {}
-    silent = c.integer((*kp, "report", "silent_months"), rep.get("silent_months", 6), minimum=1) or 6
-    col = c.mapping((*kp, "collect"), n.get("collect", {}), DEFAULTS["collect"], ()) or {}
+        max_share = DEFAULTS["coverage"]["max_share"]
+    rep = c.mapping((*kp, "report"), n.get("report", DEFAULTS["report"]), tuple(DEFAULTS["report"]), ()) or {}
+    silent = c.integer((*kp, "report", "silent_months"), rep.get("silent_months"), minimum=1)
+    col = c.mapping((*kp, "collect"), n.get("collect", {}), tuple(DEFAULTS["collect"]), ()) or {}
     collect = dict(DEFAULTS["collect"])
     for key in DEFAULTS["collect"]:
         if key in col:
@@ -283,7 +374,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         reply_to=reply_to,
         postal_address=address,
         archive_url=archive.rstrip("/") + "/",
-        language=language or "nl",
+        language=language or DEFAULTS["language"],
         timezone=tz,
         sendgrid_region=region,
         unsubscribe_group=group,
@@ -295,8 +386,8 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         essential_sectors=ess_sectors,
         essential_themes=ess_themes,
         max_share=float(max_share),
-        silent_months=silent,
-        collect=collect,
+        silent_months=silent or DEFAULTS["report"]["silent_months"],
+        collect=Limits(**collect),
     )
 
 

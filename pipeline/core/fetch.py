@@ -16,7 +16,7 @@ import asyncio
 import email.utils
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ import certifi
 import httpx
 
 from pipeline import USER_AGENT
+from pipeline.core.config import Limits
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -39,23 +40,6 @@ STATUS_REASONS = {
     410: "the feed was removed; remove it from sources.yaml",
     429: "the server asks us to slow down; it will be tried again next run",
 }
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much one source may take (``newsletter.collect`` in sources.yaml)."""
-
-    timeout: float = 20.0  # seconds for the whole source, retries included
-    max_bytes: int = 10_000_000
-    concurrency: int = 32
-    per_host: int = 4
-    retries: int = 2
-    backoff: float = 0.5  # first pause before a retry, doubled each time
-
-    @classmethod
-    def from_settings(cls, collect: Mapping[str, int]) -> Limits:
-        keys = ("timeout", "max_bytes", "concurrency", "per_host", "retries")
-        return cls(**{k: collect[k] for k in keys if k in collect})
 
 
 @dataclass(frozen=True)

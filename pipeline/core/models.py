@@ -14,9 +14,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Image:
+    """An image of a story. The rule, the same in validate, check and render: an image is shown only
+    with consent (people, children above all, appear only when everyone recognisable agreed) and
+    with alt text (else a screen reader cannot tell what it shows), from an http(s) address. A
+    story whose image breaks the rule stays; only the image goes."""
+
     url: str
     alt: str | None = None
     consent: bool | None = None  # True only when everyone recognisable (children above all) agreed
+
+    def missing(self) -> tuple[str, ...]:
+        """What keeps it from being shown: "alt text", "consent", or both."""
+        gaps = () if (self.alt or "").strip() else ("alt text",)
+        return gaps + (() if self.consent is True else ("consent",))
+
+    @property
+    def shown(self) -> bool:
+        return not self.missing() and self.url.lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)

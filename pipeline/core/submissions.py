@@ -73,9 +73,10 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
             img_url = c.url((*kp, "url"), im.get("url"))
             alt = c.text((*kp, "alt"), im.get("alt"), max_len=250)
             consent = c.boolean((*kp, "consent"), im.get("consent"))
-            if not alt:
+            missing = Image(img_url or "", alt, consent).missing()
+            if "alt text" in missing:
                 c.error(kp, "the image needs 'alt': a short description for readers who cannot see it")
-            if consent is not True:
+            if "consent" in missing:
                 c.warn(
                     kp,
                     "the image has no 'consent: true', so it will not be published; add it once everyone "

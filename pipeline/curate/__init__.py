@@ -124,7 +124,7 @@ def entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
         meta.append(kind.title)
     if item.starts is not None:
         meta.append(dutch.span(item.starts, item.ends, tz) + (f", {item.location}" if item.location else ""))
-    themes = [config.taxonomy.themes[t].title for t in item.themes if t in config.taxonomy.themes]
+    themes = config.taxonomy.themes.titles(item.themes)
     if themes:
         meta.append(", ".join(themes))
     if item.ervaringsdeskundigen:
@@ -185,10 +185,10 @@ def draft_text(
     for sec in ranking.lineup(config, ranked):
         term = config.taxonomy.sections[sec.section]
         about = [term.title]
-        if term.extra.get("kinds"):
-            about.append("kinds: " + ", ".join(term.extra["kinds"]))
-        about.append(f"at most {term.extra.get('limit') or ranking.DEFAULT_LIMIT}")
-        if term.extra.get("featured"):
+        if term.kinds:
+            about.append("kinds: " + ", ".join(term.kinds))
+        about.append(f"at most {term.limit}")
+        if term.featured:
             about.append("featured")
         out.append(f"  - section: {_plain(sec.section)}   # {' · '.join(about)}")
         for key, entries in (("items", sec.items), ("runners_up", sec.runners_up)):
@@ -363,9 +363,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         if image is None:
             continue
         title = _title(e, item)
-        missing = [
-            w for w, ok in (("alt text", (image.alt or "").strip()), ("consent", image.consent)) if not ok
-        ]
+        missing = image.missing()
         if missing and own:
             error(
                 e.line,
@@ -381,7 +379,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
 
     for section in issue.sections:
         term = config.taxonomy.sections.get(section.id)
-        limit = int(term.extra.get("limit") or 0) if term else 0
+        limit = term.limit if term else 0
         if limit and len(section.items) > limit:
             warn(
                 section.line,

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.core.config import NATIONWIDE, Config, Term
+from pipeline.core.config import DEFAULTS, NATIONWIDE, Config, SectionTerm, submission_source
 from pipeline.core.models import Item
 
 RECENCY_POINTS = 100  # an item published today
@@ -21,7 +21,6 @@ EVENT_HALF_LIFE_DAYS = 30  # events: by how soon they start, halving every month
 PRIORITY_POINTS = 10  # per level of 'priority' in sources.yaml (partner or feed)
 SAME_PARTNER, SAME_SECTOR, SAME_PROVINCE, SHARED_THEME = 25, 10, 10, 5  # spread: minus per earlier pick
 PARTNER_CAP = 2  # items of one partner (or source) in one issue
-DEFAULT_LIMIT = 5  # a section without 'limit'
 RUNNERS_UP_MAX = 8  # per section, so that the file stays readable with 300 partners
 
 
@@ -54,7 +53,8 @@ def explanation(config: Config) -> list[str]:
         f"- Priority: {PRIORITY_POINTS} points more per level of 'priority' in sources.yaml"
         " (partner or feed).",
         "- Kinds: a section takes only the kinds listed in its 'kinds' in sources.yaml; featured sections",
-        f"  are filled first, then the others in order, each up to its 'limit' (default {DEFAULT_LIMIT}).",
+        "  are filled first, then the others in order, each up to its 'limit'"
+        f" (default {DEFAULTS['section_limit']}).",
         f"- Spread: every pick lowers the points of the rest: -{SAME_PARTNER} for the same partner,",
         f"  -{SAME_SECTOR} for the same sector, -{SAME_PROVINCE} for the same province (not '{NATIONWIDE}'),"
         f" -{SHARED_THEME} for a shared theme.",
@@ -67,7 +67,7 @@ def explanation(config: Config) -> list[str]:
 def _sources_priority(config: Config) -> dict[str, int]:
     prio = {f.id: f.priority for f in config.feeds()}
     for p in config.partners.values():
-        prio[f"submissions:{p.id}"] = p.priority
+        prio[submission_source(p.id)] = p.priority
     return prio
 
 
@@ -96,15 +96,14 @@ def candidates(config: Config, items: Iterable[Item], now: dt.datetime) -> list[
     return sorted(out, key=lambda c: (-c.points, -c.item.published.timestamp(), c.item.id))
 
 
-def _fits(section: Term, c: Candidate) -> bool:
-    kinds = section.extra.get("kinds")
-    return not kinds or c.item.kind in kinds
+def _fits(section: SectionTerm, c: Candidate) -> bool:
+    return section.takes(c.item.kind)
 
 
 def home(config: Config, c: Candidate) -> str | None:
     """The section a runner-up is listed under: the first non-featured section that takes its kind."""
     fitting = [s for s in config.taxonomy.sections.values() if _fits(s, c)]
-    plain = [s for s in fitting if not s.extra.get("featured")]
+    plain = [s for s in fitting if not s.featured]
     chosen = (plain or fitting)[:1]
     return chosen[0].id if chosen else None
 
@@ -123,14 +122,13 @@ def _spread(c: Candidate, picked: Sequence[Candidate]) -> float:
 def lineup(config: Config, ranked: Sequence[Candidate]) -> list[SectionLineup]:
     """Sections in taxonomy order, each with its picks and runners-up."""
     sections = list(config.taxonomy.sections.values())
-    order = sorted(sections, key=lambda s: not s.extra.get("featured"))  # stable: featured first
+    order = sorted(sections, key=lambda s: not s.featured)  # stable: featured first
     picked: list[Candidate] = []
     taken: set[str] = set()
     per_partner: Counter[str] = Counter()
     chosen: dict[str, list[Candidate]] = {s.id: [] for s in sections}
     for section in order:
-        limit = int(section.extra.get("limit") or DEFAULT_LIMIT)
-        for _ in range(limit):
+        for _ in range(section.limit):
             pool = [
                 c for c in ranked
                 if _fits(section, c) and c.item.id not in taken and per_partner[c.who] < PARTNER_CAP
