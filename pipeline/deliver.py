@@ -441,6 +441,11 @@ def send_list(
             store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
             stopped = stopped or e.message
             return
+        except Exception as e:  # a fault of ours mid-request: whether SendGrid has it cannot be known
+            reason = f"the request failed inside the pipeline ({type(e).__name__}: {e})"
+            store.finish_batch(issue_id, batch, DeliveryState.UNKNOWN, at, reason=reason)
+            stopped = stopped or reason
+            return
         if result.answer == Answer.ACCEPTED:
             store.finish_batch(issue_id, batch, DeliveryState.ACCEPTED, at, message_id=result.message_id)
             done += size

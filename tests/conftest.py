@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,22 @@ def shared_dir() -> Path:
             f"{SHARED} is absent: it holds the shared corpus and SendGrid spec (developers and CI only)"
         )
     return SHARED
+
+
+def newsletter(
+    root: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user (or cron) runs it: a separate process, without the developer's SendGrid."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
+    full["PYTHONPATH"] = str(REPO)
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
+    )
 
 
 class Cli:

@@ -16,7 +16,7 @@ from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
 from pipeline.core.locking import Busy
 from pipeline.core.models import DeliveryState, Rendered
-from pipeline.core.sendgrid import RequestInvalid, RetryPolicy, SendGridAPI, check_body, mail_body
+from pipeline.core.sendgrid import RequestInvalid, check_body, mail_body
 from pipeline.core.store import SentPlacement, Store
 from pipeline.core.subscribers import read_subscribers
 from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
@@ -272,15 +272,6 @@ def test_one_personalization_per_recipient() -> None:
     body = _body(3, substitutions=lambda name: {TOKEN_NAME: name or "lezer"})
     assert [len(p["to"]) for p in body["personalizations"]] == [1, 1, 1]  # type: ignore[attr-defined]
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]  # type: ignore[attr-defined]
-
-
-def test_waits_honour_retry_after_and_ratelimit_reset_within_the_cap() -> None:
-    api = SendGridAPI("SG.x", host="http://127.0.0.1:9", policy=RetryPolicy(base=0.5, cap=30))
-    assert api._wait_for({"Retry-After": "7"}, 1) == 7
-    assert api._wait_for({"Retry-After": "3600"}, 1) == 30
-    assert 9 <= api._wait_for({"X-RateLimit-Reset": str(int(time.time()) + 10)}, 1) <= 10
-    # A reset in the past (Prism's example) falls back to backoff with jitter: 0 .. base * 2**(n-1).
-    assert all(0 <= api._wait_for({"X-RateLimit-Reset": "1392815263"}, 3) <= 2 for _ in range(50))
 
 
 def test_72_hours_ahead_is_refused_before_anything_happens(demo_root: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
 
-from conftest import list_send  # noqa: E402
+from conftest import list_send, newsletter  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
@@ -384,3 +384,25 @@ def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) 
     text = note.body["content"][0]["value"]
     assert "accepted: 4\n" in text and "skipped:  1\n" in text
     assert "anna" not in text.lower()
+
+
+def test_a_retry_after_that_is_no_number_or_date_still_finishes_the_send(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    """SendGrid (or a proxy) answering 429 with 'Retry-After: soon': the send waits its own backoff
+    and goes on. It used to stop with a ValueError and leave the batches in flight 'unknown'."""
+    write_subscribers(demo_root, 2500)
+    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    env = env_for(sendgrid)
+    assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie", env=env).returncode == 0
+    refused = iter(["429", "429"])
+    sendgrid.fault = lambda r: next(refused, None) if r.path == "/v3/mail/send" else None
+    sendgrid.retry_after = "soon"
+    sent = newsletter(demo_root, "send", "2026-12", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert "Traceback" not in sent.stderr
+    assert "accepted 2500, skipped 0, failed 0, unknown 0, pending 0" in sent.stdout
+    assert [r.status for r in sendgrid.mail_sends[:2]] == [429, 429]
+    counts = times_accepted(sendgrid)
+    assert counts.pop("redactie@example.org") == 1  # the editors' delivery report
+    assert len(counts) == 2500 and set(counts.values()) == {1}

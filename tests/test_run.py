@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import newsletter
 from sendgrid_mock import API_KEY, MockProxy, Recorded
 
 from pipeline import curate
@@ -41,22 +42,6 @@ sections:
         summary: Elke twee weken, voor partners.
         url: https://www.example.org/sessies
 """
-
-
-def newsletter(
-    root: Path, *args: str, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The command as cron calls it: a separate process."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
-    full["PYTHONPATH"] = str(REPO)
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=120,
-    )
 
 
 def approved_issue(root: Path, issue_id: str, send_at: str) -> None:

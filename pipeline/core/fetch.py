@@ -13,7 +13,6 @@ one bad source must not stop the others.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -25,6 +24,7 @@ import certifi
 import httpx
 
 from pipeline import USER_AGENT
+from pipeline.core import retry
 from pipeline.core.config import Limits
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -82,20 +82,6 @@ def is_remote(url: str) -> bool:
 
 def _seconds(value: float) -> str:
     return f"{value:g} s"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _megabytes(n: int) -> str:
@@ -212,7 +198,7 @@ class Fetcher:
                     raise _Failure(
                         f"{reason}: {hint}" if hint else reason,
                         retry=code in RETRY_STATUS,
-                        wait=_retry_after(response.headers.get("retry-after")),
+                        wait=retry.retry_after(response.headers.get("retry-after")),
                     )
                 if response.status_code != 200:
                     raise _Failure(

@@ -18,11 +18,9 @@ The API key lives only inside the client object and is never part of a message, 
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import os
-import random
 import threading
 import time
 import urllib.error
@@ -35,6 +33,7 @@ from urllib.parse import urlsplit
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from pipeline.core import retry
 from pipeline.core.errors import PipelineError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -90,6 +89,18 @@ class Answer(StrEnum):
     REFUSED = "refused"  # a 4xx other than 429: SendGrid's own message in the reason
     UNKNOWN = "unknown"  # the request was written and the answer lost: SendGrid may have it
     NOT_SENT = "not_sent"  # retries exhausted before SendGrid took it: nothing was accepted
+
+
+@dataclass(frozen=True)
+class _Tried:
+    """How the attempts at one request ended: "ok", "refused", "unknown" or "exhausted"."""
+
+    outcome: str
+    attempts: int
+    response: Any = None
+    status: int = 0
+    body: bytes | str | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,103 +167,89 @@ class SendGridAPI:
     def __repr__(self) -> str:  # never the key
         return f"SendGridAPI(host={self.host!r})"
 
-    # -- waiting --------------------------------------------------------------------------------
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads out several senders that hit the same limit at the same moment.
-        return random.uniform(0, min(self.policy.cap, self.policy.base * 2 ** (attempt - 1)))
+    # -- one request, retried as its answers allow --------------------------------------------------
+    def _attempts(self, call: Callable[[], Any], *, repeatable: bool) -> _Tried:
+        """Make the request until it succeeds, is refused, or the attempts run out.
 
-    def _wait_for(self, headers: Any, attempt: int) -> float:
-        """Seconds to wait after a 429 or 5xx: what SendGrid asked for, else backoff; at most ``cap``."""
-        wait = None
-        retry_after = headers.get("Retry-After") if headers else None
-        reset = headers.get("X-RateLimit-Reset") if headers else None
-        if retry_after:
+        429 and 5xx are retried after the wait SendGrid asks for (``pipeline.core.retry``), a
+        failure to connect after backoff. A failure after the request was written is retried only
+        for a ``repeatable`` request (a read); for a mail send its outcome is unknown.
+        """
+        last = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            self._counted()
             try:
-                wait = float(retry_after)
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(retry_after)
-                wait = when.timestamp() - time.time() if when else None
-        elif reset:
-            try:
-                wait = float(reset) - time.time()
-            except ValueError:
-                wait = None
-        if wait is None or wait <= 0:
-            wait = self._backoff(attempt)
-        return min(max(wait, 0.0), self.policy.cap)
+                return _Tried("ok", attempt, response=call())
+            except HTTPError as e:
+                status = int(e.status_code)
+                if status not in RETRY_STATUSES:
+                    return _Tried("refused", attempt, status=status, body=e.body)
+                last = f"SendGrid answered {status} {attempt} time(s)"
+                wait = retry.wait_for(e.headers, attempt, base=self.policy.base, cap=self.policy.cap)
+            except urllib.error.URLError as e:
+                # urllib wraps only what failed while connecting or writing the request: SendGrid cannot
+                # have a complete request, so nothing was accepted and a retry is safe.
+                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                wait = retry.backoff(attempt, self.policy.base, self.policy.cap)
+            except (OSError, http.client.HTTPException) as e:
+                # Raised while waiting for the answer: the request was written, SendGrid may have it.
+                if not repeatable:
+                    return _Tried("unknown", attempt, reason=f"answer lost: {type(e).__name__}")
+                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                wait = retry.backoff(attempt, self.policy.base, self.policy.cap)
+            if attempt < self.policy.attempts:
+                self._sleep(wait)
+        return _Tried("exhausted", self.policy.attempts, reason=last)
 
     # -- mail send ------------------------------------------------------------------------------
     def send(self, body: Mapping[str, Any]) -> SendResult:
         """POST /v3/mail/send with retries; the result says what SendGrid did with it."""
         check_body(body)
-        last = ""
-        for attempt in range(1, self.policy.attempts + 1):
-            self._counted()
-            try:
-                response = self._client.client.mail.send.post(request_body=body, timeout=self.policy.timeout)
-            except HTTPError as e:
-                status = int(e.status_code)
-                if status in RETRY_STATUSES:
-                    last = f"SendGrid answered {status} {attempt} time(s)"
-                    if attempt < self.policy.attempts:
-                        self._sleep(self._wait_for(e.headers, attempt))
-                    continue
-                return SendResult(Answer.REFUSED, reason=_error_text(status, e.body), attempts=attempt)
-            except urllib.error.URLError as e:
-                # urllib wraps only what failed while connecting or writing the request: SendGrid cannot
-                # have a complete request, so nothing was accepted and a retry is safe.
-                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
-                if attempt < self.policy.attempts:
-                    self._sleep(self._backoff(attempt))
-                continue
-            except (OSError, http.client.HTTPException) as e:
-                # Raised while waiting for the answer: the request was written, SendGrid may have it.
-                return SendResult(Answer.UNKNOWN, reason=f"answer lost: {type(e).__name__}", attempts=attempt)
-            if response.status_code != 202:
-                # Sandbox mode answers 200 and sends nothing; anything else is not an acceptance either.
-                return SendResult(Answer.REFUSED, reason=f"SendGrid answered {response.status_code}, not 202")
-            message_id = response.headers.get("X-Message-Id") if response.headers else None
-            return SendResult(Answer.ACCEPTED, message_id=message_id, attempts=attempt)
-        return SendResult(Answer.NOT_SENT, reason=last, attempts=self.policy.attempts)
+        mail = self._client.client.mail.send
+        tried = self._attempts(
+            lambda: mail.post(request_body=body, timeout=self.policy.timeout), repeatable=False
+        )
+        if tried.outcome == "refused":
+            return SendResult(
+                Answer.REFUSED, reason=_error_text(tried.status, tried.body), attempts=tried.attempts
+            )
+        if tried.outcome == "unknown":
+            return SendResult(Answer.UNKNOWN, reason=tried.reason, attempts=tried.attempts)
+        if tried.outcome == "exhausted":
+            return SendResult(Answer.NOT_SENT, reason=tried.reason, attempts=tried.attempts)
+        response = tried.response
+        if response.status_code != 202:
+            # Sandbox mode answers 200 and sends nothing; anything else is not an acceptance either.
+            return SendResult(Answer.REFUSED, reason=f"SendGrid answered {response.status_code}, not 202")
+        message_id = response.headers.get("X-Message-Id") if response.headers else None
+        return SendResult(Answer.ACCEPTED, message_id=message_id, attempts=tried.attempts)
 
-    # -- suppressions ---------------------------------------------------------------------------
+    # -- reads ----------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         node: Any = self._client.client
         for part in path.split("/"):
             node = node._(part)
-        last = ""
-        for attempt in range(1, self.policy.attempts + 1):
-            self._counted()
-            try:
-                response = node.get(query_params=dict(params or {}), timeout=self.policy.timeout)
-            except HTTPError as e:
-                status = int(e.status_code)
-                if status in RETRY_STATUSES:
-                    last = f"SendGrid answered {status}"
-                    if attempt < self.policy.attempts:
-                        self._sleep(self._wait_for(e.headers, attempt))
-                    continue
-                hint = (
-                    "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
-                    if status in (401, 403)
-                    else "see SendGrid's message above"
-                )
-                raise SendGridError(f"reading /v3/{path}: {_error_text(status, e.body)}", hint) from None
-            except (OSError, http.client.HTTPException) as e:
-                # A read is safe to repeat, whatever happened to it.
-                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
-                if attempt < self.policy.attempts:
-                    self._sleep(self._backoff(attempt))
-                continue
-            try:
-                return json.loads(response.body or b"[]")
-            except ValueError:
-                # A captive portal or a proxy's own page: not SendGrid, and not a list to trust.
-                raise SendGridError(
-                    f"reading /v3/{path}: the answer from {self.host} is not JSON",
-                    "check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent",
-                ) from None
-        raise SendGridError(f"reading /v3/{path}: {last}", "try again later; nothing was sent")
+        query = dict(params or {})
+        tried = self._attempts(
+            lambda: node.get(query_params=query, timeout=self.policy.timeout), repeatable=True
+        )
+        if tried.outcome == "refused":
+            hint = (
+                "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
+                if tried.status in (401, 403)
+                else "see SendGrid's message above"
+            )
+            raise SendGridError(f"reading /v3/{path}: {_error_text(tried.status, tried.body)}", hint)
+        if tried.outcome != "ok":
+            raise SendGridError(f"reading /v3/{path}: {tried.reason}", "try again later; nothing was sent")
+        try:
+            return json.loads(tried.response.body or b"[]")
+        except ValueError:
+            # A captive portal or a proxy's own page: not SendGrid, and not a list to trust.
+            raise SendGridError(
+                f"reading /v3/{path}: the answer from {self.host} is not JSON",
+                "check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent",
+            ) from None
 
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
         """(lower-cased address, reason) for everyone who must not get mail; addresses may repeat."""
