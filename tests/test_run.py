@@ -154,6 +154,33 @@ def test_failing_sources_exit_3_and_are_named_on_stderr(demo_root):
     assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
 
 
+def test_a_failed_write_during_collect_loses_no_other_source_and_the_due_issue_still_goes(demo_root):
+    """One source's items cannot be written (here: a trigger in the state database that fails, as a
+    damaged page or a full disk would). The run used to end there, before sending anything."""
+    approved_issue(demo_root, "2026-12", "2026-12-10 09:00")
+    config = load_config(demo_root)
+    with Store(config.settings.state) as store, store.transaction() as db:
+        db.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON items WHEN NEW.source = 'jgz-fryslan'"
+            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    result = newsletter(demo_root, "run", "--now", "2026-12-10 09:05")
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "error: jgz-fryslan (feeds/jgz-fryslan.atom): its items could not be stored (IntegrityError: disk I/O"
+        " error); the other sources' were, and it is read again next run\n"
+    )
+    assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
+    assert "issue 2026-12: 5 accepted, 0 skipped, 0 failed, 0 unknown (complete)" in result.stdout
+    with Store(config.settings.state) as store:
+        sources = {i.source for i in store.items()}
+        assert "jgz-fryslan" not in sources
+        assert {"gemeente-zwolle", "leergeld-brabant", "kenniscentrum"} <= sources
+        assert store.source_state("jgz-fryslan").last_status == "failed"
+    assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
+
+
 def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root):
     config = load_config(demo_root)
     with run_lock(config):

@@ -204,8 +204,18 @@ def _hash(body: bytes, job: _Job, rules: ThemeRules) -> str:
     return h.hexdigest()
 
 
+def _unstored(e: Exception) -> str:
+    why = f"{type(e).__name__}: {e}"
+    return f"its items could not be stored ({why}); the other sources' were, and it is read again next run"
+
+
 class _Writer:
-    """Writes results in batches: one transaction per batch, items and source state together."""
+    """Writes results in batches: one transaction per batch, items and source state together.
+
+    When a batch fails (a damaged row, a full disk, a trigger), it is rolled back and each of its
+    sources is written in a transaction of its own, so that one source's failed write never loses
+    another source's items; the failing one is reported failed, with the reason.
+    """
 
     def __init__(self, store: Store, now: dt.datetime, on_result: Callable[[SourceResult], None]) -> None:
         self.store = store
@@ -226,13 +236,34 @@ class _Writer:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        done = []
-        with self.store.transaction():
-            for p in batch:
-                done.append(self._write(p))
+        try:
+            with self.store.transaction():
+                done = [self._write(p) for p in batch]
+        except Exception:  # any kind of failure: find the source it belongs to
+            done = [self._write_alone(p) for p in batch]
         for r in done:
             self.results.append(r)
             self.on_result(r)
+
+    def _write_alone(self, p: _Pending) -> SourceResult:
+        try:
+            with self.store.transaction():
+                return self._write(p)
+        except Exception as e:
+            reason = _unstored(e)
+            self.failed_state(p.job.id, p.job.shown_url, reason)
+            return SourceResult(p.job.id, p.job.shown_url, "failed", reason)
+
+    def failed_state(self, source: str, url: str, reason: str) -> None:
+        """Record the failure for the editors (best effort: the database may be what fails)."""
+        now = self.now.astimezone(dt.UTC).isoformat(timespec="seconds")
+        try:
+            with self.store.transaction():
+                self.store.save_source_state(
+                    source, url=url, last_fetched=now, last_status="failed", last_error=reason
+                )
+        except Exception:
+            pass
 
     def write_items(self, items: Iterable[Item]) -> tuple[int, int]:
         """Store items (inside a transaction); return (new, updated)."""
@@ -322,10 +353,15 @@ def _local_submissions(config: Config, only: str | None, writer: _Writer) -> lis
             if sub is not None:
                 items.append(submission_to_item(sub))
         shown = display_path(source.path, config.root)
-        with writer.store.transaction():
-            new, updated = writer.write_items(items)
-        status = "fetched" if new or updated else "unchanged"
-        result = SourceResult(submission_source(shown), shown, status, None, new, updated, len(items))
+        sid = submission_source(shown)
+        try:
+            with writer.store.transaction():
+                new, updated = writer.write_items(items)
+        except Exception as e:  # as for feeds: reported, and the other sources still collected
+            result = SourceResult(sid, shown, "failed", _unstored(e), items=len(items))
+        else:
+            status = "fetched" if new or updated else "unchanged"
+            result = SourceResult(sid, shown, status, None, new, updated, len(items))
         writer.results.append(result)
         writer.on_result(result)
     return problems

@@ -417,7 +417,9 @@ class Store:
                     " guid, content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     values,
                 )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as e:
+            if "items.url" not in str(e):
+                raise
             # Its new link is already another item's (two entries swapped links): both stay as they
             # were. Only this statement is undone; the caller's transaction goes on.
             return "conflict"
