@@ -95,7 +95,7 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline.core.store import Store
 
     with Store(config.settings.state) as store:
-        path = curate.draft(config, store, ISSUE, now=DEMO_NOW.astimezone(dt.UTC))
+        path = curate.draft(config, store, ISSUE, now=DEMO_NOW.astimezone(dt.UTC)).path
         text = path.read_text(encoding="utf-8")
         n = len(re.findall(r"^ +- item: ", text, re.M))
         echo(f"[draft] {display_path(path, root)}: {n} entries ranked in sections, runners-up below each")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from conftest import Cli, newsletter
 
 from pipeline import curate
 from pipeline.core.approval import approval_state, mark_sent
@@ -100,7 +101,7 @@ def store(config: Config) -> Iterator[Store]:
 
 
 def drafted(config: Config, store: Store) -> str:
-    path = curate.draft(config, store, ISSUE, now=NOW)
+    path = curate.draft(config, store, ISSUE, now=NOW).path
     return path.read_text(encoding="utf-8")
 
 
@@ -534,3 +535,49 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
 def test_every_command_documents_an_example(cli: Cli, command: str) -> None:
     r = cli(command, "--help")
     assert r.exit_code == 0 and "newsletter " + command in r.output.split("Example")[1]
+
+
+# -- feeds without a kind ---------------------------------------------------------------------------
+def test_a_partner_feed_without_kind_gives_stories_and_the_draft_places_them(demo_root: Path) -> None:
+    """14 such feeds once drafted '0 items in 4 sections' with no word why: every section lists kinds."""
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    sources.write_text(text.replace("feeds/gemeente-zwolle.rss, kind: story", "feeds/gemeente-zwolle.rss"))
+    assert newsletter(demo_root, "validate", "sources.yaml").returncode == 0
+    assert newsletter(demo_root, "collect").returncode == 0
+    with Store(load_config(demo_root).settings.state) as store:
+        zwolle = store.items(source="gemeente-zwolle")
+    assert zwolle and {i.kind for i in zwolle} == {"story"}
+    drafted = newsletter(demo_root, "draft", "2026-12", "--since", "2026-10-01")
+    assert drafted.returncode == 0 and drafted.stderr == ""
+    issue = load_issue(load_config(demo_root), "2026-12")
+    assert {e.item for s in issue.sections for e in (*s.items, *s.runners_up)} >= {i.id for i in zwolle}
+
+
+def test_without_that_kind_in_the_taxonomy_validate_and_draft_say_why(demo_root: Path) -> None:
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    text = text.replace("feeds/gemeente-zwolle.rss, kind: story", "feeds/gemeente-zwolle.rss")
+    text = text.replace("feeds/jgz-fryslan.atom, kind: story", "feeds/jgz-fryslan.atom, kind: tool")
+    text = text.replace("kinds: [story, research]", "kinds: [research]")
+    text = text.replace("kinds: [story, tool]", "kinds: [tool]")
+    text = re.sub(r"^    - \{id: story, .*\n", "", text, flags=re.M)
+    sources.write_text(text, encoding="utf-8")
+    shutil.rmtree(demo_root / "submissions")  # they are stories too
+    checked = newsletter(demo_root, "validate", "sources.yaml")
+    assert checked.returncode == 0
+    assert re.search(
+        r"^sources\.yaml:\d+: warning: this feed has no 'kind', and the taxonomy has no 'story' to use instead;"
+        r" its items go only into sections that take every kind: add 'kind: ID' \(one of ",
+        checked.stderr,
+        re.M,
+    ), checked.stderr
+    assert newsletter(demo_root, "collect").returncode == 0
+    drafted = newsletter(demo_root, "draft", "2026-12", "--since", "2026-10-01")
+    assert drafted.returncode == 0
+    assert re.search(
+        r"^warning: \d+ candidate\(s\) have no kind, and every section lists the kinds it takes "
+        r"\(from: gemeente-zwolle\); add 'kind: ID' to those feeds in sources\.yaml$",
+        drafted.stderr,
+        re.M,
+    ), drafted.stderr

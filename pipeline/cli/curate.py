@@ -49,9 +49,11 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
     )
     with Store(config.settings.state) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
-        path = curate.draft(config, store, issue_id, since=start, refresh=refresh)
+        result = curate.draft(config, store, issue_id, since=start, refresh=refresh)
     items, runners = _counts(ctx, issue_id)
-    shown = display_path(path, ctx.root)
+    shown = display_path(result.path, ctx.root)
+    for line in result.unplaced_lines(config):
+        click.echo(f"warning: {line}", err=True)
     if refresh:
         click.echo(f"Refreshed {shown}: {runners - before} new candidate(s) added as runners-up; "
                    "your edits are unchanged.")  # fmt: skip

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,33 @@ SUBJECT_WARN = 60  # mail apps cut subjects at about this many characters
 SUMMARY_PREVIEW = 160  # characters of summary in an entry's comment
 LINK_TIMEOUT = 10.0  # seconds per link for 'check --links'
 LINK_CONCURRENCY = 8  # links checked at once
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What ``draft`` wrote, and the candidates it could place in no section (with why)."""
+
+    path: Path
+    candidates: int
+    unplaced: Mapping[str | None, Sequence[str]]  # kind (None: none) -> the sources of those items
+
+    def unplaced_lines(self, config: Config) -> list[str]:
+        """Why candidates were left out, in words an editor can act on (empty when none were)."""
+        lines = []
+        for kind, sources in self.unplaced.items():
+            names = ", ".join(sorted(set(sources))[:8])
+            if kind is None:
+                lines.append(
+                    f"{len(sources)} candidate(s) have no kind, and every section lists the kinds it takes "
+                    f"(from: {names}); add 'kind: ID' to those feeds in sources.yaml"
+                )
+            else:
+                title = config.taxonomy.kinds.title(kind, kind)
+                lines.append(
+                    f"{len(sources)} candidate(s) of kind '{kind}' ({title}) fit no section (from: {names}); "
+                    f"add '{kind}' to a section's 'kinds' in sources.yaml"
+                )
+        return lines
 
 
 class DraftRefused(PipelineError):
@@ -208,7 +235,7 @@ def draft(
     since: dt.date | dt.datetime | None = None,
     refresh: bool = False,
     now: dt.datetime | None = None,
-) -> Path:
+) -> Draft:
     """Write ``issues/<issue_id>.yaml`` from the ranked candidates; with ``refresh``, add new ones.
 
     A new draft takes the items published since the last sent issue (or ``since``). A refresh
@@ -238,12 +265,14 @@ def draft(
     if refresh and not path.exists():
         raise NotFound(f"there is no {shown} to refresh", f"run 'newsletter draft {issue_id}' first")
     ranked = ranking.candidates(config, eligible_items(store, start, now), now)
+    unplaced = ranking.unplaced(config, ranked)
     if refresh:
-        return _refresh(config, store, issue_id, path, shown, ranked, now)
-    text = draft_text(config, issue_id, ranked, start, now)
-    text = set_program_fields(text, shown, status="draft", drafted=_local(config, now))
-    atomic_write(path, text)
-    return path
+        _refresh(config, store, issue_id, path, shown, ranked, now)
+    else:
+        text = draft_text(config, issue_id, ranked, start, now)
+        text = set_program_fields(text, shown, status="draft", drafted=_local(config, now))
+        atomic_write(path, text)
+    return Draft(path, len(ranked), unplaced)
 
 
 def _local(config: Config, when: dt.datetime) -> dt.datetime:
@@ -258,7 +287,7 @@ def _refresh(
     shown: str,
     ranked: Sequence[ranking.Candidate],
     now: dt.datetime,
-) -> Path:
+) -> None:
     issue, problems = check_issue_file(path, config, shown)
     if issue is None:
         raise InputInvalid(problems)
@@ -290,7 +319,6 @@ def _refresh(
     if any(additions.values()):
         text, _removed = add_runners_up(text, shown, additions)
     atomic_write(path, set_program_fields(text, shown, drafted=_local(config, now)))
-    return path
 
 
 # -- check --------------------------------------------------------------------------------------

@@ -100,6 +100,16 @@ def _fits(section: SectionTerm, c: Candidate) -> bool:
     return section.takes(c.item.kind)
 
 
+def unplaced(config: Config, ranked: Sequence[Candidate]) -> dict[str | None, list[str]]:
+    """Candidates whose kind no section takes: kind (None: the item has none) -> their sources."""
+    sections = list(config.taxonomy.sections.values())
+    out: dict[str | None, list[str]] = {}
+    for c in ranked:
+        if not any(_fits(s, c) for s in sections):
+            out.setdefault(c.item.kind, []).append(c.item.source)
+    return out
+
+
 def home(config: Config, c: Candidate) -> str | None:
     """The section a runner-up is listed under: the first non-featured section that takes its kind."""
     fitting = [s for s in config.taxonomy.sections.values() if _fits(s, c)]
