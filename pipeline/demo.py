@@ -5,8 +5,10 @@ submissions (and one flawed one), sample subscribers at example.org. Every stage
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
 test send, ``run`` (cron) sending to the outbox, publish, report.
 
-The demo's clock is fixed at the date its sample content was written (``DEMO_NOW``), so that it
-drafts the same issue whenever it runs; the approval and sending use the real clock.
+The demo runs on one clock, which starts at the date its sample content was written
+(``DEMO_NOW``) and runs on from there: collecting, drafting, approving, sending, the archive and
+the report all see the same time, so the demo drafts the same issue whenever it runs and its
+report counts the issue it sent.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import PipelineError, display_path
 from pipeline.core.validate import validate
+from pipeline.run import clock_from
 
 DEMO_SOURCE = Path(__file__).resolve().parent / "demo_instance"
 DEMO_NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
@@ -36,6 +39,7 @@ EDITORS_TEXT = {
 }
 
 Echo = Callable[[str], None]
+Clock = Callable[[], dt.datetime]
 
 
 @dataclass
@@ -75,12 +79,12 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _collect(config: Config, echo: Echo) -> None:
+def _collect(config: Config, echo: Echo, clock: Clock) -> None:
     from pipeline.collect import collect
     from pipeline.core.store import Store
 
     with Store(config.settings.state) as store:
-        summary = collect(config, store, now=DEMO_NOW.astimezone(dt.UTC))
+        summary = collect(config, store, now=clock())
         echo(f"[collect] {summary.line()}")
         demo_items = store.items()
     duplicates = [i for i in demo_items if i.url.endswith("/nieuws/fietsplan")]
@@ -89,13 +93,13 @@ def _collect(config: Config, echo: Echo) -> None:
         echo(f"  failed: {r.source}: {r.reason}")
 
 
-def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
     from pipeline import curate
     from pipeline.core.issues import issue_path
     from pipeline.core.store import Store
 
     with Store(config.settings.state) as store:
-        path = curate.draft(config, store, ISSUE, now=DEMO_NOW.astimezone(dt.UTC)).path
+        path = curate.draft(config, store, ISSUE, now=clock()).path
         text = path.read_text(encoding="utf-8")
         n = len(re.findall(r"^ +- item: ", text, re.M))
         echo(f"[draft] {display_path(path, root)}: {n} entries ranked in sections, runners-up below each")
@@ -122,14 +126,13 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
             flawed.unlink()
 
         # The editor writes the subject, preheader, intro and send time, then approves.
-        send_at = dt.datetime.now(config.settings.timezone).replace(second=0, microsecond=0)
-        _edit_issue(path, send_at)
+        _edit_issue(path, DEMO_NOW)  # due at once
         _issue, problems = curate.check_issue(config, store, ISSUE)
         echo(
             f"[check] {display_path(path, root)}: {sum(p.is_error for p in problems)} errors, "
             f"{sum(not p.is_error for p in problems)} warnings"
         )
-        approval = curate.approve(config, store, ISSUE, "Demo-redactie")
+        approval = curate.approve(config, store, ISSUE, "Demo-redactie", now=clock())
         echo(f"[approve] approved by {approval.by} ({approval.fingerprint[:19]})")
 
 
@@ -143,7 +146,7 @@ def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     result.files += [("email", paths[0]), ("text part", paths[1]), ("web page", paths[2])]
 
 
-def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
+def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
     from pipeline.core.issues import load_issue
     from pipeline.core.store import Store
     from pipeline.deliver import open_transport, send_test
@@ -160,23 +163,23 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
         if level != "info":
             echo(f"  {level}: {message}")
 
-    outcome = cron_run(config, now=dt.datetime.now(config.settings.timezone), env=env, log=log)
+    outcome = cron_run(config, now=clock(), env=env, log=log)
     echo(f"[run] {outcome.line()}")
     outbox = root / "outbox" / ISSUE
     messages = sorted(outbox.glob("*.eml"))
     echo(f"  outbox/{ISSUE}/: {len(messages)} .eml files (the sample list minus duplicates and bad rows)")
     if messages:
         result.files.append(("a sent message", messages[0]))
-    again = cron_run(config, now=dt.datetime.now(config.settings.timezone), env=env, log=log)
+    again = cron_run(config, now=clock(), env=env, log=log)
     echo(f"[run] again: {again.line()}")
 
 
-def _publish(config: Config, echo: Echo, result: DemoResult) -> None:
+def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> None:
     from pipeline.core.store import Store
     from pipeline.publish import FEED, build_site, site_folder, write_site
 
     with Store(config.settings.state) as store:
-        site = build_site(config, store)
+        site = build_site(config, store, now=clock())
     written = write_site(site, site_folder(config))
     echo(
         f"[publish] {len(site.issues)} issue(s), {len(site.themes)} theme and {len(site.partners)} partner "
@@ -219,10 +222,11 @@ def run(into: Path | None, echo: Echo) -> DemoResult:
         result.ok = False
         return result
     config = load_config(root)
-    _collect(config, echo)
-    _curate(config, root, echo, result)
+    clock = clock_from(DEMO_NOW)  # one clock for every stage, starting on the demo's date
+    _collect(config, echo, clock)
+    _curate(config, root, echo, result, clock)
     _render(config, root, echo, result)
-    _send(config, root, echo, result)
-    _publish(config, echo, result)
+    _send(config, root, echo, result, clock)
+    _publish(config, echo, result, clock)
     _report(config, root, echo, result)
     return result
