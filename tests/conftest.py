@@ -31,10 +31,10 @@ def demo_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def shared_dir() -> Path:
-    """../shared beside the clone (CI and developers have it; a user's clone does not)."""
+    """../shared beside the clone: the feed corpus (CI and developers have it; a user's clone does not)."""
     if not SHARED.is_dir():
         pytest.skip(
-            f"{SHARED} is absent: it holds the shared corpus and SendGrid spec (developers and CI only)"
+            f"{SHARED} is absent: it holds the shared feed corpus (developers and CI only)"
         )
     return SHARED
 

@@ -59,6 +59,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # the http.server naming
         owner = self.server.owner
+        with owner.lock:
+            owner.active += 1
+            owner.most_at_once = max(owner.most_at_once, owner.active)
+        try:
+            self._answer(owner)
+        finally:
+            with owner.lock:
+                owner.active -= 1
+
+    def _answer(self, owner: FeedServer) -> None:
         path = self.path.split("?", 1)[0]
         with owner.lock:
             owner.requests.append(Seen("GET", self.path, dict(self.headers.items())))
@@ -162,6 +172,8 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[Seen] = []
         self.lock = threading.Lock()
+        self.active = 0  # requests being answered now
+        self.most_at_once = 0  # the most that were ever answered at the same time
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
         self.host, self.port = self._server.server_address[:2]

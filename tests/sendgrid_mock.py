@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SPEC = REPO.parent / "shared" / "sendgrid" / "tsg_newsletter.patched.yaml"
+SPEC = REPO / "tests" / "sendgrid" / "tsg_newsletter.patched.yaml"  # vendored: see its README
 PRISM = REPO / "node_modules" / ".bin" / "prism"
 API_KEY = "SG.test-key-never-printed-0123456789"
 
@@ -55,7 +55,7 @@ def start_prism(port: int | None = None, timeout: float = 30.0) -> Prism:
     if node is None or not PRISM.exists():
         raise FileNotFoundError(f"Prism is not installed ({PRISM}); run 'npm ci' in the repository")
     if not SPEC.exists():
-        raise FileNotFoundError(f"{SPEC} is absent: the SendGrid spec lives in ../shared beside the clone")
+        raise FileNotFoundError(f"{SPEC} is absent: restore tests/sendgrid/ from the repository")
     process = subprocess.Popen(
         [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
         stdout=subprocess.DEVNULL,
