@@ -33,9 +33,7 @@ def demo_root(tmp_path: Path) -> Path:
 def shared_dir() -> Path:
     """../shared beside the clone: the feed corpus (CI and developers have it; a user's clone does not)."""
     if not SHARED.is_dir():
-        pytest.skip(
-            f"{SHARED} is absent: it holds the shared feed corpus (developers and CI only)"
-        )
+        pytest.skip(f"{SHARED} is absent: it holds the shared feed corpus (developers and CI only)")
     return SHARED
 
 
@@ -90,8 +88,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def approved(config: Any, rendered: Any, placements: Sequence[tuple[str, str]] = ()) -> tuple[Any, Any]:
     """``issues/ID.yaml`` (one hand-written announcement) approved, and a ``Prepared`` that carries
     ``rendered``: what ``pipeline.render.prepare`` gives deliver, without templates or items."""
-    from ruamel.yaml.comments import CommentedMap
-
     from pipeline.core.approval import fingerprint
     from pipeline.core.issues import issue_path, load_issue, write_program_fields
     from pipeline.core.models import Prepared
@@ -108,7 +104,7 @@ def approved(config: Any, rendered: Any, placements: Sequence[tuple[str, str]] =
     fp = fingerprint(issue, {})
     if issue.status == "draft":
         at = dt.datetime(2026, 11, 26, 9, 0, tzinfo=config.settings.timezone)
-        approval = CommentedMap([("by", "Test"), ("at", at), ("fingerprint", fp)])
+        approval = {"by": "Test", "at": at, "fingerprint": fp}
         write_program_fields(path, str(path), status="approved", approval=approval)
         issue = load_issue(config, rendered.issue_id)
     return issue, Prepared(issue, {}, None, rendered, fp, tuple(placements))

@@ -6,16 +6,17 @@ import csv
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
-from pipeline.collect import SourceResult, Summary, planned_sources
-from pipeline.collect import collect as run_collect
 from pipeline.core.errors import NotFound
 from pipeline.core.models import Item
 from pipeline.core.store import Store
+
+if TYPE_CHECKING:
+    from pipeline.collect import SourceResult, Summary
 
 
 def print_summary(summary: Summary, echo: Any = click.echo) -> None:
@@ -48,6 +49,10 @@ def collect(ctx: Context, only: str | None) -> None:
       newsletter collect
       newsletter collect --source gemeente-zwolle     # "why is my story missing?"
     """
+    # Imported here: feedparser and httpx only for the command that fetches ('items' reads the store).
+    from pipeline.collect import collect as run_collect
+    from pipeline.collect import planned_sources
+
     config = ctx.config
     total = planned_sources(config, only)
     with Store(config.settings.state) as store:

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline import demo as demo_mod
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
-from pipeline.core import instance
 from pipeline.core.validate import validate as run_validate
 
 
@@ -55,6 +53,8 @@ def init(directory: Path) -> None:
     Example:
       newsletter init ~/nieuwsbrief && cd ~/nieuwsbrief && newsletter validate
     """
+    from pipeline.core import instance
+
     written = instance.create(directory)
     click.echo(f"Created a new instance in {directory} ({len(written)} files).")
     click.echo("Next: edit sources.yaml (title, sender, postal address, partners), then run:")
@@ -78,6 +78,8 @@ def demo(into: Path | None) -> None:
     Example:
       newsletter demo --into /tmp/nieuwsbrief-demo
     """
+    from pipeline import demo as demo_mod  # every stage: imported only for the demo
+
     result = demo_mod.run(into, echo=click.echo)
     click.echo("")
     click.echo(f"Demo instance: {result.root}")

@@ -15,10 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from typing import TYPE_CHECKING, Any
 
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
@@ -26,6 +23,10 @@ from pipeline.core.files import atomic_write
 from pipeline.core.models import Image, Placement
 from pipeline.core.schema import Checker
 from pipeline.core.yamlfile import KeyPath, YamlDoc, load
+
+if TYPE_CHECKING:  # ruamel.yaml is imported where the program writes a file: reading needs only PyYAML
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
 
 EDITOR_FIELDS = ("id", "subject", "preheader", "intro", "send_at", "sections")
 # Written by 'draft', 'approve' and 'send', nothing else; kept in one block at the end of the file.
@@ -238,12 +239,16 @@ class IssueFileError(PipelineError):
 
 
 def _rt_yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
     y.width = 4096  # never wrap a long value the program writes
     return y
 
 
 def _rt_load(text: str, shown: str) -> CommentedMap:
+    from ruamel.yaml.comments import CommentedMap
+
     try:
         data = _rt_yaml().load(text)
     except Exception as e:  # ruamel raises many kinds; the structure check has reported the cause
@@ -293,8 +298,15 @@ def set_program_fields(text: str, shown: str, **values: Any) -> str:
         spans.append((start, _trim_end(lines, start, later[0] if later else len(lines))))
     for start, end in sorted(spans, reverse=True):
         del lines[start:end]
+    from ruamel.yaml.comments import CommentedMap
+
     merged = {**current, **values}
-    block = CommentedMap((k, merged[k]) for k in PROGRAM_FIELDS if merged.get(k) is not None)
+    # A plain mapping (an approval: by, at, fingerprint) is written in block style, key by key.
+    block = CommentedMap(
+        (k, CommentedMap(merged[k]) if isinstance(merged[k], dict) else merged[k])
+        for k in PROGRAM_FIELDS
+        if merged.get(k) is not None
+    )
     out = "".join(lines)
     if out and not out.endswith("\n"):
         out += nl
@@ -320,6 +332,8 @@ def add_runners_up(text: str, shown: str, additions: Mapping[str, list[list[str]
     lines, then ``- item: ID``). Returns the new text and the sections that are not in the file
     (the editor removed them; their candidates are left out).
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     data = _rt_load(text, shown)
     nl = _newline(text)
     lines = text.splitlines(keepends=True)

@@ -14,7 +14,6 @@ end (``status``, ``drafted``, ``approval``) and, with ``--refresh``, appends new
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
@@ -22,11 +21,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import yaml
-from ruamel.yaml.comments import CommentedMap
 
 from pipeline.core import dutch
 from pipeline.core.approval import approval_state, fingerprint, issue_items
@@ -49,6 +46,9 @@ from pipeline.core.markup import plain_text
 from pipeline.core.models import DeliveryState, Image, IssueState, Item
 from pipeline.core.store import Store
 from pipeline.curate import ranking
+
+if TYPE_CHECKING:
+    import httpx
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
 EVENT_LOOKBACK_DAYS = 180  # events announced up to this long ago are still candidates until they start
@@ -491,12 +491,18 @@ def check_links(
     issue: Issue, links: dict[str, int], *, timeout: float = LINK_TIMEOUT, concurrency: int = LINK_CONCURRENCY
 ) -> list[Problem]:
     """An error for each link that does not answer with success (HEAD, else GET) within ``timeout`` s."""
+    import asyncio
+
     return asyncio.run(_check_links(issue, links, timeout, concurrency))
 
 
 async def _check_links(
     issue: Issue, links: dict[str, int], timeout: float, concurrency: int
 ) -> list[Problem]:
+    import asyncio
+
+    import httpx  # imported here: only 'check --links' talks HTTP
+
     gate = asyncio.Semaphore(concurrency)
     headers = {"User-Agent": "newsletter-pipeline link check"}
 
@@ -520,6 +526,8 @@ async def _check_links(
 
 
 async def _probe(client: httpx.AsyncClient, url: str) -> int:
+    import httpx
+
     # HEAD is cheap, but some servers refuse or mishandle it: any failure gets one GET.
     try:
         head = await client.head(url)
@@ -569,7 +577,7 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
         )
     at = _local(config, now or dt.datetime.now(dt.UTC))
     path = issue_path(config.root, issue_id)
-    approval = CommentedMap([("by", by), ("at", at), ("fingerprint", fp)])
+    approval = {"by": by, "at": at, "fingerprint": fp}
     write_program_fields(path, display_path(path, config.root), status="approved", approval=approval)
     return Approval(by, at, fp)
 
