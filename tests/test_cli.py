@@ -14,15 +14,34 @@ from click.testing import CliRunner
 from conftest import Cli
 
 from pipeline.cli import main
+from pipeline.cli.base import COMMANDS
+from pipeline.cli.reference import reference
 
 
 def test_every_command_has_help_with_an_example():
     runner = CliRunner()
-    assert main.commands, "no commands registered"
-    for name in main.commands:
+    names = main.list_commands(main.make_context("newsletter", [], resilient_parsing=True))
+    assert set(names) == set(COMMANDS) and len(names) >= 14
+    for name in names:
         result = runner.invoke(main, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example" in result.output, f"'newsletter {name} --help' has no example"
+        assert result.output.startswith(f"Usage: main {name} "), name  # CliRunner names it after the function
+
+
+def test_each_command_lives_in_the_module_the_table_names():
+    for name, module in COMMANDS.items():
+        command = main.get_command(main.make_context("newsletter", [], resilient_parsing=True), name)
+        assert command is not None and command.callback is not None
+        assert command.callback.__module__ == f"pipeline.cli.{module}", name
+
+
+def test_the_command_reference_in_the_docs_is_the_commands_own_help():
+    """docs/commands.md is made from --help; regenerate it: python -m pipeline.cli.reference > docs/commands.md"""
+    written = (Path(__file__).resolve().parents[1] / "docs" / "commands.md").read_text(encoding="utf-8")
+    assert written == reference(), (
+        "docs/commands.md is stale: python -m pipeline.cli.reference > docs/commands.md"
+    )
 
 
 def test_usage_error_exits_2():

@@ -1,0 +1,50 @@
+"""The command reference (docs/commands.md), made from the commands' own --help.
+
+    python -m pipeline.cli.reference > docs/commands.md
+
+A test compares the file with this output, so the docs cannot drift from the commands.
+"""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.cli.base import main
+
+WIDTH = 100  # the width --help is laid out in, whatever the terminal
+
+
+def help_text(*path: str) -> str:
+    """``newsletter PATH... --help`` as the command prints it at WIDTH columns."""
+    ctx = main.make_context("newsletter", [], resilient_parsing=True, terminal_width=WIDTH)
+    command: click.Command = main
+    for name in path:
+        assert isinstance(command, click.Group)
+        sub = command.get_command(ctx, name)
+        assert sub is not None, name
+        ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+        command = sub
+    return command.get_help(ctx)
+
+
+def reference() -> str:
+    ctx = main.make_context("newsletter", [], resilient_parsing=True, terminal_width=WIDTH)
+    out = [
+        "# Command reference",
+        "",
+        "Every command's `--help`, as it prints it. Made by `python -m pipeline.cli.reference >"
+        " docs/commands.md`; a test fails when this file and the commands differ.",
+        "",
+        "## newsletter",
+        "",
+        "```text",
+        help_text().rstrip(),
+        "```",
+    ]
+    for name in main.list_commands(ctx):
+        out += ["", f"## newsletter {name}", "", "```text", help_text(name).rstrip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    click.echo(reference(), nl=False)
