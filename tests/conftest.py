@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,63 @@ def list_send(config: Any, store: Any, rendered: Any, transport: Any, **kw: Any)
 
     issue, prepared = approved(config, rendered, kw.pop("placements", ()))
     return send_list(config, store, issue, transport, prepared=prepared, **kw)
+
+
+# -- a state database with items and sent issues, for any stage's tests -----------------------------
+def make_item(item_id: str, published: dt.datetime, *, partner: str | None = None, **fields: Any) -> Any:
+    """An item as collect leaves it; every field can be given, the rest follow from the id."""
+    from pipeline.core.models import Item
+
+    summary = str(fields.pop("summary", f"Samenvatting van {item_id}."))
+    defaults: dict[str, Any] = {
+        "url": f"https://example.org/{item_id}",
+        "title": f"Titel van {item_id}",
+        "summary_html": f"<p>{summary}</p>",
+        "summary_text": summary,
+        "source": partner or "kenniscentrum",
+        "kind": "story",
+        "first_seen": published,
+    }
+    return Item(id=item_id, published=published, partner=partner, **{**defaults, **fields})
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """An issue as deliver records it before its first request (and, with ``completed``, after the last)."""
+
+    id: str
+    started: dt.datetime
+    placements: Sequence[tuple[str, str]] = ()
+    completed: dt.datetime | None = None
+    rendered: Any = None  # a Rendered; default: a plain one with the id as subject
+
+
+def seed(
+    store: Any, items: Sequence[Any] = (), sent: Sequence[Sent] = (), *, now: dt.datetime | None = None
+) -> None:
+    """Put ``items`` into ``store`` and record ``sent`` issues, in one transaction."""
+    from pipeline.collect.feeds import content_hash
+    from pipeline.core.models import Rendered
+
+    with store.transaction():
+        for item in items:
+            store.put_item(item, content_hash(item), now or item.first_seen or item.published)
+        for s in sent:
+            rendered = s.rendered or Rendered(
+                s.id, f"Nieuwsbrief {s.id}", "", "<p>html</p>", "text", "<p>web</p>"
+            )
+            store.record_sent_issue(rendered, "sha256:seeded", s.placements, s.started)
+            if s.completed is not None:
+                store.complete_sent_issue(s.id, s.completed)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless chromium per test module (starting it is most of a browser test's time).
+
+    Not for the whole session: Playwright's sync API keeps an event loop running in this thread,
+    and the stages' own asyncio.run (collect, check --links) refuses to start inside one."""
+    from browser import browser_or_skip
+
+    with browser_or_skip() as b:
+        yield b

@@ -13,14 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Cli, newsletter
+from conftest import Cli, Sent, make_item, newsletter, seed
 
 from pipeline import curate
 from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, Problem
 from pipeline.core.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
-from pipeline.core.models import Image, Item, Rendered
+from pipeline.core.models import Image, Item
 from pipeline.core.store import Store
 
 UTC = dt.UTC
@@ -34,14 +34,7 @@ def at(day: str) -> dt.datetime:
 
 
 def item(item_id: str, partner: str | None, kind: str, published: str, **kw: object) -> Item:
-    source = kw.pop("source", partner or "kenniscentrum")
-    title = str(kw.pop("title", f"Titel van {item_id}"))
-    summary = str(kw.pop("summary", f"Samenvatting van {item_id}."))
-    return Item(
-        id=item_id, url=f"https://example.org/{item_id}", title=title, summary_html=f"<p>{summary}</p>",
-        summary_text=summary, published=at(published), source=str(source), partner=partner, kind=kind,
-        first_seen=at(published), **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+    return make_item(item_id, at(published), partner=partner, kind=kind, **kw)  # type: ignore[no-any-return]
 
 
 FIXTURE = [
@@ -74,17 +67,11 @@ FIXTURE = [
 
 
 def put(store: Store, items: list[Item], now: dt.datetime = NOW) -> None:
-    with store.transaction():
-        for i in items:
-            store.put_item(i, f"hash-{i.id}-{i.title}-{i.summary_text}", now)
+    seed(store, items, now=now)
 
 
 def record_sent(store: Store, issue_id: str, items: list[tuple[str, str]], started: str, done: bool) -> None:
-    with store.transaction():
-        store.record_sent_issue(Rendered(issue_id, "Onderwerp", "", "<p/>", "t", "<p/>"), "sha256:x", items,
-                                at(started))  # fmt: skip
-        if done:
-            store.complete_sent_issue(issue_id, at(started))
+    seed(store, sent=[Sent(issue_id, at(started), items, at(started) if done else None)])
 
 
 @pytest.fixture

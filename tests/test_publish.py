@@ -9,7 +9,6 @@ stories), sent a month apart.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import re
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import Cli
+from conftest import Cli, Sent, make_item, seed
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.issues import Entry, Issue, Section
@@ -37,18 +36,11 @@ ARCHIVE = "https://nieuwsbrief.example.org/archief/"
 def item(
     id: str, title: str, partner: str | None, themes: tuple[str, ...], kind: str = "story", summary: str = ""
 ) -> Item:
-    return Item(
-        id=id,
-        url=f"https://www.example.nl/verhalen/{id}",
-        title=title,
+    return make_item(  # type: ignore[no-any-return]
+        id, dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC), partner=partner, url=f"https://www.example.nl/verhalen/{id}",
+        title=title, summary=summary or title, kind=kind, themes=themes, first_seen=None,
         summary_html=f"<p>{html.escape(summary or title)}</p>",  # sanitised, as collect leaves it
-        summary_text=summary or title,
-        published=dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC),
-        source=partner or "kenniscentrum",
-        partner=partner,
-        kind=kind,
-        themes=themes,
-    )
+    )  # fmt: skip
 
 
 ITEMS = {
@@ -95,18 +87,14 @@ def send(store: Store, config: Config, issue_id: str, r: Rendered | None = None)
     """Record an issue as sent to the list, as deliver does before its first request."""
     made, placed = rendered(config, issue_id)
     at = ISSUES[issue_id][2]
-    with store.transaction():
-        store.record_sent_issue(r or made, "fingerprint", placed, at)
-        store.complete_sent_issue(issue_id, at + dt.timedelta(minutes=5))
+    seed(store, sent=[Sent(issue_id, at, placed, at + dt.timedelta(minutes=5), r or made)])
 
 
 @pytest.fixture
 def archive(demo_root: Path) -> Iterator[tuple[Config, Store]]:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        with store.transaction():
-            for it in ITEMS.values():
-                store.put_item(it, hashlib.sha256(it.id.encode()).hexdigest(), OCT)
+        seed(store, list(ITEMS.values()), now=OCT)
         send(store, config, "2026-10")
         send(store, config, "2026-11")
         yield config, store

@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Browser, Page, browser_or_skip, png, serve
+from browser import Browser, Page, png, serve
 from test_publish import ITEMS, OCT, rendered, send
 
 from pipeline.core.config import load_config
@@ -52,13 +51,6 @@ CONTRAST = """() => {
 }"""
 
 HEADINGS = "[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One chromium for the module: starting it is most of these tests' time."""
-    with browser_or_skip() as b:
-        yield b
 
 
 def check(page: Page, where: str, base: str) -> None:

@@ -5,24 +5,16 @@ alt text on every image. Screenshots land in the test's tmp folder (kept by pyte
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Browser, browser_or_skip, png, serve
+from browser import Browser, png, serve
 from test_render import big_issue, demo_config, fixture_issue, fixture_items, render_fixture
 
 from pipeline.core.models import Image
 from pipeline.render import render_issue
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One chromium for the module: starting it is most of these tests' time."""
-    with browser_or_skip() as b:
-        yield b
 
 
 CASES = [("email.html", 320), ("email.html", 375), ("email.html", 600), ("web.html", 320), ("web.html", 375)]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import Sent, make_item, seed
 
 from pipeline.cli import main
-from pipeline.core.config import Config, load_config
-from pipeline.core.models import Item, Rendered
+from pipeline.core.config import Config, load_config, submission_source
 from pipeline.core.store import Store
 from pipeline.core.templating import TemplateError
 from pipeline.report import (
@@ -142,28 +142,20 @@ ISSUES = [
 def fill(
     store: Store, items: list[Row] = ITEMS, issues: list[tuple[str, dt.datetime, list[str]]] = ISSUES
 ) -> None:
-    with store.transaction():
-        for iid, partner, published, kind, themes, provinces, ed, horizon in items:
-            item = Item(
-                id=iid,
-                url=f"https://example.org/{iid}",
-                title=f"Item {iid}",
-                summary_html="<p>x</p>",
-                summary_text="x",
-                published=published,
-                source=f"submissions:{partner}" if partner else "instituut",
-                partner=partner,
-                kind=kind,
-                themes=themes,
-                provinces=provinces,
-                ervaringsdeskundigen=ed,
-                horizon=horizon,
-                origin="submission" if partner else "feed",
-            )
-            store.put_item(item, content_hash=iid, now=published)
-        for issue_id, started, ids in issues:
-            rendered = Rendered(issue_id, f"Nieuwsbrief {issue_id}", "", "<p>html</p>", "text", "<p>web</p>")
-            store.record_sent_issue(rendered, "fp", [("partners", i) for i in ids], started)
+    made = [
+        make_item(
+            iid, published, partner=partner, title=f"Item {iid}", summary="x", kind=kind, themes=themes,
+            provinces=provinces, ervaringsdeskundigen=ed, horizon=horizon,
+            source=submission_source(partner) if partner else "instituut",
+            origin="submission" if partner else "feed",
+        )
+        for iid, partner, published, kind, themes, provinces, ed, horizon in items
+    ]  # fmt: skip
+    seed(
+        store,
+        made,
+        [Sent(issue_id, started, [("partners", i) for i in ids]) for issue_id, started, ids in issues],
+    )
 
 
 @pytest.fixture

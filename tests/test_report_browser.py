@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_ARGS, browser_or_skip, chromium_or_skip
+from browser import CHROMIUM_ARGS, Browser, chromium_or_skip
 from test_report import END, START, fill, write_instance
 
 from pipeline.core.store import Store
@@ -34,47 +34,45 @@ def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(config, report, root / "out")[0]
 
 
-def test_every_chart_and_table_is_drawn(page_path: Path) -> None:
-    with browser_or_skip() as b:
-        page = b.open(page_path, width=1000)
-        charts = page.evaluate(
-            """() => [...document.querySelectorAll('figure.chart')].map(f => {
-                const svg = f.querySelector('svg[role=img]');
-                const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-                const ids = (svg ? svg.getAttribute('aria-labelledby') : '').split(' ');
-                return {id: f.id, width: box.width, height: box.height,
-                        named: ids.every(i => document.getElementById(i)?.textContent.trim().length > 0),
-                        marks: svg ? svg.querySelectorAll('rect, path').length : 0,
-                        caption: f.querySelector('figcaption')?.textContent.trim() ?? ''};
-            })"""
-        )
-        assert [c["id"] for c in charts] == [f"grafiek-{c}" for c in CHARTS]
-        for c in charts:
-            assert c["width"] > 300 and c["height"] > 150, c
-            assert c["named"] and c["marks"] > 2 and c["caption"], c
-        tables = page.evaluate(
-            "[...document.querySelectorAll('table')].map(t => [t.id, t.tBodies[0].rows.length])"
-        )
-        # 3 silent, 2 new, 12 months, 4 sectors, 14 provinces, 4 themes, 3 kinds, 4 horizons,
-        # 2 rows of ervaringsdeskundigen, 7 partners.
-        assert tables == [
-            ["tabel-bellijst", 3], ["tabel-nieuw", 2], ["tabel-maanden", 12], ["tabel-sectoren", 4],
-            ["tabel-provincies", 14], ["tabel-themas", 4], ["tabel-soorten", 3], ["tabel-horizons", 4],
-            ["tabel-ervaringsdeskundigen", 2], ["tabel-partners", 7],
-        ]  # fmt: skip
-        assert [t[0] for t in tables] == [f"tabel-{t}" for t in TABLES]
-        assert page.evaluate("document.querySelectorAll('.headline dd').length") == 7
-        # Opened from disk, it asks for nothing: no fonts, images, styles or scripts.
-        assert page.evaluate("performance.getEntriesByType('resource').length") == 0
-        assert page.evaluate("document.documentElement.lang") == "nl"
+def test_every_chart_and_table_is_drawn(page_path: Path, browser: Browser) -> None:
+    page = browser.open(page_path, width=1000)
+    charts = page.evaluate(
+        """() => [...document.querySelectorAll('figure.chart')].map(f => {
+            const svg = f.querySelector('svg[role=img]');
+            const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+            const ids = (svg ? svg.getAttribute('aria-labelledby') : '').split(' ');
+            return {id: f.id, width: box.width, height: box.height,
+                    named: ids.every(i => document.getElementById(i)?.textContent.trim().length > 0),
+                    marks: svg ? svg.querySelectorAll('rect, path').length : 0,
+                    caption: f.querySelector('figcaption')?.textContent.trim() ?? ''};
+        })"""
+    )
+    assert [c["id"] for c in charts] == [f"grafiek-{c}" for c in CHARTS]
+    for c in charts:
+        assert c["width"] > 300 and c["height"] > 150, c
+        assert c["named"] and c["marks"] > 2 and c["caption"], c
+    tables = page.evaluate(
+        "[...document.querySelectorAll('table')].map(t => [t.id, t.tBodies[0].rows.length])"
+    )
+    # 3 silent, 2 new, 12 months, 4 sectors, 14 provinces, 4 themes, 3 kinds, 4 horizons,
+    # 2 rows of ervaringsdeskundigen, 7 partners.
+    assert tables == [
+        ["tabel-bellijst", 3], ["tabel-nieuw", 2], ["tabel-maanden", 12], ["tabel-sectoren", 4],
+        ["tabel-provincies", 14], ["tabel-themas", 4], ["tabel-soorten", 3], ["tabel-horizons", 4],
+        ["tabel-ervaringsdeskundigen", 2], ["tabel-partners", 7],
+    ]  # fmt: skip
+    assert [t[0] for t in tables] == [f"tabel-{t}" for t in TABLES]
+    assert page.evaluate("document.querySelectorAll('.headline dd').length") == 7
+    # Opened from disk, it asks for nothing: no fonts, images, styles or scripts.
+    assert page.evaluate("performance.getEntriesByType('resource').length") == 0
+    assert page.evaluate("document.documentElement.lang") == "nl"
 
 
-def test_a_phone_scrolls_only_inside_the_wide_tables(page_path: Path) -> None:
-    with browser_or_skip() as b:
-        page = b.open(page_path, width=375)
-        assert page.horizontal_overflow() == 0
-        widths = page.evaluate("[...document.querySelectorAll('figure.chart svg')].map(s => s.clientWidth)")
-        assert widths and max(widths) <= 375
+def test_a_phone_scrolls_only_inside_the_wide_tables(page_path: Path, browser: Browser) -> None:
+    page = browser.open(page_path, width=375)
+    assert page.horizontal_overflow() == 0
+    widths = page.evaluate("[...document.querySelectorAll('figure.chart svg')].map(s => s.clientWidth)")
+    assert widths and max(widths) <= 375
 
 
 def test_it_prints_on_a_few_a4_pages(page_path: Path, tmp_path: Path) -> None:
