@@ -54,6 +54,30 @@ def newsletter(
     )
 
 
+# An issue as an editor writes it by hand: one announcement, no collected items needed.
+HAND_WRITTEN = """\
+id: {id}
+subject: Nieuws van partners
+preheader: Wat partners deden
+intro: Beste lezer,
+{send_at}sections:
+  - section: partners
+    items:
+      - title: Doe mee aan de online sessie
+        summary: Elke twee weken, voor partners.
+        url: https://www.example.org/sessies
+"""
+
+
+def write_issue(root: Path, issue_id: str = "2026-12", send_at: str | None = None) -> Path:
+    """``issues/ISSUE.yaml`` written by hand (HAND_WRITTEN), with ``send_at`` when given."""
+    path = root / "issues" / f"{issue_id}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    when = f"send_at: {send_at}\n" if send_at else ""
+    path.write_text(HAND_WRITTEN.format(id=issue_id, send_at=when), encoding="utf-8")
+    return path
+
+
 class Cli:
     """Runs `newsletter` in-process against one instance root."""
 

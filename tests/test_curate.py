@@ -524,11 +524,17 @@ def test_every_command_documents_an_example(cli: Cli, command: str) -> None:
 
 
 # -- feeds without a kind ---------------------------------------------------------------------------
+def _edit_sources(root: Path, *changes: tuple[str, str]) -> None:
+    sources = root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    for old, new in (("feeds/gemeente-zwolle.rss, kind: story", "feeds/gemeente-zwolle.rss"), *changes):
+        text = re.sub(old, new, text, flags=re.M) if old.startswith("^") else text.replace(old, new)
+    sources.write_text(text, encoding="utf-8")
+
+
 def test_a_partner_feed_without_kind_gives_stories_and_the_draft_places_them(demo_root: Path) -> None:
     """14 such feeds once drafted '0 items in 4 sections' with no word why: every section lists kinds."""
-    sources = demo_root / "sources.yaml"
-    text = sources.read_text(encoding="utf-8")
-    sources.write_text(text.replace("feeds/gemeente-zwolle.rss, kind: story", "feeds/gemeente-zwolle.rss"))
+    _edit_sources(demo_root)
     assert newsletter(demo_root, "validate", "sources.yaml").returncode == 0
     assert newsletter(demo_root, "collect").returncode == 0
     with Store(load_config(demo_root).settings.state) as store:
@@ -541,14 +547,13 @@ def test_a_partner_feed_without_kind_gives_stories_and_the_draft_places_them(dem
 
 
 def test_without_that_kind_in_the_taxonomy_validate_and_draft_say_why(demo_root: Path) -> None:
-    sources = demo_root / "sources.yaml"
-    text = sources.read_text(encoding="utf-8")
-    text = text.replace("feeds/gemeente-zwolle.rss, kind: story", "feeds/gemeente-zwolle.rss")
-    text = text.replace("feeds/jgz-fryslan.atom, kind: story", "feeds/jgz-fryslan.atom, kind: tool")
-    text = text.replace("kinds: [story, research]", "kinds: [research]")
-    text = text.replace("kinds: [story, tool]", "kinds: [tool]")
-    text = re.sub(r"^    - \{id: story, .*\n", "", text, flags=re.M)
-    sources.write_text(text, encoding="utf-8")
+    _edit_sources(
+        demo_root,
+        ("feeds/jgz-fryslan.atom, kind: story", "feeds/jgz-fryslan.atom, kind: tool"),
+        ("kinds: [story, research]", "kinds: [research]"),
+        ("kinds: [story, tool]", "kinds: [tool]"),
+        (r"^    - \{id: story, .*\n", ""),
+    )
     shutil.rmtree(demo_root / "submissions")  # they are stories too
     checked = newsletter(demo_root, "validate", "sources.yaml")
     assert checked.returncode == 0

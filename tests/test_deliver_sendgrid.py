@@ -13,7 +13,7 @@ import pytest
 
 pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
 
-from conftest import list_send, newsletter  # noqa: E402
+from conftest import list_send, newsletter, write_issue  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
@@ -30,19 +30,6 @@ from pipeline.core.store import Store  # noqa: E402
 from pipeline.deliver import Report, open_transport, plan  # noqa: E402
 
 pytestmark = pytest.mark.mock
-
-ISSUE_YAML = """\
-id: 2026-12
-subject: Fietsen en laptops
-preheader: Wat partners deze maand deden
-intro: Welkom bij de decembereditie.
-sections:
-  - section: partners
-    items:
-      - title: Doe mee aan de online sessie
-        summary: Elke twee weken, voor partners.
-        url: https://www.example.org/sessies
-"""
 
 
 class Waits:
@@ -295,7 +282,7 @@ def test_dry_run_reads_suppressions_and_sends_nothing(demo_root: Path, sendgrid:
 def test_cli_test_send_dry_run_and_secrets(
     demo_root: Path, sendgrid: MockProxy, cli: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    write_issue(demo_root)
     for k, v in env_for(sendgrid).items():
         monkeypatch.setenv(k, v)
     result = cli("send", "2026-12", "--to", "redactie@example.nl")  # type: ignore[operator]
@@ -304,7 +291,7 @@ def test_cli_test_send_dry_run_and_secrets(
         f"Test copy of 2026-12 (subject marked [TEST]) to 1 address(es) via SendGrid ({sendgrid.url}).\n"
     )
     (request,) = sendgrid.mail_sends
-    assert request.body["subject"] == "[TEST] Fietsen en laptops"
+    assert request.body["subject"] == "[TEST] Nieuws van partners"
     assert "asm" not in request.body and request.recipients == ["redactie@example.nl"]
     for token in ("%naam%", "<%asm_group_unsubscribe_raw_url%>", "<%asm_preferences_raw_url%>"):
         assert token not in request.body["content"][1]["value"]
@@ -343,7 +330,7 @@ def test_the_key_is_in_no_exception_or_database(demo_root: Path, sendgrid: MockP
 def test_cli_list_send_needs_approval_then_goes_once(
     demo_root: Path, sendgrid: MockProxy, cli: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    write_issue(demo_root)
     for k, v in env_for(sendgrid).items():
         monkeypatch.setenv(k, v)
     refused = cli("send", "2026-12")  # type: ignore[operator]
@@ -392,7 +379,7 @@ def test_a_retry_after_that_is_no_number_or_date_still_finishes_the_send(
     """SendGrid (or a proxy) answering 429 with 'Retry-After: soon': the send waits its own backoff
     and goes on. It used to stop with a ValueError and leave the batches in flight 'unknown'."""
     write_subscribers(demo_root, 2500)
-    (demo_root / "issues" / "2026-12.yaml").write_text(ISSUE_YAML, encoding="utf-8")
+    write_issue(demo_root)
     env = env_for(sendgrid)
     assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie", env=env).returncode == 0
     refused = iter(["429", "429"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import newsletter
+from conftest import newsletter, write_issue
 from sendgrid_mock import API_KEY, MockProxy, Recorded
 
 from pipeline import curate
@@ -29,25 +29,9 @@ from pipeline.run import run, run_lock
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.UTC
 
-HAND_WRITTEN = """\
-id: {id}
-subject: Nieuws van partners
-preheader: Wat partners deden
-intro: Beste lezer,
-send_at: {send_at}
-sections:
-  - section: partners
-    items:
-      - title: Doe mee aan de online sessie
-        summary: Elke twee weken, voor partners.
-        url: https://www.example.org/sessies
-"""
-
 
 def approved_issue(root: Path, issue_id: str, send_at: str) -> None:
-    path = root / "issues" / f"{issue_id}.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(HAND_WRITTEN.format(id=issue_id, send_at=send_at), encoding="utf-8")
+    write_issue(root, issue_id, send_at)
     config = load_config(root)
     with Store(config.settings.state) as store:
         curate.approve(config, store, issue_id, "Redactie")
@@ -107,9 +91,7 @@ def test_a_draft_or_a_changed_issue_is_never_sent(demo_root):
     approved_issue(demo_root, "gewijzigd", "2026-12-10 09:00")
     path = demo_root / "issues" / "gewijzigd.yaml"
     path.write_text(path.read_text().replace("Nieuws van partners", "Nieuws van onze partners"))
-    (demo_root / "issues" / "concept.yaml").write_text(
-        HAND_WRITTEN.format(id="concept", send_at="2026-12-10 09:00"), encoding="utf-8"
-    )
+    write_issue(demo_root, "concept", "2026-12-10 09:00")
     config = load_config(demo_root)
     log = Log()
     result = run(

@@ -39,7 +39,7 @@ from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
 from pipeline.core.markup import markdown_to_html, plain_text, plain_title
 from pipeline.core.models import Item, Submission
 from pipeline.core.store import KnownItem, Store
-from pipeline.core.submissions import check_submission_file, check_submission_text, submission_files
+from pipeline.core.submissions import check_submission_file, submission_files
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)
@@ -449,7 +449,7 @@ async def _fetch_and_parse(
                     p.fetched = replace(f, status="unchanged", body=b"")
                     p.body_hash = None
                 elif job.submission is not None:
-                    sub, found = check_submission_text(f.body, config, job.shown_url)
+                    sub, found = check_submission_file(f.body, config, job.shown_url)
                     problems.extend(found)
                     if sub is None:
                         first = next((x for x in found if x.is_error), None)

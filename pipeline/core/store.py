@@ -337,16 +337,17 @@ class Store:
         row = self.db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
         return item_from_json(row["data"]) if row else None
 
-    def get_items(self, ids: Iterable[str]) -> dict[str, Item]:
+    def _rows_by_id(self, columns: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """The items rows with these ids, 500 at a time (SQLite's limit on parameters is near)."""
         ids = list(ids)
-        out: dict[str, Item] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT data FROM items WHERE id IN ({marks})", chunk):
-                item = item_from_json(row["data"])
-                out[item.id] = item
-        return out
+            yield from self.db.execute(f"SELECT {columns} FROM items WHERE id IN ({marks})", chunk)
+
+    def get_items(self, ids: Iterable[str]) -> dict[str, Item]:
+        items = (item_from_json(row["data"]) for row in self._rows_by_id("data", ids))
+        return {item.id: item for item in items}
 
     def items(
         self,
@@ -433,18 +434,13 @@ class Store:
 
     def known_items(self, ids: Iterable[str]) -> dict[str, KnownItem]:
         """Origin, source, guid and dates of the given items that exist (for deduplication)."""
-        ids = list(ids)
-        out: dict[str, KnownItem] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, origin, source, guid, published, first_seen FROM items WHERE id IN ({marks})"
-            for row in self.db.execute(sql, chunk):
-                out[row["id"]] = KnownItem(
-                    row["id"], row["origin"], row["source"], row["guid"], _when(row["published"]),
-                    _when(row["first_seen"]),
-                )  # fmt: skip
-        return out
+        rows = self._rows_by_id("id, origin, source, guid, published, first_seen", ids)
+        return {
+            r["id"]: KnownItem(
+                r["id"], r["origin"], r["source"], r["guid"], _when(r["published"]), _when(r["first_seen"])
+            )
+            for r in rows
+        }
 
     def item_ids_by_guid(self, source: str) -> dict[str, str]:
         """guid -> item id for one source's items: an entry whose link changed keeps its item."""

@@ -126,21 +126,14 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
 
 
 def check_submission_file(
-    path: Path, config: Config, display: str
+    source: Path | bytes, config: Config, display: str
 ) -> tuple[Submission | None, list[Problem]]:
+    """Check a submission file, or the bytes of one fetched from a partner's site (``display``: its URL)."""
     try:
-        doc = load(path, display, max_bytes=MAX_BYTES)
-    except InputInvalid as e:
-        return None, list(e.problems)
-    return check_submission_doc(doc, config)
-
-
-def check_submission_text(
-    text: bytes, config: Config, display: str
-) -> tuple[Submission | None, list[Problem]]:
-    """Check a submission fetched from a partner's site (``display`` is its URL)."""
-    try:
-        doc = parse(text, display, max_bytes=MAX_BYTES)
+        if isinstance(source, bytes):
+            doc = parse(source, display, max_bytes=MAX_BYTES)
+        else:
+            doc = load(source, display, max_bytes=MAX_BYTES)
     except InputInvalid as e:
         return None, list(e.problems)
     return check_submission_doc(doc, config)
