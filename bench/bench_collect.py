@@ -2,7 +2,8 @@
 
     /work/venv/bin/python bench/bench_collect.py [--runs 3] [--feeds 300] [--serial]
 
-Prints a table: cold collect (empty database), warm collect (every feed answers 304), a concurrent
+Prints a table: cold collect (empty database), warm collect (every feed answers 304) in process
+and as a command (a new process, as cron starts it), a concurrent
 fetch alone, and (with --serial, ~30 s) the same fetch one request at a time, with medians, the
 targets from PRODUCT.md and the ratios; then the peak memory of the process and its parse workers.
 
@@ -17,8 +18,10 @@ import argparse
 import asyncio
 import datetime as dt
 import multiprocessing
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from feedserver import FeedServer  # noqa: E402
 
 from pipeline.collect import collect  # noqa: E402
-from pipeline.core.config import load_config  # noqa: E402
+from pipeline.core.config import DEFAULTS, load_config  # noqa: E402
 from pipeline.core.fetch import Limits, Request, fetch_all  # noqa: E402
 from pipeline.core.store import Store  # noqa: E402
 
@@ -93,6 +96,16 @@ def timed_collect(root: Path) -> tuple[float, str]:
         return time.perf_counter() - started, summary.line()
 
 
+def timed_command(root: Path) -> float:
+    """``newsletter collect`` as cron runs it: a new process, Python's start-up and imports included."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "--root", str(root), "collect"],
+        check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
 def timed_fetch(urls: list[str], limits: Limits) -> float:
     started = time.perf_counter()
     results = asyncio.run(fetch_all([Request(u, u) for u in urls], limits))
@@ -106,7 +119,12 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--feeds", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=64, help="newsletter.collect.concurrency")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULTS["collect"]["concurrency"],
+        help="newsletter.collect.concurrency",
+    )
     parser.add_argument(
         "--serial", action="store_true", help="also fetch one at a time (takes feeds x 0.1 s)"
     )
@@ -116,7 +134,7 @@ def main() -> None:
     server = ctx.Process(target=serve, args=(args.feeds, queue, stop), daemon=True)
     server.start()
     urls: list[str] = queue.get(timeout=60)
-    cold, warm, fetch = [], [], []
+    cold, warm, command, fetch = [], [], [], []
     lines = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -126,6 +144,7 @@ def main() -> None:
                 cold.append(seconds)
                 seconds, lines["warm"] = timed_collect(root)
                 warm.append(seconds)
+                command.append(timed_command(root))
                 fetch.append(timed_fetch(urls, Limits(concurrency=args.concurrency)))
             serial = timed_fetch(urls, Limits(concurrency=1, per_host=1)) if args.serial else None
     finally:
@@ -141,6 +160,7 @@ def main() -> None:
     rows = [
         ("cold collect (fetch, parse, store)", cold, COLD_TARGET),
         ("warm collect (all 304)", warm, WARM_TARGET),
+        ("warm, as a command (with start-up)", command, WARM_TARGET),
         ("fetch only, concurrent", fetch, None),
     ]
     for name, values, target in rows:

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import feedparser
-
 from pipeline.core.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.core.models import Image, Item
 
@@ -32,8 +30,6 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
-# feedparser's "bozo" reasons that say nothing about the entries: a missing or overridden charset.
-HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
@@ -199,6 +195,8 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
         headers["content-type"] = content_type
     # feedparser's own sanitiser and link resolver are switched off: markup.clean_html does both
     # with an allow-list, and doing it once is twice as fast.
+    import feedparser  # imported here: a run where every feed is unchanged parses nothing
+
     d = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     warnings: list[str] = []
     if not d.entries:
@@ -209,7 +207,9 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
         if not d.get("version"):
             raise NotAFeed("not a feed: no RSS, Atom or JSON Feed found")
         return [], warnings, d.feed.get("title")
-    if d.get("bozo") and not isinstance(d.get("bozo_exception"), HARMLESS):
+    # feedparser's "bozo" reasons that say nothing about the entries: a missing or overridden charset.
+    harmless = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+    if d.get("bozo") and not isinstance(d.get("bozo_exception"), harmless):
         warnings.append(
             f"the feed is not well-formed ({_reason(d.get('bozo_exception'))}); its entries were used"
         )
