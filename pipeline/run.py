@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline import deliver, render
+from pipeline import curate, deliver, render
 from pipeline.core.approval import approval_state
 from pipeline.core.config import Config
-from pipeline.core.errors import InputInvalid, PipelineError
+from pipeline.core.errors import InputInvalid, PipelineError, Problem
 from pipeline.core.issues import Issue, check_issue_file
 from pipeline.core.locking import exclusive
 from pipeline.core.models import DeliveryState, IssueState
@@ -58,6 +58,18 @@ def clock_from(start: dt.datetime) -> deliver.Clock:
     """A clock that reads ``start`` now and runs on in real time (cron's --now, the demo's date)."""
     origin = time.monotonic()
     return lambda: (start + dt.timedelta(seconds=time.monotonic() - origin)).astimezone(dt.UTC)
+
+
+# -- one issue, checked -------------------------------------------------------------------------------
+def check(
+    config: Config, store: Store, issue_id: str, *, links: bool = False
+) -> tuple[Issue | None, list[Problem]]:
+    """What ``newsletter check`` (and the studio) reports for an issue: the file's structure and
+    curate's checks against the state database (and, with ``links``, every link), sorted by line.
+
+    The place where checks that need more than one stage (the rendered message, say) are added.
+    """
+    return curate.check_issue(config, store, issue_id, links=links)
 
 
 # -- one issue to the list --------------------------------------------------------------------------

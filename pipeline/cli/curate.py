@@ -76,8 +76,10 @@ def check(ctx: Context, issue_id: str, links: bool) -> None:
     Example:
       newsletter check 2026-12 --links
     """
+    from pipeline import run  # the checks that combine stages live beside the order of the stages
+
     with Store(ctx.config.settings.state) as store:
-        _issue, problems = curate.check_issue(ctx.config, store, issue_id, links=links)
+        _issue, problems = run.check(ctx.config, store, issue_id, links=links)
     for p in problems:
         click.echo(str(p), err=True)
     errors = sum(p.is_error for p in problems)
