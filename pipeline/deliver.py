@@ -1,20 +1,37 @@
-"""Deliver: send an issue to every subscriber exactly once, or a test copy to a few addresses.
+"""Deliver: send an issue to every subscriber exactly once, recall it, or send a test copy.
 
-The order of a list send, and why:
+A list send is never sent "at once". Every send attempt is one SendGrid batch (``batch_id``) whose
+mail SendGrid holds until a ``send_at`` at least the hold time ahead (``newsletter.delivery``,
+30 minutes by default) or the issue's own send_at when that is later. Until 10 minutes before that
+moment, cancelling the batch discards all of its mail; that is what repairs a kill and what
+``newsletter cancel`` (recall) does. The order of a list send, and why:
 
 1. Take the issue's send lock (``pipeline.core.locking``): two senders could each claim the same
    subscribers. A killed sender leaves no lock behind.
-2. Batches left "in flight" by a killed process become "unknown": their request may have reached
-   SendGrid. They are reported, and resent only with ``resend_unknown`` (the editor's explicit word).
-3. Read the subscriber list and SendGrid's suppressions, and bring the ledger in line: new
+2. Settle what an earlier run left in doubt: a request whose answer was lost (the process was
+   killed, or the request timed out) may or may not have reached SendGrid. While its attempt can
+   still be cancelled, the attempt is cancelled and confirmed, and everyone in it (the accepted
+   ones too, their mail is discarded with the batch) is pending again for a new attempt. Only when
+   the cancel window has passed do they stay "unknown", reported and never resent silently.
+3. Read the subscriber list and SendGrid's suppressions and bring the ledger in line: new
    subscribers pending, suppressed ones skipped with the reason. On the first run this happens in
-   the same transaction that keeps the exact content sent (``record_sent_issue``), so a send that
-   has started always has its content, and a resumed send sends that same content.
-4. Per batch of at most 1000: commit "in flight", make the request, commit the outcome. Nothing is
-   "accepted" unless SendGrid answered 202.
-5. When nobody is pending, in flight or failed, the send is complete.
+   the same transaction that keeps the exact content sent (``record_sent_issue``).
+4. An attempt is recorded (batch id, send_at) before its first request. Per request of at most
+   1000: commit "in flight", make the request, commit the outcome; nothing is "accepted" unless
+   SendGrid answered 202. A lost answer leaves the request in doubt and the send goes on.
+5. When nobody is pending and the attempt holds a request in doubt, the process waits until that
+   request can no longer be on its way to SendGrid, then cancels the attempt (one cancel, however
+   many requests were in doubt) and sends its subscribers again in a new attempt.
+6. When nobody is pending, in doubt or failed, the issue is handed over ("scheduled"); it goes out
+   at send_at, and cancels whose send_at has passed are removed at SendGrid, never earlier (a cancel
+   deleted early sends the batch after all).
 
-Without ``SENDGRID_API_KEY`` the same steps write ``.eml`` files to ``outbox/ISSUE/``.
+SendGrid does not document whether a cancel also catches a request that reaches it after the
+cancel. Step 5 never relies on it: it cancels only after every request of the batch has arrived
+or can no longer arrive.
+
+Without ``SENDGRID_API_KEY`` the same steps write ``.eml`` files to ``outbox/ISSUE/``, and a
+cancelled attempt's files are moved aside to ``outbox/ISSUE/cancelled/BATCH/``.
 """
 
 from __future__ import annotations
@@ -23,6 +40,8 @@ import datetime as dt
 import html as html_lib
 import math
 import os
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -35,18 +54,20 @@ from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
 from pipeline.core.issues import Issue
 from pipeline.core.locking import exclusive
-from pipeline.core.models import DeliveryState, IssueState, Prepared, Rendered
+from pipeline.core.models import AttemptState, DeliveryState, IssueState, Prepared, Rendered, RequestState
 from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import (
     MAX_RECIPIENTS,
     MAX_SCHEDULE,
     Answer,
+    CancelLimit,
     RequestInvalid,
+    RetryPolicy,
     SendGridAPI,
     SendResult,
     mail_body,
 )
-from pipeline.core.store import Store
+from pipeline.core.store import Attempt, Store
 from pipeline.core.subscribers import is_email, read_subscribers
 from pipeline.core.tokens import (
     DEFAULT_NAME,
@@ -60,9 +81,16 @@ from pipeline.core.tokens import (
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
-# previous one; more buys little and widens what a kill can leave unknown.
+# previous one; more buys little and widens what a kill can leave in doubt.
 CONCURRENCY = 2
 TEST_PREFIX = "[TEST] "
+CANCEL_LIMIT = dt.timedelta(minutes=10)  # SendGrid cancels a batch no later than this before its send_at
+CANCEL_SAFETY = dt.timedelta(seconds=30)  # a cancel starts at least this long before that limit
+SENDGRID_CANCELS = 10  # cancelled or paused batches SendGrid keeps at a time, per account
+MAX_REPAIRS = 3  # attempts one run cancels before it stops (each cancel counts against SendGrid's 10)
+# An open attempt takes more requests while at least this much of its hold is left; later, the rest
+# of the list goes in a new attempt, so that a kill can still be repaired before its deadline.
+REUSE_GRACE = dt.timedelta(minutes=5)
 # The ledger's states as reports list them, in this order.
 REPORTED = (
     DeliveryState.ACCEPTED, DeliveryState.SKIPPED, DeliveryState.FAILED, DeliveryState.UNKNOWN,
@@ -70,6 +98,7 @@ REPORTED = (
 )  # fmt: skip
 Progress = Callable[[int, int], None]  # (sent in this run, to send in this run)
 Clock = Callable[[], dt.datetime]  # the time now, aware (the demo and cron's --now pass their own)
+Notice = Callable[[str], None]  # a line for the person (or log) watching the send
 
 
 class NotApproved(PipelineError):
@@ -80,12 +109,30 @@ class SendStopped(PipelineError):
     "SendGrid refused a request or could not be reached; the ledger says who got the issue."
 
 
+class NotRecallable(PipelineError):
+    "The issue cannot be recalled: it was not handed over, went out, or is past SendGrid's deadline."
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def deadline(send_at: dt.datetime) -> dt.datetime:
+    """The last moment SendGrid still cancels mail that goes out at ``send_at``."""
+    return send_at - CANCEL_LIMIT
+
+
 # -- where messages go ----------------------------------------------------------------------------
 class Transport(Protocol):
     destination: str
 
     @property
     def requests(self) -> int: ...
+
+    @property
+    def in_flight_at_most(self) -> float:
+        """Seconds after a request started when it can no longer be on its way."""
+        ...
 
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]] | None: ...
 
@@ -95,14 +142,85 @@ class Transport(Protocol):
         recipients: list[tuple[str, str | None]],
         settings: Settings,
         *,
-        batch: int,
+        request: int,
         test: bool,
         send_at: dt.datetime | None,
+        batch_id: str | None,
     ) -> SendResult: ...
+
+    def create_batch(self, issue_id: str) -> str: ...
+
+    def cancel_batch(self, issue_id: str, batch_id: str) -> None: ...
+
+    def cancel_status(self, issue_id: str, batch_id: str) -> str | None: ...
+
+    def cancelled_batches(self) -> list[str]: ...
+
+    def forget_cancel(self, issue_id: str, batch_id: str) -> None: ...
+
+
+def _list_body(
+    rendered: Rendered,
+    recipients: list[tuple[str, str | None]],
+    settings: Settings,
+    *,
+    request: int,
+    send_at: dt.datetime | None,
+    batch_id: str | None,
+) -> dict[str, object]:
+    """A list request: SendGrid fills each recipient's name and the group's unsubscribe links."""
+    issue = rendered.issue_id
+    custom = {"issue": issue, "request": str(request)}
+    if batch_id:
+        custom["batch"] = batch_id  # the event webhook ties events back to the ledger by these
+    return mail_body(
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        reply_to=settings.reply_to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        recipients=recipients,
+        substitutions=lambda name: {TOKEN_NAME: name or DEFAULT_NAME},
+        categories=[*settings.categories, f"issue-{issue}"],
+        custom_args=custom,
+        headers={
+            # SendGrid fills the group's one-click URL (the asm tag); the mailto is a fallback.
+            "List-Unsubscribe": f"<{TOKEN_UNSUBSCRIBE}>, <{unsubscribe_mailto(settings, issue)}>",
+            "List-Unsubscribe-Post": ONE_CLICK,
+        },
+        group=settings.unsubscribe_group,
+        send_at=int(send_at.timestamp()) if send_at else None,
+        batch_id=batch_id,
+    )
+
+
+def _test_body(
+    rendered: Rendered, recipients: list[tuple[str, str | None]], settings: Settings
+) -> dict[str, object]:
+    """A test copy: test readers are not on the list, so no unsubscribe group, and working links
+    instead of the tokens SendGrid would fill for list members; sent at once."""
+    issue = rendered.issue_id
+
+    def fill(text: str) -> str:
+        return personalise(text, Recipient(""), settings, issue)
+
+    return mail_body(
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        reply_to=settings.reply_to,
+        subject=TEST_PREFIX + fill(rendered.subject),
+        text=fill(rendered.text),
+        html=fill(rendered.html),
+        recipients=recipients,
+        categories=[*settings.categories, f"issue-{issue}", "test"],
+        custom_args={"issue": issue, "test": "1"},
+        headers={"List-Unsubscribe": f"<{unsubscribe_mailto(settings, issue)}>"},
+    )
 
 
 class SendGridTransport:
-    """Mail send through SendGrid; the list send carries the unsubscribe group, the test send does not."""
+    """Mail send through SendGrid, batches and their cancels."""
 
     def __init__(self, api: SendGridAPI) -> None:
         self.api = api
@@ -111,6 +229,10 @@ class SendGridTransport:
     @property
     def requests(self) -> int:
         return self.api.requests
+
+    @property
+    def in_flight_at_most(self) -> float:
+        return self.api.policy.in_flight_at_most
 
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
         return self.api.suppressions(group)
@@ -121,55 +243,35 @@ class SendGridTransport:
         recipients: list[tuple[str, str | None]],
         settings: Settings,
         *,
-        batch: int,
+        request: int,
         test: bool,
         send_at: dt.datetime | None,
+        batch_id: str | None,
     ) -> SendResult:
-        issue = rendered.issue_id
-        categories = [*settings.categories, f"issue-{issue}"]
         if test:
-            # Test readers are not on the list: no unsubscribe group, and working links instead of the
-            # tokens SendGrid would fill for list members.
-            def fill(text: str) -> str:
-                return personalise(text, Recipient(""), settings, issue)
-
-            body = mail_body(
-                from_email=settings.from_email,
-                from_name=settings.from_name,
-                reply_to=settings.reply_to,
-                subject=TEST_PREFIX + fill(rendered.subject),
-                text=fill(rendered.text),
-                html=fill(rendered.html),
-                recipients=recipients,
-                categories=[*categories, "test"],
-                custom_args={"issue": issue, "test": "1"},
-                headers={"List-Unsubscribe": f"<{unsubscribe_mailto(settings, issue)}>"},
-            )
-        else:
-            body = mail_body(
-                from_email=settings.from_email,
-                from_name=settings.from_name,
-                reply_to=settings.reply_to,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                recipients=recipients,
-                substitutions=lambda name: {TOKEN_NAME: name or DEFAULT_NAME},
-                categories=categories,
-                custom_args={"issue": issue, "batch": str(batch)},
-                headers={
-                    # SendGrid fills the group's one-click URL (the asm tag); the mailto is a fallback.
-                    "List-Unsubscribe": f"<{TOKEN_UNSUBSCRIBE}>, <{unsubscribe_mailto(settings, issue)}>",
-                    "List-Unsubscribe-Post": ONE_CLICK,
-                },
-                group=settings.unsubscribe_group,
-                send_at=int(send_at.timestamp()) if send_at else None,
-            )
+            return self.api.send(_test_body(rendered, recipients, settings))
+        body = _list_body(rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id)
         return self.api.send(body)
+
+    def create_batch(self, issue_id: str) -> str:
+        return self.api.create_batch()
+
+    def cancel_batch(self, issue_id: str, batch_id: str) -> None:
+        self.api.cancel_batch(batch_id)
+
+    def cancel_status(self, issue_id: str, batch_id: str) -> str | None:
+        return self.api.cancel_status(batch_id)
+
+    def cancelled_batches(self) -> list[str]:
+        return self.api.cancelled_batches()
+
+    def forget_cancel(self, issue_id: str, batch_id: str) -> None:
+        self.api.forget_cancel(batch_id)
 
 
 class OutboxTransport:
-    """The outbox: every message a file. No suppressions to read (there is no account)."""
+    """The outbox: every message a file, named after its batch. There are no suppressions to read
+    (there is no account); a cancelled batch's files are moved aside, as SendGrid discards its mail."""
 
     def __init__(self, outbox: Outbox, display: str) -> None:
         self.outbox = outbox
@@ -178,6 +280,8 @@ class OutboxTransport:
     @property
     def requests(self) -> int:
         return self.outbox.requests
+
+    in_flight_at_most = 0.0  # a file is written, or it is not
 
     def suppressions(self, group: int | None) -> None:
         return None
@@ -188,18 +292,42 @@ class OutboxTransport:
         recipients: list[tuple[str, str | None]],
         settings: Settings,
         *,
-        batch: int,
+        request: int,
         test: bool,
         send_at: dt.datetime | None,
+        batch_id: str | None,
     ) -> SendResult:
-        name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch:05d}"
+        name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch_id}-{request:05d}"
         self.outbox.deliver(rendered, recipients, settings, name=name, test=test)
         return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
+
+    def _cancelled(self, issue_id: str, batch_id: str) -> Path:
+        return self.outbox.folder(issue_id) / "cancelled" / batch_id
+
+    def create_batch(self, issue_id: str) -> str:
+        return f"ob{uuid.uuid4().hex[:10]}"
+
+    def cancel_batch(self, issue_id: str, batch_id: str) -> None:
+        aside = self._cancelled(issue_id, batch_id)
+        aside.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.outbox.folder(issue_id).glob(f"{batch_id}-*.eml")):
+            os.replace(path, aside / path.name)
+
+    def cancel_status(self, issue_id: str, batch_id: str) -> str | None:
+        return "cancel" if self._cancelled(issue_id, batch_id).is_dir() else None
+
+    def cancelled_batches(self) -> list[str]:
+        return []  # no account, no limit
+
+    def forget_cancel(self, issue_id: str, batch_id: str) -> None:
+        pass  # the files stay aside, as the record of what was not sent
 
 
 def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_options: object) -> Transport:
     """SendGrid when ``SENDGRID_API_KEY`` is set, else the outbox under the instance root."""
-    api = SendGridAPI.from_env(config.settings.sendgrid_region, env, **api_options)
+    s = config.settings
+    api_options.setdefault("policy", RetryPolicy(timeout=s.sendgrid_timeout, settle=s.sendgrid_settle))
+    api = SendGridAPI.from_env(s.sendgrid_region, env, **api_options)
     if api is not None:
         return SendGridTransport(api)
     return OutboxTransport(Outbox(config.root / "outbox"), "outbox/")
@@ -211,7 +339,7 @@ def _send_lock(config: Config, issue_id: str) -> Path:
 
 @contextmanager
 def send_lock(config: Config, issue_id: str) -> Iterator[None]:
-    """The one-send-at-a-time lock for an issue (``newsletter run`` takes it too)."""
+    """The one-send-at-a-time lock for an issue (``newsletter run`` and ``cancel`` take it too)."""
     with exclusive(_send_lock(config, issue_id), f"a send of issue {issue_id}"):
         yield
 
@@ -238,14 +366,20 @@ class Plan:
     counts: Mapping[DeliveryState, int]  # the ledger as the send would start it
     skipped: Mapping[str, int]  # by reason
     requests: int
-    send_at: dt.datetime | None  # None: at once
+    send_at: dt.datetime  # when SendGrid would send it
+    batch_id: str | None  # the open attempt's batch that would take it; None: a new batch
     resend_unknown: bool
     completed: bool  # the issue was sent to the whole list before
+    in_doubt: int  # subscribers in requests whose answer was lost, to be settled first
 
     @property
     def to_send(self) -> int:
         unknown = self.counts[DeliveryState.UNKNOWN] if self.resend_unknown else 0
         return self.counts[DeliveryState.PENDING] + unknown
+
+    @property
+    def deadline(self) -> dt.datetime:
+        return deadline(self.send_at)
 
 
 @dataclass(frozen=True)
@@ -258,12 +392,19 @@ class Report:
     list: ListCheck | None
     requests: int  # HTTP requests (or outbox batches) in this run, retries included
     sent_now: int  # subscribers accepted in this run
-    unknown_batches: tuple[int, ...]
+    unknown_batches: tuple[int, ...]  # requests in doubt for good: their attempt can no longer be cancelled
     completed: bool
     stopped: str | None = None  # why the send stopped early: SendGrid's own message
-    newly_unknown: int = 0  # found in flight from a killed run
+    newly_unknown: int = 0  # in doubt, found too late to cancel
     resent_unknown: int = 0
     finished_now: bool = False  # this run served the last subscriber (the editors get the report)
+    send_at: dt.datetime | None = None  # when SendGrid sends the last attempt's mail
+    repaired: int = 0  # attempts cancelled in this run to settle a request in doubt
+    batch_id: str | None = None  # the last attempt's batch
+
+    @property
+    def deadline(self) -> dt.datetime | None:
+        return deadline(self.send_at) if self.send_at else None
 
 
 @dataclass(frozen=True)
@@ -273,6 +414,15 @@ class TestReport:
     recipients: int
     accepted: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RecallReport:
+    issue_id: str
+    destination: str
+    recipients: int  # subscribers SendGrid held it for
+    send_at: dt.datetime  # when it would have gone out
+    batches: int
 
 
 # -- reading the list -----------------------------------------------------------------------------
@@ -286,17 +436,19 @@ def _load_audience(config: Config, store: Store, transport: Transport) -> ListCh
     )
 
 
-def _schedule(send_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-    """The send_at to give SendGrid: None when due (or past); refuse what SendGrid would refuse."""
-    if send_at is None or send_at <= now:
-        return None
-    if (send_at - now).total_seconds() > MAX_SCHEDULE:
+def schedule(config: Config, issue_send_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When a new attempt's mail goes out: the hold time from now, or the issue's send_at when that is
+    later (to the minute); refused when SendGrid could not hold it that long."""
+    held = now + config.settings.hold
+    held = (held + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)  # a whole minute, after the hold
+    when = max(held, issue_send_at) if issue_send_at is not None else held
+    if (when - now).total_seconds() > MAX_SCHEDULE:
         raise PipelineError(
-            f"the issue is scheduled for {send_at:%Y-%m-%d %H:%M %Z}, more than 72 hours ahead;"
+            f"the issue is scheduled for {when:%Y-%m-%d %H:%M %Z}, more than 72 hours ahead;"
             " SendGrid cannot hold it that long",
-            "send it within 72 hours of send_at, or let 'newsletter run' (cron) send it when it is due",
+            "send it within 72 hours of send_at, or let 'newsletter run' (cron) hand it over when it is due",
         )
-    return send_at
+    return when
 
 
 def _check_settings(config: Config, transport: Transport) -> None:
@@ -308,11 +460,93 @@ def _check_settings(config: Config, transport: Transport) -> None:
         )
 
 
-# -- the three things a user can do -------------------------------------------------------------------
+# -- batches: cancelling, and removing old cancels -----------------------------------------------------
+def _cancel(store: Store, transport: Transport, attempt: Attempt, reason: str, clock: Clock) -> None:
+    """Cancel one attempt at SendGrid and confirm it; then everyone it held is pending again.
+
+    The intent is committed first, so a kill at any point is finished by the next run. Raises
+    ``CancelLimit`` (SendGrid holds 10 cancels) or ``SendStopped`` when SendGrid does not confirm.
+    """
+    if attempt.state != AttemptState.CANCELLING:
+        if len(transport.cancelled_batches()) >= SENDGRID_CANCELS:
+            raise CancelLimit(
+                f"SendGrid holds {SENDGRID_CANCELS} cancelled or paused batches already, its limit, so batch"
+                f" {attempt.batch_id} of issue {attempt.issue} cannot be cancelled; nothing more is sent",
+                "remove old cancels or pauses in SendGrid, or wait until their send times pass (the next"
+                " run removes this pipeline's own), then run the send again",
+            )
+        store.mark_cancelling(attempt.issue, attempt.attempt, reason, clock())
+    transport.cancel_batch(attempt.issue, attempt.batch_id)
+    status = transport.cancel_status(attempt.issue, attempt.batch_id)
+    if status != "cancel":
+        why = "is paused there, not cancelled" if status == "pause" else "does not show it as cancelled"
+        raise SendStopped(
+            f"SendGrid {why} (batch {attempt.batch_id} of issue {attempt.issue}); nothing more is sent",
+            "run the send again to retry the cancel; its mail goes out at"
+            f" {attempt.send_at:%Y-%m-%d %H:%M %Z} unless it is cancelled",
+        )
+    store.cancelled(attempt.issue, attempt.attempt, clock())
+
+
+def clear_old_cancels(store: Store, transport: Transport, now: dt.datetime) -> int:
+    """Remove at SendGrid the cancels of attempts whose send_at has passed: they count against its
+    limit of 10. Never earlier: a cancel removed before send_at sends the batch after all."""
+    cleared = 0
+    for a in store.attempts():
+        if a.state == AttemptState.CANCELLED and a.send_at + dt.timedelta(minutes=1) < now:
+            transport.forget_cancel(a.issue, a.batch_id)
+            store.cleared(a.issue, a.attempt)
+            cleared += 1
+    return cleared
+
+
+def _in_doubt(store: Store, attempt: Attempt) -> list[int]:
+    """Requests of ``attempt`` whose answer is not known (started_at, as Unix times)."""
+    found = store.delivery_batches(attempt.issue, RequestState.IN_FLIGHT, attempt=attempt.attempt)
+    return [int(r.started_at.timestamp()) for r in found]
+
+
+def _settle(
+    store: Store,
+    transport: Transport,
+    attempt: Attempt,
+    clock: Clock,
+    sleep: Callable[[float], None],
+    notice: Notice,
+) -> tuple[bool, int]:
+    """Settle an attempt that holds requests in doubt (or a cancel not yet confirmed).
+
+    Returns (cancelled, subscribers now unknown for good). While the attempt can still be cancelled,
+    wait until its requests can no longer be on their way, then cancel it; after its deadline, its
+    requests in doubt are unknown.
+    """
+    started = _in_doubt(store, attempt)
+    if not started and attempt.state != AttemptState.CANCELLING:
+        return False, 0
+    settled_at = max(started, default=0) + transport.in_flight_at_most
+    wait_for = settled_at - clock().timestamp()
+    latest = deadline(attempt.send_at) - CANCEL_SAFETY
+    if clock() + dt.timedelta(seconds=max(wait_for, 0)) >= latest:
+        reason = (
+            f"the answer was lost and batch {attempt.batch_id} could no longer be cancelled (SendGrid"
+            f" sends it at {attempt.send_at:%Y-%m-%d %H:%M %Z})"
+        )
+        return False, store.close_attempt(attempt.issue, attempt.attempt, reason, clock())
+    if wait_for > 0:
+        notice(
+            f"waiting {math.ceil(wait_for)} s until a request whose answer was lost can no longer reach"
+            f" SendGrid, then cancelling batch {attempt.batch_id} and sending its subscribers again"
+        )
+        sleep(wait_for)
+    _cancel(store, transport, attempt, "a request's answer was lost", clock)
+    return True, 0
+
+
+# -- the things a user can do -------------------------------------------------------------------------
 def send_test(
     config: Config, rendered: Rendered, addresses: Sequence[str], transport: Transport
 ) -> TestReport:
-    """A copy with a marked subject to ``addresses`` only (a draft too); records nothing."""
+    """A copy with a marked subject to ``addresses`` only (a draft too), sent at once; records nothing."""
     unique: dict[str, None] = {}
     for address in addresses:
         if not is_email(address):
@@ -324,11 +558,25 @@ def send_test(
     if len(unique) > BATCH:
         raise PipelineError(f"--to names {len(unique)} addresses; a test goes to at most {BATCH}")
     result = transport.send(
-        rendered, [(a, None) for a in unique], config.settings, batch=0, test=True, send_at=None
+        rendered,
+        [(a, None) for a in unique],
+        config.settings,
+        request=0,
+        test=True,
+        send_at=None,
+        batch_id=None,
     )
     return TestReport(
         rendered.issue_id, transport.destination, len(unique), result.answer == Answer.ACCEPTED, result.reason
     )
+
+
+def _usable(config: Config, attempt: Attempt | None, now: dt.datetime) -> Attempt | None:
+    """The open attempt a send may add requests to, or None when a new one is needed."""
+    if attempt is None or attempt.state != AttemptState.OPEN:
+        return None
+    left = attempt.send_at - now
+    return attempt if left >= config.settings.hold - REUSE_GRACE else None
 
 
 def plan(
@@ -341,22 +589,20 @@ def plan(
     resend_unknown: bool = False,
     now: dt.datetime | None = None,
 ) -> Plan:
-    """What ``send_to_list`` would do now, computed on the real ledger and rolled back: sends nothing."""
-    now = now or dt.datetime.now(dt.UTC)
-    schedule = _schedule(send_at, now)
+    """What ``send_list`` would do now, computed on the real ledger and rolled back: sends nothing."""
+    now = now or utc_now()
     sent = store.sent_issue(issue_id)
     completed = bool(sent and sent.completed)
+    current = store.current_attempt(issue_id)
+    reuse = _usable(config, current, now) if current is not None and not _in_doubt(store, current) else None
+    when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
     check = _load_audience(config, store, transport)
     counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
     to_send = counts[DeliveryState.PENDING] + (counts[DeliveryState.UNKNOWN] if resend_unknown else 0)
     return Plan(
-        issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), schedule,
-        resend_unknown, completed,
+        issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), when,
+        reuse.batch_id if reuse else None, resend_unknown, completed, counts[DeliveryState.IN_FLIGHT],
     )  # fmt: skip
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def send_list(
@@ -370,20 +616,28 @@ def send_list(
     resend_unknown: bool = False,
     progress: Progress | None = None,
     clock: Clock = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    notice: Notice | None = None,
     batch_size: int = BATCH,
     concurrency: int = CONCURRENCY,
 ) -> Report:
-    """Send the approved ``issue`` to every subscriber not yet served; safe to rerun after any stop.
+    """Hand the approved ``issue`` to SendGrid for every subscriber not yet served, held until
+    ``send_at`` (or the hold time from now, when that is later); safe to rerun after any stop.
 
     Call it holding ``send_lock``. ``prepared`` (``pipeline.render.prepare``) is needed only when
     the send starts: a resumed send sends the content kept when it started, and renders nothing.
-    Refuses a draft or a changed issue (``NotApproved``).
+    Refuses a draft, a changed or a recalled issue (``NotApproved``).
     """
     issue_id = issue.id
+    tell = notice or (lambda line: None)
     sent = store.sent_issue(issue_id)
     state = approval_state(store, issue, prepared.fingerprint if prepared else None)
-    if state in (IssueState.DRAFT, IssueState.CHANGED):
-        why = "is not approved" if state == IssueState.DRAFT else "changed after it was approved"
+    if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
+        why = {
+            IssueState.DRAFT: "is not approved",
+            IssueState.CHANGED: "changed after it was approved",
+            IssueState.RECALLED: "was recalled, and is not approved again",
+        }[state]
         raise NotApproved(
             f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
             f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
@@ -397,9 +651,21 @@ def send_list(
         raise ValueError("a send that starts needs the prepared issue (pipeline.render.prepare)")
     _check_settings(config, transport)
     now = clock()
-    schedule = _schedule(send_at, now)
-    # Under the lock, anything still in flight belongs to a process that died mid-request.
-    newly_unknown = store.in_flight_to_unknown(issue_id, now)
+    schedule(config, send_at, now)  # refuses, before anything happens, what SendGrid could not hold
+    requests_before = transport.requests
+    clear_old_cancels(store, transport, now)
+
+    # What an earlier run left in doubt is settled first: cancelled while that still works.
+    newly_unknown, repaired, stopped = 0, 0, None
+    current = store.current_attempt(issue_id)
+    if current is not None:
+        try:
+            cancelled, unknown = _settle(store, transport, current, clock, sleep, tell)
+        except (CancelLimit, SendStopped) as e:
+            return _report(store, issue_id, transport, requests_before, None, 0, stopped=e.message)
+        repaired += cancelled
+        newly_unknown += unknown
+    sent = store.sent_issue(issue_id)
     completed = bool(sent and sent.completed)
 
     def finished_file() -> None:
@@ -408,13 +674,10 @@ def send_list(
             mark_sent(config, issue_id)
 
     if completed and not resend_unknown:
-        # Sent to the whole list before: nothing to read, nothing to send (a new subscriber does not
-        # get an old issue). The file's status may still need its write, if a kill came between.
+        # Handed over to the whole list before: nothing to read, nothing to send (a new subscriber
+        # does not get an old issue). The file's status may still need its write.
         finished_file()
-        counts = store.delivery_counts(issue_id)
-        unknown = tuple(b.batch for b in store.delivery_batches(issue_id, DeliveryState.UNKNOWN))
-        return Report(issue_id, transport.destination, counts, None, 0, 0, unknown, True, None, newly_unknown)
-    requests_before = transport.requests
+        return _report(store, issue_id, transport, requests_before, None, 0, newly_unknown=newly_unknown)
     check = _load_audience(config, store, transport)
     with store.transaction():
         if prepared is not None and sent is None:
@@ -425,7 +688,78 @@ def send_list(
     assert kept is not None
     content = kept.rendered
 
-    total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
+    done = 0
+    while True:
+        total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
+        if total == 0:
+            break
+        attempt = _usable(config, store.current_attempt(issue_id), clock())
+        if attempt is None:
+            when = schedule(config, send_at, clock())
+            attempt = store.record_attempt(issue_id, transport.create_batch(issue_id), when, clock())
+        accepted, stopped = _requests(
+            config, store, content, transport, attempt, clock=clock, progress=progress,
+            batch_size=batch_size, concurrency=concurrency, total=total,
+        )  # fmt: skip
+        done += accepted
+        if stopped:
+            break
+        try:
+            cancelled, unknown = _settle(store, transport, attempt, clock, sleep, tell)
+        except (CancelLimit, SendStopped) as e:
+            stopped = e.message
+            break
+        repaired += cancelled
+        newly_unknown += unknown
+        if not cancelled:
+            break
+        done -= accepted  # the cancel discarded what this attempt had accepted; it goes again
+        if repaired >= MAX_REPAIRS:
+            stopped = (
+                f"{repaired} batches lost an answer in this run and were cancelled; the send stops here so as"
+                " not to use up SendGrid's cancels (at most 10 at a time)"
+            )
+            break
+
+    counts = store.delivery_counts(issue_id)
+    finished = not stopped and all(
+        counts[s] == 0 for s in (DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.FAILED)
+    )
+    if finished:
+        if not completed:
+            with store.transaction():
+                store.complete_sent_issue(issue_id, clock())
+        finished_file()
+    return _report(
+        store,
+        issue_id,
+        transport,
+        requests_before,
+        check,
+        done,
+        stopped=stopped,
+        newly_unknown=newly_unknown,
+        resent=resent,
+        finished_now=finished and not completed,
+        repaired=repaired,
+    )
+
+
+def _requests(
+    config: Config,
+    store: Store,
+    content: Rendered,
+    transport: Transport,
+    attempt: Attempt,
+    *,
+    clock: Clock,
+    progress: Progress | None,
+    batch_size: int,
+    concurrency: int,
+    total: int,
+) -> tuple[int, str | None]:
+    """Every pending subscriber in requests of ``attempt``; (accepted in this call, why it stopped)."""
+    issue_id = attempt.issue
     done = 0
     stopped: str | None = None
     if progress:
@@ -441,16 +775,17 @@ def send_list(
             store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
             stopped = stopped or e.message
             return
-        except Exception as e:  # a fault of ours mid-request: whether SendGrid has it cannot be known
+        except (
+            Exception
+        ) as e:  # a fault of ours mid-request: SendGrid may have it; settled like a lost answer
             reason = f"the request failed inside the pipeline ({type(e).__name__}: {e})"
-            store.finish_batch(issue_id, batch, DeliveryState.UNKNOWN, at, reason=reason)
-            stopped = stopped or reason
+            store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=reason)
             return
         if result.answer == Answer.ACCEPTED:
             store.finish_batch(issue_id, batch, DeliveryState.ACCEPTED, at, message_id=result.message_id)
             done += size
-        elif result.answer == Answer.UNKNOWN:
-            store.finish_batch(issue_id, batch, DeliveryState.UNKNOWN, at, reason=result.reason)
+        elif result.answer == Answer.UNKNOWN:  # in doubt: settled (cancelled) once the attempt is sent
+            store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=result.reason)
         elif result.answer == Answer.REFUSED:
             store.finish_batch(issue_id, batch, DeliveryState.FAILED, at, reason=result.reason)
             stopped = stopped or result.reason
@@ -467,21 +802,14 @@ def send_list(
             more = True
             while True:
                 while more and stopped is None and len(running) < concurrency:
-                    batch, recipients = store.claim_batch(issue_id, batch_size, clock())
+                    batch, recipients = store.claim_batch(issue_id, batch_size, clock(), attempt.attempt)
                     if not recipients:
                         more = False
                         break
-                    # A resumed send past its send_at goes at once; SendGrid refuses a send_at in the past.
-                    when = _schedule(schedule, clock())
                     future = pool.submit(
-                        transport.send,
-                        content,
-                        recipients,
-                        config.settings,
-                        batch=batch,
-                        test=False,
-                        send_at=when,
-                    )
+                        transport.send, content, recipients, config.settings, request=batch, test=False,
+                        send_at=attempt.send_at, batch_id=attempt.batch_id,
+                    )  # fmt: skip
                     running[future] = (batch, len(recipients))
                 if not running:
                     break
@@ -489,38 +817,95 @@ def send_list(
                 for future in ready:
                     record(*running.pop(future), future)
         except KeyboardInterrupt:
-            # Ctrl-C: let the requests under way finish and record them, so that they are not "unknown".
+            # Ctrl-C: let the requests under way finish and record them, so that they are not in doubt.
             for future in list(running):
                 record(*running.pop(future), future)
             raise
+    return done, stopped
 
+
+def _report(
+    store: Store,
+    issue_id: str,
+    transport: Transport,
+    requests_before: int,
+    check: ListCheck | None,
+    done: int,
+    *,
+    stopped: str | None = None,
+    newly_unknown: int = 0,
+    resent: int = 0,
+    finished_now: bool = False,
+    repaired: int = 0,
+) -> Report:
     counts = store.delivery_counts(issue_id)
-    finished = (
-        counts[DeliveryState.PENDING] == counts[DeliveryState.IN_FLIGHT] == counts[DeliveryState.FAILED] == 0
-    )
-    if finished:
-        if not completed:
-            with store.transaction():
-                store.complete_sent_issue(issue_id, clock())
-        finished_file()
-    unknown = tuple(b.batch for b in store.delivery_batches(issue_id, DeliveryState.UNKNOWN))
+    sent = store.sent_issue(issue_id)
+    unknown = tuple(b.batch for b in store.delivery_batches(issue_id, RequestState.UNKNOWN))
+    held = [a for a in store.attempts(issue_id) if a.state == AttemptState.OPEN]
+    last = held[-1] if held else None
     return Report(
         issue_id, transport.destination, counts, check, transport.requests - requests_before, done, unknown,
-        finished, stopped, newly_unknown, resent, finished_now=finished and not completed,
+        bool(sent and sent.completed), stopped, newly_unknown, resent, finished_now,
+        last.send_at if last else None, repaired, last.batch_id if last else None,
     )  # fmt: skip
 
 
+def recall(
+    config: Config, store: Store, issue: Issue, transport: Transport, *, clock: Clock = utc_now
+) -> RecallReport:
+    """``newsletter cancel``: cancel every batch SendGrid holds for ``issue`` and confirm each, so that
+    nobody gets it; the send is forgotten, the recall kept on record, and the approval no longer holds.
+
+    Call it holding ``send_lock``. Changes nothing and raises ``NotRecallable`` when the issue was
+    not handed over, went out, or is past SendGrid's deadline (10 minutes before it goes out).
+    """
+    now = clock()
+    sent = store.sent_issue(issue.id)
+    held = [a for a in store.attempts(issue.id) if a.state in (AttemptState.OPEN, AttemptState.CANCELLING)]
+    if sent is None or not held:
+        raise NotRecallable(
+            f"issue {issue.id} was not handed to {transport.destination}; there is nothing to recall",
+            "run 'newsletter status' to see where it stands",
+        )
+    first = min(a.send_at for a in held)
+    tz = config.settings.timezone
+    if first <= now:
+        raise NotRecallable(
+            f"issue {issue.id} went out at {first.astimezone(tz):%Y-%m-%d %H:%M %Z}; it cannot be recalled",
+            "send a correction in the next issue, or a short follow-up mail",
+        )
+    if now >= deadline(first) - CANCEL_SAFETY:
+        raise NotRecallable(
+            f"too late: issue {issue.id} goes out at {first.astimezone(tz):%H:%M} and SendGrid recalls mail"
+            f" no later than 10 minutes before ({deadline(first).astimezone(tz):%H:%M}); it is"
+            f" {now.astimezone(tz):%H:%M}",
+            "nothing was changed; send a correction in the next issue if needed",
+        )
+    recipients = store.delivery_counts(issue.id)[DeliveryState.ACCEPTED]
+    for attempt in held:
+        _cancel(store, transport, attempt, "recalled by the editors", clock)
+    store.recall(issue.id, clock())
+    return RecallReport(issue.id, transport.destination, recipients, first, len(held))
+
+
 # -- telling the editors ----------------------------------------------------------------------------
-def report_text(report: Report) -> str:
-    """The delivery report as plain text: counts and batch numbers, never an address."""
+def report_text(report: Report, tz: dt.tzinfo = dt.UTC) -> str:
+    """The delivery report as plain text: counts, times and request numbers, never an address."""
     c = report.counts
     lines = [f"Issue {report.issue_id} via {report.destination}", ""]
     lines += [f"{state}:".ljust(10) + str(c[state]) for state in REPORTED]
+    if report.send_at and report.deadline:
+        lines += [
+            "",
+            f"Goes out at {report.send_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; until"
+            f" {report.deadline.astimezone(tz):%H:%M}, 'newsletter cancel {report.issue_id}' recalls it.",
+        ]
     if report.unknown_batches:
         lines += [
             "",
-            f"Unknown batches: {', '.join(map(str, report.unknown_batches))}. The answer to these requests"
-            " was lost; check SendGrid's activity (custom argument 'batch') before resending with"
+            f"Unknown requests: {', '.join(map(str, report.unknown_batches))}. Their answer was lost after"
+            " SendGrid's cancel deadline, so they may or may not go out; check SendGrid's activity (custom"
+            " argument 'request') before resending with"
             f" 'newsletter send {report.issue_id} --resend-unknown'.",
         ]
     if report.stopped:
@@ -536,7 +921,7 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
     env = os.environ if env is None else env
     s = config.settings
     subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
-    text = report_text(report)
+    text = report_text(report, s.timezone)
     api = SendGridAPI.from_env(s.sendgrid_region, env)
     page = f"<pre>{html_lib.escape(text)}</pre>"
     if api is None:

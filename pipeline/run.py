@@ -13,10 +13,14 @@ each other; this module, ``pipeline.demo`` and the command line combine them. A 
 
 Every 15 minutes cron runs ``run``: collect, then for every issue file:
 
-- sent              -> nothing (quietly);
-- sending           -> finish it: a previous run was killed half-way; the ledger knows who is left;
-- approved and due  -> prepare it once (the build folder, for the editors) and send to the list;
+- sent or scheduled -> nothing (quietly): SendGrid holds a scheduled issue until its send_at;
+- sending           -> finish it: a previous run was killed half-way; the ledger knows who is left,
+  and a request whose answer was lost is settled by cancelling its batch while SendGrid still can;
+- approved and due  -> prepare it once (the build folder, for the editors) and hand it to SendGrid,
+  held until its send_at: "due" is ``newsletter.delivery.schedule_ahead_minutes`` (60) before it, so
+  an issue for 09:00 goes out at 09:00 and can be recalled (``newsletter cancel``) until 08:50;
 - approved, not due -> nothing; the log says when it will go;
+- recalled          -> never sent until approved again;
 - draft or changed  -> never sent; when its send_at has come, the log says why it was skipped.
 
 A collect that fails in any way is logged and the run goes on to send what is due (exit 3): a
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline import curate, deliver, render
-from pipeline.core.approval import approval_state
+from pipeline.core.approval import approval_state, mark_recalled
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
 from pipeline.core.issues import Issue, check_issue_file
@@ -91,12 +95,17 @@ def send(
     when it started. When this run serves the last subscriber, the editors get the delivery report.
     """
     transport = deliver.open_transport(config, env)
+
+    def notice(line: str) -> None:
+        log("warning", "send-notice", f"issue {issue.id}: {line}", {"issue": issue.id})
+
     with Store(config.settings.state) as store, deliver.send_lock(config, issue.id):
         started = store.sent_issue(issue.id) is not None
         prepared = None if started else render.prepare(config, store, issue)
         report = deliver.send_list(
             config, store, issue, transport, prepared=prepared, send_at=send_at,
             resend_unknown=resend_unknown, progress=progress, clock=clock or deliver.utc_now,
+            notice=notice,
         )  # fmt: skip
     if prepared is not None:
         render.write_build(config, prepared.rendered)  # the editors' copy of what went out
@@ -113,6 +122,15 @@ def send(
     return report
 
 
+def recall(config: Config, issue: Issue, *, env: Mapping[str, str]) -> deliver.RecallReport:
+    """``newsletter cancel``: recall the issue at SendGrid and mark its file; the approval no longer holds."""
+    transport = deliver.open_transport(config, env)
+    with Store(config.settings.state) as store, deliver.send_lock(config, issue.id):
+        done = deliver.recall(config, store, issue, transport)
+    mark_recalled(config, issue.id)
+    return done
+
+
 # -- cron ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IssueOutcome:
@@ -121,6 +139,7 @@ class IssueOutcome:
     reason: str
     counts: Mapping[DeliveryState, int] = field(default_factory=dict)
     completed: bool = False
+    send_at: dt.datetime | None = None  # when SendGrid sends it (in the instance's time zone)
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,8 @@ class RunResult:
         for o in sent:
             c = o.counts
             state = "complete" if o.completed else "not complete"
+            if o.completed and o.send_at is not None:
+                state += f", goes out {o.send_at:%Y-%m-%d %H:%M %Z}"
             parts.append(
                 f"issue {o.issue_id}: {c.get(DeliveryState.ACCEPTED, 0)} accepted,"
                 f" {c.get(DeliveryState.SKIPPED, 0)} skipped, {c.get(DeliveryState.FAILED, 0)} failed,"
@@ -183,23 +204,28 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
     """The issues to send now, each with its state (approved or sending); logs the others."""
     out: list[tuple[Issue, IssueState]] = []
     for issue in _issues(config, log):
-        state = approval_state(store, issue)
+        state = approval_state(store, issue, now=now)
         fields = {"issue": issue.id, "state": str(state)}
-        due = issue.send_at is not None and issue.send_at <= now
+        # Handed to SendGrid ahead of its send_at, which holds it until that minute.
+        due = issue.send_at is not None and issue.send_at <= now + config.settings.schedule_ahead
         when = f"{issue.send_at:%Y-%m-%d %H:%M %Z}" if issue.send_at else "no send_at"
-        if state == IssueState.SENT:
+        if state in (IssueState.SENT, IssueState.SCHEDULED):
             continue
         if state == IssueState.SENDING or (state == IssueState.APPROVED and due):
             out.append((issue, state))
         elif state == IssueState.APPROVED:
-            why = (
-                "approved, but it has no send_at; add one"
-                if issue.send_at is None
-                else f"approved; due {when}"
-            )
+            if issue.send_at is None:
+                why = "approved, but it has no send_at; add one"
+            else:
+                handover = (issue.send_at - config.settings.schedule_ahead).astimezone(issue.send_at.tzinfo)
+                why = f"approved; goes out {when}, handed to SendGrid from {handover:%H:%M}"
             log("info", "issue-waiting", f"issue {issue.id}: {why}", fields)
-        elif due:
-            why = "is a draft" if state == IssueState.DRAFT else "changed after it was approved"
+        elif due and issue.send_at is not None and issue.send_at <= now:
+            why = {
+                IssueState.DRAFT: "is a draft",
+                IssueState.CHANGED: "changed after it was approved",
+                IssueState.RECALLED: "was recalled and not approved again",
+            }.get(state, "is not approved")
             log(
                 "warning",
                 "issue-skipped",
@@ -256,15 +282,16 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
         outcomes = []
         for issue, state in due:
             try:
-                report = send(config, issue, env=env, clock=clock, log=log)
+                report = send(config, issue, env=env, send_at=issue.send_at, clock=clock, log=log)
             except (PipelineError, InputInvalid) as e:
                 outcome = IssueOutcome(issue.id, "failed", str(e))
             else:
                 action = "resumed" if state == IssueState.SENDING else "sent"
                 if report.stopped:
                     action = "failed"
+                goes = report.send_at.astimezone(config.settings.timezone) if report.send_at else None
                 outcome = IssueOutcome(
-                    issue.id, action, report.stopped or "", dict(report.counts), report.completed
+                    issue.id, action, report.stopped or "", dict(report.counts), report.completed, goes
                 )
             if outcome.action == "failed":
                 log("error", "send-failed", f"issue {issue.id}: {outcome.reason}", {"issue": issue.id})

@@ -1,4 +1,4 @@
-"""A local SendGrid for tests: Prism on SendGrid's own (patched) spec, behind a recording proxy.
+"""A local SendGrid for tests: Prism on SendGrid's own (patched) spec, behind a stateful recording proxy.
 
 Use as a pytest plugin (``pytest_plugins = ["tests.sendgrid_mock"]``) or import its fixtures.
 
@@ -9,10 +9,19 @@ Use as a pytest plugin (``pytest_plugins = ["tests.sendgrid_mock"]``) or import 
   chosen requests, drop the answer after Prism accepted (an answer lost on the way back), and call
   a hook at each request (the crash test kills the sender there). After the test it asserts that
   no request broke the spec: every request the project makes must be valid.
+
+Prism keeps no state, so the proxy keeps SendGrid's for the calls whose answers depend on it
+(``SendGridState``): batch ids (each POST /v3/mail/batch gets a new one), the mail held in each batch
+with its send_at, cancels and pauses with the time they were asked for, the 10-minute rule and the
+limit of 10 cancelled or paused batches. A cancel discards the batch's mail that arrived before it,
+and only when asked for at least 10 minutes before send_at; mail that arrives after the cancel is NOT
+discarded (SendGrid does not say, so the fake takes the case that would hurt). ``received()`` tells
+a test who would get what. Time is the proxy's ``clock`` (Unix seconds), which a test can move.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import os
@@ -22,6 +31,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,6 +120,73 @@ class Recorded:
         return [t["email"] for p in self.body.get("personalizations", []) for t in p.get("to", [])]
 
 
+@dataclass
+class Held:
+    """Mail SendGrid accepted: its recipients, when it goes out, when it arrived."""
+
+    recipients: list[str]
+    send_at: float
+    arrived: float
+    batch: str | None
+
+
+@dataclass
+class Batch:
+    id: str
+    status: str | None = None  # "cancel" or "pause"
+    status_at: float | None = None  # when it was asked for
+    removed_at: float | None = None  # when the status was deleted again
+    mail: list[Held] = field(default_factory=list)
+
+    def discards(self, held: Held) -> bool:
+        """Whether SendGrid throws this mail away: cancelled (not paused) in time, before it arrived,
+        and the cancel still there when the mail is due."""
+        if self.status != "cancel" or self.status_at is None:
+            return False
+        in_time = self.status_at <= held.send_at - 600  # SendGrid: "no later than 10 minutes before"
+        kept = self.removed_at is None or self.removed_at >= held.send_at
+        return in_time and kept and held.arrived <= self.status_at
+
+
+CANCEL_LIMIT = 10
+ERR_EXISTS = "a status for this batch id exists, try PATCH to update the status"
+ERR_LIMIT = "max limit reached"
+ERR_BATCH = "invalid batch id"
+
+
+@dataclass
+class SendGridState:
+    """What SendGrid itself would remember, for the calls Prism cannot answer faithfully."""
+
+    clock: Callable[[], float] = time.time
+    batches: dict[str, Batch] = field(default_factory=dict)
+    immediate: list[Held] = field(default_factory=list)  # mail without a batch (test sends, reports)
+    counter: int = 0
+
+    def new_batch(self) -> str:
+        self.counter += 1
+        batch = f"batch{self.counter:04d}x{os.getpid()}"
+        self.batches[batch] = Batch(batch)
+        return batch
+
+    def held_statuses(self) -> list[Batch]:
+        return [b for b in self.batches.values() if b.status is not None]
+
+    def received(self, batch: str | None = None) -> Counter[str]:
+        """Who gets mail (each address, how many times), whatever the clock says now."""
+        got: Counter[str] = Counter()
+        for held in self.immediate:
+            if batch is None:
+                got.update(held.recipients)
+        for b in self.batches.values():
+            if batch is not None and b.id != batch:
+                continue
+            for held in b.mail:
+                if not b.discards(held):
+                    got.update(held.recipients)
+        return got
+
+
 # A fault: given a recorded request (before forwarding), say what to do with it:
 # None (forward it), "429"/"503"/"400" (forward with Prefer: code=...), "drop" (forward, then close
 # the connection without answering), "refuse" (close at once, never forwarded).
@@ -126,6 +203,7 @@ class MockProxy:
     retry_after: str | None = None  # added to forced 429s
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    state: SendGridState = field(default_factory=SendGridState)
 
     def reset(self) -> None:
         with self.lock:
@@ -133,6 +211,61 @@ class MockProxy:
         self.fault = None
         self.hook = None
         self.retry_after = None
+        self.state = SendGridState()
+
+    def received(self) -> Counter[str]:
+        """Who would get mail from this test's sends, after every held batch's send time."""
+        with self.lock:
+            return self.state.received()
+
+    def answer(self, rec: Recorded) -> tuple[int, Any] | None:
+        """SendGrid's own answer where it depends on state (Prism has validated the request first);
+        None: Prism's answer stands. Mail that Prism accepted is recorded here."""
+        st, method, path, body = self.state, rec.method, rec.path, rec.body
+        if rec.status >= 400 or rec.fault in ("429", "503", "400"):
+            return None
+        with self.lock:
+            now = st.clock()
+            if method == "POST" and path == "/v3/mail/batch":
+                return 201, {"batch_id": st.new_batch()}
+            if method == "POST" and path == "/v3/mail/send" and isinstance(body, dict):
+                batch_id = body.get("batch_id")
+                send_at = float(body.get("send_at") or now)
+                if send_at > now + 72 * 3600:
+                    return 400, {
+                        "errors": [{"field": "send_at", "message": "send_at is more than 72 hours ahead"}]
+                    }
+                held = Held(rec.recipients, send_at, now, batch_id)
+                if batch_id is None:
+                    st.immediate.append(held)
+                elif batch_id in st.batches:
+                    st.batches[batch_id].mail.append(held)
+                else:
+                    return 400, {"errors": [{"field": "batch_id", "message": ERR_BATCH}]}
+                return None  # Prism's 202, with its X-Message-Id
+            if path == "/v3/user/scheduled_sends" and method == "POST" and isinstance(body, dict):
+                batch = st.batches.get(str(body.get("batch_id")))
+                if batch is None:
+                    return 400, {"errors": [{"field": "batch_id", "message": ERR_BATCH}]}
+                if batch.status is not None:
+                    return 400, {"errors": [{"field": None, "message": ERR_EXISTS}]}
+                if len(st.held_statuses()) >= CANCEL_LIMIT:
+                    return 400, {"errors": [{"field": None, "message": ERR_LIMIT}]}
+                batch.status, batch.status_at, batch.removed_at = str(body.get("status")), now, None
+                return 201, {"batch_id": batch.id, "status": batch.status}
+            if path == "/v3/user/scheduled_sends" and method == "GET":
+                return 200, [{"batch_id": b.id, "status": b.status} for b in st.held_statuses()]
+            if path.startswith("/v3/user/scheduled_sends/"):
+                batch = st.batches.get(path.rsplit("/", 1)[1])
+                if method == "GET":
+                    found = batch is not None and batch.status is not None
+                    return 200, [{"batch_id": batch.id, "status": batch.status}] if found and batch else []
+                if method == "DELETE":
+                    if batch is None or batch.status is None:
+                        return 404, {"errors": [{"field": None, "message": "not found"}]}
+                    batch.status, batch.removed_at = None, now
+                    return 204, None
+        return None
 
     @property
     def mail_sends(self) -> list[Recorded]:
@@ -191,6 +324,11 @@ def _handler(proxy: MockProxy) -> type[BaseHTTPRequestHandler]:
                 ]
             finally:
                 conn.close()
+            own = proxy.answer(rec)
+            if own is not None:
+                rec.status, answer = own
+                data = json.dumps(answer).encode() if answer is not None else b""
+                out_headers = [("Content-Type", "application/json")] if answer is not None else []
             if proxy.hook:
                 proxy.hook(rec, "answered-by-prism")
             if rec.fault == "drop":
@@ -271,3 +409,23 @@ def sendgrid(_proxy: RunningProxy) -> Iterator[MockProxy]:
     violations = proxy.violations()
     proxy.reset()
     assert not violations, "requests that break SendGrid's spec:\n" + "\n".join(violations)
+
+
+class SimTime:
+    """One clock for the sender and the fake SendGrid that moves only when someone waits on it: a
+    test passes ``now``/``sleep`` to the send and ``timestamp`` to ``MockProxy.state.clock``, and the
+    hold time, the cancel deadline and a request's settle time all pass without waiting."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.t = time.time() if start is None else start
+        self.slept: list[float] = []
+
+    def timestamp(self) -> float:
+        return self.t
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.t, dt.UTC)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds

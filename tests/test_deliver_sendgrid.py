@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
 
 from conftest import list_send, newsletter, write_issue  # noqa: E402
-from sendgrid_mock import API_KEY, MockProxy, Recorded, free_port  # noqa: E402
+from sendgrid_mock import API_KEY, MockProxy, Recorded, SimTime, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
 from pipeline.core.config import Config, load_config  # noqa: E402
@@ -46,10 +47,15 @@ def env_for(proxy: MockProxy) -> dict[str, str]:
     return {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": proxy.url}
 
 
-def send(config: Config, proxy: MockProxy, sleep: Waits | None = None, **kw: object) -> Report:
-    transport = open_transport(
-        config, env_for(proxy), policy=RetryPolicy(attempts=4, base=0.01, timeout=5), sleep=sleep or Waits()
-    )
+def send(
+    config: Config,
+    proxy: MockProxy,
+    waits: Waits | None = None,
+    policy: RetryPolicy | None = None,
+    **kw: object,
+) -> Report:
+    policy = policy or RetryPolicy(attempts=4, base=0.01, timeout=5)
+    transport = open_transport(config, env_for(proxy), policy=policy, sleep=waits or Waits())
     with Store(config.settings.state) as store:
         return list_send(config, store, rendered(), transport, placements=[("partners", "x")], **kw)  # type: ignore[no-any-return]
 
@@ -62,6 +68,7 @@ def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
     demo_root: Path, sendgrid: MockProxy
 ) -> None:
     config = load_config(demo_root)
+    created_at = time.time()
     report = send(config, sendgrid)
     assert report.completed and report.stopped is None
     # The demo list: 5 valid unique addresses; the mock's suppression lists name user1@example.com.
@@ -87,13 +94,22 @@ def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
     assert body["personalizations"][2]["substitutions"] == {"%naam%": "lezer"}  # carla has no name
     assert body["asm"] == {"group_id": 4242}
     assert body["categories"] == ["nieuwsbrief", "demo", "issue-2026-12"]
-    assert body["custom_args"] == {"issue": "2026-12", "batch": "1"}
+    assert len([r for r in sendgrid.records if r.path == "/v3/mail/batch"]) == 1
+    batch = body["batch_id"]
+    assert batch.startswith("batch") and body["custom_args"] == {
+        "issue": "2026-12",
+        "request": "1",
+        "batch": batch,
+    }
     assert body["headers"] == {
         "List-Unsubscribe": "<<%asm_group_unsubscribe_raw_url%>>, <mailto:redactie@example.org?subject=afmelden%202026-12>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     assert body["reply_to"] == {"email": "redactie@example.org"}
-    assert "send_at" not in body
+    # Held at SendGrid for the hold time (30 minutes), to the whole minute: recallable until then.
+    held = body["send_at"] - created_at
+    assert 30 * 60 <= held <= 31 * 60 and body["send_at"] % 60 == 0
+    assert report.send_at == dt.datetime.fromtimestamp(body["send_at"], dt.UTC)
     with Store(config.settings.state) as store:
         assert {b.message_id for b in store.delivery_batches("2026-12")} == {"mock-message-id-0001"}
 
@@ -103,7 +119,8 @@ def test_batches_of_at_most_1000_and_a_rerun_sends_nothing(demo_root: Path, send
     config = load_config(demo_root)
     report = send(config, sendgrid)
     assert [len(r.recipients) for r in sendgrid.mail_sends] == [1000, 1000, 500]
-    assert report.counts["accepted"] == 2500 and report.requests == 3 + 5
+    assert report.counts["accepted"] == 2500 and report.requests == 3 + 5 + 1  # mail, suppressions, the batch
+    assert len({r.body["batch_id"] for r in sendgrid.mail_sends}) == 1  # one batch for the whole send
     again = send(config, sendgrid)
     assert again.sent_now == 0 and len(sendgrid.mail_sends) == 3
     assert set(times_accepted(sendgrid).values()) == {1}
@@ -123,8 +140,6 @@ def test_a_400_with_two_requests_in_flight_records_both(demo_root: Path, sendgri
 
 
 def test_scheduled_issue_carries_send_at(demo_root: Path, sendgrid: MockProxy) -> None:
-    import datetime as dt
-
     config = load_config(demo_root)
     when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=20)
     send(config, sendgrid, send_at=when)
@@ -137,7 +152,7 @@ def test_429_and_503_are_retried_honouring_retry_after(demo_root: Path, sendgrid
     sendgrid.fault = lambda r: next(faults, None) if r.path == "/v3/mail/send" else None
     sendgrid.retry_after = "2"
     waits = Waits()
-    report = send(config, sendgrid, sleep=waits)
+    report = send(config, sendgrid, waits=waits)
     assert [r.status for r in sendgrid.mail_sends] == [429, 503, 202]
     assert report.counts["accepted"] == 4 and report.completed
     assert waits.waits[0] == 2.0  # Retry-After
@@ -176,37 +191,78 @@ def test_400_stops_the_send_with_sendgrids_message_and_a_rerun_continues(
     assert set(times_accepted(sendgrid).values()) == {1}
 
 
-def test_lost_answer_is_unknown_and_resent_only_when_asked(demo_root: Path, sendgrid: MockProxy) -> None:
+def test_a_lost_answer_is_settled_by_cancelling_the_batch_and_sending_everyone_again(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    """The answer to request 2 is lost (SendGrid has it). The send goes on, then waits until that
+    request can no longer be on its way, cancels the whole batch (one cancel), confirms it, and
+    sends all 2,500 again in a new batch: each gets it once, nobody is unknown."""
     write_subscribers(demo_root, 2500)
     config = load_config(demo_root)
+    sim = SimTime()
+    sendgrid.state.clock = sim.timestamp
     sendgrid.fault = lambda r: "drop" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
-    report = send(config, sendgrid, concurrency=1)
-    assert report.unknown_batches == (2,)
+    report = send(config, sendgrid, concurrency=1, clock=sim.now, sleep=sim.sleep)
+    assert report.completed and report.repaired == 1 and report.unknown_batches == ()
+    assert (report.counts["accepted"], report.counts["unknown"], report.counts["in_flight"]) == (2500, 0, 0)
+    # It waited until the lost request could no longer reach SendGrid (timeout 5 s + settle 30 s).
+    assert sim.slept and 30 < sim.slept[0] <= 35
+    first, second = (
+        {r.body["batch_id"] for r in sendgrid.mail_sends[:3]},
+        {r.body["batch_id"] for r in sendgrid.mail_sends[3:]},
+    )
+    assert len(first) == len(second) == 1 and first != second
+    cancels = [r for r in sendgrid.records if r.path == "/v3/user/scheduled_sends" and r.method == "POST"]
+    assert [c.body for c in cancels] == [{"batch_id": first.pop(), "status": "cancel"}]
+    received = sendgrid.received()
+    assert len(received) == 2500 and set(received.values()) == {1}
+    assert send(config, sendgrid, clock=sim.now, sleep=sim.sleep).sent_now == 0  # done: a rerun sends nothing
+
+
+def test_a_lost_answer_past_the_cancel_deadline_is_unknown_and_resent_only_when_asked(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    """When the request cannot settle before SendGrid's deadline, nothing can be repaired: those
+    subscribers are reported unknown, and only the editor's --resend-unknown sends them again."""
+    write_subscribers(demo_root, 2500)
+    config = load_config(demo_root)
+    sim = SimTime()
+    sendgrid.state.clock = sim.timestamp
+    sendgrid.fault = lambda r: "drop" if len(sendgrid.mail_sends) == 2 and r.path == "/v3/mail/send" else None
+    policy = RetryPolicy(attempts=4, base=0.01, timeout=5, settle=25 * 60)  # settles after the deadline
+    report = send(config, sendgrid, policy=policy, concurrency=1, clock=sim.now, sleep=sim.sleep)
+    assert report.unknown_batches == (2,) and report.repaired == 0 and sim.slept == []
     assert (report.counts["accepted"], report.counts["unknown"]) == (1500, 1000)
     assert report.completed  # everyone has a final state; the unknown ones are reported
     sendgrid.fault = None
-    assert send(config, sendgrid).sent_now == 0  # not silently resent
+    assert send(config, sendgrid, clock=sim.now).sent_now == 0  # not silently resent
     assert len(sendgrid.mail_sends) == 3
-    resent = send(config, sendgrid, resend_unknown=True)
+    resent = send(config, sendgrid, resend_unknown=True, clock=sim.now)
     assert resent.resent_unknown == 1000 and resent.sent_now == 1000 and resent.counts["unknown"] == 0
-    # The editor asked for it: SendGrid had accepted batch 2 before, so those 1000 got it twice.
-    assert Counter(times_accepted(sendgrid).values()) == {1: 1500, 2: 1000}
+    # The editor asked for it: SendGrid had accepted request 2 before, so those 1000 got it twice.
+    assert Counter(sendgrid.received().values()) == {1: 1500, 2: 1000}
 
 
-def test_timeout_after_the_request_is_unknown(demo_root: Path, sendgrid: MockProxy) -> None:
+def test_a_timed_out_request_is_settled_like_a_lost_answer(demo_root: Path, sendgrid: MockProxy) -> None:
     config = load_config(demo_root)
+    slow_once = threading.Event()
 
     def slow(r: Recorded, phase: str) -> None:
-        if r.path == "/v3/mail/send" and phase == "answered-by-prism":
+        if r.path == "/v3/mail/send" and phase == "answered-by-prism" and not slow_once.is_set():
+            slow_once.set()
             time.sleep(0.6)
 
     sendgrid.hook = slow
+    sim = SimTime()
+    sendgrid.state.clock = sim.timestamp
     transport = open_transport(
-        config, env_for(sendgrid), policy=RetryPolicy(attempts=3, base=0.01, timeout=0.3)
+        config, env_for(sendgrid), policy=RetryPolicy(attempts=3, base=0.01, timeout=0.3, settle=1)
     )
     with Store(config.settings.state) as store:
-        report = list_send(config, store, rendered(), transport)
-    assert report.counts["unknown"] == 4 and len(sendgrid.mail_sends) == 1  # never retried
+        report = list_send(config, store, rendered(), transport, clock=sim.now, sleep=sim.sleep)
+    assert report.repaired == 1 and report.counts["accepted"] == 4 and report.counts["unknown"] == 0
+    assert len(sendgrid.mail_sends) == 2  # the timed-out request was never retried, its batch cancelled
+    assert set(sendgrid.received().values()) == {1} and len(sendgrid.received()) == 4
 
 
 def test_unreachable_before_sending_is_retried_then_left_pending() -> None:
@@ -345,7 +401,7 @@ def test_cli_list_send_needs_approval_then_goes_once(
     assert sent.exit_code == 0, sent.output
     assert (
         f"Issue 2026-12 to SendGrid ({sendgrid.url}): accepted 4, skipped 1, failed 0, unknown 0, pending 0"
-        " (4 sent in this run, 6 request(s))\n" in sent.output
+        " (4 sent in this run, 7 request(s))\n" in sent.output
     )
     assert "status: sent\n" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
     # The list send, then the editors' delivery report (the send served the last subscriber).

@@ -295,7 +295,7 @@ def test_issue_file_problems(cli, demo_root):
         "issues/2026-12.yaml:9: an entry needs 'item: ID' (a collected item) or, for a hand-written "
         "announcement, 'title', 'summary' and 'url' (missing: summary)",
         "issues/2026-12.yaml:11: unknown section 'onbekend': Known sections: uitgelicht, partners, kennis, agenda",
-        "issues/2026-12.yaml:12: status 'verstuurd' is not one of draft, approved, sent; the program sets it",
+        "issues/2026-12.yaml:12: status 'verstuurd' is not one of draft, approved, sent, recalled; the program sets it",
     ]
     renamed = demo_root / "issues" / "2027-01.yaml"
     renamed.write_text(ISSUE.replace("status: verstuurd\n", "").replace("  - section: onbekend\n", "")

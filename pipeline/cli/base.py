@@ -54,7 +54,8 @@ COMMANDS = {
     "validate": "foundation", "init": "foundation", "demo": "foundation",
     "collect": "collect", "items": "collect",
     "draft": "curate", "check": "curate", "approve": "curate", "status": "curate",
-    "render": "render", "send": "deliver", "run": "run", "publish": "publish", "report": "report",
+    "render": "render", "send": "deliver", "cancel": "deliver", "run": "run", "publish": "publish",
+    "report": "report",
 }  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from pipeline import curate
@@ -15,7 +17,9 @@ STATE_LABELS = {
     "approved": "approved",
     "changed": "changed since approval",
     "sending": "sending",
+    "scheduled": "scheduled at SendGrid",
     "sent": "sent",
+    "recalled": "recalled",
     "invalid": "invalid",
 }
 
@@ -124,7 +128,10 @@ def approve(ctx: Context, issue_id: str, by: str) -> None:
 @main.command()
 @pass_ctx
 def status(ctx: Context) -> None:
-    """List every issue with its state (draft, approved, changed since approval, sending, sent) and send time.
+    """List every issue with its state and when it goes (or went) out.
+
+    States: draft, approved, changed since approval, sending, scheduled at SendGrid (handed over,
+    held until it goes out; 'newsletter cancel' recalls it until 10 minutes before), sent, recalled.
 
     \b
     Example:
@@ -141,6 +148,11 @@ def status(ctx: Context) -> None:
         when = r.send_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if r.send_at else "-"
         if r.counts is not None:
             details = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v or k in ("accepted", "pending"))
+            if r.state == "scheduled" and r.send_at is not None:
+                until = (r.send_at - dt.timedelta(minutes=10)).astimezone(tz)
+                details += f"; recall until {until:%H:%M}: newsletter cancel {r.id}"
+        elif r.state == "recalled":
+            details = f"approve again to send it: newsletter approve {r.id} --by NAME"
         elif r.approval is not None:
             details = f"approved by {r.approval.by} at {r.approval.at.astimezone(tz):%Y-%m-%d %H:%M}"
             if r.state == "changed":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from typing import Any
@@ -42,7 +43,7 @@ class _Bar:
             self.bar.__exit__(None, None, None)
 
 
-def _print_plan(p: Plan) -> None:
+def _print_plan(p: Plan, tz: dt.tzinfo) -> None:
     c = p.counts
     click.echo(f"Plan for issue {p.issue_id} (dry run: nothing is sent)")
     click.echo(f"  to:              {p.destination}")
@@ -59,24 +60,26 @@ def _print_plan(p: Plan) -> None:
         click.echo(f"  sent before:     accepted {c[S.ACCEPTED]}, unknown {c[S.UNKNOWN]}")
     if c[S.IN_FLIGHT]:
         click.echo(
-            f"  in flight:       {c[S.IN_FLIGHT]} (a send stopped mid-request, or is running now;"
-            " a resumed send reports them as unknown)"
+            f"  in doubt:        {c[S.IN_FLIGHT]} (a send stopped with a request whose answer was lost;"
+            " the next send cancels that batch and sends them again)"
         )
     if c[S.UNKNOWN] and not p.resend_unknown:
         click.echo("                   (unknown ones are not resent without --resend-unknown)")
-    when = f"{p.send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)" if p.send_at else "at once"
+    send_at, until = p.send_at.astimezone(tz), p.deadline.astimezone(tz)
     click.echo(f"  to send now:     {p.to_send} in {p.requests} request(s)")
-    click.echo(f"  send time:       {when}")
+    click.echo(f"  batch:           {p.batch_id or 'a new SendGrid batch'}")
+    click.echo(f"  goes out at:     {send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)")
+    click.echo(f"  recall until:    {until:%Y-%m-%d %H:%M %Z} (newsletter cancel {p.issue_id})")
     if p.completed:
         click.echo("  This issue was sent to the whole list before; new subscribers do not get it.")
 
 
-def _print_report(r: Report) -> None:
+def _print_report(r: Report, tz: dt.tzinfo) -> None:
     c = r.counts
     if r.newly_unknown:
         click.echo(
-            f"Warning: {r.newly_unknown} subscriber(s) were in flight when an earlier send stopped;"
-            " their delivery is unknown.",
+            f"Warning: {r.newly_unknown} subscriber(s) were in a request whose answer was lost, and its"
+            " batch could no longer be cancelled; their delivery is unknown.",
             err=True,
         )
     if r.resent_unknown:
@@ -97,6 +100,16 @@ def _print_report(r: Report) -> None:
             " have them. Check SendGrid's activity (custom argument 'batch'), then resend them only if"
             f" they did not go out: newsletter send {r.issue_id} --resend-unknown",
             err=True,
+        )
+    if r.repaired:
+        click.echo(
+            f"{r.repaired} batch(es) with a lost answer were cancelled at SendGrid and their subscribers"
+            " sent again: nobody gets it twice."
+        )
+    if r.completed and r.send_at and r.deadline:
+        click.echo(
+            f"Goes out at {r.send_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; until"
+            f" {r.deadline.astimezone(tz):%H:%M}, 'newsletter cancel {r.issue_id}' recalls it."
         )
     if r.completed:
         click.echo("Every subscriber has been served; running send again sends nothing more.")
@@ -160,7 +173,7 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
                 config, store, issue, transport, send_at=issue_obj.send_at, resend_unknown=resend_unknown
             )
         _problems(plan.list.problems)
-        _print_plan(plan)
+        _print_plan(plan, config.settings.timezone)
         return
     bar = _Bar()
     try:
@@ -172,13 +185,41 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         bar.close()
     if result.list:
         _problems(result.list.problems)
-    _print_report(result)
+    _print_report(result, config.settings.timezone)
     if result.stopped:
         click.echo(f"Error: the send stopped: {result.stopped}", err=True)
         click.echo(f"Fix: fix the cause, then run 'newsletter send {issue}' again to continue", err=True)
         sys.exit(EXIT_FAILED)
     if result.unknown_batches:
         sys.exit(EXIT_FAILED)
+
+
+@main.command("cancel")
+@click.argument("issue")
+@pass_ctx
+def cancel(ctx: Context, issue: str) -> None:
+    """Recall ISSUE: SendGrid discards the mail it holds for it, so nobody gets it.
+
+    Works until 10 minutes before the issue goes out (the time 'newsletter send' and 'status'
+    show). Afterwards the approval no longer holds: fix the issue, approve it again and send it.
+    Too late (it went out, or it is within SendGrid's 10 minutes) it says so and changes nothing.
+
+    \b
+    Example:
+      newsletter cancel 2026-12
+    """
+    from pipeline import run as workflow
+    from pipeline.core.issues import load_issue
+
+    config = ctx.config
+    done = workflow.recall(config, load_issue(config, issue), env=os.environ)
+    tz = config.settings.timezone
+    click.echo(
+        f"Recalled issue {done.issue_id}: {done.batches} batch(es) cancelled at {done.destination}, so the"
+        f" {done.recipients} subscriber(s) it was held for do not get it (it would have gone out at"
+        f" {done.send_at.astimezone(tz):%Y-%m-%d %H:%M %Z})."
+    )
+    click.echo(f"Next: fix it, then 'newsletter approve {done.issue_id} --by NAME' and send it again.")
 
 
 def _log(level: str, event: str, message: str, fields: object) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from pipeline.core.config import Config
 from pipeline.core.errors import display_path
 from pipeline.core.issues import Entry, Issue, issue_path, write_program_fields
-from pipeline.core.models import IssueState, Item
+from pipeline.core.models import AttemptState, IssueState, Item
 from pipeline.core.store import Store
 
 
@@ -90,11 +90,22 @@ def issue_items(store: Store, issue: Issue) -> dict[str, Item]:
     return store.get_items(e.item for _, e in issue.entries() if e.item)
 
 
-def approval_state(store: Store, issue: Issue, current: str | None = None) -> IssueState:
+def approval_state(
+    store: Store, issue: Issue, current: str | None = None, now: dt.datetime | None = None
+) -> IssueState:
     """Where ``issue`` stands. ``current`` is its fingerprint when the caller has it already."""
     sent = store.sent_issue(issue.id)
     if sent:
-        return IssueState.SENT if sent.completed else IssueState.SENDING
+        if not sent.completed:
+            return IssueState.SENDING
+        held = [a.send_at for a in store.attempts(issue.id) if a.state == AttemptState.OPEN]
+        if held and max(held) > (now or dt.datetime.now(dt.UTC)):
+            return IssueState.SCHEDULED
+        return IssueState.SENT
+    # A recall is in the state database (and the file): only an approval given after it holds.
+    recalled = store.recalls(issue.id)
+    if recalled and (issue.approval is None or issue.approval.at <= recalled[-1].recalled_at):
+        return IssueState.RECALLED
     if issue.status == "sent":
         return IssueState.SENT
     if issue.approval is None or issue.status != "approved":
@@ -109,3 +120,10 @@ def mark_sent(config: Config, issue_id: str) -> None:
     path = issue_path(config.root, issue_id)
     if path.exists():
         write_program_fields(path, display_path(path, config.root), status="sent")
+
+
+def mark_recalled(config: Config, issue_id: str) -> None:
+    """Set ``status: recalled``: the approval (kept, for the record) no longer holds."""
+    path = issue_path(config.root, issue_id)
+    if path.exists():
+        write_program_fields(path, display_path(path, config.root), status="recalled")

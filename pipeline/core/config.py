@@ -26,7 +26,15 @@ DEFAULTS: dict[str, Any] = {
     "timezone": "Europe/Amsterdam",
     "subscribers": "subscribers.csv",
     "state": "state/newsletter.sqlite3",
-    "sendgrid": {"region": "global", "unsubscribe_group": None, "categories": []},
+    # timeout: seconds a request may take; settle: how much longer SendGrid may still be taking in a
+    # request that timed out (a cancel of its batch waits that long, so the request cannot arrive after it).
+    "sendgrid": {
+        "region": "global",
+        "unsubscribe_group": None,
+        "categories": [],
+        "timeout": 60,
+        "settle": 30,
+    },
     "utm": {},
     "coverage": {"essential_sectors": [], "essential_themes": [], "max_share": 0.5},
     "report": {"silent_months": 6},
@@ -34,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     # concurrency: requests at once over all hosts (per_host bounds each one): 128 keeps a warm run of
     # 300 feeds within a second, start-up included (bench/bench_collect.py).
     "collect": {"timeout": 20, "max_bytes": 10_000_000, "concurrency": 128, "per_host": 4, "retries": 2},
+    # A list send is handed to SendGrid at least hold_minutes before it goes out (its send_at), so that
+    # the next cron run can still repair a killed send by cancelling its batch (SendGrid cancels no
+    # later than 10 minutes before). Cron hands an approved issue over schedule_ahead_minutes before
+    # its send_at: at least the hold plus the cron interval, so it goes out at that very minute.
+    "delivery": {"hold_minutes": 30, "schedule_ahead_minutes": 60},
     # A section without 'limit' shows this many items.
     "section_limit": 5,
     # The kind of an item whose feed says none, by who publishes the feed: a partner's feed tells
@@ -188,6 +201,8 @@ class Settings:
     timezone: ZoneInfo
     sendgrid_region: str
     unsubscribe_group: int | None
+    sendgrid_timeout: float  # seconds one request may take
+    sendgrid_settle: float  # after a timeout, how long SendGrid may still be taking a request in
     categories: tuple[str, ...]
     utm: Mapping[str, str]
     subscribers: Path
@@ -198,6 +213,8 @@ class Settings:
     max_share: float
     silent_months: int
     collect: Limits
+    hold: dt.timedelta  # a list send goes out at least this long after it is handed to SendGrid
+    schedule_ahead: dt.timedelta  # cron hands an approved issue over this long before its send_at
 
     def issue_url(self, issue_id: str) -> str:
         """An issue's page in the archive: where publish puts it and the email's web link points."""
@@ -297,7 +314,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     kp: KeyPath = ("newsletter",)
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
-        "utm", "subscribers", "state", "editors", "coverage", "report", "collect",
+        "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -318,14 +335,13 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         tz = ZoneInfo(DEFAULTS["timezone"])
 
     sg_raw = n.get("sendgrid", DEFAULTS["sendgrid"])
-    sg = (
-        c.mapping((*kp, "sendgrid"), sg_raw, ("region", "unsubscribe_group", "categories"), (), "'sendgrid'")
-        or {}
-    )
+    sg = c.mapping((*kp, "sendgrid"), sg_raw, tuple(DEFAULTS["sendgrid"]), (), "'sendgrid'") or {}
     region = c.text((*kp, "sendgrid", "region"), sg.get("region")) or DEFAULTS["sendgrid"]["region"]
     if region not in ("global", "eu"):
         c.error((*kp, "sendgrid", "region"), f"region '{region}' should be 'global' or 'eu'")
     group = c.integer((*kp, "sendgrid", "unsubscribe_group"), sg.get("unsubscribe_group"), minimum=1)
+    sg_timeout = c.integer((*kp, "sendgrid", "timeout"), sg.get("timeout"), minimum=1)
+    sg_settle = c.integer((*kp, "sendgrid", "settle"), sg.get("settle"), minimum=0)
     cats = c.seq((*kp, "sendgrid", "categories"), sg.get("categories"), "'categories'")
     categories = tuple(t for i, v in enumerate(cats) if (t := c.text((*kp, "sendgrid", "categories", i), v)))
 
@@ -365,6 +381,28 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
             value = c.integer((*kp, "collect", key), col[key], minimum=0 if key == "retries" else 1)
             if value is not None:
                 collect[key] = value
+    dkp = (*kp, "delivery")
+    dl = c.mapping(dkp, n.get("delivery", {}), tuple(DEFAULTS["delivery"]), (), "'delivery'") or {}
+    hold = (
+        c.integer((*dkp, "hold_minutes"), dl.get("hold_minutes"), minimum=15)
+        if "hold_minutes" in dl
+        else None
+    )
+    ahead = (
+        c.integer((*dkp, "schedule_ahead_minutes"), dl.get("schedule_ahead_minutes"), minimum=15)
+        if "schedule_ahead_minutes" in dl
+        else None
+    )
+    hold = hold or DEFAULTS["delivery"]["hold_minutes"]
+    ahead = ahead or DEFAULTS["delivery"]["schedule_ahead_minutes"]
+    if ahead < hold:
+        c.error(
+            dkp,
+            f"schedule_ahead_minutes ({ahead}) is less than hold_minutes ({hold}); make it at least the hold"
+            " plus the interval cron runs at",
+        )
+    elif ahead > 72 * 60 - 60:
+        c.error(dkp, "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", DEFAULTS["subscribers"]))
     state = c.text((*kp, "state"), n.get("state", DEFAULTS["state"]))
     if not (title and from_email and address and archive):
@@ -380,6 +418,8 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         timezone=tz,
         sendgrid_region=region,
         unsubscribe_group=group,
+        sendgrid_timeout=float(sg_timeout or DEFAULTS["sendgrid"]["timeout"]),
+        sendgrid_settle=float(DEFAULTS["sendgrid"]["settle"] if sg_settle is None else sg_settle),
         categories=categories,
         utm=utm,
         subscribers=(root / (subscribers or DEFAULTS["subscribers"])),
@@ -390,6 +430,8 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         max_share=float(max_share),
         silent_months=silent or DEFAULTS["report"]["silent_months"],
         collect=Limits(**collect),
+        hold=dt.timedelta(minutes=hold),
+        schedule_ahead=dt.timedelta(minutes=ahead),
     )
 
 

@@ -32,7 +32,7 @@ EDITOR_FIELDS = ("id", "subject", "preheader", "intro", "send_at", "sections")
 # Written by 'draft', 'approve' and 'send', nothing else; kept in one block at the end of the file.
 PROGRAM_FIELDS = ("status", "drafted", "approval")
 PROGRAM_MARKER = "# ---- Written by the program (draft, approve, send): do not edit below this line ----"
-STATUSES = ("draft", "approved", "sent")
+STATUSES = ("draft", "approved", "sent", "recalled")
 ENTRY_FIELDS = ("item", "title", "summary", "url", "image", "partner")
 ISSUE_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 SUBJECT_MAX = 150  # hard limit; 'check' warns from 60

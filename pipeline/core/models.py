@@ -113,7 +113,9 @@ class IssueState(StrEnum):
     APPROVED = "approved"
     CHANGED = "changed"  # approved, then edited (or an item it shows changed): needs a new approval
     SENDING = "sending"  # the send to the list started and is not complete
+    SCHEDULED = "scheduled"  # every subscriber handed to SendGrid, which sends at send_at (recallable)
     SENT = "sent"
+    RECALLED = "recalled"  # cancelled at SendGrid before it went out: approve it again to send it
 
 
 class DeliveryState(StrEnum):
@@ -125,6 +127,25 @@ class DeliveryState(StrEnum):
     UNKNOWN = "unknown"  # the answer was lost: SendGrid may or may not have it
     PENDING = "pending"
     IN_FLIGHT = "in_flight"  # in a request whose answer has not been recorded yet
+
+
+class RequestState(StrEnum):
+    """One request (up to 1000 subscribers) of a list send, in the ledger."""
+
+    IN_FLIGHT = "in_flight"  # under way, or its answer was lost: in doubt until its attempt is settled
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # in doubt, and its attempt can no longer be cancelled
+    CANCELLED = "cancelled"  # its attempt was cancelled at SendGrid: nothing of it goes out
+
+
+class AttemptState(StrEnum):
+    """One send attempt: a SendGrid batch (batch_id) whose mail SendGrid holds until its send_at."""
+
+    OPEN = "open"  # mail is handed over in this batch; SendGrid sends it at send_at
+    CANCELLING = "cancelling"  # a cancel was asked for and is not confirmed yet
+    CANCELLED = "cancelled"  # confirmed: none of its mail goes out; SendGrid keeps the cancel until send_at
+    CLEARED = "cleared"  # cancelled, and the cancel removed at SendGrid after send_at (frees its limit of 10)
 
 
 Placement = tuple[str, str]  # (section id, item id): where an item stands in an issue, in order

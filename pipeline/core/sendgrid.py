@@ -62,6 +62,19 @@ class SendGridError(PipelineError):
     "SendGrid refused a request; the message is SendGrid's own."
 
 
+class SendGridRefused(SendGridError):
+    "SendGrid answered a call with a 4xx; ``status`` and SendGrid's own words are kept."
+
+    def __init__(self, path: str, status: int, body: bytes | str | None) -> None:
+        self.status = status
+        self.text = _error_text(status, body)
+        super().__init__(f"/v3/{path}: {self.text}", "see SendGrid's message")
+
+
+class CancelLimit(SendGridError):
+    "SendGrid holds as many cancelled or paused batches as it allows (10)."
+
+
 class RequestInvalid(PipelineError):
     "A request breaks a SendGrid limit the project checks before sending."
 
@@ -80,6 +93,14 @@ class RetryPolicy:
     base: float = 1.0  # seconds before the first retry; doubles each time
     cap: float = 60.0  # longest single wait
     timeout: float = 60.0  # seconds for one request; after that its outcome is unknown
+    # After a request timed out (or its sender was killed), how much longer SendGrid might still be
+    # taking it in: a cancel of its batch waits until then, so that it cannot arrive after the cancel.
+    settle: float = 30.0
+
+    @property
+    def in_flight_at_most(self) -> float:
+        """Seconds after a request started when it can no longer be on its way to SendGrid."""
+        return self.timeout + self.settle
 
 
 class Answer(StrEnum):
@@ -224,32 +245,119 @@ class SendGridAPI:
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return SendResult(Answer.ACCEPTED, message_id=message_id, attempts=tried.attempts)
 
-    # -- reads ----------------------------------------------------------------------------------
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    # -- management calls: suppressions, batches, scheduled sends ---------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One call other than a mail send, retried (each is safe to repeat); its JSON answer.
+
+        Raises ``SendGridRefused`` (with SendGrid's status and messages) for a 4xx, and
+        ``SendGridError`` when SendGrid cannot be reached or answers something that is not JSON.
+        """
         node: Any = self._client.client
         for part in path.split("/"):
             node = node._(part)
-        query = dict(params or {})
-        tried = self._attempts(
-            lambda: node.get(query_params=query, timeout=self.policy.timeout), repeatable=True
-        )
+        kwargs: dict[str, Any] = {"timeout": self.policy.timeout}
+        if params:
+            kwargs["query_params"] = dict(params)
+        if body is not None:
+            kwargs["request_body"] = dict(body)
+        call = getattr(node, method.lower())
+        tried = self._attempts(lambda: call(**kwargs), repeatable=True)
+        what = f"reading /v3/{path}" if method == "GET" else f"{method} /v3/{path}"
         if tried.outcome == "refused":
-            hint = (
-                "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
-                if tried.status in (401, 403)
-                else "see SendGrid's message above"
-            )
-            raise SendGridError(f"reading /v3/{path}: {_error_text(tried.status, tried.body)}", hint)
+            raise SendGridRefused(path, tried.status, tried.body)
         if tried.outcome != "ok":
-            raise SendGridError(f"reading /v3/{path}: {tried.reason}", "try again later; nothing was sent")
+            raise SendGridError(f"{what}: {tried.reason}", "try again later; nothing was sent")
+        raw = tried.response.body
+        if not raw:
+            return None
         try:
-            return json.loads(tried.response.body or b"[]")
+            return json.loads(raw)
         except ValueError:
-            # A captive portal or a proxy's own page: not SendGrid, and not a list to trust.
+            # A captive portal or a proxy's own page: not SendGrid, and not an answer to trust.
             raise SendGridError(
-                f"reading /v3/{path}: the answer from {self.host} is not JSON",
+                f"{what}: the answer from {self.host} is not JSON",
                 "check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent",
             ) from None
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        try:
+            found = self._call("GET", path, params=params)
+        except SendGridRefused as e:
+            hint = (
+                "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
+                if e.status in (401, 403)
+                else "see SendGrid's message above"
+            )
+            raise SendGridError(f"reading /v3/{path}: {e.text}", hint) from None
+        return found if found is not None else []
+
+    def create_batch(self) -> str:
+        """A new batch id (POST /v3/mail/batch): every mail of one send attempt carries it."""
+        answer = self._call("POST", "mail/batch")
+        batch = answer.get("batch_id") if isinstance(answer, dict) else None
+        if not isinstance(batch, str) or not batch:
+            raise SendGridError(
+                "SendGrid gave no batch id (POST /v3/mail/batch)", "try again later; nothing was sent"
+            )
+        return batch
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """Ask SendGrid to discard every mail of ``batch_id`` not sent yet (POST /v3/user/scheduled_sends).
+
+        A cancel that exists already is no error here; the caller confirms with ``cancel_status``.
+        Raises ``CancelLimit`` when the account holds the most cancelled or paused batches SendGrid allows.
+        """
+        try:
+            self._call("POST", "user/scheduled_sends", body={"batch_id": batch_id, "status": "cancel"})
+        except SendGridRefused as e:
+            if e.status == 400 and "exist" in e.text:
+                return
+            if e.status == 400 and "limit" in e.text:
+                raise CancelLimit(
+                    f"SendGrid refused to cancel batch {batch_id}: {e.text}",
+                    "SendGrid holds at most 10 cancelled or paused batches: remove old ones in SendGrid"
+                    " (Marketing, Scheduled sends), or wait until their send times pass and run again",
+                ) from None
+            raise
+
+    def cancel_status(self, batch_id: str) -> str | None:
+        """'cancel' or 'pause' when SendGrid holds that for ``batch_id``, else None."""
+        try:
+            found = self._call("GET", f"user/scheduled_sends/{batch_id}")
+        except SendGridRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        for entry in found or []:
+            if isinstance(entry, dict) and entry.get("batch_id") == batch_id:
+                status = entry.get("status")
+                return status if isinstance(status, str) else None
+        return None
+
+    def cancelled_batches(self) -> list[str]:
+        """Every batch this account holds cancelled or paused (they count against SendGrid's limit of 10)."""
+        found = self._call("GET", "user/scheduled_sends")
+        return [
+            e["batch_id"] for e in found or [] if isinstance(e, dict) and isinstance(e.get("batch_id"), str)
+        ]
+
+    def forget_cancel(self, batch_id: str) -> None:
+        """Remove the cancel of a batch whose send time has passed, to free SendGrid's limit.
+
+        Never call it earlier: deleting a cancel before the send time sends the batch after all.
+        """
+        try:
+            self._call("DELETE", f"user/scheduled_sends/{batch_id}")
+        except SendGridRefused as e:
+            if e.status != 404:  # gone already
+                raise
 
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
         """(lower-cased address, reason) for everyone who must not get mail; addresses may repeat."""
@@ -327,7 +435,7 @@ def check_body(body: Mapping[str, Any]) -> None:
                 f"header '{name}' cannot be set through 'headers'", "use the request's own field for it"
             )
     send_at = body.get("send_at")
-    if send_at is not None and send_at > time.time() + MAX_SCHEDULE:
+    if send_at is not None and send_at > time.time() + MAX_SCHEDULE + 60:
         raise RequestInvalid(
             "send_at is more than 72 hours ahead; SendGrid refuses that",
             "send within 72 hours of the issue's send_at (newsletter run does it when due)",
@@ -356,6 +464,7 @@ def mail_body(
     headers: dict[str, str] | None = None,
     group: int | None = None,
     send_at: int | None = None,
+    batch_id: str | None = None,
 ) -> dict[str, Any]:
     """A /v3/mail/send request: one personalization per recipient, so nobody sees another address.
 
@@ -390,4 +499,6 @@ def mail_body(
         body["asm"] = {"group_id": group}
     if send_at is not None:
         body["send_at"] = send_at
+    if batch_id is not None:
+        body["batch_id"] = batch_id
     return body

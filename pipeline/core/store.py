@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import StateError
-from pipeline.core.models import DeliveryState, Image, Item, Placement, Rendered
+from pipeline.core.models import AttemptState, DeliveryState, Image, Item, Placement, Rendered, RequestState
 
 # Migrations: (version, what, SQL). Append only; never edit one that has been released.
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -132,6 +132,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "deliver: send attempts held at SendGrid (batch_id, send_at), requests tied to them, recalls",
+        """
+        -- One row per send attempt: a SendGrid batch whose mail SendGrid holds until send_at. Written
+        -- before the attempt's first request; a kill is repaired by cancelling the whole attempt.
+        CREATE TABLE send_attempts (
+            issue TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            batch_id TEXT NOT NULL,
+            send_at TEXT NOT NULL,          -- when SendGrid sends the attempt's mail (UTC)
+            state TEXT NOT NULL,            -- open, cancelling, cancelled, cleared
+            created_at TEXT NOT NULL,
+            cancelled_at TEXT,
+            reason TEXT,                    -- why it was cancelled: a repair, or a recall
+            PRIMARY KEY (issue, attempt)
+        );
+        ALTER TABLE delivery_batches ADD COLUMN attempt INTEGER;
+        -- Issues recalled before they went out; their ledger rows are removed, this row stays.
+        CREATE TABLE recalls (
+            issue TEXT NOT NULL,
+            recalled_at TEXT NOT NULL,
+            recipients INTEGER NOT NULL,
+            send_at TEXT
+        );
+        """,
+    ),
 ]
 
 
@@ -203,13 +230,40 @@ class DeliveryBatch:
     """One request of a list send, as the ledger knows it."""
 
     issue: str
-    batch: int
-    state: DeliveryState
+    batch: int  # the request's number within the issue's send
+    state: RequestState
     recipients: int
     started_at: dt.datetime
     finished_at: dt.datetime | None
     message_id: str | None
     reason: str | None
+    attempt: int | None  # the send attempt (SendGrid batch) it went into
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One send attempt: a SendGrid batch, and when SendGrid sends its mail."""
+
+    issue: str
+    attempt: int
+    batch_id: str
+    send_at: dt.datetime
+    state: AttemptState
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    reason: str | None
+
+    def deadline(self, margin: dt.timedelta) -> dt.datetime:
+        """The last moment a cancel of this attempt is still sure to work."""
+        return self.send_at - margin
+
+
+@dataclass(frozen=True)
+class Recall:
+    issue: str
+    recalled_at: dt.datetime
+    recipients: int
+    send_at: dt.datetime | None
 
 
 def _utc(value: dt.datetime) -> str:
@@ -241,8 +295,15 @@ def _source_state(row: sqlite3.Row) -> SourceState:
 
 def _batch(row: sqlite3.Row) -> DeliveryBatch:
     return DeliveryBatch(
-        row["issue"], int(row["batch"]), DeliveryState(row["state"]), int(row["recipients"]),
-        _when(row["started_at"]), _dt(row["finished_at"]), row["message_id"], row["reason"],
+        row["issue"], int(row["batch"]), RequestState(row["state"]), int(row["recipients"]),
+        _when(row["started_at"]), _dt(row["finished_at"]), row["message_id"], row["reason"], row["attempt"],
+    )  # fmt: skip
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        row["issue"], int(row["attempt"]), row["batch_id"], _when(row["send_at"]), AttemptState(row["state"]),
+        _when(row["created_at"]), _dt(row["cancelled_at"]), row["reason"],
     )  # fmt: skip
 
 
@@ -612,24 +673,8 @@ class Store:
         finally:
             self.db.execute("ROLLBACK")
 
-    def in_flight_to_unknown(self, issue_id: str, now: dt.datetime) -> int:
-        """Batches left in flight by a process that died: their answer is lost. Call under the send lock."""
-        at = _utc(now)
-        with self.transaction() as db:
-            n = db.execute(
-                "UPDATE deliveries SET state = 'unknown', reason = ?, updated_at = ?"
-                " WHERE issue = ? AND state = 'in_flight'",
-                (self.LOST, at, issue_id),
-            ).rowcount
-            db.execute(
-                "UPDATE delivery_batches SET state = 'unknown', finished_at = ?, reason = ?"
-                " WHERE issue = ? AND state = 'in_flight'",
-                (at, self.LOST, issue_id),
-            )
-        return int(n)
-
     def unknown_to_pending(self, issue_id: str, now: dt.datetime) -> int:
-        """The editor asked to resend the batches whose answer was lost. Call inside a transaction."""
+        """The editor asked to resend the requests whose answer was lost. Call inside a transaction."""
         return int(
             self.db.execute(
                 "UPDATE deliveries SET state = 'pending', batch = NULL, reason = NULL, updated_at = ?"
@@ -638,12 +683,142 @@ class Store:
             ).rowcount
         )
 
-    def claim_batch(
-        self, issue_id: str, size: int, now: dt.datetime
-    ) -> tuple[int, list[tuple[str, str | None]]]:
-        """Mark the next ``size`` pending subscribers in flight, as a new batch; commit before the request.
+    # -- send attempts: SendGrid batches held until their send_at -------------------------------------
+    def attempts(self, issue_id: str | None = None) -> list[Attempt]:
+        """The send attempts of an issue (or of every issue), oldest first."""
+        sql, args = "SELECT * FROM send_attempts", []
+        if issue_id is not None:
+            sql, args = sql + " WHERE issue = ?", [issue_id]
+        return [_attempt(r) for r in self.db.execute(sql + " ORDER BY issue, attempt", args)]
 
-        Returns (batch number, [(email, name)]); an empty list when nobody is pending.
+    def current_attempt(self, issue_id: str) -> Attempt | None:
+        """The attempt a send goes on with: the last one, when it is open or being cancelled."""
+        row = self.db.execute(
+            "SELECT * FROM send_attempts WHERE issue = ? ORDER BY attempt DESC LIMIT 1", (issue_id,)
+        ).fetchone()
+        if row is None or row["state"] not in (AttemptState.OPEN, AttemptState.CANCELLING):
+            return None
+        return _attempt(row)
+
+    def record_attempt(self, issue_id: str, batch_id: str, send_at: dt.datetime, now: dt.datetime) -> Attempt:
+        """A new attempt, committed before its first request (so a kill leaves it on record)."""
+        with self.transaction() as db:
+            number = (
+                1
+                + db.execute(
+                    "SELECT coalesce(max(attempt), 0) FROM send_attempts WHERE issue = ?", (issue_id,)
+                ).fetchone()[0]
+            )
+            db.execute(
+                "INSERT INTO send_attempts (issue, attempt, batch_id, send_at, state, created_at)"
+                " VALUES (?, ?, ?, ?, 'open', ?)",
+                (issue_id, number, batch_id, _utc(send_at), _utc(now)),
+            )
+        found = self.db.execute(
+            "SELECT * FROM send_attempts WHERE issue = ? AND attempt = ?", (issue_id, number)
+        ).fetchone()
+        return _attempt(found)
+
+    def mark_cancelling(self, issue_id: str, attempt: int, reason: str, now: dt.datetime) -> None:
+        """Before a cancel is asked for: a kill between the two leaves the intent on record."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE send_attempts SET state = 'cancelling', reason = ?, cancelled_at = ?"
+                " WHERE issue = ? AND attempt = ? AND state IN ('open', 'cancelling')",
+                (reason, _utc(now), issue_id, attempt),
+            )
+
+    def cancelled(self, issue_id: str, attempt: int, now: dt.datetime) -> int:
+        """SendGrid confirmed the cancel: none of the attempt's mail goes out, so everyone it held
+        (accepted or in doubt) is pending again, in one transaction. Returns how many."""
+        at = _utc(now)
+        with self.transaction() as db:
+            n = db.execute(
+                "UPDATE deliveries SET state = 'pending', batch = NULL, message_id = NULL, reason = NULL,"
+                " updated_at = ? WHERE issue = ? AND state IN ('in_flight', 'accepted', 'unknown')"
+                " AND batch IN (SELECT batch FROM delivery_batches WHERE issue = ? AND attempt = ?)",
+                (at, issue_id, issue_id, attempt),
+            ).rowcount
+            db.execute(
+                "UPDATE delivery_batches SET state = 'cancelled', finished_at = coalesce(finished_at, ?)"
+                " WHERE issue = ? AND attempt = ?",
+                (at, issue_id, attempt),
+            )
+            db.execute(
+                "UPDATE send_attempts SET state = 'cancelled', cancelled_at = ?"
+                " WHERE issue = ? AND attempt = ?",
+                (at, issue_id, attempt),
+            )
+            db.execute("UPDATE sent_issues SET completed_at = NULL WHERE id = ?", (issue_id,))
+        return int(n)
+
+    def close_attempt(self, issue_id: str, attempt: int, reason: str, now: dt.datetime) -> int:
+        """The attempt can no longer be cancelled: requests still in doubt are unknown for good."""
+        at = _utc(now)
+        with self.transaction() as db:
+            n = db.execute(
+                "UPDATE deliveries SET state = 'unknown', reason = ?, updated_at = ? WHERE issue = ?"
+                " AND state = 'in_flight' AND batch IN"
+                " (SELECT batch FROM delivery_batches WHERE issue = ? AND attempt = ?)",
+                (reason, at, issue_id, issue_id, attempt),
+            ).rowcount
+            db.execute(
+                "UPDATE delivery_batches SET state = 'unknown', finished_at = ?, reason = ?"
+                " WHERE issue = ? AND attempt = ? AND state = 'in_flight'",
+                (at, reason, issue_id, attempt),
+            )
+            db.execute(
+                "UPDATE send_attempts SET state = 'open'"
+                " WHERE issue = ? AND attempt = ? AND state = 'cancelling'",
+                (issue_id, attempt),
+            )
+        return int(n)
+
+    def cleared(self, issue_id: str, attempt: int) -> None:
+        """The cancel was removed at SendGrid after the attempt's send_at (nothing more to do with it)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE send_attempts SET state = 'cleared'"
+                " WHERE issue = ? AND attempt = ? AND state = 'cancelled'",
+                (issue_id, attempt),
+            )
+
+    def recall(self, issue_id: str, now: dt.datetime) -> int:
+        """The issue was cancelled at SendGrid before it went out: its send is forgotten (nobody got it)
+        and a recall kept on record. Returns how many subscribers it had been handed over for."""
+        at = _utc(now)
+        with self.transaction() as db:
+            held = db.execute(
+                "SELECT count(*) FROM deliveries"
+                " WHERE issue = ? AND state IN ('accepted', 'in_flight', 'unknown')",
+                (issue_id,),
+            ).fetchone()[0]
+            last = db.execute(
+                "SELECT max(send_at) FROM send_attempts WHERE issue = ?", (issue_id,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO recalls (issue, recalled_at, recipients, send_at) VALUES (?, ?, ?, ?)",
+                (issue_id, at, held, last),
+            )
+            forget = (("deliveries", "issue"), ("delivery_batches", "issue"), ("sent_items", "issue"),
+                      ("sent_issues", "id"))  # fmt: skip
+            for table, key in forget:
+                db.execute(f"DELETE FROM {table} WHERE {key} = ?", (issue_id,))
+        return int(held)
+
+    def recalls(self, issue_id: str) -> list[Recall]:
+        rows = self.db.execute("SELECT * FROM recalls WHERE issue = ? ORDER BY recalled_at", (issue_id,))
+        return [
+            Recall(r["issue"], _when(r["recalled_at"]), int(r["recipients"]), _dt(r["send_at"])) for r in rows
+        ]
+
+    # -- requests ---------------------------------------------------------------------------------
+    def claim_batch(
+        self, issue_id: str, size: int, now: dt.datetime, attempt: int | None = None
+    ) -> tuple[int, list[tuple[str, str | None]]]:
+        """Mark the next ``size`` pending subscribers in flight, as a new request of ``attempt``;
+        commit before the request. Returns (request number, [(email, name)]); an empty list when
+        nobody is pending.
         """
         at = _utc(now)
         with self.transaction() as db:
@@ -666,9 +841,9 @@ class Store:
                 (batch, at, issue_id, rows[-1]["seq"]),
             )
             db.execute(
-                "INSERT INTO delivery_batches (issue, batch, state, recipients, started_at)"
-                " VALUES (?, ?, 'in_flight', ?, ?)",
-                (issue_id, batch, len(rows), at),
+                "INSERT INTO delivery_batches (issue, batch, state, recipients, started_at, attempt)"
+                " VALUES (?, ?, 'in_flight', ?, ?, ?)",
+                (issue_id, batch, len(rows), at, attempt),
             )
         return batch, [(r["email"], r["name"]) for r in rows]
 
@@ -682,7 +857,10 @@ class Store:
         message_id: str | None = None,
         reason: str | None = None,
     ) -> None:
-        """Record a batch's outcome: accepted, failed or unknown; or 'pending' when nothing was sent."""
+        """Record a request's outcome: accepted, failed or unknown; or pending when nothing was sent.
+
+        ``in_flight`` keeps it in doubt (the answer was lost) for its attempt's repair to settle.
+        """
         at = _utc(now)
         with self.transaction() as db:
             if (
@@ -703,16 +881,28 @@ class Store:
             db.execute(
                 "UPDATE delivery_batches SET state = ?, message_id = ?, reason = ?, finished_at = ?"
                 " WHERE issue = ? AND batch = ?",
-                (state, message_id, reason, at, issue_id, batch),
+                (
+                    state,
+                    message_id,
+                    reason,
+                    at if state != DeliveryState.IN_FLIGHT else None,
+                    issue_id,
+                    batch,
+                ),
             )
 
-    def delivery_batches(self, issue_id: str, state: DeliveryState | None = None) -> list[DeliveryBatch]:
-        """The requests of a send, in order; only those in ``state`` when given."""
+    def delivery_batches(
+        self, issue_id: str, state: RequestState | None = None, *, attempt: int | None = None
+    ) -> list[DeliveryBatch]:
+        """The requests of a send, in order; only those in ``state`` (and of ``attempt``) when given."""
         sql = "SELECT * FROM delivery_batches WHERE issue = ?"
-        args: tuple[str, ...] = (issue_id,)
+        args: list[object] = [issue_id]
         if state:
             sql += " AND state = ?"
-            args = (issue_id, state)
+            args.append(state)
+        if attempt is not None:
+            sql += " AND attempt = ?"
+            args.append(attempt)
         return [_batch(r) for r in self.db.execute(sql + " ORDER BY batch", args)]
 
     def delivery_states(self, issue_id: str) -> dict[str, str]:

@@ -43,7 +43,7 @@ from pipeline.core.issues import (
     write_program_fields,
 )
 from pipeline.core.markup import plain_text
-from pipeline.core.models import DeliveryState, Image, IssueState, Item
+from pipeline.core.models import AttemptState, DeliveryState, Image, IssueState, Item
 from pipeline.core.store import Store
 from pipeline.curate import ranking
 
@@ -292,11 +292,12 @@ def _refresh(
     if issue is None:
         raise InputInvalid(problems)
     state = approval_state(store, issue)
-    if state != IssueState.DRAFT:
+    if state not in (IssueState.DRAFT, IssueState.RECALLED):
         why = {
             IssueState.APPROVED: "was approved",
             IssueState.CHANGED: "was approved (and changed since)",
             IssueState.SENDING: "is being sent",
+            IssueState.SCHEDULED: "is scheduled at SendGrid",
             IssueState.SENT: "was sent",
         }[state]
         who = f" by {issue.approval.by} on {issue.approval.at:%Y-%m-%d %H:%M}" if issue.approval else ""
@@ -569,11 +570,11 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
         raise InputInvalid(problems)
     fp = fingerprint(issue, issue_items(store, issue))
     state = approval_state(store, issue, fp)
-    if state in (IssueState.SENDING, IssueState.SENT):
+    if state in (IssueState.SENDING, IssueState.SCHEDULED, IssueState.SENT):
+        doing = {IssueState.SENDING: "is being sent", IssueState.SCHEDULED: "is scheduled at SendGrid"}
         raise ApprovalRefused(
-            f"issue {issue_id} {'is being sent' if state == IssueState.SENDING else 'was sent'}; "
-            "approving it changes nothing",
-            "run 'newsletter status' to see where it stands",
+            f"issue {issue_id} {doing.get(state, 'was sent')}; approving it changes nothing",
+            "run 'newsletter status' to see where it stands (a scheduled issue: 'newsletter cancel' first)",
         )
     at = _local(config, now or dt.datetime.now(dt.UTC))
     path = issue_path(config.root, issue_id)
@@ -614,7 +615,10 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
             continue
         state = approval_state(store, issue)
         when = issue.send_at
-        if when is None and issue_id in sent:  # sent at once: show when it started
+        held = [a.send_at for a in store.attempts(issue_id) if a.state == AttemptState.OPEN]
+        if issue_id in sent and held:  # when SendGrid sends it
+            when = max(held)
+        elif when is None and issue_id in sent:
             when = sent[issue_id].started_at
         out.append(IssueStatus(issue_id, state, when, issue.approval, counts))
     return out
