@@ -655,16 +655,17 @@ def send_list(
     requests_before = transport.requests
     clear_old_cancels(store, transport, now)
 
-    # What an earlier run left in doubt is settled first: cancelled while that still works.
-    newly_unknown, repaired, stopped = 0, 0, None
+    newly_unknown, repaired, done, resent = 0, 0, 0, 0
+    stopped: str | None = None
+    check: ListCheck | None = None
+    # A cancel that a kill interrupted is finished before anything else: its batch must not go out.
     current = store.current_attempt(issue_id)
-    if current is not None:
+    if current is not None and current.state == AttemptState.CANCELLING:
         try:
-            cancelled, unknown = _settle(store, transport, current, clock, sleep, tell)
+            cancelled, newly_unknown = _settle(store, transport, current, clock, sleep, tell)
         except (CancelLimit, SendStopped) as e:
             return _report(store, issue_id, transport, requests_before, None, 0, stopped=e.message)
         repaired += cancelled
-        newly_unknown += unknown
     sent = store.sent_issue(issue_id)
     completed = bool(sent and sent.completed)
 
@@ -688,32 +689,40 @@ def send_list(
     assert kept is not None
     content = kept.rendered
 
-    done = 0
+    # Send everyone pending in the open attempt (a new one when there is none, or it is too close to
+    # its send_at to take more); then settle the attempt: one cancel for all of its requests in doubt,
+    # however many kills and lost answers it saw, and everyone in it goes again in a new attempt.
     while True:
-        total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
-        if total == 0:
-            break
-        attempt = _usable(config, store.current_attempt(issue_id), clock())
-        if attempt is None:
-            when = schedule(config, send_at, clock())
-            attempt = store.record_attempt(issue_id, transport.create_batch(issue_id), when, clock())
-        accepted, stopped = _requests(
-            config, store, content, transport, attempt, clock=clock, progress=progress,
-            batch_size=batch_size, concurrency=concurrency, total=total,
-        )  # fmt: skip
-        done += accepted
-        if stopped:
-            break
         try:
+            attempt = store.current_attempt(issue_id)
+            total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
+            if total:
+                target = _usable(config, attempt, clock())
+                if target is None:
+                    if attempt is not None:  # it can take no more: settle it before a new one starts
+                        cancelled, unknown = _settle(store, transport, attempt, clock, sleep, tell)
+                        repaired, newly_unknown = repaired + cancelled, newly_unknown + unknown
+                        total = store.delivery_counts(issue_id)[DeliveryState.PENDING]
+                    when = schedule(config, send_at, clock())
+                    target = store.record_attempt(issue_id, transport.create_batch(issue_id), when, clock())
+                attempt = target
+                accepted, stopped = _requests(
+                    config, store, content, transport, target, clock=clock, progress=progress,
+                    batch_size=batch_size, concurrency=concurrency, total=total,
+                )  # fmt: skip
+                done += accepted
+                if stopped:
+                    break
+            if attempt is None:
+                break
             cancelled, unknown = _settle(store, transport, attempt, clock, sleep, tell)
         except (CancelLimit, SendStopped) as e:
             stopped = e.message
             break
-        repaired += cancelled
-        newly_unknown += unknown
+        repaired, newly_unknown = repaired + cancelled, newly_unknown + unknown
         if not cancelled:
             break
-        done -= accepted  # the cancel discarded what this attempt had accepted; it goes again
+        done = 0  # the cancel discarded what the attempt had accepted; everyone in it goes again
         if repaired >= MAX_REPAIRS:
             stopped = (
                 f"{repaired} batches lost an answer in this run and were cancelled; the send stops here so as"
@@ -884,7 +893,7 @@ def recall(
     recipients = store.delivery_counts(issue.id)[DeliveryState.ACCEPTED]
     for attempt in held:
         _cancel(store, transport, attempt, "recalled by the editors", clock)
-    store.recall(issue.id, clock())
+    store.recall(issue.id, clock(), recipients)
     return RecallReport(issue.id, transport.destination, recipients, first, len(held))
 
 

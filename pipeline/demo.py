@@ -30,6 +30,9 @@ from pipeline.run import clock_from
 
 DEMO_SOURCE = Path(__file__).resolve().parent / "demo_instance"
 DEMO_NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+# The editors schedule the issue an hour ahead: cron hands it to SendGrid (here: the outbox) at once,
+# held until then, and recallable until ten minutes before.
+GOES_OUT = DEMO_NOW + dt.timedelta(hours=1)
 ISSUE = "2026-12"
 EDITORS_TEXT = {
     "subject": "Fietsen, laptops en een avond in Zwolle",
@@ -126,7 +129,7 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
             flawed.unlink()
 
         # The editor writes the subject, preheader, intro and send time, then approves.
-        _edit_issue(path, DEMO_NOW)  # due at once
+        _edit_issue(path, GOES_OUT)
         _issue, problems = curate.check_issue(config, store, ISSUE)
         echo(
             f"[check] {display_path(path, root)}: {sum(p.is_error for p in problems)} errors, "
@@ -165,6 +168,8 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clo
 
     outcome = cron_run(config, now=clock(), env=env, log=log)
     echo(f"[run] {outcome.line()}")
+    until = (GOES_OUT - dt.timedelta(minutes=10)).strftime("%H:%M")
+    echo(f"  held until {GOES_OUT:%H:%M}; until {until}, 'newsletter cancel {ISSUE}' recalls it")
     outbox = root / "outbox" / ISSUE
     messages = sorted(outbox.glob("*.eml"))
     echo(f"  outbox/{ISSUE}/: {len(messages)} .eml files (the sample list minus duplicates and bad rows)")
@@ -178,12 +183,15 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
     from pipeline.core.store import Store
     from pipeline.publish import FEED, build_site, site_folder, write_site
 
+    # The archive shows an issue once it went out (until then it can be recalled): publish after it.
+    later = GOES_OUT + dt.timedelta(minutes=5)
     with Store(config.settings.state) as store:
-        site = build_site(config, store, now=clock())
+        site = build_site(config, store, now=later.astimezone(dt.UTC))
     written = write_site(site, site_folder(config))
     echo(
-        f"[publish] {len(site.issues)} issue(s), {len(site.themes)} theme and {len(site.partners)} partner "
-        f"pages in build/site/ ({len(written.changed)} files); feed: {config.settings.archive_url}{FEED}"
+        f"[publish] at {later:%H:%M}, after it went out: {len(site.issues)} issue(s), {len(site.themes)}"
+        f" theme and {len(site.partners)} partner pages in build/site/ ({len(written.changed)} files);"
+        f" feed: {config.settings.archive_url}{FEED}"
     )
     result.files.append(("archive", site_folder(config) / "index.html"))
 

@@ -242,9 +242,9 @@ def archived_issues(config: Config, rows: Iterable[SentIssue], now: dt.datetime)
                 f"the archive keeps {', '.join(sorted(RESERVED))} for itself; "
                 "name issues by date (2026-12) from now on",
             )
-        sent_at = row.started_at.astimezone(dt.UTC)
+        sent_at = row.sent_at.astimezone(dt.UTC)
         if sent_at > now:
-            continue
+            continue  # SendGrid still holds it (and it can still be recalled): not public yet
         local = sent_at.astimezone(s.timezone).date()
         out.append(
             ArchivedIssue(

@@ -470,7 +470,7 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
 def previous_sent_date(sent: Sequence[SentIssue], issue: Issue, tz: dt.tzinfo) -> dt.date | None:
     """The date the last issue before this one went out (it decides which partners are new)."""
     on = issue_date(issue, tz)
-    dates = [row.started_at.astimezone(tz).date() for row in sent if row.id != issue.id]
+    dates = [row.sent_at.astimezone(tz).date() for row in sent if row.id != issue.id]
     dates = [d for d in dates if on is None or d <= on]
     return max(dates) if dates else None
 

@@ -191,7 +191,7 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
         appeared[row.item].append(row.issue)
     for issues in appeared.values():
         issues.sort(key=lambda i: order.get(i, len(order)))
-    issues_sent = sum(1 for row in sent if since <= row.started_at < until)
+    issues_sent = sum(1 for row in sent if since <= row.sent_at < until)
 
     partners = config.partners
     partner_items = [i for i in items if i.partner]

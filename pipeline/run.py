@@ -150,7 +150,8 @@ class RunResult:
 
     @property
     def failed(self) -> list[IssueOutcome]:
-        return [o for o in self.issues if o.action == "failed"]
+        """Sends that stopped, or left subscribers unknown (the editors must look): exit status 1."""
+        return [o for o in self.issues if o.action == "failed" or o.counts.get(DeliveryState.UNKNOWN)]
 
     @property
     def partial(self) -> bool:
@@ -295,6 +296,15 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
                 )
             if outcome.action == "failed":
                 log("error", "send-failed", f"issue {issue.id}: {outcome.reason}", {"issue": issue.id})
+            elif outcome.counts.get(DeliveryState.UNKNOWN):
+                log(
+                    "error",
+                    "send-unknown",
+                    f"issue {issue.id}: {outcome.counts[DeliveryState.UNKNOWN]} subscriber(s) are unknown: a"
+                    " request's answer was lost after SendGrid's cancel deadline; check SendGrid's activity,"
+                    f" then 'newsletter send {issue.id} --resend-unknown' if they did not get it",
+                    {"issue": issue.id},
+                )
             else:
                 log(
                     "info",

@@ -138,6 +138,11 @@ class Batch:
     removed_at: float | None = None  # when the status was deleted again
     mail: list[Held] = field(default_factory=list)
 
+    @property
+    def held(self) -> bool:
+        """A cancel or pause is on it now (it counts against the limit of 10)."""
+        return self.status is not None and self.removed_at is None
+
     def discards(self, held: Held) -> bool:
         """Whether SendGrid throws this mail away: cancelled (not paused) in time, before it arrived,
         and the cancel still there when the mail is due."""
@@ -170,7 +175,7 @@ class SendGridState:
         return batch
 
     def held_statuses(self) -> list[Batch]:
-        return [b for b in self.batches.values() if b.status is not None]
+        return [b for b in self.batches.values() if b.held]
 
     def received(self, batch: str | None = None) -> Counter[str]:
         """Who gets mail (each address, how many times), whatever the clock says now."""
@@ -247,7 +252,7 @@ class MockProxy:
                 batch = st.batches.get(str(body.get("batch_id")))
                 if batch is None:
                     return 400, {"errors": [{"field": "batch_id", "message": ERR_BATCH}]}
-                if batch.status is not None:
+                if batch.held:
                     return 400, {"errors": [{"field": None, "message": ERR_EXISTS}]}
                 if len(st.held_statuses()) >= CANCEL_LIMIT:
                     return 400, {"errors": [{"field": None, "message": ERR_LIMIT}]}
@@ -258,12 +263,12 @@ class MockProxy:
             if path.startswith("/v3/user/scheduled_sends/"):
                 batch = st.batches.get(path.rsplit("/", 1)[1])
                 if method == "GET":
-                    found = batch is not None and batch.status is not None
+                    found = batch is not None and batch.held
                     return 200, [{"batch_id": batch.id, "status": batch.status}] if found and batch else []
                 if method == "DELETE":
-                    if batch is None or batch.status is None:
+                    if batch is None or not batch.held:
                         return 404, {"errors": [{"field": None, "message": "not found"}]}
-                    batch.status, batch.removed_at = None, now
+                    batch.removed_at = now
                     return 204, None
         return None
 

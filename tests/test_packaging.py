@@ -49,7 +49,12 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "[run] 5 sources: 0 fetched, 5 unchanged" in demo.stdout
-    assert "issue 2026-12: 5 accepted, 0 skipped, 0 failed, 0 unknown (complete)" in demo.stdout
+    assert (
+        "issue 2026-12: 5 accepted, 0 skipped, 0 failed, 0 unknown (complete, goes out 2026-11-26 10:00 CET)"
+        in demo.stdout
+    )
+    assert "until 09:50, 'newsletter cancel 2026-12' recalls it" in demo.stdout
+    assert "[publish] at 10:05, after it went out: 1 issue(s)" in demo.stdout
     # One clock for the whole demo: the report counts the issue it sent.
     assert "10 featured in sent issues; 1 issue sent in the period" in demo.stdout
     assert len(list((tmp_path / "demo" / "outbox" / "2026-12").glob("*.eml"))) == 5

@@ -22,7 +22,7 @@ from typing import Any
 from pipeline.core.config import Config
 from pipeline.core.errors import display_path
 from pipeline.core.issues import Entry, Issue, issue_path, write_program_fields
-from pipeline.core.models import AttemptState, IssueState, Item
+from pipeline.core.models import IssueState, Item
 from pipeline.core.store import Store
 
 
@@ -98,8 +98,7 @@ def approval_state(
     if sent:
         if not sent.completed:
             return IssueState.SENDING
-        held = [a.send_at for a in store.attempts(issue.id) if a.state == AttemptState.OPEN]
-        if held and max(held) > (now or dt.datetime.now(dt.UTC)):
+        if sent.goes_out is not None and sent.goes_out > (now or dt.datetime.now(dt.UTC)):
             return IssueState.SCHEDULED
         return IssueState.SENT
     # A recall is in the state database (and the file): only an approval given after it holds.

@@ -176,10 +176,16 @@ class SentIssue:
     html: str
     text: str
     web_html: str
+    goes_out: dt.datetime | None = None  # when SendGrid sends its mail (the last held batch's send_at)
 
     @property
     def completed(self) -> bool:
         return self.completed_at is not None
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        """When it went (or goes) out to the list: SendGrid's send time, else when the send started."""
+        return self.goes_out or self.started_at
 
     @property
     def rendered(self) -> Rendered:
@@ -281,8 +287,15 @@ def _when(value: str) -> dt.datetime:
 def _sent_issue(row: sqlite3.Row) -> SentIssue:
     return SentIssue(
         row["id"], row["subject"], row["preheader"] or "", row["fingerprint"], _when(row["started_at"]),
-        _dt(row["completed_at"]), row["html"], row["text"], row["web_html"],
+        _dt(row["completed_at"]), row["html"], row["text"], row["web_html"], _dt(row["goes_out"]),
     )  # fmt: skip
+
+
+# A sent issue with when it goes out: the latest send_at of its batches SendGrid holds.
+_SENT = (
+    "SELECT s.*, (SELECT max(a.send_at) FROM send_attempts a WHERE a.issue = s.id AND a.state = 'open')"
+    " AS goes_out FROM sent_issues s"
+)
 
 
 def _source_state(row: sqlite3.Row) -> SourceState:
@@ -558,12 +571,12 @@ class Store:
         )
 
     def sent_issue(self, issue_id: str) -> SentIssue | None:
-        row = self.db.execute("SELECT * FROM sent_issues WHERE id = ?", (issue_id,)).fetchone()
+        row = self.db.execute(f"{_SENT} WHERE s.id = ?", (issue_id,)).fetchone()
         return _sent_issue(row) if row else None
 
     def sent_issues(self) -> list[SentIssue]:
         """Every issue that went to the list, oldest first."""
-        return [_sent_issue(r) for r in self.db.execute("SELECT * FROM sent_issues ORDER BY started_at, id")]
+        return [_sent_issue(r) for r in self.db.execute(f"{_SENT} ORDER BY s.started_at, s.id")]
 
     def sent_item_ids(self) -> set[str]:
         """Every item that appeared in an issue sent to the list."""
@@ -783,16 +796,11 @@ class Store:
                 (issue_id, attempt),
             )
 
-    def recall(self, issue_id: str, now: dt.datetime) -> int:
+    def recall(self, issue_id: str, now: dt.datetime, held: int) -> None:
         """The issue was cancelled at SendGrid before it went out: its send is forgotten (nobody got it)
-        and a recall kept on record. Returns how many subscribers it had been handed over for."""
+        and a recall kept on record, with ``held``: how many subscribers it had been handed over for."""
         at = _utc(now)
         with self.transaction() as db:
-            held = db.execute(
-                "SELECT count(*) FROM deliveries"
-                " WHERE issue = ? AND state IN ('accepted', 'in_flight', 'unknown')",
-                (issue_id,),
-            ).fetchone()[0]
             last = db.execute(
                 "SELECT max(send_at) FROM send_attempts WHERE issue = ?", (issue_id,)
             ).fetchone()[0]
@@ -804,7 +812,6 @@ class Store:
                       ("sent_issues", "id"))  # fmt: skip
             for table, key in forget:
                 db.execute(f"DELETE FROM {table} WHERE {key} = ?", (issue_id,))
-        return int(held)
 
     def recalls(self, issue_id: str) -> list[Recall]:
         rows = self.db.execute("SELECT * FROM recalls WHERE issue = ? ORDER BY recalled_at", (issue_id,))

@@ -43,7 +43,7 @@ from pipeline.core.issues import (
     write_program_fields,
 )
 from pipeline.core.markup import plain_text
-from pipeline.core.models import AttemptState, DeliveryState, Image, IssueState, Item
+from pipeline.core.models import DeliveryState, Image, IssueState, Item
 from pipeline.core.store import Store
 from pipeline.curate import ranking
 
@@ -604,7 +604,7 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
         counts = store.delivery_counts(issue_id) if issue_id in sent else None
         if issue_id not in files:
             state = IssueState.SENT if sent[issue_id].completed else IssueState.SENDING
-            out.append(IssueStatus(issue_id, state, sent[issue_id].started_at, counts=counts))
+            out.append(IssueStatus(issue_id, state, sent[issue_id].sent_at, counts=counts))
             continue
         issue, problems = check_issue_file(
             files[issue_id], config, display_path(files[issue_id], config.root)
@@ -615,11 +615,8 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
             continue
         state = approval_state(store, issue)
         when = issue.send_at
-        held = [a.send_at for a in store.attempts(issue_id) if a.state == AttemptState.OPEN]
-        if issue_id in sent and held:  # when SendGrid sends it
-            when = max(held)
-        elif when is None and issue_id in sent:
-            when = sent[issue_id].started_at
+        if issue_id in sent:  # when it goes (or went) out
+            when = sent[issue_id].sent_at
         out.append(IssueStatus(issue_id, state, when, issue.approval, counts))
     return out
 
