@@ -365,7 +365,7 @@ def test_check_links_head_falls_back_to_get_and_names_each_broken_link(
     write(config, text)
     issue = load_issue(config, ISSUE)
     found = curate.check(config, store, issue, links=True)
-    assert [p for p in found if "link" in p.message] == [
+    assert [p for p in found if p.is_error and "link" in p.message] == [
         Problem(PATH, 10, f"link {server}/gone answers 404 Not Found; correct the address or remove it"),
         Problem(PATH, 11, f"link {dead} cannot be reached (ConnectError); correct the address or remove it"),
     ]
@@ -489,7 +489,9 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
     assert r.output.splitlines()[0] == (
         "issues/2026-12.yaml:29: no subject; write 'subject: ...', the line subscribers see in their inbox"
     )
-    assert r.output.splitlines()[-1] == "Error: 1 error(s), 2 warning(s) in issues/2026-12.yaml."
+    # The warnings: no preheader; the laptops story's long sentences (B1: the partner's summary).
+    assert r.output.splitlines()[-1] == "Error: 1 error(s), 3 warning(s) in issues/2026-12.yaml."
+    assert "B1: the partner's summary of '1.200 opgeknapte laptops voor leerlingen' (De Laptopfabriek)" in r.output
     r = cli("approve", ISSUE, "--by", "Anna")
     assert r.exit_code == 1
     assert r.output.splitlines()[-2:] == [
