@@ -34,8 +34,8 @@ ISSUE = "2026-12"
 EDITORS_TEXT = {
     "subject": "Fietsen, laptops en een avond in Zwolle",
     "preheader": "Wat partners in november deden, wat we weten en waar we elkaar zien",
-    "intro": "Deze maand: **fietsen** voor kinderen in Zwolle, opgeknapte laptops voor leerlingen en "
-    "leerplichtambtenaren die armoede leren herkennen. En in december zien we elkaar in Zwolle.\n",
+    "intro": "Deze maand: **fietsen** voor kinderen in Zwolle en opgeknapte laptops voor leerlingen. "
+    "Leerplichtambtenaren leren armoede herkennen. En in december zien we elkaar in Zwolle.\n",
 }
 
 Echo = Callable[[str], None]
