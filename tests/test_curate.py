@@ -268,8 +268,11 @@ sections:
 
 
 def problems(config: Config, store: Store, text: str) -> list[tuple[int | None, str, str]]:
+    """What 'newsletter check' prints for ``text`` (pipeline.run.check: curate's and the bulk-sender rules)."""
+    from pipeline import run
+
     write(config, text)
-    _issue, found = curate.check_issue(config, store, ISSUE)
+    _issue, found = run.check(config, store, ISSUE)
     return [(p.line, p.severity, p.message) for p in found]
 
 

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
 EVENT_LOOKBACK_DAYS = 180  # events announced up to this long ago are still candidates until they start
-SUBJECT_WARN = 60  # mail apps cut subjects at about this many characters
 SUMMARY_PREVIEW = 160  # characters of summary in an entry's comment
 LINK_TIMEOUT = 10.0  # seconds per link for 'check --links'
 LINK_CONCURRENCY = 8  # links checked at once
@@ -353,20 +352,11 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
     items = store.get_items(e.item for _, e in entries if e.item)
     earlier = {r.item: r.issue for r in store.sent_items() if r.issue != issue.id}
 
+    # The subject's length and the preheader are bulk-sender rules, checked on the rendered
+    # message by pipeline.run.check (pipeline.core.bulk); a subject is needed to approve at all.
     if not issue.subject:
         error(
             issue.line("subject"), "no subject; write 'subject: ...', the line subscribers see in their inbox"
-        )
-    elif len(issue.subject) > SUBJECT_WARN:
-        warn(
-            issue.line("subject"),
-            f"the subject is {len(issue.subject)} characters; mail apps cut it at about {SUBJECT_WARN}, "
-            "so shorten it",
-        )
-    if not issue.preheader:
-        warn(
-            issue.line("preheader"),
-            "no preheader; write 'preheader: ...', the line mail apps show after the subject",
         )
     if not entries:
         error(issue.line("sections"), "no section has items; move entries from 'runners_up' into 'items'")
