@@ -183,7 +183,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_WORD = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# A word: a number (1.200), an abbreviation with its dots (o.a.), or letters joined by - or '.
+_WORD = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_](?:\.[^\W\d_])+\.?|[^\W\d_]+(?:['’-][^\W\d_]+)*")
 # Parts of a Markdown text that are not words a reader reads: link targets, addresses, code.
 _NOT_READ = re.compile(
     r"\]\([^)]*\)|<[a-z][a-z0-9+.-]*:[^>\s]*>|\b(?:https?|mailto):[^\s)<>\]]+|www\.[^\s)<>\]]+"
@@ -251,7 +252,7 @@ _PARTICIPLE = re.compile(
 _NOT_PARTICIPLE = _words(
     "gebied gebieden gedicht gedichten gezicht gezichten gewicht gerecht gerechten gevecht geluid gemiddeld "
     "gezond gereed gerust gemeenten gezinnen gevolgen gebouwen gesprekken gedachten geheimen gewoonten "
-    "geleden genoegen gebeuren gebeurt geheugen gebaren gegeven geeft geldt gelden geloven gelooft genieten "
+    "geleden genoegen gebeuren gebeurt geheugen gebaren geeft geldt gelden geloven gelooft genieten "
     "gevallen getallen beleid bericht berichten bestand bestanden bedrijven "
     "bezit verband verbod verleden verstand verzet vervoert vertelt betaalt besteedt bereikt verdient "
     "ervaart ervaren ontvangt verwacht verkocht bewust bekend verlicht"
