@@ -45,6 +45,7 @@ RULE_NAMES = {
     "readability": "readability", "leesbaarheid": "readability", "flesch-douma": "readability",
 }  # fmt: skip
 ALL = ("all", "alles")
+ADVICE = "B1"  # every warning of these rules starts with it
 READABILITY_MIN_WORDS = 30  # a score of a shorter text says little
 QUOTE_WORDS = 6  # the words of a long sentence quoted in its warning
 INFLECTION = 4  # letters after a known word that still make the same word ("-tjes", "-en")
@@ -109,6 +110,11 @@ def vocabulary(config: Config) -> Vocabulary:
     words = {w.lower() for text in [*names, *own] for w in _LETTERS.findall(text)}
     stems = {w.lower() for text in own for w in _LETTERS.findall(text) if len(w) >= 5}
     return Vocabulary(frozenset(words), tuple(sorted(stems, key=len, reverse=True)))
+
+
+def is_advice(problem: Problem) -> bool:
+    """A B1 warning: advice on language, which never fails a command (not even validate --strict)."""
+    return problem.message.startswith(ADVICE)
 
 
 # -- the word lists ------------------------------------------------------------------------------------
@@ -521,7 +527,7 @@ def check_texts(
         line = doc.line(*t.keypath) or 1
         found = findings(t.value, t.what, settings, known, file_silence(doc, line))
         lines = _line_of_offsets(doc, t.keypath, t.value, [f.offset for f in found])
-        out += [Problem(doc.path, lines[f.offset], f"B1: {f.message}", "warning") for f in found]
+        out += [Problem(doc.path, lines[f.offset], f"{ADVICE}: {f.message}", "warning") for f in found]
     return out
 
 
