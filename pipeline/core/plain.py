@@ -123,8 +123,8 @@ def parse_word_list(text: str, path: str) -> tuple[list[tuple[str, str]], list[P
     pairs: list[tuple[str, str]] = []
     problems: list[Problem] = []
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()  # a comment, on its own line or after an entry
+        if not line:
             continue
         formal, eq, plain = line.partition("=")
         forms = [" ".join(f.lower().split()) for f in formal.split(",") if f.strip()]
