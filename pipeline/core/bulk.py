@@ -74,8 +74,9 @@ def _unsubscribe_link(markup: str) -> bool:
     return False
 
 
-def _has_address(text: str, address: str) -> bool:
-    return " ".join(address.split()).casefold() in " ".join(text.split()).casefold()
+def _has_address(text: str, part: str) -> bool:
+    """Whether ``text`` shows ``part`` (the postal address, the preheader), whitespace and case aside."""
+    return " ".join(part.split()).casefold() in " ".join(text.split()).casefold()
 
 
 def check_fields(
@@ -139,14 +140,14 @@ def check_message(
             "the text part has no unsubscribe link; readers of plain text need one too: keep "
             "{{ v.unsubscribe_url }} in templates/email.txt"
         )
-    for part, body, template in (("HTML", _visible_text(rendered.html), "email.mjml"),
-                                 ("text part", rendered.text, "email.txt")):  # fmt: skip
+    shown = _visible_text(rendered.html)
+    for part, body, template in (("HTML", shown, "email.mjml"), ("text part", rendered.text, "email.txt")):
         if not _has_address(body, settings.postal_address):
             problem(
                 f"the {part} does not show the postal address ({settings.postal_address}), which the law "
                 f"asks of a newsletter; keep {{{{ v.postal_address }}}} in templates/{template}"
             )
-    if rendered.preheader and not _has_address(_visible_text(rendered.html), rendered.preheader):
+    if rendered.preheader and not _has_address(shown, rendered.preheader):
         problem(
             "the HTML does not carry the preheader, so mail apps show the first words of the page "
             "instead; keep <mj-preview>{{ v.preheader }}</mj-preview> in templates/email.mjml",

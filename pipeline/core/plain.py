@@ -58,9 +58,6 @@ class Silence:
     rules: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
 
-    def __bool__(self) -> bool:
-        return bool(self.rules or self.words)
-
 
 @dataclass(frozen=True)
 class Finding:

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -427,8 +428,6 @@ def _outgoing(
 ) -> list[tuple[str, int]]:
     """Every link a reader can click, with its line: the intro's, each entry's own and those inside
     the summaries that go out (the partner's, or the editor's override)."""
-    import html
-
     found = [
         (m.group(0).rstrip(".,;:"), issue.line("intro")) for m in _MARKDOWN_URL.finditer(issue.intro or "")
     ]
@@ -440,7 +439,7 @@ def _outgoing(
         if e.summary is not None:
             found += [(m.group(0).rstrip(".,;:"), e.line) for m in _MARKDOWN_URL.finditer(e.summary)]
         elif item is not None:
-            found += [(html.unescape(m.group(1)), e.line) for m in _SUMMARY_HREF.finditer(item.summary_html)]
+            found += [(unescape(m.group(1)), e.line) for m in _SUMMARY_HREF.finditer(item.summary_html)]
     return found
 
 
