@@ -38,10 +38,11 @@ RULES = ("sentence", "long-word", "passive", "stadhuistaal", "readability")
 # What an editor may write for a rule, in a '# b1:' marker or in plain_language.skip (Dutch or English).
 RULE_NAMES = {
     "sentence": "sentence", "sentences": "sentence", "zin": "sentence", "zinnen": "sentence",
-    "zinslengte": "sentence", "long-word": "long-word", "long-words": "long-word", "long": "long-word",
-    "lang": "long-word", "lange-woorden": "long-word", "woordlengte": "long-word", "passive": "passive",
-    "passief": "passive", "lijdende-vorm": "passive", "stadhuistaal": "stadhuistaal",
-    "formal": "stadhuistaal",
+    "zinslengte": "sentence",
+    "long-word": "long-word", "long-words": "long-word", "long": "long-word", "lang": "long-word",
+    "lange-woorden": "long-word", "woordlengte": "long-word",
+    "passive": "passive", "passief": "passive", "lijdende-vorm": "passive",
+    "stadhuistaal": "stadhuistaal", "formal": "stadhuistaal",
     "readability": "readability", "leesbaarheid": "readability", "flesch-douma": "readability",
 }  # fmt: skip
 ALL = ("all", "alles")
@@ -145,15 +146,13 @@ def _package_list() -> tuple[tuple[str, str], ...]:
 
 
 @functools.cache
-def _formal_patterns(extra: tuple[tuple[str, str], ...]) -> tuple[tuple[re.Pattern[str], str, str], ...]:
-    """(pattern, formal, alternative), the instance's entries over the package's, longest first."""
+def _formal_table(extra: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every formal word and phrase, the instance's entries over the package's, and
+    each one's alternative. Longest first, so that a phrase wins over a word inside it."""
     table = dict(_package_list())
     table.update(extra)
-    out = []
-    for formal in sorted(table, key=len, reverse=True):
-        words = [re.escape(w) for w in formal.split()]
-        out.append((re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.I), formal, table[formal]))
-    return tuple(out)
+    forms = [r"\s+".join(re.escape(w) for w in f.split()) for f in sorted(table, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(?:" + "|".join(forms) + r")(?!\w)", re.I), table
 
 
 # -- syllables -----------------------------------------------------------------------------------------
@@ -314,19 +313,16 @@ def _long_sentences(text: str, parts: Sequence[Sentence], what: str, limit: int)
 
 
 def _formal_words(text: str, settings: PlainLanguage, accepted: set[str]) -> Iterable[Finding]:
-    masked = _masked(text)
-    taken: list[tuple[int, int]] = []
-    for pattern, formal, plain in _formal_patterns(settings.stadhuistaal):
-        if formal in accepted:
+    pattern, table = _formal_table(settings.stadhuistaal)
+    seen: set[str] = set()
+    for m in pattern.finditer(_masked(text)):
+        formal = " ".join(m.group(0).lower().split())
+        if formal in seen or formal in accepted:
             continue
-        for m in pattern.finditer(masked):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue  # part of a longer phrase already found ("ten einde" in "teneinde")
-            taken.append((m.start(), m.end()))
-            write = _alternative(plain)
-            yield Finding("stadhuistaal", m.start(), f"'{formal}' is stadhuistaal; write {write}",
-                          f"'{formal}' (write {write})")  # fmt: skip
-            break  # once a text is enough
+        seen.add(formal)  # once a text is enough
+        write = _alternative(table[formal])
+        yield Finding("stadhuistaal", m.start(), f"'{formal}' is stadhuistaal; write {write}",
+                      f"'{formal}' (write {write})")  # fmt: skip
 
 
 def _passives(parts: Sequence[Sentence], what: str) -> Iterable[Finding]:
@@ -345,11 +341,13 @@ def _long_words(
         for k, m in enumerate(s.words):
             for word, at in _word_parts(m):
                 low = word.lower()
-                if low in seen or low in accepted or _is_name(s, k, word) or known.knows(word):
-                    continue
                 # A word has at least as many syllables as vowel groups, and one more only where two
-                # vowels are said apart (si-tu-a-tie): the dictionary only for a word that can be long.
-                n = syllables(word) if len(_VOWELS.findall(word)) >= limit else 0
+                # vowels are said apart (si-tu-a-tie): the rest only for a word that can be long.
+                if low in seen or low in accepted or len(_VOWELS.findall(word)) < limit:
+                    continue
+                if _is_name(s, k, word) or known.knows(word):
+                    continue
+                n = syllables(word)
                 if n > limit:
                     seen.add(low)
                     message = (
