@@ -69,15 +69,7 @@ from pipeline.core.sendgrid import (
 )
 from pipeline.core.store import Attempt, Store
 from pipeline.core.subscribers import is_email, read_subscribers
-from pipeline.core.tokens import (
-    DEFAULT_NAME,
-    ONE_CLICK,
-    TOKEN_NAME,
-    TOKEN_UNSUBSCRIBE,
-    Recipient,
-    personalise,
-    unsubscribe_mailto,
-)
+from pipeline.core.tokens import DEFAULT_NAME, TOKEN_NAME, Recipient, list_headers, personalise
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
@@ -184,11 +176,7 @@ def _list_body(
         substitutions=lambda name: {TOKEN_NAME: name or DEFAULT_NAME},
         categories=[*settings.categories, f"issue-{issue}"],
         custom_args=custom,
-        headers={
-            # SendGrid fills the group's one-click URL (the asm tag); the mailto is a fallback.
-            "List-Unsubscribe": f"<{TOKEN_UNSUBSCRIBE}>, <{unsubscribe_mailto(settings, issue)}>",
-            "List-Unsubscribe-Post": ONE_CLICK,
-        },
+        headers=list_headers(settings, issue),  # the one-click unsubscribe Gmail and Yahoo ask for
         group=settings.unsubscribe_group,
         send_at=int(send_at.timestamp()) if send_at else None,
         batch_id=batch_id,
@@ -215,7 +203,7 @@ def _test_body(
         recipients=recipients,
         categories=[*settings.categories, f"issue-{issue}", "test"],
         custom_args={"issue": issue, "test": "1"},
-        headers={"List-Unsubscribe": f"<{unsubscribe_mailto(settings, issue)}>"},
+        headers=list_headers(settings, issue, test=True),
     )
 
 

@@ -1,7 +1,8 @@
 """`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
 
 The demo instance ships inside the package, ``pipeline/demo_instance/``: local feed files, sample
-submissions (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
+submissions (and two flawed ones: one with errors, one in policy language), sample subscribers at
+example.org. Every stage runs on a copy,
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
 test send, ``run`` (cron) sending to the outbox, publish, report.
 
@@ -37,8 +38,8 @@ ISSUE = "2026-12"
 EDITORS_TEXT = {
     "subject": "Fietsen, laptops en een avond in Zwolle",
     "preheader": "Wat partners in november deden, wat we weten en waar we elkaar zien",
-    "intro": "Deze maand: **fietsen** voor kinderen in Zwolle, opgeknapte laptops voor leerlingen en "
-    "leerplichtambtenaren die armoede leren herkennen. En in december zien we elkaar in Zwolle.\n",
+    "intro": "Deze maand: **fietsen** voor kinderen in Zwolle en opgeknapte laptops voor leerlingen. "
+    "Leerplichtambtenaren leren armoede herkennen. En in december zien we elkaar in Zwolle.\n",
 }
 
 Echo = Callable[[str], None]
@@ -80,6 +81,15 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
             text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, count=1, flags=re.M)
     text = re.sub(r"^#? ?send_at:.*$", f"send_at: {send_at:%Y-%m-%d %H:%M}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
+
+
+def _plain_language(root: Path, echo: Echo) -> None:
+    """A story in policy language, and the B1 warnings 'newsletter validate' gives its partner."""
+    found = validate(root, [root / "flawed" / "beleidstaal.yaml"])
+    echo(f"[validate] flawed/beleidstaal.yaml, in policy language ({len(found.warnings)} B1 warnings; "
+         "warnings never fail validate):")  # fmt: skip
+    for p in found.problems:
+        echo(f"  {p}")
 
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
@@ -222,10 +232,11 @@ def run(into: Path | None, echo: Echo) -> DemoResult:
     report = validate(root)
     counts = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
     echo(f"[validate] {len(report.checked)} files: {counts}")
-    flawed = validate(root, [root / "flawed"])
+    flawed = validate(root, [root / "flawed" / "onze-moestuin.yaml"])
     echo(f"[validate] flawed/onze-moestuin.yaml, as a partner sees it ({len(flawed.errors)} errors):")
     for p in flawed.problems:
         echo(f"  {p}")
+    _plain_language(root, echo)
     if report.errors:
         result.ok = False
         return result

@@ -26,6 +26,7 @@ from mjml import mjml2html
 
 from pipeline.core import dutch
 from pipeline.core.approval import fingerprint, issue_items
+from pipeline.core.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
@@ -37,8 +38,6 @@ from pipeline.core.templating import TemplateError, environment, render_template
 from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Recipient, personalise
 
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
-GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" and hides the rest (footer included)
-GMAIL_WARN_BYTES = 90 * 1024
 NEW_PARTNER_DAYS = 62  # without a previous issue: partners who joined in about the last two months
 
 # The tokens contain "<" and "%": Jinja would escape them and MRML might parse them. Templates

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline import curate, deliver, render
+from pipeline.core import bulk
 from pipeline.core.approval import approval_state, mark_recalled
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
@@ -46,6 +47,7 @@ from pipeline.core.issues import Issue, check_issue_file
 from pipeline.core.locking import exclusive
 from pipeline.core.models import DeliveryState, IssueState
 from pipeline.core.store import Store
+from pipeline.core.tokens import list_headers
 
 if TYPE_CHECKING:
     from pipeline.collect import Summary
@@ -68,12 +70,30 @@ def clock_from(start: dt.datetime) -> deliver.Clock:
 def check(
     config: Config, store: Store, issue_id: str, *, links: bool = False
 ) -> tuple[Issue | None, list[Problem]]:
-    """What ``newsletter check`` (and the studio) reports for an issue: the file's structure and
-    curate's checks against the state database (and, with ``links``, every link), sorted by line.
-
-    The place where checks that need more than one stage (the rendered message, say) are added.
+    """What ``newsletter check`` (and the studio) reports for an issue: the file's structure,
+    curate's checks against the state database (and, with ``links``, every link), and what Gmail
+    and Yahoo ask of the message as render makes it and deliver sends it, sorted by line.
     """
-    return curate.check_issue(config, store, issue_id, links=links)
+    issue, problems = curate.check_issue(config, store, issue_id, links=links)
+    if issue is not None:
+        problems = sorted(
+            [*problems, *_bulk_sender(config, store, issue)], key=lambda p: (p.path, p.line or 0)
+        )
+    return issue, problems
+
+
+def _bulk_sender(config: Config, store: Store, issue: Issue) -> list[Problem]:
+    """The bulk-sender rules on the rendered message, with the headers of a list send."""
+    lines = {key: issue.line(key) for key in ("subject", "preheader")}
+    try:
+        rendered = render.prepare(config, store, issue).rendered
+    except InputInvalid:  # an item missing from the database: curate names it; the fields still count
+        return bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
+    except PipelineError as e:  # a template that does not render: what 'newsletter render' would say
+        fields = bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
+        return [Problem(issue.path, None, f"the issue does not render: {e}"), *fields]
+    headers = list_headers(config.settings, issue.id)
+    return bulk.check_message(rendered, config.settings, headers, path=issue.path, lines=lines)
 
 
 # -- one issue to the list --------------------------------------------------------------------------

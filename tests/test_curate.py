@@ -268,8 +268,11 @@ sections:
 
 
 def problems(config: Config, store: Store, text: str) -> list[tuple[int | None, str, str]]:
+    """What 'newsletter check' prints for ``text`` (pipeline.run.check: curate's and the bulk-sender rules)."""
+    from pipeline import run
+
     write(config, text)
-    _issue, found = curate.check_issue(config, store, ISSUE)
+    _issue, found = run.check(config, store, ISSUE)
     return [(p.line, p.severity, p.message) for p in found]
 
 
@@ -365,7 +368,7 @@ def test_check_links_head_falls_back_to_get_and_names_each_broken_link(
     write(config, text)
     issue = load_issue(config, ISSUE)
     found = curate.check(config, store, issue, links=True)
-    assert [p for p in found if "link" in p.message] == [
+    assert [p for p in found if p.is_error and "link" in p.message] == [
         Problem(PATH, 10, f"link {server}/gone answers 404 Not Found; correct the address or remove it"),
         Problem(PATH, 11, f"link {dead} cannot be reached (ConnectError); correct the address or remove it"),
     ]
@@ -379,6 +382,92 @@ def test_check_links_is_bounded_in_time(config: Config, store: Store, server: st
     assert found == [
         Problem(PATH, 7, f"link {server}/slow did not answer within 0.2 s; correct the address or remove it")
     ]
+
+
+# -- links: hygiene ---------------------------------------------------------------------------------
+def link_warnings(
+    config: Config, store: Store, entries: list[str], intro: str = "Beste lezer."
+) -> list[tuple[int | None, str]]:
+    """The link warnings of an issue whose entries (one line each) start on line 8."""
+    lines = "".join(f"      - {e}\n" for e in entries)
+    text = f'id: "2026-12"\nsubject: Kort\npreheader: Kort\nintro: {intro}\nsections:\n  - section: partners\n    items:\n{lines}'
+    write(config, text)
+    found = curate.check(config, store, load_issue(config, ISSUE))
+    return [(p.line, p.message) for p in found if p.message.startswith("link ")]
+
+
+def announcement(url: str, title: str = "Doe mee") -> str:
+    return f"{{title: {title}, summary: Elke week., url: '{url}'}}"
+
+
+def test_a_link_that_went_out_in_an_earlier_issue(config: Config, store: Store) -> None:
+    # 'al-verstuurd' went out in 2026-11, with the link https://example.org/al-verstuurd
+    assert link_warnings(config, store, [announcement("https://example.org/al-verstuurd#meer")]) == [
+        (8, "link https://example.org/al-verstuurd#meer also went out in issue 2026-11 ('Al verstuurd in november'); "
+            "readers saw it then: remove the entry, or link to what is new"),
+    ]  # fmt: skip
+    assert link_warnings(config, store, [announcement("https://example.org/nieuw")]) == []
+
+
+def test_the_same_link_twice_in_one_issue(config: Config, store: Store) -> None:
+    twice = [
+        announcement("https://example.org/sessie"),
+        "item: laptops",
+        announcement("HTTPS://Example.org/sessie", "Nog eens"),
+    ]
+    assert link_warnings(config, store, twice) == [
+        (10, "link HTTPS://Example.org/sessie is also the link of the entry on line 8; readers would get the same "
+             "page twice: keep one of them"),
+    ]  # fmt: skip
+    # an item's own link, again in an announcement
+    assert link_warnings(config, store, ["item: laptops", announcement("https://example.org/laptops")]) == [
+        (9, "link https://example.org/laptops is also the link of the entry on line 8; readers would get the "
+            "same page twice: keep one of them"),
+    ]  # fmt: skip
+    assert (
+        link_warnings(
+            config, store, [announcement("https://example.org/a"), announcement("https://example.org/b")]
+        )
+        == []
+    )
+
+
+def test_a_plain_http_link(config: Config, store: Store) -> None:
+    found = link_warnings(
+        config, store, [announcement("http://example.org/sessie")], intro="Zie http://example.org/intro."
+    )
+    http = (
+        "is plain http://; write https:// if the site has it (mail apps and browsers warn readers about http)"
+    )
+    assert found == [
+        (4, f"link http://example.org/intro {http}"),
+        (8, f"link http://example.org/sessie {http}"),
+    ]
+    assert (
+        link_warnings(
+            config,
+            store,
+            [announcement("https://example.org/sessie")],
+            intro="Zie https://example.org/intro.",
+        )
+        == []
+    )
+
+
+def test_tracking_parameters_the_partner_left_in(config: Config, store: Store) -> None:
+    tracked = "https://example.org/sessie?id=3&fbclid=abc&utm_source=facebook"
+    assert link_warnings(config, store, [announcement(tracked)]) == [
+        (8, f"link {tracked} carries tracking parameters (fbclid, utm_source); remove them, the newsletter adds its own"),
+    ]  # fmt: skip
+    # inside a partner's summary that goes out as it is
+    summary = '<p>Lees <a href="https://example.org/plan?gclid=1">het plan</a>.</p>'
+    put(store, [item("met-link", "gemeente-zwolle", "story", "2026-11-28", summary_html=summary)])
+    assert link_warnings(config, store, ["item: met-link"]) == [
+        (8, "link https://example.org/plan?gclid=1 carries tracking parameters (gclid); remove them, the "
+            "newsletter adds its own"),
+    ]  # fmt: skip
+    assert link_warnings(config, store, ["{item: met-link, summary: Lees het plan.}"]) == []
+    assert link_warnings(config, store, [announcement("https://example.org/sessie?id=3")]) == []
 
 
 # -- approval -----------------------------------------------------------------------------------
@@ -489,7 +578,12 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
     assert r.output.splitlines()[0] == (
         "issues/2026-12.yaml:29: no subject; write 'subject: ...', the line subscribers see in their inbox"
     )
-    assert r.output.splitlines()[-1] == "Error: 1 error(s), 2 warning(s) in issues/2026-12.yaml."
+    # The warnings: no preheader; the laptops story's long sentences (B1: the partner's summary).
+    assert r.output.splitlines()[-1] == "Error: 1 error(s), 3 warning(s) in issues/2026-12.yaml."
+    assert (
+        "B1: the partner's summary of '1.200 opgeknapte laptops voor leerlingen' (De Laptopfabriek)"
+        in r.output
+    )
     r = cli("approve", ISSUE, "--by", "Anna")
     assert r.exit_code == 1
     assert r.output.splitlines()[-2:] == [

@@ -200,6 +200,9 @@ def test_test_send_marks_the_subject_and_records_nothing(demo_root: Path) -> Non
     (path,) = (demo_root / "outbox" / "2026-12" / "test").glob("*.eml")
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert msg["Subject"] == "[TEST] Fietsen en laptops"
+    # A test reader is on no list: the mailto only, and no one-click header (as at SendGrid).
+    assert msg["List-Unsubscribe"] == "<mailto:redactie@example.org?subject=afmelden%202026-12>"
+    assert msg["List-Unsubscribe-Post"] is None
     with pytest.raises(PipelineError, match="--to: 'redactie' is not an email address"):
         send_test(config, rendered(), ["redactie"], outbox_transport(config))
 

@@ -124,13 +124,19 @@ def test_sigkill_at_many_points_then_resume_everyone_once_nobody_unknown(
         fired = threading.Event()
         timers: list[threading.Timer] = []
         in_cancel: list[bool] = []
+        process = sender.start()
 
         def kill(
-            fired: threading.Event = fired, in_cancel: list[bool] = in_cancel, cancel: bool = False
+            fired: threading.Event = fired,
+            in_cancel: list[bool] = in_cancel,
+            cancel: bool = False,
+            process: subprocess.Popen[bytes] = process,
         ) -> None:
-            in_cancel.append(cancel)
-            fired.set()
-            sender.kill()
+            # Only this round's process: a late call from a proxy thread must not kill the next one.
+            if process.poll() is None and not fired.is_set():
+                in_cancel.append(cancel)
+                fired.set()
+                process.send_signal(signal.SIGKILL)
 
         def hook(
             r: Recorded,
@@ -168,7 +174,6 @@ def test_sigkill_at_many_points_then_resume_everyone_once_nobody_unknown(
 
         sendgrid.hook = hook
         sendgrid.fault = fault
-        process = sender.start()
         if mode == "startup":  # reading the list, the suppressions, the first commits
             try:
                 process.wait(timeout=delay)

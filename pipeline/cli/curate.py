@@ -72,9 +72,12 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
 @click.option("--links", is_flag=True, help="Also check that every link answers (HEAD, else GET).")
 @pass_ctx
 def check(ctx: Context, issue_id: str, links: bool) -> None:
-    """Check an issue: references, required fields, images, size, coverage, and with --links, links.
+    """Check an issue: references, required fields, images, coverage, links, plain Dutch, what Gmail
+    and Yahoo ask of bulk senders, and with --links, whether every link answers.
 
-    Errors (exit 1) block approval; warnings are for the editor to weigh.
+    Fix the errors (exit 1) before approving; warnings are for the editor to weigh. The B1
+    advice covers the subject, preheader, intro and your overrides, and each partner text that goes
+    out unchanged (docs/plain-language.md).
 
     \b
     Example:

@@ -7,18 +7,21 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.core.plain import is_advice
 from pipeline.core.validate import validate as run_validate
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as errors (for CI).")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (for CI); B1 advice never fails.")
 @pass_ctx
 def validate(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
     """Check sources.yaml, submissions and issue files.
 
     Every problem is printed as PATH:LINE: message, with the fix. With no PATH, checks
-    sources.yaml, every submission and every issue file.
+    sources.yaml, every submission and every issue file. A submission's title and summary
+    also get plain-language (B1) advice: long sentences, long words, passive voice,
+    stadhuistaal (see docs/plain-language.md); advice never changes the exit status.
 
     \b
     Examples:
@@ -28,9 +31,10 @@ def validate(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
     report = run_validate(ctx.root, list(paths) or None)
     for p in report.problems:
         click.echo(str(p), err=True)
-    failing = report.errors or (strict and report.warnings)
+    strict_fails = [p for p in report.warnings if not is_advice(p)] if strict else []
+    failing = report.errors or strict_fails
     if failing:
-        bad = {p.path for p in report.problems if p.is_error or strict}
+        bad = {p.path for p in [*report.errors, *strict_fails]}
         click.echo(
             f"Error: {len(report.errors)} error(s), {len(report.warnings)} warning(s) "
             f"in {len(bad)} of {len(report.checked)} file(s).",

@@ -16,18 +16,12 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.core.models import Image, Item
+from pipeline.core.urls import canonical_url
 
-# Query parameters that only say where a click came from; two links that differ in these are the
-# same story. utm_* are matched by prefix.
-TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-     "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "at_medium",
-     "at_campaign"}
-)  # fmt: skip
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
@@ -119,35 +113,7 @@ class ThemeRules:
 _WORD = re.compile(r"\w+")
 
 
-# -- URLs and ids ---------------------------------------------------------------------------------
-def canonical_url(url: str, base: str | None = None) -> str | None:
-    """The URL that identifies a story: absolute http(s), host lower-cased, no fragment, no tracking.
-
-    Returns None for anything that is not an http(s) address.
-    """
-    url = (url or "").strip()
-    try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
-        if base:
-            url = urljoin(base, url)
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not host:
-        return None
-    netloc = host.lower()
-    if port and port != {"http": 80, "https": 443}[scheme]:
-        netloc += f":{port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
-    ]
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
-
-
+# -- URLs and ids (the canonical URL is pipeline.core.urls', shared with curate's link check) ------
 def item_id_for_url(url: str) -> str:
     """A stable 12-character id; http and https addresses of the same page get the same id."""
     key = url.split("://", 1)[-1]

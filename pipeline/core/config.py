@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.errors import InputInvalid, Problem, display_path
-from pipeline.core.schema import Checker, listing
+from pipeline.core.schema import Checker, listing, suggest
 from pipeline.core.yamlfile import KeyPath, load
 
 CONFIG_FILE = "sources.yaml"
@@ -47,6 +47,18 @@ DEFAULTS: dict[str, Any] = {
     # later than 10 minutes before). Cron hands an approved issue over schedule_ahead_minutes before
     # its send_at: at least the hold plus the cron interval, so it goes out at that very minute.
     "delivery": {"hold_minutes": 30, "schedule_ahead_minutes": 60},
+    # The plain-language (B1) checks of 'validate' and 'check' (docs/plain-language.md): the
+    # Direct Duidelijk guidelines' "about 12 to 15 words" a sentence; a word of more syllables than
+    # max_word_syllables counts as long; Flesch-Douma under min_flesch_douma is a hint.
+    "plain_language": {
+        "enabled": True,
+        "max_sentence_words": 15,
+        "max_word_syllables": 6,
+        "min_flesch_douma": 60,
+        "skip": [],  # rules turned off for every text
+        "allow": [],  # words never flagged
+        "stadhuistaal": None,  # the instance's own word list, beside the package's
+    },
     # A section without 'limit' shows this many items.
     "section_limit": 5,
     # The kind of an item whose feed says none, by who publishes the feed: a partner's feed tells
@@ -142,6 +154,22 @@ class Limits:
     backoff: float = 0.5  # first pause before a retry, doubled each time
 
 
+_PLAIN = DEFAULTS["plain_language"]
+
+
+@dataclass(frozen=True)
+class PlainLanguage:
+    """The B1 checks' settings (``newsletter.plain_language``); see pipeline.core.plain."""
+
+    enabled: bool = _PLAIN["enabled"]
+    max_sentence_words: int = _PLAIN["max_sentence_words"]
+    max_word_syllables: int = _PLAIN["max_word_syllables"]
+    min_flesch_douma: int = _PLAIN["min_flesch_douma"]
+    skip: frozenset[str] = frozenset()  # rules turned off for every text
+    allow: frozenset[str] = frozenset()  # words never flagged, lower case
+    stadhuistaal: tuple[tuple[str, str], ...] = ()  # the instance's own (formal, alternative) pairs
+
+
 @dataclass(frozen=True)
 class FeedSource:
     """One feed to collect: a partner's feed or another source's (research, policy)."""
@@ -215,6 +243,7 @@ class Settings:
     collect: Limits
     hold: dt.timedelta  # a list send goes out at least this long after it is handed to SendGrid
     schedule_ahead: dt.timedelta  # cron hands an approved issue over this long before its send_at
+    plain: PlainLanguage = PlainLanguage()
 
     def issue_url(self, issue_id: str) -> str:
         """An issue's page in the archive: where publish puts it and the email's web link points."""
@@ -315,6 +344,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
         "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
+        "plain_language",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -403,6 +433,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         )
     elif ahead > 72 * 60 - 60:
         c.error(dkp, "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
+    plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root)
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", DEFAULTS["subscribers"]))
     state = c.text((*kp, "state"), n.get("state", DEFAULTS["state"]))
     if not (title and from_email and address and archive):
@@ -432,6 +463,55 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         collect=Limits(**collect),
         hold=dt.timedelta(minutes=hold),
         schedule_ahead=dt.timedelta(minutes=ahead),
+        plain=plain,
+    )
+
+
+def _plain_language(c: Checker, kp: KeyPath, raw: Any, root: Path) -> PlainLanguage:
+    p = c.mapping(kp, raw, tuple(_PLAIN), (), "'plain_language'") or {}
+    if not p:
+        return PlainLanguage()
+    from pipeline.core.plain import ALL, RULE_NAMES, RULES, parse_word_list  # only with settings of its own
+
+    enabled = c.boolean((*kp, "enabled"), p.get("enabled"))
+    limits = {}
+    for key in ("max_sentence_words", "max_word_syllables", "min_flesch_douma"):
+        value = c.integer((*kp, key), p.get(key), minimum=0 if key == "min_flesch_douma" else 1)
+        limits[key] = _PLAIN[key] if value is None else value
+    skip = set()
+    for i, v in enumerate(c.seq((*kp, "skip"), p.get("skip"), "'skip'")):
+        name = c.text((*kp, "skip", i), v)
+        if name and name.lower() in ALL:
+            skip |= set(RULES)
+        elif name and name.lower() in RULE_NAMES:
+            skip.add(RULE_NAMES[name.lower()])
+        elif name:
+            c.error((*kp, "skip", i), f"unknown rule '{name}':{suggest(name, RULE_NAMES) or ''} "
+                    f"Rules: {', '.join(RULES)}")  # fmt: skip
+    allow = {
+        w.lower() for i, v in enumerate(c.seq((*kp, "allow"), p.get("allow"), "'allow'"))
+        if (w := c.text((*kp, "allow", i), v))
+    }  # fmt: skip
+    pairs: list[tuple[str, str]] = []
+    name = c.text((*kp, "stadhuistaal"), p.get("stadhuistaal"))
+    if name:
+        path = root / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            why = "is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else "cannot be read"
+            c.error((*kp, "stadhuistaal"), f"the word list '{name}' {why}; give a text file in the "
+                    "instance, one 'formal word = plain word' a line")  # fmt: skip
+        else:
+            found, problems = parse_word_list(text, display_path(path, root))
+            pairs = found
+            c.problems.extend(problems)
+    return PlainLanguage(
+        enabled=_PLAIN["enabled"] if enabled is None else enabled,
+        skip=frozenset(skip),
+        allow=frozenset(allow),
+        stadhuistaal=tuple(pairs),
+        **limits,
     )
 
 

@@ -1,10 +1,11 @@
 """The outbox: what a send writes without ``SENDGRID_API_KEY``, one ``.eml`` file per message.
 
 Each file is the message a subscriber would get: multipart/alternative (plain text, then HTML),
-the same From, Reply-To and Subject, and the List-Unsubscribe headers of a real send. The
-per-recipient tokens that SendGrid fills in a real send are replaced here with working values:
-the name, and a mailto: unsubscribe to the reply-to address (SendGrid adds its own https
-one-click link in a real send). Files are written atomically, so a killed send leaves whole files.
+the same From, Reply-To and Subject, and the List-Unsubscribe headers of a real send
+(``tokens.list_headers``). The per-recipient tokens that SendGrid fills in a real send are replaced
+here with working values, in the headers too: the name, and a mailto: unsubscribe to the reply-to
+address (SendGrid fills its own https one-click link in a real send). Files are written atomically,
+so a killed send leaves whole files.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from pathlib import Path
 from pipeline.core.config import Settings
 from pipeline.core.files import atomic_write
 from pipeline.core.models import Rendered
-from pipeline.core.tokens import ONE_CLICK, Recipient, personalise, unsubscribe_mailto
+from pipeline.core.tokens import Recipient, list_headers, personalise
 
 
 def build_message(
-    rendered: Rendered, recipient: Recipient, settings: Settings, *, subject_prefix: str = ""
+    rendered: Rendered,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    subject_prefix: str = "",
+    test: bool = False,
 ) -> EmailMessage:
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = email.utils.formataddr((settings.from_name, settings.from_email))
@@ -32,8 +38,10 @@ def build_message(
     msg["Subject"] = subject_prefix + personalise(rendered.subject, recipient, settings, rendered.issue_id)
     msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = email.utils.make_msgid(domain=settings.from_email.rpartition("@")[2] or None)
-    msg["List-Unsubscribe"] = f"<{unsubscribe_mailto(settings, rendered.issue_id)}>"
-    msg["List-Unsubscribe-Post"] = ONE_CLICK
+    for name, value in list_headers(settings, rendered.issue_id, test=test).items():
+        # The one-click tag becomes the same mailto as the fallback: name each address once.
+        addresses = personalise(value, recipient, settings, rendered.issue_id).split(", ")
+        msg[name] = ", ".join(dict.fromkeys(addresses))
     msg["X-Newsletter-Issue"] = rendered.issue_id
     msg.set_content(personalise(rendered.text, recipient, settings, rendered.issue_id))
     msg.add_alternative(personalise(rendered.html, recipient, settings, rendered.issue_id), subtype="html")
@@ -82,6 +90,8 @@ class Outbox:
             folder = folder / subfolder
         prefix = "[TEST] " if test else ""
         for i, (address, person) in enumerate(recipients, 1):
-            message = build_message(rendered, Recipient(address, person), settings, subject_prefix=prefix)
+            message = build_message(
+                rendered, Recipient(address, person), settings, subject_prefix=prefix, test=test
+            )
             atomic_write(folder / f"{name}-{i:04d}.eml", message.as_bytes())
         return folder

@@ -2,7 +2,8 @@
 
 The rules are the ones a partner would expect from a form: required fields, the right types,
 ids that exist (with a suggestion for a near miss), no unknown keys, web addresses only,
-dates in the instance's time zone, an image with alt text and consent.
+dates in the instance's time zone, an image with alt text and consent. ``newsletter validate``
+adds the plain-language (B1) warnings on the title and the summary (``pipeline.core.plain``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, Problem
 from pipeline.core.models import Contact, Image, Submission
+from pipeline.core.plain import TextAt, check_texts, vocabulary
 from pipeline.core.schema import Checker
 from pipeline.core.yamlfile import YamlDoc, load, parse
 
@@ -23,6 +25,7 @@ REQUIRED = ("partner", "title", "summary", "url", "kind", "themes", "published")
 TITLE_MAX = 120
 SUMMARY_MAX = 800
 MAX_BYTES = 64_000  # a story is a few hundred words; anything larger is not a story
+PLAIN_TEXTS = (("title", "the title"), ("summary", "the summary"))  # what the B1 rules read
 
 
 def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | None, list[Problem]]:
@@ -125,10 +128,18 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
     )
 
 
+def plain_language(doc: YamlDoc, config: Config) -> list[Problem]:
+    """The B1 warnings of a submission's title and summary, at the line of each sentence or word."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    texts = [TextAt((key,), what, data[key]) for key, what in PLAIN_TEXTS if isinstance(data.get(key), str)]
+    return check_texts(doc, texts, config.settings.plain, vocabulary(config))
+
+
 def check_submission_file(
-    source: Path | bytes, config: Config, display: str
+    source: Path | bytes, config: Config, display: str, *, plain: bool = False
 ) -> tuple[Submission | None, list[Problem]]:
-    """Check a submission file, or the bytes of one fetched from a partner's site (``display``: its URL)."""
+    """Check a submission file, or the bytes of one fetched from a partner's site (``display``: its URL);
+    with ``plain``, the B1 warnings too (``validate`` shows them; collect does not need them)."""
     try:
         if isinstance(source, bytes):
             doc = parse(source, display, max_bytes=MAX_BYTES)
@@ -136,7 +147,10 @@ def check_submission_file(
             doc = load(source, display, max_bytes=MAX_BYTES)
     except InputInvalid as e:
         return None, list(e.problems)
-    return check_submission_doc(doc, config)
+    submission, problems = check_submission_doc(doc, config)
+    if plain and config.settings.plain.enabled:
+        problems += plain_language(doc, config)
+    return submission, problems
 
 
 def submission_files(folder: Path) -> list[Path]:

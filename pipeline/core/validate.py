@@ -1,4 +1,8 @@
-"""`newsletter validate`: check sources.yaml, submissions and issue files without side effects."""
+"""`newsletter validate`: check sources.yaml, submissions and issue files without side effects.
+
+Submissions get the plain-language (B1) warnings too: a partner runs validate before sending a
+story. An issue's B1 warnings come with 'newsletter check', where the editors look.
+"""
 
 from __future__ import annotations
 
@@ -84,6 +88,6 @@ def _validate(root: Path, paths: list[Path] | None) -> Report:
         if _kind(path, root) == "issue":
             _, found = check_issue_file(path, config, shown)
         else:
-            _, found = check_submission_file(path, config, shown)
+            _, found = check_submission_file(path, config, shown, plain=True)
         report.problems.extend(found)
     return report

@@ -27,11 +27,13 @@ KeyPath = tuple[str | int, ...]
 
 @dataclass
 class YamlDoc:
-    """A parsed file: its data and the line of every key and list element."""
+    """A parsed file: its data, the line of every key and list element, and its text (for the
+    checks that point into a multi-line text, or read a comment on a line)."""
 
     path: str
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    source: str = field(default="", repr=False)
 
     def line(self, *keypath: str | int) -> int | None:
         """The line of ``keypath``, or of its nearest ancestor that has one."""
@@ -168,7 +170,7 @@ def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDo
         raise fail(f"not valid YAML: {e.problem}", mark.line + 1 if mark else None) from None
     except (ValueError, TypeError) as e:  # e.g. an impossible date such as 2026-02-30
         raise fail(f"a value cannot be read: {e}") from None
-    doc = YamlDoc(path, data)
+    doc = YamlDoc(path, data, source=text)
     problems: list[Problem] = []
     _walk(doc, node, (), problems)
     doc.lines[()] = 1

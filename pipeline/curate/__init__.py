@@ -6,7 +6,7 @@ end (``status``, ``drafted``, ``approval``) and, with ``--refresh``, appends new
 ``pipeline.core.issues`` does both as splices that keep every other byte. The entry points:
 
 - ``draft``: rank the candidates (``pipeline.curate.ranking``) and write, or refresh, the file;
-- ``check``: what the structure check cannot see (the database, coverage, links);
+- ``check``: what the structure check cannot see (the database, coverage, links, plain Dutch);
 - ``fingerprint``, ``approve``, ``approval_state``, ``mark_sent``: approval bound to the exact
   content to be sent, which ``pipeline.deliver`` verifies before anything goes to the list;
 - ``statuses``: every issue's state, for ``newsletter status``.
@@ -20,12 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline.core import dutch
+from pipeline.core import dutch, plain
 from pipeline.core.approval import approval_state, fingerprint, issue_items
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
@@ -45,6 +46,8 @@ from pipeline.core.issues import (
 from pipeline.core.markup import plain_text
 from pipeline.core.models import DeliveryState, Image, IssueState, Item
 from pipeline.core.store import Store
+from pipeline.core.urls import same_page, tracking_params
+from pipeline.core.yamlfile import KeyPath, YamlDoc, load
 from pipeline.curate import ranking
 
 if TYPE_CHECKING:
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
 
 FIRST_WINDOW_DAYS = 45  # candidates for the very first issue, when no issue was sent before
 EVENT_LOOKBACK_DAYS = 180  # events announced up to this long ago are still candidates until they start
-SUBJECT_WARN = 60  # mail apps cut subjects at about this many characters
 SUMMARY_PREVIEW = 160  # characters of summary in an entry's comment
 LINK_TIMEOUT = 10.0  # seconds per link for 'check --links'
 LINK_CONCURRENCY = 8  # links checked at once
@@ -335,7 +337,8 @@ def _title(entry: Entry, item: Item | None) -> str:
 
 
 def check(config: Config, store: Store, issue: Issue, *, links: bool = False) -> list[Problem]:
-    """What the structure check cannot see: the items in the database, coverage, and (``links``) links.
+    """What the structure check cannot see: the items in the database, coverage, the links' hygiene,
+    plain Dutch (B1), and (``links``) whether every link answers.
 
     Errors block approval; warnings are for the editor to weigh. Every problem names the line.
     """
@@ -351,20 +354,11 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
     items = store.get_items(e.item for _, e in entries if e.item)
     earlier = {r.item: r.issue for r in store.sent_items() if r.issue != issue.id}
 
+    # The subject's length and the preheader are bulk-sender rules, checked on the rendered
+    # message by pipeline.run.check (pipeline.core.bulk); a subject is needed to approve at all.
     if not issue.subject:
         error(
             issue.line("subject"), "no subject; write 'subject: ...', the line subscribers see in their inbox"
-        )
-    elif len(issue.subject) > SUBJECT_WARN:
-        warn(
-            issue.line("subject"),
-            f"the subject is {len(issue.subject)} characters; mail apps cut it at about {SUBJECT_WARN}, "
-            "so shorten it",
-        )
-    if not issue.preheader:
-        warn(
-            issue.line("preheader"),
-            "no preheader; write 'preheader: ...', the line mail apps show after the subject",
         )
     if not entries:
         error(issue.line("sections"), "no section has items; move entries from 'runners_up' into 'items'")
@@ -417,8 +411,151 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
             )
     if entries:
         out += _coverage(config, issue, entries, items)
+    out += _link_hygiene(store, issue, entries, items, earlier)
+    if config.settings.plain.enabled:
+        out += _plain_language(config, issue, items)
     if links:
         out += check_links(issue, _links(issue, entries, items))
+    return out
+
+
+# -- links: hygiene --------------------------------------------------------------------------------------
+_SUMMARY_HREF = re.compile(r'<a\b[^>]*\bhref="([^"]+)"', re.I)
+_MARKDOWN_URL = re.compile(r"https?://[^\s)<>\]\"']+")
+
+
+def _outgoing(
+    issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item]
+) -> list[tuple[str, int]]:
+    """Every link a reader can click, with its line: the intro's, each entry's own and those inside
+    the summaries that go out (the partner's, or the editor's override)."""
+    found = [
+        (m.group(0).rstrip(".,;:"), issue.line("intro")) for m in _MARKDOWN_URL.finditer(issue.intro or "")
+    ]
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        url = e.url or (item.url if item else None)
+        if url:
+            found.append((url, e.line))
+        if e.summary is not None:
+            found += [(m.group(0).rstrip(".,;:"), e.line) for m in _MARKDOWN_URL.finditer(e.summary)]
+        elif item is not None:
+            found += [(unescape(m.group(1)), e.line) for m in _SUMMARY_HREF.finditer(item.summary_html)]
+    return found
+
+
+def _link_hygiene(
+    store: Store,
+    issue: Issue,
+    entries: list[tuple[Any, Entry]],
+    items: dict[str, Item],
+    earlier: dict[str, str],
+) -> list[Problem]:
+    """Warnings for links that went out before, that two entries share, that are plain http, or that
+    carry the partner's tracking parameters."""
+    out: list[Problem] = []
+
+    def warn(line: int, message: str) -> None:
+        out.append(Problem(issue.path, line, message, "warning"))
+
+    # Pages sent before, by what was sent: the items of earlier issues.
+    before: dict[str, tuple[str, str]] = {}
+    sent_items = store.get_items(earlier)
+    for item_id, issue_id in earlier.items():
+        sent = sent_items.get(item_id)
+        key = same_page(sent.url) if sent else None
+        if sent and key:
+            before.setdefault(key, (issue_id, sent.title))
+    first_use: dict[str, tuple[int, str | None]] = {}
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        url = e.url or (item.url if item else None)
+        key = same_page(url) if url else None
+        if not url or not key:
+            continue
+        if key in before and e.item not in earlier:  # an item sent before is an error already
+            issue_id, title = before[key]
+            warn(e.line, f"link {url} also went out in issue {issue_id} ('{title}'); readers saw it then: "
+                 "remove the entry, or link to what is new")  # fmt: skip
+        if key in first_use and (not e.item or first_use[key][1] != e.item):  # one item twice: an error
+            warn(e.line, f"link {url} is also the link of the entry on line {first_use[key][0]}; readers "
+                 "would get the same page twice: keep one of them")  # fmt: skip
+        first_use.setdefault(key, (e.line, e.item))
+    reported: set[tuple[str, int]] = set()
+    for url, line in _outgoing(issue, entries, items):
+        if (url, line) in reported:
+            continue
+        reported.add((url, line))
+        if url.lower().startswith("http://"):
+            warn(line, f"link {url} is plain http://; write https:// if the site has it (mail apps and "
+                 "browsers warn readers about http)")  # fmt: skip
+        params = tracking_params(url)
+        if params:
+            warn(line, f"link {url} carries tracking parameters ({', '.join(params)}); remove them, the "
+                 "newsletter adds its own")  # fmt: skip
+    return out
+
+
+# -- plain Dutch (B1) ------------------------------------------------------------------------------------
+def _plain_language(config: Config, issue: Issue, items: dict[str, Item]) -> list[Problem]:
+    """B1 warnings for what the editors wrote (subject, preheader, intro, each entry's title and
+    summary), at the line of each sentence or word, and one warning per partner text that goes out
+    unchanged (a title or summary from a feed or submission), at the entry: the editors answer for
+    what readers get, and the fix is theirs, their own 'title:' or 'summary:' under the entry."""
+    path = issue_path(config.root, issue.id)
+    try:
+        doc = load(path, issue.path)
+    except InputInvalid:
+        return []
+    settings, known = config.settings.plain, plain.vocabulary(config)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    texts = [
+        plain.TextAt((key,), f"the {key}", data[key])
+        for key in ("subject", "preheader", "intro")
+        if isinstance(data.get(key), str)
+    ]
+    partner_texts: list[Problem] = []
+    for i, section in enumerate(data.get("sections") or []):
+        entries = section.get("items") if isinstance(section, dict) else None
+        for j, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            kp: KeyPath = ("sections", i, "items", j)
+            for key in ("title", "summary"):
+                if isinstance(entry.get(key), str):
+                    texts.append(plain.TextAt((*kp, key), f"the {key}", entry[key]))
+            item = items.get(str(entry.get("item"))) if entry.get("item") else None
+            if item is not None:
+                partner_texts += _partner_texts(doc, kp, entry, item, config, known)
+    return plain.check_texts(doc, texts, settings, known) + partner_texts
+
+
+def _partner_texts(
+    doc: YamlDoc, kp: KeyPath, entry: dict[str, Any], item: Item, config: Config, known: plain.Vocabulary
+) -> list[Problem]:
+    line = doc.line(*kp) or 1
+    silence = plain.file_silence(doc, line)
+    settings = config.settings.plain
+    out = []
+    partner = config.partners.get(item.partner or "")
+    whose = f" ({partner.name})" if partner else ""
+    if "title" not in entry:
+        broken = plain.overview(item.title, "the title", settings, known, silence)
+        if broken:
+            message = (
+                f"B1: the partner's title '{item.title}'{whose} is not plain Dutch: {', '.join(broken)}; "
+                "write your own 'title:' under this entry"
+            )
+            out.append(Problem(doc.path, line, message, "warning"))
+    if "summary" not in entry:
+        text = item.summary_text or plain_text(item.summary_html)
+        broken = plain.overview(text, "the summary", settings, known, silence)
+        if broken:
+            message = (
+                f"B1: the partner's summary of '{item.title}'{whose} is not plain Dutch: "
+                f"{', '.join(broken)}; write your own 'summary:' under this entry"
+            )
+            out.append(Problem(doc.path, line, message, "warning"))
     return out
 
 

@@ -1,0 +1,63 @@
+"""Web addresses: the canonical form that identifies a story, and the tracking parameters in a link.
+
+Collect uses ``canonical_url`` to make one item of the same story reached through two links; curate's
+check uses ``tracking_params`` and the canonical form to find links that carry a partner's tracking,
+or that went out before.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+# Query parameters that only say where a click came from; two links that differ in these are the
+# same story. utm_* are matched by prefix.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+     "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "at_medium",
+     "at_campaign"}
+)  # fmt: skip
+
+
+def is_tracking(name: str) -> bool:
+    """Whether a query parameter only says where a click came from (utm_*, fbclid, ...)."""
+    key = name.lower()
+    return key.startswith("utm_") or key in TRACKING_PARAMS
+
+
+def tracking_params(url: str) -> list[str]:
+    """The tracking parameters in ``url``, in their order (empty for an address that cannot be read)."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return []
+    return list(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True) if is_tracking(k)))
+
+
+def canonical_url(url: str, base: str | None = None) -> str | None:
+    """The URL that identifies a story: absolute http(s), host lower-cased, no fragment, no tracking.
+
+    Returns None for anything that is not an http(s) address.
+    """
+    url = (url or "").strip()
+    try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
+        if base:
+            url = urljoin(base, url)
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = host.lower()
+    if port and port != {"http": 80, "https": 443}[scheme]:
+        netloc += f":{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def same_page(url: str) -> str | None:
+    """A key for "the same page": the canonical URL without its scheme (http and https are one page)."""
+    canonical = canonical_url(url)
+    return canonical.split("://", 1)[1] if canonical else None
