@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 LOCAL_PREFIXES = ("file:", "data:", "about:", "http://127.0.0.1", "http://localhost", "http://[::1]")
-AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"  # npm ci (package.json)
+AXE = (
+    Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+)  # npm ci (package.json)
 
 
 def chromium_path() -> str | None:

@@ -76,7 +76,9 @@ def test_a_phone_scrolls_only_inside_the_wide_tables(page_path: Path, browser: B
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_axe_finds_nothing_serious_on_a_phone_or_a_desktop(page_path: Path, browser: Browser, width: int) -> None:
+def test_axe_finds_nothing_serious_on_a_phone_or_a_desktop(
+    page_path: Path, browser: Browser, width: int
+) -> None:
     page = browser.open(page_path, width=width)
     assert page.axe() == []
     # The tables that scroll sideways on a phone are regions a keyboard reaches, named by their caption.

@@ -359,9 +359,13 @@ class Store:
         kind: str | None = None,
         source: str | None = None,
         limit: int | None = None,
+        exclude_origin: str | None = None,
     ) -> list[Item]:
-        """Items, newest first, filtered by any of the arguments."""
+        """Items, newest first, filtered by any of the arguments (``exclude_origin``: all but that origin)."""
         where, args = [], []
+        if exclude_origin:
+            where.append("origin != ?")
+            args.append(exclude_origin)
         if since:
             where.append("published >= ?")
             args.append(_utc(since))
