@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from pipeline.core import dutch
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, Problem, display_path
 from pipeline.core.schema import Checker, suggest, type_name
@@ -467,19 +468,20 @@ def skeleton(config: Config, partner_id: str, period: Period) -> str:
         f"# ({config.settings.title}).",
     ]
     if pledge:
-        since = f" (sinds {pledge.since:%d-%m-%Y})" if pledge.since else ""
+        since = f" (sinds {dutch.date(pledge.since, weekday=False)})" if pledge.since else ""
         lines += ["#", f"# Uw toezegging{since}:", *(f"#   {line}" for line in _wrap(pledge.text, 90))]
     lines += [
         "#",
         "# Vul per activiteit in wat u deed, wie u bereikte en wat het opleverde; kopieer het blok",
         "# vanaf '- title:' voor elke volgende activiteit. Controleer het bestand met:",
         f"#   newsletter validate {file_name(partner_id, period)}",
+        f"# Thema's (ids): {', '.join(tax.themes)}.",
         f"partner: {partner_id}",
         f"period: {period}                 # een jaar (2026) of een half jaar (2026-H1, 2026-H2)",
         "activities:",
         "  - title:                  # de naam van de activiteit (hoogstens 120 tekens)",
         "    summary:                # wat u deed en voor wie, in een paar zinnen",
-        f"    themes: [{', '.join(themes)}]    # het belangrijkste thema eerst; ids: {', '.join(tax.themes)}",
+        f"    themes: [{', '.join(themes)}]    # het belangrijkste thema eerst",
     ]
     if tax.horizons:
         horizon = pledge.horizon if pledge and pledge.horizon else next(iter(tax.horizons))

@@ -18,6 +18,7 @@ The API key lives only inside the client object and is never part of a message, 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -356,6 +357,7 @@ def mail_body(
     headers: dict[str, str] | None = None,
     group: int | None = None,
     send_at: int | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> dict[str, Any]:
     """A /v3/mail/send request: one personalization per recipient, so nobody sees another address.
 
@@ -390,4 +392,11 @@ def mail_body(
         body["asm"] = {"group_id": group}
     if send_at is not None:
         body["send_at"] = send_at
+    if attachments:
+        # (file name, MIME type, content): SendGrid takes the content Base64-encoded.
+        body["attachments"] = [
+            {"content": base64.b64encode(data).decode("ascii"), "type": kind, "filename": name,
+             "disposition": "attachment"}
+            for name, kind, data in attachments
+        ]  # fmt: skip
     return body
