@@ -1,7 +1,8 @@
 """`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
 
 The demo instance ships inside the package, ``pipeline/demo_instance/``: local feed files, sample
-submissions (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
+submissions (and one flawed one), partners' pledges and progress files (and one flawed one),
+sample subscribers at example.org. Every stage runs on a copy,
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
 test send, ``run`` (cron) sending to the outbox, publish, report.
 
@@ -77,6 +78,19 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
             text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, count=1, flags=re.M)
     text = re.sub(r"^#? ?send_at:.*$", f"send_at: {send_at:%Y-%m-%d %H:%M}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
+
+
+def _flawed_progress(root: Path, echo: Echo) -> None:
+    """A partner's flawed progress file, checked where it belongs, as the partner sees it; then set
+    aside (the partner fixes it), so the report lists Leerplicht Rotterdam as not reported yet."""
+    target = root / "monitoring" / "2026" / "leerplicht-rotterdam.yaml"
+    shutil.copyfile(root / "flawed-progress" / "leerplicht-rotterdam.yaml", target)
+    found = validate(root, [target])
+    shown = display_path(target, root)
+    echo(f"[validate] {shown}, a partner's progress as it sees it ({len(found.errors)} errors):")
+    for p in found.problems:
+        echo(f"  {p}")
+    target.unlink()
 
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
@@ -218,6 +232,7 @@ def run(into: Path | None, echo: Echo) -> DemoResult:
     echo(f"[validate] flawed/onze-moestuin.yaml, as a partner sees it ({len(flawed.errors)} errors):")
     for p in flawed.problems:
         echo(f"  {p}")
+    _flawed_progress(root, echo)
     if report.errors:
         result.ok = False
         return result

@@ -447,3 +447,38 @@ def test_the_draft_offers_activities_in_the_section_that_takes_them(demo_root: P
     # Each entry's comment: the partner, the kind, and the partner's own words to judge it by.
     assert re.search(r"^ +# Gemeente Zwolle · .* · Voortgang · ", text, re.M)
     assert re.search(r"^ +# .*\. Wat het opleverde: ", text, re.M)
+
+
+# -- the demo -----------------------------------------------------------------------------------
+def test_the_demo_shows_the_flawed_progress_file_and_its_report_the_monitoring(tmp_path: Path) -> None:
+    from pipeline import demo
+
+    lines: list[str] = []
+    result = demo.run(tmp_path / "demo", lines.append)
+    assert result.ok, "\n".join(lines)
+    start = lines.index(
+        "[validate] monitoring/2026/leerplicht-rotterdam.yaml, a partner's progress as it sees it (5 errors):"
+    )
+    assert lines[start + 1 : start + 3] == [
+        "  monitoring/2026/leerplicht-rotterdam.yaml:4: 'period' should be a year (2026) or a half year (2026-H1 "
+        "or 2026-H2), not '2026-Q3'",
+        "  monitoring/2026/leerplicht-rotterdam.yaml:8: unknown theme 'onderwys': did you mean 'onderwijs'? Known "
+        "themes: meedoen, fijn-thuis, ervaringskennis, inkomen-schulden, wonen, gezondheid, onderwijs, werk, "
+        "signaleren",
+    ]
+    assert not (result.root / "monitoring" / "2026" / "leerplicht-rotterdam.yaml").exists()  # set aside again
+    assert lines[-2:] == [
+        "  Progress on pledges (counted: 2026, 2026-H1, 2026-H2): 4 of 6 partners reported 8 activities, reaching "
+        "3125 children, 2195 families and 173 professionals; 5 with ervaringsdeskundigen (63%)",
+        "  No progress reported yet: 2: De Laptopfabriek, Leerplicht Rotterdam",
+    ]
+    page = (result.root / "build" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "<dd>3.125</dd>" in page and "<dd>2.195</dd>" in page
+    # The monitoring contacts are in sources.yaml only: in nothing the demo built, sent or stored.
+    contacts = [
+        p.monitoring_contact.email for p in load_config(result.root).partners.values() if p.monitoring_contact
+    ]
+    assert len(contacts) == 5
+    for path in [*(result.root / "build").rglob("*.*"), *(result.root / "outbox").rglob("*.eml")]:
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert not [c for c in contacts if c and c in text], path
