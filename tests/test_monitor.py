@@ -98,7 +98,7 @@ def test_reminders_go_to_the_outbox_once(cli: Cli, demo_root: Path) -> None:
 
     again = cli("monitor", "remind", "2026")
     assert again.exit_code == 0
-    day = dt.datetime.now(dt.UTC).date().isoformat()
+    day = dt.datetime.now(load_config(demo_root).settings.timezone).date().isoformat()
     assert again.stdout.splitlines() == [
         "Reminded 0 partners for 2026 through outbox/monitor-2026/.",
         "  reported: Gemeente Zwolle; GGD Fryslân, jeugdgezondheidszorg; Stichting Leergeld Brabant; "

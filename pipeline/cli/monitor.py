@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import click
@@ -77,7 +78,7 @@ def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
         for d in due:
             note = f"; its file {', '.join(d.broken)} has errors" if d.broken else ""
             click.echo(f"  would remind: {d.name} ({d.partner}), for {d.asks_for}{note}")
-        _others(the_plan)
+        _others(the_plan, config.settings.timezone)
         click.echo(f"{len(due)} reminder{'s' if len(due) != 1 else ''} would be sent; nothing was sent.")
         return
     if result.lost:
@@ -92,7 +93,7 @@ def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
         f"Reminded {len(sent)} partner{'s' if len(sent) != 1 else ''} for {period} through "
         f"{the_plan.destination}" + (f": {names}." if names else ".")
     )
-    _others(the_plan)
+    _others(the_plan, config.settings.timezone)
     for o in result.with_state("unknown"):
         click.echo(
             f"unknown: {o.name} ({o.partner}): {o.reason}; it may have gone (--again sends it again)",
@@ -106,7 +107,7 @@ def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
         raise SystemExit(EXIT_FAILED)
 
 
-def _others(the_plan: Plan) -> None:
+def _others(the_plan: Plan, tz: dt.tzinfo) -> None:
     """The partners asked to report that get no reminder, grouped by why."""
     from pipeline import monitor as stage
 
@@ -121,7 +122,9 @@ def _others(the_plan: Plan) -> None:
         if not found:
             continue
         if status == stage.REMINDED:
-            names = "; ".join(f"{d.name} ({d.previous.at:%Y-%m-%d})" if d.previous else d.name for d in found)
+            names = "; ".join(
+                f"{d.name} ({d.previous.at.astimezone(tz):%Y-%m-%d})" if d.previous else d.name for d in found
+            )
         else:
             names = "; ".join(d.name for d in found)
         click.echo(f"  {what}: {names}")
