@@ -1,8 +1,8 @@
 """`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
 
 The demo instance ships inside the package, ``pipeline/demo_instance/``: local feed files, sample
-submissions (and two flawed ones: one with errors, one in policy language), sample subscribers at
-example.org. Every stage runs on a copy,
+submissions (and two flawed ones: one with errors, one in policy language), partners' pledges and
+progress files (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
 test send, ``run`` (cron) sending to the outbox, publish, report.
 
@@ -90,6 +90,19 @@ def _plain_language(root: Path, echo: Echo) -> None:
          "warnings never fail validate):")  # fmt: skip
     for p in found.problems:
         echo(f"  {p}")
+
+
+def _flawed_progress(root: Path, echo: Echo) -> None:
+    """A partner's flawed progress file, checked where it belongs, as the partner sees it; then set
+    aside (the partner fixes it), so the report lists Leerplicht Rotterdam as not reported yet."""
+    target = root / "monitoring" / "2026" / "leerplicht-rotterdam.yaml"
+    shutil.copyfile(root / "flawed-progress" / "leerplicht-rotterdam.yaml", target)
+    found = validate(root, [target])
+    shown = display_path(target, root)
+    echo(f"[validate] {shown}, a partner's progress as it sees it ({len(found.errors)} errors):")
+    for p in found.problems:
+        echo(f"  {p}")
+    target.unlink()
 
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
@@ -237,6 +250,7 @@ def run(into: Path | None, echo: Echo) -> DemoResult:
     for p in flawed.problems:
         echo(f"  {p}")
     _plain_language(root, echo)
+    _flawed_progress(root, echo)
     if report.errors:
         result.ok = False
         return result

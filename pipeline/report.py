@@ -11,7 +11,12 @@ What counts (docs/report.md says the same for users):
 - breakdowns (sector, province, theme, kind, horizon, ervaringsdeskundigen) count partners' items;
   items from other sources (research institutes) appear only in the monthly totals;
 - a partner is silent when their last item (or, with none, the day they joined) is more than
-  ``report.silent_months`` months before the end of the period.
+  ``report.silent_months`` months before the end of the period;
+- the monitoring (partners' progress on their pledge, ``monitoring/``) counts a progress file when
+  the middle day of its period falls in the report's period (``pipeline.core.monitoring``), and
+  counts each activity once in every view (its first theme, its horizon, its partner's sector, its
+  province), so that every view adds up to the same totals. Activities are not contributions to
+  the newsletter: the candidates collect makes of them stay out of the counts above.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ from pipeline.core.config import PROVINCES, Config, Term
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
 from pipeline.core.models import Item
+from pipeline.core.monitoring import ORIGIN as MONITORING
+from pipeline.core.monitoring import (
+    Monitoring,
+    Progress,
+    Reach,
+    activity_id,
+    counts_in,
+    read_monitoring,
+)
 from pipeline.core.store import Store
 from pipeline.core.templating import environment, render_template
 
@@ -107,6 +121,100 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class ReachRow:
+    """One row of a monitoring view: the activities counted under one theme, horizon, sector or province."""
+
+    id: str
+    title: str
+    activities: int
+    children: int
+    families: int
+    professionals: int
+    ervaringsdeskundigen: int  # of those activities, with people with lived experience
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One activity of a counted progress file, with the titles the page shows."""
+
+    partner: str
+    partner_name: str
+    period: str  # 2026, 2026-H1
+    period_title: str  # "2026", "eerste helft 2026"
+    title: str
+    summary: str
+    effects: str | None  # in the partner's own words: shown as text, never as markup
+    theme_ids: tuple[str, ...]  # the first is where the views count it
+    themes: tuple[str, ...]  # titles
+    horizon_id: str | None
+    horizon: str | None  # title
+    province_id: str
+    province: str  # title
+    reach: Reach
+    ervaringsdeskundigen: bool
+    url: str | None
+    featured: bool  # its candidate appeared in an issue sent to the list
+    path: str
+
+
+@dataclass(frozen=True)
+class PledgeRow:
+    """A partner with a pledge, or with progress counted: what it promised beside what it did."""
+
+    id: str
+    name: str
+    sector: str  # titles
+    province: str
+    website: str | None
+    pledge: str | None
+    pledge_themes: tuple[str, ...]  # titles
+    pledge_horizon: str | None
+    since: dt.date | None
+    asked: bool  # its pledge asks for a report in this period (it started on or before the end)
+    periods: tuple[str, ...]  # the periods of its counted files
+    activities: tuple[ActivityRow, ...]
+    reach: Reach
+    ervaringsdeskundigen: int
+    items: int  # its contributions to the newsletter in the period (as under "Alle partners")
+    featured: int
+    not_counted: tuple[str, ...]  # its progress files with errors
+
+    @property
+    def reported(self) -> bool:
+        return bool(self.periods)
+
+
+@dataclass(frozen=True)
+class MonitoringTotals:
+    files: int  # progress files counted
+    partners: int  # asked to report, or reported anyway
+    reported: int
+    activities: int
+    reach: Reach
+    ervaringsdeskundigen: int  # activities with people with lived experience
+    featured: int  # activities featured in a sent issue
+
+    @property
+    def ervaringsdeskundigen_share(self) -> float:
+        return self.ervaringsdeskundigen / self.activities if self.activities else 0.0
+
+
+@dataclass(frozen=True)
+class MonitoringPart:
+    """ "Voortgang op de toezeggingen": the partners' progress files counted in the period."""
+
+    totals: MonitoringTotals
+    periods: tuple[str, ...]  # the periods of the counted files, in order
+    themes: tuple[ReachRow, ...]
+    horizons: tuple[ReachRow, ...]  # empty when the taxonomy has no horizons
+    sectors: tuple[ReachRow, ...]
+    provinces: tuple[ReachRow, ...]
+    partners: tuple[PledgeRow, ...]  # by name
+    missing: tuple[PledgeRow, ...]  # asked and not reported: the second call list, by name
+    not_counted: tuple[str, ...]  # progress files with errors, not counted
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     start: dt.date  # inclusive
@@ -122,6 +230,7 @@ class Report:
     partners: tuple[PartnerRow, ...]  # every partner, by name
     silent: tuple[PartnerRow, ...]  # the call list, longest silent first
     new: tuple[PartnerRow, ...]  # joined within the period, newest first
+    monitoring: MonitoringPart | None = None  # None: no partner has a pledge and no progress file exists
 
 
 # -- building it ----------------------------------------------------------------------------------
@@ -172,8 +281,13 @@ def _provinces(config: Config) -> dict[str, Term]:
     return ordered
 
 
-def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) -> Report:
-    """Work out every number of the report for ``start``..``end`` (both days included)."""
+def build_report(
+    config: Config, store: Store, *, start: dt.date, end: dt.date, monitoring: Monitoring | None = None
+) -> Report:
+    """Work out every number of the report for ``start``..``end`` (both days included).
+
+    ``monitoring``: the progress files, checked (default: read from the instance's ``monitoring/``).
+    """
     if start > end:
         raise ReportError(
             f"the period starts ({start}) after it ends ({end})", "swap --from and --to, or leave one out"
@@ -181,7 +295,8 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
     tz = config.settings.timezone
     since = dt.datetime.combine(start, dt.time(), tz)
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
-    items = store.items(since=since, until=until)
+    # Progress activities are candidates, not contributions: the monitoring counts them itself.
+    items = store.items(since=since, until=until, exclude_origin=MONITORING)
 
     # Which sent issues each item appeared in, in send order.
     sent = store.sent_issues()
@@ -251,6 +366,11 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
         active_partners=sum(1 for r in rows if r.registered and r.items),
         ervaringsdeskundigen=sum(1 for i in partner_items if i.ervaringsdeskundigen),
     )
+    if monitoring is None:
+        monitoring = read_monitoring(config)
+    part = None
+    if monitoring.checked or any(p.pledge for p in partners.values()):
+        part = _monitoring(config, monitoring, start, end, rows, appeared)
     return Report(
         title=config.settings.title,
         start=start,
@@ -266,7 +386,133 @@ def build_report(config: Config, store: Store, *, start: dt.date, end: dt.date) 
         partners=tuple(rows),
         silent=tuple(silent),
         new=tuple(new),
+        monitoring=part,
     )
+
+
+def _reach_rows(
+    terms: Mapping[str, Term], counted: Iterable[tuple[str | None, ActivityRow]]
+) -> tuple[ReachRow, ...]:
+    """Every term in order (zero rows too), then ids no longer in the taxonomy, then "not given":
+    each activity in exactly one row, so that the rows add up to the totals."""
+    by_key: dict[str, list[ActivityRow]] = defaultdict(list)
+    for key, a in counted:
+        by_key[key or UNKNOWN].append(a)
+
+    def row(key: str, title: str) -> ReachRow:
+        own = by_key.get(key, [])
+        return ReachRow(
+            key, title, len(own), sum(a.reach.children for a in own), sum(a.reach.families for a in own),
+            sum(a.reach.professionals for a in own), sum(a.ervaringsdeskundigen for a in own),
+        )  # fmt: skip
+
+    rows = [row(t.id, t.title) for t in terms.values()]
+    rows += [row(k, k) for k in sorted(by_key) if k not in terms and k != UNKNOWN]
+    if by_key.get(UNKNOWN):
+        rows.append(row(UNKNOWN, "Niet aangegeven"))
+    return tuple(rows)
+
+
+def _monitoring(
+    config: Config,
+    monitoring: Monitoring,
+    start: dt.date,
+    end: dt.date,
+    contributions: Sequence[PartnerRow],
+    appeared: Mapping[str, list[str]],
+) -> MonitoringPart:
+    tax = config.taxonomy
+    counted = [r for r in monitoring.reports if counts_in(r.period, start, end)]
+    counted.sort(key=lambda r: (r.partner, r.period))
+
+    def activity_rows(progress: Progress) -> list[ActivityRow]:
+        name = config.partners[progress.partner].name
+        return [
+            ActivityRow(
+                partner=progress.partner,
+                partner_name=name,
+                period=str(progress.period),
+                period_title=progress.period.title,
+                title=a.title,
+                summary=a.summary,
+                effects=a.effects,
+                theme_ids=a.themes,
+                themes=tax.themes.titles(a.themes),
+                horizon_id=a.horizon,
+                horizon=tax.horizons.title(a.horizon),
+                province_id=a.province,
+                province=tax.provinces.title(a.province, a.province) or a.province,
+                reach=a.reach,
+                ervaringsdeskundigen=a.ervaringsdeskundigen,
+                url=a.url,
+                featured=activity_id(progress.partner, progress.period, a.title) in appeared,
+                path=progress.path,
+            )
+            for a in progress.activities
+        ]
+
+    activities = {r.path: activity_rows(r) for r in counted}
+    everything = [a for r in counted for a in activities[r.path]]
+    # A file with errors whose year touches the period: named, so that nobody thinks it counted.
+    broken = [b for b in monitoring.broken if b.year is None or start.year <= b.year <= end.year]
+    newsletter = {r.id: r for r in contributions}
+    rows = []
+    for p in config.partners.values():
+        own = [r for r in counted if r.partner == p.id]
+        if p.pledge is None and not own:
+            continue
+        acts = tuple(a for r in own for a in activities[r.path])
+        reach = Reach()
+        for a in acts:
+            reach += a.reach
+        contributed = newsletter.get(p.id)
+        rows.append(
+            PledgeRow(
+                id=p.id,
+                name=p.name,
+                sector=tax.sectors.title(p.sector, p.sector) or p.sector,
+                province=tax.provinces.title(p.province, p.province) or p.province,
+                website=p.website,
+                pledge=p.pledge.text if p.pledge else None,
+                pledge_themes=tax.themes.titles(p.pledge.themes) if p.pledge else (),
+                pledge_horizon=tax.horizons.title(p.pledge.horizon) if p.pledge else None,
+                since=p.pledge.since if p.pledge else None,
+                asked=p.pledge is not None and p.pledge.expects(end),
+                periods=tuple(str(r.period) for r in sorted(own, key=lambda r: r.period)),
+                activities=acts,
+                reach=reach,
+                ervaringsdeskundigen=sum(a.ervaringsdeskundigen for a in acts),
+                items=contributed.items if contributed else 0,
+                featured=contributed.featured if contributed else 0,
+                not_counted=tuple(b.path for b in broken if b.partner == p.id),
+            )
+        )
+    rows.sort(key=lambda r: (r.name.casefold(), r.id))
+    rows = [r for r in rows if r.asked or r.reported]
+    reach = Reach()
+    for a in everything:
+        reach += a.reach
+    totals = MonitoringTotals(
+        files=len(counted),
+        partners=len(rows),
+        reported=sum(r.reported for r in rows),
+        activities=len(everything),
+        reach=reach,
+        ervaringsdeskundigen=sum(a.ervaringsdeskundigen for a in everything),
+        featured=sum(a.featured for a in everything),
+    )
+    sector_of = {p.id: p.sector for p in config.partners.values()}
+    return MonitoringPart(
+        totals=totals,
+        periods=tuple(str(p) for p in sorted({r.period for r in counted})),
+        themes=_reach_rows(tax.themes, ((a.theme_ids[0], a) for a in everything)),
+        horizons=_reach_rows(tax.horizons, ((a.horizon_id, a) for a in everything)) if tax.horizons else (),
+        sectors=_reach_rows(tax.sectors, ((sector_of.get(a.partner), a) for a in everything)),
+        provinces=_reach_rows(_provinces(config), ((a.province_id, a) for a in everything)),
+        partners=tuple(rows),
+        missing=tuple(r for r in rows if r.asked and not r.reported),
+        not_counted=tuple(b.path for b in broken),
+    )  # fmt: skip
 
 
 def _months(
@@ -312,7 +558,7 @@ def _partner_rows(
     for p in config.partners.values():
         own = by_partner.get(p.id, [])
         # The last item may be older than the period: one indexed query per partner, newest only.
-        latest = store.items(partner=p.id, until=until, limit=1)
+        latest = store.items(partner=p.id, until=until, limit=1, exclude_origin=MONITORING)
         last = latest[0].published.astimezone(tz).date() if latest else None
         # A partner who joined recently and has not written yet is not silent: count from joining.
         sign_of_life = last or p.joined
@@ -369,6 +615,22 @@ def summary_lines(report: Report) -> list[str]:
     )
     if report.new:
         lines.append(f"  New partners: {', '.join(r.name for r in report.new)}")
+    m = report.monitoring
+    if m is not None:
+        mt = m.totals
+        counted = f"counted: {', '.join(m.periods)}" if m.periods else "no progress file counts in the period"
+        lines.append(
+            f"  Progress on pledges ({counted}): {mt.reported} of {mt.partners} partners reported "
+            f"{mt.activities} activit{'ies' if mt.activities != 1 else 'y'}, reaching {mt.reach.children} "
+            f"children, {mt.reach.families} families and {mt.reach.professionals} professionals; "
+            f"{mt.ervaringsdeskundigen} with ervaringsdeskundigen ({percent(mt.ervaringsdeskundigen_share)})"
+        )
+        names = ", ".join(r.name for r in m.missing)
+        lines.append(f"  No progress reported yet: {len(m.missing)}" + (f": {names}" if names else ""))
+        if m.not_counted:
+            lines.append(
+                f"  Not counted, with errors (run 'newsletter validate'): {', '.join(m.not_counted)}"
+            )
     return lines
 
 
@@ -486,6 +748,68 @@ def _share_chart(report: Report) -> Chart:
     return _inline(chart, "ervaringsdeskundigen", "Bijdragen met ervaringsdeskundigen", text)
 
 
+REACH_SERIES = (("children", "Kinderen"), ("families", "Gezinnen"), ("professionals", "Professionals"))
+
+
+def _reach_words(r: ReachRow) -> str:
+    return (
+        f"{number(r.children)} kinderen, {number(r.families)} gezinnen en {number(r.professionals)} "
+        f"professionals ({number(r.activities)} activiteit{'en' if r.activities != 1 else ''})"
+    )
+
+
+def _whole(value: float) -> str:
+    """A chart's numbers, on the bars and along the axis, in Dutch: 1.200."""
+    return number(round(value))
+
+
+def _reach_bars(chart_id: str, title: str, rows: Sequence[ReachRow]) -> Chart:
+    """Three bars per row (children, families, professionals), Dutch numbers on the bars."""
+    chart = pygal.HorizontalBar(
+        height=110 + 58 * max(len(rows), 2),
+        width=760,
+        legend_at_bottom=True,
+        formatter=_whole,
+        value_formatter=_whole,
+        truncate_label=-1,
+        **COMMON,
+    )
+    chart.x_labels = [r.title for r in reversed(rows)]
+    for key, label in REACH_SERIES:
+        chart.add(label, [getattr(r, key) for r in reversed(rows)])
+    given = [f"{r.title}: {_reach_words(r)}" for r in rows if r.activities]
+    none = [r.title for r in rows if not r.activities]
+    text = f"{title}: " + ("; ".join(given) if given else "nog geen activiteiten")
+    if none and given:
+        text += f"; geen activiteiten: {_and(none)}"
+    return _inline(chart, chart_id, title, text + ".")
+
+
+def _activities_share_chart(m: MonitoringPart) -> Chart:
+    t = m.totals
+    chart = pygal.Pie(height=300, width=460, inner_radius=0.55, legend_at_bottom=True, **COMMON)
+    if t.activities:
+        chart.add("Met ervaringsdeskundigen", t.ervaringsdeskundigen)
+        chart.add("Zonder (of niet vermeld)", t.activities - t.ervaringsdeskundigen)
+    text = (
+        f"{number(t.ervaringsdeskundigen)} van de {number(t.activities)} activiteiten "
+        f"({percent(t.ervaringsdeskundigen_share)}) met ervaringsdeskundigen."
+    )
+    return _inline(chart, "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", text)
+
+
+def monitoring_charts(m: MonitoringPart) -> dict[str, Chart]:
+    out = {
+        "themas": _reach_bars("bereik-themas", "Bereik per thema", m.themes),
+        "sectoren": _reach_bars("bereik-sectoren", "Bereik per sector", m.sectors),
+        "provincies": _reach_bars("bereik-provincies", "Bereik per provincie", m.provinces),
+        "ervaringsdeskundigen": _activities_share_chart(m),
+    }
+    if m.horizons:
+        out["horizons"] = _reach_bars("bereik-horizons", "Bereik per horizon", m.horizons)
+    return out
+
+
 def charts(report: Report) -> dict[str, Chart]:
     out = {
         "maanden": _months_chart(report),
@@ -509,8 +833,8 @@ def number(n: int) -> str:
 
 
 def percent(share: float) -> str:
-    """Dutch percentages, whole numbers: 33%."""
-    return f"{round(share * 100)}%"
+    """Dutch percentages, whole numbers, halves rounded up as people do (5 of 8: 63%, not 62%)."""
+    return f"{int(share * 100 + 0.5)}%"
 
 
 def _date(value: dt.date | None) -> str:
@@ -543,11 +867,83 @@ def _partner_fields(r: PartnerRow) -> Sequence[object]:
     )  # fmt: skip
 
 
+# Text a partner wrote may start like a spreadsheet formula ("=HYPERLINK(...)"); the leading quote
+# makes Excel and LibreOffice show it as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: str | None) -> str:
+    value = value or ""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
+def _reach_csv(key: str, rows: Sequence[ReachRow]) -> list[Sequence[object]]:
+    header = (
+        key,
+        "naam",
+        "activiteiten",
+        "kinderen",
+        "gezinnen",
+        "professionals",
+        "met_ervaringsdeskundigen",
+    )
+    return [
+        header,
+        *((r.id, r.title, r.activities, r.children, r.families, r.professionals, r.ervaringsdeskundigen)
+          for r in rows),
+    ]  # fmt: skip
+
+
+def _pledge_csv(rows: Sequence[PledgeRow]) -> list[Sequence[object]]:
+    header = (
+        "partner", "naam", "sector", "provincie", "toezegging", "toezegging_themas", "toezegging_horizon",
+        "toezegging_sinds", "gevraagd", "periodes", "activiteiten", "kinderen", "gezinnen", "professionals",
+        "met_ervaringsdeskundigen", "bijdragen", "uitgelicht", "niet_geteld",
+    )  # fmt: skip
+    return [
+        header,
+        *((r.id, r.name, r.sector, r.province, _as_text(r.pledge), "; ".join(r.pledge_themes),
+           r.pledge_horizon or "", r.since or "", "ja" if r.asked else "nee", " ".join(r.periods),
+           len(r.activities), r.reach.children, r.reach.families, r.reach.professionals,
+           r.ervaringsdeskundigen, r.items, r.featured, " ".join(r.not_counted))
+          for r in rows),
+    ]  # fmt: skip
+
+
+def _activity_csv(rows: Sequence[PledgeRow]) -> list[Sequence[object]]:
+    header = (
+        "partner", "naam", "periode", "titel", "samenvatting", "themas", "horizon", "provincie", "kinderen",
+        "gezinnen", "professionals", "ervaringsdeskundigen", "effecten", "url", "uitgelicht", "bestand",
+    )  # fmt: skip
+    return [
+        header,
+        *((a.partner, a.partner_name, a.period, _as_text(a.title), _as_text(a.summary), " ".join(a.theme_ids),
+           a.horizon_id or "", a.province_id, a.reach.children, a.reach.families, a.reach.professionals,
+           "ja" if a.ervaringsdeskundigen else "nee", _as_text(a.effects), a.url or "",
+           "ja" if a.featured else "nee", a.path)
+          for r in rows for a in r.activities),
+    ]  # fmt: skip
+
+
+def _monitoring_csv(m: MonitoringPart) -> dict[str, str]:
+    files = {
+        "monitoring_themes.csv": _csv(_reach_csv("thema", m.themes)),
+        "monitoring_sectors.csv": _csv(_reach_csv("sector", m.sectors)),
+        "monitoring_provinces.csv": _csv(_reach_csv("provincie", m.provinces)),
+        "monitoring_partners.csv": _csv(_pledge_csv(m.partners)),
+        "monitoring_missing.csv": _csv(_pledge_csv(m.missing)),
+        "monitoring_activities.csv": _csv(_activity_csv(m.partners)),
+    }
+    if m.horizons:
+        files["monitoring_horizons.csv"] = _csv(_reach_csv("horizon", m.horizons))
+    return files
+
+
 def csv_files(report: Report) -> dict[str, str]:
     """File name -> CSV text. Plain RFC 4180 CSV (comma, CRLF); written with a UTF-8 byte order
     mark so that Excel shows ë and â right."""
     t = report.totals
-    summary = [
+    summary: list[tuple[str, object]] = [
         ("meting", "waarde"),
         ("van", report.start),
         ("tot_en_met", report.end),
@@ -563,6 +959,24 @@ def csv_files(report: Report) -> dict[str, str]:
         ("nieuwe_partners", len(report.new)),
         ("stil_na_maanden", report.silent_after),
     ]
+    m = report.monitoring
+    if m is not None:
+        mt = m.totals
+        summary += [
+            ("voortgang_periodes", " ".join(m.periods)),
+            ("voortgang_bestanden", mt.files),
+            ("voortgang_partners", mt.partners),
+            ("voortgang_gerapporteerd", mt.reported),
+            ("voortgang_nog_niet", len(m.missing)),
+            ("activiteiten", mt.activities),
+            ("kinderen", mt.reach.children),
+            ("gezinnen", mt.reach.families),
+            ("professionals", mt.reach.professionals),
+            ("activiteiten_met_ervaringsdeskundigen", mt.ervaringsdeskundigen),
+            ("aandeel_activiteiten_met_ervaringsdeskundigen", f"{mt.ervaringsdeskundigen_share:.4f}"),
+            ("activiteiten_uitgelicht", mt.featured),
+            ("voortgang_niet_geteld", len(m.not_counted)),
+        ]
     months = [
         ("maand", "van_partners", "andere_bronnen", "verzameld", "uitgelicht"),
         *((m.first_day.strftime("%Y-%m"), m.partner_items, m.other_items, m.collected, m.featured)
@@ -581,6 +995,8 @@ def csv_files(report: Report) -> dict[str, str]:
     }
     if report.horizons:
         files["horizons.csv"] = _csv(_count_rows("horizon", report.horizons))
+    if m is not None:
+        files.update(_monitoring_csv(m))
     return files
 
 
@@ -596,6 +1012,8 @@ def render_html(config: Config, report: Report) -> str:
         report=report,
         t=report.totals,
         charts=charts(report),
+        m=report.monitoring,
+        mcharts=monitoring_charts(report.monitoring) if report.monitoring else {},
         csv_names=sorted(csv_files(report)),
     )
 

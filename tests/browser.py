@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 LOCAL_PREFIXES = ("file:", "data:", "about:", "http://127.0.0.1", "http://localhost", "http://[::1]")
+AXE = (
+    Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+)  # npm ci (package.json)
 
 
 def chromium_path() -> str | None:
@@ -93,6 +96,22 @@ class Page:
     def images_without_alt(self) -> list[str]:
         """The src of every <img> with no alt attribute (alt="" is fine: a decorative image)."""
         return list(self.evaluate("[...document.images].filter(i => !i.hasAttribute('alt')).map(i => i.src)"))
+
+    def axe(self, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+        """What axe-core finds in the page as it is now, of these impacts: one entry per rule, with
+        the elements it found (CSS selectors). An empty list: nothing of that weight."""
+        if not AXE.exists():
+            pytest.skip(f"axe-core is not installed ({AXE}); run 'npm ci' in the repository")
+        self._page.add_script_tag(path=str(AXE))  # inline: the page asks for nothing
+        return list(
+            self.evaluate(
+                """async (impacts) => (await axe.run(document)).violations
+                    .filter(v => impacts.includes(v.impact))
+                    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                targets: v.nodes.map(n => n.target.join(' '))}))""",
+                list(impacts),
+            )
+        )
 
     def close(self) -> None:
         self._page.close()

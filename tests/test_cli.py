@@ -53,7 +53,7 @@ def test_usage_error_exits_2():
 def test_root_from_environment(demo_root: Path):
     result = CliRunner().invoke(main, ["validate"], env={"NEWSLETTER_ROOT": str(demo_root)})
     assert result.exit_code == 0, result.output
-    assert result.stdout == "OK: 6 files are valid.\n"
+    assert result.stdout == "OK: 11 files are valid.\n"
 
 
 def test_init_creates_a_working_instance(tmp_path: Path):

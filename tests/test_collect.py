@@ -328,12 +328,12 @@ def test_cli_collect_on_the_demo(cli):
     result = cli("collect")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        "Collected 5 sources: 5 fetched, 0 unchanged, 0 failed; 14 new items, 0 updated ("
+        "Collected 6 sources: 6 fetched, 0 unchanged, 0 failed; 22 new items, 0 updated ("
     )
     assert result.stderr == ""
     again = cli("collect")
     assert again.stdout.startswith(
-        "Collected 5 sources: 0 fetched, 5 unchanged, 0 failed; 0 new items, 0 updated ("
+        "Collected 6 sources: 0 fetched, 6 unchanged, 0 failed; 0 new items, 0 updated ("
     )
 
 
@@ -344,7 +344,7 @@ def test_cli_collect_exit_3_names_the_source_url_and_reason(cli, demo_root: Path
     assert result.stderr.splitlines() == [
         "failed: jgz-fryslan (feeds/jgz-fryslan.atom): no such file; check the path in sources.yaml"
     ]
-    assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
+    assert "5 fetched, 0 unchanged, 1 failed" in result.stdout
 
 
 def test_cli_collect_unknown_source(cli):
@@ -353,7 +353,7 @@ def test_cli_collect_unknown_source(cli):
     assert result.stderr.splitlines() == [
         "Error: no source 'gemeente-zwole' in sources.yaml",
         "Fix: use a feed id (gemeente-zwolle, jgz-fryslan, leergeld-brabant, kenniscentrum), 'submissions', "
-        "or 'submissions:PARTNER'",
+        "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER'",
     ]
 
 
@@ -364,7 +364,7 @@ def test_cli_items_formats_and_filters(cli):
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["ID", "DATE", "PARTNER/SOURCE", "KIND", "TITLE"]
-    assert len(lines) == 5
+    assert len(lines) == 8  # four stories and three activities from its progress file
     assert "Elk kind op de fiets naar school" in table.stdout
     rows = json.loads(cli("items", "--theme", "meedoen", "--since", "2026-11-18", "--format", "json").stdout)
     assert {r["title"] for r in rows} >= {"Elk kind op de fiets naar school"}

@@ -111,7 +111,7 @@ def test_draft_takes_candidates_since_the_last_issue_and_never_a_sent_item(
     assert "voorbij" not in ids  # an event that is over
     assert "publieksacademie" in ids  # announced long ago, but still to come
     issue = load_issue(config, ISSUE)
-    assert [s.id for s in issue.sections] == ["uitgelicht", "partners", "kennis", "agenda"]
+    assert [s.id for s in issue.sections] == ["uitgelicht", "partners", "kennis", "agenda", "voortgang"]
     assert issue.status == "draft" and issue.drafted == NOW
     # the partner cap: never more than two items from one partner in what goes out
     partners = [store.get_item(e.item).partner for _, e in issue.entries() if e.item]  # type: ignore[union-attr]
@@ -315,7 +315,7 @@ def test_check_reports_a_missing_subject_an_empty_issue_and_missing_coverage(
 def test_check_reports_an_unknown_section_from_the_structure_check(config: Config, store: Store) -> None:
     text = 'id: "2026-12"\nsubject: Kort\nsections:\n  - section: partner\n    items: []\n'
     assert problems(config, store, text) == [
-        (4, "error", "unknown section 'partner': did you mean 'partners'? Known sections: uitgelicht, partners, kennis, agenda"),
+        (4, "error", "unknown section 'partner': did you mean 'partners'? Known sections: uitgelicht, partners, kennis, agenda, voortgang"),
     ]  # fmt: skip
 
 

@@ -48,7 +48,7 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
         sys.executable, "-m", "pipeline", "demo", "--into", str(tmp_path / "demo"), cwd=elsewhere, env=env
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "[run] 5 sources: 0 fetched, 5 unchanged" in demo.stdout
+    assert "[run] 6 sources: 0 fetched, 6 unchanged" in demo.stdout
     assert (
         "issue 2026-12: 5 accepted, 0 skipped, 0 failed, 0 unknown (complete, goes out 2026-11-26 10:00 CET)"
         in demo.stdout
@@ -58,6 +58,9 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     # One clock for the whole demo: the report counts the issue it sent.
     assert "10 featured in sent issues; 1 issue sent in the period" in demo.stdout
     assert len(list((tmp_path / "demo" / "outbox" / "2026-12").glob("*.eml"))) == 5
+    # The progress files and the flawed one travel in the wheel too.
+    assert "4 of 6 partners reported 8 activities" in demo.stdout
+    assert "[validate] monitoring/2026/leerplicht-rotterdam.yaml, a partner's progress" in demo.stdout
 
     init = _run(sys.executable, "-m", "pipeline", "init", str(tmp_path / "new"), cwd=elsewhere, env=env)
     assert init.returncode == 0, init.stderr

@@ -85,7 +85,7 @@ def test_plain_dutch_gets_no_warning(config: Config, text: str) -> None:
 def test_the_demo_instance_validates_and_checks_without_b1_warnings(demo_root: Path) -> None:
     validated = newsletter(demo_root, "validate")
     assert validated.returncode == 0, validated.stderr
-    assert validated.stdout == "OK: 6 files are valid.\n"
+    assert validated.stdout == "OK: 11 files are valid.\n"
     assert validated.stderr == ""
     assert newsletter(demo_root, "collect").returncode == 0
     assert newsletter(demo_root, "draft", "2026-12").returncode == 0
@@ -122,7 +122,7 @@ def test_the_demo_shows_the_partner_those_warnings(tmp_path: Path) -> None:
         "[validate] flawed/beleidstaal.yaml, in policy language (14 B1 warnings; warnings never fail validate):"
     )
     assert lines[start + 1 : start + 15] == [f"  {w}" for w in BELEIDSTAAL_WARNINGS]
-    assert lines[1] == "[validate] 6 files: 0 errors, 0 warnings"
+    assert lines[1] == "[validate] 11 files: 0 errors, 0 warnings"
 
 
 def test_lines_inside_folded_quoted_and_plain_multi_line_texts(config: Config) -> None:

@@ -75,6 +75,20 @@ def test_a_phone_scrolls_only_inside_the_wide_tables(page_path: Path, browser: B
     assert widths and max(widths) <= 375
 
 
+@pytest.mark.parametrize("width", [375, 1280])
+def test_axe_finds_nothing_serious_on_a_phone_or_a_desktop(
+    page_path: Path, browser: Browser, width: int
+) -> None:
+    page = browser.open(page_path, width=width)
+    assert page.axe() == []
+    # The tables that scroll sideways on a phone are regions a keyboard reaches, named by their caption.
+    regions = page.evaluate(
+        """[...document.querySelectorAll('.wrap')].map(w => [w.tabIndex,
+            document.getElementById(w.getAttribute('aria-labelledby'))?.tagName])"""
+    )
+    assert regions and all(r == [0, "CAPTION"] for r in regions)
+
+
 def test_it_prints_on_a_few_a4_pages(page_path: Path, tmp_path: Path) -> None:
     executable = chromium_or_skip()
     pdf = tmp_path / "report.pdf"

@@ -116,7 +116,7 @@ def test_cron_output_is_one_line_when_all_is_well_and_json_on_request(demo_root)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     assert re.fullmatch(
-        r"5 sources: 5 fetched, 0 unchanged, 0 failed; 14 new items, 0 updated \(\d+\.\d s\); nothing to send\n",
+        r"6 sources: 6 fetched, 0 unchanged, 0 failed; 22 new items, 0 updated \(\d+\.\d s\); nothing to send\n",
         quiet.stdout,
     )
     approved_issue(demo_root, "2026-12", "2026-12-10 09:00")
@@ -140,7 +140,7 @@ def test_failing_sources_exit_3_and_are_named_on_stderr(demo_root):
     assert result.stderr == (
         "error: jgz-fryslan (feeds/jgz-fryslan.atom): no such file; check the path in sources.yaml\n"
     )
-    assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
+    assert "5 fetched, 0 unchanged, 1 failed" in result.stdout
 
 
 def test_a_failed_write_during_collect_loses_no_other_source_and_the_due_issue_still_goes(demo_root):
@@ -160,7 +160,7 @@ def test_a_failed_write_during_collect_loses_no_other_source_and_the_due_issue_s
         "error: jgz-fryslan (feeds/jgz-fryslan.atom): its items could not be stored (IntegrityError: disk I/O"
         " error); the other sources' were, and it is read again next run\n"
     )
-    assert "4 fetched, 0 unchanged, 1 failed" in result.stdout
+    assert "5 fetched, 0 unchanged, 1 failed" in result.stdout
     assert (
         "issue 2026-12: 5 accepted, 0 skipped, 0 failed, 0 unknown (complete, goes out 2026-12-10 09:00 CET)"
         in result.stdout

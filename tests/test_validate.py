@@ -50,7 +50,7 @@ def test_good_submission_prints_ok_and_exits_0(cli, demo_root):
 def test_whole_instance_is_checked_without_paths(cli):
     result = cli("validate")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "OK: 6 files are valid.\n"
+    assert result.stdout == "OK: 11 files are valid.\n"  # sources.yaml, 5 submissions, 5 progress files
 
 
 def test_unknown_ids_get_a_suggestion_and_the_known_list(cli, demo_root):
@@ -216,16 +216,16 @@ def test_sources_yaml_problems(cli, demo_root):
     text = text.replace("timezone: Europe/Amsterdam", "timezone: Europe/Amsterdm")
     text = text.replace("reply_to: redactie@example.org", "reply_to: redactie(at)example.org")
     text = text.replace("sector: welzijn\n", "sector: welzijnn\n", 1)
-    text = text.replace("id: laptopfabriek,", "id: jgz-fryslan,")
+    text = text.replace("  - id: laptopfabriek\n", "  - id: jgz-fryslan\n")
     src.write_text(text)
     result = cli("validate")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "sources.yaml:9: 'redactie(at)example.org' is not an email address (name@example.nl)",
         "sources.yaml:13: unknown time zone 'Europe/Amsterdm'; use a name like Europe/Amsterdam",
-        "sources.yaml:101: unknown sector 'welzijnn': did you mean 'welzijn'? Known sectors: gemeenten, "
+        "sources.yaml:115: unknown sector 'welzijnn': did you mean 'welzijn'? Known sectors: gemeenten, "
         "onderwijs, jeugdgezondheidszorg, welzijn, bedrijfsleven, kennisinstituten, maatschappelijk",
-        "sources.yaml:107: partner id 'jgz-fryslan' is used twice; ids must be unique",
+        "sources.yaml:127: partner id 'jgz-fryslan' is used twice; ids must be unique",
         "Error: 4 error(s), 0 warning(s) in 1 of 1 file(s).",
     ]
 
@@ -243,10 +243,10 @@ def test_sources_yaml_missing_taxonomy_list_and_landelijk(cli, demo_root):
     )
     assert lines == [
         "sources.yaml:33: 'kinds' is missing; 'taxonomy' needs it",
-        "sources.yaml:57: provinces must include 'landelijk' for work that is nationwide",
-        "sources.yaml:70: unknown key 'soorten': Known keys: sections, themes, sectors, provinces, kinds, horizons",
-        f"sources.yaml:106: unknown province 'landelijk': Known provinces: {known}",
-        f"sources.yaml:108: unknown province 'landelijk': Known provinces: {known}",
+        "sources.yaml:58: provinces must include 'landelijk' for work that is nationwide",
+        "sources.yaml:71: unknown key 'soorten': Known keys: sections, themes, sectors, provinces, kinds, horizons",
+        f"sources.yaml:129: unknown province 'landelijk': Known provinces: {known}",
+        f"sources.yaml:145: unknown province 'landelijk': Known provinces: {known}",
         "Error: 5 error(s), 0 warning(s) in 1 of 1 file(s).",
     ]
     assert result.exit_code == 1
@@ -294,7 +294,7 @@ def test_issue_file_problems(cli, demo_root):
     assert errors_of(cli, path) == [
         "issues/2026-12.yaml:9: an entry needs 'item: ID' (a collected item) or, for a hand-written "
         "announcement, 'title', 'summary' and 'url' (missing: summary)",
-        "issues/2026-12.yaml:11: unknown section 'onbekend': Known sections: uitgelicht, partners, kennis, agenda",
+        "issues/2026-12.yaml:11: unknown section 'onbekend': Known sections: uitgelicht, partners, kennis, agenda, voortgang",
         "issues/2026-12.yaml:12: status 'verstuurd' is not one of draft, approved, sent, recalled; the program sets it",
     ]
     renamed = demo_root / "issues" / "2027-01.yaml"
@@ -309,5 +309,5 @@ def test_a_title_written_where_an_id_belongs_gets_the_id(cli, demo_root):
     path = write(demo_root, "title.yaml", GOOD.replace("kind: story", "kind: Verhaal"))
     assert errors_of(cli, path) == [
         "submissions/title.yaml:5: unknown kind 'Verhaal': did you mean 'story' (Verhaal)? Ids, not titles, go "
-        "here. Known kinds: story, research, policy, event, tool"
+        "here. Known kinds: story, research, policy, event, tool, voortgang"
     ]

@@ -35,11 +35,13 @@ def print_summary(summary: Summary, echo: Any = click.echo) -> None:
 
 
 @main.command()
-@click.option("--source", "only", metavar="ID", help="Collect only this source (a feed id, 'submissions' "
-              "or 'submissions:PARTNER').")  # fmt: skip
+@click.option("--source", "only", metavar="ID", help="Collect only this source (a feed id, 'submissions', "
+              "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER').")  # fmt: skip
 @pass_ctx
 def collect(ctx: Context, only: str | None) -> None:
     """Fetch every feed and submission into the state database.
+
+    The activities in the partners' progress files (monitoring/) become candidates too.
 
     Sources that did not change since the last run are not downloaded again. Exit status 3 when
     some sources failed (each is listed with its address and the reason); the others are stored.

@@ -43,6 +43,11 @@ def reference() -> str:
     ]
     for name in main.list_commands(ctx):
         out += ["", f"## newsletter {name}", "", "```text", help_text(name).rstrip(), "```"]
+        group = main.get_command(ctx, name)
+        if isinstance(group, click.Group):  # e.g. 'monitor': each of its commands too
+            for sub in group.list_commands(ctx):
+                text = help_text(name, sub).rstrip()
+                out += ["", f"## newsletter {name} {sub}", "", "```text", text, "```"]
     return "\n".join(out) + "\n"
 
 

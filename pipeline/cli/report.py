@@ -34,6 +34,10 @@ def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out
     One self-contained page (opens offline, prints on A4) with the headline numbers, the
     call list of partners silent for more than report.silent_months months, new partners,
     charts and tables by month, sector, province, theme, kind and horizon, and every partner.
+    With pledges or progress files (monitoring/): whom the partners reached, by theme, horizon,
+    sector and province, each pledge beside what the partner did, the partners that did not
+    report, and their own words. A progress file counts when the middle of its period (a year,
+    or a half year) falls in the report's period.
     Without dates it covers the last twelve months (this month and the eleven before it).
 
     \b

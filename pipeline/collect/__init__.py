@@ -1,7 +1,9 @@
 """Collect: every source in ``sources.yaml`` into the state database; a summary out.
 
 The order of one run:
-1. local submission folders (partners' YAML files, checked like ``validate`` does),
+1. local submission folders (partners' YAML files, checked like ``validate`` does), then the
+   partners' progress files (``monitoring/``), whose activities become candidates of the kind
+   ``newsletter.monitoring.kind`` (default ``voortgang``),
 2. every feed and remote submission URL at once (``fetch``), each result handled as it arrives:
    unchanged bodies are skipped, changed ones parsed (``feeds``, in worker processes when there
    are many) and written in small batches, each batch one transaction with its sources' state.
@@ -9,6 +11,8 @@ The order of one run:
 Deduplication happens on write: an item's id comes from its canonical URL, so the same story
 through two sources is one row; a partner's own YAML wins over its feed; an entry whose link
 changed keeps its item through its guid; items that went out in an issue are never rewritten.
+A progress activity never replaces a story: when its link is a story's link, the story stays the
+one item.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import html
 import multiprocessing
 import os
 import time
@@ -38,6 +43,10 @@ from pipeline.core.errors import NotFound, Problem, display_path
 from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
 from pipeline.core.markup import markdown_to_html, plain_text, plain_title
 from pipeline.core.models import Item, Submission
+from pipeline.core.monitoring import FOLDER as MONITORING_FOLDER
+from pipeline.core.monitoring import ORIGIN as MONITORING
+from pipeline.core.monitoring import Activity, Monitoring, Progress, activity_id, read_monitoring, slug
+from pipeline.core.monitoring import source_id as monitoring_source
 from pipeline.core.store import KnownItem, Store
 from pipeline.core.submissions import check_submission_file, submission_files
 
@@ -99,9 +108,11 @@ class Summary:
             f"{self.count('unchanged')} unchanged, {self.count('failed')} failed; "
             f"{self.new} new item{'s' if self.new != 1 else ''}, {self.updated} updated"
         )
-        bad = len({p.path for p in self.bad_files})
-        if bad:
-            text += f"; {bad} submission file{'s' if bad != 1 else ''} skipped"
+        paths = {p.path for p in self.bad_files}
+        progress = sum(1 for p in paths if p.startswith(f"{MONITORING_FOLDER}/"))
+        for n, what in ((len(paths) - progress, "submission"), (progress, "progress")):
+            if n:
+                text += f"; {n} {what} file{'s' if n != 1 else ''} skipped"
         return text + f" ({self.seconds:.1f} s)"
 
 
@@ -132,7 +143,17 @@ def source_ids(config: Config) -> list[str]:
     ids = [f.id for f in config.feeds()]
     if config.submissions:
         ids += [SUBMISSIONS, *(submission_source(p) for p in config.partners)]
+    if _has_monitoring(config):
+        ids += [MONITORING, *(monitoring_source(p) for p in config.partners)]
     return ids
+
+
+def _has_monitoring(config: Config) -> bool:
+    return (config.root / MONITORING_FOLDER).is_dir()
+
+
+def _wants_monitoring(only: str | None) -> bool:
+    return only is None or only.split(":")[0] == MONITORING
 
 
 def planned_sources(config: Config, only: str | None = None) -> int:
@@ -140,7 +161,8 @@ def planned_sources(config: Config, only: str | None = None) -> int:
     local = sum(1 for s in config.submissions if s.path is not None)
     if only is not None and only.split(":")[0] != SUBMISSIONS:
         local = 0
-    return local + len(_jobs(config, only))
+    progress = 1 if _has_monitoring(config) and _wants_monitoring(only) else 0
+    return local + progress + len(_jobs(config, only))
 
 
 def theme_rules(config: Config) -> ThemeRules:
@@ -173,6 +195,69 @@ def submission_to_item(sub: Submission) -> Item:
         origin="submission",
         guid=sub.path,
     )
+
+
+def activity_url(config: Config, progress: Progress, activity: Activity) -> str:
+    """The link of an activity's item: its own ``url``; without one, the partner's website (else the
+    archive's front page) with a fragment naming the activity, so that every activity has a link a
+    reader can follow and a URL of its own in the state database."""
+    if activity.url:
+        return canonical_url(activity.url) or activity.url
+    partner = config.partners[progress.partner]
+    base = canonical_url(partner.website or "") or config.settings.archive_url
+    return f"{base}#" + f"voortgang-{progress.partner}-{progress.period}-{slug(activity.title)}".lower()
+
+
+def _reach_sentence(progress: Progress, activity: Activity) -> str:
+    parts = [
+        f"{n:,} {word}".replace(",", ".")
+        for n, word in (
+            (activity.reach.children, "kinderen"),
+            (activity.reach.families, "gezinnen"),
+            (activity.reach.professionals, "professionals"),
+        )
+        if n
+    ]
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
+    return f"Bereikt in {progress.period.title}: {listed}."
+
+
+def progress_to_items(config: Config, progress: Progress, now: dt.datetime) -> list[Item]:
+    """A checked progress file's activities as newsletter candidates, in the partner's own words:
+    the summary, then what it brought about (``effects``) and whom it reached. They are dated when
+    first collected (a progress file has no publication date); collecting again keeps that date."""
+    # In the store's own precision (whole seconds, UTC), so that collecting again finds it unchanged.
+    when = now.astimezone(dt.UTC).replace(microsecond=0)
+    items = []
+    for activity in progress.activities:
+        paragraphs = [activity.summary]
+        if activity.effects:
+            paragraphs.append(f"Wat het opleverde: {activity.effects}")
+        if sentence := _reach_sentence(progress, activity):
+            paragraphs.append(sentence)
+        summary_html = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+        items.append(
+            Item(
+                id=activity_id(progress.partner, progress.period, activity.title),
+                url=activity_url(config, progress, activity),
+                title=plain_title(activity.title),
+                summary_html=summary_html,
+                summary_text=plain_text(summary_html),
+                published=when,
+                source=monitoring_source(progress.partner),
+                partner=progress.partner,
+                kind=config.settings.monitoring_kind,
+                themes=activity.themes,
+                provinces=(activity.province,),
+                ervaringsdeskundigen=activity.ervaringsdeskundigen,
+                horizon=activity.horizon,
+                origin=MONITORING,
+                guid=f"{progress.path}:{activity.line or 0}",
+            )
+        )
+    return items
 
 
 def _defaults(config: Config, feed: FeedSource) -> SourceDefaults:
@@ -284,6 +369,10 @@ class _Writer:
             if found:
                 if item.origin == "feed" and found.origin == "submission":
                     continue  # the partner's own YAML wins over its feed
+                if item.origin == MONITORING and found.origin != MONITORING:
+                    continue  # a story with this activity's link: the story is the item
+                if item.origin == MONITORING:
+                    item = replace(item, published=found.published)  # dated when first collected
                 if item.id in self.sent:
                     continue  # it went out in an issue: keep it exactly as it was sent
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
@@ -367,6 +456,39 @@ def _local_submissions(config: Config, only: str | None, writer: _Writer) -> lis
     return problems
 
 
+def _local_monitoring(config: Config, only: str | None, writer: _Writer) -> list[Problem]:
+    """The progress files: each valid one's activities as items (an invalid file is skipped and
+    reported, as a submission is)."""
+    if not (_has_monitoring(config) and _wants_monitoring(only)):
+        return []
+    monitoring = read_monitoring(config)
+    wanted = None if only in (None, MONITORING) else (only or "").split(":", 1)[1]
+    items: dict[str, Item] = {}
+    for progress in monitoring.reports:
+        if wanted is None or progress.partner == wanted:
+            for item in progress_to_items(config, progress, writer.now):
+                items.setdefault(item.id, item)
+    problems = [p for p in monitoring.problems if wanted is None or p.path in _paths_of(monitoring, wanted)]
+    shown = MONITORING_FOLDER + "/"
+    try:
+        with writer.store.transaction():
+            new, updated = writer.write_items(items.values())
+    except Exception as e:  # as for feeds: reported, and the other sources still collected
+        result = SourceResult(MONITORING, shown, "failed", _unstored(e), items=len(items))
+    else:
+        status = "fetched" if new or updated else "unchanged"
+        result = SourceResult(MONITORING, shown, status, None, new, updated, len(items))
+    writer.results.append(result)
+    writer.on_result(result)
+    return problems
+
+
+def _paths_of(monitoring: Monitoring, partner: str) -> set[str]:
+    return {r.path for r in monitoring.reports if r.partner == partner} | {
+        b.path for b in monitoring.broken if b.partner == partner
+    }
+
+
 def collect(
     config: Config,
     store: Store,
@@ -386,12 +508,14 @@ def collect(
         feeds = ", ".join(f.id for f in config.feeds())
         raise NotFound(
             f"no source '{only}' in sources.yaml",
-            f"use a feed id ({feeds}), 'submissions', or 'submissions:PARTNER'",
+            f"use a feed id ({feeds}), 'submissions', 'submissions:PARTNER', 'monitoring' or "
+            "'monitoring:PARTNER'",
         )
     now = now or dt.datetime.now(dt.UTC)
     limits = limits or config.settings.collect
     writer = _Writer(store, now, on_result or (lambda r: None))
     problems = _local_submissions(config, only, writer)
+    problems += _local_monitoring(config, only, writer)
     jobs = _jobs(config, only)
     if jobs:
         problems += asyncio.run(_fetch_and_parse(config, jobs, writer, limits, now))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.errors import InputInvalid, Problem, display_path
+from pipeline.core.models import Contact
 from pipeline.core.schema import Checker, listing, suggest
 from pipeline.core.yamlfile import KeyPath, load
 
@@ -65,7 +66,11 @@ DEFAULTS: dict[str, Any] = {
     # partner stories, another source's (a research institute's) research. Used when the taxonomy
     # has that kind; otherwise validate asks for 'kind:' on the feed.
     "feed_kind": {"partner": "story", "source": "research"},
+    # Partners' progress on their pledge (monitoring/): the kind its activities get as newsletter
+    # candidates. A section that lists this kind takes them.
+    "monitoring": {"kind": "voortgang"},
 }
+PLEDGE_MAX = 400  # a pledge is a sentence or two, not a plan
 
 TAXONOMY_LISTS: dict[str, tuple[str, ...]] = {
     # list name -> extra keys allowed on each term, besides id and title
@@ -185,6 +190,20 @@ class FeedSource:
 
 
 @dataclass(frozen=True)
+class Pledge:
+    """What a partner committed to when it joined: the yardstick its yearly progress is read against."""
+
+    text: str
+    themes: tuple[str, ...] = ()  # the themes (and through them the opgaven) it is about
+    horizon: str | None = None  # verzachten, versterken or veranderen
+    since: dt.date | None = None  # None: expected to report for every period
+
+    def expects(self, last_day: dt.date) -> bool:
+        """Whether the partner is asked to report for a period that ends on ``last_day``."""
+        return self.since is None or self.since <= last_day
+
+
+@dataclass(frozen=True)
 class Partner:
     id: str
     name: str
@@ -194,6 +213,10 @@ class Partner:
     feeds: tuple[FeedSource, ...] = ()
     joined: dt.date | None = None
     priority: int = 0
+    pledge: Pledge | None = None
+    # Who gets the progress reminder. Never published, rendered or put in the report: only
+    # 'newsletter monitor remind' reads it, and it never prints it.
+    monitoring_contact: Contact | None = field(default=None, repr=False)
 
 
 SUBMISSIONS = "submissions"
@@ -244,6 +267,7 @@ class Settings:
     hold: dt.timedelta  # a list send goes out at least this long after it is handed to SendGrid
     schedule_ahead: dt.timedelta  # cron hands an approved issue over this long before its send_at
     plain: PlainLanguage = PlainLanguage()
+    monitoring_kind: str = DEFAULTS["monitoring"]["kind"]
 
     def issue_url(self, issue_id: str) -> str:
         """An issue's page in the archive: where publish puts it and the email's web link points."""
@@ -344,7 +368,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
         "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
-        "plain_language",
+        "plain_language", "monitoring",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -434,6 +458,12 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     elif ahead > 72 * 60 - 60:
         c.error(dkp, "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
     plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root)
+    mon = c.mapping((*kp, "monitoring"), n.get("monitoring", {}), tuple(DEFAULTS["monitoring"]), ()) or {}
+    monitoring_kind = DEFAULTS["monitoring"]["kind"]
+    if mon.get("kind") is not None:
+        monitoring_kind = (
+            c.ref((*kp, "monitoring", "kind"), mon["kind"], tax.kinds, "kind") or monitoring_kind
+        )
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", DEFAULTS["subscribers"]))
     state = c.text((*kp, "state"), n.get("state", DEFAULTS["state"]))
     if not (title and from_email and address and archive):
@@ -464,6 +494,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         hold=dt.timedelta(minutes=hold),
         schedule_ahead=dt.timedelta(minutes=ahead),
         plain=plain,
+        monitoring_kind=monitoring_kind,
     )
 
 
@@ -515,9 +546,48 @@ def _plain_language(c: Checker, kp: KeyPath, raw: Any, root: Path) -> PlainLangu
     )
 
 
+def _date(c: Checker, kp: KeyPath, value: Any) -> dt.date | None:
+    """A day such as 2026-03-01 (a date and time is taken as its day)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    c.error(kp, f"'{kp[-1]}' should be a date like 2026-03-01, not {value!r}")
+    return None
+
+
+def _pledge(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy) -> Pledge | None:
+    p = c.mapping(kp, raw, ("text", "themes", "horizon", "since"), ("text",), "'pledge'")
+    if not p:
+        return None
+    text = c.text((*kp, "text"), p.get("text"), max_len=PLEDGE_MAX)
+    themes = c.refs((*kp, "themes"), p.get("themes"), tax.themes, "theme")
+    horizon = None
+    if p.get("horizon") is not None:
+        if tax.horizons:
+            horizon = c.ref((*kp, "horizon"), p["horizon"], tax.horizons, "horizon")
+        else:
+            c.error((*kp, "horizon"), "this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+    since = _date(c, (*kp, "since"), p.get("since"))
+    return Pledge(text, themes, horizon, since) if text else None
+
+
+def _contact(c: Checker, kp: KeyPath, raw: Any) -> Contact | None:
+    m = c.mapping(kp, raw, ("name", "email"), ("email",), "'monitoring_contact'")
+    if not m:
+        return None
+    email = c.email((*kp, "email"), m.get("email"))
+    return Contact(c.text((*kp, "name"), m.get("name")), email) if email else None
+
+
 def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
     partners: dict[str, Partner] = {}
-    allowed = ("id", "name", "sector", "province", "website", "feeds", "joined", "priority")
+    allowed = (
+        "id", "name", "sector", "province", "website", "feeds", "joined", "priority", "pledge",
+        "monitoring_contact",
+    )  # fmt: skip
     for i, entry in enumerate(c.seq(("partners",), raw, "'partners'")):
         kp: KeyPath = ("partners", i)
         p = c.mapping(kp, entry, allowed, ("id", "name", "sector", "province"), "each partner")
@@ -528,12 +598,11 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
         sector = c.ref((*kp, "sector"), p.get("sector"), tax.sectors, "sector")
         province = c.ref((*kp, "province"), p.get("province"), tax.provinces, "province")
         website = c.url((*kp, "website"), p.get("website"))
-        joined = p.get("joined")
-        if joined is not None and not isinstance(joined, dt.date):
-            c.error((*kp, "joined"), f"'joined' should be a date like 2026-03-01, not {joined!r}")
-            joined = None
-        if isinstance(joined, dt.datetime):
-            joined = joined.date()
+        joined = _date(c, (*kp, "joined"), p.get("joined"))
+        pledge = _pledge(c, (*kp, "pledge"), p["pledge"], tax) if p.get("pledge") is not None else None
+        contact = None
+        if p.get("monitoring_contact") is not None:
+            contact = _contact(c, (*kp, "monitoring_contact"), p["monitoring_contact"])
         priority = c.integer((*kp, "priority"), p.get("priority", 0)) or 0
         feeds = []
         feed_list = c.seq((*kp, "feeds"), p.get("feeds"), "'feeds'")
@@ -546,7 +615,9 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
         if pid and pid in partners:
             c.error((*kp, "id"), f"partner id '{pid}' is used twice; ids must be unique")
         elif pid and name and sector and province:
-            partners[pid] = Partner(pid, name, sector, province, website, tuple(feeds), joined, priority)
+            partners[pid] = Partner(
+                pid, name, sector, province, website, tuple(feeds), joined, priority, pledge, contact
+            )
     return partners
 
 
@@ -616,6 +687,16 @@ def check_config(root: Path) -> tuple[Config | None, list[Problem]]:
     partners = _partners(c, top.get("partners"), taxonomy)
     sources = _sources(c, top.get("sources"), taxonomy, partners)
     submissions = _submissions(c, top.get("submissions"), root, partners)
+    if settings is not None and taxonomy.kinds and settings.monitoring_kind not in taxonomy.kinds:
+        pledged = next((i for i, p in enumerate(partners.values()) if p.pledge), None)
+        if pledged is not None:
+            kind = settings.monitoring_kind
+            c.warn(
+                ("partners", pledged, "pledge"),
+                f"partners report progress on their pledge, and its activities become newsletter candidates "
+                f"of kind '{kind}', which taxonomy.kinds does not have: add {{id: {kind}, title: Voortgang}} "
+                f"to taxonomy.kinds and '{kind}' to a section's 'kinds', or set newsletter.monitoring.kind",
+            )
     if not c.ok or settings is None:
         return None, c.problems
     config = Config(root, settings, taxonomy, partners, sources, submissions, tuple(c.problems))

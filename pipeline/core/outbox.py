@@ -68,6 +68,13 @@ class Outbox:
     def folder(self, issue_id: str, test: bool = False) -> Path:
         return self.root / issue_id / "test" if test else self.root / issue_id
 
+    def write(self, folder: str, name: str, message: EmailMessage) -> Path:
+        """One message that is not an issue (a progress reminder) as ``outbox/FOLDER/NAME.eml``."""
+        self._counted()
+        path = self.root / folder / f"{name}.eml"
+        atomic_write(path, message.as_bytes())
+        return path
+
     def deliver(
         self,
         rendered: Rendered,

@@ -18,6 +18,7 @@ The API key lives only inside the client object and is never part of a message, 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -465,6 +466,7 @@ def mail_body(
     group: int | None = None,
     send_at: int | None = None,
     batch_id: str | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> dict[str, Any]:
     """A /v3/mail/send request: one personalization per recipient, so nobody sees another address.
 
@@ -501,4 +503,11 @@ def mail_body(
         body["send_at"] = send_at
     if batch_id is not None:
         body["batch_id"] = batch_id
+    if attachments:
+        # (file name, MIME type, content): SendGrid takes the content Base64-encoded.
+        body["attachments"] = [
+            {"content": base64.b64encode(data).decode("ascii"), "type": kind, "filename": name,
+             "disposition": "attachment"}
+            for name, kind, data in attachments
+        ]  # fmt: skip
     return body

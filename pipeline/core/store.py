@@ -159,6 +159,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "monitor: the progress reminders sent to partners' monitoring contacts",
+        """
+        -- One row per reminder, written before its request ('sending') and after it: 'sent' (with
+        -- SendGrid's message id, or the outbox file) or 'failed' (with the reason; it never went).
+        -- A row a killed run left 'sending' becomes 'unknown': the mail may have gone, so it is
+        -- resent only when the coordinator asks (--again). No address is kept: the partner is.
+        CREATE TABLE reminders (
+            period TEXT NOT NULL,           -- 2026, 2026-H1, 2026-H2: what the run was for
+            partner TEXT NOT NULL,
+            seq INTEGER NOT NULL,           -- 1 for the first reminder of the period, 2 after --again, ...
+            state TEXT NOT NULL,            -- sending, sent, failed, unknown
+            via TEXT NOT NULL,              -- sendgrid or outbox
+            at TEXT NOT NULL,
+            message_id TEXT,
+            reason TEXT,
+            PRIMARY KEY (period, partner, seq)
+        );
+        """,
+    ),
 ]
 
 
@@ -270,6 +291,20 @@ class Recall:
     recalled_at: dt.datetime
     recipients: int
     send_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """The last progress reminder to one partner for one period."""
+
+    period: str
+    partner: str
+    seq: int
+    state: str  # sending, sent, failed, unknown
+    via: str  # sendgrid or outbox
+    at: dt.datetime
+    message_id: str | None
+    reason: str | None
 
 
 def _utc(value: dt.datetime) -> str:
@@ -433,9 +468,13 @@ class Store:
         kind: str | None = None,
         source: str | None = None,
         limit: int | None = None,
+        exclude_origin: str | None = None,
     ) -> list[Item]:
-        """Items, newest first, filtered by any of the arguments."""
+        """Items, newest first, filtered by any of the arguments (``exclude_origin``: all but that origin)."""
         where, args = [], []
+        if exclude_origin:
+            where.append("origin != ?")
+            args.append(exclude_origin)
         if since:
             where.append("published >= ?")
             args.append(_utc(since))
@@ -911,6 +950,65 @@ class Store:
             sql += " AND attempt = ?"
             args.append(attempt)
         return [_batch(r) for r in self.db.execute(sql + " ORDER BY batch", args)]
+
+    # -- progress reminders (monitor) ---------------------------------------------------------------
+    def reminders(self, period: str) -> dict[str, Reminder]:
+        """partner -> its latest reminder for ``period``."""
+        sql = "SELECT * FROM reminders WHERE period = ? ORDER BY partner, seq"
+        out = {}
+        for r in self.db.execute(sql, (period,)):
+            out[r["partner"]] = Reminder(
+                r["period"], r["partner"], int(r["seq"]), r["state"], r["via"], _when(r["at"]),
+                r["message_id"], r["reason"],
+            )  # fmt: skip
+        return out
+
+    def start_reminder(self, period: str, partner: str, via: str, now: dt.datetime) -> int:
+        """Record a reminder as 'sending', committed before the request; return its number."""
+        with self.transaction() as db:
+            seq = (
+                1
+                + db.execute(
+                    "SELECT coalesce(max(seq), 0) FROM reminders WHERE period = ? AND partner = ?",
+                    (period, partner),
+                ).fetchone()[0]
+            )
+            db.execute(
+                "INSERT INTO reminders (period, partner, seq, state, via, at)"
+                " VALUES (?, ?, ?, 'sending', ?, ?)",
+                (period, partner, seq, via, _utc(now)),
+            )
+        return int(seq)
+
+    def finish_reminder(
+        self,
+        period: str,
+        partner: str,
+        seq: int,
+        state: str,
+        now: dt.datetime,
+        *,
+        message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record how a reminder ended: 'sent' or 'failed' (or 'unknown': the answer was lost)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE reminders SET state = ?, at = ?, message_id = ?, reason = ?"
+                " WHERE period = ? AND partner = ? AND seq = ?",
+                (state, _utc(now), message_id, reason, period, partner, seq),
+            )
+
+    def reminders_left_sending(self, period: str, now: dt.datetime) -> int:
+        """Reminders a killed run left 'sending' become 'unknown'. Call under the period's lock."""
+        with self.transaction() as db:
+            return int(
+                db.execute(
+                    "UPDATE reminders SET state = 'unknown', at = ?, reason = ?"
+                    " WHERE period = ? AND state = 'sending'",
+                    (_utc(now), self.LOST, period),
+                ).rowcount
+            )
 
     def delivery_states(self, issue_id: str) -> dict[str, str]:
         """email -> state for one issue (tests and small lists only: it holds the whole list)."""

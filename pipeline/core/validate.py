@@ -1,4 +1,5 @@
-"""`newsletter validate`: check sources.yaml, submissions and issue files without side effects.
+"""`newsletter validate`: check sources.yaml, submissions, progress files and issue files, without
+side effects.
 
 Submissions get the plain-language (B1) warnings too: a partner runs validate before sending a
 story. An issue's B1 warnings come with 'newsletter check', where the editors look.
@@ -12,6 +13,8 @@ from pathlib import Path
 from pipeline.core.config import CONFIG_FILE, Config, check_config
 from pipeline.core.errors import Problem, display_path
 from pipeline.core.issues import check_issue_file
+from pipeline.core.monitoring import FOLDER as MONITORING
+from pipeline.core.monitoring import progress_files, read_monitoring
 from pipeline.core.submissions import check_submission_file, submission_files
 
 
@@ -39,17 +42,21 @@ def _kind(path: Path, root: Path) -> str:
         rel = path.resolve().relative_to(root.resolve())
         if rel.parts and rel.parts[0] == "issues":
             return "issue"
+        if rel.parts and rel.parts[0] == MONITORING:
+            return "monitoring"
     except ValueError:
-        pass
+        if MONITORING in path.parts[:-1]:  # a progress file checked from outside the instance
+            return "monitoring"
     return "submission"
 
 
 def default_paths(config: Config) -> list[Path]:
-    """Every file a person writes: submissions from the local folders, then the issue files."""
+    """Every file a person writes: submissions from the local folders, progress files, then issue files."""
     paths: list[Path] = []
     for source in config.submissions:
         if source.path is not None:
             paths.extend(submission_files(source.path))
+    paths.extend(progress_files(config.root))
     paths.extend(sorted((config.root / "issues").glob("*.yaml")))
     return paths
 
@@ -82,12 +89,20 @@ def _validate(root: Path, paths: list[Path] | None) -> Report:
             expanded.extend(submission_files(p) if p.name != "issues" else sorted(p.glob("*.yaml")))
         else:
             expanded.append(p)
+    progress = [p for p in expanded if _kind(p, root) == "monitoring"]
     for path in expanded:
         shown = display_path(path, root)
+        kind = _kind(path, root)
+        if kind == "monitoring":
+            continue  # below, together: one partner's files must not overlap
         report.checked.append(shown)
-        if _kind(path, root) == "issue":
+        if kind == "issue":
             _, found = check_issue_file(path, config, shown)
         else:
             _, found = check_submission_file(path, config, shown, plain=True)
         report.problems.extend(found)
+    if progress:
+        monitoring = read_monitoring(config, progress)
+        report.checked.extend(monitoring.checked)
+        report.problems.extend(monitoring.problems)
     return report

@@ -1,0 +1,130 @@
+"""`newsletter monitor`: the partners' progress on their pledge (reminders for a period)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import click
+
+from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.core.monitoring import PERIOD_HELP, Period
+
+if TYPE_CHECKING:
+    from pipeline.monitor import Plan
+
+
+def _period(ctx: click.Context, param: click.Parameter, value: str) -> Period:
+    period = Period.parse(value)
+    if period is None:
+        raise click.BadParameter(f"'{value}' is not {PERIOD_HELP}")
+    return period
+
+
+@main.group()
+def monitor() -> None:
+    """Partners' progress on their pledge: reminders to those that have not reported.
+
+    Each partner writes its progress for a year or a half year in monitoring/YEAR/PARTNER.yaml
+    (see docs/formats.md); 'newsletter validate' checks it and 'newsletter report' counts it.
+
+    \b
+    Example:
+      newsletter monitor remind 2026 --dry-run
+    """
+
+
+@monitor.command()
+@click.argument("period", callback=_period, metavar="PERIOD")
+@click.option(
+    "--dry-run", is_flag=True, help="List who would get a reminder, and why the others not; send nothing."
+)
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Also remind partners reminded for this period before (a second reminder), and those whose "
+    "reminder may have gone (its answer was lost).",
+)
+@pass_ctx
+def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
+    """Remind each partner that has not reported its progress for PERIOD (2026, 2026-H1, 2026-H2).
+
+    One friendly reminder in Dutch to the partner's monitoring_contact in sources.yaml, with its
+    progress file attached, filled in as far as sources.yaml knows: partners whose pledge asks
+    for the period (since on or before its end) and whose progress files do not cover it. Through
+    SendGrid when SENDGRID_API_KEY is set, else to outbox/monitor-PERIOD/. Never to the
+    subscriber list. Each reminder is recorded, so a second run mails nobody twice (--again asks
+    for a second reminder). Partners are named, addresses never printed.
+
+    \b
+    Examples:
+      newsletter monitor remind 2026 --dry-run
+      newsletter monitor remind 2026
+      newsletter monitor remind 2026-H2 --again
+    """
+    from pipeline import monitor as stage
+    from pipeline.core.store import Store
+
+    config = ctx.config
+    with Store(config.settings.state) as store:
+        if dry_run:
+            the_plan = stage.plan(config, store, period, again=again)
+        else:
+            result = stage.remind(config, store, period, again=again)
+            the_plan = result.plan
+    due = the_plan.due
+    if dry_run:
+        click.echo(f"Reminders for {period} would go through {the_plan.destination}:")
+        for d in due:
+            note = f"; its file {', '.join(d.broken)} has errors" if d.broken else ""
+            click.echo(f"  would remind: {d.name} ({d.partner}), for {d.asks_for}{note}")
+        _others(the_plan, config.settings.timezone)
+        click.echo(f"{len(due)} reminder{'s' if len(due) != 1 else ''} would be sent; nothing was sent.")
+        return
+    if result.lost:
+        click.echo(
+            f"warning: {result.lost} reminder(s) of an earlier run that ended early may or may not have "
+            "gone; they are not sent again without --again",
+            err=True,
+        )
+    sent = result.with_state("sent")
+    names = "; ".join(o.name for o in sent)
+    click.echo(
+        f"Reminded {len(sent)} partner{'s' if len(sent) != 1 else ''} for {period} through "
+        f"{the_plan.destination}" + (f": {names}." if names else ".")
+    )
+    _others(the_plan, config.settings.timezone)
+    for o in result.with_state("unknown"):
+        click.echo(
+            f"unknown: {o.name} ({o.partner}): {o.reason}; it may have gone (--again sends it again)",
+            err=True,
+        )
+    failed = result.with_state("failed")
+    for o in failed:
+        click.echo(f"failed: {o.name} ({o.partner}): {o.reason}", err=True)
+    if failed:
+        click.echo("Error: some reminders were not sent; run the command again to retry them.", err=True)
+        raise SystemExit(EXIT_FAILED)
+
+
+def _others(the_plan: Plan, tz: dt.tzinfo) -> None:
+    """The partners asked to report that get no reminder, grouped by why."""
+    from pipeline import monitor as stage
+
+    groups = (
+        (stage.REPORTED, "reported"),
+        (stage.REMINDED, "reminded before (--again to remind them once more)"),
+        (stage.UNKNOWN, "a reminder may have gone, its answer was lost (--again sends another)"),
+        (stage.NO_CONTACT, "no monitoring_contact in sources.yaml, so nobody to remind"),
+    )
+    for status, what in groups:
+        found = the_plan.with_status(status)
+        if not found:
+            continue
+        if status == stage.REMINDED:
+            names = "; ".join(
+                f"{d.name} ({d.previous.at.astimezone(tz):%Y-%m-%d})" if d.previous else d.name for d in found
+            )
+        else:
+            names = "; ".join(d.name for d in found)
+        click.echo(f"  {what}: {names}")
