@@ -48,6 +48,20 @@ DEFAULTS: dict[str, Any] = {
     # later than 10 minutes before). Cron hands an approved issue over schedule_ahead_minutes before
     # its send_at: at least the hold plus the cron interval, so it goes out at that very minute.
     "delivery": {"hold_minutes": 30, "schedule_ahead_minutes": 60},
+    # The public sign-up service ('newsletter serve', docs/audience.md): where readers reach it (the
+    # confirmation link points there), the consent text they agree to and its version (on record with
+    # each confirmation), how long a confirmation link works, and the limits per client and address.
+    "signup": {
+        "public_url": None,  # e.g. https://nieuwsbrief.example.org; default: the address the request came to
+        "consent_text": (
+            "Ja, ik wil de nieuwsbrief ontvangen. Mijn e-mailadres wordt alleen daarvoor gebruikt; ik kan me"
+            " altijd afmelden via de link in elke nieuwsbrief."
+        ),
+        "consent_version": "1",
+        "link_days": 7,
+        "per_client_per_hour": 20,
+        "per_address_per_day": 3,
+    },
     # The plain-language (B1) checks of 'validate' and 'check' (docs/plain-language.md): the
     # Direct Duidelijk guidelines' "about 12 to 15 words" a sentence; a word of more syllables than
     # max_word_syllables counts as long; Flesch-Douma under min_flesch_douma is a hint.
@@ -163,6 +177,18 @@ _PLAIN = DEFAULTS["plain_language"]
 
 
 @dataclass(frozen=True)
+class Signup:
+    """The public sign-up service's settings (``newsletter.signup``)."""
+
+    public_url: str | None = DEFAULTS["signup"]["public_url"]
+    consent_text: str = DEFAULTS["signup"]["consent_text"]
+    consent_version: str = DEFAULTS["signup"]["consent_version"]
+    link_days: int = DEFAULTS["signup"]["link_days"]
+    per_client_per_hour: int = DEFAULTS["signup"]["per_client_per_hour"]
+    per_address_per_day: int = DEFAULTS["signup"]["per_address_per_day"]
+
+
+@dataclass(frozen=True)
 class PlainLanguage:
     """The B1 checks' settings (``newsletter.plain_language``); see pipeline.core.plain."""
 
@@ -267,6 +293,7 @@ class Settings:
     hold: dt.timedelta  # a list send goes out at least this long after it is handed to SendGrid
     schedule_ahead: dt.timedelta  # cron hands an approved issue over this long before its send_at
     plain: PlainLanguage = PlainLanguage()
+    signup: Signup = Signup()
     monitoring_kind: str = DEFAULTS["monitoring"]["kind"]
 
     def issue_url(self, issue_id: str) -> str:
@@ -368,7 +395,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
         "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
-        "plain_language", "monitoring",
+        "plain_language", "monitoring", "signup",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -458,6 +485,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     elif ahead > 72 * 60 - 60:
         c.error(dkp, "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
     plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root)
+    signup = _signup(c, (*kp, "signup"), n.get("signup", {}))
     mon = c.mapping((*kp, "monitoring"), n.get("monitoring", {}), tuple(DEFAULTS["monitoring"]), ()) or {}
     monitoring_kind = DEFAULTS["monitoring"]["kind"]
     if mon.get("kind") is not None:
@@ -494,8 +522,25 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         hold=dt.timedelta(minutes=hold),
         schedule_ahead=dt.timedelta(minutes=ahead),
         plain=plain,
+        signup=signup,
         monitoring_kind=monitoring_kind,
     )
+
+
+def _signup(c: Checker, kp: KeyPath, raw: Any) -> Signup:
+    d = DEFAULTS["signup"]
+    s = c.mapping(kp, raw, tuple(d), (), "'signup'") or {}
+    url = c.url((*kp, "public_url"), s.get("public_url")) if s.get("public_url") is not None else None
+    text = c.text((*kp, "consent_text"), s.get("consent_text"), max_len=1000)
+    version = c.text((*kp, "consent_version"), s.get("consent_version"))
+    numbers = {
+        key: c.integer((*kp, key), s.get(key), minimum=1) or d[key]
+        for key in ("link_days", "per_client_per_hour", "per_address_per_day")
+    }
+    if s.get("consent_text") is not None and s.get("consent_version") is None:
+        c.warn(kp, "a consent text of your own needs its 'consent_version' (each confirmation records it)")
+    public = url.rstrip("/") if url else None
+    return Signup(public, text or d["consent_text"], version or d["consent_version"], **numbers)
 
 
 def _plain_language(c: Checker, kp: KeyPath, raw: Any, root: Path) -> PlainLanguage:

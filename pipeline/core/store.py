@@ -180,6 +180,63 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "audience: subscribers with their consent, sign-up tokens, SendGrid's events",
+        """
+        -- The subscriber list, when it lives here (sign-ups, or 'newsletter subscribers import').
+        -- Personal data: never printed or logged, only counted; exported on request.
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY,         -- lower-cased
+            name TEXT,
+            organisation TEXT,
+            province TEXT,
+            status TEXT NOT NULL,           -- pending, active, unsubscribed, bounced, complained, invalid
+            reason TEXT,                    -- why it is not active (SendGrid's event, in its words)
+            basis TEXT,                     -- the legal basis: consent (a confirmed sign-up), or an import's
+            source TEXT NOT NULL,           -- the form it came through, or the imported file
+            since TEXT,                     -- active since
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX subscribers_status ON subscribers(status);
+        -- Consent on record: every sign-up, confirmation, import and withdrawal, kept.
+        CREATE TABLE consents (
+            email TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,           -- signup, confirm, import, withdraw
+            form TEXT,                      -- which form (or file)
+            text_version TEXT,              -- which version of the consent text the reader saw
+            basis TEXT
+        );
+        CREATE INDEX consents_email ON consents(email, at);
+        -- Confirmation links: only the sha256 of a token is kept; single use; they expire.
+        CREATE TABLE signup_tokens (
+            token_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            form TEXT,
+            text_version TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE INDEX signup_tokens_email ON signup_tokens(email);
+        -- SendGrid's Event Webhook: each event once (by its sg_event_id), however often it is sent.
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            email TEXT,
+            at TEXT NOT NULL,
+            issue TEXT,
+            batch TEXT,
+            request TEXT,
+            url TEXT,
+            reason TEXT,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX events_issue ON events(issue, type);
+        """,
+    ),
 ]
 
 
@@ -285,6 +342,49 @@ class Attempt:
         return self.send_at - margin
 
 
+INACTIVE = ("unsubscribed", "bounced", "complained", "invalid")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone on (or joining) the list, as a form or an import gives them; ``email`` lower-cased."""
+
+    email: str
+    name: str | None = None
+    organisation: str | None = None
+    province: str | None = None
+    form: str = "aanmelden"  # the form it came through (or the file it was imported from)
+    text_version: str | None = None  # the consent text the reader saw
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str | None
+    organisation: str | None
+    province: str | None
+    status: str
+    reason: str | None
+    basis: str | None
+    source: str
+    since: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One of SendGrid's events, as the webhook delivers it."""
+
+    id: str  # sg_event_id
+    type: str  # processed, delivered, bounce, dropped, spamreport, unsubscribe, click, ...
+    email: str | None
+    at: dt.datetime
+    issue: str | None = None
+    batch: str | None = None
+    request: str | None = None
+    url: str | None = None
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class Recall:
     issue: str
@@ -345,6 +445,13 @@ def _batch(row: sqlite3.Row) -> DeliveryBatch:
     return DeliveryBatch(
         row["issue"], int(row["batch"]), RequestState(row["state"]), int(row["recipients"]),
         _when(row["started_at"]), _dt(row["finished_at"]), row["message_id"], row["reason"], row["attempt"],
+    )  # fmt: skip
+
+
+def _subscriber(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        row["email"], row["name"], row["organisation"], row["province"], row["status"], row["reason"],
+        row["basis"], row["source"], _dt(row["since"]),
     )  # fmt: skip
 
 
@@ -909,9 +1016,7 @@ class Store:
         """
         at = _utc(now)
         with self.transaction() as db:
-            if (
-                state == DeliveryState.PENDING
-            ):  # retries exhausted before SendGrid took it: as if never claimed
+            if state == DeliveryState.PENDING:  # retries exhausted before SendGrid took it: never claimed
                 db.execute(
                     "UPDATE deliveries SET state = 'pending', batch = NULL, updated_at = ?"
                     " WHERE issue = ? AND batch = ? AND state = 'in_flight'",
@@ -1014,6 +1119,186 @@ class Store:
         """email -> state for one issue (tests and small lists only: it holds the whole list)."""
         sql = "SELECT email, state FROM deliveries WHERE issue = ?"
         return {r[0]: r[1] for r in self.db.execute(sql, (issue_id,))}
+
+    # -- the audience: subscribers, consent, sign-up tokens, SendGrid's events (audience) ------------
+    def has_subscribers(self) -> bool:
+        """Whether the list lives here (any sign-up or import); else sends read the CSV of old."""
+        return self.db.execute("SELECT 1 FROM subscribers LIMIT 1").fetchone() is not None
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+        return _subscriber(row) if row else None
+
+    def subscriber_counts(self) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM subscribers GROUP BY status ORDER BY status"
+        return {r[0]: int(r[1]) for r in self.db.execute(sql)}
+
+    def active_subscribers(self) -> Iterator[Subscriber]:
+        """The active subscribers, in the order they became active (a stream: the list can be long)."""
+        for row in self.db.execute("SELECT * FROM subscribers WHERE status = 'active' ORDER BY since, email"):
+            yield _subscriber(row)
+
+    def signup(self, person: Person, token_hash: str, expires: dt.datetime, now: dt.datetime) -> str:
+        """Record a sign-up through a form and its confirmation token; return the subscriber's status
+        before it ('new', 'pending', 'active', or the reason it was inactive). An active subscriber
+        stays as they are and gets no token."""
+        at = _utc(now)
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM subscribers WHERE email = ?", (person.email,)).fetchone()
+            before = row["status"] if row else "new"
+            if before == "active":
+                return before
+            if row is None:
+                db.execute(
+                    "INSERT INTO subscribers (email, name, organisation, province, status, source,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    (person.email, person.name, person.organisation, person.province, person.form, at, at),
+                )
+            else:  # pending again, or back after unsubscribing: a new double opt-in either way
+                db.execute(
+                    "UPDATE subscribers SET name = coalesce(?, name),"
+                    " organisation = coalesce(?, organisation), province = coalesce(?, province),"
+                    " status = 'pending', reason = NULL, source = ?, updated_at = ? WHERE email = ?",
+                    (person.name, person.organisation, person.province, person.form, at, person.email),
+                )
+            db.execute(
+                "INSERT INTO signup_tokens (token_hash, email, form, text_version, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash, person.email, person.form, person.text_version, at, _utc(expires)),
+            )
+            db.execute(
+                "INSERT INTO consents (email, at, action, form, text_version) VALUES (?, ?, 'signup', ?, ?)",
+                (person.email, at, person.form, person.text_version),
+            )
+        return str(before)
+
+    def confirm(self, token_hash: str, now: dt.datetime) -> tuple[str, str | None]:
+        """Use a confirmation token: ('confirmed' | 'used' | 'expired' | 'unknown', the address or None).
+
+        Confirmed, the subscriber is active with consent as the basis, and the consent is on record:
+        when, through which form, which version of the consent text.
+        """
+        at = _utc(now)
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM signup_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+            if row is None:
+                return "unknown", None
+            if row["used_at"]:
+                return "used", row["email"]
+            if _when(row["expires_at"]) <= now:
+                return "expired", row["email"]
+            db.execute("UPDATE signup_tokens SET used_at = ? WHERE token_hash = ?", (at, token_hash))
+            db.execute(
+                "UPDATE subscribers SET status = 'active', reason = NULL, basis = 'consent', since = ?,"
+                " updated_at = ? WHERE email = ? AND status != 'active'",
+                (at, at, row["email"]),
+            )
+            db.execute(
+                "INSERT INTO consents (email, at, action, form, text_version, basis)"
+                " VALUES (?, ?, 'confirm', ?, ?, 'consent')",
+                (row["email"], at, row["form"], row["text_version"]),
+            )
+        return "confirmed", row["email"]
+
+    def recent_signups(self, email: str, since: dt.datetime) -> int:
+        """Confirmation mails asked for one address since ``since`` (a limit per address)."""
+        sql = "SELECT count(*) FROM signup_tokens WHERE email = ? AND created_at >= ?"
+        return int(self.db.execute(sql, (email, _utc(since))).fetchone()[0])
+
+    def import_subscribers(
+        self, people: Iterable[Person], basis: str, source: str, now: dt.datetime
+    ) -> dict[str, int]:
+        """An existing list brought in as active, with its legal basis. Someone who unsubscribed,
+        bounced or complained stays as they are; returns counts (added, updated, kept inactive)."""
+        at = _utc(now)
+        counts = {"added": 0, "updated": 0, "already active": 0, "kept inactive": 0}
+        with self.transaction() as db:
+            for p in people:
+                row = db.execute("SELECT status FROM subscribers WHERE email = ?", (p.email,)).fetchone()
+                if row is not None and row["status"] in INACTIVE:
+                    counts["kept inactive"] += 1
+                    continue
+                if row is None:
+                    db.execute(
+                        "INSERT INTO subscribers (email, name, organisation, province, status, basis, source,"
+                        " since, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                        (p.email, p.name, p.organisation, p.province, basis, source, at, at, at),
+                    )
+                    counts["added"] += 1
+                else:
+                    counts["already active" if row["status"] == "active" else "updated"] += 1
+                    db.execute(
+                        "UPDATE subscribers SET name = coalesce(?, name),"
+                        " organisation = coalesce(?, organisation), province = coalesce(?, province),"
+                        " status = 'active', basis = coalesce(basis, ?), since = coalesce(since, ?),"
+                        " updated_at = ? WHERE email = ?",
+                        (p.name, p.organisation, p.province, basis, at, at, p.email),
+                    )
+                db.execute(
+                    "INSERT INTO consents (email, at, action, form, basis) VALUES (?, ?, 'import', ?, ?)",
+                    (p.email, at, source, basis),
+                )
+        return counts
+
+    def consents(self, email: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
+        """(at, action, form, text version, basis) of one address, oldest first: what the AVG asks to show."""
+        sql = "SELECT at, action, form, text_version, basis FROM consents WHERE email = ? ORDER BY at, rowid"
+        return [tuple(r) for r in self.db.execute(sql, (email,))]
+
+    def store_event(self, event: Event, now: dt.datetime) -> bool:
+        """Keep one of SendGrid's events; False when it was stored before (SendGrid sends again)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO events (id, type, email, at, issue, batch, request, url, reason,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.id, event.type, event.email, _utc(event.at), event.issue, event.batch, event.request,
+                 event.url, event.reason, _utc(now)),
+            )  # fmt: skip
+            return bool(cursor.rowcount)
+
+    def deactivate(self, email: str, status: str, reason: str, now: dt.datetime) -> bool:
+        """A bounce, a spam report or an unsubscribe: the subscriber gets no more mail, at once."""
+        at = _utc(now)
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE subscribers SET status = ?, reason = ?, updated_at = ?"
+                " WHERE email = ? AND status != ?",
+                (status, reason, at, email, status),
+            ).rowcount
+            if changed:
+                db.execute(
+                    "INSERT INTO consents (email, at, action, basis) VALUES (?, ?, 'withdraw', ?)",
+                    (email, at, reason),
+                )
+        return bool(changed)
+
+    def settle_unknown(self, issue_id: str, email: str, now: dt.datetime) -> bool:
+        """SendGrid says it took the mail for one subscriber whose request's answer was lost: accepted."""
+        with self.transaction() as db:
+            return bool(
+                db.execute(
+                    "UPDATE deliveries SET state = 'accepted', reason = 'settled by SendGrid''s event',"
+                    " updated_at = ? WHERE issue = ? AND email = ? AND state = 'unknown'",
+                    (_utc(now), issue_id, email),
+                ).rowcount
+            )
+
+    def clicks(self) -> list[tuple[str, str, int, int]]:
+        """(issue, url, clicks, unique clickers) of every link clicked in a sent issue."""
+        sql = (
+            "SELECT issue, url, count(*), count(DISTINCT email) FROM events"
+            " WHERE type = 'click' AND issue IS NOT NULL AND url IS NOT NULL"
+            " GROUP BY issue, url ORDER BY issue, url"
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3])) for r in self.db.execute(sql)]
+
+    def clickers(self) -> list[tuple[str, str, str]]:
+        """(issue, url, email) of every click, for unique counts per story and per partner."""
+        sql = (
+            "SELECT DISTINCT issue, url, email FROM events"
+            " WHERE type = 'click' AND issue IS NOT NULL AND url IS NOT NULL"
+        )
+        return [(r[0], r[1], r[2]) for r in self.db.execute(sql)]
 
 
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:

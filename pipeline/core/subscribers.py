@@ -21,7 +21,10 @@ from pipeline.core.errors import InputInvalid, NotFound, Problem, display_path
 # Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner.
 _EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"']+@[^@\s,;:<>()\[\]\"']+\.[A-Za-z0-9-]{2,}$")
 _NOT_UTF8 = "not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
-_ALIASES = {"e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name"}
+_ALIASES = {
+    "e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name",
+    "organisatie": "organisation", "provincie": "province",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Subscriber:
     email: str  # lower-cased
     name: str | None
     line: int
+    organisation: str | None = None
+    province: str | None = None
 
 
 @dataclass
@@ -41,15 +46,15 @@ class SubscriberReader:
     rows: int = 0  # data rows read, valid or not
 
     def __iter__(self) -> Iterator[Subscriber]:
-        for email, name, line in self.rows_read():
-            yield Subscriber(email, name, line)
+        for email, name, line, extra in self._rows(with_extra=True):
+            yield Subscriber(email, name, line, extra.get("organisation"), extra.get("province"))
 
     def pairs(self) -> Iterator[tuple[str, str | None]]:
         """(email, name) of every valid row: the cheap form, for lists of 100,000."""
-        for email, name, _ in self.rows_read():
+        for email, name, _, _extra in self._rows(with_extra=False):
             yield email, name
 
-    def rows_read(self) -> Iterator[tuple[str, str | None, int]]:
+    def _rows(self, *, with_extra: bool) -> Iterator[tuple[str, str | None, int, dict[str, str]]]:
         if not self.path.exists():
             raise NotFound(
                 f"the subscriber list {self.display} does not exist",
@@ -76,6 +81,8 @@ class SubscriberReader:
                     )
                 col_email = header.index("email")
                 col_name = header.index("name") if "name" in header else None
+                wanted = ("organisation", "province") if with_extra else ()
+                extras: dict[str, int] = {k: header.index(k) for k in wanted if k in header}
                 reader = csv.reader(f, delimiter=delimiter)
                 match = _EMAIL_RE.match
                 for row in reader:
@@ -96,7 +103,10 @@ class SubscriberReader:
                         )
                         continue
                     name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
-                    yield email, name or None, line
+                    extra: dict[str, str] = {
+                        k: row[i].strip() for k, i in extras.items() if i < len(row) and row[i].strip()
+                    }
+                    yield email, name or None, line, extra
         except UnicodeDecodeError:
             raise InputInvalid([Problem(self.display, _undecodable_line(self.path), _NOT_UTF8)]) from None
         except csv.Error as e:
