@@ -55,6 +55,7 @@ COMMANDS = {
     "collect": "collect", "items": "collect",
     "draft": "curate", "check": "curate", "approve": "curate", "status": "curate",
     "render": "render", "send": "deliver", "run": "run", "publish": "publish", "report": "report",
+    "studio": "studio",
 }  # fmt: skip
 
 
