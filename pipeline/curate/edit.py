@@ -442,7 +442,7 @@ def _key_comment(span: list[str], key: str, indent: int) -> str:
     for m in re.finditer(r"\s+#", first):
         head = first[: m.start()]
         try:
-            if yaml.safe_load("\n".join([head[indent:], *(ln[indent:] for ln in rest.splitlines())])) == whole:
+            if yaml.safe_load("\n".join([head[indent:], *(ln[indent:] for ln in rest.splitlines())]) + "\n") == whole:
                 return first[m.start() :]
         except yaml.YAMLError:
             continue
