@@ -10,10 +10,11 @@ the end (SIGTERM, as Ctrl-C does), so no server outlives its test.
 from __future__ import annotations
 
 import os
+import queue
 import re
-import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,16 +45,23 @@ def running_studio(
         cmd += ["--now", now]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
     printed: list[str] = []
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         deadline = time.monotonic() + 30
         url = None
-        assert process.stdout is not None
         while url is None:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([process.stdout], [], [], max(left, 0))
-            if not ready:
-                raise AssertionError(f"the studio printed no address within 30 s: {printed}")
-            line = process.stdout.readline()
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"the studio printed no address within 30 s: {printed}") from None
             if not line:
                 err = process.stderr.read() if process.stderr else ""
                 raise AssertionError(f"the studio stopped: {printed} {err}")
