@@ -47,8 +47,14 @@ def instance(folder: Path) -> Path:
     issue, items = big_issue(config)
     with Store(config.settings.state) as store:
         seed(store, list(items.values()))
-    lines = ['id: "2026-12"', f"subject: {issue.subject}", f"preheader: {issue.preheader}",
-             f"intro: {issue.intro}", "send_at: 2026-12-10 09:00", "sections:"]  # fmt: skip
+    lines = [
+        'id: "2026-12"',
+        f"subject: {issue.subject}",
+        f"preheader: {issue.preheader}",
+        f"intro: {issue.intro}",
+        "send_at: 2026-12-10 09:00",
+        "sections:",
+    ]
     for s in issue.sections:
         lines += [f"  - section: {s.id}", "    items:"]
         lines += [f"      - item: {e.item}" for e in s.items]
@@ -79,7 +85,8 @@ def refreshes(root: Path, runs: int) -> list[float]:
             page.wait_for_function("document.body.dataset.shown !== undefined", timeout=10_000)
             for i in range(runs + 2):
                 text = original.replace("subject: ", f"subject: ({i}) ", 1).replace(
-                    "      - item: uitgelicht-00\n", f"      - item: uitgelicht-00\n        title: Nieuwe titel {i}\n"
+                    "      - item: uitgelicht-00\n",
+                    f"      - item: uitgelicht-00\n        title: Nieuwe titel {i}\n",
                 )
                 version = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
                 time.sleep(0.3)  # let the previous refresh settle: one save at a time, as an editor saves
@@ -109,8 +116,10 @@ def main() -> None:
     ]
     print(f"{'measure':<34} {'median':>9} {'target':>8} {'ratio':>6}  runs  (min-max)")
     for (name, value, target, n), data in zip(rows, (saves, starts), strict=True):
-        print(f"{name:<34} {value * 1000:>6.0f} ms {target * 1000:>5.0f} ms {value / target:>6.2f}  {n:>4}"
-              f"  ({min(data) * 1000:.0f}-{max(data) * 1000:.0f} ms)")  # fmt: skip
+        print(
+            f"{name:<34} {value * 1000:>6.0f} ms {target * 1000:>5.0f} ms {value / target:>6.2f}  {n:>4}"
+            f"  ({min(data) * 1000:.0f}-{max(data) * 1000:.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

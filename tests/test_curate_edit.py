@@ -92,7 +92,10 @@ def test_reorder_promote_and_demote() -> None:
     down = edit.move_entry(ISSUE, SHOWN, Place("partners", "items", 0), "partners", "items", 1)
     assert items_of(down, "partners") == ["ccc333", "bbb222", "Doe mee"]
     # The entry's own lines (its title and the comment on it) travel with it.
-    assert "      # Gratis ontbijt\n      - item: bbb222\n        title: Ontbijt op school   # our words\n" in down
+    assert (
+        "      # Gratis ontbijt\n      - item: bbb222\n        title: Ontbijt op school   # our words\n"
+        in down
+    )
     promoted = edit.move_entry(ISSUE, SHOWN, Place("partners", "runners_up", 0), "partners", "items", None)
     assert items_of(promoted, "partners") == ["bbb222", "ccc333", "Doe mee", "ddd444"]
     assert items_of(promoted, "partners", "runners_up") == []
@@ -164,8 +167,12 @@ def test_send_at_takes_the_place_of_the_drafts_example_and_can_be_removed() -> N
         "+send_at: 2026-12-17 10:30   # when 'newsletter run' sends it, in Europe/Amsterdam time",
     ]
     gone = edit.set_field(later, SHOWN, "send_at", "")
-    assert diff(later, gone) == ["-send_at: 2026-12-17 10:30   # when 'newsletter run' sends it, in Europe/Amsterdam time"]
-    without = ISSUE.replace("# send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time\n", "")
+    assert diff(later, gone) == [
+        "-send_at: 2026-12-17 10:30   # when 'newsletter run' sends it, in Europe/Amsterdam time"
+    ]
+    without = ISSUE.replace(
+        "# send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time\n", ""
+    )
     placed = edit.set_field(without, SHOWN, "send_at", "2026-12-10 09:00")
     assert diff(without, placed) == ["+send_at: 2026-12-10 09:00"]
     assert placed.index("send_at:") < placed.index("sections:")
@@ -177,7 +184,9 @@ def test_an_entrys_own_title_and_summary() -> None:
     out = edit.set_entry_text(ISSUE, SHOWN, Place("partners", "items", 1), "title", "Laptops voor leerlingen")
     assert diff(ISSUE, out) == ["+        title: Laptops voor leerlingen"]
     assert out.index("title: Laptops") > out.index("- item: ccc333")
-    summary = edit.set_entry_text(out, SHOWN, Place("partners", "items", 1), "summary", "Regel een\nregel twee")
+    summary = edit.set_entry_text(
+        out, SHOWN, Place("partners", "items", 1), "summary", "Regel een\nregel twee"
+    )
     assert diff(out, summary) == ["+        summary: |", "+          Regel een", "+          regel twee"]
     # An existing title is replaced in place, its comment kept; emptied, the item's own title is back.
     ours = edit.set_entry_text(ISSUE, SHOWN, Place("partners", "items", 0), "title", "Ontbijt")

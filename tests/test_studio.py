@@ -73,7 +73,12 @@ def test_without_an_issue_it_lists_every_issue_with_its_state(demo_root: Path) -
             f"Studio: {studio.base}/",
         ]
         page = httpx.get(studio.url).text
-    assert [s for s in re.findall(r'class="state state-([a-z]+)"', page)] == ["draft", "sent", "scheduled", "changed"]
+    assert [s for s in re.findall(r'class="state state-([a-z]+)"', page)] == [
+        "draft",
+        "sent",
+        "scheduled",
+        "changed",
+    ]
 
 
 def test_pages_for_a_broken_a_missing_and_a_huge_file_say_what_is_wrong(demo_root: Path) -> None:
@@ -81,7 +86,9 @@ def test_pages_for_a_broken_a_missing_and_a_huge_file_say_what_is_wrong(demo_roo
     with running_studio(demo_root, "2026-12") as studio:
         good = httpx.get(studio.url)
         assert good.status_code == 200 and "Nieuws van partners" in good.text
-        path.write_text(path.read_text().replace("subject: Nieuws van partners", "subject: [kapot"), encoding="utf-8")
+        path.write_text(
+            path.read_text().replace("subject: Nieuws van partners", "subject: [kapot"), encoding="utf-8"
+        )
         broken = httpx.get(studio.url)
         assert broken.status_code == 200
         assert "issues/2026-12.yaml cannot be read" in broken.text
@@ -115,20 +122,33 @@ def test_changes_need_the_csrf_token_and_reading_changes_no_file(demo_root: Path
         assert refused.status_code == 403 and "no CSRF token" in refused.text
         forged = httpx.post(f"{studio.url}/edit", data={**change, "csrf_token": "0" * 64})
         assert forged.status_code == 403
-        elsewhere = httpx.post(f"{studio.url}/edit", data={**change, "csrf_token": token(page)},
-                               headers={"Origin": "https://evil.example"})  # fmt: skip
+        elsewhere = httpx.post(
+            f"{studio.url}/edit",
+            data={**change, "csrf_token": token(page)},
+            headers={"Origin": "https://evil.example"},
+        )
         assert elsewhere.status_code == 403
         assert files(demo_root) == before
-        done = httpx.post(f"{studio.url}/edit", data={**change, "csrf_token": token(page)},
-                          headers={"Accept": "application/json"})  # fmt: skip
+        done = httpx.post(
+            f"{studio.url}/edit",
+            data={**change, "csrf_token": token(page)},
+            headers={"Accept": "application/json"},
+        )
         assert done.json() == {"ok": True, "message": "Saved the subject.", "fix": None, "problems": []}
         assert "subject: Anders\n" in path.read_text()
-        stale = httpx.post(f"{studio.url}/edit", data={**change, "value": "Weer anders", "csrf_token": token(page)},
-                           headers={"Accept": "application/json"})  # fmt: skip
+        stale = httpx.post(
+            f"{studio.url}/edit",
+            data={**change, "value": "Weer anders", "csrf_token": token(page)},
+            headers={"Accept": "application/json"},
+        )
         assert stale.status_code == 409
-        assert stale.json()["message"].startswith("issues/2026-12.yaml changed on disk since the page was loaded")
+        assert stale.json()["message"].startswith(
+            "issues/2026-12.yaml changed on disk since the page was loaded"
+        )
         assert "subject: Anders\n" in path.read_text()
-        big = httpx.post(f"{studio.url}/edit", data={**change, "value": "x" * 300_000, "csrf_token": token(page)})
+        big = httpx.post(
+            f"{studio.url}/edit", data={**change, "value": "x" * 300_000, "csrf_token": token(page)}
+        )
         assert big.status_code == 413
         preview = httpx.get(f"{studio.url}/preview/email")
         assert "sandbox" in preview.headers["content-security-policy"]
@@ -147,9 +167,10 @@ def test_approve_is_refused_with_check_s_errors_as_on_the_command_line(demo_root
     assert answer.status_code == 409
     note = answer.json()
     assert (note["ok"], note["message"], note["fix"]) == (
-        False, "not approved: 1 error(s) in issues/2026-12.yaml.",
+        False,
+        "not approved: 1 error(s) in issues/2026-12.yaml.",
         "correct them (newsletter check 2026-12), then approve again.",
-    )  # fmt: skip
+    )
     assert note["problems"][0] == (
         "issues/2026-12.yaml:1: no subject; write 'subject: ...', the line subscribers see in their inbox"
     )
@@ -161,22 +182,25 @@ def test_approve_is_refused_with_check_s_errors_as_on_the_command_line(demo_root
 def test_with_a_password_every_page_asks_for_it(demo_root: Path) -> None:
     write_issue(demo_root, "2026-12")
     env = {"NEWSLETTER_STUDIO_PASSWORD": "lang genoeg wachtwoord"}
-    with running_studio(demo_root, "2026-12", env=env) as studio:
-        with httpx.Client(follow_redirects=False) as c:
-            first = c.get(studio.url)
-            assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
-            for part in ("/preview/email", "/source", "/events"):
-                assert c.get(studio.url + part, headers={"Accept": "application/json"}).status_code == 401
-            login = c.get(studio.base + "/login").text
-            t = login.split('name="csrf_token" value="')[1].split('"')[0]
-            signed = c.post(studio.base + "/login?next=/issue/2026-12",
-                            data={"password": "lang genoeg wachtwoord", "csrf_token": t})  # fmt: skip
-            assert signed.status_code == 303
-            assert c.get(studio.url).status_code == 200
+    with running_studio(demo_root, "2026-12", env=env) as studio, httpx.Client(follow_redirects=False) as c:
+        first = c.get(studio.url)
+        assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
+        for part in ("/preview/email", "/source", "/events"):
+            assert c.get(studio.url + part, headers={"Accept": "application/json"}).status_code == 401
+        login = c.get(studio.base + "/login").text
+        t = login.split('name="csrf_token" value="')[1].split('"')[0]
+        signed = c.post(
+            studio.base + "/login?next=/issue/2026-12",
+            data={"password": "lang genoeg wachtwoord", "csrf_token": t},
+        )
+        assert signed.status_code == 303
+        assert c.get(studio.url).status_code == 200
 
 
 @pytest.mark.parametrize("password", ["kort"])
 def test_a_short_password_is_refused_beyond_loopback(demo_root: Path, password: str) -> None:
-    refused = newsletter(demo_root, "studio", "--host", "0.0.0.0", env={"NEWSLETTER_STUDIO_PASSWORD": password})
+    refused = newsletter(
+        demo_root, "studio", "--host", "0.0.0.0", env={"NEWSLETTER_STUDIO_PASSWORD": password}
+    )
     assert refused.returncode == 2
     assert "NEWSLETTER_STUDIO_PASSWORD is 4 characters" in refused.stderr

@@ -127,8 +127,13 @@ def test_with_a_password_every_page_needs_it() -> None:
         assert t != form_token  # tokens are per session
         assert c.post("/change", data={"csrf_token": t, "what": "y"}).text == "changed y"
         # Off-site 'next' targets are not followed.
-        assert c.post("/login?next=//evil.example/", data={"password": "correct horse battery",
-                      "csrf_token": form_token}).headers["location"] == "/"  # fmt: skip
+        assert (
+            c.post(
+                "/login?next=//evil.example/",
+                data={"password": "correct horse battery", "csrf_token": form_token},
+            ).headers["location"]
+            == "/"
+        )
 
 
 def test_wrong_passwords_are_slowed_down() -> None:

@@ -11,21 +11,37 @@ import click
 from pipeline.cli.base import Context, main, parse_when, pass_ctx
 
 STATE_LABELS = {
-    "draft": "draft", "approved": "approved", "scheduled": "scheduled", "changed": "changed since approval",
-    "sending": "sending", "sent": "sent", "invalid": "invalid",
-}  # fmt: skip
+    "draft": "draft",
+    "approved": "approved",
+    "scheduled": "scheduled",
+    "changed": "changed since approval",
+    "sending": "sending",
+    "sent": "sent",
+    "invalid": "invalid",
+}
 
 
 @main.command()
 @click.argument("issue_id", metavar="[ISSUE]", required=False)
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="The port to listen on; 0 takes a free one.")  # fmt: skip
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD.")  # fmt: skip
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The port to listen on; 0 takes a free one.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD.",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 @click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
 @pass_ctx
-def studio(ctx: Context, issue_id: str | None, port: int, host: str, open_browser: bool, now_text: str | None) -> None:
+def studio(
+    ctx: Context, issue_id: str | None, port: int, host: str, open_browser: bool, now_text: str | None
+) -> None:
     """Serve the studio: preview, check and curate an issue in the browser, on its YAML file.
 
     Prints the page's address and serves until Ctrl-C; it never opens a browser unless --open.
@@ -52,7 +68,9 @@ def studio(ctx: Context, issue_id: str | None, port: int, host: str, open_browse
     password = os.environ.get(PASSWORD_VARIABLE) or None
     web.check_exposure(host, password, PASSWORD_VARIABLE)
     if issue_id is not None and not ISSUE_ID_RE.match(issue_id):
-        raise click.UsageError(f"'{issue_id}' is not an issue id; use letters, digits, '.', '-' or '_' (e.g. 2026-12)")
+        raise click.UsageError(
+            f"'{issue_id}' is not an issue id; use letters, digits, '.', '-' or '_' (e.g. 2026-12)"
+        )
     config = ctx.config
     clock = None
     if now_text:
@@ -88,10 +106,10 @@ def studio(ctx: Context, issue_id: str | None, port: int, host: str, open_browse
 
 
 def _list(ctx: Context) -> None:
+    import datetime as dt
+
     from pipeline.core.store import Store
     from pipeline.curate import statuses
-
-    import datetime as dt
 
     tz = ctx.config.settings.timezone
     with Store(ctx.config.settings.state) as store:

@@ -117,9 +117,11 @@ def check_exposure(host: str, password: str | None, password_variable: str) -> N
 
 # -- responses without a stack trace ----------------------------------------------------------------
 ERROR_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><link rel="stylesheet" href="{css}"></head>
-<body><main class="error-page"><h1>{title}</h1><p>{message}</p>{hint}<p><a href="/">Back to the start</a></p></main>
+<body><main class="error-page"><h1>{title}</h1><p>{message}</p>{hint}
+<p><a href="/">Back to the start</a></p></main>
 </body></html>
 """
 
@@ -134,7 +136,9 @@ def error_body(status: int, message: str, hint: str | None, *, as_json: bool, cs
     if as_json:
         data = {"error": message, **({"fix": hint} if hint else {})}
         return json.dumps(data, ensure_ascii=False).encode(), "application/json"
-    title = f"{status} {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else str(status)
+    title = (
+        f"{status} {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else str(status)
+    )
     page = ERROR_PAGE.format(
         title=html.escape(title),
         message=html.escape(message),
@@ -167,9 +171,11 @@ def _exception_handlers() -> dict[Any, Callable[..., Any]]:
     async def server_error(request: Request, exc: Exception) -> Response:
         # The cause goes to the terminal the service runs in (uvicorn logs it), never to the page.
         return error_response(
-            request, 500, "Something went wrong on the server; nothing was changed by this request.",
+            request,
+            500,
+            "Something went wrong on the server; nothing was changed by this request.",
             "see the terminal the service runs in for the cause",
-        )  # fmt: skip
+        )
 
     return {HTTPException: http_error, PipelineError: pipeline_error, Exception: server_error}
 
@@ -232,15 +238,25 @@ class Guard:
         path: str = scope.get("path", "/")
         as_json = wants_json(headers)
         if not self.password and not is_loopback(_hostname(headers.get("host", ""))):
-            await self._error(send, 421, "this service answers only to 127.0.0.1 or localhost", as_json,
-                              "open the address the command printed")  # fmt: skip
+            await self._error(
+                send,
+                421,
+                "this service answers only to 127.0.0.1 or localhost",
+                as_json,
+                "open the address the command printed",
+            )
             return
         body = b""
         if method in UNSAFE_METHODS:
             read = await _read_body(receive, self.max_body, headers)
             if read is None:
-                await self._error(send, 413, f"the request is larger than {self.max_body // 1024} KB", as_json,
-                                  "send less text at once")  # fmt: skip
+                await self._error(
+                    send,
+                    413,
+                    f"the request is larger than {self.max_body // 1024} KB",
+                    as_json,
+                    "send less text at once",
+                )
                 return
             body = read
         session = self._session(scope) if self.password else None
@@ -249,11 +265,14 @@ class Guard:
             return
         if self.password and session is None and not path.startswith(self.public_paths):
             if method == "GET" and not as_json:
-                target = quote(path + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else ""))
+                target = quote(
+                    path + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
+                )
                 await _redirect(send, f"{LOGIN_PATH}?next={target}")
             else:
-                await self._error(send, 401, "this service needs its password", as_json,
-                                  f"sign in at {LOGIN_PATH} first")  # fmt: skip
+                await self._error(
+                    send, 401, "this service needs its password", as_json, f"sign in at {LOGIN_PATH} first"
+                )
             return
         token = self.csrf_token(session)
         if method in UNSAFE_METHODS:
@@ -286,7 +305,9 @@ class Guard:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 have = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have]
+                extra = [
+                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have
+                ]
                 if b"content-security-policy" not in have:
                     extra.append((b"content-security-policy", self.csp.encode()))
                 if b"cache-control" not in have:
@@ -301,7 +322,9 @@ class Guard:
         await _respond(send, status, body, kind)
 
     # -- the password -----------------------------------------------------------------------------
-    async def _login(self, scope: Scope, method: str, body: bytes, send: Send, headers: Mapping[str, str]) -> None:
+    async def _login(
+        self, scope: Scope, method: str, body: bytes, send: Send, headers: Mapping[str, str]
+    ) -> None:
         query = parse_form(scope.get("query_string", b""))
         target = _local_target(query.get("next", "/"))
         if method == "GET":
@@ -320,25 +343,33 @@ class Guard:
         now = time.monotonic()
         tries.failures = [t for t in tries.failures if now - t < 60]
         if len(tries.failures) >= LOGIN_TRIES:
-            await _respond(send, 429, self._login_page(target, "Too many wrong passwords; wait a minute."),
-                           "text/html; charset=utf-8")  # fmt: skip
+            await _respond(
+                send,
+                429,
+                self._login_page(target, "Too many wrong passwords; wait a minute."),
+                "text/html; charset=utf-8",
+            )
             return
         given = form.get("password", "")
         assert self.password is not None
         if not hmac.compare_digest(given.encode(), self.password.encode()):
             tries.failures.append(now)
-            await _respond(send, 401, self._login_page(target, "That is not the password."),
-                           "text/html; charset=utf-8")  # fmt: skip
+            await _respond(
+                send, 401, self._login_page(target, "That is not the password."), "text/html; charset=utf-8"
+            )
             return
         session = secrets.token_urlsafe(32)
         self.sessions[session] = now + SESSION_HOURS * 3600
-        cookie = f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_HOURS * 3600}"
+        cookie = (
+            f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_HOURS * 3600}"
+        )
         await _redirect(send, target, [(b"set-cookie", cookie.encode())])
 
     def _login_page(self, target: str, problem: str | None) -> bytes:
         note = f'<p class="problem" role="alert">{html.escape(problem)}</p>' if problem else ""
         return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(self.title)}</title><link rel="stylesheet" href="{html.escape(self.error_css)}"></head>
 <body><main class="error-page"><h1>{html.escape(self.title)}</h1>{note}
 <form method="post" action="{LOGIN_PATH}?next={html.escape(quote(target))}">
@@ -410,14 +441,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return again
 
 
-async def _respond(send: Send, status: int, body: bytes, kind: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, kind: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     start = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": body})
 
 
 async def _redirect(send: Send, location: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    await _respond(send, 303, b"", "text/plain", [(b"location", location.encode("latin-1", "replace")), *headers])
+    await _respond(
+        send, 303, b"", "text/plain", [(b"location", location.encode("latin-1", "replace")), *headers]
+    )
 
 
 def parse_form(body: bytes | str) -> dict[str, str]:
@@ -498,9 +533,14 @@ def serve(app: ASGIApp, sock: socket.socket) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, lifespan="on",
-        timeout_graceful_shutdown=1, timeout_keep_alive=5,
-    )  # fmt: skip
+        app,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=5,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

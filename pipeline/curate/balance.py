@@ -63,7 +63,9 @@ class Balance:
     silent_months: int
 
 
-def _rows(terms: Terms, issue: Counter[str], network: Counter[str], extra: Iterable[str] = ()) -> tuple[Row, ...]:
+def _rows(
+    terms: Terms, issue: Counter[str], network: Counter[str], extra: Iterable[str] = ()
+) -> tuple[Row, ...]:
     ids = [t for t in terms if issue[t] or network[t]]
     ids += [k for k in extra if (issue[k] or network[k]) and k not in ids]
     return tuple(Row(i, terms.title(i, i) or "not given", issue[i], network[i]) for i in ids)
@@ -111,17 +113,34 @@ def balance(
     n, m, k = len(entries), len(config.partners), len(candidates)
     dims = (
         Dimension("sectors", "Sectors", "partners", n, m, _rows(tax.sectors, sectors, net_sectors)),
-        Dimension("provinces", "Provinces", "partners", n, m,
-                  _rows(tax.provinces, provinces, net_provinces, (NATIONWIDE,))),
+        Dimension(
+            "provinces",
+            "Provinces",
+            "partners",
+            n,
+            m,
+            _rows(tax.provinces, provinces, net_provinces, (NATIONWIDE,)),
+        ),
         Dimension("themes", "Themes", "candidates", n, k, _rows(tax.themes, themes, c_themes)),
         Dimension("kinds", "Kinds", "candidates", n, k, _rows(tax.kinds, kinds, c_kinds, (NOT_GIVEN,))),
-        Dimension("horizons", "Horizons", "candidates", n, k,
-                  _rows(tax.horizons, horizons, c_horizons, (NOT_GIVEN,))),
-    )  # fmt: skip
+        Dimension(
+            "horizons",
+            "Horizons",
+            "candidates",
+            n,
+            k,
+            _rows(tax.horizons, horizons, c_horizons, (NOT_GIVEN,)),
+        ),
+    )
     return Balance(
-        n, dims, lived, sum(c.item.ervaringsdeskundigen for c in candidates), k,
-        quiet_partners(config, store, candidates, now, exclude=in_issue), config.settings.silent_months,
-    )  # fmt: skip
+        n,
+        dims,
+        lived,
+        sum(c.item.ervaringsdeskundigen for c in candidates),
+        k,
+        quiet_partners(config, store, candidates, now, exclude=in_issue),
+        config.settings.silent_months,
+    )
 
 
 def quiet_partners(
@@ -145,4 +164,6 @@ def quiet_partners(
         for p in config.partners.values()
         if p.id not in exclude and (last.get(p.id) is None or last[p.id] < cutoff)
     ]
-    return tuple(sorted(out, key=lambda q: (q.last is not None, q.last or dt.date.min, -q.candidates, q.name)))
+    return tuple(
+        sorted(out, key=lambda q: (q.last is not None, q.last or dt.date.min, -q.candidates, q.name))
+    )

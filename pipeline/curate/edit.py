@@ -74,8 +74,10 @@ def apply(path: Path, shown: str, expected: str, change: Callable[[str], str]) -
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise FileChanged(f"{shown} was deleted or renamed since the page was loaded; nothing was written",
-                          "the page shows where it stands now") from None  # fmt: skip
+        raise FileChanged(
+            f"{shown} was deleted or renamed since the page was loaded; nothing was written",
+            "the page shows where it stands now",
+        ) from None
     if version(raw) != expected:
         raise FileChanged(
             f"{shown} changed on disk since the page was loaded (saved in an editor, or in another "
@@ -90,8 +92,10 @@ def apply(path: Path, shown: str, expected: str, change: Callable[[str], str]) -
     if new == text:
         return expected
     if version(path.read_bytes()) != expected:  # saved while we worked: theirs wins
-        raise FileChanged(f"{shown} changed on disk just now; your change was not written",
-                          "the page now shows the new version: make your change again there")  # fmt: skip
+        raise FileChanged(
+            f"{shown} changed on disk just now; your change was not written",
+            "the page now shows the new version: make your change again there",
+        )
     atomic_write(path, new)
     return version(new)
 
@@ -137,8 +141,10 @@ def _check_place(data: Any, place: Place, expect: str | None, shown: str) -> Any
     _i, sec = _section(data, place.section, shown)
     entries = _entries(sec, place.list)
     if not 0 <= place.index < len(entries):
-        raise EditRefused(f"section '{place.section}' has no entry {place.index + 1} in its {place.list}",
-                          "reload the page: the file may have changed")  # fmt: skip
+        raise EditRefused(
+            f"section '{place.section}' has no entry {place.index + 1} in its {place.list}",
+            "reload the page: the file may have changed",
+        )
     entry = entries[place.index]
     if expect is not None and _label(entry) != expect:
         raise EditRefused(
@@ -153,8 +159,9 @@ def _anchors(data: Any) -> list[int]:
     out = {data.lc.key(k)[0] for k in data}
     for i, sec in enumerate(data.get("sections") or []):
         out.add(data["sections"].lc.item(i)[0])
-        if hasattr(sec, "lc") and isinstance(sec, dict):
-            out.update(sec.lc.key(k)[0] for k in sec)
+        if isinstance(sec, dict):
+            rt: Any = sec  # a CommentedMap: it knows its lines
+            out.update(rt.lc.key(k)[0] for k in rt)
     return sorted(out)
 
 
@@ -186,14 +193,15 @@ class _Span:
 def _spans(lines: list[str], data: Any, sec_index: int, which: str, shown: str) -> list[_Span]:
     """Where each entry of a section's list is, in lines; refused for a list written on one line."""
     sec = data["sections"][sec_index]
-    seq = sec.get(which)
-    if not isinstance(seq, list) or not seq:
+    found = sec.get(which)
+    if not isinstance(found, list) or not found:
         return []
+    seq: Any = found  # a CommentedSeq: it knows its lines
     key_line = sec.lc.key(which)[0]
     if seq.fa.flow_style():
         raise EditRefused(
             f"{shown}:{key_line + 1}: the {which} of section '{sec.get('section')}' are written on one line",
-            f"write them as a list, one '- item: ID' per line (as 'newsletter draft' does), then try again",
+            "write them as a list, one '- item: ID' per line (as 'newsletter draft' does), then try again",
         )
     anchors = _anchors(data)
     out = []
@@ -202,8 +210,10 @@ def _spans(lines: list[str], data: Any, sec_index: int, which: str, shown: str) 
         line, col = seq.lc.item(j)
         dash = _dash_col(lines, line, col)
         if dash is None:
-            raise EditRefused(f"{shown}:{line + 1}: cannot find where this entry starts",
-                              "write it as '- item: ID' on a line of its own")  # fmt: skip
+            raise EditRefused(
+                f"{shown}:{line + 1}: cannot find where this entry starts",
+                "write it as '- item: ID' on a line of its own",
+            )
         dashes.append((line, dash))
     starts = []
     for j, (line, _dash) in enumerate(dashes):
@@ -223,8 +233,10 @@ def _reindent(block: list[str], delta: int, shown: str) -> list[str]:
         return [(" " * delta + ln) if ln.strip() else ln for ln in block]
     cut = -delta
     if any(ln.strip() and not ln.startswith(" " * cut) for ln in block):
-        raise EditRefused(f"{shown}: an entry cannot be moved to a list indented less than its lines",
-                          "indent the target list as deep as the entry, then try again")  # fmt: skip
+        raise EditRefused(
+            f"{shown}: an entry cannot be moved to a list indented less than its lines",
+            "indent the target list as deep as the entry, then try again",
+        )
     return [ln[cut:] if ln.strip() else ln for ln in block]
 
 
@@ -251,7 +263,9 @@ def _cut(text: str, place: Place, shown: str) -> tuple[str, list[str], int]:
     return "".join(lines), block, span.dash
 
 
-def _paste(text: str, section: str, which: str, index: int | None, block: list[str], dash: int, shown: str) -> str:
+def _paste(
+    text: str, section: str, which: str, index: int | None, block: list[str], dash: int, shown: str
+) -> str:
     """``text`` with ``block`` (an entry's lines, its '-' at column ``dash``) at ``index`` of a list."""
     data = _rt_load(text, shown)
     nl = _newline(text)
@@ -270,8 +284,10 @@ def _paste(text: str, section: str, which: str, index: int | None, block: list[s
     block = _reindent(block, key_col + 2 - dash, shown)
     if which in sec:
         if seq not in (None, []):
-            raise EditRefused(f"{shown}: the {which} of section '{section}' are not a list",
-                              f"write '{which}:' with one '- item: ID' line per entry")  # fmt: skip
+            raise EditRefused(
+                f"{shown}: the {which} of section '{section}' are not a list",
+                f"write '{which}:' with one '- item: ID' line per entry",
+            )
         key_line = sec.lc.key(which)[0]
         lines[key_line] = re.sub(rf"^(\s*{which}:)\s*\[\s*\]", r"\1", lines[key_line], count=1)
         _ensure_newline(lines, nl)
@@ -321,7 +337,7 @@ def _plain_section(data: Any, sid: str) -> dict[str, Any]:
 
 # -- the edits ---------------------------------------------------------------------------------------
 def _all_items(data: Any) -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for sec in data.get("sections") or []:
         if isinstance(sec, dict):
             for which in LISTS:
@@ -332,9 +348,14 @@ def _all_items(data: Any) -> dict[str, str]:
 
 
 def add_entry(
-    text: str, shown: str, section: str, entry_lines: Sequence[str], *, list: str = "items",
+    text: str,
+    shown: str,
+    section: str,
+    entry_lines: Sequence[str],
+    *,
+    list: str = "items",
     index: int | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """``text`` with a new entry (``entry_lines``: comments, then ``- item: ID``) in a section's list.
 
     At ``index`` (None: at the end). Refused when the item is in the file already.
@@ -346,8 +367,9 @@ def add_entry(
     item = re.sub(r"^- item:\s*", "", entry_lines[-1]).strip().strip('"')
     where = _all_items(data).get(item)
     if where:
-        raise EditRefused(f"item '{item}' is in the issue already, in section {where}",
-                          "move it from there instead")  # fmt: skip
+        raise EditRefused(
+            f"item '{item}' is in the issue already, in section {where}", "move it from there instead"
+        )
     nl = _newline(text)
     out = _paste(text, section, list, index, [line + nl for line in entry_lines], 0, shown)
 
@@ -370,9 +392,15 @@ def remove_entry(text: str, shown: str, place: Place, *, expect: str | None = No
 
 
 def move_entry(
-    text: str, shown: str, place: Place, to_section: str, to_list: str = "items", to_index: int | None = None,
-    *, expect: str | None = None,
-) -> str:  # fmt: skip
+    text: str,
+    shown: str,
+    place: Place,
+    to_section: str,
+    to_list: str = "items",
+    to_index: int | None = None,
+    *,
+    expect: str | None = None,
+) -> str:
     """``text`` with the entry at ``place`` moved (with its comments) to ``to_index`` of another list.
 
     The same list reorders; ``runners_up`` to ``items`` promotes a runner-up. ``to_index`` counts
@@ -442,7 +470,10 @@ def _key_comment(span: list[str], key: str, indent: int) -> str:
     for m in re.finditer(r"\s+#", first):
         head = first[: m.start()]
         try:
-            if yaml.safe_load("\n".join([head[indent:], *(ln[indent:] for ln in rest.splitlines())]) + "\n") == whole:
+            if (
+                yaml.safe_load("\n".join([head[indent:], *(ln[indent:] for ln in rest.splitlines())]) + "\n")
+                == whole
+            ):
                 return first[m.start() :]
         except yaml.YAMLError:
             continue
@@ -469,8 +500,7 @@ def _clean(key: str, value: str | None, limit: int) -> str | None:
     if not value.strip():
         return None
     if len(value) > limit:
-        raise EditRefused(f"'{key}' is {len(value)} characters; at most {limit} fit",
-                          f"shorten the {key}")  # fmt: skip
+        raise EditRefused(f"'{key}' is {len(value)} characters; at most {limit} fit", f"shorten the {key}")
     return value
 
 
@@ -479,8 +509,9 @@ def _send_at(value: str, tz: dt.tzinfo | None) -> str:
     try:
         when = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
-        raise EditRefused(f"send_at '{value}' is not a date and time",
-                          "give a date and time like 2026-12-10 09:00") from None  # fmt: skip
+        raise EditRefused(
+            f"send_at '{value}' is not a date and time", "give a date and time like 2026-12-10 09:00"
+        ) from None
     shown = when.strftime("%Y-%m-%d %H:%M")
     if when.tzinfo is not None:
         offset = when.strftime("%z")
@@ -576,11 +607,15 @@ def set_entry_text(
     plain = _plain_load(text, shown)
     entry = _check_place(plain, place, expect, shown)
     if not isinstance(entry, dict):
-        raise EditRefused(f"entry {place.index + 1} of section '{place.section}' is not a mapping",
-                          "write it as '- item: ID'")  # fmt: skip
+        raise EditRefused(
+            f"entry {place.index + 1} of section '{place.section}' is not a mapping",
+            "write it as '- item: ID'",
+        )
     if value is None and not entry.get("item"):
-        raise EditRefused(f"the announcement '{_label(entry)}' has no item to fall back on; it needs its {key}",
-                          f"write a new {key} instead of emptying it")  # fmt: skip
+        raise EditRefused(
+            f"the announcement '{_label(entry)}' has no item to fall back on; it needs its {key}",
+            f"write a new {key} instead of emptying it",
+        )
     data = _rt_load(text, shown)
     nl = _newline(text)
     lines = text.splitlines(keepends=True)
@@ -590,7 +625,8 @@ def set_entry_text(
     if rt_entry.fa.flow_style():
         raise EditRefused(
             f"{shown}:{sec[place.list].lc.item(place.index)[0] + 1}: this entry is written on one line",
-            "write it in block style (one key per line: '- title: ...', then 'summary: ...' below), then try again",
+            "write it in block style (one key per line: '- title: ...', then 'summary: ...' below), "
+            "then try again",
         )
     key_lines = sorted(rt_entry.lc.key(k)[0] for k in rt_entry)
     col = rt_entry.lc.key(next(iter(rt_entry)))[1]

@@ -22,7 +22,14 @@ from urllib.parse import urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Mount, Route
 
 from pipeline.core import dutch, web
@@ -96,29 +103,47 @@ def _meta(ws: Workspace, item: Item | None, partner: str | None = None) -> str:
 def _entry_view(ws: Workspace, which: str, index: int, e: Entry, items: dict[str, Item]) -> EntryView:
     item = items.get(e.item) if e.item else None
     return EntryView(
-        which, index, e.item or e.title or e.url or "?",
+        which,
+        index,
+        e.item or e.title or e.url or "?",
         e.title or (item.title if item else "") or e.item or "?",
         e.summary or (item.summary_text if item else "") or "",
-        e.title or "", e.summary or "", _meta(ws, item, e.partner), e.url or (item.url if item else None),
-        e.item, e.line, bool(e.item) and item is None,
-    )  # fmt: skip
+        e.title or "",
+        e.summary or "",
+        _meta(ws, item, e.partner),
+        e.url or (item.url if item else None),
+        e.item,
+        e.line,
+        bool(e.item) and item is None,
+    )
 
 
 def _lineup(ws: Workspace, snap: Snapshot) -> list[dict[str, Any]]:
     assert snap.issue is not None
     items = dict(snap.items)
-    missing = [e.item for s in snap.issue.sections for e in (*s.items, *s.runners_up) if e.item and e.item not in items]
+    missing = [
+        e.item
+        for s in snap.issue.sections
+        for e in (*s.items, *s.runners_up)
+        if e.item and e.item not in items
+    ]
     if missing:
         with ws._lock:
             items.update(ws.store.get_items(missing))
     out = []
     for s in snap.issue.sections:
         term = ws.config.taxonomy.sections.get(s.id)
-        out.append({
-            "id": s.id, "title": term.title if term else s.id, "limit": term.limit if term else None,
-            "picked": [_entry_view(ws, "items", i, e, items) for i, e in enumerate(s.items)],
-            "runners_up": [_entry_view(ws, "runners_up", i, e, items) for i, e in enumerate(s.runners_up)],
-        })  # fmt: skip
+        out.append(
+            {
+                "id": s.id,
+                "title": term.title if term else s.id,
+                "limit": term.limit if term else None,
+                "picked": [_entry_view(ws, "items", i, e, items) for i, e in enumerate(s.items)],
+                "runners_up": [
+                    _entry_view(ws, "runners_up", i, e, items) for i, e in enumerate(s.runners_up)
+                ],
+            }
+        )
     return out
 
 
@@ -159,11 +184,17 @@ def _candidates(ws: Workspace, snap: Snapshot, f: dict[str, str]) -> tuple[list[
             s for s in sections if s.id in present
         ]
         fitting.sort(key=lambda s: s.id != home)
-        views.append(CandidateView(
-            c.item.id, c.item.title, f"{_meta(ws, c.item)} · {c.points:g} points",
-            c.item.summary_text[:240], c.item.url, where.get(c.item.id),
-            tuple((s.id, s.title) for s in fitting),
-        ))  # fmt: skip
+        views.append(
+            CandidateView(
+                c.item.id,
+                c.item.title,
+                f"{_meta(ws, c.item)} · {c.points:g} points",
+                c.item.summary_text[:240],
+                c.item.url,
+                where.get(c.item.id),
+                tuple((s.id, s.title) for s in fitting),
+            )
+        )
     return views, len(found)
 
 
@@ -174,18 +205,24 @@ class Studio:
     def __init__(self, ws: Workspace, *, password: str | None = None) -> None:
         self.ws = ws
         self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-            undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        )  # fmt: skip
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.templates.filters["when"] = self._when
         self.templates.filters["kb"] = lambda n: f"{n / 1024:.1f}"
         self.generation = 0
         self.changed: asyncio.Condition | None = None
         self.stop: asyncio.Event | None = None
         self.app, self.asgi = web.create_app(
-            self.routes(), password=password, lifespan=self.lifespan, error_css="/static/studio.css",
+            self.routes(),
+            password=password,
+            lifespan=self.lifespan,
+            error_css="/static/studio.css",
             title="Newsletter studio: sign in",
-        )  # fmt: skip
+        )
 
     def _when(self, value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(self.ws.config.settings.timezone).strftime(fmt) if value else ""
@@ -244,8 +281,9 @@ class Studio:
             if not paths:
                 await asyncio.sleep(0.5)
                 continue
-            async for changes in awatch(*paths, stop_event=self.stop, debounce=200, step=10,
-                                        rust_timeout=500, yield_on_timeout=True):  # fmt: skip
+            async for changes in awatch(
+                *paths, stop_event=self.stop, debounce=200, step=10, rust_timeout=500, yield_on_timeout=True
+            ):
                 if not changes:
                     if any(not p.is_dir() for p in paths) or (templates.is_dir() and templates not in paths):
                         break  # a watched folder went or came: watch again
@@ -270,7 +308,9 @@ class Studio:
         last = None
         while not self.stop.is_set():
             try:
-                key = await anyio.to_thread.run_sync(lambda: (self.ws.data_version(), self.ws._settings_key()))
+                key = await anyio.to_thread.run_sync(
+                    lambda: (self.ws.data_version(), self.ws._settings_key())
+                )
             except PipelineError:
                 key = None
             if last is not None and key != last:
@@ -298,8 +338,11 @@ class Studio:
                     return
                 yield ": still here\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})  # fmt: skip
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
 
     async def events(self, request: Request) -> Response:
         issue_id = request.path_params["issue_id"]
@@ -313,38 +356,70 @@ class Studio:
     def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         note = self.ws.notes.pop(request.query_params.get("note", ""), None)
         html = self.templates.get_template(name).render(
-            csrf=request.state.csrf_token, note=note, labels=STATE_LABELS, config=self.ws.config,
+            csrf=request.state.csrf_token,
+            note=note,
+            labels=STATE_LABELS,
+            config=self.ws.config,
             **context,
-        )  # fmt: skip
+        )
         return HTMLResponse(html, status_code=status)
 
     def index(self, request: Request) -> Response:
-        return self._render(request, "index.html", issues=self.ws.issues(), title="Newsletter studio",
-                            suggestion=self.ws.clock().astimezone(self.ws.config.settings.timezone).strftime("%Y-%m"))  # fmt: skip
+        return self._render(
+            request,
+            "index.html",
+            issues=self.ws.issues(),
+            title="Newsletter studio",
+            suggestion=self.ws.clock().astimezone(self.ws.config.settings.timezone).strftime("%Y-%m"),
+        )
 
     def page(self, request: Request) -> Response:
         issue_id = request.path_params["issue_id"]
         try:
             snap = self.ws.snapshot(issue_id)
         except NotFound as e:
-            return self._render(request, "missing.html", 404, title="No such issue", message=e.message,
-                                issue_id=None, hint=e.hint)  # fmt: skip
+            return self._render(
+                request,
+                "missing.html",
+                404,
+                title="No such issue",
+                message=e.message,
+                issue_id=None,
+                hint=e.hint,
+            )
         if not snap.exists:
-            return self._render(request, "missing.html", 404, title=f"Issue {issue_id}", issue_id=issue_id,
-                                message=f"no issue '{issue_id}': {snap.shown} does not exist", hint=None)  # fmt: skip
+            return self._render(
+                request,
+                "missing.html",
+                404,
+                title=f"Issue {issue_id}",
+                issue_id=issue_id,
+                message=f"no issue '{issue_id}': {snap.shown} does not exist",
+                hint=None,
+            )
         filters = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
         shown = snap if snap.issue is not None else snap.last_good
         lineup = _lineup(self.ws, shown) if shown is not None and shown.issue is not None else []
         candidates, matching = _candidates(self.ws, shown or snap, filters)
         c = self.ws.config
         return self._render(
-            request, "issue.html", title=f"Issue {issue_id}", snap=snap, shown=shown, lineup=lineup,
-            candidates=candidates, matching=matching, filters=filters, query=_query(filters),
-            gmail=GMAIL_CLIP_BYTES, sections=[(s.id, s.title) for s in c.taxonomy.sections.values()],
+            request,
+            "issue.html",
+            title=f"Issue {issue_id}",
+            snap=snap,
+            shown=shown,
+            lineup=lineup,
+            candidates=candidates,
+            matching=matching,
+            filters=filters,
+            query=_query(filters),
+            gmail=GMAIL_CLIP_BYTES,
+            sections=[(s.id, s.title) for s in c.taxonomy.sections.values()],
             send_at_value=self._when(shown.issue.send_at, "%Y-%m-%dT%H:%M") if shown and shown.issue else "",
             intro_html=markdown_to_html(shown.issue.intro or "") if shown and shown.issue else "",
-            tz=c.settings.timezone.key, partners=sorted(c.partners.values(), key=lambda p: p.name),
-        )  # fmt: skip
+            tz=c.settings.timezone.key,
+            partners=sorted(c.partners.values(), key=lambda p: p.name),
+        )
 
     def preview(self, request: Request) -> Response:
         issue_id, part = request.path_params["issue_id"], request.path_params["part"]
@@ -370,7 +445,9 @@ class Studio:
         return self._render(request, "source.html", title=snap.shown, snap=snap, lines=lines, marked=marked)
 
     # -- actions ---------------------------------------------------------------------------------------
-    def _done(self, request: Request, note: Note, where: str, anchor: str = "", status: int = 200) -> Response:
+    def _done(
+        self, request: Request, note: Note, where: str, anchor: str = "", status: int = 200
+    ) -> Response:
         if web.wants_json(request.headers):
             data = {"ok": note.ok, "message": note.message, "fix": note.hint, "problems": list(note.problems)}
             return JSONResponse(data, status_code=status if note.ok else max(status, 400))
@@ -418,7 +495,11 @@ class Studio:
         tz = self.ws.config.settings.timezone
         if op == "field":
             key = f.get("field", "")
-            return (lambda t: edit.set_field(t, shown, key, f.get("value"), tz=tz)), f"Saved the {key}.", "fields"
+            return (
+                (lambda t: edit.set_field(t, shown, key, f.get("value"), tz=tz)),
+                f"Saved the {key}.",
+                "fields",
+            )
         section = f.get("section", "")
         which = f.get("list", "items")
         expect = f.get("expect") or None
@@ -428,28 +509,48 @@ class Studio:
             if found is None:
                 raise edit.EditRefused(f"item '{item_id}' is not a candidate now", "reload the page")
             lines = draft_entry_lines(self.ws.config, found)
-            return ((lambda t: edit.add_entry(t, shown, section, lines, list=which)),
-                    f"Added '{found.item.title}' to {section}.", f"section-{section}")  # fmt: skip
+            return (
+                (lambda t: edit.add_entry(t, shown, section, lines, list=which)),
+                f"Added '{found.item.title}' to {section}.",
+                f"section-{section}",
+            )
         index = _int(f.get("index"))
         place = edit.Place(section, which, index)
         if op == "remove":
-            return (lambda t: edit.remove_entry(t, shown, place, expect=expect)), "Removed the entry.", f"section-{section}"
+            return (
+                (lambda t: edit.remove_entry(t, shown, place, expect=expect)),
+                "Removed the entry.",
+                f"section-{section}",
+            )
         if op in ("up", "down"):
             to = index - 1 if op == "up" else index + 1
-            return ((lambda t: edit.move_entry(t, shown, place, section, which, max(to, 0), expect=expect)),
-                    "Moved the entry.", f"section-{section}")  # fmt: skip
+            return (
+                (lambda t: edit.move_entry(t, shown, place, section, which, max(to, 0), expect=expect)),
+                "Moved the entry.",
+                f"section-{section}",
+            )
         if op == "move":
             target, _, to_list = f.get("to", "").partition(":")
             to_list = to_list or "items"
-            return ((lambda t: edit.move_entry(t, shown, place, target, to_list, None, expect=expect)),
-                    f"Moved the entry to {target} ({to_list.replace('_', '-')}).", f"section-{target}")  # fmt: skip
+            return (
+                (lambda t: edit.move_entry(t, shown, place, target, to_list, None, expect=expect)),
+                f"Moved the entry to {target} ({to_list.replace('_', '-')}).",
+                f"section-{target}",
+            )
         if op == "promote":
-            return ((lambda t: edit.move_entry(t, shown, place, section, "items", None, expect=expect)),
-                    "Promoted the runner-up into the items.", f"section-{section}")  # fmt: skip
+            return (
+                (lambda t: edit.move_entry(t, shown, place, section, "items", None, expect=expect)),
+                "Promoted the runner-up into the items.",
+                f"section-{section}",
+            )
         if op == "demote":
-            return ((lambda t: edit.move_entry(t, shown, place, section, "runners_up", 0, expect=expect)),
-                    "Moved the entry to the runners-up.", f"section-{section}")  # fmt: skip
+            return (
+                (lambda t: edit.move_entry(t, shown, place, section, "runners_up", 0, expect=expect)),
+                "Moved the entry to the runners-up.",
+                f"section-{section}",
+            )
         if op == "text":
+
             def make(t: str) -> str:
                 t = edit.set_entry_text(t, shown, place, "title", f.get("title"), expect=expect)
                 return edit.set_entry_text(t, shown, place, "summary", f.get("summary"), expect=expect)
@@ -463,17 +564,24 @@ class Studio:
         where = f"/issue/{issue_id}"
         try:
             shown = self.ws.shown(issue_id)
-            approval = self.ws.approve(issue_id, form.get("version", ""), form.get("fingerprint", ""), form.get("by", ""))
+            approval = self.ws.approve(
+                issue_id, form.get("version", ""), form.get("fingerprint", ""), form.get("by", "")
+            )
         except InputInvalid as e:
             errors = sum(p.is_error for p in e.problems)
-            note = Note(False, f"not approved: {errors} error(s) in {shown}.",
-                        f"correct them (newsletter check {issue_id}), then approve again.",
-                        tuple(str(p) for p in e.problems))  # fmt: skip
+            note = Note(
+                False,
+                f"not approved: {errors} error(s) in {shown}.",
+                f"correct them (newsletter check {issue_id}), then approve again.",
+                tuple(str(p) for p in e.problems),
+            )
             return self._done(request, note, where, "actions", status=409)
         except PipelineError as e:
             return self._done(request, self._failure(e), where, "actions", status=409)
-        message = (f"Approved {shown} by {approval.by} at {approval.at:%Y-%m-%d %H:%M} "
-                   f"({approval.fingerprint[:19]}).")  # fmt: skip
+        message = (
+            f"Approved {shown} by {approval.by} at {approval.at:%Y-%m-%d %H:%M} "
+            f"({approval.fingerprint[:19]})."
+        )
         return self._done(request, Note(True, message), where, "actions")
 
     async def test_send(self, request: Request) -> Response:
@@ -485,10 +593,17 @@ class Studio:
         except PipelineError as e:
             return self._done(request, self._failure(e), where, "actions", status=400)
         if not test.accepted:
-            return self._done(request, Note(False, f"the test send was not accepted: {test.reason}"), where,
-                              "actions", status=502)  # fmt: skip
-        message = (f"Test copy of {test.issue_id} (subject marked [TEST]) to {test.recipients} address(es)"
-                   f" via {test.destination}.")  # fmt: skip
+            return self._done(
+                request,
+                Note(False, f"the test send was not accepted: {test.reason}"),
+                where,
+                "actions",
+                status=502,
+            )
+        message = (
+            f"Test copy of {test.issue_id} (subject marked [TEST]) to {test.recipients} address(es)"
+            f" via {test.destination}."
+        )
         return self._done(request, Note(True, message), where, "actions")
 
     async def markdown(self, request: Request) -> Response:

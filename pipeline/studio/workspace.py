@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline import curate, deliver, render
@@ -116,8 +116,13 @@ class Note:
 class Workspace:
     """One instance, opened for the studio. Thread-safe: the web server calls it from its threads."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], dt.datetime] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.root = config.root
         self.config = config
         self.config_problems: tuple[Problem, ...] = ()
@@ -140,7 +145,9 @@ class Workspace:
                 return 0
 
         folder = self.root / "templates"
-        templates = tuple(sorted(mtime(p) for p in folder.rglob("*") if p.is_file())) if folder.is_dir() else ()
+        templates = (
+            tuple(sorted(mtime(p) for p in folder.rglob("*") if p.is_file())) if folder.is_dir() else ()
+        )
         return (mtime(self.root / "sources.yaml"), templates)
 
     def _reload_config(self) -> None:
@@ -194,23 +201,23 @@ class Workspace:
                 self._good[issue_id] = snap
             return snap
 
-    def _build(self, issue_id: str, path: Path, raw: bytes | None, version: str, key: tuple[object, ...]) -> Snapshot:
+    def _build(
+        self, issue_id: str, path: Path, raw: bytes | None, version: str, key: tuple[object, ...]
+    ) -> Snapshot:
         shown = display_path(path, self.root)
         now = self.clock()
-        base = {"issue_id": issue_id, "shown": shown, "key": key, "version": version, "built": now,
-                "config_problems": self.config_problems}  # fmt: skip
+        base = Snapshot(issue_id, shown, key, version, now, config_problems=self.config_problems)
         if raw is None and version == "missing":
-            return Snapshot(**base, exists=False)  # type: ignore[arg-type]
+            return replace(base, exists=False)
         text = raw.decode("utf-8", "replace") if raw is not None else None
         try:
             issue, problems = workflow.check(self.config, self.store, issue_id)
         except NotFound:
-            return Snapshot(**base, exists=False)  # type: ignore[arg-type]
+            return replace(base, exists=False)
         candidates = self.candidates(now)
         if issue is None:
             last = self._good.get(issue_id)
-            return Snapshot(**base, text=text, problems=tuple(problems), candidates=candidates,  # type: ignore[arg-type]
-                            last_good=last)  # fmt: skip
+            return replace(base, text=text, problems=tuple(problems), candidates=candidates, last_good=last)
         prepared, preview, failure = None, None, None
         try:
             prepared = render.prepare(self.config, self.store, issue)
@@ -221,11 +228,18 @@ class Workspace:
         state = str(approval_state(self.store, issue, prepared.fingerprint if prepared else None))
         if state == IssueState.APPROVED and issue.send_at is not None and issue.send_at > now:
             state = "scheduled"
-        return Snapshot(
-            **base, text=text, issue=issue, problems=tuple(problems), prepared=prepared,  # type: ignore[arg-type]
-            preview=preview, render_error=failure, state=state, candidates=candidates,
+        return replace(
+            base,
+            text=text,
+            issue=issue,
+            problems=tuple(problems),
+            prepared=prepared,
+            preview=preview,
+            render_error=failure,
+            state=state,
+            candidates=candidates,
             balance=balance(self.config, self.store, issue, items, candidates, now),
-        )  # fmt: skip
+        )
 
     def _preview(self, prepared: Prepared) -> Preview:
         r, s = prepared.rendered, self.config.settings
@@ -262,11 +276,15 @@ class Workspace:
         with self._lock:
             snap = self.snapshot(issue_id)
             if snap.issue is None:
-                raise edit.EditRefused(f"{snap.shown} cannot be read, so it cannot be changed here",
-                                       "fix the problem shown at the top of the page in your editor")  # fmt: skip
+                raise edit.EditRefused(
+                    f"{snap.shown} cannot be read, so it cannot be changed here",
+                    "fix the problem shown at the top of the page in your editor",
+                )
             if snap.state in LOCKED:
-                raise edit.EditRefused(f"issue {issue_id} {LOCKED[IssueState(snap.state)]}; it cannot be changed",
-                                       "start the next issue instead")  # fmt: skip
+                raise edit.EditRefused(
+                    f"issue {issue_id} {LOCKED[IssueState(snap.state)]}; it cannot be changed",
+                    "start the next issue instead",
+                )
             return edit.apply(self.path(issue_id), snap.shown, version, make)
 
     def approve(self, issue_id: str, version: str, fingerprint: str, by: str) -> Approval:
