@@ -29,6 +29,7 @@ DEMO_NOW = "2026-11-26 09:00"  # the demo's clock (pipeline.demo.DEMO_NOW): its 
 class Studio:
     url: str  # what the command printed: the page, or the list
     base: str  # http://127.0.0.1:PORT
+    root: Path
     process: subprocess.Popen[str]
     printed: list[str]
 
@@ -69,7 +70,7 @@ def running_studio(
             m = re.match(r"Studio: (http://[^/]+)(/\S*)$", line.strip())
             if m:
                 url = m.group(1) + m.group(2)
-                yield Studio(url, m.group(1), process, printed)
+                yield Studio(url, m.group(1), root, process, printed)
     finally:
         process.terminate()
         try:

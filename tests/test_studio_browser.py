@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from browser import Browser
-from conftest import REPO, newsletter
+from conftest import REPO, newsletter, write_issue
 from studio_server import Studio, running_studio
 
 pytestmark = pytest.mark.browser
@@ -254,3 +254,11 @@ def test_an_editor_takes_the_demo_from_an_empty_draft_to_approved_without_the_ya
     assert all(ln in final.splitlines() or ln.startswith("# send_at:") for ln in kept)
     with capsys.disabled():
         print("\n" + changed)
+
+
+def test_the_page_of_a_missing_issue_shows_it_once_it_is_written(studio: Studio, browser: Browser) -> None:
+    page = open_page(browser, f"{studio.base}/issue/2027-01")
+    assert "no issue '2027-01': issues/2027-01.yaml does not exist" in page.locator("main").inner_text()
+    write_issue(studio.root, "2027-01")
+    page.locator("h1 .state", has_text="draft").wait_for(timeout=WAIT)
+    assert page.locator("h1").inner_text().startswith("Issue 2027-01")

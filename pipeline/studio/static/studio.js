@@ -74,7 +74,9 @@
             return g && g.getAttribute("src") === f.getAttribute("src");
           });
           if (same && region.dataset.live === "preview") { return; }
+          var open = Array.prototype.map.call(region.querySelectorAll("details"), function (d) { return d.open; });
           region.innerHTML = fresh.innerHTML;
+          region.querySelectorAll("details").forEach(function (d, i) { if (open[i]) { d.open = true; } });
           track(region);
         });
         body.dataset.version = next.body.dataset.version;
@@ -89,7 +91,9 @@
   if (body.dataset.events && window.EventSource) {
     var source = new EventSource(body.dataset.events);
     source.addEventListener("version", function (event) {
-      if (event.data !== body.dataset.version) { refresh(); }
+      if (event.data === body.dataset.version) { return; }
+      // A page without live parts (an issue that did not exist yet) is simply loaded again.
+      if (document.querySelector("[data-live]")) { refresh(); } else { location.reload(); }
     });
     source.addEventListener("open", function () { banner(""); });
   }
