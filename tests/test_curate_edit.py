@@ -231,3 +231,21 @@ def test_apply_writes_only_the_version_the_page_was_built_from(tmp_path: Path) -
     path.unlink()
     with pytest.raises(FileChanged, match="was deleted or renamed"):
         edit.apply(path, SHOWN, new, lambda t: t)
+
+
+def test_a_file_with_windows_line_ends_keeps_them() -> None:
+    crlf = ISSUE.replace("\n", "\r\n")
+    outs = [
+        edit.move_entry(crlf, SHOWN, Place("partners", "items", 1), "agenda"),
+        edit.set_field(crlf, SHOWN, "intro", "Een\n\nTwee"),
+        edit.set_field(crlf, SHOWN, "send_at", "2026-12-10 09:00"),
+        edit.set_entry_text(crlf, SHOWN, Place("partners", "items", 1), "summary", "a\nb"),
+        edit.add_entry(crlf, SHOWN, "agenda", ["# c", "- item: x1"]),
+        edit.remove_entry(crlf, SHOWN, Place("partners", "runners_up", 0)),
+    ]
+    for out in outs:
+        assert "\n" not in out.replace("\r\n", "")
+    assert diff(ISSUE, outs[2].replace("\r\n", "\n")) == [
+        "-# send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time",
+        "+send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time",
+    ]
