@@ -64,7 +64,9 @@ def test_moving_an_item_and_giving_it_a_title_writes_exactly_that(
     laptops = found.group(0)
     page = open_page(browser, studio.url)
     page.select_option("#move-partners-items-1", "kennis:items")
-    page.locator("#section-partners li[data-item='f2f16c55bb0a'] form.move button").click()
+    page.locator("#section-partners li[data-item='f2f16c55bb0a']").get_by_role(
+        "button", name=re.compile("^Move")
+    ).click()
     assert note(page) == "Moved the entry to kennis (items)."
     entry = page.locator("#section-kennis li[data-item='f2f16c55bb0a']")
     entry.locator("summary").click()
