@@ -10,18 +10,8 @@ from pipeline import curate
 from pipeline.cli.base import EXIT_FAILED, Context, main, parse_when, pass_ctx
 from pipeline.core.errors import InputInvalid, display_path
 from pipeline.core.issues import issue_path, load_issue
+from pipeline.core.models import STATE_LABELS
 from pipeline.core.store import Store
-
-STATE_LABELS = {
-    "draft": "draft",
-    "approved": "approved",
-    "changed": "changed since approval",
-    "sending": "sending",
-    "scheduled": "scheduled at SendGrid",
-    "sent": "sent",
-    "recalled": "recalled",
-    "invalid": "invalid",
-}
 
 
 def _counts(ctx: Context, issue_id: str) -> tuple[int, int]:

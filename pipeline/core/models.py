@@ -118,6 +118,19 @@ class IssueState(StrEnum):
     RECALLED = "recalled"  # cancelled at SendGrid before it went out: approve it again to send it
 
 
+# How people are shown an issue's state (status, the studio), "invalid" for a file that cannot be read.
+STATE_LABELS = {
+    "draft": "draft",
+    "approved": "approved",
+    "changed": "changed since approval",
+    "sending": "sending",
+    "scheduled": "scheduled at SendGrid",
+    "sent": "sent",
+    "recalled": "recalled",
+    "invalid": "invalid",
+}
+
+
 class DeliveryState(StrEnum):
     """One subscriber's state in the delivery ledger of one issue (in the order reports list them)."""
 

@@ -1,0 +1,562 @@
+"""The web layer the pipeline's own web services stand on: Starlette apps served by uvicorn.
+
+Nothing here knows what a service does (the studio today, the public sign-up service later); it
+holds the rules every one of them keeps, in one place:
+
+- **Who may connect.** ``check_exposure``: a service listens on loopback unless a password is
+  set; any other address without one is refused before anything is bound. Without a password,
+  only requests that name a loopback host are served (``Host: 127.0.0.1``), so that a web page
+  elsewhere cannot reach the service through DNS rebinding.
+- **The password.** With one, every page needs it: ``/login`` asks for it once and gives a
+  session cookie (HttpOnly, SameSite=Strict), compared in constant time; repeated wrong tries from
+  one client are slowed down.
+- **CSRF.** Every request that can change something (POST, PUT, PATCH, DELETE) carries the
+  service's token, in the form field ``csrf_token`` or the header ``X-CSRF-Token``; one without
+  it, or from another origin, is refused (403) before the app sees it.
+- **Untrusted requests.** Bodies over a limit are refused (413) whatever their Content-Length
+  says; every response carries a Content-Security-Policy and the other security headers; errors
+  are short pages (or JSON) without a stack trace.
+
+``Guard`` is the pure ASGI middleware that does all of this; ``create_app`` puts it around a
+Starlette app; ``serve`` binds the socket (a free port for 0), reports the address and runs
+uvicorn until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from pipeline.core.errors import PipelineError
+
+if TYPE_CHECKING:  # Starlette and uvicorn are imported by the commands that serve
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_HOST = "127.0.0.1"
+LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
+MAX_BODY = 256 * 1024  # an issue's intro is at most 4,000 characters; nothing a form sends comes near
+MAX_FIELDS = 200
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = b"x-csrf-token"
+SESSION_COOKIE = "newsletter_session"
+SESSION_HOURS = 12
+LOGIN_PATH = "/login"
+LOGIN_TRIES = 5  # wrong passwords per client per minute before it must wait
+# The default policy: the service's own scripts, styles and images, nothing from elsewhere, never
+# framed by another site. A response that needs another (an email preview) sets its own.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    " frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "SAMEORIGIN",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+class ExposureRefused(PipelineError):
+    "A service would listen beyond this computer without a password."
+
+    exit_code = 2
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name, with or without brackets) is this computer only."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, password: str | None, password_variable: str) -> None:
+    """Refuse a non-loopback ``host`` unless a password is set (in ``password_variable``)."""
+    if is_loopback(host):
+        return
+    if not password:
+        raise ExposureRefused(
+            f"--host {host} would let anyone who can reach this computer use the service, and no "
+            "password is set",
+            f"leave out --host to use it on this computer only (127.0.0.1), or set {password_variable} "
+            "to a long password first",
+        )
+    if len(password) < 12:
+        raise ExposureRefused(
+            f"{password_variable} is {len(password)} characters; a service reachable from the network "
+            "needs a longer password",
+            f"set {password_variable} to at least 12 characters (a few words will do)",
+        )
+
+
+# -- responses without a stack trace ----------------------------------------------------------------
+ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="stylesheet" href="{css}"></head>
+<body><main class="error-page"><h1>{title}</h1><p>{message}</p>{hint}
+<p><a href="/">Back to the start</a></p></main>
+</body></html>
+"""
+
+
+def wants_json(headers: Mapping[str, str]) -> bool:
+    accept = headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_body(status: int, message: str, hint: str | None, *, as_json: bool, css: str) -> tuple[bytes, str]:
+    """The body and content type of an error answer: JSON for scripts, a small page for people."""
+    if as_json:
+        data = {"error": message, **({"fix": hint} if hint else {})}
+        return json.dumps(data, ensure_ascii=False).encode(), "application/json"
+    title = (
+        f"{status} {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else str(status)
+    )
+    page = ERROR_PAGE.format(
+        title=html.escape(title),
+        message=html.escape(message),
+        hint=f"<p class='hint'>Fix: {html.escape(hint)}</p>" if hint else "",
+        css=html.escape(css),
+    )
+    return page.encode(), "text/html; charset=utf-8"
+
+
+def error_response(request: Request, status: int, message: str, hint: str | None = None) -> Response:
+    from starlette.responses import Response
+
+    css = request.scope.get("state", {}).get("error_css", "")
+    body, kind = error_body(status, message, hint, as_json=wants_json(request.headers), css=css)
+    return Response(body, status_code=status, media_type=kind)
+
+
+def _exception_handlers() -> dict[Any, Callable[..., Any]]:
+    from starlette.exceptions import HTTPException
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return error_response(request, exc.status_code, detail)
+
+    async def pipeline_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PipelineError)
+        return error_response(request, 400, exc.message, exc.hint)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # The cause goes to the terminal the service runs in (uvicorn logs it), never to the page.
+        return error_response(
+            request,
+            500,
+            "Something went wrong on the server; nothing was changed by this request.",
+            "see the terminal the service runs in for the cause",
+        )
+
+    return {HTTPException: http_error, PipelineError: pipeline_error, Exception: server_error}
+
+
+# -- the guard: hosts, password, CSRF, body size, headers ---------------------------------------------
+@dataclass
+class _Tries:
+    failures: list[float] = field(default_factory=list)
+
+
+class Guard:
+    """Pure ASGI middleware that keeps the rules in the module docstring, for any app inside it.
+
+    The app finds the CSRF token for its forms in ``request.state.csrf_token``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        password: str | None = None,
+        max_body: int = MAX_BODY,
+        csp: str = CSP,
+        public_paths: Sequence[str] = ("/static/",),
+        error_css: str = "",
+        title: str = "Sign in",
+    ) -> None:
+        self.app = app
+        self.password = password
+        self.max_body = max_body
+        self.csp = csp
+        self.public_paths = tuple(public_paths)
+        self.error_css = error_css
+        self.title = title
+        self.secret = secrets.token_bytes(32)
+        self.sessions: dict[str, float] = {}  # session id -> expiry (monotonic)
+        self.tries: dict[str, _Tries] = {}
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def csrf_token(self, session: str | None) -> str:
+        """The token the forms of one session carry (without a password: one per process)."""
+        return hmac.new(self.secret, (session or "-").encode(), hashlib.sha256).hexdigest()
+
+    def _session(self, scope: Scope) -> str | None:
+        for name, value in _cookies(scope).items():
+            if name == SESSION_COOKIE and value in self.sessions:
+                if self.sessions[value] > time.monotonic():
+                    return value
+                del self.sessions[value]
+        return None
+
+    # -- the ASGI entry point ------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = self._with_headers(send)
+        headers = _headers(scope)
+        method = scope["method"].upper()
+        path: str = scope.get("path", "/")
+        as_json = wants_json(headers)
+        if not self.password and not is_loopback(_hostname(headers.get("host", ""))):
+            await self._error(
+                send,
+                421,
+                "this service answers only to 127.0.0.1 or localhost",
+                as_json,
+                "open the address the command printed",
+            )
+            return
+        body = b""
+        if method in UNSAFE_METHODS:
+            read = await _read_body(receive, self.max_body, headers)
+            if read is None:
+                await self._error(
+                    send,
+                    413,
+                    f"the request is larger than {self.max_body // 1024} KB",
+                    as_json,
+                    "send less text at once",
+                )
+                return
+            body = read
+        session = self._session(scope) if self.password else None
+        if self.password and path == LOGIN_PATH:
+            await self._login(scope, method, body, send, headers)
+            return
+        if self.password and session is None and not path.startswith(self.public_paths):
+            if method == "GET" and not as_json:
+                target = quote(
+                    path + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
+                )
+                await _redirect(send, f"{LOGIN_PATH}?next={target}")
+            else:
+                await self._error(
+                    send, 401, "this service needs its password", as_json, f"sign in at {LOGIN_PATH} first"
+                )
+            return
+        token = self.csrf_token(session)
+        if method in UNSAFE_METHODS:
+            why = self._csrf_problem(headers, body, token)
+            if why:
+                await self._error(send, 403, why, as_json, "reload the page and try again")
+                return
+        scope.setdefault("state", {})
+        scope["state"]["csrf_token"] = token
+        scope["state"]["error_css"] = self.error_css
+        await self.app(scope, _replay(body, receive) if method in UNSAFE_METHODS else receive, send)
+
+    def _csrf_problem(self, headers: Mapping[str, str], body: bytes, token: str) -> str | None:
+        origin = headers.get("origin")
+        host = headers.get("host", "")
+        if origin and origin != "null" and urlsplit(origin).netloc != host:
+            return f"the request came from another site ({origin}); it was refused"
+        if headers.get("sec-fetch-site") == "cross-site":
+            return "the request came from another site; it was refused"
+        sent = headers.get(CSRF_HEADER.decode())
+        if sent is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            sent = parse_form(body).get(CSRF_FIELD)
+        if not sent:
+            return "the request carries no CSRF token; it was refused"
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return "the request's CSRF token is not valid (the page is older than the server); it was refused"
+        return None
+
+    def _with_headers(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have
+                ]
+                if b"content-security-policy" not in have:
+                    extra.append((b"content-security-policy", self.csp.encode()))
+                if b"cache-control" not in have:
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        return wrapped
+
+    async def _error(self, send: Send, status: int, message: str, as_json: bool, hint: str | None) -> None:
+        body, kind = error_body(status, message, hint, as_json=as_json, css=self.error_css)
+        await _respond(send, status, body, kind)
+
+    # -- the password -----------------------------------------------------------------------------
+    async def _login(
+        self, scope: Scope, method: str, body: bytes, send: Send, headers: Mapping[str, str]
+    ) -> None:
+        query = parse_form(scope.get("query_string", b""))
+        target = _local_target(query.get("next", "/"))
+        if method == "GET":
+            await _respond(send, 200, self._login_page(target, None), "text/html; charset=utf-8")
+            return
+        if method != "POST":
+            await self._error(send, 405, "use the sign-in form", wants_json(headers), None)
+            return
+        form = parse_form(body)
+        why = self._csrf_problem(headers, body, self.csrf_token(None))
+        if why:
+            await self._error(send, 403, why, wants_json(headers), "reload the page and try again")
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        tries = self.tries.setdefault(client, _Tries())
+        now = time.monotonic()
+        tries.failures = [t for t in tries.failures if now - t < 60]
+        if len(tries.failures) >= LOGIN_TRIES:
+            await _respond(
+                send,
+                429,
+                self._login_page(target, "Too many wrong passwords; wait a minute."),
+                "text/html; charset=utf-8",
+            )
+            return
+        given = form.get("password", "")
+        assert self.password is not None
+        if not hmac.compare_digest(given.encode(), self.password.encode()):
+            tries.failures.append(now)
+            await _respond(
+                send, 401, self._login_page(target, "That is not the password."), "text/html; charset=utf-8"
+            )
+            return
+        session = secrets.token_urlsafe(32)
+        self.sessions[session] = now + SESSION_HOURS * 3600
+        cookie = (
+            f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_HOURS * 3600}"
+        )
+        await _redirect(send, target, [(b"set-cookie", cookie.encode())])
+
+    def _login_page(self, target: str, problem: str | None) -> bytes:
+        note = f'<p class="problem" role="alert">{html.escape(problem)}</p>' if problem else ""
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(self.title)}</title><link rel="stylesheet" href="{html.escape(self.error_css)}"></head>
+<body><main class="error-page"><h1>{html.escape(self.title)}</h1>{note}
+<form method="post" action="{LOGIN_PATH}?next={html.escape(quote(target))}">
+<input type="hidden" name="{CSRF_FIELD}" value="{self.csrf_token(None)}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Sign in</button></form></main></body></html>
+""".encode()
+
+
+# -- small ASGI helpers -----------------------------------------------------------------------------
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _hostname(host: str) -> str:
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in _headers(scope).get("cookie", "").split(";"):
+        name, _, value = raw.strip().partition("=")
+        if name:
+            out[name] = value
+    return out
+
+
+def _local_target(target: str) -> str:
+    """Only a path on this service (never another site) as where to go after signing in."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+async def _read_body(receive: Receive, limit: int, headers: Mapping[str, str]) -> bytes | None:
+    """The whole body, or None when it is over ``limit`` (whatever Content-Length claims)."""
+    declared = headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, kind: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    start = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send: Send, location: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    await _respond(
+        send, 303, b"", "text/plain", [(b"location", location.encode("latin-1", "replace")), *headers]
+    )
+
+
+def parse_form(body: bytes | str) -> dict[str, str]:
+    """A URL-encoded form (or query string) as a dict; the last value of a repeated field wins.
+
+    Undecodable bytes and more than MAX_FIELDS fields give an empty form: the request was not made
+    by the service's own pages, and each handler then refuses what is missing.
+    """
+    text = body.decode("utf-8", "strict") if isinstance(body, bytes) else body
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return dict(pairs)
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The request's URL-encoded form (the Guard has checked its size and CSRF token already)."""
+    try:
+        return parse_form(await request.body())
+    except UnicodeDecodeError:
+        return {}
+
+
+# -- the app and the server ---------------------------------------------------------------------------
+def create_app(
+    routes: Sequence[BaseRoute],
+    *,
+    password: str | None = None,
+    lifespan: Any = None,
+    max_body: int = MAX_BODY,
+    csp: str = CSP,
+    error_css: str = "",
+    title: str = "Sign in",
+) -> tuple[Starlette, Guard]:
+    """A Starlette app with ``routes`` inside the Guard; returns both (the Guard serves the app)."""
+    from starlette.applications import Starlette
+
+    app = Starlette(routes=list(routes), exception_handlers=_exception_handlers(), lifespan=lifespan)
+    guard = Guard(app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title)
+    return app, guard
+
+
+def static_files(directory: str) -> Any:
+    """The service's own assets (CSS, JavaScript), served from the package, never from elsewhere."""
+    from starlette.staticfiles import StaticFiles
+
+    return StaticFiles(directory=directory)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: a free port)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        raise PipelineError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}",
+            "choose another port with --port, or leave it out for a free one",
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def address(sock: socket.socket) -> str:
+    """The base URL a browser opens for a bound socket (no trailing slash)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve(app: ASGIApp, sock: socket.socket) -> None:
+    """Serve ``app`` on the bound ``sock`` until Ctrl-C (or SIGTERM); quiet unless something fails."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=5,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+__all__ = [
+    "CSRF_FIELD",
+    "DEFAULT_HOST",
+    "ExposureRefused",
+    "Guard",
+    "address",
+    "bind",
+    "check_exposure",
+    "create_app",
+    "error_response",
+    "form",
+    "is_loopback",
+    "parse_form",
+    "serve",
+    "static_files",
+]
