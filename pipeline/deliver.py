@@ -415,10 +415,18 @@ class RecallReport:
 
 # -- reading the list -----------------------------------------------------------------------------
 def _load_audience(config: Config, store: Store, transport: Transport) -> ListCheck:
-    reader = read_subscribers(config.settings.subscribers, config.root)
-    subscribers = reader.pairs()
+    """Everyone who should get the issue, and everyone who must not (SendGrid's suppressions).
+
+    The list is the state database's active subscribers once it has any (sign-ups, imports);
+    before that the CSV named by ``newsletter.subscribers``, as it always was.
+    """
     suppressions = transport.suppressions(config.settings.unsubscribe_group)
-    duplicates = store.load_audience(subscribers, suppressions or ())
+    if store.has_subscribers():
+        active = [(s.email, s.name) for s in store.active_subscribers()]
+        duplicates = store.load_audience(active, suppressions or ())
+        return ListCheck(len(active), 0, duplicates, (), suppressions is not None)
+    reader = read_subscribers(config.settings.subscribers, config.root)
+    duplicates = store.load_audience(reader.pairs(), suppressions or ())
     return ListCheck(
         reader.rows, len(reader.problems), duplicates, tuple(reader.problems), suppressions is not None
     )

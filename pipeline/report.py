@@ -38,7 +38,7 @@ from pygal.style import Style
 from pipeline.core import dutch
 from pipeline.core.config import PROVINCES, Config, Term
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write
+from pipeline.core.files import atomic_write, spreadsheet_safe
 from pipeline.core.models import Item
 from pipeline.core.monitoring import ORIGIN as MONITORING
 from pipeline.core.monitoring import (
@@ -867,16 +867,6 @@ def _partner_fields(r: PartnerRow) -> Sequence[object]:
     )  # fmt: skip
 
 
-# Text a partner wrote may start like a spreadsheet formula ("=HYPERLINK(...)"); the leading quote
-# makes Excel and LibreOffice show it as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(value: str | None) -> str:
-    value = value or ""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
-
-
 def _reach_csv(key: str, rows: Sequence[ReachRow]) -> list[Sequence[object]]:
     header = (
         key,
@@ -902,7 +892,7 @@ def _pledge_csv(rows: Sequence[PledgeRow]) -> list[Sequence[object]]:
     )  # fmt: skip
     return [
         header,
-        *((r.id, r.name, r.sector, r.province, _as_text(r.pledge), "; ".join(r.pledge_themes),
+        *((r.id, r.name, r.sector, r.province, spreadsheet_safe(r.pledge), "; ".join(r.pledge_themes),
            r.pledge_horizon or "", r.since or "", "ja" if r.asked else "nee", " ".join(r.periods),
            len(r.activities), r.reach.children, r.reach.families, r.reach.professionals,
            r.ervaringsdeskundigen, r.items, r.featured, " ".join(r.not_counted))
@@ -917,9 +907,10 @@ def _activity_csv(rows: Sequence[PledgeRow]) -> list[Sequence[object]]:
     )  # fmt: skip
     return [
         header,
-        *((a.partner, a.partner_name, a.period, _as_text(a.title), _as_text(a.summary), " ".join(a.theme_ids),
+        *((a.partner, a.partner_name, a.period, spreadsheet_safe(a.title), spreadsheet_safe(a.summary),
+           " ".join(a.theme_ids),
            a.horizon_id or "", a.province_id, a.reach.children, a.reach.families, a.reach.professionals,
-           "ja" if a.ervaringsdeskundigen else "nee", _as_text(a.effects), a.url or "",
+           "ja" if a.ervaringsdeskundigen else "nee", spreadsheet_safe(a.effects), a.url or "",
            "ja" if a.featured else "nee", a.path)
           for r in rows for a in r.activities),
     ]  # fmt: skip

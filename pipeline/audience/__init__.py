@@ -21,7 +21,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import html
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
 from pipeline.core.store import Event, Person, Store
 from pipeline.core.subscribers import is_email, read_subscribers
+from pipeline.core.templating import environment, render_template
 
 FORM = "aanmelden"  # the service's own form; the snippet on a partner site sends its own name
 TOKEN_BYTES = 32
@@ -141,19 +141,10 @@ def confirmation_mail(
     group, no batch) or into ``outbox/aanmelden/``. Raises when SendGrid refuses it."""
     s = config.settings
     link = f"{base_url.rstrip('/')}/bevestig?token={token}"
-    days = s.signup.link_days
     subject = f"Bevestig je aanmelding voor {s.title}"
-    text = (
-        f"Hallo,\n\nJe hebt je aangemeld voor {s.title}. Klik op de link om dat te bevestigen:\n\n{link}\n\n"
-        f"De link werkt {days} dagen en één keer. Heb je je niet aangemeld? Dan hoef je niets te doen:"
-        f" je krijgt dan niets van ons.\n\n{s.from_name}\n{s.postal_address}\n"
-    )
-    page = (
-        f"<p>Hallo,</p><p>Je hebt je aangemeld voor {html.escape(s.title)}. Klik op de knop om dat te"
-        f' bevestigen:</p><p><a href="{html.escape(link)}">Bevestig mijn aanmelding</a></p><p>De link werkt'
-        f" {days} dagen en één keer. Heb je je niet aangemeld? Dan hoef je niets te doen.</p>"
-        f"<p>{html.escape(s.from_name)}<br>{html.escape(s.postal_address)}</p>"
-    )
+    env_t = environment(config.root / "templates")
+    text = render_template(env_t, "signup/mail.txt", config.root, link=link, settings=s)
+    page = render_template(env_t, "signup/mail.html", config.root, link=link, settings=s)
     api = SendGridAPI.from_env(s.sendgrid_region, env)
     if api is None:
         note = Rendered(FORM, subject, "", page, text, "")

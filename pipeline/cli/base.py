@@ -55,7 +55,8 @@ COMMANDS = {
     "collect": "collect", "items": "collect",
     "draft": "curate", "check": "curate", "approve": "curate", "status": "curate",
     "render": "render", "send": "deliver", "cancel": "deliver", "run": "run", "publish": "publish",
-    "report": "report", "monitor": "monitor", "studio": "studio",
+    "report": "report", "monitor": "monitor", "studio": "studio", "serve": "audience",
+    "subscribers": "audience",
 }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import click
 
 from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
 from pipeline.core.errors import NotFound
+from pipeline.core.files import spreadsheet_safe
 from pipeline.core.models import Item
 from pipeline.core.store import Store
 
@@ -136,19 +137,10 @@ def items(
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({**r, "title": _as_text(r["title"])} for r in rows)
+        writer.writerows({**r, "title": spreadsheet_safe(r["title"])} for r in rows)
         click.echo(out.getvalue(), nl=False)
     else:
         _table(rows)
-
-
-# A feed's title may start like a spreadsheet formula ("=HYPERLINK(...)"); the leading quote
-# makes Excel and LibreOffice show it as text when an editor opens the file.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 _CSV_FIELDS = ["id", "published", "partner", "source", "kind", "themes", "title", "url", "origin", "flags"]

@@ -44,3 +44,14 @@ def _atomic_write(path: Path, data: str | bytes, encoding: str) -> None:
         os.fsync(dir_fd)  # the rename itself must survive a power cut
     finally:
         os.close(dir_fd)
+
+
+# A value may start like a spreadsheet formula ("=HYPERLINK(...)"); the leading quote makes Excel and
+# LibreOffice show it as text when someone opens a CSV the pipeline wrote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str | None) -> str:
+    """``value`` as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    value = value or ""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value

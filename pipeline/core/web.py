@@ -17,6 +17,11 @@ holds the rules every one of them keeps, in one place:
   says; every response carries a Content-Security-Policy and the other security headers; errors
   are short pages (or JSON) without a stack trace.
 
+A public service (``public=True``: the sign-up pages and SendGrid's webhook, behind the alliance's
+web server) keeps the rules for untrusted requests but not the first three: it answers any host
+name, has no password, and its forms carry no CSRF token (there is no session whose authority a
+forged request could borrow; a sign-up is confirmed by mail, a webhook call by its signature).
+
 ``Guard`` is the pure ASGI middleware that does all of this; ``create_app`` puts it around a
 Starlette app; ``serve`` binds the socket (a free port for 0), reports the address and runs
 uvicorn until Ctrl-C.
@@ -202,9 +207,11 @@ class Guard:
         public_paths: Sequence[str] = ("/static/",),
         error_css: str = "",
         title: str = "Sign in",
+        public: bool = False,
     ) -> None:
         self.app = app
-        self.password = password
+        self.public = public
+        self.password = None if public else password
         self.max_body = max_body
         self.csp = csp
         self.public_paths = tuple(public_paths)
@@ -237,7 +244,7 @@ class Guard:
         method = scope["method"].upper()
         path: str = scope.get("path", "/")
         as_json = wants_json(headers)
-        if not self.password and not is_loopback(_hostname(headers.get("host", ""))):
+        if not self.public and not self.password and not is_loopback(_hostname(headers.get("host", ""))):
             await self._error(
                 send,
                 421,
@@ -275,7 +282,7 @@ class Guard:
                 )
             return
         token = self.csrf_token(session)
-        if method in UNSAFE_METHODS:
+        if method in UNSAFE_METHODS and not self.public:
             why = self._csrf_problem(headers, body, token)
             if why:
                 await self._error(send, 403, why, as_json, "reload the page and try again")
@@ -487,12 +494,15 @@ def create_app(
     csp: str = CSP,
     error_css: str = "",
     title: str = "Sign in",
+    public: bool = False,
 ) -> tuple[Starlette, Guard]:
     """A Starlette app with ``routes`` inside the Guard; returns both (the Guard serves the app)."""
     from starlette.applications import Starlette
 
     app = Starlette(routes=list(routes), exception_handlers=_exception_handlers(), lifespan=lifespan)
-    guard = Guard(app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title)
+    guard = Guard(
+        app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title, public=public
+    )
     return app, guard
 
 

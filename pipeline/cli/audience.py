@@ -1,0 +1,138 @@
+"""Commands of the audience: the public service (``serve``) and the subscriber list (``subscribers``)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.core.files import spreadsheet_safe
+from pipeline.core.store import Store
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
+)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int) -> None:
+    """The public service: sign-up with double opt-in and SendGrid's signed event webhook.
+
+    Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
+    alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
+    /webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
+    Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
+    no address.
+
+    \b
+    Example:
+      newsletter serve --port 8080
+    """
+    from pipeline.audience.service import create
+    from pipeline.core import web
+
+    config = ctx.config
+    with Store(config.settings.state):
+        pass  # the state database exists and is migrated before the first request
+    sock = web.bind(host, port)
+    here = web.address(sock)
+    app = create(config, address=here)
+    click.echo(f"Serving {here}/aanmelden (the webhook: /webhooks/sendgrid); Ctrl-C stops it.")
+    if not config.settings.signup.public_url:
+        click.echo(
+            f"note: the links in confirmation mails start with {here}; behind a web server, set"
+            " newsletter.signup.public_url in sources.yaml to the address readers use",
+            err=True,
+        )
+    if not os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY"):
+        click.echo(
+            "note: SENDGRID_WEBHOOK_PUBLIC_KEY is not set, so the webhook refuses every call (503);"
+            " copy the verification key from SendGrid (Settings, Mail Settings, Signed Event Webhook)",
+            err=True,
+        )
+    sys.stdout.flush()
+    web.serve(app, sock)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def subscribers(click_ctx: click.Context) -> None:
+    """The subscriber list in the state database: counts by status, import of a CSV, export.
+
+    Sends go to the active subscribers here once there are any; before that, to the CSV named
+    by newsletter.subscribers in sources.yaml. Addresses are never printed, except by export.
+
+    \b
+    Examples:
+      newsletter subscribers
+      newsletter subscribers import oude-lijst.csv --basis "toestemming via het oude formulier (2024)"
+      newsletter subscribers export > actief.csv
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    with Store(ctx.config.settings.state) as store:
+        counts = store.subscriber_counts()
+    if not counts:
+        click.echo("No subscribers in the state database; sends use the CSV list (newsletter.subscribers).")
+        return
+    for status, n in sorted(counts.items(), key=lambda kv: (kv[0] != "active", kv[0])):
+        click.echo(f"{status:<14} {n:>7}")
+    click.echo(f"{'total':<14} {sum(counts.values()):>7}")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--basis", required=True, metavar="TEXT", help="The legal basis these people are on the list by."
+)
+@pass_ctx
+def import_command(ctx: Context, file: Path, basis: str) -> None:
+    """Bring in an existing list (a CSV with email; name, organisation, province optional) as active.
+
+    Someone who unsubscribed, bounced or complained stays as they are.
+
+    \b
+    Example:
+      newsletter subscribers import leden.csv --basis "gerechtvaardigd belang: partners van de alliantie"
+    """
+    from pipeline.audience import import_list
+
+    with Store(ctx.config.settings.state) as store:
+        counts, problems = import_list(ctx.config, store, file, basis, dt.datetime.now(dt.UTC))
+    for p in problems:
+        click.echo(str(p), err=True)
+    click.echo("Imported: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+    if problems and not (counts["added"] or counts["updated"] or counts["already active"]):
+        raise SystemExit(EXIT_FAILED)
+
+
+@subscribers.command("export")
+@pass_ctx
+def export_command(ctx: Context) -> None:
+    """Write the active subscribers as CSV to standard output (email, name, organisation, province,
+    since, basis). Personal data: keep the file out of git.
+
+    \b
+    Example:
+      newsletter subscribers export > actief.csv
+    """
+    from pipeline.audience import EXPORT_FIELDS, export_rows
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    with Store(ctx.config.settings.state) as store:
+        for row in export_rows(store, ctx.config.settings.timezone):
+            writer.writerow(
+                {k: spreadsheet_safe(v) if k in ("name", "organisation") else v for k, v in row.items()}
+            )
+    click.echo(out.getvalue(), nl=False)
