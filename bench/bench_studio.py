@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from browser import Browser, chromium_path  # noqa: E402
 from conftest import seed  # noqa: E402
-from studio_server import running_studio  # noqa: E402
+from servers import running_studio  # noqa: E402
 from test_render import big_issue  # noqa: E402
 
 from pipeline.core.config import load_config  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Sent, make_item, newsletter, seed, write_issue
-from studio_server import running_studio
+from servers import running_studio
 
 from pipeline.core.config import load_config
 from pipeline.core.store import Store

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import Browser
-from conftest import REPO, newsletter, write_issue
-from studio_server import Studio, running_studio
+from browser import Browser, axe_violations
+from conftest import newsletter, write_issue
+from servers import Studio, running_studio
 
 pytestmark = pytest.mark.browser
 
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 WAIT = 10_000  # ms: a bound, not a target (the benchmark measures the speed)
 # The laptops entry as the draft writes it: its comment lines (the points change with the clock), then its id.
 LAPTOPS = re.compile(r"      # 1\.200 opgeknapte laptops.*?\n      - item: f2f16c55bb0a\n", re.S)
@@ -166,18 +165,6 @@ def test_test_send_and_approval_from_the_page(studio: Studio, drafted: Path, bro
     assert "2026-12       approved" in status.stdout
 
 
-def axe(page: Any) -> list[Any]:
-    if not AXE.exists():
-        pytest.skip(f"{AXE} is missing: run 'npm ci' (axe-core is in package.json)")
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    found = page.evaluate(
-        "axe.run(document, {iframes: false, resultTypes: ['violations']}).then(r => r.violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => ({id: v.id, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
-    )
-    return list(found)
-
-
 def test_pages_fit_a_phone_and_a_desktop_and_pass_axe(
     studio: Studio, browser: Browser, tmp_path: Path
 ) -> None:
@@ -196,7 +183,8 @@ def test_pages_fit_a_phone_and_a_desktop_and_pass_axe(
                 name,
                 width,
             )
-            assert axe(page) == [], (name, width, json.dumps(axe(page)))
+            found = axe_violations(page)
+            assert found == [], (name, width, json.dumps(found))
             page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
             page.close()
 

@@ -279,7 +279,8 @@ def read_events(payload: bytes) -> list[Event]:
                 kind,
                 email.strip().lower() if email else None,
                 at,
-                _text(raw.get("issue"), 64),
+                # A test send carries the issue's id too; its clicks are not the list's readers.
+                None if raw.get("test") == "1" else _text(raw.get("issue"), 64),
                 _text(raw.get("batch"), 200),
                 _text(raw.get("request"), 20),
                 _text(raw.get("url")),
@@ -298,6 +299,13 @@ class Applied:
 
 
 def apply_events(store: Store, events: Sequence[Event], now: dt.datetime) -> Applied:
+    """Keep the events of one call and do what each asks, in one transaction (all of it or none:
+    SendGrid sends the call again when the answer is not a 2xx)."""
+    with store.transaction():
+        return _apply(store, events, now)
+
+
+def _apply(store: Store, events: Sequence[Event], now: dt.datetime) -> Applied:
     stored = repeated = inactivated = settled = 0
     for event in events:
         if not store.store_event(event, now):

@@ -11,11 +11,11 @@
 - ``GET /healthz``: ``ok``, for the web server or a monitor.
 
 The pages come from the templates in ``signup/``, which an instance overrides in ``templates/``.
-Every request is untrusted: bodies over 64 KB are refused, fields are checked and escaped, a wrong
-address gets the form again with the message (never a 500), the hidden ``website`` field catches
-robots, sign-ups are limited per client and per address, and no address ever reaches a log line.
-The confirmation mail goes out after the answer, so that the answer takes as long for a known
-address as for a new one.
+Every request is untrusted: bodies over 64 KB (the webhook's: 1 MB) are refused, fields are
+checked and escaped, a wrong address gets the form again with the message (never a 500), the
+hidden ``website`` field catches robots, sign-ups are limited per client and per address, and no
+address ever reaches a log line. The confirmation mail goes out after the answer, so that the
+answer takes as long for a known address as for a new one.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ from pipeline.core.store import Store
 from pipeline.core.templating import environment, render_template
 from pipeline.core.web import create_app, form, is_loopback
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # a sign-up is a few hundred bytes
+# SendGrid posts its events in batches of up to 768 KB (or every 30 seconds); a larger body is not
+# SendGrid's, and is refused before it is read in full.
+WEBHOOK_MAX_BODY = 1024 * 1024
+WEBHOOK = "/webhooks/sendgrid"
 log = logging.getLogger("newsletter.serve")
 
 
@@ -131,6 +135,10 @@ def create(
     pages.form({}, {}, audience.FORM, 200)
 
     public_url = (s.signup.public_url or address).rstrip("/")
+    # One writer at a time in this process: SQLite allows one anyway, and its busy handler sleeps
+    # (up to 100 ms a time) where a lock hands over at once. Other processes (cron's run) still
+    # wait on SQLite's own lock.
+    writing = threading.Lock()
 
     def show_form(request: Request) -> Response:
         return pages.form({}, {}, audience.FORM, 200)
@@ -153,7 +161,7 @@ def create(
         person = read.person
 
         def work() -> None:
-            with Store(s.state) as store:
+            with writing, Store(s.state) as store:
                 done = audience.signup(config, store, person, clock())
             if done.token:
                 mail(person.email, done.token, public_url)
@@ -178,7 +186,7 @@ def create(
         token = (await form(request)).get("token", "")
 
         def work() -> str:
-            with Store(s.state) as store:
+            with writing, Store(s.state) as store:
                 return audience.confirm(store, token, clock())
 
         outcome = await run_in_threadpool(work)
@@ -200,7 +208,7 @@ def create(
             return JSONResponse({"error": e.message}, status_code=e.status)
 
         def work() -> audience.Applied:
-            with Store(s.state) as store:
+            with writing, Store(s.state) as store:
                 return audience.apply_events(store, events, clock())
 
         done = await run_in_threadpool(work)
@@ -226,8 +234,8 @@ def create(
         Route("/aanmelden.css", css, methods=["GET"]),
         Route("/bevestig", confirm_page, methods=["GET"]),
         Route("/bevestig", confirm, methods=["POST"]),
-        Route("/webhooks/sendgrid", webhook, methods=["POST"]),
+        Route(WEBHOOK, webhook, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    _app, guard = create_app(routes, max_body=MAX_BODY, public=True)
+    _app, guard = create_app(routes, max_body=MAX_BODY, public=True, body_limits={WEBHOOK: WEBHOOK_MAX_BODY})
     return guard

@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     # confirmation link points there), the consent text they agree to and its version (on record with
     # each confirmation), how long a confirmation link works, and the limits per client and address.
     "signup": {
-        "public_url": None,  # e.g. https://nieuwsbrief.example.org; default: the address the request came to
+        "public_url": None,  # e.g. https://nieuwsbrief.example.org; default: the address serve listens on
         "consent_text": (
             "Ja, ik wil de nieuwsbrief ontvangen. Mijn e-mailadres wordt alleen daarvoor gebruikt; ik kan me"
             " altijd afmelden via de link in elke nieuwsbrief."

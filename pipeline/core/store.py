@@ -521,7 +521,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, so a crash leaves no half-write."""
+        """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, so a crash leaves no half-write.
+
+        Inside another transaction it is part of that one (its COMMIT covers both)."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -208,11 +208,13 @@ class Guard:
         error_css: str = "",
         title: str = "Sign in",
         public: bool = False,
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.public = public
         self.password = None if public else password
         self.max_body = max_body
+        self.body_limits = dict(body_limits or {})  # a path that takes more (or less) than max_body
         self.csp = csp
         self.public_paths = tuple(public_paths)
         self.error_css = error_css
@@ -255,12 +257,13 @@ class Guard:
             return
         body = b""
         if method in UNSAFE_METHODS:
-            read = await _read_body(receive, self.max_body, headers)
+            limit = self.body_limits.get(path, self.max_body)
+            read = await _read_body(receive, limit, headers)
             if read is None:
                 await self._error(
                     send,
                     413,
-                    f"the request is larger than {self.max_body // 1024} KB",
+                    f"the request is larger than {limit // 1024} KB",
                     as_json,
                     "send less text at once",
                 )
@@ -495,14 +498,16 @@ def create_app(
     error_css: str = "",
     title: str = "Sign in",
     public: bool = False,
+    body_limits: Mapping[str, int] | None = None,
 ) -> tuple[Starlette, Guard]:
     """A Starlette app with ``routes`` inside the Guard; returns both (the Guard serves the app)."""
     from starlette.applications import Starlette
 
     app = Starlette(routes=list(routes), exception_handlers=_exception_handlers(), lifespan=lifespan)
     guard = Guard(
-        app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title, public=public
-    )
+        app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title, public=public,
+        body_limits=body_limits,
+    )  # fmt: skip
     return app, guard
 
 
