@@ -16,7 +16,13 @@ What counts (docs/report.md says the same for users):
   the middle day of its period falls in the report's period (``pipeline.core.monitoring``), and
   counts each activity once in every view (its first theme, its horizon, its partner's sector, its
   province), so that every view adds up to the same totals. Activities are not contributions to
-  the newsletter: the candidates collect makes of them stay out of the counts above.
+  the newsletter: the candidates collect makes of them stay out of the counts above;
+- what readers did: the clicks on the issues sent in the period (SendGrid's click events, kept by
+  the event webhook), whenever they came, so that reports that follow each other count each click
+  once. A click belongs to a story when its link, without utm_* and tracking parameters, is the
+  story's URL; the rest (the web version, a partner's website) are "other links". A partner's
+  readers are the unique clickers of each of its stories, added up. Opens are not counted: mail
+  apps open mail by themselves (Apple's Mail Privacy Protection), so an open says nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pygal
 from markupsafe import Markup
@@ -49,8 +56,9 @@ from pipeline.core.monitoring import (
     counts_in,
     read_monitoring,
 )
-from pipeline.core.store import Store
+from pipeline.core.store import SentIssue, Store
 from pipeline.core.templating import environment, render_template
+from pipeline.core.urls import canonical_url, same_page
 
 UNKNOWN = "onbekend"  # the id of the "not given" bucket in every breakdown
 
@@ -215,6 +223,83 @@ class MonitoringPart:
 
 
 @dataclass(frozen=True)
+class StoryClicks:
+    """One story of a sent issue: how many readers clicked it, and how often."""
+
+    issue: str
+    position: int  # in the issue, from 0
+    item: str
+    title: str
+    url: str
+    partner: str | None  # the partner's id; None: another source's story
+    source: str  # the partner's name, or the other source's
+    clickers: int  # unique readers
+    clicks: int
+
+
+@dataclass(frozen=True)
+class IssueClicks:
+    """One issue sent in the period, its stories by unique clickers (most first)."""
+
+    id: str
+    subject: str
+    sent_on: dt.date  # in the instance's time zone
+    stories: tuple[StoryClicks, ...]
+    clickers: int  # unique readers who clicked any link of the issue
+    clicks: int  # every click, on stories and other links
+    other_clickers: int  # unique readers who clicked a link that is no story
+    other_clicks: int
+
+
+@dataclass(frozen=True)
+class PartnerClicks:
+    """A partner (or another source) with stories in the period's issues: read beside contributed."""
+
+    id: str
+    name: str
+    partner: bool  # False: another source (a research institute's feed)
+    items: int  # contributed in the period (as under "Alle partners")
+    featured: int
+    stories: int  # its stories in the issues sent in the period
+    clickers: int  # the unique clickers of each of those stories, added up
+    clicks: int
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    """A clicked link that is no story of its issue (the web version, a partner's website, ...)."""
+
+    link: str  # host and path: no query, which may carry a reader's token
+    label: str  # what it is, when known ("Webversie of archief"), else ""
+    clickers: int  # unique readers over the period's issues
+    clicks: int
+
+
+@dataclass(frozen=True)
+class ClicksPart:
+    """ "Wat lezers deden": the clicks on the issues sent in the period."""
+
+    issues: tuple[IssueClicks, ...]  # in send order
+    partners: tuple[PartnerClicks, ...]  # most readers first
+    links: tuple[LinkClicks, ...]  # the other links, most clicked first
+    clickers: int  # unique readers who clicked anything in the period's issues: the headline
+    clicks: int
+    story_clicks: int
+
+    @property
+    def other_clicks(self) -> int:
+        return self.clicks - self.story_clicks
+
+    @property
+    def stories(self) -> int:
+        return sum(len(i.stories) for i in self.issues)
+
+    @property
+    def stories_clicked(self) -> int:
+        return sum(1 for i in self.issues for s in i.stories if s.clicks)
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     start: dt.date  # inclusive
@@ -231,6 +316,14 @@ class Report:
     silent: tuple[PartnerRow, ...]  # the call list, longest silent first
     new: tuple[PartnerRow, ...]  # joined within the period, newest first
     monitoring: MonitoringPart | None = None  # None: no partner has a pledge and no progress file exists
+    clicks: ClicksPart | None = None  # None: no click event ever came in (no event webhook yet)
+
+    def partner_clickers(self, partner_id: str) -> int:
+        """A partner's readers in the period (its stories' unique clickers added up); 0 without clicks."""
+        for row in self.clicks.partners if self.clicks else ():
+            if row.partner and row.id == partner_id:
+                return row.clickers
+        return 0
 
 
 # -- building it ----------------------------------------------------------------------------------
@@ -306,7 +399,8 @@ def build_report(
         appeared[row.item].append(row.issue)
     for issues in appeared.values():
         issues.sort(key=lambda i: order.get(i, len(order)))
-    issues_sent = sum(1 for row in sent if since <= row.sent_at < until)
+    sent_in_period = [row for row in sent if since <= row.sent_at < until]
+    issues_sent = len(sent_in_period)
 
     partners = config.partners
     partner_items = [i for i in items if i.partner]
@@ -371,6 +465,7 @@ def build_report(
     part = None
     if monitoring.checked or any(p.pledge for p in partners.values()):
         part = _monitoring(config, monitoring, start, end, rows, appeared)
+    clicks = _clicks(config, store, sent_in_period, rows, other, appeared) if store.has_clicks() else None
     return Report(
         title=config.settings.title,
         start=start,
@@ -387,7 +482,162 @@ def build_report(
         silent=tuple(silent),
         new=tuple(new),
         monitoring=part,
+        clicks=clicks,
     )
+
+
+def _link(config: Config, url: str) -> tuple[str, str]:
+    """A link that is no story, as the page shows it: (host and path, what it is when known).
+
+    The query goes: a link can carry a reader's own token (SendGrid's unsubscribe page does), and
+    the report is mailed around."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        return (f"{scheme}:" if scheme else "(geen webadres)"), ("E-mail" if scheme == "mailto" else "")
+    parts = urlsplit(canonical)
+    link = parts.netloc + parts.path
+    archive = same_page(config.settings.archive_url) or ""
+    if (same_page(canonical) or "").startswith(archive):
+        return link, "Webversie of archief"
+    if parts.netloc.endswith("sendgrid.net") or "/asm/" in parts.path:
+        return link, "Afmelden of voorkeuren"
+    for p in config.partners.values():
+        site = canonical_url(p.website or "")
+        if site and urlsplit(site).netloc == parts.netloc:
+            return link, f"Website van {p.name}"
+    return link, ""
+
+
+def _clicks(
+    config: Config,
+    store: Store,
+    issues: Sequence[SentIssue],
+    contributions: Sequence[PartnerRow],
+    others: Sequence[Item],
+    appeared: Mapping[str, list[str]],
+) -> ClicksPart:
+    """What readers did with the issues sent in the period: clicks per story, partner and link."""
+    tz = config.settings.timezone
+    wanted = {i.id for i in issues}
+    placements: dict[str, list[str]] = defaultdict(list)
+    for placed in store.sent_items():
+        if placed.issue in wanted:
+            placements[placed.issue].append(placed.item)  # in position order
+    items = store.get_items({i for ids in placements.values() for i in ids})
+    counts: dict[str, list[tuple[str, str | None, int]]] = defaultdict(list)
+    for c in store.click_counts(wanted):
+        counts[c.issue].append((c.url, c.email, c.clicks))
+
+    readers: set[str] = set()
+    link_readers: dict[str, set[str]] = defaultdict(set)
+    link_clicks: Counter[str] = Counter()
+    labels: dict[str, str] = {}
+    issue_rows = []
+    for issue in issues:
+        own = [items[i] for i in placements.get(issue.id, []) if i in items]
+        # Matched as pages: the clicked link without UTM or tracking, http or https, is the story.
+        story_of = {same_page(item.url): item.id for item in own if same_page(item.url)}
+        story_readers: dict[str, set[str]] = defaultdict(set)
+        story_clicks: Counter[str] = Counter()
+        issue_readers: set[str] = set()
+        other_readers: set[str] = set()
+        other_clicks = 0
+        for url, email, n in counts.get(issue.id, []):
+            page = same_page(url)
+            item_id = story_of.get(page) if page else None
+            people = {email} if email else set()
+            issue_readers |= people
+            if item_id:
+                story_readers[item_id] |= people
+                story_clicks[item_id] += n
+            else:
+                link, label = _link(config, url)
+                labels[link] = label
+                link_readers[link] |= people
+                link_clicks[link] += n
+                other_readers |= people
+                other_clicks += n
+        readers |= issue_readers
+        stories = [
+            StoryClicks(
+                issue=issue.id,
+                position=position,
+                item=item.id,
+                title=item.title,
+                url=item.url,
+                partner=item.partner,
+                source=_source_name(config, item),
+                clickers=len(story_readers[item.id]),
+                clicks=story_clicks[item.id],
+            )
+            for position, item in enumerate(own)
+        ]
+        stories.sort(key=lambda s: (-s.clickers, -s.clicks, s.position))
+        issue_rows.append(
+            IssueClicks(
+                id=issue.id,
+                subject=issue.subject,
+                sent_on=issue.sent_at.astimezone(tz).date(),
+                stories=tuple(stories),
+                clickers=len(issue_readers),
+                clicks=sum(n for _, _, n in counts.get(issue.id, [])),
+                other_clickers=len(other_readers),
+                other_clicks=other_clicks,
+            )
+        )
+
+    everything = [s for i in issue_rows for s in i.stories]
+    contributed = {r.id: r for r in contributions}
+    by_source: dict[str, list[Item]] = defaultdict(list)
+    for item in others:
+        by_source[item.source].append(item)
+    groups: dict[tuple[bool, str], list[StoryClicks]] = defaultdict(list)
+    for s in everything:
+        item = items[s.item]
+        groups[(True, item.partner) if item.partner else (False, item.source)].append(s)
+    partner_rows = []
+    for (is_partner, key), own_stories in groups.items():
+        if is_partner:
+            mine_row = contributed.get(key)
+            name = mine_row.name if mine_row else key
+            made, featured = (mine_row.items, mine_row.featured) if mine_row else (0, 0)
+        else:
+            name = config.sources[key].name if key in config.sources else key
+            mine = by_source.get(key, [])
+            made, featured = len(mine), sum(1 for i in mine if i.id in appeared)
+        partner_rows.append(
+            PartnerClicks(
+                id=key,
+                name=name,
+                partner=is_partner,
+                items=made,
+                featured=featured,
+                stories=len(own_stories),
+                clickers=sum(s.clickers for s in own_stories),
+                clicks=sum(s.clicks for s in own_stories),
+            )
+        )
+    partner_rows.sort(key=lambda r: (-r.clickers, -r.clicks, not r.partner, r.name.casefold(), r.id))
+    links = [LinkClicks(k, labels[k], len(link_readers[k]), link_clicks[k]) for k in link_clicks]
+    links.sort(key=lambda r: (-r.clicks, -r.clickers, r.link))
+    return ClicksPart(
+        issues=tuple(issue_rows),
+        partners=tuple(partner_rows),
+        links=tuple(links),
+        clickers=len(readers),
+        clicks=sum(i.clicks for i in issue_rows),
+        story_clicks=sum(s.clicks for s in everything),
+    )
+
+
+def _source_name(config: Config, item: Item) -> str:
+    """Who a story is from: its partner's name, or the other source's (its id when neither is known)."""
+    if item.partner:
+        p = config.partners.get(item.partner)
+        return p.name if p else item.partner
+    s = config.sources.get(item.source)
+    return s.name if s else item.source
 
 
 def _reach_rows(
@@ -631,6 +881,20 @@ def summary_lines(report: Report) -> list[str]:
             lines.append(
                 f"  Not counted, with errors (run 'newsletter validate'): {', '.join(m.not_counted)}"
             )
+    c = report.clicks
+    if c is not None:
+        top = next((r for r in c.partners if r.clickers), None)
+        most = (
+            f"; most read: {top.name} ({top.clickers} reader{'s' if top.clickers != 1 else ''})"
+            if top
+            else ""
+        )
+        lines.append(
+            f"  Clicks (on the {t.issues_sent} issue{'s' if t.issues_sent != 1 else ''} sent in the period): "
+            f"{c.clickers} reader{'s' if c.clickers != 1 else ''} clicked; {c.story_clicks} "
+            f"click{'s' if c.story_clicks != 1 else ''} on {c.stories_clicked} of {c.stories} stories, "
+            f"{c.other_clicks} on other links" + most
+        )
     return lines
 
 
@@ -798,6 +1062,43 @@ def _activities_share_chart(m: MonitoringPart) -> Chart:
     return _inline(chart, "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", text)
 
 
+CLICK_CHART_ROWS = 10  # the chart shows the most read; the table below it has every row
+
+
+def _readers(n: int) -> str:
+    return f"{number(n)} {'lezer' if n == 1 else 'lezers'}"
+
+
+def _clicks_word(n: int) -> str:
+    return f"{number(n)} {'klik' if n == 1 else 'klikken'}"
+
+
+def clicks_chart(c: ClicksPart) -> Chart:
+    """The most read partners and sources: readers (unique per story, added up) and clicks."""
+    rows = [r for r in c.partners if r.clicks][:CLICK_CHART_ROWS]
+    chart = pygal.HorizontalBar(
+        height=110 + 44 * max(len(rows), 2),
+        width=760,
+        legend_at_bottom=True,
+        formatter=_whole,
+        value_formatter=_whole,
+        truncate_label=-1,
+        **COMMON,
+    )
+    chart.x_labels = [r.name for r in reversed(rows)]
+    chart.add("Lezers die klikten", [r.clickers for r in reversed(rows)])
+    chart.add("Klikken", [r.clicks for r in reversed(rows)])
+    title = "Lezers die klikten, per partner of bron"
+    if rows:
+        text = title
+        if sum(1 for r in c.partners if r.clicks) > len(rows):
+            text += f", de {len(rows)} meest gelezen (de tabel heeft ze allemaal)"
+        text += ": " + "; ".join(f"{r.name}: {_readers(r.clickers)}, {_clicks_word(r.clicks)}" for r in rows)
+    else:
+        text = f"{title}: nog geen klikken op verhalen uit nieuwsbrieven van deze periode"
+    return _inline(chart, "klikken-partners", title, text + ".")
+
+
 def monitoring_charts(m: MonitoringPart) -> dict[str, Chart]:
     out = {
         "themas": _reach_bars("bereik-themas", "Bereik per thema", m.themes),
@@ -821,6 +1122,8 @@ def charts(report: Report) -> dict[str, Chart]:
     }
     if report.horizons:
         out["horizons"] = _bars("horizons", "Bijdragen per horizon", report.horizons)
+    if report.clicks is not None:
+        out["klikken"] = clicks_chart(report.clicks)
     return out
 
 
@@ -930,6 +1233,29 @@ def _monitoring_csv(m: MonitoringPart) -> dict[str, str]:
     return files
 
 
+def _clicks_csv(c: ClicksPart) -> dict[str, str]:
+    stories = [
+        ("nieuwsbrief", "verzonden", "positie", "item", "titel", "partner", "bron", "url", "klikkers",
+         "klikken"),
+        *((s.issue, i.sent_on, s.position + 1, s.item, _as_text(s.title), s.partner or "", _as_text(s.source),
+           s.url, s.clickers, s.clicks)
+          for i in c.issues for s in i.stories),
+    ]  # fmt: skip
+    partners = [
+        ("partner", "naam", "soort", "bijdragen", "uitgelicht", "verhalen", "klikkers", "klikken"),
+        *((r.id, _as_text(r.name), "partner" if r.partner else "andere bron", r.items, r.featured, r.stories,
+           r.clickers, r.clicks)
+          for r in c.partners),
+    ]  # fmt: skip
+    links: list[Sequence[object]] = [("link", "wat", "klikkers", "klikken")]
+    links += [(r.link, r.label, r.clickers, r.clicks) for r in c.links]
+    return {
+        "clicks_stories.csv": _csv(stories),
+        "clicks_partners.csv": _csv(partners),
+        "clicks_links.csv": _csv(links),
+    }
+
+
 def csv_files(report: Report) -> dict[str, str]:
     """File name -> CSV text. Plain RFC 4180 CSV (comma, CRLF); written with a UTF-8 byte order
     mark so that Excel shows ë and â right."""
@@ -968,6 +1294,16 @@ def csv_files(report: Report) -> dict[str, str]:
             ("activiteiten_uitgelicht", mt.featured),
             ("voortgang_niet_geteld", len(m.not_counted)),
         ]
+    c = report.clicks
+    if c is not None:
+        summary += [
+            ("lezers_die_klikten", c.clickers),
+            ("klikken", c.clicks),
+            ("klikken_op_verhalen", c.story_clicks),
+            ("klikken_op_andere_links", c.other_clicks),
+            ("verhalen_verstuurd", c.stories),
+            ("verhalen_aangeklikt", c.stories_clicked),
+        ]
     months = [
         ("maand", "van_partners", "andere_bronnen", "verzameld", "uitgelicht"),
         *((m.first_day.strftime("%Y-%m"), m.partner_items, m.other_items, m.collected, m.featured)
@@ -988,7 +1324,12 @@ def csv_files(report: Report) -> dict[str, str]:
         files["horizons.csv"] = _csv(_count_rows("horizon", report.horizons))
     if m is not None:
         files.update(_monitoring_csv(m))
+    if c is not None:
+        files.update(_clicks_csv(c))
     return files
+
+
+LINK_ROWS = 10  # the page shows the most clicked other links; clicks_links.csv has them all
 
 
 def render_html(config: Config, report: Report) -> str:
@@ -1006,6 +1347,8 @@ def render_html(config: Config, report: Report) -> str:
         m=report.monitoring,
         mcharts=monitoring_charts(report.monitoring) if report.monitoring else {},
         csv_names=sorted(csv_files(report)),
+        c=report.clicks,
+        link_rows=LINK_ROWS,
     )
 
 

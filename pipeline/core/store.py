@@ -386,6 +386,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class ClickCount:
+    """How often one reader clicked one link of one issue sent to the list (the report's unit)."""
+
+    issue: str
+    url: str  # the link as clicked: the story's URL with the UTM parameters render added
+    email: str | None  # None: SendGrid's event named nobody (counted as clicks, not as a reader)
+    clicks: int
+
+
+@dataclass(frozen=True)
 class Recall:
     issue: str
     recalled_at: dt.datetime
@@ -1304,6 +1314,29 @@ class Store:
             " WHERE type = 'click' AND issue IS NOT NULL AND url IS NOT NULL"
         )
         return [(r[0], r[1], r[2]) for r in self.db.execute(sql)]
+
+    def has_clicks(self) -> bool:
+        """Whether any click event came in at all (no: the instance has no event webhook yet)."""
+        return self.db.execute("SELECT 1 FROM events WHERE type = 'click' LIMIT 1").fetchone() is not None
+
+    def click_counts(self, issue_ids: Iterable[str]) -> list[ClickCount]:
+        """Clicks per issue, link and reader, for the issues sent to the list among ``issue_ids``.
+
+        Only clicks from the moment the issue's list send started: a test send carries the same
+        issue id, and its readers (the editors) clicked before the list got it."""
+        ids = list(dict.fromkeys(issue_ids))
+        out: list[ClickCount] = []
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                "SELECT e.issue, e.url, e.email, count(*) FROM events e JOIN sent_issues s ON s.id = e.issue"
+                f" WHERE e.type = 'click' AND e.url IS NOT NULL AND e.issue IN ({marks})"
+                " AND e.at >= s.started_at"
+                " GROUP BY e.issue, e.url, e.email ORDER BY e.issue, e.url, e.email",
+                chunk,
+            )
+            out += [ClickCount(r[0], r[1], r[2], int(r[3])) for r in rows]
+        return out
 
 
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
