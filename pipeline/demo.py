@@ -4,7 +4,8 @@ The demo instance ships inside the package, ``pipeline/demo_instance/``: local f
 submissions (and two flawed ones: one with errors, one in policy language), partners' pledges and
 progress files (and one flawed one), sample subscribers at example.org. Every stage runs on a copy,
 in the order a real month goes through them: validate, collect, draft, check, approve, render, a
-test send, ``run`` (cron) sending to the outbox, publish, report.
+test send, ``run`` (cron) sending to the outbox, publish, the readers (the list into the state
+database, a sign-up, SendGrid's signed events: a bounce and clicks), report.
 
 The demo runs on one clock, which starts at the date its sample content was written
 (``DEMO_NOW``) and runs on from there: collecting, drafting, approving, sending, the archive and
@@ -42,6 +43,8 @@ EDITORS_TEXT = {
     "Leerplichtambtenaren leren armoede herkennen. En in december zien we elkaar in Zwolle.\n",
 }
 
+# Which stories (by position in the issue) each demo reader clicks: several partners get readers.
+PICKS = ((0, 1, 2), (1, 3, 5), (2, 6), (4, 1))
 Echo = Callable[[str], None]
 Clock = Callable[[], dt.datetime]
 
@@ -219,6 +222,64 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
     result.files.append(("archive", site_folder(config) / "index.html"))
 
 
+def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
+    """What 'newsletter serve' brings in, without a server: the sample list moves into the state
+    database, a reader signs up and confirms, and SendGrid's signed events (a bounce, clicks on the
+    stories) come back through the webhook's own checks, signed with a key pair made here."""
+    import time
+
+    from pipeline import audience
+    from pipeline.audience.signing import EventSigner, events_body
+    from pipeline.core.store import Person, Store
+    from pipeline.render import add_utm
+
+    now = clock().astimezone(dt.UTC)
+    with Store(config.settings.state) as store:
+        counts, _problems = audience.import_list(
+            config, store, config.root / "subscribers.csv", "demo: voorbeeldadressen", now
+        )
+        echo(f"[subscribers import] subscribers.csv into the state database: {counts['added']} active")
+        reader = Person("lezer@example.org", "Lezer", None, "utrecht", audience.FORM, "1")
+        signup = audience.signup(config, store, reader, now)
+        assert signup.token is not None  # a new address always gets its link
+        audience.confirmation_mail(config, reader.email, signup.token, "http://127.0.0.1:8080", {}, now)
+        outcome = audience.confirm(store, signup.token, now + dt.timedelta(minutes=3))
+        echo(
+            f"[serve] a reader signs up at /aanmelden, gets the link in outbox/aanmelden/ and follows it:"
+            f" {outcome}; {store.subscriber_counts()['active']} active subscribers, consent on record"
+        )
+
+        # The readers' clicks, as SendGrid posts them: the email's links, with their UTM parameters.
+        stories = [store.get_item(p.item) for p in store.sent_items(ISSUE)]
+        urls = [add_utm(item.url, config.settings.utm, ISSUE) for item in stories if item and item.url]
+        readers = ["anna.devries@example.org", "carla@example.org", "daan.bakker@example.org", reader.email]
+        after = GOES_OUT.astimezone(dt.UTC)
+        events: list[dict[str, Any]] = [
+            {"sg_event_id": f"demo-click-{n}", "event": "click", "email": who, "url": url, "issue": ISSUE,
+             "timestamp": int((after + dt.timedelta(minutes=7 + n)).timestamp())}
+            for n, (who, url) in enumerate(
+                [(who, urls[k % len(urls)]) for who, ks in zip(readers, PICKS, strict=True) for k in ks]
+            )
+        ]  # fmt: skip
+        events.append({"sg_event_id": "demo-bounce", "event": "bounce", "email": "bram.jansen@example.org",
+                       "reason": "550 5.1.1 mailbox unavailable", "issue": ISSUE,
+                       "timestamp": int((after + dt.timedelta(minutes=2)).timestamp())})  # fmt: skip
+        signer = EventSigner.new()
+        body = events_body(events)
+        stamp = int(time.time())
+        audience.verify(signer.public_key, body, signer.headers(body, stamp), stamp)
+        applied = audience.apply_events(store, audience.read_events(body), now)
+        try:
+            audience.verify(signer.public_key, body, {}, stamp)
+            refused = "accepted"
+        except audience.WebhookRefused as e:
+            refused = f"refused ({e.status}: {e.message})"
+    echo(
+        f"[webhook] {len(events)} signed events: {applied.stored} stored, {applied.inactivated} subscriber"
+        f" inactive (a bounce); the same body unsigned: {refused}"
+    )
+
+
 def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline.core.store import Store
     from pipeline.report import build_report, default_period, summary_lines, write_report
@@ -261,5 +322,6 @@ def run(into: Path | None, echo: Echo) -> DemoResult:
     _render(config, root, echo, result)
     _send(config, root, echo, result, clock)
     _publish(config, echo, result, clock)
+    _readers(config, root, echo, clock)
     _report(config, root, echo, result)
     return result

@@ -1237,14 +1237,14 @@ def _clicks_csv(c: ClicksPart) -> dict[str, str]:
     stories = [
         ("nieuwsbrief", "verzonden", "positie", "item", "titel", "partner", "bron", "url", "klikkers",
          "klikken"),
-        *((s.issue, i.sent_on, s.position + 1, s.item, _as_text(s.title), s.partner or "", _as_text(s.source),
-           s.url, s.clickers, s.clicks)
+        *((s.issue, i.sent_on, s.position + 1, s.item, spreadsheet_safe(s.title), s.partner or "",
+           spreadsheet_safe(s.source), s.url, s.clickers, s.clicks)
           for i in c.issues for s in i.stories),
     ]  # fmt: skip
     partners = [
         ("partner", "naam", "soort", "bijdragen", "uitgelicht", "verhalen", "klikkers", "klikken"),
-        *((r.id, _as_text(r.name), "partner" if r.partner else "andere bron", r.items, r.featured, r.stories,
-           r.clickers, r.clicks)
+        *((r.id, spreadsheet_safe(r.name), "partner" if r.partner else "andere bron", r.items, r.featured,
+           r.stories, r.clickers, r.clicks)
           for r in c.partners),
     ]  # fmt: skip
     links: list[Sequence[object]] = [("link", "wat", "klikkers", "klikken")]

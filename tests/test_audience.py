@@ -378,13 +378,22 @@ def test_processed_events_settle_a_delivery_the_ledger_left_unknown(store: Store
     assert (counts["accepted"], counts["unknown"]) == (7, 3)
 
 
-def test_clicks_are_kept_per_issue_and_link_with_unique_clickers(store: Store) -> None:
+def test_clicks_are_kept_per_issue_link_and_reader(store: Store) -> None:
+    from pipeline.core.store import ClickCount
+
+    seed(store, sent=[Sent("2026-12", NOW)])
     url = "https://www.example.org/verhaal"
     events = [
         Event("c1", "click", "a@example.org", NOW, issue="2026-12", url=url),
         Event("c2", "click", "a@example.org", NOW, issue="2026-12", url=url),
         Event("c3", "click", "b@example.org", NOW, issue="2026-12", url=url),
         Event("c4", "click", "b@example.org", NOW, issue=None, url=url),  # a test send's: not counted
+        Event(
+            "c5", "click", "c@example.org", NOW - dt.timedelta(hours=1), issue="2026-12", url=url
+        ),  # before
     ]
     audience.apply_events(store, events, NOW)
-    assert store.clicks() == [("2026-12", url, 3, 2)]
+    assert store.click_counts(["2026-12"]) == [
+        ClickCount("2026-12", url, "a@example.org", 2),
+        ClickCount("2026-12", url, "b@example.org", 1),
+    ]

@@ -61,6 +61,20 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     # The progress files and the flawed one travel in the wheel too.
     assert "4 of 6 partners reported 8 activities" in demo.stdout
     assert "[validate] monitoring/2026/leerplicht-rotterdam.yaml, a partner's progress" in demo.stdout
+    # The readers: the list moves into the state database, a sign-up, SendGrid's signed events.
+    assert "[subscribers import] subscribers.csv into the state database: 5 active" in demo.stdout
+    assert "follows it: confirmed; 6 active subscribers, consent on record" in demo.stdout
+    assert (
+        "[webhook] 11 signed events: 11 stored, 1 subscriber inactive (a bounce); the same body unsigned:"
+        " refused (401: the call is not signed)" in demo.stdout
+    )
+    assert (
+        "Clicks (on the 1 issue sent in the period): 4 readers clicked; 10 clicks on 7 of 12 stories,"
+        " 0 on other links; most read: Gemeente Zwolle (4 readers)" in demo.stdout
+    )
+    report = (tmp_path / "demo" / "build" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Wat lezers deden" in report and "Gratis ontbijt op twaalf basisscholen" in report
+    assert len(list((tmp_path / "demo" / "outbox" / "aanmelden").glob("*.eml"))) == 1
 
     init = _run(sys.executable, "-m", "pipeline", "init", str(tmp_path / "new"), cwd=elsewhere, env=env)
     assert init.returncode == 0, init.stderr

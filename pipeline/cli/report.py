@@ -37,7 +37,9 @@ def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out
     With pledges or progress files (monitoring/): whom the partners reached, by theme, horizon,
     sector and province, each pledge beside what the partner did, the partners that did not
     report, and their own words. A progress file counts when the middle of its period (a year,
-    or a half year) falls in the report's period.
+    or a half year) falls in the report's period. With SendGrid's events coming in (newsletter
+    serve): what readers did, clicks per story and per partner on the issues sent in the period
+    (opens are not counted: mail apps open mail by themselves).
     Without dates it covers the last twelve months (this month and the eleven before it).
 
     \b

@@ -1298,23 +1298,6 @@ class Store:
                 ).rowcount
             )
 
-    def clicks(self) -> list[tuple[str, str, int, int]]:
-        """(issue, url, clicks, unique clickers) of every link clicked in a sent issue."""
-        sql = (
-            "SELECT issue, url, count(*), count(DISTINCT email) FROM events"
-            " WHERE type = 'click' AND issue IS NOT NULL AND url IS NOT NULL"
-            " GROUP BY issue, url ORDER BY issue, url"
-        )
-        return [(r[0], r[1], int(r[2]), int(r[3])) for r in self.db.execute(sql)]
-
-    def clickers(self) -> list[tuple[str, str, str]]:
-        """(issue, url, email) of every click, for unique counts per story and per partner."""
-        sql = (
-            "SELECT DISTINCT issue, url, email FROM events"
-            " WHERE type = 'click' AND issue IS NOT NULL AND url IS NOT NULL"
-        )
-        return [(r[0], r[1], r[2]) for r in self.db.execute(sql)]
-
     def has_clicks(self) -> bool:
         """Whether any click event came in at all (no: the instance has no event webhook yet)."""
         return self.db.execute("SELECT 1 FROM events WHERE type = 'click' LIMIT 1").fetchone() is not None
