@@ -397,3 +397,20 @@ def test_clicks_are_kept_per_issue_link_and_reader(store: Store) -> None:
         ClickCount("2026-12", url, "a@example.org", 2),
         ClickCount("2026-12", url, "b@example.org", 1),
     ]
+
+
+def test_wrong_signup_settings_are_named_with_their_line(cli: Cli, demo_root: Path) -> None:
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8").replace(
+        "  language: nl\n",
+        "  language: nl\n  signup:\n    public_url: nieuwsbrief\n    link_days: nul\n    consent_text: Ja graag.\n",
+    )
+    sources.write_text(text, encoding="utf-8")
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert (
+        "sources.yaml:14: 'nieuwsbrief' is not a web address; write it in full, starting with https://"
+        in result.output
+    )
+    assert "sources.yaml:15: 'link_days' should be a whole number, not 'nul'" in result.output
+    assert "sources.yaml:13: warning: a consent text of your own needs its 'consent_version'" in result.output
