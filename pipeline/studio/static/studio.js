@@ -110,6 +110,6 @@
     });
     source.addEventListener("open", function () { banner(""); });
   }
-  var note = document.getElementById("note");
-  if (note && note.classList.contains("ok")) { setTimeout(function () { note.hidden = true; }, 8000); }
+  // The note of the last action stays until the next page: a message that hides itself after a few
+  // seconds is gone before a slow reader (or a busy machine's page) has seen it (WCAG 2.2.1).
 })();
