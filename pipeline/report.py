@@ -999,17 +999,24 @@ def _months_chart(report: Report) -> Chart:
     return _inline(chart, "maanden", "Items per maand", text)
 
 
+def _with_ervaringsdeskundigen(
+    chart_id: str, title: str, noun: str, part: int, whole: int, share: float
+) -> Chart:
+    """A ring of the ``part`` of ``whole`` contributions or activities with ervaringsdeskundigen."""
+    chart = pygal.Pie(height=300, width=460, inner_radius=0.55, legend_at_bottom=True, **COMMON)
+    if whole:
+        chart.add("Met ervaringsdeskundigen", part)
+        chart.add("Zonder (of niet vermeld)", whole - part)
+    text = f"{number(part)} van de {number(whole)} {noun} ({percent(share)}) met ervaringsdeskundigen."
+    return _inline(chart, chart_id, title, text)
+
+
 def _share_chart(report: Report) -> Chart:
     t = report.totals
-    chart = pygal.Pie(height=300, width=460, inner_radius=0.55, legend_at_bottom=True, **COMMON)
-    if t.partner_items:
-        chart.add("Met ervaringsdeskundigen", t.ervaringsdeskundigen)
-        chart.add("Zonder (of niet vermeld)", t.partner_items - t.ervaringsdeskundigen)
-    text = (
-        f"{t.ervaringsdeskundigen} van de {t.partner_items} bijdragen "
-        f"({percent(t.ervaringsdeskundigen_share)}) met ervaringsdeskundigen."
-    )
-    return _inline(chart, "ervaringsdeskundigen", "Bijdragen met ervaringsdeskundigen", text)
+    return _with_ervaringsdeskundigen(
+        "ervaringsdeskundigen", "Bijdragen met ervaringsdeskundigen", "bijdragen",
+        t.ervaringsdeskundigen, t.partner_items, t.ervaringsdeskundigen_share,
+    )  # fmt: skip
 
 
 REACH_SERIES = (("children", "Kinderen"), ("families", "Gezinnen"), ("professionals", "Professionals"))
@@ -1027,17 +1034,17 @@ def _whole(value: float) -> str:
     return number(round(value))
 
 
+def _legend_bars(rows: int, *, per_row: int) -> pygal.HorizontalBar:
+    """Horizontal bars, a few series per row with a legend below, Dutch numbers on the bars."""
+    return pygal.HorizontalBar(
+        height=110 + per_row * max(rows, 2), width=760, legend_at_bottom=True, formatter=_whole,
+        value_formatter=_whole, truncate_label=-1, **COMMON,
+    )  # fmt: skip
+
+
 def _reach_bars(chart_id: str, title: str, rows: Sequence[ReachRow]) -> Chart:
     """Three bars per row (children, families, professionals), Dutch numbers on the bars."""
-    chart = pygal.HorizontalBar(
-        height=110 + 58 * max(len(rows), 2),
-        width=760,
-        legend_at_bottom=True,
-        formatter=_whole,
-        value_formatter=_whole,
-        truncate_label=-1,
-        **COMMON,
-    )
+    chart = _legend_bars(len(rows), per_row=58)
     chart.x_labels = [r.title for r in reversed(rows)]
     for key, label in REACH_SERIES:
         chart.add(label, [getattr(r, key) for r in reversed(rows)])
@@ -1051,15 +1058,10 @@ def _reach_bars(chart_id: str, title: str, rows: Sequence[ReachRow]) -> Chart:
 
 def _activities_share_chart(m: MonitoringPart) -> Chart:
     t = m.totals
-    chart = pygal.Pie(height=300, width=460, inner_radius=0.55, legend_at_bottom=True, **COMMON)
-    if t.activities:
-        chart.add("Met ervaringsdeskundigen", t.ervaringsdeskundigen)
-        chart.add("Zonder (of niet vermeld)", t.activities - t.ervaringsdeskundigen)
-    text = (
-        f"{number(t.ervaringsdeskundigen)} van de {number(t.activities)} activiteiten "
-        f"({percent(t.ervaringsdeskundigen_share)}) met ervaringsdeskundigen."
-    )
-    return _inline(chart, "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", text)
+    return _with_ervaringsdeskundigen(
+        "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", "activiteiten",
+        t.ervaringsdeskundigen, t.activities, t.ervaringsdeskundigen_share,
+    )  # fmt: skip
 
 
 CLICK_CHART_ROWS = 10  # the chart shows the most read; the table below it has every row
@@ -1076,15 +1078,7 @@ def _clicks_word(n: int) -> str:
 def clicks_chart(c: ClicksPart) -> Chart:
     """The most read partners and sources: readers (unique per story, added up) and clicks."""
     rows = [r for r in c.partners if r.clicks][:CLICK_CHART_ROWS]
-    chart = pygal.HorizontalBar(
-        height=110 + 44 * max(len(rows), 2),
-        width=760,
-        legend_at_bottom=True,
-        formatter=_whole,
-        value_formatter=_whole,
-        truncate_label=-1,
-        **COMMON,
-    )
+    chart = _legend_bars(len(rows), per_row=44)
     chart.x_labels = [r.name for r in reversed(rows)]
     chart.add("Lezers die klikten", [r.clickers for r in reversed(rows)])
     chart.add("Klikken", [r.clicks for r in reversed(rows)])
