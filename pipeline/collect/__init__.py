@@ -330,6 +330,20 @@ class _Writer:
             self.results.append(r)
             self.on_result(r)
 
+    def write_local(self, source: str, shown: str, items: list[Item]) -> None:
+        """Write the items of a local source (submissions, progress files) in a transaction of
+        their own; a failed write is reported, as for feeds, and the other sources still collected."""
+        try:
+            with self.store.transaction():
+                new, updated = self.write_items(items)
+        except Exception as e:
+            result = SourceResult(source, shown, "failed", _unstored(e), items=len(items))
+        else:
+            status = "fetched" if new or updated else "unchanged"
+            result = SourceResult(source, shown, status, None, new, updated, len(items))
+        self.results.append(result)
+        self.on_result(result)
+
     def _write_alone(self, p: _Pending) -> SourceResult:
         try:
             with self.store.transaction():
@@ -442,17 +456,7 @@ def _local_submissions(config: Config, only: str | None, writer: _Writer) -> lis
             if sub is not None:
                 items.append(submission_to_item(sub))
         shown = display_path(source.path, config.root)
-        sid = submission_source(shown)
-        try:
-            with writer.store.transaction():
-                new, updated = writer.write_items(items)
-        except Exception as e:  # as for feeds: reported, and the other sources still collected
-            result = SourceResult(sid, shown, "failed", _unstored(e), items=len(items))
-        else:
-            status = "fetched" if new or updated else "unchanged"
-            result = SourceResult(sid, shown, status, None, new, updated, len(items))
-        writer.results.append(result)
-        writer.on_result(result)
+        writer.write_local(submission_source(shown), shown, items)
     return problems
 
 
@@ -469,17 +473,7 @@ def _local_monitoring(config: Config, only: str | None, writer: _Writer) -> list
             for item in progress_to_items(config, progress, writer.now):
                 items.setdefault(item.id, item)
     problems = [p for p in monitoring.problems if wanted is None or p.path in _paths_of(monitoring, wanted)]
-    shown = MONITORING_FOLDER + "/"
-    try:
-        with writer.store.transaction():
-            new, updated = writer.write_items(items.values())
-    except Exception as e:  # as for feeds: reported, and the other sources still collected
-        result = SourceResult(MONITORING, shown, "failed", _unstored(e), items=len(items))
-    else:
-        status = "fetched" if new or updated else "unchanged"
-        result = SourceResult(MONITORING, shown, status, None, new, updated, len(items))
-    writer.results.append(result)
-    writer.on_result(result)
+    writer.write_local(MONITORING, MONITORING_FOLDER + "/", list(items.values()))
     return problems
 
 
