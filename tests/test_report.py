@@ -12,8 +12,10 @@ import csv
 import datetime as dt
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -158,12 +160,34 @@ def fill(
     )
 
 
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
-    config = write_instance(tmp_path / "inst")
+@contextmanager
+def filled_instance(
+    root: Path,
+    fill: Callable[[Store], None],
+    *,
+    partners: str = PARTNERS,
+    files: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[Config, Store]]:
+    """An instance at ``root`` (``files`` adds to its folder), its state database filled by ``fill``."""
+    config = write_instance(root, partners=partners)
+    if files is not None:
+        files(config.root)
     with Store(config.settings.state) as store:
         fill(store)
         yield config, store
+
+
+def report_page(root: Path, fill: Callable[[Store], None], **instance: Any) -> Path:
+    """The report for START..END of a ``filled_instance``, written out: its index.html."""
+    with filled_instance(root / "inst", fill, **instance) as (config, store):
+        report = build_report(config, store, start=START, end=END)
+    return write_report(config, report, root / "out")[0]
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
+    with filled_instance(tmp_path / "inst", fill) as both:
+        yield both
 
 
 @pytest.fixture

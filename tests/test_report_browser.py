@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM_ARGS, Browser, chromium_or_skip
-from test_report import END, START, fill, write_instance
-
-from pipeline.core.store import Store
-from pipeline.report import build_report, write_report
+from test_report import fill, report_page
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +23,7 @@ TABLES = [
 
 @pytest.fixture(scope="module")
 def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("report")
-    config = write_instance(root / "inst")
-    with Store(config.settings.state) as store:
-        fill(store)
-        report = build_report(config, store, start=START, end=END)
-    return write_report(config, report, root / "out")[0]
+    return report_page(tmp_path_factory.mktemp("report"), fill)
 
 
 def test_every_chart_and_table_is_drawn(page_path: Path, browser: Browser) -> None:

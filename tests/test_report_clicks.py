@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import Sent, make_item, seed
-from test_report import END, START, read_csv, write_instance
+from test_report import END, START, filled_instance, read_csv, write_instance
 
 from pipeline.cli import main
 from pipeline.core.config import Config, submission_source
@@ -109,10 +109,8 @@ def fill(store: Store, events: list[Event] = EVENTS) -> None:
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
-    config = write_instance(tmp_path / "inst")
-    with Store(config.settings.state) as store:
-        fill(store)
-        yield config, store
+    with filled_instance(tmp_path / "inst", fill) as both:
+        yield both
 
 
 @pytest.fixture

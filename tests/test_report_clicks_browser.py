@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 from browser import Browser
-from test_report import END, START, write_instance
+from test_report import report_page
 from test_report_clicks import fill
-
-from pipeline.core.store import Store
-from pipeline.report import build_report, write_report
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +22,7 @@ NEW_TABLES = {
 
 @pytest.fixture(scope="module")
 def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("report")
-    config = write_instance(root / "inst")
-    with Store(config.settings.state) as store:
-        fill(store)
-        report = build_report(config, store, start=START, end=END)
-    return write_report(config, report, root / "out")[0]
+    return report_page(tmp_path_factory.mktemp("report"), fill)
 
 
 def test_the_chart_and_the_tables_are_drawn(page_path: Path, browser: Browser) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Sent, make_item, seed
-from test_report import write_instance
+from test_report import filled_instance, write_instance
 
 from pipeline.core.config import Config, submission_source
 from pipeline.core.monitoring import Period, Reach, activity_id
@@ -122,11 +122,8 @@ def fill(store: Store) -> None:
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
-    config = write_instance(tmp_path / "inst", partners=PARTNERS)
-    write_monitoring(config.root)
-    with Store(config.settings.state) as store:
-        fill(store)
-        yield config, store
+    with filled_instance(tmp_path / "inst", fill, partners=PARTNERS, files=write_monitoring) as both:
+        yield both
 
 
 @pytest.fixture

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 from browser import Browser
-from test_report import write_instance
-from test_report_monitoring import END, PARTNERS, START, fill, write_monitoring
-
-from pipeline.core.store import Store
-from pipeline.report import build_report, write_report
+from test_report import report_page
+from test_report_monitoring import PARTNERS, fill, write_monitoring
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +30,7 @@ NEW_TABLES = {
 
 @pytest.fixture(scope="module")
 def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("report")
-    config = write_instance(root / "inst", partners=PARTNERS)
-    write_monitoring(config.root)
-    with Store(config.settings.state) as store:
-        fill(store)
-        report = build_report(config, store, start=START, end=END)
-    return write_report(config, report, root / "out")[0]
+    return report_page(tmp_path_factory.mktemp("report"), fill, partners=PARTNERS, files=write_monitoring)
 
 
 def test_every_new_chart_and_table_is_drawn(page_path: Path, browser: Browser) -> None:
