@@ -422,9 +422,8 @@ def _load_audience(config: Config, store: Store, transport: Transport) -> ListCh
     """
     suppressions = transport.suppressions(config.settings.unsubscribe_group)
     if store.has_subscribers():
-        active = [(s.email, s.name) for s in store.active_subscribers()]
-        duplicates = store.load_audience(active, suppressions or ())
-        return ListCheck(len(active), 0, duplicates, (), suppressions is not None)
+        active = store.load_active_audience(suppressions or ())
+        return ListCheck(active, 0, 0, (), suppressions is not None)
     reader = read_subscribers(config.settings.subscribers, config.root)
     duplicates = store.load_audience(reader.pairs(), suppressions or ())
     return ListCheck(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 import sys
 from pathlib import Path
@@ -127,12 +126,11 @@ def export_command(ctx: Context) -> None:
     """
     from pipeline.audience import EXPORT_FIELDS, export_rows
 
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    # Row by row to standard output: the list can be long.
+    writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     with Store(ctx.config.settings.state) as store:
         for row in export_rows(store, ctx.config.settings.timezone):
             writer.writerow(
                 {k: spreadsheet_safe(v) if k in ("name", "organisation") else v for k, v in row.items()}
             )
-    click.echo(out.getvalue(), nl=False)

@@ -781,22 +781,40 @@ class Store:
 
         Addresses must be lower-cased already. The first row of an address wins.
         """
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS audience (email TEXT PRIMARY KEY, name TEXT)")
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS suppressed (email TEXT PRIMARY KEY, reason TEXT)")
-        # No transaction here: TEMP tables lock nothing in the shared database, and the suppressions
-        # come from the network, which must not hold up other writers.
-        db = self.db
+        db = self._empty_audience()
         rows = 0
-        db.execute("DELETE FROM temp.audience")
-        db.execute("DELETE FROM temp.suppressed")
         before = db.total_changes
         for chunk in _chunks(subscribers, 5000):
             rows += len(chunk)
             db.executemany("INSERT OR IGNORE INTO temp.audience (email, name) VALUES (?, ?)", chunk)
         added = db.total_changes - before
-        for chunk in _chunks(suppressed, 5000):
-            db.executemany("INSERT OR IGNORE INTO temp.suppressed (email, reason) VALUES (?, ?)", chunk)
+        self._load_suppressed(suppressed)
         return rows - added
+
+    def load_active_audience(self, suppressed: Iterable[tuple[str, str]]) -> int:
+        """``load_audience`` of the active subscribers kept here, inside SQLite (memory stays flat
+        however long the list); returns how many there are."""
+        db = self._empty_audience()
+        rows = db.execute(
+            "INSERT INTO temp.audience (email, name) SELECT email, name FROM subscribers"
+            " WHERE status = 'active' ORDER BY since, email"
+        ).rowcount
+        self._load_suppressed(suppressed)
+        return int(rows)
+
+    def _empty_audience(self) -> sqlite3.Connection:
+        # No transaction here: TEMP tables lock nothing in the shared database, and the suppressions
+        # come from the network, which must not hold up other writers.
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS audience (email TEXT PRIMARY KEY, name TEXT)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS suppressed (email TEXT PRIMARY KEY, reason TEXT)")
+        db.execute("DELETE FROM temp.audience")
+        db.execute("DELETE FROM temp.suppressed")
+        return db
+
+    def _load_suppressed(self, suppressed: Iterable[tuple[str, str]]) -> None:
+        for chunk in _chunks(suppressed, 5000):
+            self.db.executemany("INSERT OR IGNORE INTO temp.suppressed (email, reason) VALUES (?, ?)", chunk)
 
     def sync_ledger(self, issue_id: str, now: dt.datetime, *, add_new: bool = True) -> None:
         """Bring the ledger in line with the audience just loaded. Call inside a transaction.
