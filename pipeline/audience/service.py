@@ -131,7 +131,7 @@ def create(
     s = config.settings
     per_client = Limiter(s.signup.per_client_per_hour, 3600)
     pages = Pages(config)
-    pages.text("style.css")  # a broken template stops the start, not a reader's request
+    style = pages.text("style.css")  # rendered once; a broken template stops the start, not a request
     pages.form({}, {}, audience.FORM, 200)
 
     public_url = (s.signup.public_url or address).rstrip("/")
@@ -216,7 +216,7 @@ def create(
 
     def css(request: Request) -> Response:
         cache = {"cache-control": "max-age=3600"}
-        return Response(pages.text("style.css"), media_type="text/css", headers=cache)
+        return Response(style, media_type="text/css", headers=cache)
 
     def health(request: Request) -> Response:
         return PlainTextResponse("ok")
