@@ -17,6 +17,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,15 @@ def service(demo_root: Path) -> Iterator[Service]:
         yield s
 
 
-def db(root: Path) -> sqlite3.Connection:
+@contextmanager
+def db(root: Path) -> Iterator[sqlite3.Connection]:
+    """The state database, read (and written) with sqlite3 alone, not through the pipeline's Store."""
     connection = sqlite3.connect(root / "state" / "newsletter.sqlite3")
     connection.row_factory = sqlite3.Row
-    return connection
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def subscriber(root: Path, address: str) -> tuple[str, str | None, str | None, str | None, str | None]:
@@ -145,7 +151,12 @@ def test_a_sign_up_in_the_name_of_someone_who_unsubscribed_changes_nothing_and_n
         assert http.post("/bevestig", data={"token": own}).status_code == 200
     assert subscriber(demo_root, ANNA) == ("active", None, "Anna de Vries", "RIVM", "utrecht")
     assert exported(demo_root) == [ANNA, "piet@example.org"]
-    assert forged_token != own
+    with db(demo_root) as c:  # the forged sign-up's details wait, unused, with its link
+        waiting = c.execute(
+            "SELECT name, organisation, province, used_at FROM signup_tokens WHERE token_hash = ?",
+            (hashlib.sha256(forged_token.encode()).hexdigest(),),
+        ).fetchone()
+    assert tuple(waiting) == ("Mallory", "Nep BV", "zeeland", None)
 
     # Every change of her status is on record, with how it came about; the forged sign-up and her
     # own are on record too, without changing her status.
@@ -255,7 +266,7 @@ def test_a_schema_6_database_upgrades_and_whoever_its_sign_up_set_back_to_pendin
     # her up as Mallory, which set her to pending; Dirk's link (schema 6: no details) is still open.
     path = demo_root / "state" / "newsletter.sqlite3"
     path.parent.mkdir(exist_ok=True)
-    with sqlite3.connect(path) as c:
+    with closing(sqlite3.connect(path)) as c:
         for _version, _what, sql in sorted(MIGRATIONS)[:6]:
             c.executescript(sql)
         c.executescript(SCHEMA_6_ROWS)
@@ -265,6 +276,7 @@ def test_a_schema_6_database_upgrades_and_whoever_its_sign_up_set_back_to_pendin
             (hashlib.sha256(b"dirks-link").hexdigest(),),
         )
         c.execute("PRAGMA user_version = 6")
+        c.commit()
 
     report = import_list(demo_root, ["anna@example.org,,,", "bram@example.org,,,", "carla@example.org,,,"])
     assert "kept inactive 2" in report and "already active 1" in report
