@@ -100,8 +100,8 @@ def test_a_sign_up_is_pending_until_the_link_is_followed_and_then_consent_is_on_
     s = store.subscriber("lezer@example.org")
     assert (s.status, s.basis, s.name) == ("active", "consent", "Lezer")
     records = store.consents("lezer@example.org")
-    assert [r[1] for r in records] == ["signup", "confirm"]
-    assert records[-1][2:4] == ("aanmelden", "2026-1")  # through which form, which version of the text
+    assert [(r.action, r.status) for r in records] == [("signup", "pending"), ("confirm", "active")]
+    assert (records[-1].form, records[-1].text_version) == ("aanmelden", "2026-1")  # which form, text
 
 
 def test_a_link_works_once_and_for_seven_days(config: Config, store: Store) -> None:
@@ -208,7 +208,10 @@ def test_import_brings_a_list_in_with_its_basis_and_export_writes_the_active_one
     assert rows[0]["organisation"] == '\'=HYPERLINK("x")'  # shown as text by a spreadsheet, never run
     assert rows[0]["province"] == "utrecht" and rows[0]["since"].endswith("+01:00")
     with Store(config.settings.state) as store:
-        assert store.consents("oud@example.org")[0][1:] == (
+        first = store.consents("oud@example.org")[0]
+        assert (first.action, first.status, first.via, first.form, first.text_version, first.basis) == (
+            "import",
+            "active",
             "import",
             "import:oud.csv",
             None,
@@ -356,7 +359,13 @@ def test_a_bounce_makes_a_subscriber_inactive_at_once_and_a_repeat_is_stored_onc
         "d@example.org": ("unsubscribed", "unsubscribed from the newsletter"),
     }
     assert [s.email for s in store.active_subscribers()] == ["e@example.org"]
-    assert store.consents("a@example.org")[-1][1] == "withdraw"
+    last = store.consents("a@example.org")[-1]
+    assert (last.action, last.status, last.via, last.reason) == (
+        "withdraw",
+        "bounced",
+        "webhook: bounce",
+        "550 5.1.1 user unknown",
+    )
 
 
 def test_processed_events_settle_a_delivery_the_ledger_left_unknown(store: Store) -> None:

@@ -4,13 +4,17 @@
   the same whether the address is new, pending or subscribed already; a confirmation mail with a
   single-use link (only its sha256 is kept; valid ``newsletter.signup.link_days``, 7) makes them a
   subscriber, with the consent on record: when, through which form, which version of the text.
-- An existing list brought in with its legal basis (``import_list``), and the active subscribers
-  written out (``export_rows``). When the list lives in the state database, sends go to its active
+  Until the link is used nothing about a known address changes: the form's details wait with the
+  token, so nobody can undo someone's unsubscribe (or rename her) by typing her address.
+- An existing list brought in with its legal basis (``import_list``; it never brings back anyone
+  who left: unsubscribed, bounced, complained, invalid), and the active subscribers written out
+  (``export_rows``). When the list lives in the state database, sends go to its active
   subscribers; an instance that only has the CSV keeps sending to the CSV.
 - SendGrid's signed Event Webhook (``verify``, ``read_events``, ``apply_events``): bounces, dropped
-  addresses, spam reports and unsubscribes make the subscriber inactive at once; processed and
-  delivered settle a delivery the ledger had left unknown; clicks are kept per issue and link for
-  the report. Each event is kept once, however often SendGrid sends it.
+  addresses, spam reports and unsubscribes make the subscriber inactive at once (on record in the
+  consent history, like every change of status); processed and delivered settle a delivery the
+  ledger had left unknown; clicks are kept per issue and link for the report. Each event is kept
+  once, however often SendGrid sends it.
 
 The web front of all this is ``pipeline.audience.service``. Addresses are never printed or logged.
 """
@@ -316,7 +320,9 @@ def _apply(store: Store, events: Sequence[Event], now: dt.datetime) -> Applied:
             continue
         if event.type in INACTIVATING:
             status, default = INACTIVATING[event.type]
-            inactivated += store.deactivate(event.email, status, event.reason or default, now)
+            inactivated += store.deactivate(
+                event.email, status, event.reason or default, now, via=f"webhook: {event.type}"
+            )
         elif event.type in SETTLING and event.issue:
             settled += store.settle_unknown(event.issue, event.email, now)
     return Applied(stored, repeated, inactivated, settled)

@@ -97,7 +97,8 @@ def subscribers(click_ctx: click.Context) -> None:
 def import_command(ctx: Context, file: Path, basis: str) -> None:
     """Bring in an existing list (a CSV with email; name, organisation, province optional) as active.
 
-    Someone who unsubscribed, bounced or complained stays as they are.
+    Someone who left the list (unsubscribed, bounced, complained, dropped as invalid) stays as
+    they are, also after a sign-up she has not confirmed; only her own confirmation brings her back.
 
     \b
     Example:

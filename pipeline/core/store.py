@@ -237,6 +237,57 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX events_issue ON events(issue, type);
         """,
     ),
+    (
+        7,
+        "audience: a sign-up's details wait with its token; each status change on record, append-only",
+        """
+        -- What a sign-up form sent waits with its token: nothing unconfirmed touches the subscriber.
+        ALTER TABLE signup_tokens ADD COLUMN name TEXT;
+        ALTER TABLE signup_tokens ADD COLUMN organisation TEXT;
+        ALTER TABLE signup_tokens ADD COLUMN province TEXT;
+        -- Each consent record says what the subscriber's status is after it, how it came about
+        -- ('aangemeld via /aanmelden', 'bevestigd via /bevestig', 'import', 'webhook: bounce', ...)
+        -- and, for a withdrawal, SendGrid's reason (schema 6 kept that reason in basis).
+        ALTER TABLE consents ADD COLUMN status TEXT;
+        ALTER TABLE consents ADD COLUMN via TEXT;
+        ALTER TABLE consents ADD COLUMN reason TEXT;
+        UPDATE consents SET reason = basis, basis = NULL WHERE action = 'withdraw';
+        UPDATE consents SET via = CASE action WHEN 'signup' THEN 'aangemeld via /aanmelden'
+            WHEN 'confirm' THEN 'bevestigd via /bevestig' WHEN 'import' THEN 'import' ELSE 'webhook' END;
+        UPDATE consents SET status = CASE action WHEN 'signup' THEN 'pending' ELSE 'active' END
+            WHERE action IN ('signup', 'confirm', 'import');
+        -- Schema 6's sign-up set someone who had left back to 'pending' before any confirmation, and
+        -- an import then made her active. Only a confirmation brings anyone back: whoever has a
+        -- withdrawal with no confirmation after it is inactive again, with a record saying so.
+        CREATE TEMP TABLE left_before AS
+            SELECT s.email AS email, w.reason AS reason, coalesce(
+                (SELECT CASE e.type WHEN 'bounce' THEN 'bounced' WHEN 'dropped' THEN 'invalid'
+                    WHEN 'spamreport' THEN 'complained' ELSE 'unsubscribed' END
+                 FROM events e WHERE e.email = s.email
+                 AND e.type IN ('bounce', 'dropped', 'spamreport', 'unsubscribe', 'group_unsubscribe')
+                 ORDER BY e.at DESC, e.rowid DESC LIMIT 1),
+                'unsubscribed') AS status
+            FROM subscribers s JOIN consents w ON w.rowid =
+                (SELECT max(rowid) FROM consents WHERE email = s.email AND action = 'withdraw')
+            WHERE s.status NOT IN ('unsubscribed', 'bounced', 'complained', 'invalid')
+            AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.email = s.email AND c.action = 'confirm'
+                            AND c.rowid > w.rowid);
+        INSERT INTO consents (email, at, action, status, via, reason)
+            SELECT email, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'), 'withdraw', status,
+            'hersteld bij schema 7: vertrokken en niet opnieuw bevestigd', reason FROM temp.left_before;
+        UPDATE subscribers SET
+            status = (SELECT l.status FROM temp.left_before l WHERE l.email = subscribers.email),
+            reason = (SELECT l.reason FROM temp.left_before l WHERE l.email = subscribers.email),
+            updated_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+            WHERE email IN (SELECT email FROM temp.left_before);
+        DROP TABLE temp.left_before;
+        -- The history is append-only: a record is never changed or removed.
+        CREATE TRIGGER consents_never_updated BEFORE UPDATE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        CREATE TRIGGER consents_never_deleted BEFORE DELETE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        """,
+    ),
 ]
 
 
@@ -342,7 +393,15 @@ class Attempt:
         return self.send_at - margin
 
 
+# Who left the list: only a confirmed sign-up (``confirm``) brings them back, never an import.
 INACTIVE = ("unsubscribed", "bounced", "complained", "invalid")
+# The statuses an import may make active; any other (INACTIVE, or one this version does not know)
+# is kept as it is.
+IMPORTABLE = ("pending", "active")
+# How a consent record came about (its ``via``); the webhook's are 'webhook: <SendGrid's event>'.
+VIA_SIGNUP = "aangemeld via /aanmelden"
+VIA_CONFIRM = "bevestigd via /bevestig"
+VIA_IMPORT = "import"
 
 
 @dataclass(frozen=True)
@@ -368,6 +427,21 @@ class Subscriber:
     basis: str | None
     source: str
     since: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One record of a subscriber's consent history (append-only): a sign-up, a confirmation, an
+    import or a withdrawal, with the status it left the subscriber in and how it came about."""
+
+    at: dt.datetime
+    action: str  # signup, confirm, import, withdraw
+    status: str | None  # the subscriber's status after it (None: a record from before schema 7)
+    via: str | None  # 'aangemeld via /aanmelden', 'bevestigd via /bevestig', 'import', 'webhook: bounce', ...
+    form: str | None  # which form, or which imported file
+    text_version: str | None  # which version of the consent text the reader saw
+    basis: str | None  # the legal basis: 'consent', or an import's
+    reason: str | None  # why someone left (SendGrid's words)
 
 
 @dataclass(frozen=True)
@@ -1173,8 +1247,12 @@ class Store:
 
     def signup(self, person: Person, token_hash: str, expires: dt.datetime, now: dt.datetime) -> str:
         """Record a sign-up through a form and its confirmation token; return the subscriber's status
-        before it ('new', 'pending', 'active', or the reason it was inactive). An active subscriber
-        stays as they are and gets no token."""
+        before it ('new', 'pending', 'active', or the status of someone who left the list).
+
+        Nothing about an existing subscriber changes (status, reason, name, organisation, province):
+        anyone can type any address. The details the form sent wait with the token and count only
+        when the link is used (``confirm``). A new address is added as 'pending', without details.
+        An active subscriber gets no token. The sign-up is on record either way."""
         at = _utc(now)
         with self.transaction() as db:
             row = db.execute("SELECT status FROM subscribers WHERE email = ?", (person.email,)).fetchone()
@@ -1183,33 +1261,28 @@ class Store:
                 return before
             if row is None:
                 db.execute(
-                    "INSERT INTO subscribers (email, name, organisation, province, status, source,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (person.email, person.name, person.organisation, person.province, person.form, at, at),
-                )
-            else:  # pending again, or back after unsubscribing: a new double opt-in either way
-                db.execute(
-                    "UPDATE subscribers SET name = coalesce(?, name),"
-                    " organisation = coalesce(?, organisation), province = coalesce(?, province),"
-                    " status = 'pending', reason = NULL, source = ?, updated_at = ? WHERE email = ?",
-                    (person.name, person.organisation, person.province, person.form, at, person.email),
+                    "INSERT INTO subscribers (email, status, source, created_at, updated_at)"
+                    " VALUES (?, 'pending', ?, ?, ?)",
+                    (person.email, person.form, at, at),
                 )
             db.execute(
-                "INSERT INTO signup_tokens (token_hash, email, form, text_version, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (token_hash, person.email, person.form, person.text_version, at, _utc(expires)),
-            )
-            db.execute(
-                "INSERT INTO consents (email, at, action, form, text_version) VALUES (?, ?, 'signup', ?, ?)",
-                (person.email, at, person.form, person.text_version),
-            )
+                "INSERT INTO signup_tokens (token_hash, email, form, text_version, created_at, expires_at,"
+                " name, organisation, province) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (token_hash, person.email, person.form, person.text_version, at, _utc(expires),
+                 person.name, person.organisation, person.province),
+            )  # fmt: skip
+            self._record(
+                person.email, at, "signup", "pending" if row is None else before, VIA_SIGNUP,
+                form=person.form, text_version=person.text_version,
+            )  # fmt: skip
         return str(before)
 
     def confirm(self, token_hash: str, now: dt.datetime) -> tuple[str, str | None]:
         """Use a confirmation token: ('confirmed' | 'used' | 'expired' | 'unknown', the address or None).
 
-        Confirmed, the subscriber is active with consent as the basis, and the consent is on record:
-        when, through which form, which version of the consent text.
+        Confirmed, the subscriber is active with consent as the basis, with the name, organisation
+        and province of that sign-up (where it gave them), also after having left the list: this is
+        a new consent, on record with when, through which form, which version of the consent text.
         """
         at = _utc(now)
         with self.transaction() as db:
@@ -1222,15 +1295,22 @@ class Store:
                 return "expired", row["email"]
             db.execute("UPDATE signup_tokens SET used_at = ? WHERE token_hash = ?", (at, token_hash))
             db.execute(
-                "UPDATE subscribers SET status = 'active', reason = NULL, basis = 'consent', since = ?,"
-                " updated_at = ? WHERE email = ? AND status != 'active'",
-                (at, at, row["email"]),
-            )
-            db.execute(
-                "INSERT INTO consents (email, at, action, form, text_version, basis)"
-                " VALUES (?, ?, 'confirm', ?, ?, 'consent')",
-                (row["email"], at, row["form"], row["text_version"]),
-            )
+                "INSERT INTO subscribers (email, name, organisation, province, status, basis, source, since,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', 'consent', ?, ?, ?, ?)"
+                " ON CONFLICT(email) DO UPDATE SET name = coalesce(excluded.name, name),"
+                " organisation = coalesce(excluded.organisation, organisation),"
+                " province = coalesce(excluded.province, province),"
+                " since = CASE status WHEN 'active' THEN coalesce(since, excluded.since)"
+                " ELSE excluded.since END,"
+                " status = 'active', reason = NULL, basis = 'consent', source = excluded.source,"
+                " updated_at = excluded.updated_at",
+                (row["email"], row["name"], row["organisation"], row["province"], row["form"] or "aanmelden",
+                 at, at, at),
+            )  # fmt: skip
+            self._record(
+                row["email"], at, "confirm", "active", VIA_CONFIRM,
+                form=row["form"], text_version=row["text_version"], basis="consent",
+            )  # fmt: skip
         return "confirmed", row["email"]
 
     def recent_signups(self, email: str, since: dt.datetime) -> int:
@@ -1241,14 +1321,15 @@ class Store:
     def import_subscribers(
         self, people: Iterable[Person], basis: str, source: str, now: dt.datetime
     ) -> dict[str, int]:
-        """An existing list brought in as active, with its legal basis. Someone who unsubscribed,
-        bounced or complained stays as they are; returns counts (added, updated, kept inactive)."""
+        """An existing list brought in as active, with its legal basis. Someone who left the list
+        (``INACTIVE``: unsubscribed, bounced, complained, dropped as invalid) stays as they are,
+        whatever happened since (a sign-up she never confirmed changes nothing); returns counts."""
         at = _utc(now)
         counts = {"added": 0, "updated": 0, "already active": 0, "kept inactive": 0}
         with self.transaction() as db:
             for p in people:
                 row = db.execute("SELECT status FROM subscribers WHERE email = ?", (p.email,)).fetchone()
-                if row is not None and row["status"] in INACTIVE:
+                if row is not None and row["status"] not in IMPORTABLE:  # left the list (INACTIVE)
                     counts["kept inactive"] += 1
                     continue
                 if row is None:
@@ -1267,16 +1348,40 @@ class Store:
                         " updated_at = ? WHERE email = ?",
                         (p.name, p.organisation, p.province, basis, at, at, p.email),
                     )
-                db.execute(
-                    "INSERT INTO consents (email, at, action, form, basis) VALUES (?, ?, 'import', ?, ?)",
-                    (p.email, at, source, basis),
-                )
+                self._record(p.email, at, "import", "active", VIA_IMPORT, form=source, basis=basis)
         return counts
 
-    def consents(self, email: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
-        """(at, action, form, text version, basis) of one address, oldest first: what the AVG asks to show."""
-        sql = "SELECT at, action, form, text_version, basis FROM consents WHERE email = ? ORDER BY at, rowid"
-        return [tuple(r) for r in self.db.execute(sql, (email,))]
+    def consents(self, email: str) -> list[Consent]:
+        """The consent history of one address, oldest first: what the AVG asks to show."""
+        sql = (
+            "SELECT at, action, status, via, form, text_version, basis, reason FROM consents"
+            " WHERE email = ? ORDER BY rowid"
+        )
+        return [
+            Consent(_when(r["at"]), r["action"], r["status"], r["via"], r["form"], r["text_version"],
+                    r["basis"], r["reason"])
+            for r in self.db.execute(sql, (email,))
+        ]  # fmt: skip
+
+    def _record(
+        self,
+        email: str,
+        at: str,
+        action: str,
+        status: str,
+        via: str,
+        *,
+        form: str | None = None,
+        text_version: str | None = None,
+        basis: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Append one consent record (the table takes no other change). Call inside a transaction."""
+        self.db.execute(
+            "INSERT INTO consents (email, at, action, status, via, form, text_version, basis, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (email, at, action, status, via, form, text_version, basis, reason),
+        )
 
     def store_event(self, event: Event, now: dt.datetime) -> bool:
         """Keep one of SendGrid's events; False when it was stored before (SendGrid sends again)."""
@@ -1289,8 +1394,11 @@ class Store:
             )  # fmt: skip
             return bool(cursor.rowcount)
 
-    def deactivate(self, email: str, status: str, reason: str, now: dt.datetime) -> bool:
-        """A bounce, a spam report or an unsubscribe: the subscriber gets no more mail, at once."""
+    def deactivate(
+        self, email: str, status: str, reason: str, now: dt.datetime, *, via: str = "webhook"
+    ) -> bool:
+        """A bounce, a spam report or an unsubscribe: the subscriber gets no more mail, at once; the
+        change is on record with ``via`` (e.g. 'webhook: unsubscribe') and the reason."""
         at = _utc(now)
         with self.transaction() as db:
             changed = db.execute(
@@ -1299,10 +1407,7 @@ class Store:
                 (status, reason, at, email, status),
             ).rowcount
             if changed:
-                db.execute(
-                    "INSERT INTO consents (email, at, action, basis) VALUES (?, ?, 'withdraw', ?)",
-                    (email, at, reason),
-                )
+                self._record(email, at, "withdraw", status, via, reason=reason)
         return bool(changed)
 
     def settle_unknown(self, issue_id: str, email: str, now: dt.datetime) -> bool:
