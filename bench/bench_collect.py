@@ -82,7 +82,12 @@ def instance(root: Path, urls: list[str], concurrency: int) -> Path:
         {"id": f"f{n:03d}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)
     ]
     config["submissions"] = []
-    config["newsletter"]["collect"] = {"timeout": 10, "concurrency": concurrency}
+    # The feed servers are on loopback, an internal address that collect refuses by default.
+    config["newsletter"]["collect"] = {
+        "timeout": 10,
+        "concurrency": concurrency,
+        "allow_private_addresses": True,
+    }
     root.mkdir(parents=True)
     (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return root
@@ -145,8 +150,14 @@ def main() -> None:
                 seconds, lines["warm"] = timed_collect(root)
                 warm.append(seconds)
                 command.append(timed_command(root))
-                fetch.append(timed_fetch(urls, Limits(concurrency=args.concurrency)))
-            serial = timed_fetch(urls, Limits(concurrency=1, per_host=1)) if args.serial else None
+                fetch.append(
+                    timed_fetch(urls, Limits(concurrency=args.concurrency, allow_private_addresses=True))
+                )
+            serial = (
+                timed_fetch(urls, Limits(concurrency=1, per_host=1, allow_private_addresses=True))
+                if args.serial
+                else None
+            )
     finally:
         stop.set()
         server.join(timeout=10)

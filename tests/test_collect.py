@@ -23,7 +23,9 @@ from pipeline.core.store import Store
 
 DEMO = Path(__file__).resolve().parents[1] / "pipeline" / "demo_instance"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-FAST = Limits(timeout=2, retries=1, backoff=0.05)
+# The local feed servers are on loopback: an internal address that collect refuses by default.
+LOCAL = {"allow_private_addresses": True}
+FAST = Limits(timeout=2, retries=1, backoff=0.05, **LOCAL)
 
 
 def rss(*entries: tuple[str, str], title: str = "Nieuws") -> bytes:
@@ -53,6 +55,7 @@ def instance(root: Path, feeds: dict[str, str], submissions: list[dict[str, Any]
     config["partners"] = partners
     config["sources"] = []
     config["submissions"] = submissions if submissions is not None else []
+    config["newsletter"].setdefault("collect", {})["allow_private_addresses"] = True  # the local servers
     root.mkdir(parents=True, exist_ok=True)
     (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return root
@@ -132,7 +135,7 @@ def test_a_failing_source_is_reported_and_the_others_still_collected(
     body = options.pop("body", b"")
     bad = server.route("/bad", body, **options)
     root = instance(tmp_path, {"gemeente-zwolle": good, "jgz-fryslan": bad})
-    limits = Limits(timeout=1, retries=1, backoff=0.05, max_bytes=100_000)
+    limits = Limits(timeout=1, retries=1, backoff=0.05, max_bytes=100_000, **LOCAL)
     summary = run(root, limits=limits)
     assert [(r.source, r.status, r.reason) for r in summary.failed] == [("jgz-fryslan", "failed", reason)]
     assert summary.new == 1
@@ -142,7 +145,7 @@ def test_a_failing_source_is_reported_and_the_others_still_collected(
 def test_a_transient_error_is_retried(tmp_path: Path, server: FeedServer):
     url = server.route("/flaky.rss", rss(("Fiets", "https://www.example.nl/fiets")), fail_first=2)
     root = instance(tmp_path, {"gemeente-zwolle": url})
-    summary = run(root, limits=Limits(timeout=5, retries=2, backoff=0.01))
+    summary = run(root, limits=Limits(timeout=5, retries=2, backoff=0.01, **LOCAL))
     assert (summary.count("fetched"), summary.new) == (1, 1)
     assert server.hits("/flaky.rss") == 3
 
@@ -177,7 +180,7 @@ def test_concurrency_is_bounded_per_host(tmp_path: Path, server: FeedServer):
     for i in range(8):
         feeds[f"p{i}"] = server.route(f"/f{i}.rss", rss((f"S{i}", f"https://www.example.nl/{i}")), delay=0.3)
     root = instance(tmp_path, feeds)
-    summary = run(root, limits=Limits(timeout=5, per_host=4, concurrency=32))
+    summary = run(root, limits=Limits(timeout=5, per_host=4, concurrency=32, **LOCAL))
     assert summary.new == 8
     # 8 requests of 0.3 s to one host, at most 4 at a time: the server saw 4 at once, never more.
     assert server.most_at_once == 4

@@ -76,7 +76,9 @@ def test_real_corpus_feeds_through_the_real_fetch_path(tmp_path: Path):
         (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
         loaded = load_config(root)
         with Store(loaded.settings.state) as store:
-            summary = collect(loaded, store, now=NOW, limits=Limits(timeout=20, retries=0))
+            summary = collect(
+                loaded, store, now=NOW, limits=Limits(timeout=20, retries=0, allow_private_addresses=True)
+            )
             all_items = store.items()
     assert len(summary.results) == len(real)
     by_name = {r.url.rsplit("/", 1)[1]: r for r in summary.results}

@@ -271,7 +271,8 @@ def _jobs(config: Config, only: str | None) -> list[_Job]:
     jobs = []
     for feed in config.feeds():
         if only in (None, feed.id):
-            url = feed.url if is_remote(feed.url) else str(config.path(feed.url))
+            # A local path as written (not resolved): a link out of the instance is refused as such.
+            url = feed.url if is_remote(feed.url) else str(config.root / feed.url)
             jobs.append(_Job(feed.id, url, feed.url, _defaults(config, feed)))
     for sub in config.submissions:
         sid = submission_source(sub.partner)
@@ -552,7 +553,7 @@ async def _fetch_and_parse(
             p.parsed, p.items, p.warnings = result, result.items, result.warnings
         writer.add(p)
 
-    fetcher = Fetcher(limits)
+    fetcher = Fetcher(limits, config.root)
     try:
         async for f in fetcher.fetch_each(requests):
             job = by_id[f.key]

@@ -42,7 +42,16 @@ DEFAULTS: dict[str, Any] = {
     # Limits that keep one slow or huge source from holding up a run.
     # concurrency: requests at once over all hosts (per_host bounds each one): 128 keeps a warm run of
     # 300 feeds within a second, start-up included (bench/bench_collect.py).
-    "collect": {"timeout": 20, "max_bytes": 10_000_000, "concurrency": 128, "per_host": 4, "retries": 2},
+    # allow_private_addresses: fetch from loopback, private and link-local addresses too (an intranet
+    # feed, the tests' local servers); off, collect refuses them, redirects and DNS answers included.
+    "collect": {
+        "timeout": 20,
+        "max_bytes": 10_000_000,
+        "concurrency": 128,
+        "per_host": 4,
+        "retries": 2,
+        "allow_private_addresses": False,
+    },
     # A list send is handed to SendGrid at least hold_minutes before it goes out (its send_at), so that
     # the next cron run can still repair a killed send by cancelling its batch (SendGrid cancels no
     # later than 10 minutes before). Cron hands an approved issue over schedule_ahead_minutes before
@@ -163,7 +172,8 @@ class Taxonomy:
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one source may take when collecting (``newsletter.collect`` in sources.yaml)."""
+    """How much one source may take when collecting, and where it may be fetched from
+    (``newsletter.collect`` in sources.yaml)."""
 
     timeout: float = DEFAULTS["collect"]["timeout"]  # seconds for the whole source, retries included
     max_bytes: int = DEFAULTS["collect"]["max_bytes"]
@@ -171,6 +181,8 @@ class Limits:
     per_host: int = DEFAULTS["collect"]["per_host"]
     retries: int = DEFAULTS["collect"]["retries"]
     backoff: float = 0.5  # first pause before a retry, doubled each time
+    # Loopback, private, link-local and other internal addresses are refused unless this is true.
+    allow_private_addresses: bool = DEFAULTS["collect"]["allow_private_addresses"]
 
 
 _PLAIN = DEFAULTS["plain_language"]
@@ -459,7 +471,12 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     collect = dict(DEFAULTS["collect"])
     for key in DEFAULTS["collect"]:
         if key in col:
-            value = c.integer((*kp, "collect", key), col[key], minimum=0 if key == "retries" else 1)
+            ckp = (*kp, "collect", key)
+            value: bool | int | None
+            if key == "allow_private_addresses":
+                value = c.boolean(ckp, col[key])
+            else:
+                value = c.integer(ckp, col[key], minimum=0 if key == "retries" else 1)
             if value is not None:
                 collect[key] = value
     dkp = (*kp, "delivery")

@@ -6,6 +6,7 @@ print ``Error: <message>`` and nothing else (no traceback).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +36,18 @@ class Problem:
 
 
 def display_path(path: str | Path, root: Path | None = None) -> str:
-    """A path as a user would type it: relative to the instance root when inside it."""
+    """A path as a user would type it: relative to the instance root when inside it (a symbolic
+    link by its own name, not by where it leads)."""
     p = Path(path)
     if root is not None:
-        try:
-            return str(p.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
+        for mine, base in (
+            (Path(os.path.abspath(p)), Path(os.path.abspath(root))),
+            (p.resolve(), root.resolve()),
+        ):
+            try:
+                return str(mine.relative_to(base))
+            except ValueError:
+                pass
     return str(p)
 
 

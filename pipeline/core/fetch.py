@@ -4,7 +4,13 @@ httpx, asynchronous: many sources at once (a bound overall and per host), a time
 and a deadline per source, a cap on the body while it streams (gzip bombs included), redirects
 followed with the permanent ones reported, conditional requests (ETag, Last-Modified) and a
 bounded retry with backoff for what is worth retrying (timeouts, connection errors, 429, 5xx).
-A local path is read from disk with the same size cap, so the demo and tests need no server.
+A local path is read from disk with the same size cap, so the demo and tests need no server:
+only a regular file inside the instance (never a device, FIFO or folder, never a link out of it).
+
+No internal address is fetched (unless ``newsletter.collect.allow_private_addresses``): every host,
+the first and each redirect's, is resolved once per run, every address it resolves to is checked
+(loopback, private, link-local with the cloud metadata, multicast, reserved: refused), and the
+connection is made to the checked address, so DNS rebinding between check and connect cannot win.
 
 A failure is a value (``Fetched.status == "failed"`` with a plain reason), never an exception:
 one bad source must not stop the others.
@@ -13,6 +19,8 @@ one bad source must not stop the others.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -21,11 +29,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import certifi
+import httpcore
 import httpx
 
 from pipeline import USER_AGENT
 from pipeline.core import retry
 from pipeline.core.config import Limits
+from pipeline.core.files import (
+    NotReadable,
+    TooLarge,
+    check_regular,
+    leads_outside,
+    lexically_inside,
+    outside_reason,
+    read_regular,
+)
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -76,6 +94,143 @@ class _Failure(Exception):
         self.wait = wait
 
 
+# -- which addresses may be fetched ----------------------------------------------------------------
+ALLOW_SETTING = "newsletter.collect.allow_private_addresses"
+_PRIVATE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # an IPv4 address behind a NAT64 gateway
+
+
+class AddressRefused(Exception):
+    "An address collect does not connect to; the message says which, why and how to allow it."
+
+
+def internal_kind(address: str) -> str | None:
+    """What kind of internal address ``address`` is ("a loopback address"), or None when it is public.
+
+    IPv4 inside IPv6 (``::ffff:127.0.0.1``, 6to4, NAT64) is judged by the IPv4 address it carries.
+    """
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and ip in _NAT64:
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        ip = carried or ip
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_link_local:
+        return "a link-local address (where cloud servers keep their metadata)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if any(ip in net for net in _PRIVATE):
+        return "a private address"
+    if ip in _SHARED:
+        return "a shared (carrier-grade NAT) address"
+    if ip.is_reserved or not ip.is_global:
+        return "a reserved address, not on the public internet"
+    return None
+
+
+async def resolve(host: str) -> list[str]:
+    """Every address ``host`` resolves to, IPv4 and IPv6, in the resolver's order (an address as is)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise httpcore.ConnectError(str(e)) from None  # reported as "cannot connect (...)", retried
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to checked addresses.
+
+    Each host is resolved once per run (the cache also spares a DNS look-up per connection), every
+    address it resolves to is checked, and the connection goes to a checked address by number, while
+    the Host header and TLS (SNI and the certificate check) keep the host's name.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+        self._addresses: dict[str, list[str]] = {}
+        self._resolving: dict[str, asyncio.Lock] = {}
+
+    async def addresses(self, host: str) -> list[str]:
+        async with self._resolving.setdefault(host, asyncio.Lock()):
+            if host not in self._addresses:
+                self._addresses[host] = await resolve(host)
+        return self._addresses[host]
+
+    def check(self, host: str, addresses: list[str]) -> None:
+        if self.allow_private:
+            return
+        for address in addresses:
+            kind = internal_kind(address)
+            if kind is not None:
+                where = f"{host} is {kind}" if host == address else f"{host} resolves to {address}, {kind}"
+                raise AddressRefused(
+                    f"{where}: collect refuses internal addresses; set {ALLOW_SETTING}: true in "
+                    "sources.yaml for an intranet feed"
+                )
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.addresses(host)
+        self.check(host, addresses)
+        failure: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                failure = e
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressRefused("collect fetches over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _Transport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a pool that connects through ``_CheckedBackend``.
+
+    httpx has no parameter for httpcore's network backend, so the pool is made here with the same
+    settings httpx gives it; the rest (requests, responses, errors) is httpx's.
+    """
+
+    def __init__(self, backend: _CheckedBackend, tls: ssl.SSLContext, connections: int) -> None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        super().__init__(verify=tls, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
 def is_remote(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
@@ -91,8 +246,11 @@ def _megabytes(n: int) -> str:
 class Fetcher:
     """One HTTP client for a run; ``fetch_each`` yields results as they finish."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, local_root: Path | None = None) -> None:
+        """``local_root``: a local path must lie inside it (the instance); None reads any path."""
         self.limits = limits
+        self.local_root = local_root
+        self._backend = _CheckedBackend(limits.allow_private_addresses)
         self._all = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
@@ -114,10 +272,10 @@ class Fetcher:
                 headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
                 # Each request gets the whole source's timeout; the deadline in ``fetch`` bounds the total.
                 timeout=httpx.Timeout(self.limits.timeout),
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                # Every connection (a redirect's to another host too) goes through the address check.
+                transport=_Transport(self._backend, self._tls, n),
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
-                verify=self._tls,
                 trust_env=False,  # a proxy from the environment would surprise cron; feeds are public
             )
         return client
@@ -211,6 +369,8 @@ class Fetcher:
                     last_modified=response.headers.get("last-modified"), permanent_redirect=moved,
                     attempts=attempts, seconds=time.monotonic() - started,
                 )  # fmt: skip
+        except AddressRefused as e:
+            raise _Failure(str(e)) from None
         except httpx.TooManyRedirects:
             raise _Failure(
                 f"more than {MAX_REDIRECTS} redirects (a redirect loop?): check the address"
@@ -248,12 +408,22 @@ class Fetcher:
     def _read_local(self, request: Request, started: float) -> Fetched:
         path = Path(request.url)
         try:
-            size = path.stat().st_size
-            if size > self.limits.max_bytes:
-                return self._failed(request, self._too_big(), started, 1)
-            body = path.read_bytes()
+            check_regular(path)  # first: /dev/zero is a device before it is outside the instance
+            if self.local_root is not None:
+                if not lexically_inside(path, self.local_root):
+                    reason = "is outside the instance: only regular files inside the instance are read"
+                    return self._failed(request, f"{reason}; copy the feed into the instance", started, 1)
+                real = leads_outside(path, self.local_root)
+                if real is not None:
+                    return self._failed(request, outside_reason(real), started, 1)
+            body = read_regular(path, self.limits.max_bytes)
         except FileNotFoundError:
             return self._failed(request, "no such file; check the path in sources.yaml", started, 1)
+        except TooLarge:
+            return self._failed(request, self._too_big(), started, 1)
+        except NotReadable as e:
+            reason = f"{e}: only regular files inside the instance are read; check the path in sources.yaml"
+            return self._failed(request, reason, started, 1)
         except OSError as e:
             return self._failed(request, f"cannot read the file ({e.strerror})", started, 1)
         # No final_url: links in a local file resolve against the feed's own <link>, not file://.
@@ -275,9 +445,11 @@ def _permanent_redirect(response: httpx.Response) -> str | None:
     return moved
 
 
-async def fetch_all(requests: Iterable[Request], limits: Limits) -> list[Fetched]:
+async def fetch_all(
+    requests: Iterable[Request], limits: Limits, local_root: Path | None = None
+) -> list[Fetched]:
     """Every request fetched (for callers that want the lot at once, like the tests)."""
-    fetcher = Fetcher(limits)
+    fetcher = Fetcher(limits, local_root)
     try:
         return [f async for f in fetcher.fetch_each(requests)]
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -55,3 +56,85 @@ def spreadsheet_safe(value: str | None) -> str:
     """``value`` as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
     value = value or ""
     return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
+# -- reading what people and partners put in the instance -------------------------------------------
+class NotReadable(Exception):
+    "A local file that is not read: not a regular file, outside the instance, or too large."
+
+
+class TooLarge(NotReadable):
+    "A file with more bytes than the limit (counted while reading: the size on disk is not trusted)."
+
+
+def _what(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def not_regular(what: str) -> str:
+    return f"is {what}, not a regular file"
+
+
+def check_regular(path: Path) -> None:
+    """NotReadable when ``path`` (links followed) is not a regular file; nothing is opened."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotReadable(not_regular(_what(mode)))
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes``.
+
+    A device, named pipe or folder raises NotReadable (without reading: /dev/zero never ends, a
+    FIFO would wait for a writer); more than ``max_bytes`` raises TooLarge. The size on disk is not
+    trusted (/dev/zero and /proc files say 0): at most ``max_bytes + 1`` bytes are read. A missing
+    file raises FileNotFoundError, an unreadable one OSError.
+    """
+    check_regular(path)
+    # Non-blocking, in case it became a FIFO since the stat: the open must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotReadable(not_regular(_what(mode)))
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = f.read(min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    if size > max_bytes:
+        raise TooLarge(f"over the limit of {max_bytes:,} bytes")
+    return b"".join(chunks)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def lexically_inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` names a place inside ``root`` as written (``..`` applied, links not followed)."""
+    return _within(Path(os.path.normpath(path.absolute())), Path(os.path.normpath(root.absolute())))
+
+
+def leads_outside(path: Path, root: Path) -> Path | None:
+    """Where ``path`` really leads, when that is outside ``root`` (a symbolic link out of the
+    instance, or ``..``); None when it stays inside."""
+    real = path.resolve()
+    return None if _within(real, root.resolve()) else real
+
+
+def outside_reason(real: Path) -> str:
+    return (
+        f"leads outside the instance (to {real}): only regular files inside the instance are read; "
+        "copy the file into the instance instead of linking to it"
+    )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -364,7 +365,7 @@ def _owner(doc: YamlDoc | None, shown: str, config: Config) -> tuple[str | None,
 def _read(path: Path, config: Config, shown: str) -> tuple[Progress | None, list[Problem], BrokenFile | None]:
     doc = None
     try:
-        doc = load(path, shown, max_bytes=MAX_BYTES)
+        doc = load(path, shown, max_bytes=MAX_BYTES, instance=config.root)
     except InputInvalid as e:
         problems = list(e.problems)
         progress = None
@@ -406,8 +407,9 @@ def progress_files(root: Path) -> list[Path]:
 
 def read_monitoring(config: Config, paths: Sequence[Path] | None = None) -> Monitoring:
     """Read and check the progress files (all of them, or ``paths``) and the overlaps among all."""
-    everything = [p.resolve() for p in progress_files(config.root)]
-    targets = {p.resolve() for p in paths} if paths is not None else set(everything)
+    # Absolute, links not followed: a link out of the instance is judged (and refused) as the link.
+    everything = [Path(os.path.abspath(p)) for p in progress_files(config.root)]
+    targets = {Path(os.path.abspath(p)) for p in paths} if paths is not None else set(everything)
     # Overlaps are judged against every file, so that checking one file says what it clashes with.
     considered = sorted({*everything, *targets}, key=lambda p: display_path(p, config.root))
     accepted: list[Progress] = []  # every valid file so far, for the overlap rule

@@ -144,7 +144,7 @@ def check_submission_file(
         if isinstance(source, bytes):
             doc = parse(source, display, max_bytes=MAX_BYTES)
         else:
-            doc = load(source, display, max_bytes=MAX_BYTES)
+            doc = load(source, display, max_bytes=MAX_BYTES, instance=config.root)
     except InputInvalid as e:
         return None, list(e.problems)
     submission, problems = check_submission_doc(doc, config)

@@ -7,6 +7,7 @@ story. An issue's B1 warnings come with 'newsletter check', where the editors lo
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +39,22 @@ class Report:
 def _kind(path: Path, root: Path) -> str:
     if path.name == CONFIG_FILE:
         return "config"
-    try:
-        rel = path.resolve().relative_to(root.resolve())
+    # Where it is in the instance by its own name: a link is judged where it lies, not where it leads.
+    for mine, base in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
+        (path.resolve(), root.resolve()),
+    ):
+        try:
+            rel = mine.relative_to(base)
+        except ValueError:
+            continue
         if rel.parts and rel.parts[0] == "issues":
             return "issue"
         if rel.parts and rel.parts[0] == MONITORING:
             return "monitoring"
-    except ValueError:
-        if MONITORING in path.parts[:-1]:  # a progress file checked from outside the instance
-            return "monitoring"
+        return "submission"
+    if MONITORING in path.parts[:-1]:  # a progress file checked from outside the instance
+        return "monitoring"
     return "submission"
 
 

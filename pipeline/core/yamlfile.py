@@ -19,6 +19,14 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import InputInvalid, Problem
+from pipeline.core.files import (
+    NotReadable,
+    TooLarge,
+    leads_outside,
+    lexically_inside,
+    outside_reason,
+    read_regular,
+)
 
 MAX_BYTES = 1_000_000  # a story is a few kilobytes; sources.yaml of 300 partners is ~100 kB
 
@@ -210,20 +218,38 @@ def _compose(text: str, fail: Callable[..., InputInvalid]) -> list[Node]:
     return nodes
 
 
-def load(path: Path, display: str | None = None, *, max_bytes: int = MAX_BYTES) -> YamlDoc:
-    """Read and parse a YAML file; the error names ``display`` (default: the path)."""
+def load(
+    path: Path, display: str | None = None, *, max_bytes: int = MAX_BYTES, instance: Path | None = None
+) -> YamlDoc:
+    """Read and parse a YAML file; the error names ``display`` (default: the path).
+
+    Only a regular file is read, and no more than ``max_bytes`` of it. With ``instance``, a file in
+    the instance must really be there: a symbolic link out of it is refused (a file named outside
+    the instance, like a partner's draft checked with validate, is read).
+    """
     shown = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputInvalid(
-                [Problem(shown, None, f"file is {size:,} bytes, over the limit of {max_bytes:,}")]
-            )
-        raw = path.read_bytes()
+        if instance is not None and lexically_inside(path, instance):
+            real = leads_outside(path, instance)
+            if real is not None:
+                raise InputInvalid([Problem(shown, None, outside_reason(real))])
+        raw = read_regular(path, max_bytes)
     except FileNotFoundError:
         raise InputInvalid([Problem(shown, None, "file not found")]) from None
-    except IsADirectoryError:
-        raise InputInvalid([Problem(shown, None, "is a folder, not a YAML file")]) from None
+    except TooLarge:
+        raise InputInvalid([Problem(shown, None, _too_large(path, max_bytes))]) from None
+    except NotReadable as e:
+        raise InputInvalid([Problem(shown, None, str(e))]) from None
     except OSError as e:
         raise InputInvalid([Problem(shown, None, f"cannot be read: {e.strerror}")]) from None
     return parse(raw, shown, max_bytes=max_bytes)
+
+
+def _too_large(path: Path, max_bytes: int) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    if size > max_bytes:  # the size on disk, when it says so (a file that grew while read does not)
+        return f"file is {size:,} bytes, over the limit of {max_bytes:,}"
+    return f"file is over the limit of {max_bytes:,} bytes"
