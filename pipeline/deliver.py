@@ -37,7 +37,6 @@ cancelled attempt's files are moved aside to ``outbox/ISSUE/cancelled/BATCH/``.
 from __future__ import annotations
 
 import datetime as dt
-import html as html_lib
 import math
 import os
 import time
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.core import dutch
 from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
@@ -69,7 +69,15 @@ from pipeline.core.sendgrid import (
 )
 from pipeline.core.store import Attempt, Store
 from pipeline.core.subscribers import is_email, read_subscribers
-from pipeline.core.tokens import DEFAULT_NAME, TOKEN_NAME, Recipient, list_headers, personalise
+from pipeline.core.templating import environment, render_template
+from pipeline.core.tokens import (
+    DEFAULT_NAME,
+    TOKEN_NAME,
+    Recipient,
+    list_headers,
+    personalise,
+    unsubscribe_mailto,
+)
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
@@ -285,8 +293,17 @@ class OutboxTransport:
         send_at: dt.datetime | None,
         batch_id: str | None,
     ) -> SendResult:
-        name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch_id}-{request:05d}"
-        self.outbox.deliver(rendered, recipients, settings, name=name, test=test)
+        # The very request a SendGrid send makes, written as the messages it gives its recipients.
+        if test:
+            name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            body = _test_body(rendered, recipients, settings)
+        else:
+            name = f"{batch_id}-{request:05d}"
+            body = _list_body(
+                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id
+            )
+        folder = self.outbox.folder(rendered.issue_id, test)
+        self.outbox.deliver(body, folder, name, unsubscribe=unsubscribe_mailto(settings, rendered.issue_id))
         return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
 
     def _cancelled(self, issue_id: str, batch_id: str) -> Path:
@@ -893,28 +910,37 @@ def recall(
 
 
 # -- telling the editors ----------------------------------------------------------------------------
-def report_text(report: Report, tz: dt.tzinfo = dt.UTC) -> str:
-    """The delivery report as plain text: counts, times and request numbers, never an address."""
-    c = report.counts
-    lines = [f"Issue {report.issue_id} via {report.destination}", ""]
-    lines += [f"{state}:".ljust(10) + str(c[state]) for state in REPORTED]
-    if report.send_at and report.deadline:
-        lines += [
-            "",
-            f"Goes out at {report.send_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; until"
-            f" {report.deadline.astimezone(tz):%H:%M}, 'newsletter cancel {report.issue_id}' recalls it.",
-        ]
-    if report.unknown_batches:
-        lines += [
-            "",
-            f"Unknown requests: {', '.join(map(str, report.unknown_batches))}. Their answer was lost after"
-            " SendGrid's cancel deadline, so they may or may not go out; check SendGrid's activity (custom"
-            " argument 'request') before resending with"
-            f" 'newsletter send {report.issue_id} --resend-unknown'.",
-        ]
-    if report.stopped:
-        lines += ["", f"The send stopped: {report.stopped}"]
-    return "\n".join(lines) + "\n"
+# The ledger's states as the editors' report names them, in REPORTED's order.
+STATE_LABELS = {
+    DeliveryState.ACCEPTED: "verstuurd",
+    DeliveryState.SKIPPED: "overgeslagen",
+    DeliveryState.FAILED: "mislukt",
+    DeliveryState.UNKNOWN: "onbekend",
+    DeliveryState.PENDING: "nog niet verstuurd",
+}
+
+
+def report_mail(config: Config, report: Report) -> tuple[str, str, str]:
+    """The delivery report for the editors, in Dutch: (subject, text, HTML), from the templates
+    ``deliver/report.txt`` and ``deliver/report.html``. Counts, times and request numbers, never an
+    address."""
+    s = config.settings
+    tz = s.timezone
+    context = {
+        "issue_id": report.issue_id,
+        "destination": report.destination,
+        "rows": [(STATE_LABELS[state], report.counts[state]) for state in REPORTED],
+        "goes_out": dutch.datetime(report.send_at, tz) if report.send_at else None,
+        "until": dutch.time(report.deadline.astimezone(tz)) if report.deadline else None,
+        "unknown": [str(b) for b in report.unknown_batches],
+        "stopped": report.stopped,
+        "settings": s,
+    }
+    env = environment(config.root / "templates")
+    text = render_template(env, "deliver/report.txt", config.root, **context)
+    page = render_template(env, "deliver/report.html", config.root, **context)
+    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
+    return subject, text, page
 
 
 def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None = None) -> None:
@@ -924,25 +950,18 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         return
     env = os.environ if env is None else env
     s = config.settings
-    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
-    text = report_text(report, s.timezone)
-    api = SendGridAPI.from_env(s.sendgrid_region, env)
-    page = f"<pre>{html_lib.escape(text)}</pre>"
-    if api is None:
-        note = Rendered(report.issue_id, subject, "", page, text, "")
-        Outbox(config.root / "outbox").deliver(
-            note,
-            [(e, None) for e in editors],
-            s,
-            name=f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
-            subfolder="report",
-        )
-        return
+    subject, text, page = report_mail(config, report)
     body = mail_body(
         from_email=s.from_email, from_name=s.from_name, reply_to=None, subject=subject, text=text,
         html=page, recipients=[(e, None) for e in editors],
         categories=["delivery-report"], custom_args={"issue": report.issue_id},
     )  # fmt: skip
+    api = SendGridAPI.from_env(s.sendgrid_region, env)
+    if api is None:  # the same request, written as the messages it gives
+        outbox = Outbox(config.root / "outbox")
+        name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        outbox.deliver(body, outbox.folder(report.issue_id) / "report", name)
+        return
     result = api.send(body)
     if result.answer != Answer.ACCEPTED:
         raise SendStopped(f"the delivery report was not accepted: {result.reason}", "see the counts above")

@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import multiprocessing
+import re
 import time
 from pathlib import Path
 
@@ -297,4 +298,16 @@ def test_the_editors_report_goes_beside_the_list_not_among_it(demo_root: Path) -
     (note,) = (demo_root / "outbox" / "2026-12" / "report").glob("*.eml")
     msg = email.message_from_bytes(note.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "redactie@example.org" and msg["Subject"] == "Verzendrapport 2026-12: 5 verstuurd"
-    assert "accepted: 5\r\n" in msg.get_body(("plain",)).get_content()  # SMTP line ends
+    # Not list mail: none of the list's headers, and no Reply-To (the SendGrid request has none).
+    assert [h for h in ("List-Unsubscribe", "List-Id", "Reply-To") if h in msg] == []
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # SMTP line ends
+    assert text.startswith("Verzendrapport van nummer 2026-12\n\nVerstuurd via outbox/.\n\n")
+    assert "verstuurd:          5\novergeslagen:       0\nmislukt:            0\n" in text
+    assert "haal je het terug met: newsletter cancel 2026-12" in " ".join(text.split())
+    page = msg.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="nl">') and "<pre>" not in page
+    cells = re.findall(r"<th scope=\"row\"[^>]*>([^<]+)</th><td[^>]*>(\d+)</td>", page)
+    assert cells == [
+        ("verstuurd", "5"), ("overgeslagen", "0"), ("mislukt", "0"), ("onbekend", "0"),
+        ("nog niet verstuurd", "0"),
+    ]  # fmt: skip

@@ -104,6 +104,8 @@ def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
     assert body["headers"] == {
         "List-Unsubscribe": "<<%asm_group_unsubscribe_raw_url%>>, <mailto:redactie@example.org?subject=afmelden%202026-12>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": '"Nieuwsbrief Samen tegen Kinderarmoede (demo)"'
+        " <nieuwsbrief-samen-tegen-kinderarmoede-demo.nieuwsbrief.example.org>",
     }
     assert body["reply_to"] == {"email": "redactie@example.org"}
     # Held at SendGrid for the hold time (30 minutes), to the whole minute: recallable until then.
@@ -425,7 +427,9 @@ def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) 
     note = sendgrid.mail_sends[-1]
     assert note.recipients == ["redactie@example.org"] and "asm" not in note.body
     text = note.body["content"][0]["value"]
-    assert "accepted: 4\n" in text and "skipped:  1\n" in text
+    assert "verstuurd:          4\n" in text and "overgeslagen:       1\n" in text
+    # Not list mail: no unsubscribe or list headers, and no Reply-To: the outbox writes the same.
+    assert "headers" not in note.body and "reply_to" not in note.body
     assert "anna" not in text.lower()
 
 
