@@ -371,11 +371,14 @@ class Plan:
     counts: Mapping[DeliveryState, int]  # the ledger as the send would start it
     skipped: Mapping[str, int]  # by reason
     requests: int
-    send_at: dt.datetime  # when SendGrid would send it
+    send_at: dt.datetime | None  # when SendGrid would send it; None when the send would be refused
     batch_id: str | None  # the open attempt's batch that would take it; None: a new batch
     resend_unknown: bool
     completed: bool  # the issue was sent to the whole list before
     in_doubt: int  # subscribers in requests whose answer was lost, to be settled first
+    # Why the real send would refuse the issue (not approved, changed, recalled ...), with the fix;
+    # None when it would send. Checked first: the rest of the plan holds only if it would send.
+    refused: PipelineError | None = None
 
     @property
     def to_send(self) -> int:
@@ -383,8 +386,8 @@ class Plan:
         return self.counts[DeliveryState.PENDING] + unknown
 
     @property
-    def deadline(self) -> dt.datetime:
-        return deadline(self.send_at)
+    def deadline(self) -> dt.datetime | None:
+        return deadline(self.send_at) if self.send_at else None
 
 
 @dataclass(frozen=True)
@@ -461,15 +464,6 @@ def schedule(config: Config, issue_send_at: dt.datetime | None, now: dt.datetime
             "send it within 72 hours of send_at, or let 'newsletter run' (cron) hand it over when it is due",
         )
     return when
-
-
-def _check_settings(config: Config, transport: Transport) -> None:
-    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
-        # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
-        raise PipelineError(
-            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
-            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
-        )
 
 
 # -- batches: cancelling, and removing old cancels -----------------------------------------------------
@@ -594,27 +588,72 @@ def _usable(config: Config, attempt: Attempt | None, now: dt.datetime) -> Attemp
 def plan(
     config: Config,
     store: Store,
-    issue_id: str,
+    issue: Issue,
     transport: Transport,
     *,
     send_at: dt.datetime | None = None,
     resend_unknown: bool = False,
     now: dt.datetime | None = None,
 ) -> Plan:
-    """What ``send_list`` would do now, computed on the real ledger and rolled back: sends nothing."""
+    """What ``send_list`` would do now, computed on the real ledger and rolled back: sends nothing.
+
+    ``refused`` says first whether it would send at all (``refusal``); the counts after it are what
+    a send would do once that is fixed, and a refused send has no time it goes out.
+    """
+    issue_id = issue.id
     now = now or utc_now()
+    refused = refusal(config, store, issue, transport)
     sent = store.sent_issue(issue_id)
     completed = bool(sent and sent.completed)
     current = store.current_attempt(issue_id)
     reuse = _usable(config, current, now) if current is not None and not _in_doubt(store, current) else None
-    when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
+    when: dt.datetime | None = None  # no time at which a refused send goes out
+    if refused is None:
+        when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
     check = _load_audience(config, store, transport)
     counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
     to_send = counts[DeliveryState.PENDING] + (counts[DeliveryState.UNKNOWN] if resend_unknown else 0)
     return Plan(
         issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), when,
         reuse.batch_id if reuse else None, resend_unknown, completed, counts[DeliveryState.IN_FLIGHT],
+        refused,
     )  # fmt: skip
+
+
+def refusal(
+    config: Config, store: Store, issue: Issue, transport: Transport, fingerprint: str | None = None
+) -> PipelineError | None:
+    """Why a list send of ``issue`` would be refused now, with the fix; None when it may go.
+
+    Only an approved issue that has not changed since (``fingerprint``: the caller's, when it has
+    one) goes to the list; a send that has started goes on whatever the file says now. The one
+    check for ``send_list`` and its dry run (``plan``), so that the two never disagree.
+    """
+    issue_id = issue.id
+    sent = store.sent_issue(issue_id)
+    state = approval_state(store, issue, fingerprint)
+    if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
+        why = {
+            IssueState.DRAFT: "is not approved",
+            IssueState.CHANGED: "changed after it was approved",
+            IssueState.RECALLED: "was recalled, and is not approved again",
+        }[state]
+        return NotApproved(
+            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
+            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
+        )
+    if state == IssueState.SENT and sent is None:
+        return NotApproved(
+            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
+            "check that sources.yaml points at the right state database; it is never sent twice",
+        )
+    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
+        # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
+        return PipelineError(
+            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
+            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
+        )
+    return None
 
 
 def send_list(
@@ -643,25 +682,11 @@ def send_list(
     issue_id = issue.id
     tell = notice or (lambda line: None)
     sent = store.sent_issue(issue_id)
-    state = approval_state(store, issue, prepared.fingerprint if prepared else None)
-    if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
-        why = {
-            IssueState.DRAFT: "is not approved",
-            IssueState.CHANGED: "changed after it was approved",
-            IssueState.RECALLED: "was recalled, and is not approved again",
-        }[state]
-        raise NotApproved(
-            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
-            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
-        )
-    if state == IssueState.SENT and sent is None:
-        raise NotApproved(
-            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
-            "check that sources.yaml points at the right state database; it is never sent twice",
-        )
+    refused = refusal(config, store, issue, transport, prepared.fingerprint if prepared else None)
+    if refused is not None:
+        raise refused
     if sent is None and prepared is None:
         raise ValueError("a send that starts needs the prepared issue (pipeline.render.prepare)")
-    _check_settings(config, transport)
     now = clock()
     schedule(config, send_at, now)  # refuses, before anything happens, what SendGrid could not hold
     requests_before = transport.requests
