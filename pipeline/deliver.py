@@ -37,7 +37,6 @@ cancelled attempt's files are moved aside to ``outbox/ISSUE/cancelled/BATCH/``.
 from __future__ import annotations
 
 import datetime as dt
-import html as html_lib
 import math
 import os
 import time
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.core import dutch
 from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
@@ -69,7 +69,15 @@ from pipeline.core.sendgrid import (
 )
 from pipeline.core.store import Attempt, Store
 from pipeline.core.subscribers import is_email, read_subscribers
-from pipeline.core.tokens import DEFAULT_NAME, TOKEN_NAME, Recipient, list_headers, personalise
+from pipeline.core.templating import environment, render_template
+from pipeline.core.tokens import (
+    DEFAULT_NAME,
+    TOKEN_NAME,
+    Recipient,
+    list_headers,
+    personalise,
+    unsubscribe_mailto,
+)
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the
@@ -285,8 +293,17 @@ class OutboxTransport:
         send_at: dt.datetime | None,
         batch_id: str | None,
     ) -> SendResult:
-        name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" if test else f"{batch_id}-{request:05d}"
-        self.outbox.deliver(rendered, recipients, settings, name=name, test=test)
+        # The very request a SendGrid send makes, written as the messages it gives its recipients.
+        if test:
+            name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            body = _test_body(rendered, recipients, settings)
+        else:
+            name = f"{batch_id}-{request:05d}"
+            body = _list_body(
+                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id
+            )
+        folder = self.outbox.folder(rendered.issue_id, test)
+        self.outbox.deliver(body, folder, name, unsubscribe=unsubscribe_mailto(settings, rendered.issue_id))
         return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
 
     def _cancelled(self, issue_id: str, batch_id: str) -> Path:
@@ -354,11 +371,14 @@ class Plan:
     counts: Mapping[DeliveryState, int]  # the ledger as the send would start it
     skipped: Mapping[str, int]  # by reason
     requests: int
-    send_at: dt.datetime  # when SendGrid would send it
+    send_at: dt.datetime | None  # when SendGrid would send it; None when the send would be refused
     batch_id: str | None  # the open attempt's batch that would take it; None: a new batch
     resend_unknown: bool
     completed: bool  # the issue was sent to the whole list before
     in_doubt: int  # subscribers in requests whose answer was lost, to be settled first
+    # Why the real send would refuse the issue (not approved, changed, recalled ...), with the fix;
+    # None when it would send. Checked first: the rest of the plan holds only if it would send.
+    refused: PipelineError | None = None
 
     @property
     def to_send(self) -> int:
@@ -366,8 +386,8 @@ class Plan:
         return self.counts[DeliveryState.PENDING] + unknown
 
     @property
-    def deadline(self) -> dt.datetime:
-        return deadline(self.send_at)
+    def deadline(self) -> dt.datetime | None:
+        return deadline(self.send_at) if self.send_at else None
 
 
 @dataclass(frozen=True)
@@ -444,15 +464,6 @@ def schedule(config: Config, issue_send_at: dt.datetime | None, now: dt.datetime
             "send it within 72 hours of send_at, or let 'newsletter run' (cron) hand it over when it is due",
         )
     return when
-
-
-def _check_settings(config: Config, transport: Transport) -> None:
-    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
-        # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
-        raise PipelineError(
-            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
-            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
-        )
 
 
 # -- batches: cancelling, and removing old cancels -----------------------------------------------------
@@ -577,27 +588,72 @@ def _usable(config: Config, attempt: Attempt | None, now: dt.datetime) -> Attemp
 def plan(
     config: Config,
     store: Store,
-    issue_id: str,
+    issue: Issue,
     transport: Transport,
     *,
     send_at: dt.datetime | None = None,
     resend_unknown: bool = False,
     now: dt.datetime | None = None,
 ) -> Plan:
-    """What ``send_list`` would do now, computed on the real ledger and rolled back: sends nothing."""
+    """What ``send_list`` would do now, computed on the real ledger and rolled back: sends nothing.
+
+    ``refused`` says first whether it would send at all (``refusal``); the counts after it are what
+    a send would do once that is fixed, and a refused send has no time it goes out.
+    """
+    issue_id = issue.id
     now = now or utc_now()
+    refused = refusal(config, store, issue, transport)
     sent = store.sent_issue(issue_id)
     completed = bool(sent and sent.completed)
     current = store.current_attempt(issue_id)
     reuse = _usable(config, current, now) if current is not None and not _in_doubt(store, current) else None
-    when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
+    when: dt.datetime | None = None  # no time at which a refused send goes out
+    if refused is None:
+        when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
     check = _load_audience(config, store, transport)
     counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
     to_send = counts[DeliveryState.PENDING] + (counts[DeliveryState.UNKNOWN] if resend_unknown else 0)
     return Plan(
         issue_id, transport.destination, check, counts, skipped, math.ceil(to_send / BATCH), when,
         reuse.batch_id if reuse else None, resend_unknown, completed, counts[DeliveryState.IN_FLIGHT],
+        refused,
     )  # fmt: skip
+
+
+def refusal(
+    config: Config, store: Store, issue: Issue, transport: Transport, fingerprint: str | None = None
+) -> PipelineError | None:
+    """Why a list send of ``issue`` would be refused now, with the fix; None when it may go.
+
+    Only an approved issue that has not changed since (``fingerprint``: the caller's, when it has
+    one) goes to the list; a send that has started goes on whatever the file says now. The one
+    check for ``send_list`` and its dry run (``plan``), so that the two never disagree.
+    """
+    issue_id = issue.id
+    sent = store.sent_issue(issue_id)
+    state = approval_state(store, issue, fingerprint)
+    if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
+        why = {
+            IssueState.DRAFT: "is not approved",
+            IssueState.CHANGED: "changed after it was approved",
+            IssueState.RECALLED: "was recalled, and is not approved again",
+        }[state]
+        return NotApproved(
+            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
+            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
+        )
+    if state == IssueState.SENT and sent is None:
+        return NotApproved(
+            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
+            "check that sources.yaml points at the right state database; it is never sent twice",
+        )
+    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
+        # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
+        return PipelineError(
+            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
+            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
+        )
+    return None
 
 
 def send_list(
@@ -626,25 +682,11 @@ def send_list(
     issue_id = issue.id
     tell = notice or (lambda line: None)
     sent = store.sent_issue(issue_id)
-    state = approval_state(store, issue, prepared.fingerprint if prepared else None)
-    if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
-        why = {
-            IssueState.DRAFT: "is not approved",
-            IssueState.CHANGED: "changed after it was approved",
-            IssueState.RECALLED: "was recalled, and is not approved again",
-        }[state]
-        raise NotApproved(
-            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
-            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
-        )
-    if state == IssueState.SENT and sent is None:
-        raise NotApproved(
-            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
-            "check that sources.yaml points at the right state database; it is never sent twice",
-        )
+    refused = refusal(config, store, issue, transport, prepared.fingerprint if prepared else None)
+    if refused is not None:
+        raise refused
     if sent is None and prepared is None:
         raise ValueError("a send that starts needs the prepared issue (pipeline.render.prepare)")
-    _check_settings(config, transport)
     now = clock()
     schedule(config, send_at, now)  # refuses, before anything happens, what SendGrid could not hold
     requests_before = transport.requests
@@ -893,28 +935,37 @@ def recall(
 
 
 # -- telling the editors ----------------------------------------------------------------------------
-def report_text(report: Report, tz: dt.tzinfo = dt.UTC) -> str:
-    """The delivery report as plain text: counts, times and request numbers, never an address."""
-    c = report.counts
-    lines = [f"Issue {report.issue_id} via {report.destination}", ""]
-    lines += [f"{state}:".ljust(10) + str(c[state]) for state in REPORTED]
-    if report.send_at and report.deadline:
-        lines += [
-            "",
-            f"Goes out at {report.send_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; until"
-            f" {report.deadline.astimezone(tz):%H:%M}, 'newsletter cancel {report.issue_id}' recalls it.",
-        ]
-    if report.unknown_batches:
-        lines += [
-            "",
-            f"Unknown requests: {', '.join(map(str, report.unknown_batches))}. Their answer was lost after"
-            " SendGrid's cancel deadline, so they may or may not go out; check SendGrid's activity (custom"
-            " argument 'request') before resending with"
-            f" 'newsletter send {report.issue_id} --resend-unknown'.",
-        ]
-    if report.stopped:
-        lines += ["", f"The send stopped: {report.stopped}"]
-    return "\n".join(lines) + "\n"
+# The ledger's states as the editors' report names them, in REPORTED's order.
+STATE_LABELS = {
+    DeliveryState.ACCEPTED: "verstuurd",
+    DeliveryState.SKIPPED: "overgeslagen",
+    DeliveryState.FAILED: "mislukt",
+    DeliveryState.UNKNOWN: "onbekend",
+    DeliveryState.PENDING: "nog niet verstuurd",
+}
+
+
+def report_mail(config: Config, report: Report) -> tuple[str, str, str]:
+    """The delivery report for the editors, in Dutch: (subject, text, HTML), from the templates
+    ``deliver/report.txt`` and ``deliver/report.html``. Counts, times and request numbers, never an
+    address."""
+    s = config.settings
+    tz = s.timezone
+    context = {
+        "issue_id": report.issue_id,
+        "destination": report.destination,
+        "rows": [(STATE_LABELS[state], report.counts[state]) for state in REPORTED],
+        "goes_out": dutch.datetime(report.send_at, tz) if report.send_at else None,
+        "until": dutch.time(report.deadline.astimezone(tz)) if report.deadline else None,
+        "unknown": [str(b) for b in report.unknown_batches],
+        "stopped": report.stopped,
+        "settings": s,
+    }
+    env = environment(config.root / "templates")
+    text = render_template(env, "deliver/report.txt", config.root, **context)
+    page = render_template(env, "deliver/report.html", config.root, **context)
+    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
+    return subject, text, page
 
 
 def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None = None) -> None:
@@ -924,25 +975,18 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         return
     env = os.environ if env is None else env
     s = config.settings
-    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
-    text = report_text(report, s.timezone)
-    api = SendGridAPI.from_env(s.sendgrid_region, env)
-    page = f"<pre>{html_lib.escape(text)}</pre>"
-    if api is None:
-        note = Rendered(report.issue_id, subject, "", page, text, "")
-        Outbox(config.root / "outbox").deliver(
-            note,
-            [(e, None) for e in editors],
-            s,
-            name=f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
-            subfolder="report",
-        )
-        return
+    subject, text, page = report_mail(config, report)
     body = mail_body(
         from_email=s.from_email, from_name=s.from_name, reply_to=None, subject=subject, text=text,
         html=page, recipients=[(e, None) for e in editors],
         categories=["delivery-report"], custom_args={"issue": report.issue_id},
     )  # fmt: skip
+    api = SendGridAPI.from_env(s.sendgrid_region, env)
+    if api is None:  # the same request, written as the messages it gives
+        outbox = Outbox(config.root / "outbox")
+        name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        outbox.deliver(body, outbox.folder(report.issue_id) / "report", name)
+        return
     result = api.send(body)
     if result.answer != Answer.ACCEPTED:
         raise SendStopped(f"the delivery report was not accepted: {result.reason}", "see the counts above")

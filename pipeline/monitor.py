@@ -19,11 +19,8 @@ address is printed, logged or kept in the state database (the record names the p
 from __future__ import annotations
 
 import datetime as dt
-import email.policy
-import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 
 from pipeline.core import dutch
@@ -31,7 +28,7 @@ from pipeline.core.config import Config, Partner
 from pipeline.core.errors import Problem
 from pipeline.core.locking import exclusive
 from pipeline.core.monitoring import Monitoring, Period, file_name, read_monitoring, skeleton
-from pipeline.core.outbox import Outbox
+from pipeline.core.outbox import Outbox, messages
 from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
 from pipeline.core.store import Reminder, Store
 from pipeline.core.templating import environment, render_template
@@ -175,26 +172,6 @@ def message(config: Config, partner: Partner, asks_for: Period, problems: list[P
     )
 
 
-def _eml(config: Config, partner: Partner, m: Message, period: Period) -> EmailMessage:
-    s = config.settings
-    contact = partner.monitoring_contact
-    assert contact is not None and contact.email
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = email.utils.formataddr((s.from_name, s.from_email))
-    msg["To"] = email.utils.formataddr((contact.name or "", contact.email))
-    if s.reply_to:
-        msg["Reply-To"] = s.reply_to
-    msg["Subject"] = m.subject
-    msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=s.from_email.rpartition("@")[2] or None)
-    msg["X-Newsletter-Monitoring"] = f"{period} {partner.id}"
-    msg.set_content(m.text)
-    msg.add_alternative(m.html, subtype="html")
-    maintype, subtype = YAML.split("/")
-    msg.add_attachment(m.content, maintype=maintype, subtype=subtype, filename=m.attachment)
-    return msg
-
-
 def remind(
     config: Config,
     store: Store,
@@ -218,14 +195,6 @@ def remind(
             assert due.asks_for is not None and partner.monitoring_contact is not None
             problems = [p for p in monitoring.problems if p.path in due.broken and p.is_error]
             m = message(config, partner, due.asks_for, problems)
-            seq = store.start_reminder(str(period), partner.id, "sendgrid" if api else "outbox", clock())
-            if api is None:
-                name = partner.id if seq == 1 else f"{partner.id}-{seq}"
-                written = outbox.write(folder(period), name, _eml(config, partner, m, period))
-                where = f"outbox/{folder(period)}/{written.name}"
-                store.finish_reminder(str(period), partner.id, seq, "sent", clock(), message_id=where)
-                outcomes.append(Outcome(partner.id, partner.name, "sent", where=where))
-                continue
             s = config.settings
             contact = partner.monitoring_contact
             body = mail_body(
@@ -234,6 +203,14 @@ def remind(
                 categories=["monitoring"], custom_args={"monitoring": str(period), "partner": partner.id},
                 attachments=[(m.attachment, YAML, m.content)],
             )  # fmt: skip
+            seq = store.start_reminder(str(period), partner.id, "sendgrid" if api else "outbox", clock())
+            if api is None:  # the same request, written as the message it gives
+                name = partner.id if seq == 1 else f"{partner.id}-{seq}"
+                written = outbox.write(folder(period), name, messages(body)[0])
+                where = f"outbox/{folder(period)}/{written.name}"
+                store.finish_reminder(str(period), partner.id, seq, "sent", clock(), message_id=where)
+                outcomes.append(Outcome(partner.id, partner.name, "sent", where=where))
+                continue
             answer = api.send(body)
             if answer.answer == Answer.ACCEPTED:
                 state, reason = "sent", None

@@ -382,6 +382,19 @@ def _mjml_structure(mjml: str) -> tuple[int, str] | None:
     return None
 
 
+# MRML hides <mj-preview> (the preheader) in white text: on a page that is not white, SpamAssassin
+# scores that as text in nearly the background's colour (HTML_FONT_LOW_CONTRAST), display:none or
+# not. The same div, hidden without a colour of its own (mso-hide: Outlook's Word engine).
+_MRML_PREVIEW = (
+    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;'
+    'opacity:0;overflow:hidden;">'
+)
+_PREVIEW = (
+    '<div style="display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;'
+    'overflow:hidden;mso-hide:all;">'
+)
+
+
 def compile_mjml(mjml: str, template: str = "email.mjml") -> str:
     """MJML to HTML with mjml-python; an error shows the MJML lines around the problem."""
     problem = _mjml_structure(mjml)
@@ -394,7 +407,7 @@ def compile_mjml(mjml: str, template: str = "email.mjml") -> str:
                 "check the MJML structure in the template (each mj- element closed, attributes quoted)",
             ) from None
         if "<mj-" not in out:
-            return out
+            return out.replace(_MRML_PREVIEW, _PREVIEW, 1)
         line = mjml.count("\n", 0, mjml.find("<mj-", mjml.find("<mj-body"))) + 1
         problem = (line, "MJML element left uncompiled")
     line, message = problem

@@ -85,11 +85,17 @@ def test_one_click_needs_the_unsubscribe_group_that_fills_it(config: Config, mes
 
 def test_the_headers_of_a_list_send_and_of_a_test_send(config: Config) -> None:
     mailto = "<mailto:redactie@example.org?subject=afmelden%202026-12>"
+    # RFC 2919: the title as a phrase (quoted: it holds parentheses), then LABEL.HOST of archive_url.
+    list_id = '"Nieuwsbrief Samen tegen Kinderarmoede (demo)" <nieuwsbrief-samen-tegen-kinderarmoede-demo.nieuwsbrief.example.org>'
     assert list_headers(config.settings, "2026-12") == {
         "List-Unsubscribe": f"<{TOKEN_UNSUBSCRIBE}>, {mailto}",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": list_id,
     }  # what tests/test_deliver_sendgrid.py expects SendGrid to receive
-    assert list_headers(config.settings, "2026-12", test=True) == {"List-Unsubscribe": mailto}
+    assert list_headers(config.settings, "2026-12", test=True) == {
+        "List-Unsubscribe": mailto,
+        "List-Id": list_id,
+    }
 
 
 # -- a visible unsubscribe link in both parts -------------------------------------------------------------

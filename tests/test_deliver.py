@@ -6,11 +6,12 @@ import datetime as dt
 import email
 import email.policy
 import multiprocessing
+import re
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Cli, list_send
+from conftest import Cli, approved, list_send, newsletter, write_issue
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
@@ -157,8 +158,8 @@ def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path) -> No
 def test_dry_run_plans_and_changes_nothing(demo_root: Path) -> None:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
-        p = plan(config, store, "2026-12", outbox_transport(config))
-        assert p.to_send == 5 and p.requests == 1 and not p.list.suppressions_read
+        p = plan(config, store, approved(config, rendered())[0], outbox_transport(config))
+        assert p.refused is None and p.to_send == 5 and p.requests == 1 and not p.list.suppressions_read
         assert store.delivery_counts("2026-12")["pending"] == 0
         assert store.sent_issue("2026-12") is None
     assert not (demo_root / "outbox").exists()
@@ -297,4 +298,72 @@ def test_the_editors_report_goes_beside_the_list_not_among_it(demo_root: Path) -
     (note,) = (demo_root / "outbox" / "2026-12" / "report").glob("*.eml")
     msg = email.message_from_bytes(note.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "redactie@example.org" and msg["Subject"] == "Verzendrapport 2026-12: 5 verstuurd"
-    assert "accepted: 5\r\n" in msg.get_body(("plain",)).get_content()  # SMTP line ends
+    # Not list mail: none of the list's headers, and no Reply-To (the SendGrid request has none).
+    assert [h for h in ("List-Unsubscribe", "List-Id", "Reply-To") if h in msg] == []
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # SMTP line ends
+    assert text.startswith("Verzendrapport van nummer 2026-12\n\nVerstuurd via outbox/.\n\n")
+    assert "verstuurd:          5\novergeslagen:       0\nmislukt:            0\n" in text
+    assert "haal je het terug met: newsletter cancel 2026-12" in " ".join(text.split())
+    page = msg.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="nl">') and "<pre>" not in page
+    cells = re.findall(r"<th scope=\"row\"[^>]*>([^<]+)</th><td[^>]*>(\d+)</td>", page)
+    assert cells == [
+        ("verstuurd", "5"), ("overgeslagen", "0"), ("mislukt", "0"), ("onbekend", "0"),
+        ("nog niet verstuurd", "0"),
+    ]  # fmt: skip
+
+
+def test_a_dry_run_says_first_whether_the_send_would_go_and_exits_as_the_send_would(demo_root: Path) -> None:
+    """`send --dry-run` as a process: its first line after the title is the real send's verdict (with the
+    reason and the fix), no time it goes out when refused, and the real command's exit status."""
+    path = write_issue(demo_root, "2027-01", send_at="2027-01-12 09:00")
+    path.write_text(path.read_text(encoding="utf-8").replace("subject: Nieuws van partners\n", ""), "utf-8")
+
+    def dry() -> tuple[int, list[str]]:
+        done = newsletter(demo_root, "send", "2027-01", "--dry-run")
+        assert "Traceback" not in done.stderr
+        return done.returncode, done.stdout.splitlines()
+
+    # A draft with an error (no subject): refused, and the fix starts with the error.
+    code, lines = dry()
+    assert code == 1
+    assert lines[:3] == [
+        "Plan for issue 2027-01 (dry run: nothing is sent)",
+        "  would send:      no, it would be refused: issue 2027-01 is not approved; only an approved,"
+        " unchanged issue goes to the list",
+        "  fix:             correct the 1 error(s) in issues/2027-01.yaml (newsletter check 2027-01), then run"
+        " 'newsletter approve 2027-01 --by NAME'",
+    ]
+    assert "  to send now:     none (the send would be refused; see 'would send' above)" in lines
+    assert not [line for line in lines if "goes out at" in line or "recall until" in line]
+    real = newsletter(demo_root, "send", "2027-01")
+    assert real.returncode == code and "is not approved" in real.stderr
+    assert not (demo_root / "outbox").exists()
+
+    # Approved, then changed: refused again, with the approval's fix.
+    write_issue(demo_root, "2027-01")  # without send_at: it would go out the hold time from now
+    assert newsletter(demo_root, "approve", "2027-01", "--by", "Anna").returncode == 0
+    code, lines = dry()
+    assert (code, lines[1]) == (0, "  would send:      yes")
+    assert any(line.startswith("  goes out at:     ") for line in lines)
+    assert "  to send now:     5 in 1 request(s)" in lines
+    path.write_text(path.read_text(encoding="utf-8").replace("Elke twee weken", "Elke week"), "utf-8")
+    code, lines = dry()
+    assert code == 1
+    assert lines[1:3] == [
+        "  would send:      no, it would be refused: issue 2027-01 changed after it was approved; only an"
+        " approved, unchanged issue goes to the list",
+        "  fix:             check it, then run 'newsletter approve 2027-01 --by NAME' (test it with --to ADDR)",
+    ]
+    assert newsletter(demo_root, "send", "2027-01").returncode == code
+    assert not (demo_root / "outbox").exists()
+
+    # Approved again and sent: a dry run says nothing more would go, and exits 0 as the send does.
+    assert newsletter(demo_root, "approve", "2027-01", "--by", "Anna").returncode == 0
+    assert newsletter(demo_root, "send", "2027-01").returncode == 0
+    code, lines = dry()
+    assert (code, lines[1]) == (
+        0,
+        "  would send:      nothing: it went to the whole list before; new subscribers do not get it",
+    )
+    assert newsletter(demo_root, "send", "2027-01").returncode == code

@@ -14,7 +14,7 @@ import pytest
 
 pytest.register_assert_rewrite("sendgrid_mock")  # before the import below, so its asserts explain
 
-from conftest import list_send, newsletter, write_issue  # noqa: E402
+from conftest import approved, list_send, newsletter, write_issue  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded, SimTime, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
@@ -104,6 +104,8 @@ def test_list_send_is_valid_one_recipient_each_and_skips_suppressions(
     assert body["headers"] == {
         "List-Unsubscribe": "<<%asm_group_unsubscribe_raw_url%>>, <mailto:redactie@example.org?subject=afmelden%202026-12>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": '"Nieuwsbrief Samen tegen Kinderarmoede (demo)"'
+        " <nieuwsbrief-samen-tegen-kinderarmoede-demo.nieuwsbrief.example.org>",
     }
     assert body["reply_to"] == {"email": "redactie@example.org"}
     # Held at SendGrid for the hold time (30 minutes), to the whole minute: recallable until then.
@@ -328,7 +330,8 @@ def test_dry_run_reads_suppressions_and_sends_nothing(demo_root: Path, sendgrid:
     config = load_config(demo_root)
     transport = open_transport(config, env_for(sendgrid))
     with Store(config.settings.state) as store:
-        p = plan(config, store, "2026-12", transport)
+        p = plan(config, store, approved(config, rendered())[0], transport)
+    assert p.refused is None
     assert p.list.suppressions_read and p.skipped == {"unsubscribed": 1}
     assert (p.to_send, p.requests, p.list.duplicates, p.list.invalid) == (4, 1, 1, 1)
     assert sendgrid.mail_sends == []
@@ -352,8 +355,14 @@ def test_cli_test_send_dry_run_and_secrets(
     for token in ("%naam%", "<%asm_group_unsubscribe_raw_url%>", "<%asm_preferences_raw_url%>"):
         assert token not in request.body["content"][1]["value"]
 
+    draft = cli("send", "2026-12", "--dry-run")  # type: ignore[operator]
+    assert (
+        draft.exit_code == 1
+        and "  would send:      no, it would be refused: issue 2026-12 is not" in draft.output
+    )
+    assert cli("approve", "2026-12", "--by", "Anna").exit_code == 0  # type: ignore[operator]
     plan_out = cli("send", "2026-12", "--dry-run")  # type: ignore[operator]
-    assert plan_out.exit_code == 0
+    assert plan_out.exit_code == 0 and "  would send:      yes\n" in plan_out.output
     assert "  skipped:         1 (unsubscribed: 1)\n" in plan_out.output
     assert "  to send now:     4 in 1 request(s)\n" in plan_out.output
     assert "subscribers.csv:8: warning: the email column is not a valid address" in plan_out.output
@@ -425,7 +434,9 @@ def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) 
     note = sendgrid.mail_sends[-1]
     assert note.recipients == ["redactie@example.org"] and "asm" not in note.body
     text = note.body["content"][0]["value"]
-    assert "accepted: 4\n" in text and "skipped:  1\n" in text
+    assert "verstuurd:          4\n" in text and "overgeslagen:       1\n" in text
+    # Not list mail: no unsubscribe or list headers, and no Reply-To: the outbox writes the same.
+    assert "headers" not in note.body and "reply_to" not in note.body
     assert "anna" not in text.lower()
 
 

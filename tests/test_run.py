@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import newsletter, write_issue
@@ -282,7 +283,11 @@ def test_the_whole_flow_as_separate_processes_against_the_sendgrid_mock(demo_roo
     assert "user1@example.com" not in recipients  # on SendGrid's suppression list
     report_mail = [r for r in sendgrid.accepted_by_prism() if r not in list_sends]
     assert [r.recipients for r in report_mail] == [["redactie@example.org"]]  # the editors' delivery report
-    assert f"Goes out at {stamp}" in report_mail[0].body["content"][0]["value"]
+    report_text = " ".join(report_mail[0].body["content"][0]["value"].split())
+    local = goes_out.astimezone(ZoneInfo("Europe/Amsterdam"))
+    month = "januari februari maart april mei juni juli augustus september oktober november december"
+    when = f"{local.day} {month.split()[local.month - 1]} {local.year}, {local.hour}.{local.minute:02d} uur"
+    assert "Het nummer gaat uit op " in report_text and f" {when}." in report_text  # in Dutch
     assert API_KEY not in due.stdout + due.stderr
     assert not re.search(r"lid\d+@|user1@", due.stdout + due.stderr), "a subscriber address was printed"
 

@@ -34,7 +34,6 @@ from typing import Any
 
 from pipeline.core.config import Config
 from pipeline.core.errors import PipelineError, Problem
-from pipeline.core.models import Rendered
 from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
 from pipeline.core.store import Event, Person, Store
@@ -149,16 +148,15 @@ def confirmation_mail(
     env_t = environment(config.root / "templates")
     text = render_template(env_t, "signup/mail.txt", config.root, link=link, settings=s)
     page = render_template(env_t, "signup/mail.html", config.root, link=link, settings=s)
-    api = SendGridAPI.from_env(s.sendgrid_region, env)
-    if api is None:
-        note = Rendered(FORM, subject, "", page, text, "")
-        name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
-        Outbox(config.root / "outbox").deliver(note, [(email, None)], s, name=name, subfolder=None)
-        return
     body = mail_body(
         from_email=s.from_email, from_name=s.from_name, reply_to=s.reply_to, subject=subject, text=text,
         html=page, recipients=[(email, None)], categories=["aanmelding"], custom_args={"kind": "signup"},
     )  # fmt: skip
+    api = SendGridAPI.from_env(s.sendgrid_region, env)
+    if api is None:  # the same request, written as the message it gives
+        name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
+        Outbox(config.root / "outbox").deliver(body, config.root / "outbox" / FORM, name)
+        return
     result = api.send(body)
     if result.answer != Answer.ACCEPTED:
         raise PipelineError(

@@ -43,9 +43,25 @@ class _Bar:
             self.bar.__exit__(None, None, None)
 
 
-def _print_plan(p: Plan, tz: dt.tzinfo) -> None:
+def _print_plan(p: Plan, tz: dt.tzinfo, errors: int, shown: str) -> None:
+    """The plan; first whether the real send would send at all (``errors``: check's, in ``shown``)."""
     c = p.counts
     click.echo(f"Plan for issue {p.issue_id} (dry run: nothing is sent)")
+    if p.refused is not None:
+        click.echo(f"  would send:      no, it would be refused: {p.refused.message}")
+        if errors:
+            click.echo(
+                f"  fix:             correct the {errors} error(s) in {shown} (newsletter check"
+                f" {p.issue_id}), then run 'newsletter approve {p.issue_id} --by NAME'"
+            )
+        elif p.refused.hint:
+            click.echo(f"  fix:             {p.refused.hint}")
+    elif p.completed and not p.to_send:
+        click.echo(
+            "  would send:      nothing: it went to the whole list before; new subscribers do not get it"
+        )
+    else:
+        click.echo("  would send:      yes")
     click.echo(f"  to:              {p.destination}")
     click.echo(f"  subscriber rows: {p.list.rows}")
     click.echo(f"    invalid:       {p.list.invalid}" + (" (lines listed above)" if p.list.invalid else ""))
@@ -65,13 +81,14 @@ def _print_plan(p: Plan, tz: dt.tzinfo) -> None:
         )
     if c[S.UNKNOWN] and not p.resend_unknown:
         click.echo("                   (unknown ones are not resent without --resend-unknown)")
+    if p.send_at is None or p.deadline is None:  # refused: nothing goes out, at no time
+        click.echo("  to send now:     none (the send would be refused; see 'would send' above)")
+        return
     send_at, until = p.send_at.astimezone(tz), p.deadline.astimezone(tz)
     click.echo(f"  to send now:     {p.to_send} in {p.requests} request(s)")
     click.echo(f"  batch:           {p.batch_id or 'a new SendGrid batch'}")
     click.echo(f"  goes out at:     {send_at:%Y-%m-%d %H:%M %Z} (SendGrid holds it until then)")
     click.echo(f"  recall until:    {until:%Y-%m-%d %H:%M %Z} (newsletter cancel {p.issue_id})")
-    if p.completed:
-        click.echo("  This issue was sent to the whole list before; new subscribers do not get it.")
 
 
 def _print_report(r: Report, tz: dt.tzinfo) -> None:
@@ -119,7 +136,10 @@ def _print_report(r: Report, tz: dt.tzinfo) -> None:
 @click.argument("issue")
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Send a test copy to ADDR only (repeatable).")
 @click.option(
-    "--dry-run", is_flag=True, help="Print the plan: who gets it, who is skipped and why. Sends nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan: first whether the send would go at all (and why not), then who gets it, who is"
+    " skipped and why. Sends nothing; exits 1 when the send would be refused.",
 )
 @click.option(
     "--resend-unknown",
@@ -167,13 +187,19 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         )
         return
     if dry_run:
+        # Exits as the real send would: 1 when it would be refused (the plan says why, and the fix).
         transport = deliver.open_transport(config, os.environ)
+        errors = 0
         with Store(config.settings.state) as store:
             plan = deliver.plan(
-                config, store, issue, transport, send_at=issue_obj.send_at, resend_unknown=resend_unknown
+                config, store, issue_obj, transport, send_at=issue_obj.send_at, resend_unknown=resend_unknown
             )
+            if isinstance(plan.refused, deliver.NotApproved):  # approve refuses an issue with errors
+                errors = sum(p.is_error for p in workflow.check(config, store, issue)[1])
         _problems(plan.list.problems)
-        _print_plan(plan, config.settings.timezone)
+        _print_plan(plan, config.settings.timezone, errors, issue_obj.path)
+        if plan.refused is not None:
+            sys.exit(EXIT_FAILED)
         return
     bar = _Bar()
     try:

@@ -1,55 +1,72 @@
 """The outbox: what a send writes without ``SENDGRID_API_KEY``, one ``.eml`` file per message.
 
-Each file is the message a subscriber would get: multipart/alternative (plain text, then HTML),
-the same From, Reply-To and Subject, and the List-Unsubscribe headers of a real send
-(``tokens.list_headers``). The per-recipient tokens that SendGrid fills in a real send are replaced
-here with working values, in the headers too: the name, and a mailto: unsubscribe to the reply-to
-address (SendGrid fills its own https one-click link in a real send). Files are written atomically,
-so a killed send leaves whole files.
+Each file is the message a recipient would get from the very request a real send makes
+(``pipeline.core.sendgrid.mail_body``): multipart/alternative (plain text, then HTML), any
+attachments, the same From, To, Reply-To and Subject, and exactly the request's own ``headers``
+(the List-Unsubscribe and List-Id headers of list mail; none for a confirmation, a report or a
+reminder), plus the Date and Message-ID every sent message has. The per-recipient tokens that
+SendGrid fills in a real send are replaced here with working values, in the headers too: the
+personalization's substitutions (the name), and a mailto: unsubscribe to the reply-to address
+(SendGrid fills its own https one-click link in a real send). Files are written atomically, so a
+killed send leaves whole files.
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import email.utils
 import threading
+from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
-from pipeline.core.config import Settings
 from pipeline.core.files import atomic_write
-from pipeline.core.models import Rendered
-from pipeline.core.tokens import Recipient, list_headers, personalise
+from pipeline.core.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 
 
-def build_message(
-    rendered: Rendered,
-    recipient: Recipient,
-    settings: Settings,
-    *,
-    subject_prefix: str = "",
-    test: bool = False,
-) -> EmailMessage:
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = email.utils.formataddr((settings.from_name, settings.from_email))
-    msg["To"] = email.utils.formataddr((recipient.name or "", recipient.email))
-    if settings.reply_to:
-        msg["Reply-To"] = settings.reply_to
-    msg["Subject"] = subject_prefix + personalise(rendered.subject, recipient, settings, rendered.issue_id)
-    msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=settings.from_email.rpartition("@")[2] or None)
-    for name, value in list_headers(settings, rendered.issue_id, test=test).items():
-        # The one-click tag becomes the same mailto as the fallback: name each address once.
-        addresses = personalise(value, recipient, settings, rendered.issue_id).split(", ")
-        msg[name] = ", ".join(dict.fromkeys(addresses))
-    msg["X-Newsletter-Issue"] = rendered.issue_id
-    msg.set_content(personalise(rendered.text, recipient, settings, rendered.issue_id))
-    msg.add_alternative(personalise(rendered.html, recipient, settings, rendered.issue_id), subtype="html")
-    return msg
+def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessage]:
+    """The messages a /v3/mail/send ``body`` gives its recipients, one per personalization, as
+    SendGrid delivers them; ``unsubscribe`` stands in for the group's unsubscribe address (list
+    mail; a message without an unsubscribe group has none)."""
+
+    def fill(text: str, substitutions: Mapping[str, str]) -> str:
+        for tag, value in substitutions.items():
+            text = text.replace(tag, value)
+        return text.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, unsubscribe)
+
+    sender = body["from"]
+    domain = str(sender["email"]).rpartition("@")[2] or None
+    reply_to = body.get("reply_to")
+    out = []
+    for p in body["personalizations"]:
+        subs: Mapping[str, str] = p.get("substitutions", {})
+        msg = EmailMessage(policy=email.policy.SMTP)
+        msg["From"] = email.utils.formataddr((sender.get("name") or "", sender["email"]))
+        msg["To"] = ", ".join(email.utils.formataddr((t.get("name") or "", t["email"])) for t in p["to"])
+        if reply_to:
+            msg["Reply-To"] = email.utils.formataddr((reply_to.get("name") or "", reply_to["email"]))
+        msg["Subject"] = fill(body["subject"], subs)
+        msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+        for name, value in body.get("headers", {}).items():
+            # The one-click tag becomes the same mailto as the fallback: name each address once.
+            msg[name] = ", ".join(dict.fromkeys(fill(value, subs).split(", ")))
+        parts = {c["type"]: fill(c["value"], subs) for c in body["content"]}
+        msg.set_content(parts["text/plain"])
+        if "text/html" in parts:
+            msg.add_alternative(parts["text/html"], subtype="html")
+        for a in body.get("attachments", []):
+            maintype, subtype = a["type"].split("/")
+            data = base64.b64decode(a["content"])
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=a["filename"])
+        out.append(msg)
+    return out
 
 
 class Outbox:
-    """Writes messages under ``outbox/ISSUE/``; the stand-in for SendGrid without an API key."""
+    """Writes messages under ``outbox/``; the stand-in for SendGrid without an API key."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -58,7 +75,7 @@ class Outbox:
 
     @property
     def requests(self) -> int:
-        """Batches written (the outbox's 'requests')."""
+        """Requests written (the outbox's 'requests')."""
         return self._requests
 
     def _counted(self) -> None:
@@ -69,36 +86,20 @@ class Outbox:
         return self.root / issue_id / "test" if test else self.root / issue_id
 
     def write(self, folder: str, name: str, message: EmailMessage) -> Path:
-        """One message that is not an issue (a progress reminder) as ``outbox/FOLDER/NAME.eml``."""
+        """One message as ``outbox/FOLDER/NAME.eml``."""
         self._counted()
         path = self.root / folder / f"{name}.eml"
         atomic_write(path, message.as_bytes())
         return path
 
-    def deliver(
-        self,
-        rendered: Rendered,
-        recipients: list[tuple[str, str | None]],
-        settings: Settings,
-        *,
-        name: str,
-        test: bool = False,
-        subfolder: str | None = None,
-    ) -> Path:
-        """Write one file per recipient as ``NAME-0001.eml`` ...; return the folder.
+    def deliver(self, body: Mapping[str, Any], folder: Path, name: str, *, unsubscribe: str = "") -> Path:
+        """Write the messages of one request ``body`` as ``FOLDER/NAME-0001.eml`` ...; return the folder.
 
         The list's messages go straight into ``outbox/ISSUE/``; test copies into ``test/`` and
-        anything else (the editors' delivery report) into its own ``subfolder``, so that the folder
+        anything else (the editors' delivery report) into its own subfolder, so that the folder
         holds exactly one file per subscriber served.
         """
         self._counted()
-        folder = self.folder(rendered.issue_id, test)
-        if subfolder:
-            folder = folder / subfolder
-        prefix = "[TEST] " if test else ""
-        for i, (address, person) in enumerate(recipients, 1):
-            message = build_message(
-                rendered, Recipient(address, person), settings, subject_prefix=prefix, test=test
-            )
+        for i, message in enumerate(messages(body, unsubscribe), 1):
             atomic_write(folder / f"{name}-{i:04d}.eml", message.as_bytes())
         return folder
