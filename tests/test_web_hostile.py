@@ -308,16 +308,17 @@ def test_slow_clients_are_cut_off_while_a_reader_is_served(demo_root: Path) -> N
         for s in partial:
             s.sendall(b"GET /aanmelden HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         silent = [connect(serve.base) for _ in range(50)]  # connected, and not a byte
-        drip = connect(serve.base)  # a sign-up whose body comes a byte at a time
+        drip = connect(serve.base)  # a sign-up whose name comes a byte at a time, after a whole address
+        start = b"email=drip%40example.org&name="
         drip.sendall(
             f"POST /aanmelden HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FORM}\r\n"
-            "Content-Length: 1000\r\n\r\n".encode()
+            f"Content-Length: {len(start) + 970}\r\n\r\n".encode()
+            + start
         )
         headers_sent = time.monotonic()
-        body = b"email=drip%40example.org&name=" + b"x" * 970
 
         def dribble() -> None:
-            for byte in body:
+            for byte in b"x" * 970:
                 time.sleep(0.2)
                 try:
                     drip.send(bytes([byte]))
