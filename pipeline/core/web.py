@@ -46,7 +46,7 @@ import sysconfig
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -108,7 +108,7 @@ class Limits:
 
     header_timeout: float = 10.0
     body_timeout: float = 30.0  # a 1 MB webhook batch at 35 KB/s; SendGrid sends far faster
-    max_connections: int = 500
+    max_connections: int = 2000  # a few KB each; the open-file limit is raised to fit (serve)
     keep_alive: int = 5  # seconds: an idle kept-alive connection is closed after this
     max_header_bytes: int = 16 * 1024
 
@@ -613,15 +613,48 @@ def address(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+RESERVED_FILES = 100  # open files beside the connections: the database, templates, the watcher, logs
+
+
+def _open_files(wanted: int) -> int:
+    """Raise this process's limit on open files to ``wanted`` where the hard limit allows; the limit."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
 def serve(app: ASGIApp, sock: socket.socket, limits: Limits = Limits()) -> None:
     """Serve ``app`` on the bound ``sock`` until Ctrl-C (or SIGTERM); quiet unless something fails.
 
     Every connection keeps ``limits`` (pipeline.core.connections: uvicorn itself has no deadline
-    for a request's headers or body)."""
+    for a request's headers or body); the limit on open files is raised to fit
+    ``limits.max_connections``, or the cap lowered to fit the limit (said in the log), so that
+    accepting a connection never fails for want of a file descriptor."""
     import uvicorn
 
     from pipeline.core.connections import protocol
 
+    files = _open_files(limits.max_connections + RESERVED_FILES)
+    if files < limits.max_connections + RESERVED_FILES:
+        fit = max(files - RESERVED_FILES, 16)
+        log.warning(
+            "the system allows %d open files, so at most %d connections at once (not %d);"
+            " raise LimitNOFILE (systemd) or ulimit -n",
+            files,
+            fit,
+            limits.max_connections,
+        )
+        limits = replace(limits, max_connections=fit)
     config = uvicorn.Config(
         app,
         http=protocol(limits),
