@@ -99,7 +99,7 @@ def running_studio(
 
 
 @contextmanager
-def running_serve(root: Path, *, env: Mapping[str, str] | None = None) -> Iterator[Service]:
-    """``newsletter serve --port 0`` (a free port)."""
-    with running(root, ["serve", "--port", "0"], r"Serving (http://[^/]+)(/\S*) ", env=env) as service:
+def running_serve(root: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[Service]:
+    """``newsletter serve --port 0`` (a free port), with ``args`` (options) after it."""
+    with running(root, ["serve", "--port", "0", *args], r"Serving (http://[^/]+)(/\S*) ", env=env) as service:
         yield service

@@ -3,6 +3,8 @@ password, CSRF tokens, body limits, headers, and error pages without a stack tra
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -88,11 +90,17 @@ def test_bodies_over_the_limit_are_refused_whatever_they_claim(local: TestClient
     assert "larger than 1 KB" in big.text
 
 
-def test_errors_show_no_stack_trace(local: TestClient) -> None:
-    answer = local.get("/boom")
+def test_errors_show_no_stack_trace(local: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        answer = local.get("/boom")
     assert answer.status_code == 500
     assert "secret" not in answer.text and "Traceback" not in answer.text
     assert "nothing was changed" in answer.text
+    # The log has one line: what failed and where, without the traceback or the exception's text.
+    [record] = [r for r in caplog.records if r.name.startswith("newsletter")]
+    line = inspect.getsourcelines(boom)[1] + 1
+    assert record.getMessage() == f"error: GET /boom failed: RuntimeError at {__file__}:{line} (boom)"
+    assert record.exc_info is None and record.levelno == logging.ERROR
     missing = local.get("/nope", headers={"Accept": "application/json"})
     assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
 

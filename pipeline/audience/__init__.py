@@ -257,8 +257,10 @@ def read_events(payload: bytes) -> list[Event]:
     An event without an id or type is left out; so is an unknown type's effect (it is kept)."""
     try:
         data = json.loads(payload)
-    except ValueError:
+    except ValueError:  # UnicodeDecodeError is one
         raise WebhookRefused("the body is not JSON", 400) from None
+    except RecursionError:  # SendGrid's events are three levels deep; this is thousands
+        raise WebhookRefused("the body is nested too deeply to be SendGrid's events", 400) from None
     if not isinstance(data, list) or len(data) > MAX_EVENTS:
         raise WebhookRefused("the body is not a list of SendGrid events", 400)
     events = []

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.core.files import spreadsheet_safe
 from pipeline.core.store import Store
 
@@ -20,15 +21,19 @@ from pipeline.core.store import Store
 @click.option(
     "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
 )
+@limit_options
 @pass_ctx
-def serve(ctx: Context, host: str, port: int) -> None:
+def serve(
+    ctx: Context, host: str, port: int, header_timeout: float, body_timeout: float, max_connections: int
+) -> None:
     """The public service: sign-up with double opt-in and SendGrid's signed event webhook.
 
     Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
     alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
     /webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
     Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
-    no address.
+    no address. A client that is slow to send its request is cut off (--header-timeout,
+    --body-timeout), and at most --max-connections are open at once.
 
     \b
     Example:
@@ -57,7 +62,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
             err=True,
         )
     sys.stdout.flush()
-    web.serve(app, sock)
+    web.serve(app, sock, limits_from(header_timeout, body_timeout, max_connections))
 
 
 @main.group(invoke_without_command=True)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from pipeline.cli.base import Context, main, parse_when, pass_ctx
+from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.core.models import STATE_LABELS
 
 
@@ -29,9 +30,18 @@ from pipeline.core.models import STATE_LABELS
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 @click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
+@limit_options
 @pass_ctx
 def studio(
-    ctx: Context, issue_id: str | None, port: int, host: str, open_browser: bool, now_text: str | None
+    ctx: Context,
+    issue_id: str | None,
+    port: int,
+    host: str,
+    open_browser: bool,
+    now_text: str | None,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
 ) -> None:
     """Serve the studio: preview, check and curate an issue in the browser, on its YAML file.
 
@@ -90,7 +100,7 @@ def studio(
 
         webbrowser.open(url)
     try:
-        web.serve(app, sock)
+        web.serve(app, sock, limits_from(header_timeout, body_timeout, max_connections))
     finally:
         sock.close()
     click.echo("Stopped.")

@@ -18,8 +18,11 @@ from typing import Any
 
 from pipeline.core.errors import InputInvalid, NotFound, Problem, display_path
 
-# Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner.
-_EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"']+@[^@\s,;:<>()\[\]\"']+\.[A-Za-z0-9-]{2,}$")
+# Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner;
+# control characters (a NUL from a forged form) are never part of an address.
+_EMAIL_RE = re.compile(
+    r"^[^@\s,;:<>()\[\]\"'\x00-\x1f\x7f]+@[^@\s,;:<>()\[\]\"'\x00-\x1f\x7f]+\.[A-Za-z0-9-]{2,}$"
+)
 _NOT_UTF8 = "not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
 _ALIASES = {
     "e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name",

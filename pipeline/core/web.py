@@ -15,7 +15,12 @@ holds the rules every one of them keeps, in one place:
   it, or from another origin, is refused (403) before the app sees it.
 - **Untrusted requests.** Bodies over a limit are refused (413) whatever their Content-Length
   says; every response carries a Content-Security-Policy and the other security headers; errors
-  are short pages (or JSON) without a stack trace.
+  are short pages (or JSON) without a stack trace, and a failure inside a handler is one line in
+  the log (what failed, where), never a traceback.
+- **Slow clients.** ``Limits``: a client must send its request's headers within ``header_timeout``
+  seconds and its body within ``body_timeout`` (else 408 and the connection is closed), and at most
+  ``max_connections`` are open at once (the next is answered 503 and closed); kept in
+  ``pipeline.core.connections``, under uvicorn.
 
 A public service (``public=True``: the sign-up pages and SendGrid's webhook, behind the alliance's
 web server) keeps the rules for untrusted requests but not the first three: it answers any host
@@ -24,7 +29,7 @@ forged request could borrow; a sign-up is confirmed by mail, a webhook call by i
 
 ``Guard`` is the pure ASGI middleware that does all of this; ``create_app`` puts it around a
 Starlette app; ``serve`` binds the socket (a free port for 0), reports the address and runs
-uvicorn until Ctrl-C.
+uvicorn until Ctrl-C, with the ``Limits`` on every connection.
 """
 
 from __future__ import annotations
@@ -34,11 +39,14 @@ import hmac
 import html
 import ipaddress
 import json
+import logging
 import secrets
 import socket
+import sysconfig
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -68,6 +76,8 @@ SESSION_COOKIE = "newsletter_session"
 SESSION_HOURS = 12
 LOGIN_PATH = "/login"
 LOGIN_TRIES = 5  # wrong passwords per client per minute before it must wait
+SERVER_ERROR = "Something went wrong on the server; nothing was changed by this request."
+SERVER_ERROR_HINT = "see the terminal the service runs in for the cause"
 # The default policy: the service's own scripts, styles and images, nothing from elsewhere, never
 # framed by another site. A response that needs another (an email preview) sets its own.
 CSP = (
@@ -82,6 +92,25 @@ SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+log = logging.getLogger("newsletter.web")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a client may take, and how many may be connected at once (see docs/audience.md).
+
+    A client that has not sent its request's headers ``header_timeout`` seconds after it connected
+    (or after it started the next request on a kept-alive connection) is cut off; so is one whose
+    body has not arrived in full ``body_timeout`` seconds after its headers (answered 408 when no
+    answer was started). Beyond ``max_connections`` open connections, a new one is answered 503 and
+    closed at once. ``max_header_bytes``: the request line and headers together.
+    """
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0  # a 1 MB webhook batch at 35 KB/s; SendGrid sends far faster
+    max_connections: int = 2000  # a few KB each; the open-file limit is raised to fit (serve)
+    keep_alive: int = 5  # seconds: an idle kept-alive connection is closed after this
+    max_header_bytes: int = 16 * 1024
 
 
 class ExposureRefused(PipelineError):
@@ -174,15 +203,41 @@ def _exception_handlers() -> dict[Any, Callable[..., Any]]:
         return error_response(request, 400, exc.message, exc.hint)
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        # The cause goes to the terminal the service runs in (uvicorn logs it), never to the page.
-        return error_response(
-            request,
-            500,
-            "Something went wrong on the server; nothing was changed by this request.",
-            "see the terminal the service runs in for the cause",
-        )
+        # The page says nothing of the cause; the Guard logs one line of it (failure_line).
+        return error_response(request, 500, SERVER_ERROR, SERVER_ERROR_HINT)
 
     return {HTTPException: http_error, PipelineError: pipeline_error, Exception: server_error}
+
+
+def failure_line(scope: Scope, exc: BaseException) -> str:
+    """One log line for a request that failed inside the service: the request's method and path, the
+    exception's type and the line it came from (the innermost outside Python's own library and the
+    installed packages); no traceback, and not the exception's text (it may hold what the client
+    sent, such as an address)."""
+    libraries = tuple(
+        {
+            sysconfig.get_path(k).replace("\\", "/") + "/"
+            for k in ("stdlib", "platstdlib", "purelib", "platlib")
+        }
+    )
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [
+        f
+        for f in frames
+        if "/pipeline/" in f.filename or not f.filename.replace("\\", "/").startswith(libraries)
+    ] or frames
+    where = ""
+    if ours:
+        f = ours[-1]
+        name = f.filename.replace("\\", "/")
+        name = "pipeline/" + name.rsplit("/pipeline/", 1)[1] if "/pipeline/" in name else name
+        where = f" at {name}:{f.lineno} ({f.name})"
+    path = str(scope.get("path", "?"))[:100].encode("ascii", "backslashreplace").decode()
+    return f"error: {scope.get('method', '?')} {path} failed: {type(exc).__name__}{where}"
+
+
+class _ClientGone(Exception):
+    "The client went away before its body arrived in full: there is nobody left to answer."
 
 
 # -- the guard: hosts, password, CSRF, body size, headers ---------------------------------------------
@@ -241,7 +296,24 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = self._with_headers(send)
+        started = False
+        with_headers = self._with_headers(send)
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await with_headers(message)
+
+        try:
+            await self._serve(scope, receive, tracked)
+        except _ClientGone:
+            return
+        except Exception as exc:  # the last resort: one line in the log, a short page, no traceback
+            log.error(failure_line(scope, exc))
+            if not started:  # (the app's own handler has usually answered already)
+                await self._error(tracked, 500, SERVER_ERROR, wants_json(_headers(scope)), SERVER_ERROR_HINT)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         method = scope["method"].upper()
         path: str = scope.get("path", "/")
@@ -419,7 +491,8 @@ def _local_target(target: str) -> str:
 
 
 async def _read_body(receive: Receive, limit: int, headers: Mapping[str, str]) -> bytes | None:
-    """The whole body, or None when it is over ``limit`` (whatever Content-Length claims)."""
+    """The whole body, or None when it is over ``limit`` (whatever Content-Length claims); raises
+    _ClientGone when the client went away (or was cut off) before it was complete."""
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
@@ -427,7 +500,7 @@ async def _read_body(receive: Receive, limit: int, headers: Mapping[str, str]) -
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone  # never a part of a body to the app
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -471,20 +544,17 @@ def parse_form(body: bytes | str) -> dict[str, str]:
     Undecodable bytes and more than MAX_FIELDS fields give an empty form: the request was not made
     by the service's own pages, and each handler then refuses what is missing.
     """
-    text = body.decode("utf-8", "strict") if isinstance(body, bytes) else body
     try:
+        text = body.decode("utf-8", "strict") if isinstance(body, bytes) else body
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError is one
         return {}
     return dict(pairs)
 
 
 async def form(request: Request) -> dict[str, str]:
     """The request's URL-encoded form (the Guard has checked its size and CSRF token already)."""
-    try:
-        return parse_form(await request.body())
-    except UnicodeDecodeError:
-        return {}
+    return parse_form(await request.body())
 
 
 # -- the app and the server ---------------------------------------------------------------------------
@@ -543,18 +613,59 @@ def address(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def serve(app: ASGIApp, sock: socket.socket) -> None:
-    """Serve ``app`` on the bound ``sock`` until Ctrl-C (or SIGTERM); quiet unless something fails."""
+RESERVED_FILES = 100  # open files beside the connections: the database, templates, the watcher, logs
+
+
+def _open_files(wanted: int) -> int:
+    """Raise this process's limit on open files to ``wanted`` where the hard limit allows; the limit."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
+def serve(app: ASGIApp, sock: socket.socket, limits: Limits = Limits()) -> None:
+    """Serve ``app`` on the bound ``sock`` until Ctrl-C (or SIGTERM); quiet unless something fails.
+
+    Every connection keeps ``limits`` (pipeline.core.connections: uvicorn itself has no deadline
+    for a request's headers or body); the limit on open files is raised to fit
+    ``limits.max_connections``, or the cap lowered to fit the limit (said in the log), so that
+    accepting a connection never fails for want of a file descriptor."""
     import uvicorn
 
+    from pipeline.core.connections import protocol
+
+    files = _open_files(limits.max_connections + RESERVED_FILES)
+    if files < limits.max_connections + RESERVED_FILES:
+        fit = max(files - RESERVED_FILES, 16)
+        log.warning(
+            "the system allows %d open files, so at most %d connections at once (not %d);"
+            " raise LimitNOFILE (systemd) or ulimit -n",
+            files,
+            fit,
+            limits.max_connections,
+        )
+        limits = replace(limits, max_connections=fit)
     config = uvicorn.Config(
         app,
+        http=protocol(limits),
+        ws="none",
         log_level="warning",
         access_log=False,
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=1,
-        timeout_keep_alive=5,
+        timeout_keep_alive=limits.keep_alive,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -564,6 +675,7 @@ __all__ = [
     "DEFAULT_HOST",
     "ExposureRefused",
     "Guard",
+    "Limits",
     "address",
     "bind",
     "check_exposure",
