@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from pipeline.core import web
+from pipeline.core.errors import PipelineError
 
 LOCAL = "http://127.0.0.1"
 
@@ -31,9 +32,18 @@ async def boom(request: Request) -> Response:
     raise RuntimeError("a secret path /home/anna/.env")
 
 
-def client(password: str | None = None, base: str = LOCAL) -> TestClient:
-    routes = [Route("/", hello), Route("/change", change, methods=["POST"]), Route("/boom", boom)]
-    _app, guard = web.create_app(routes, password=password, max_body=1024)
+async def broken_store(request: Request) -> Response:
+    raise PipelineError(
+        "cannot open the state database /srv/nieuwsbrief/state/newsletter.sqlite3", "check it"
+    )
+
+
+def client(password: str | None = None, base: str = LOCAL, public: bool = False) -> TestClient:
+    routes = [
+        Route("/", hello), Route("/change", change, methods=["POST"]), Route("/boom", boom),
+        Route("/store", broken_store),
+    ]  # fmt: skip
+    _app, guard = web.create_app(routes, password=password, max_body=1024, public=public)
     return TestClient(guard, base_url=base, raise_server_exceptions=False, follow_redirects=False)
 
 
@@ -103,6 +113,21 @@ def test_errors_show_no_stack_trace(local: TestClient, caplog: pytest.LogCapture
     assert record.exc_info is None and record.levelno == logging.ERROR
     missing = local.get("/nope", headers={"Accept": "application/json"})
     assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
+
+
+def test_the_editor_reads_a_pipeline_error_and_the_public_reads_no_server_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with client() as c:
+        studio = c.get("/store")
+    assert studio.status_code == 400 and "/srv/nieuwsbrief/state" in studio.text  # the editor's own machine
+    with client(base="http://nieuwsbrief.example.org", public=True) as c, caplog.at_level(logging.DEBUG):
+        public = c.get("/store")
+    assert public.status_code == 503
+    assert "/srv" not in public.text and "sqlite3" not in public.text and "nothing was changed" in public.text
+    [record] = [r for r in caplog.records if r.name.startswith("newsletter")]
+    assert record.getMessage().startswith("error: GET /store failed: PipelineError at ")
+    assert "/srv" not in record.getMessage()
 
 
 def test_every_answer_carries_the_security_headers(local: TestClient) -> None:

@@ -190,7 +190,11 @@ def error_response(request: Request, status: int, message: str, hint: str | None
     return Response(body, status_code=status, media_type=kind)
 
 
-def _exception_handlers() -> dict[Any, Callable[..., Any]]:
+def _exception_handlers(public: bool) -> dict[Any, Callable[..., Any]]:
+    """How an error inside a handler is answered. A PipelineError carries its message and fix for
+    the editor at the studio (400); on a public service it is the server's own fault (a damaged
+    state database, a file it cannot write) and its message may name server paths, so the
+    visitor gets the plain 503 page and the log gets one line."""
     from starlette.exceptions import HTTPException
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -200,6 +204,9 @@ def _exception_handlers() -> dict[Any, Callable[..., Any]]:
 
     async def pipeline_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PipelineError)
+        if public:
+            log.error(failure_line(request.scope, exc))
+            return error_response(request, 503, SERVER_ERROR, SERVER_ERROR_HINT)
         return error_response(request, 400, exc.message, exc.hint)
 
     async def server_error(request: Request, exc: Exception) -> Response:
@@ -573,7 +580,7 @@ def create_app(
     """A Starlette app with ``routes`` inside the Guard; returns both (the Guard serves the app)."""
     from starlette.applications import Starlette
 
-    app = Starlette(routes=list(routes), exception_handlers=_exception_handlers(), lifespan=lifespan)
+    app = Starlette(routes=list(routes), exception_handlers=_exception_handlers(public), lifespan=lifespan)
     guard = Guard(
         app, password=password, max_body=max_body, csp=csp, error_css=error_css, title=title, public=public,
         body_limits=body_limits,
