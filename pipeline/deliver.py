@@ -626,7 +626,7 @@ def send_list(
     issue_id = issue.id
     tell = notice or (lambda line: None)
     sent = store.sent_issue(issue_id)
-    state = approval_state(store, issue, prepared.fingerprint if prepared else None)
+    state = approval_state(config, store, issue, prepared.fingerprint if prepared else None)
     if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
         why = {
             IssueState.DRAFT: "is not approved",
