@@ -157,7 +157,8 @@ def send(root: Path) -> subprocess.CompletedProcess[str]:
     faketime = shutil.which("faketime")
     if faketime is None:
         pytest.skip("Debian's faketime is not installed (apt-get install faketime): send has no --now")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
+    # Without the developer's SendGrid, and without an outer faketime (the suite may run under one).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID_", "FAKETIME", "LD_PRELOAD"))}
     env.update(PYTHONPATH=str(REPO), TZ="UTC")
     return subprocess.run(
         [faketime, SEND_CLOCK, sys.executable, "-m", "pipeline", "--root", str(root), "send", ISSUE],
