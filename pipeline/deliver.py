@@ -631,7 +631,7 @@ def refusal(
     """
     issue_id = issue.id
     sent = store.sent_issue(issue_id)
-    state = approval_state(store, issue, fingerprint)
+    state = approval_state(config, store, issue, fingerprint)
     if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
         why = {
             IssueState.DRAFT: "is not approved",

@@ -498,7 +498,7 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
     tz = config.settings.timezone
     previous = previous_sent_date(store.sent_issues(), issue, tz) if store is not None else None
     rendered = render_issue(config, issue, items, previous_issue_date=previous)
-    return Prepared(issue, items, previous, rendered, fingerprint(issue, items), issue.placements())
+    return Prepared(issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements())
 
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:

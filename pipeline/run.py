@@ -225,7 +225,7 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
     """The issues to send now, each with its state (approved or sending); logs the others."""
     out: list[tuple[Issue, IssueState]] = []
     for issue in _issues(config, log):
-        state = approval_state(store, issue, now=now)
+        state = approval_state(config, store, issue, now=now)
         fields = {"issue": issue.id, "state": str(state)}
         # Handed to SendGrid ahead of its send_at, which holds it until that minute.
         due = issue.send_at is not None and issue.send_at <= now + config.settings.schedule_ahead

@@ -126,7 +126,7 @@ def approved(config: Any, rendered: Any, placements: Sequence[tuple[str, str]] =
             encoding="utf-8",
         )
     issue = load_issue(config, rendered.issue_id)
-    fp = fingerprint(issue, {})
+    fp = fingerprint(config, issue, {})
     if issue.status == "draft":
         at = dt.datetime(2026, 11, 26, 9, 0, tzinfo=config.settings.timezone)
         approval = {"by": "Test", "at": at, "fingerprint": fp}

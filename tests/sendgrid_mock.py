@@ -7,7 +7,8 @@ Use as a pytest plugin (``pytest_plugins = ["tests.sendgrid_mock"]``) or import 
 - ``sendgrid`` (per test): a ``MockProxy`` in front of Prism. It records every request (parsed JSON
   body, Prism's status, the ``sl-violations`` header), can force ``Prefer: code=429/503/400`` on
   chosen requests, drop the answer after Prism accepted (an answer lost on the way back), and call
-  a hook at each request (the crash test kills the sender there). After the test it asserts that
+  a hook at three moments of each request (the crash test kills the sender there, or delays the
+  answer past the client's timeout). After the test it asserts that
   no request broke the spec: every request the project makes must be valid.
 
 Prism keeps no state, so the proxy keeps SendGrid's for the calls whose answers depend on it
@@ -196,7 +197,9 @@ class SendGridState:
 # None (forward it), "429"/"503"/"400" (forward with Prefer: code=...), "drop" (forward, then close
 # the connection without answering), "refuse" (close at once, never forwarded).
 Fault = Callable[[Recorded], str | None]
-Hook = Callable[[Recorded, str], None]  # (request, "received" | "answered-by-prism")
+# (request, moment): "received" (before forwarding), "answered-by-prism" (SendGrid has it, the client
+# has no answer yet), "answered" (the answer was written to the client).
+Hook = Callable[[Recorded, str], None]
 
 
 @dataclass
@@ -348,7 +351,10 @@ def _handler(proxy: MockProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
             rec.answered = True
+            if proxy.hook:
+                proxy.hook(rec, "answered")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 

@@ -497,7 +497,7 @@ def test_approve_binds_the_content_and_any_edit_or_item_change_undoes_it(
         "status: approved\napproval:\n  by: Anna de Vries\n  at: 2026-12-01 10:00:00+01:00\n"
         f"  fingerprint: {approval.fingerprint}\n"
     )
-    state = lambda: approval_state(store, load_issue(config, ISSUE))  # noqa: E731
+    state = lambda: approval_state(config, store, load_issue(config, ISSUE))  # noqa: E731
     assert state() == "approved"
     # comments, runners-up and the program block are not content
     write(

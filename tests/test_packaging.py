@@ -1,13 +1,24 @@
-"""The package as a user installs it (a wheel, as pip and pipx build it): demo and init work from any folder."""
+"""The package as a user installs it (a wheel, as pip and pipx build it): demo and init work from any folder.
+
+The wheel is built and installed from what this environment has, without a package index: no build
+isolation (the build backend is the installed setuptools, from the test extra), ``--no-index``,
+``--no-deps``, and the network cut off (a network namespace of its own where ``unshare`` allows
+it; otherwise every index and proxy points at a closed port on loopback).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,26 +29,53 @@ def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
     return subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
+def _offline() -> tuple[list[str], dict[str, str]]:
+    """A command prefix and environment under which no package index can be reached."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
+        prefix = [unshare, "-rn"]  # a network namespace with nothing in it, not even loopback up
+    else:
+        prefix = []
+    dead = "http://127.0.0.1:9"  # the discard port: nothing answers there
+    env = {
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": f"{dead}/simple",
+        "PIP_EXTRA_INDEX_URL": "",
+        "PIP_FIND_LINKS": "",
+        "PIP_RETRIES": "0",
+        "PIP_TIMEOUT": "2",
+        **{k: dead for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")},
+    }
+    return prefix, env
+
+
+def test_the_build_requirements_are_installed() -> None:
+    """Without isolation the build uses this environment's backend: it must be the one pyproject asks for."""
+    build = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
+    for raw in build["requires"]:
+        req = Requirement(raw)
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            version = None
+        assert version is not None and req.specifier.contains(version, prereleases=True), (
+            f"the build needs {raw} (pyproject.toml, build-system), this environment has"
+            f" {version or 'none'}: run \"pip install -e '.[test]'\""
+        )
+
+
 def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     dist, target, elsewhere = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEWSLETTER_ROOT")}
-    built = _run(
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "-q",
-        "--no-deps",
-        "-w",
-        str(dist),
-        str(REPO),
-        cwd=tmp_path,
-        env=env,
-    )
+    prefix, offline = _offline()
+    pip = [*prefix, sys.executable, "-m", "pip"]
+    quiet = ["-q", "--no-deps", "--no-build-isolation", "--no-index"]
+    built = _run(*pip, "wheel", *quiet, "-w", str(dist), str(REPO), cwd=tmp_path, env={**env, **offline})
     assert built.returncode == 0, built.stderr
+    assert not re.search(r"(?i)looking in indexes|downloading|collecting", built.stdout + built.stderr)
     (wheel,) = dist.glob("newsletter_pipeline-*.whl")
-    installed = _run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel), cwd=tmp_path, env=env)  # fmt: skip
+    installed = _run(*pip, "install", *quiet, "--target", str(target), str(wheel), cwd=tmp_path, env={**env, **offline})  # fmt: skip
     assert installed.returncode == 0, installed.stderr
     # Only the wheel's copy of the package: the dependencies come from this environment.
     env["PYTHONPATH"] = str(target)

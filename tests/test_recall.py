@@ -64,7 +64,10 @@ def test_recalled_in_time_nobody_gets_it_then_approved_again_everyone_once(
     sent = send(config, sendgrid, sim)
     assert sent.completed and sent.send_at is not None and sent.deadline is not None
     with Store(config.settings.state) as store:
-        assert approval_state(store, load_issue(config, "2026-12"), now=sim.now()) == IssueState.SCHEDULED
+        assert (
+            approval_state(config, store, load_issue(config, "2026-12"), now=sim.now())
+            == IssueState.SCHEDULED
+        )
     sim.t = (sent.deadline - dt.timedelta(minutes=1)).timestamp()  # 11 minutes before it goes out
 
     done = do_recall(config, sendgrid, sim)
@@ -72,7 +75,10 @@ def test_recalled_in_time_nobody_gets_it_then_approved_again_everyone_once(
     assert sendgrid.received() == {}  # SendGrid discards the whole batch
     with Store(config.settings.state) as store:
         issue = load_issue(config, "2026-12")
-        assert store.sent_issue("2026-12") is None and approval_state(store, issue) == IssueState.RECALLED
+        assert (
+            store.sent_issue("2026-12") is None
+            and approval_state(config, store, issue) == IssueState.RECALLED
+        )
         assert [r.recipients for r in store.recalls("2026-12")] == [1200]
         with pytest.raises(Exception, match="was recalled, and is not approved again"):
             send_list(

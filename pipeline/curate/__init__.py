@@ -293,7 +293,7 @@ def _refresh(
     issue, problems = check_issue_file(path, config, shown)
     if issue is None:
         raise InputInvalid(problems)
-    state = approval_state(store, issue)
+    state = approval_state(config, store, issue)
     if state not in (IssueState.DRAFT, IssueState.RECALLED):
         why = {
             IssueState.APPROVED: "was approved",
@@ -705,8 +705,8 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
     errors = [p for p in problems if p.is_error]
     if issue is None or errors:
         raise InputInvalid(problems)
-    fp = fingerprint(issue, issue_items(store, issue))
-    state = approval_state(store, issue, fp)
+    fp = fingerprint(config, issue, issue_items(store, issue))
+    state = approval_state(config, store, issue, fp)
     if state in (IssueState.SENDING, IssueState.SCHEDULED, IssueState.SENT):
         doing = {IssueState.SENDING: "is being sent", IssueState.SCHEDULED: "is scheduled at SendGrid"}
         raise ApprovalRefused(
@@ -750,7 +750,7 @@ def statuses(config: Config, store: Store) -> list[IssueStatus]:
             first = next((p for p in problems if p.is_error), None)
             out.append(IssueStatus(issue_id, "invalid", problem=str(first) if first else None))
             continue
-        state = approval_state(store, issue)
+        state = approval_state(config, store, issue)
         when = issue.send_at
         if issue_id in sent:  # when it goes (or went) out
             when = sent[issue_id].sent_at

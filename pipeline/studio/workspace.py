@@ -220,7 +220,11 @@ class Workspace:
         except PipelineError as e:
             failure = e
         items = prepared.items if prepared else {}
-        state = str(approval_state(self.store, issue, prepared.fingerprint if prepared else None, now=now))
+        state = str(
+            approval_state(
+                self.config, self.store, issue, prepared.fingerprint if prepared else None, now=now
+            )
+        )
         return replace(
             base,
             text=text,
