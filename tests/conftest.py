@@ -15,11 +15,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from pipeline.core import i18n
+
 pytest_plugins = ["sendgrid_mock"]  # the local SendGrid: Prism on SendGrid's spec, behind a recording proxy
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "pipeline" / "demo_instance"
 SHARED = REPO.parent / "shared"
+
+# The tests read the program's messages in English, the language its code is written in: every
+# command they start (NEWSLETTER_LANG) and the library in this process. The Dutch catalog is
+# checked whole by test_catalog.py, and Dutch output where people read it by test_i18n.py.
+os.environ["NEWSLETTER_LANG"] = "en"
+i18n.set_language("en")
 
 
 @pytest.fixture
@@ -85,7 +93,7 @@ class Cli:
         self.root = root
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        from pipeline.cli import main
+        from pipeline.cli.base import main
 
         runner = CliRunner()
         return runner.invoke(main, ["--root", str(self.root), *args], input=input, catch_exceptions=False)

@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Cli
 
-from pipeline.cli import main
-from pipeline.cli.base import COMMANDS
+from pipeline.cli.base import COMMANDS, main
 from pipeline.cli.reference import reference
 
 

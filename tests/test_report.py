@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Sent, make_item, seed
 
-from pipeline.cli import main
+from pipeline.cli.base import main
 from pipeline.core.config import Config, load_config, submission_source
 from pipeline.core.store import Store
 from pipeline.core.templating import TemplateError

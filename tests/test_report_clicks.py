@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from conftest import Sent, make_item, seed
 from test_report import END, START, filled_instance, read_csv, write_instance
 
-from pipeline.cli import main
+from pipeline.cli.base import main
 from pipeline.core.config import Config, submission_source
 from pipeline.core.store import Event, Store
 from pipeline.report import (

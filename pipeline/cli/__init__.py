@@ -3,10 +3,27 @@ each module is imported when one of its commands runs (``pipeline.cli.base.COMMA
 
 Only this package prints and chooses exit statuses: 0 done; 1 failed or input invalid;
 2 usage error; 3 done, but some sources failed.
+
+The language is chosen before any command is defined, since their help is translated as it is
+made: ``NEWSLETTER_LANG``, else the instance's ``newsletter.language``, else the locale, else
+Dutch (``pipeline.core.i18n``).
 """
 
 from __future__ import annotations
 
-from pipeline.cli.base import main
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``newsletter`` command line, in the language of the person at the terminal."""
+    from pipeline.core import i18n
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    i18n.set_language(i18n.terminal_language(args))
+    from pipeline.cli.base import main as command
+
+    command.main(args=args, prog_name="newsletter")
+
 
 __all__ = ["main"]

@@ -13,11 +13,29 @@ from typing import Any
 import click
 
 from pipeline import __version__
+from pipeline.core import i18n
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, PipelineError
 from pipeline.core.files import WRITE_FIX
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def _translate_click() -> None:
+    """Click's own words ("Usage:", "Options:", its errors) through our catalogs: each of its modules
+    took ``gettext`` from the standard library, which knows nothing of the chosen language."""
+    for module in (
+        "core", "decorators", "exceptions", "formatting", "parser", "termui", "types", "utils",
+        "shell_completion", "_termui_impl",
+    ):  # fmt: skip
+        loaded = sys.modules.get(f"click.{module}") or importlib.import_module(f"click.{module}")
+        if hasattr(loaded, "_"):
+            loaded._ = i18n.gettext  # type: ignore[attr-defined]
+        if hasattr(loaded, "ngettext"):
+            loaded.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+
+
+_translate_click()
 
 
 @dataclass
@@ -30,6 +48,8 @@ class Context:
         """sources.yaml, loaded and checked once per command."""
         if self._config is None:
             self._config = load_config(self.root)
+            if not i18n.supported(os.environ.get(i18n.ENV)):  # the terminal's choice wins
+                i18n.set_language(self._config.settings.language)
         return self._config
 
 

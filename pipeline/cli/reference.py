@@ -2,12 +2,19 @@
 
     python -m pipeline.cli.reference > docs/commands.md
 
-A test compares the file with this output, so the docs cannot drift from the commands.
+A test compares the file with this output, so the docs cannot drift from the commands. It is in
+English, the developers' language: run as a module, it sets the language before the commands (and
+their help) are made; the tests read English anyway (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import click
+
+from pipeline.core import i18n
+
+if __name__ == "__main__":
+    i18n.set_language("en")
 
 from pipeline.cli.base import main
 

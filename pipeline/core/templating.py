@@ -13,7 +13,7 @@ from types import TracebackType
 
 import jinja2
 
-from pipeline.core import dutch
+from pipeline.core import dutch, i18n
 from pipeline.core.errors import PipelineError, display_path
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -63,6 +63,7 @@ def environment(instance_templates: Path | None) -> jinja2.Environment:
     env.filters["wrap"] = wrap
     env.filters["dutch_date"] = dutch.date
     env.filters["dutch_datetime"] = dutch.datetime
+    i18n.install(env)
     return env
 
 

@@ -32,7 +32,7 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Mount, Route
 
-from pipeline.core import dutch, web
+from pipeline.core import dutch, i18n, web
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
 from pipeline.core.issues import ISSUE_ID_RE, Entry
 from pipeline.core.markup import markdown_to_html
@@ -211,6 +211,7 @@ class Studio:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        i18n.install(self.templates)
         self.templates.filters["when"] = self._when
         self.templates.filters["kb"] = lambda n: f"{n / 1024:.1f}"
         self.generation = 0
