@@ -52,6 +52,14 @@ class YamlDoc:
             kp = kp[:-1]
         return self.lines.get((), 1)
 
+    def alias(self, written: KeyPath, meant: KeyPath) -> None:
+        """Give ``meant`` and everything under it the lines of ``written`` (a key written in Dutch
+        that is checked as the key it means)."""
+        n = len(written)
+        for kp, line in list(self.lines.items()):
+            if kp[:n] == written:
+                self.lines[(*meant, *kp[n:])] = line
+
     def problem(self, keypath: KeyPath, message: str, severity: str = "error") -> Problem:
         return Problem(self.path, self.line(*keypath), message, severity)
 
