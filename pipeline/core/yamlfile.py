@@ -233,7 +233,8 @@ def _compose(text: str, fail: Callable[..., InputInvalid]) -> list[Node]:
 
 
 REST_LATER = "(the rest of the file is checked once this is fixed)"
-_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<dash>- +)?(?P<key>[^\s#'\"{\[-][^:#]*?|'[^']*'|\"[^\"]*\"):(?: |$)")
+_KEY = r"[^\s#'\"{\[-][^:#]*?|'[^']*'|\"[^\"]*\""  # a plain key, or one in quotes
+_KEY_LINE = re.compile(rf"^(?P<indent> *)(?P<dash>- +)?(?P<key>{_KEY}):(?: |$)")
 
 
 _BLOCK = re.compile(r":\s+[|>][-+0-9]*\s*(?:#.*)?$")
@@ -263,7 +264,8 @@ def _misindented(text: str, at: int) -> tuple[int, str] | None:
     first = min(keys, default=None)
     if first is not None and keys[first][0] > 0 and keys[first][2] is None:
         column, key, _ = keys[first]
-        return first, f"line {first} starts with {_spaces(column)}: start '{key}:' at the beginning of the line"
+        where = f"line {first} starts with {_spaces(column)}"
+        return first, f"{where}: start '{key}:' at the beginning of the line"
     if at not in keys:
         return None
     column, key, dash = keys[at]
