@@ -86,7 +86,7 @@ class Checker:
             elif key in allowed:
                 out[key] = item
             else:
-                target = self._unknown_key(kp, key, value, allowed, required)
+                target = self._unknown_key(kp, key, {*value, *out}, allowed, required)
                 if target is not None and target not in value:
                     meant.add(target)
                     if target not in out and lenient.meant_key(key, allowed) == target:
@@ -101,12 +101,13 @@ class Checker:
         return out
 
     def _unknown_key(
-        self, kp: KeyPath, key: str, value: dict[Any, Any], allowed: list[str], required: list[str]
+        self, kp: KeyPath, key: str, present: set[Any], allowed: list[str], required: list[str]
     ) -> str | None:
-        """Report an unknown key once, with what to rename it to; return the key it stands for, if any."""
+        """Report an unknown key once, with what to rename it to; return the key it stands for, if any
+        (``present``: the keys the entry has, as written or as read)."""
         target = lenient.meant_key(key, allowed)
         if target is not None:
-            if target in value:
+            if target in present:
                 line = self.doc.line(*kp, target)
                 self.error((*kp, key), f"unknown key '{key}': it means '{target}', which is on line {line} "
                            "too; keep one")  # fmt: skip
@@ -215,7 +216,7 @@ class Checker:
         if len(found) == 1:
             return found[0]
         if found:
-            both = " and ".join(f"'{i}'" for i in found)
+            both = " or ".join(f"'{i}'" for i in found)
             self.error(kp, f"'{text}' could be the {what} {both}; write the id of the one you mean")
             return None
         self.error(kp, f"unknown {what} '{text}':{suggest(text, known)} Known {what}s: {listing(known)}")
