@@ -286,3 +286,16 @@ def test_collect_takes_a_lenient_file_in_with_the_canonical_ids_and_dates(demo_r
     assert (activity.partner, activity.themes, activity.provinces, activity.horizon) == (
         "leerplicht-rotterdam", ("signaleren", "onderwijs"), ("zuid-holland",), "veranderen",
     )  # fmt: skip
+
+
+def test_a_broken_progress_file_is_still_the_partner_it_names(demo_root: Path) -> None:
+    from pipeline.core.monitoring import read_monitoring
+
+    # Named as a partner writes it, in a file whose name says nothing: the report still knows whose it is.
+    path = write(
+        demo_root, "monitoring/2026/voortgang.yaml", PROGRESS.replace("period: 2026", "period: 2026-Q3")
+    )
+    monitoring = read_monitoring(load_config(demo_root), [path])
+    assert [(b.path, b.partner, b.year) for b in monitoring.broken] == [
+        ("monitoring/2026/voortgang.yaml", "leerplicht-rotterdam", 2026)
+    ]
