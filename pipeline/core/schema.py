@@ -72,7 +72,8 @@ class Checker:
         required: Iterable[str] = (),
         what: str = "this entry",
     ) -> dict[str, Any] | None:
-        """A mapping with only ``allowed`` keys and every ``required`` one."""
+        """A mapping with only ``allowed`` keys and every ``required`` one; returned with the allowed keys,
+        and a key written in Dutch or in capitals under the key it means (reported once, at its line)."""
         if not isinstance(value, dict):
             self.error(kp, f"{what} should be a mapping of 'key: value' lines, not {type_name(value)}")
             return None
