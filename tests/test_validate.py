@@ -11,6 +11,9 @@ import pytest
 from pipeline.core.config import load_config
 from pipeline.core.submissions import check_submission_file
 
+# What every syntax error ends with (issue 22: say plainly why nothing else was reported).
+REST = " (the rest of the file is checked once this is fixed)"
+
 GOOD = """\
 partner: gemeente-zwolle
 title: Elk kind op de fiets
@@ -167,10 +170,10 @@ def test_html_in_title(cli, demo_root):
     [
         ("syntax.yaml", "partner: a\ntitle: Fiets: voor iedereen\n",
          "submissions/syntax.yaml:2: not valid YAML: mapping values are not allowed here; a value containing "
-         "': ' must be put in quotes"),
+         f"': ' must be put in quotes{REST}"),
         ("tabs.yaml", "partner: a\n\ttitle: x\n",
          "submissions/tabs.yaml:2: not valid YAML: found character '\\t' that cannot start any token; indent "
-         "with spaces, not tabs"),
+         f"with spaces, not tabs{REST}"),
         ("empty.yaml", "# only a comment\n", "submissions/empty.yaml: file is empty; see docs/formats.md for an example"),
         ("two.yaml", "partner: a\n---\npartner: b\n",
          "submissions/two.yaml:3: holds more than one YAML document ('---'); put one story in each file"),
@@ -179,7 +182,7 @@ def test_html_in_title(cli, demo_root):
          "encoding UTF-8)"),
         ("bomb.yaml", 'a: &a ["x","x"]\nb: &b [*a,*a]\nc: [*b,*b]\n',
          "submissions/bomb.yaml:2: not valid YAML: YAML aliases (*name) are not allowed; write the value out "
-         "in full"),
+         f"in full{REST}"),
         ("dup.yaml", GOOD + "title: Nog een titel\n",
          "submissions/dup.yaml:8: 'title' appears twice (first on line 2); keep one"),
         ("list.yaml", "- partner: a\n", "submissions/list.yaml:1: a submission should be a mapping of "
@@ -267,7 +270,7 @@ def test_submission_checked_against_a_broken_sources_yaml_says_so(cli, demo_root
     path = write(demo_root, "good.yaml", GOOD)
     assert errors_of(cli, path) == [
         "sources.yaml: fix sources.yaml first: submissions are checked against it",
-        "sources.yaml:2: not valid YAML: expected the node content, but found '<stream end>'",
+        f"sources.yaml:2: not valid YAML: expected the node content, but found '<stream end>'{REST}",
     ]
 
 
@@ -305,9 +308,8 @@ def test_issue_file_problems(cli, demo_root):
     ]
 
 
-def test_a_title_written_where_an_id_belongs_gets_the_id(cli, demo_root):
+def test_a_title_written_where_an_id_belongs_is_read_as_the_id(cli, demo_root):
+    # Before issue 22 this was an error ("did you mean 'story' (Verhaal)?"); the kind's title is unambiguous.
     path = write(demo_root, "title.yaml", GOOD.replace("kind: story", "kind: Verhaal"))
-    assert errors_of(cli, path) == [
-        "submissions/title.yaml:5: unknown kind 'Verhaal': did you mean 'story' (Verhaal)? Ids, not titles, go "
-        "here. Known kinds: story, research, policy, event, tool, voortgang"
-    ]
+    result = cli("validate", str(path))
+    assert (result.exit_code, result.stdout) == (0, "OK: submissions/title.yaml is valid.\n"), result.output

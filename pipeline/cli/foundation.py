@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -14,8 +15,9 @@ from pipeline.core.validate import validate as run_validate
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (for CI); B1 advice never fails.")
+@click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
 @pass_ctx
-def validate(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
+def validate(ctx: Context, paths: tuple[Path, ...], strict: bool, now_text: str | None) -> None:
     """Check sources.yaml, submissions and issue files.
 
     Every problem is printed as PATH:LINE: message, with the fix. With no PATH, checks
@@ -28,7 +30,14 @@ def validate(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
       newsletter validate submissions/fietsplan.yaml
       newsletter validate
     """
-    report = run_validate(ctx.root, list(paths) or None)
+    now = dt.datetime.now(dt.UTC)
+    if now_text:  # without a zone: the instance's
+        try:
+            now = dt.datetime.fromisoformat(now_text.strip().replace(" ", "T", 1))
+        except ValueError:
+            example = "a date like 2026-12-10"
+            raise click.BadParameter(f"'{now_text}' is not {example}", param_hint="--now") from None
+    report = run_validate(ctx.root, list(paths) or None, now)
     for p in report.problems:
         click.echo(str(p), err=True)
     strict_fails = [p for p in report.warnings if not is_advice(p)] if strict else []

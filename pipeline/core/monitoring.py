@@ -36,6 +36,7 @@ from typing import Any
 from pipeline.core import dutch
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, Problem, display_path
+from pipeline.core.lenient import matching_ids
 from pipeline.core.schema import Checker, suggest, type_name
 from pipeline.core.submissions import submission_files
 from pipeline.core.yamlfile import KeyPath, YamlDoc, load
@@ -352,7 +353,11 @@ class BrokenFile:
 
 def _owner(doc: YamlDoc | None, shown: str, config: Config) -> tuple[str | None, int | None]:
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
-    partner = data.get("partner") if data.get("partner") in config.partners else None
+    written = data.get("partner")
+    partner = written if written in config.partners else None
+    if partner is None and isinstance(written, str):  # by its name, as the checks read it
+        found = matching_ids(written, config.partners)
+        partner = found[0] if len(found) == 1 else None
     if partner is None:
         stem = re.sub(r"-h[12]$", "", PurePath(shown).stem)
         partner = stem if stem in config.partners else None

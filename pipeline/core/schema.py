@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from pipeline.core import lenient
 from pipeline.core.errors import Problem
 from pipeline.core.yamlfile import KeyPath, YamlDoc
 
@@ -38,15 +39,6 @@ def suggest(word: str, known: Iterable[str]) -> str:
     """`` did you mean 'x'?`` for a near miss, else an empty string."""
     close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
     return f" did you mean '{close[0]}'?" if close else ""
-
-
-def _by_title(word: str, known: Mapping[str, Any]) -> str:
-    """`` did you mean 'story' (Verhaal)?`` when the word is a term's title or a partner's name."""
-    for key, value in known.items():
-        title = getattr(value, "title", None) or getattr(value, "name", None)
-        if isinstance(title, str) and title.casefold() == word.casefold():
-            return f" did you mean '{key}' ({title})? Ids, not titles, go here."
-    return ""
 
 
 def listing(known: Iterable[str], limit: int = 12) -> str:
@@ -80,26 +72,60 @@ class Checker:
         required: Iterable[str] = (),
         what: str = "this entry",
     ) -> dict[str, Any] | None:
-        """A mapping with only ``allowed`` keys and every ``required`` one."""
+        """A mapping with only ``allowed`` keys and every ``required`` one; returned with the allowed keys,
+        and a key written in Dutch or in capitals under the key it means (reported once, at its line)."""
         if not isinstance(value, dict):
             self.error(kp, f"{what} should be a mapping of 'key: value' lines, not {type_name(value)}")
             return None
         allowed = list(allowed)
-        for key in value:
+        required = list(required)
+        out: dict[str, Any] = {}
+        meant: set[str] = set()  # keys a misspelt one stands for: reported once, at the misspelt key
+        for key, item in value.items():
             if not isinstance(key, str):
                 self.error(kp, f"key {key!r} should be text")
-            elif key not in allowed:
-                self.error(
-                    (*kp, key),
-                    f"unknown key '{key}':{suggest(key, allowed) or ''} Known keys: {listing(allowed, 30)}",
-                )
+            elif key in allowed:
+                out[key] = item
+            else:
+                target = self._unknown_key(kp, key, {*value, *out}, allowed, required)
+                if target is not None and target not in value:
+                    meant.add(target)
+                    if target not in out and lenient.meant_key(key, allowed) == target:
+                        out[target] = item  # checked as what it means, so that every problem shows at once
+                        self.doc.alias((*kp, key), (*kp, target))
         for key in required:
-            if value.get(key) in (None, "", [], {}):
+            if out.get(key) in (None, "", [], {}):
                 if key in value:
                     self.error((*kp, key), f"'{key}' is empty; it is required")
-                else:
+                elif key not in meant:
                     self.error(kp, f"'{key}' is missing; {what} needs it")
-        return value
+        return out
+
+    def _unknown_key(
+        self, kp: KeyPath, key: str, present: set[Any], allowed: list[str], required: list[str]
+    ) -> str | None:
+        """Report an unknown key once, with what to rename it to; return the key it stands for, if any
+        (``present``: the keys the entry has, as written or as read)."""
+        target = lenient.meant_key(key, allowed)
+        if target is not None:
+            if target in present:
+                line = self.doc.line(*kp, target)
+                self.error((*kp, key), f"unknown key '{key}': it means '{target}', which is on line {line} "
+                           "too; keep one")  # fmt: skip
+            elif key.strip().casefold() == target:
+                self.error((*kp, key), f"unknown key '{key}': write it as '{target}' (keys are lower case)")
+            else:
+                self.error((*kp, key), f"unknown key '{key}': rename it to '{target}' (the keys are English)")
+            return target
+        nested = lenient.nested_key(key, allowed)
+        if nested is not None:
+            self.error((*kp, key), f"unknown key '{key}': a number reached goes under 'reach:', as "
+                       f"'{nested}' (reach: {{{nested}: 120}})")  # fmt: skip
+            return None
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f" did you mean '{close[0]}'?" if close else ""
+        self.error((*kp, key), f"unknown key '{key}':{hint} Known keys: {listing(allowed, 30)}")
+        return close[0] if close and close[0] in required else None
 
     def seq(self, kp: KeyPath, value: Any, what: str) -> list[Any]:
         if value is None:
@@ -178,21 +204,30 @@ class Checker:
         return text
 
     def ref(self, kp: KeyPath, value: Any, known: Mapping[str, Any], what: str) -> str | None:
-        """An id that must be one of ``known`` (a registry or a taxonomy list)."""
+        """An id that must be one of ``known`` (a registry or a taxonomy list). The id in other capitals
+        or spacing, or the display name (a term's title, a partner's name), is read as the id."""
         text = self.text(kp, value)
         if text is None:
             return None
         if not known:
             return None  # the list itself is missing or broken, which is reported on its own
-        if text not in known:
-            hint = suggest(text, known) or _by_title(text, known)
-            self.error(kp, f"unknown {what} '{text}':{hint} Known {what}s: {listing(known)}")
+        if text in known:
+            return text
+        found = lenient.matching_ids(text, known)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            both = " or ".join(f"'{i}'" for i in found)
+            self.error(kp, f"'{text}' could be the {what} {both}; write the id of the one you mean")
             return None
-        return text
+        self.error(kp, f"unknown {what} '{text}':{suggest(text, known)} Known {what}s: {listing(known)}")
+        return None
 
     def refs(self, kp: KeyPath, value: Any, known: Mapping[str, Any], what: str) -> tuple[str, ...]:
         if isinstance(value, str):
-            value = [value]  # "themes: onderwijs" is a list of one
+            # "themes: onderwijs" is a list of one; "themes: meedoen, onderwijs" a list of two
+            whole = "," not in value or value in known or len(lenient.matching_ids(value, known)) == 1
+            value = [value] if whole else [v for v in value.split(",") if v.strip()]
         out = []
         for i, v in enumerate(self.seq(kp, value, f"'{kp[-1]}'")):
             r = self.ref((*kp, i), v, known, what)
@@ -201,7 +236,8 @@ class Checker:
         return tuple(out)
 
     def when(self, kp: KeyPath, value: Any, tz: ZoneInfo, *, what: str | None = None) -> dt.datetime | None:
-        """A date, or a date and time; without a zone it is read in the instance's zone."""
+        """A date, or a date and time; without a zone it is read in the instance's zone. Besides
+        2026-11-12 (19:30), the Dutch 12-11-2026, 12/11/2026 and 12 november 2026 (om 19:30)."""
         if value is None:
             return None
         name = what or str(kp[-1])
@@ -219,9 +255,18 @@ class Checker:
                     return None
             else:
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+            try:
+                dutch = lenient.dutch_date(value)
+            except lenient.NotARealDate as e:
+                self.error(kp, f"'{name}' is not a real date: {value.strip()} ({e}); check the day and month "
+                           "(the day comes first)")  # fmt: skip
+                return None
+            if dutch is not None:
+                day, at = dutch
+                return dt.datetime.combine(day, at or dt.time(), tzinfo=tz)
         self.error(
             kp,
-            f"'{name}' should be a date like 2026-12-10 or a date and time like 2026-12-10 19:30, "
+            f"'{name}' should be a date like 10-12-2026 or a date and time like 10-12-2026 19:30, "
             f"not {value!r}",
         )
         return None

@@ -8,6 +8,7 @@ adds the plain-language (B1) warnings on the title and the summary (``pipeline.c
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pipeline.core.config import NATIONWIDE, Config
@@ -28,8 +29,11 @@ MAX_BYTES = 64_000  # a story is a few hundred words; anything larger is not a s
 PLAIN_TEXTS = (("title", "the title"), ("summary", "the summary"))  # what the B1 rules read
 
 
-def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | None, list[Problem]]:
-    """Check one parsed submission against the registry and taxonomy; return it and every problem."""
+def check_submission_doc(
+    doc: YamlDoc, config: Config, now: dt.datetime | None = None
+) -> tuple[Submission | None, list[Problem]]:
+    """Check one parsed submission against the registry and taxonomy; return it and every problem.
+    With ``now`` (a time without a zone is the instance's), a publication date after today is a warning."""
     c = Checker(doc)
     tax = config.taxonomy
     tz = config.settings.timezone
@@ -50,6 +54,11 @@ def check_submission_doc(doc: YamlDoc, config: Config) -> tuple[Submission | Non
     if NATIONWIDE in provinces and len(provinces) > 1:
         c.error(("provinces",), f"'{NATIONWIDE}' already covers every province; list either it or provinces")
     published = c.when(("published",), s.get("published"), tz)
+    if published is not None and now is not None:
+        today = (now if now.tzinfo else now.replace(tzinfo=tz)).astimezone(tz).date()
+        day = published.astimezone(tz).date()
+        if day > today:
+            c.warn(("published",), f"'published' is {day}, after today ({today}); check the date and year")
     starts = c.when(("starts",), s.get("starts"), tz)
     ends = c.when(("ends",), s.get("ends"), tz)
     location = c.text(("location",), s.get("location"), max_len=200)
@@ -136,10 +145,11 @@ def plain_language(doc: YamlDoc, config: Config) -> list[Problem]:
 
 
 def check_submission_file(
-    source: Path | bytes, config: Config, display: str, *, plain: bool = False
+    source: Path | bytes, config: Config, display: str, *, plain: bool = False, now: dt.datetime | None = None
 ) -> tuple[Submission | None, list[Problem]]:
     """Check a submission file, or the bytes of one fetched from a partner's site (``display``: its URL);
-    with ``plain``, the B1 warnings too (``validate`` shows them; collect does not need them)."""
+    with ``plain``, the B1 warnings too, and with ``now`` a warning for a publication date after today
+    (``validate`` shows them; collect does not need them)."""
     try:
         if isinstance(source, bytes):
             doc = parse(source, display, max_bytes=MAX_BYTES)
@@ -147,7 +157,7 @@ def check_submission_file(
             doc = load(source, display, max_bytes=MAX_BYTES, instance=config.root)
     except InputInvalid as e:
         return None, list(e.problems)
-    submission, problems = check_submission_doc(doc, config)
+    submission, problems = check_submission_doc(doc, config, now)
     if plain and config.settings.plain.enabled:
         problems += plain_language(doc, config)
     return submission, problems

@@ -7,6 +7,7 @@ story. An issue's B1 warnings come with 'newsletter check', where the editors lo
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,14 +70,15 @@ def default_paths(config: Config) -> list[Path]:
     return paths
 
 
-def validate(root: Path, paths: list[Path] | None = None) -> Report:
-    """Check the named files (or all of them); sources.yaml is always read, since ids come from it."""
-    report = _validate(root, paths)
+def validate(root: Path, paths: list[Path] | None = None, now: dt.datetime | None = None) -> Report:
+    """Check the named files (or all of them); sources.yaml is always read, since ids come from it.
+    With ``now``, a submission published after today gets a warning (a typo in its year, most often)."""
+    report = _validate(root, paths, now)
     report.problems.sort(key=lambda p: (p.path, p.line or 0))
     return report
 
 
-def _validate(root: Path, paths: list[Path] | None) -> Report:
+def _validate(root: Path, paths: list[Path] | None, now: dt.datetime | None) -> Report:
     report = Report()
     config, problems = check_config(root)
     config_shown = display_path(root / CONFIG_FILE, root)
@@ -107,7 +109,7 @@ def _validate(root: Path, paths: list[Path] | None) -> Report:
         if kind == "issue":
             _, found = check_issue_file(path, config, shown)
         else:
-            _, found = check_submission_file(path, config, shown, plain=True)
+            _, found = check_submission_file(path, config, shown, plain=True, now=now)
         report.problems.extend(found)
     if progress:
         monitoring = read_monitoring(config, progress)

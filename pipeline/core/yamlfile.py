@@ -9,6 +9,7 @@ syntax errors (with the line), empty files, several documents in one file, alias
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,14 @@ class YamlDoc:
                 return self.lines[kp]
             kp = kp[:-1]
         return self.lines.get((), 1)
+
+    def alias(self, written: KeyPath, meant: KeyPath) -> None:
+        """Give ``meant`` and everything under it the lines of ``written`` (a key written in Dutch
+        that is checked as the key it means)."""
+        n = len(written)
+        for kp, line in list(self.lines.items()):
+            if kp[:n] == written:
+                self.lines[(*meant, *kp[n:])] = line
 
     def problem(self, keypath: KeyPath, message: str, severity: str = "error") -> Problem:
         return Problem(self.path, self.line(*keypath), message, severity)
@@ -205,17 +214,88 @@ def _compose(text: str, fail: Callable[..., InputInvalid]) -> list[Node]:
         mark = e.problem_mark or e.context_mark
         at = mark.line + 1 if mark else None
         reason = e.problem or e.context or "invalid YAML"
-        hint = ""
-        if "mapping values are not allowed" in reason:
-            hint = "; a value containing ': ' must be put in quotes"
-        elif "found character '\\t'" in reason or "tab" in reason:
-            hint = "; indent with spaces, not tabs"
-        raise fail(f"not valid YAML: {reason}{hint}", at) from None
+        misplaced = _misindented(text, at) if at and "\t" not in text else None
+        if misplaced is not None:
+            at, message = misplaced
+        else:
+            hint = ""
+            if "mapping values are not allowed" in reason:
+                hint = "; a value containing ': ' must be put in quotes"
+            elif "found character '\\t'" in reason or "tab" in reason:
+                hint = "; indent with spaces, not tabs"
+            message = f"not valid YAML: {reason}{hint}"
+        raise fail(f"{message} {REST_LATER}", at) from None
     except yaml.YAMLError as e:
         raise fail(f"not valid YAML: {e}") from None
     finally:
         loader.dispose()
     return nodes
+
+
+REST_LATER = "(the rest of the file is checked once this is fixed)"
+_KEY = r"[^\s#'\"{\[-][^:#]*?|'[^']*'|\"[^\"]*\""  # a plain key, or one in quotes
+_KEY_LINE = re.compile(rf"^(?P<indent> *)(?P<dash>- +)?(?P<key>{_KEY}):(?: |$)")
+
+
+_BLOCK = re.compile(r":\s+[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def _misindented(text: str, at: int) -> tuple[int, str] | None:
+    """When a syntax error at line ``at`` comes from a line indented differently from the lines above
+    it (a stray space), the line and what to do; None when the indentation is not the cause."""
+    keys: dict[int, tuple[int, str, int | None]] = {}  # line -> (key column, key, column of its '-')
+    block: int | None = None  # in a text block (key: |), the column of its key, then of its text
+    block_text = False
+    for n, raw in enumerate(text.splitlines(), start=1):
+        indent = len(raw) - len(raw.lstrip(" "))
+        if block is not None and raw.strip() and not block_text and indent > block:
+            block, block_text = indent, True  # the text's first line sets where its lines start
+        if block is not None and (not raw.strip() or (block_text and indent >= block)):
+            continue  # a line of the text, however it looks
+        block, block_text = None, False
+        found = _KEY_LINE.match(raw)
+        if found:
+            dash = len(found["indent"]) if found["dash"] else None
+            keys[n] = (len(found["indent"]) + len(found["dash"] or ""), found["key"].strip(), dash)
+            if _BLOCK.search(raw):
+                block = keys[n][0]
+        if n >= at:
+            break
+    first = min(keys, default=None)
+    if first is not None and keys[first][0] > 0 and keys[first][2] is None:
+        column, key, _ = keys[first]
+        where = f"line {first} starts with {_spaces(column)}"
+        return first, f"{where}: start '{key}:' at the beginning of the line"
+    if at not in keys:
+        return None
+    column, key, dash = keys[at]
+    above = [n for n in keys if n < at]
+    if not above:
+        return None
+    if dash is not None:  # a list item: its '-' lines up with the one above
+        items = [n for n in above if keys[n][2] is not None]
+        if items and keys[items[-1]][2] != dash:
+            other = items[-1]
+            return at, (
+                f"line {at} is indented differently from the lines above it: start its '-' at the same "
+                f"place as the '-' on line {other}"
+            )
+        return None
+    previous = above[-1]
+    if keys[previous][0] == column:
+        return None
+    opened = text.splitlines()[previous - 1].rstrip().endswith(":")  # a key whose value follows below
+    if opened and column > keys[previous][0]:
+        return None
+    _, other_key, _ = keys[previous]
+    return at, (
+        f"line {at} is indented differently from the lines above it: start '{key}:' at the same place as "
+        f"'{other_key}:' on line {previous}"
+    )
+
+
+def _spaces(n: int) -> str:
+    return "a space" if n == 1 else f"{n} spaces"
 
 
 def load(
