@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import Cli
+from conftest import Cli, on_fixed_day
 
 from pipeline.cli.base import COMMANDS, main
 from pipeline.cli.reference import reference
@@ -50,7 +50,7 @@ def test_usage_error_exits_2():
 
 
 def test_root_from_environment(demo_root: Path):
-    result = CliRunner().invoke(main, ["validate"], env={"NEWSLETTER_ROOT": str(demo_root)})
+    result = CliRunner().invoke(main, on_fixed_day(["validate"]), env={"NEWSLETTER_ROOT": str(demo_root)})
     assert result.exit_code == 0, result.output
     assert result.stdout == "OK: 11 files are valid.\n"
 
@@ -62,7 +62,7 @@ def test_init_creates_a_working_instance(tmp_path: Path):
     assert (target / "sources.yaml").is_file()
     assert (target / ".gitignore").read_text().count("subscribers.csv") == 1
     assert (target / "submissions" / "voorbeeld-verhaal.yaml").is_file()
-    check = CliRunner().invoke(main, ["--root", str(target), "validate"])
+    check = CliRunner().invoke(main, ["--root", str(target), *on_fixed_day(["validate"])])
     assert check.exit_code == 0, check.output
     assert check.stdout == "OK: 2 files are valid.\n"
     again = CliRunner().invoke(main, ["init", str(target)])
@@ -76,7 +76,15 @@ def test_init_creates_a_working_instance(tmp_path: Path):
 def test_the_command_runs_as_a_process(demo_root: Path):
     """The installed entry point, as cron or a partner would call it."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--root", str(demo_root), "validate", "flawed/onze-moestuin.yaml"],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "--root",
+            str(demo_root),
+            *on_fixed_day(["validate"]),
+            "flawed/onze-moestuin.yaml",
+        ],
         capture_output=True,
         text=True,
         cwd=demo_root,

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from conftest import on_fixed_day
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +119,13 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "new" / ".gitignore").is_file() and (tmp_path / "new" / "issues").is_dir()
     checked = _run(
-        sys.executable, "-m", "pipeline", "--root", str(tmp_path / "new"), "validate", cwd=elsewhere, env=env
+        sys.executable,
+        "-m",
+        "pipeline",
+        "--root",
+        str(tmp_path / "new"),
+        *on_fixed_day(["validate"]),
+        cwd=elsewhere,
+        env=env,
     )
     assert checked.returncode == 0, checked.stderr
