@@ -1,4 +1,4 @@
-"""`newsletter demo`: the whole flow on the bundled demo instance, offline, in a fresh folder.
+"""`newsletter demo`: the whole flow on the bundled demo instance, offline, in a folder of your choice.
 
 The demo instance ships inside the package, ``pipeline/demo_instance/``: local feed files, sample
 submissions (and two flawed ones: one with errors, one in policy language), partners' pledges and
@@ -11,6 +11,11 @@ The demo runs on one clock, which starts at the date its sample content was writ
 (``DEMO_NOW``) and runs on from there: collecting, drafting, approving, sending, the archive and
 the report all see the same time, so the demo drafts the same issue whenever it runs and its
 report counts the issue it sent.
+
+It prints one line per stage; the deliberate mistakes in the flawed files are summarised (their
+count, and what was planted), not listed: ``newsletter validate FILE`` shows each one at its line.
+The folder is marked as a demo (``MARKER``): running the demo into it again starts it over, while
+any other folder that is not empty is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import PipelineError, display_path
+from pipeline.core.plain import is_advice
 from pipeline.core.validate import validate
 from pipeline.run import clock_from
 
@@ -36,6 +41,22 @@ DEMO_NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
 # held until then, and recallable until ten minutes before.
 GOES_OUT = DEMO_NOW + dt.timedelta(hours=1)
 ISSUE = "2026-12"
+# Written into the folder the demo runs in: a folder holding it may be started over by a new demo.
+MARKER = ".newsletter-demo"
+MARKER_TEXT = (
+    "This folder holds a demo made by 'newsletter demo'; running the demo here again starts it over.\n"
+)
+# What the demo makes itself (the rest is copied from DEMO_SOURCE): removed when a demo starts over.
+MADE = ("state", "build", "outbox", "issues")
+# What was planted in each flawed file, for the summary (each message: 'newsletter validate FILE').
+# The counts next to these are validate's own; keep these words true to pipeline/demo_instance/.
+PLANTED = {
+    "flawed/onze-moestuin.yaml": "a misspelt partner, theme and key, HTML in the title, a web address "
+    "without https://, 31 November, an image without alt or consent",
+    "flawed/beleidstaal.yaml": "stadhuistaal, long sentences and words, passive voice",
+    "monitoring/2026/leerplicht-rotterdam.yaml": "a quarter as period, a misspelt theme, "
+    "'ongeveer 200' as a number, a Dutch key, a negative number",
+}
 EDITORS_TEXT = {
     "subject": "Fietsen, laptops en een avond in Zwolle",
     "preheader": "Wat partners in november deden, wat we weten en waar we elkaar zien",
@@ -51,26 +72,51 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass
 class DemoResult:
-    root: Path
+    root: Path  # as given (a relative folder stays relative: the line to continue there names it so)
     ok: bool = True
     files: list[tuple[str, Path]] = field(default_factory=list)
 
 
-def prepare(into: Path | None) -> Path:
-    """Copy the demo instance into a fresh folder and return it."""
+def is_demo(folder: Path) -> bool:
+    """Whether FOLDER holds a demo made earlier (its marker file is there)."""
+    return (folder / MARKER).is_file()
+
+
+def prepare(into: Path) -> Path:
+    """Copy the demo instance into INTO and return it.
+
+    INTO may be missing, empty, or hold an earlier demo: then what the demo made (its state, build,
+    outbox and issues) is removed and the copied files are written again. Any other folder with
+    files in it is refused, so the demo never writes into someone's own work.
+    """
     if not DEMO_SOURCE.is_dir():
         raise PipelineError(
             f"the demo instance is not here ({DEMO_SOURCE})",
             "run the demo from a clone of the repository (pip install -e .)",
         )
-    if into is None:
-        into = Path(tempfile.mkdtemp(prefix="newsletter-demo-")) / "instance"
-    elif into.exists() and any(into.iterdir()):
-        raise PipelineError(f"{into} is not empty", "pass a new folder to --into, or leave it out")
-    ignore = shutil.ignore_patterns("state", "build", "outbox", "issues")
+    if into.exists() and not into.is_dir():
+        raise PipelineError(f"{into} is a file, not a folder", "give the demo a folder: newsletter demo DIR")
+    if into.is_dir() and any(into.iterdir()):
+        if not is_demo(into):
+            raise PipelineError(
+                f"{into} is not empty and holds no earlier demo",
+                "give the demo a new or empty folder: newsletter demo DIR",
+            )
+        for name in MADE:
+            shutil.rmtree(into / name, ignore_errors=True)
+    ignore = shutil.ignore_patterns(*MADE)
     shutil.copytree(DEMO_SOURCE, into, dirs_exist_ok=True, ignore=ignore)
     (into / "issues").mkdir(exist_ok=True)
+    (into / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
     return into
+
+
+def _counts(errors: int, warnings: int, kind: str = "") -> str:
+    """'7 errors, 1 warning': the counts that are not zero."""
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} {kind}warning{'s' if warnings != 1 else ''}")
+    return ", ".join(parts) or "no problems"
 
 
 def _edit_issue(path: Path, send_at: dt.datetime) -> None:
@@ -86,26 +132,31 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _plain_language(root: Path, echo: Echo) -> None:
-    """A story in policy language, and the B1 warnings 'newsletter validate' gives its partner."""
-    found = validate(root, [root / "flawed" / "beleidstaal.yaml"])
-    echo(f"[validate] flawed/beleidstaal.yaml, in policy language ({len(found.warnings)} B1 warnings; "
-         "warnings never fail validate):")  # fmt: skip
-    for p in found.problems:
-        echo(f"  {p}")
-
-
-def _flawed_progress(root: Path, echo: Echo) -> None:
-    """A partner's flawed progress file, checked where it belongs, as the partner sees it; then set
-    aside (the partner fixes it), so the report lists Leerplicht Rotterdam as not reported yet."""
-    target = root / "monitoring" / "2026" / "leerplicht-rotterdam.yaml"
-    shutil.copyfile(root / "flawed-progress" / "leerplicht-rotterdam.yaml", target)
-    found = validate(root, [target])
-    shown = display_path(target, root)
-    echo(f"[validate] {shown}, a partner's progress as it sees it ({len(found.errors)} errors):")
-    for p in found.problems:
-        echo(f"  {p}")
-    target.unlink()
+def _flawed(root: Path, echo: Echo) -> None:
+    """The deliberate mistakes, as 'newsletter validate' counts them for the partners who made them:
+    a flawed submission, a story in policy language (B1 warnings only), and a flawed progress file,
+    checked where it belongs and then set aside (the partner fixes it), so the report lists
+    Leerplicht Rotterdam as not reported yet. flawed/ is outside submissions/: collect never reads it."""
+    progress = root / "monitoring" / "2026" / "leerplicht-rotterdam.yaml"
+    shutil.copyfile(root / "flawed-progress" / "leerplicht-rotterdam.yaml", progress)
+    try:
+        found = [
+            (path, validate(root, [path], now=DEMO_NOW))
+            for path in (
+                root / "flawed" / "onze-moestuin.yaml",
+                root / "flawed" / "beleidstaal.yaml",
+                progress,
+            )
+        ]
+    finally:
+        progress.unlink()
+    echo("[validate] files with deliberate mistakes, as their partners see them:")
+    for path, report in found:
+        shown = display_path(path, root)
+        advice = all(is_advice(p) for p in report.warnings)
+        counts = _counts(len(report.errors), len(report.warnings), "B1 " if advice else "")
+        echo(f"  {shown}: {counts}: {PLANTED.get(shown, 'see its messages')}")
+    echo("  each one at its line, with the fix: newsletter validate flawed/onze-moestuin.yaml")
 
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
@@ -114,10 +165,10 @@ def _collect(config: Config, echo: Echo, clock: Clock) -> None:
 
     with Store(config.settings.state) as store:
         summary = collect(config, store, now=clock())
-        echo(f"[collect] {summary.line()}")
         demo_items = store.items()
     duplicates = [i for i in demo_items if i.url.endswith("/nieuws/fietsplan")]
-    echo(f"  the fietsplan story (a feed with tracking parameters, and a submission): {len(duplicates)} item")
+    once = f"the fietsplan story, in a feed and a submission: {len(duplicates)} item"
+    echo(f"[collect] {summary.line()}; {once}")
     for r in summary.failed:
         echo(f"  failed: {r.source}: {r.reason}")
 
@@ -132,7 +183,8 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
         text = path.read_text(encoding="utf-8")
         n = len(re.findall(r"^ +- item: ", text, re.M))
         echo(f"[draft] {display_path(path, root)}: {n} entries ranked in sections, runners-up below each")
-        result.files.append(("drafted issue", path))
+        flawed_errors = 0
+        result.files.append(("the drafted issue", path))
 
         # A flawed copy shows what 'check' says: an item twice, an unknown item, no subject.
         first = re.search(r"- item: (\S+)\n", text)
@@ -148,18 +200,17 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
             )
             flawed.write_text(broken, encoding="utf-8")
             _issue, problems = curate.check_issue(config, store, f"{ISSUE}-flawed")
-            echo(f"[check] a flawed copy of the issue ({sum(p.is_error for p in problems)} errors):")
-            for p in problems:
-                if p.is_error:
-                    echo(f"  {p}")
+            flawed_errors = sum(p.is_error for p in problems)
             flawed.unlink()
 
         # The editor writes the subject, preheader, intro and send time, then approves.
         _edit_issue(path, GOES_OUT)
         _issue, problems = curate.check_issue(config, store, ISSUE)
+        errors = sum(p.is_error for p in problems)
         echo(
-            f"[check] {display_path(path, root)}: {sum(p.is_error for p in problems)} errors, "
-            f"{sum(not p.is_error for p in problems)} warnings"
+            f"[check] {display_path(path, root)}, as the editors wrote it: {errors} errors,"
+            f" {len(problems) - errors} warnings;"
+            f" a flawed copy: {_counts(flawed_errors, 0)} (no subject, an item twice, an unknown item)"
         )
         approval = curate.approve(config, store, ISSUE, "Demo-redactie", now=clock())
         echo(f"[approve] approved by {approval.by} ({approval.fingerprint[:19]})")
@@ -172,11 +223,12 @@ def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     _prepared, paths = build(config, load_issue(config, ISSUE))
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in paths)
     echo(f"[render] build/{ISSUE}/: {sizes}")
-    result.files += [("email", paths[0]), ("text part", paths[1]), ("web page", paths[2])]
+    result.files.append(("the email", paths[0]))
 
 
 def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
     from pipeline.core.issues import load_issue
+    from pipeline.core.models import DeliveryState
     from pipeline.core.store import Store
     from pipeline.deliver import open_transport, send_test
     from pipeline.render import prepare
@@ -186,23 +238,24 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clo
     with Store(config.settings.state) as store:
         prepared = prepare(config, store, load_issue(config, ISSUE))
     test = send_test(config, prepared.rendered, ["redactie@example.org"], open_transport(config, env))
-    echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/")
+    echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/test/")
 
     def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
         if level != "info":
             echo(f"  {level}: {message}")
 
     outcome = cron_run(config, now=clock(), env=env, log=log)
-    echo(f"[run] {outcome.line()}")
-    until = (GOES_OUT - dt.timedelta(minutes=10)).strftime("%H:%M")
-    echo(f"  held until {GOES_OUT:%H:%M}; until {until}, 'newsletter cancel {ISSUE}' recalls it")
+    accepted = sum(o.counts.get(DeliveryState.ACCEPTED, 0) for o in outcome.issues if o.issue_id == ISSUE)
     outbox = root / "outbox" / ISSUE
     messages = sorted(outbox.glob("*.eml"))
-    echo(f"  outbox/{ISSUE}/: {len(messages)} .eml files (the sample list minus duplicates and bad rows)")
-    if messages:
-        result.files.append(("a sent message", messages[0]))
     again = cron_run(config, now=clock(), env=env, log=log)
-    echo(f"[run] again: {again.line()}")
+    second = "sends nothing" if not any(o.action == "sent" for o in again.issues) else "sent again (a bug)"
+    until = (GOES_OUT - dt.timedelta(minutes=10)).strftime("%H:%M")
+    echo(
+        f"[run] issue {ISSUE}: {accepted} accepted, into outbox/{ISSUE}/ ({len(messages)} .eml files),"
+        f" held until {GOES_OUT:%H:%M}; 'newsletter cancel {ISSUE}' recalls it until {until};"
+        f" a second run {second}"
+    )
 
 
 def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> None:
@@ -219,7 +272,7 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
         f" theme and {len(site.partners)} partner pages in build/site/ ({len(written.changed)} files);"
         f" feed: {config.settings.archive_url}{FEED}"
     )
-    result.files.append(("archive", site_folder(config) / "index.html"))
+    result.files.append(("the archive", site_folder(config) / "index.html"))
 
 
 def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
@@ -282,37 +335,43 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
 
 def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline.core.store import Store
-    from pipeline.report import build_report, default_period, summary_lines, write_report
+    from pipeline.report import build_report, default_period, write_report
 
     start, end = default_period(DEMO_NOW.date())
     with Store(config.settings.state) as store:
         report = build_report(config, store, start=start, end=end)
     paths = write_report(config, report, root / "build" / "report")
-    echo(
-        f"[report] {display_path(paths[0], root)} and {len(paths) - 1} CSV files; the coordinator sees first:"
-    )
-    for line in summary_lines(report):
-        echo(line)
-    result.files.append(("partner report", paths[0]))
+    t = report.totals
+    parts = [f"{t.partner_items} items from {t.active_partners} of {t.partners} partners"]
+    if report.monitoring is not None:
+        m = report.monitoring.totals
+        parts.append(f"progress from {m.reported} of {m.partners} partners")
+    parts.append(f"{len(report.silent)} partner{'s' if len(report.silent) != 1 else ''} to call")
+    if report.clicks is not None:
+        parts.append(f"{report.clicks.clickers} readers clicked")
+    echo(f"[report] {display_path(paths[0], root)} and {len(paths) - 1} CSV files: {'; '.join(parts)}")
+    result.files.append(("the partners' report", paths[0]))
 
 
-def run(into: Path | None, echo: Echo) -> DemoResult:
+def run(into: Path, echo: Echo) -> DemoResult:
+    """Every stage on a copy of the demo instance in INTO (see prepare), one line each through ECHO."""
+    again = is_demo(into)
     root = prepare(into)
     result = DemoResult(root)
-    echo(f"Demo instance copied to {root}")
+    echo(
+        f"Earlier demo in {root.absolute()} started over"
+        if again
+        else f"Demo instance copied to {root.absolute()}"
+    )
 
-    # 1. Validate what people wrote, and show what a partner sees for a flawed submission
-    #    (flawed/ is outside the submissions folder, so collect never reads it).
-    report = validate(root)
+    # 1. Validate what people wrote, and what partners see for their flawed files.
+    report = validate(root, now=DEMO_NOW)
     counts = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
     echo(f"[validate] {len(report.checked)} files: {counts}")
-    flawed = validate(root, [root / "flawed" / "onze-moestuin.yaml"])
-    echo(f"[validate] flawed/onze-moestuin.yaml, as a partner sees it ({len(flawed.errors)} errors):")
-    for p in flawed.problems:
-        echo(f"  {p}")
-    _plain_language(root, echo)
-    _flawed_progress(root, echo)
+    _flawed(root, echo)
     if report.errors:
+        for p in report.errors:
+            echo(f"  {p}")
         result.ok = False
         return result
     config = load_config(root)

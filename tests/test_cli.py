@@ -61,7 +61,14 @@ def test_init_creates_a_working_instance(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert (target / "sources.yaml").is_file()
     assert (target / ".gitignore").read_text().count("subscribers.csv") == 1
-    assert (target / "submissions" / "voorbeeld-verhaal.yaml").is_file()
+    story = (target / "submissions" / "voorbeeld-verhaal.yaml").read_text(encoding="utf-8")
+    # A partner's communications officer reads the comments: in Dutch; the keys stay English.
+    assert story.startswith(
+        "# Eén verhaal per bestand. De namen voor de dubbele punt blijven Engels; wat ze betekenen staat erachter.\n"
+        "# Controleer het bestand met:  newsletter validate submissions/voorbeeld-verhaal.yaml\n"
+        "partner: voorbeeld-gemeente        # de code van je organisatie, zoals in sources.yaml\n"
+    )
+    assert "# ervaringsdeskundigen: true       # mensen met ervaring met armoede deden mee\n" in story
     check = CliRunner().invoke(main, ["--root", str(target), *on_fixed_day(["validate"])])
     assert check.exit_code == 0, check.output
     assert check.stdout == "OK: 2 files are valid.\n"

@@ -119,14 +119,14 @@ def test_a_story_in_policy_language_gets_each_warning_at_its_line_and_exit_0(dem
     assert strict.returncode == 0, strict.stderr  # advice, not a problem of the file: --strict passes it
 
 
-def test_the_demo_shows_the_partner_those_warnings(tmp_path: Path) -> None:
+def test_the_demo_counts_those_warnings_for_the_partner(tmp_path: Path) -> None:
     lines: list[str] = []
     outcome = demo.run(tmp_path / "demo", lines.append)
     assert outcome.ok
-    start = lines.index(
-        "[validate] flawed/beleidstaal.yaml, in policy language (14 B1 warnings; warnings never fail validate):"
-    )
-    assert lines[start + 1 : start + 15] == [f"  {w}" for w in BELEIDSTAAL_WARNINGS]
+    # Summarised: 'newsletter validate FILE' shows each at its line (the test above).
+    assert (
+        "  flawed/beleidstaal.yaml: 14 B1 warnings: stadhuistaal, long sentences and words, passive voice"
+    ) in lines
     assert lines[1] == "[validate] 11 files: 0 errors, 0 warnings"
 
 

@@ -74,31 +74,59 @@ def init(directory: Path) -> None:
     click.echo(f"  newsletter --root {directory} validate")
 
 
+DEMO_FOLDER = Path("nieuwsbrief-demo")  # in the current folder, when DIR is left out
+
+
+def _program() -> str:
+    """How the person at the terminal runs this program again, from another folder: 'newsletter'
+    when that is the one on PATH, else the full path of the script (e.g. .venv/bin/newsletter)."""
+    import shlex
+    import shutil
+    import sys
+
+    script = Path(sys.argv[0])
+    if script.name != "newsletter":  # python -m pipeline
+        return f"{shlex.quote(sys.executable)} -m pipeline"
+    found = shutil.which("newsletter")
+    if found and Path(found).absolute() == script.absolute():
+        return "newsletter"
+    return shlex.quote(str(script.absolute()))
+
+
 @main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--into",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to run the demo in (must not exist yet). Default: a new temporary folder.",
+    help="The same as DIR (kept for scripts that use it).",
 )
-def demo(into: Path | None) -> None:
-    """Run the whole flow on the bundled demo instance, offline, in a fresh folder.
+def demo(directory: Path | None, into: Path | None) -> None:
+    """Run the whole flow on the bundled demo instance, offline, in DIR.
 
-    Copies the bundled demo instance (pipeline/demo_instance/) and runs every stage on it;
-    ends by listing the files to open.
+    Copies the bundled demo instance (pipeline/demo_instance/) into DIR and runs every stage on
+    it, one line each. DIR is ./nieuwsbrief-demo when left out. DIR must be new, empty, or hold an
+    earlier demo: that one is started over (its issues, state, build and outbox are made anew).
+    Any other folder with files in it is refused. Ends with the line to continue there.
 
     \b
-    Example:
-      newsletter demo --into /tmp/nieuwsbrief-demo
+    Examples:
+      newsletter demo
+      newsletter demo /tmp/nieuwsbrief-demo
     """
+    import shlex
+
     from pipeline import demo as demo_mod  # every stage: imported only for the demo
 
-    result = demo_mod.run(into, echo=click.echo)
-    click.echo("")
-    click.echo(f"Demo instance: {result.root}")
+    if directory is not None and into is not None and directory != into:
+        raise click.UsageError("give the folder once: as DIR or as --into, not both")
+    folder = directory or into or DEMO_FOLDER
+    result = demo_mod.run(folder, echo=click.echo)
     if result.files:
         click.echo("Open these:")
         for label, path in result.files:
-            click.echo(f"  {label:<22} {path}")
+            click.echo(f"  {label:<20} {path}")
     if not result.ok:
         raise SystemExit(EXIT_FAILED)
+    click.echo("Next: the editors' studio on this demo (the README's commands work in its folder too):")
+    click.echo(f"cd {shlex.quote(str(folder))} && {_program()} studio {demo_mod.ISSUE}")
