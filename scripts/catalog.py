@@ -5,6 +5,7 @@ compile them, and check them (CI runs ``check`` through tests/test_catalog.py).
     .venv/bin/python scripts/catalog.py update     # new messages in, gone ones out (translations kept)
     .venv/bin/python scripts/catalog.py compile    # .po -> .mo (shipped in the package)
     .venv/bin/python scripts/catalog.py check      # untranslated, fuzzy, placeholders, stale .mo
+    .venv/bin/python scripts/catalog.py resolve    # in a merge that conflicts in the catalog: both sides
 
 Messages: ``_("...")``, ``N_("...")`` and ``ngettext("...", "...", n)`` in pipeline/**/*.py, and
 ``_()`` / ``{% trans %}`` in the Jinja templates. Click's own messages ("Usage:", "Options:") are
@@ -185,12 +186,43 @@ def problems() -> list[str]:
     return found
 
 
+def resolve() -> None:
+    """After a merge that conflicts in the .po file: the union of both sides' translations (the
+    side being merged in wins where both translated one message differently), then update and
+    compile. Run it in the middle of the merge, then ``git add`` the catalog files."""
+    import subprocess
+
+    for lang in LANGUAGES:
+        path = shown(po_path(lang))
+        sides = []
+        for stage in (2, 3):  # ours, theirs
+            text = subprocess.run(
+                ["git", "show", f":{stage}:{path}"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            sides.append(read_po(io.BytesIO(text), locale=lang, domain=DOMAIN))
+        merged = sides[0]
+        for message in sides[1]:
+            if not message.id or not _translated(message):
+                continue
+            mine = merged.get(message.id, context=message.context)
+            if mine is None:
+                merged[message.id] = message
+            elif not _translated(mine) or mine.string != message.string:
+                mine.string = message.string
+                mine.flags = set(message.flags)
+        write(merged, lang)
+    update()
+    compile_all()
+
+
 def main(argv: Iterable[str]) -> int:
     args = list(argv)
     if args == ["update"]:
         update()
     elif args == ["compile"]:
         compile_all()
+    elif args == ["resolve"]:
+        resolve()
     elif args == ["check"]:
         lines = problems()
         for line in lines:
