@@ -48,10 +48,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.core import dutch
+from pipeline.core import i18n
 from pipeline.core.approval import approval_state, mark_sent
 from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
+from pipeline.core.i18n import N_, _
 from pipeline.core.issues import Issue
 from pipeline.core.locking import exclusive
 from pipeline.core.models import AttemptState, DeliveryState, IssueState, Prepared, Rendered, RequestState
@@ -345,7 +346,7 @@ def _send_lock(config: Config, issue_id: str) -> Path:
 @contextmanager
 def send_lock(config: Config, issue_id: str) -> Iterator[None]:
     """The one-send-at-a-time lock for an issue (``newsletter run`` and ``cancel`` take it too)."""
-    with exclusive(_send_lock(config, issue_id), f"a send of issue {issue_id}"):
+    with exclusive(_send_lock(config, issue_id), _("a send of issue {issue}").format(issue=issue_id)):
         yield
 
 
@@ -459,9 +460,14 @@ def schedule(config: Config, issue_send_at: dt.datetime | None, now: dt.datetime
     when = max(held, issue_send_at) if issue_send_at is not None else held
     if (when - now).total_seconds() > MAX_SCHEDULE:
         raise PipelineError(
-            f"the issue is scheduled for {when:%Y-%m-%d %H:%M %Z}, more than 72 hours ahead;"
-            " SendGrid cannot hold it that long",
-            "send it within 72 hours of send_at, or let 'newsletter run' (cron) hand it over when it is due",
+            _(
+                "the issue is scheduled for {when}, more than 72 hours ahead; "
+                "SendGrid cannot hold it that long"
+            ).format(when=f"{when:%Y-%m-%d %H:%M %Z}"),
+            _(
+                "send it within 72 hours of send_at, or let 'newsletter run' "
+                "(cron) hand it over when it is due"
+            ),
         )
     return when
 
@@ -476,20 +482,32 @@ def _cancel(store: Store, transport: Transport, attempt: Attempt, reason: str, c
     if attempt.state != AttemptState.CANCELLING:
         if len(transport.cancelled_batches()) >= SENDGRID_CANCELS:
             raise CancelLimit(
-                f"SendGrid holds {SENDGRID_CANCELS} cancelled or paused batches already, its limit, so batch"
-                f" {attempt.batch_id} of issue {attempt.issue} cannot be cancelled; nothing more is sent",
-                "remove old cancels or pauses in SendGrid, or wait until their send times pass (the next"
-                " run removes this pipeline's own), then run the send again",
+                _(
+                    "SendGrid holds {n} cancelled or paused batches already, its limit, so batch {batch} of "
+                    "issue {issue} cannot be cancelled; nothing more is sent"
+                ).format(n=SENDGRID_CANCELS, batch=attempt.batch_id, issue=attempt.issue),
+                _(
+                    "remove old cancels or pauses in SendGrid, or wait until their send times pass (the next"
+                    " run removes this pipeline's own), then run the send again"
+                ),
             )
         store.mark_cancelling(attempt.issue, attempt.attempt, reason, clock())
     transport.cancel_batch(attempt.issue, attempt.batch_id)
     status = transport.cancel_status(attempt.issue, attempt.batch_id)
     if status != "cancel":
-        why = "is paused there, not cancelled" if status == "pause" else "does not show it as cancelled"
+        if status == "pause":
+            why = _(
+                "SendGrid paused batch {batch} of issue {issue}, but did not cancel it; nothing more is sent"
+            )
+        else:
+            why = _(
+                "SendGrid does not show batch {batch} of issue {issue} as cancelled; nothing more is sent"
+            )
         raise SendStopped(
-            f"SendGrid {why} (batch {attempt.batch_id} of issue {attempt.issue}); nothing more is sent",
-            "run the send again to retry the cancel; its mail goes out at"
-            f" {attempt.send_at:%Y-%m-%d %H:%M %Z} unless it is cancelled",
+            why.format(batch=attempt.batch_id, issue=attempt.issue),
+            _(
+                "run the send again to retry the cancel; its mail goes out at {when} unless it is cancelled"
+            ).format(when=f"{attempt.send_at:%Y-%m-%d %H:%M %Z}"),
         )
     store.cancelled(attempt.issue, attempt.attempt, clock())
 
@@ -533,18 +551,19 @@ def _settle(
     wait_for = settled_at - clock().timestamp()
     latest = deadline(attempt.send_at) - CANCEL_SAFETY
     if clock() + dt.timedelta(seconds=max(wait_for, 0)) >= latest:
-        reason = (
-            f"the answer was lost and batch {attempt.batch_id} could no longer be cancelled (SendGrid"
-            f" sends it at {attempt.send_at:%Y-%m-%d %H:%M %Z})"
-        )
+        reason = _(
+            "the answer was lost and batch {batch} could no longer be cancelled (SendGrid sends it at {when})"
+        ).format(batch=attempt.batch_id, when=f"{attempt.send_at:%Y-%m-%d %H:%M %Z}")
         return False, store.close_attempt(attempt.issue, attempt.attempt, reason, clock())
     if wait_for > 0:
         notice(
-            f"waiting {math.ceil(wait_for)} s until a request whose answer was lost can no longer reach"
-            f" SendGrid, then cancelling batch {attempt.batch_id} and sending its subscribers again"
+            _(
+                "waiting {seconds} s until a request whose answer was lost can no longer reach SendGrid, "
+                "then cancelling batch {batch} and sending its subscribers again"
+            ).format(seconds=math.ceil(wait_for), batch=attempt.batch_id)
         )
         sleep(wait_for)
-    _cancel(store, transport, attempt, "a request's answer was lost", clock)
+    _cancel(store, transport, attempt, _("a request's answer was lost"), clock)
     return True, 0
 
 
@@ -557,12 +576,14 @@ def send_test(
     for address in addresses:
         if not is_email(address):
             raise PipelineError(
-                f"--to: '{address}' is not an email address",
-                "give a full address, e.g. --to redactie@example.nl",
+                _("--to: '{address}' is not an email address").format(address=address),
+                _("give a full address, e.g. --to redactie@example.nl"),
             )
         unique.setdefault(address.strip().lower())
     if len(unique) > BATCH:
-        raise PipelineError(f"--to names {len(unique)} addresses; a test goes to at most {BATCH}")
+        raise PipelineError(
+            _("--to names {n} addresses; a test goes to at most {most}").format(n=len(unique), most=BATCH)
+        )
     result = transport.send(
         rendered,
         [(a, None) for a in unique],
@@ -634,24 +655,43 @@ def refusal(
     state = approval_state(config, store, issue, fingerprint)
     if state in (IssueState.DRAFT, IssueState.CHANGED, IssueState.RECALLED):
         why = {
-            IssueState.DRAFT: "is not approved",
-            IssueState.CHANGED: "changed after it was approved",
-            IssueState.RECALLED: "was recalled, and is not approved again",
+            IssueState.DRAFT: _(
+                "issue {issue} is not approved; only an approved, unchanged issue goes to the list"
+            ),
+            IssueState.CHANGED: _(
+                "issue {issue} changed after it was approved; only an "
+                "approved, unchanged issue goes to the list"
+            ),
+            IssueState.RECALLED: _(
+                "issue {issue} was recalled, and is not approved again; only "
+                "an approved, unchanged issue goes "
+                "to the list"
+            ),
         }[state]
         return NotApproved(
-            f"issue {issue_id} {why}; only an approved, unchanged issue goes to the list",
-            f"check it, then run 'newsletter approve {issue_id} --by NAME' (test it with --to ADDR)",
+            why.format(issue=issue_id),
+            _("check it, then run 'newsletter approve {issue} --by NAME' (test it with --to ADDR)").format(
+                issue=issue_id
+            ),
         )
     if state == IssueState.SENT and sent is None:
         return NotApproved(
-            f"issue {issue_id} says 'status: sent', but the state database has no record of it",
-            "check that sources.yaml points at the right state database; it is never sent twice",
+            _("issue {issue} says 'status: sent', but the state database has no record of it").format(
+                issue=issue_id
+            ),
+            _("check that sources.yaml points at the right state database; it is never sent twice"),
         )
     if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
         # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
         return PipelineError(
-            "sources.yaml has no SendGrid unsubscribe group, so messages would carry no working unsubscribe",
-            "create an unsubscribe group in SendGrid and set newsletter.sendgrid.unsubscribe_group to its id",
+            _(
+                "sources.yaml has no SendGrid unsubscribe group, so messages "
+                "would carry no working unsubscribe"
+            ),
+            _(
+                "create an unsubscribe group in SendGrid and set "
+                "newsletter.sendgrid.unsubscribe_group to its id"
+            ),
         )
     return None
 
@@ -761,10 +801,10 @@ def send_list(
             break
         done = 0  # the cancel discarded what the attempt had accepted; everyone in it goes again
         if repaired >= MAX_REPAIRS:
-            stopped = (
-                f"{repaired} batches lost an answer in this run and were cancelled; the send stops here so as"
-                " not to use up SendGrid's cancels (at most 10 at a time)"
-            )
+            stopped = _(
+                "{n} batches lost an answer in this run and were cancelled; the send stops here so as not to "
+                "use up SendGrid's cancels (at most 10 at a time)"
+            ).format(n=repaired)
             break
 
     counts = store.delivery_counts(issue_id)
@@ -824,7 +864,9 @@ def _requests(
         except (
             Exception
         ) as e:  # a fault of ours mid-request: SendGrid may have it; settled like a lost answer
-            reason = f"the request failed inside the pipeline ({type(e).__name__}: {e})"
+            reason = _("the request failed inside the pipeline ({error})").format(
+                error=f"{type(e).__name__}: {e}"
+            )
             store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=reason)
             return
         if result.answer == Answer.ACCEPTED:
@@ -859,7 +901,7 @@ def _requests(
                     running[future] = (batch, len(recipients))
                 if not running:
                     break
-                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                ready, _waiting = wait(running, return_when=FIRST_COMPLETED)
                 for future in ready:
                     record(*running.pop(future), future)
         except KeyboardInterrupt:
@@ -910,61 +952,75 @@ def recall(
     held = [a for a in store.attempts(issue.id) if a.state in (AttemptState.OPEN, AttemptState.CANCELLING)]
     if sent is None or not held:
         raise NotRecallable(
-            f"issue {issue.id} was not handed to {transport.destination}; there is nothing to recall",
-            "run 'newsletter status' to see where it stands",
+            _("issue {issue} was not handed to {destination}; there is nothing to recall").format(
+                issue=issue.id, destination=transport.destination
+            ),
+            _("run 'newsletter status' to see where it stands"),
         )
     first = min(a.send_at for a in held)
     tz = config.settings.timezone
     if first <= now:
         raise NotRecallable(
-            f"issue {issue.id} went out at {first.astimezone(tz):%Y-%m-%d %H:%M %Z}; it cannot be recalled",
-            "send a correction in the next issue, or a short follow-up mail",
+            _("issue {issue} went out at {when}; it cannot be recalled").format(
+                issue=issue.id, when=f"{first.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+            ),
+            _("send a correction in the next issue, or a short follow-up mail"),
         )
     if now >= deadline(first) - CANCEL_SAFETY:
         raise NotRecallable(
-            f"too late: issue {issue.id} goes out at {first.astimezone(tz):%H:%M} and SendGrid recalls mail"
-            f" no later than 10 minutes before ({deadline(first).astimezone(tz):%H:%M}); it is"
-            f" {now.astimezone(tz):%H:%M}",
-            "nothing was changed; send a correction in the next issue if needed",
+            _(
+                "too late: issue {issue} goes out at {when} and SendGrid "
+                "recalls mail no later than 10 minutes "
+                "before ({until}); it is {now}"
+            ).format(
+                issue=issue.id,
+                when=f"{first.astimezone(tz):%H:%M}",
+                until=f"{deadline(first).astimezone(tz):%H:%M}",
+                now=f"{now.astimezone(tz):%H:%M}",
+            ),
+            _("nothing was changed; send a correction in the next issue if needed"),
         )
     recipients = store.delivery_counts(issue.id)[DeliveryState.ACCEPTED]
     for attempt in held:
-        _cancel(store, transport, attempt, "recalled by the editors", clock)
+        _cancel(store, transport, attempt, _("recalled by the editors"), clock)
     store.recall(issue.id, clock(), recipients)
     return RecallReport(issue.id, transport.destination, recipients, first, len(held))
 
 
 # -- telling the editors ----------------------------------------------------------------------------
-# The ledger's states as the editors' report names them, in REPORTED's order.
+# The ledger's states as the editors' report names them, in REPORTED's order (translated where used).
 STATE_LABELS = {
-    DeliveryState.ACCEPTED: "verstuurd",
-    DeliveryState.SKIPPED: "overgeslagen",
-    DeliveryState.FAILED: "mislukt",
-    DeliveryState.UNKNOWN: "onbekend",
-    DeliveryState.PENDING: "nog niet verstuurd",
+    DeliveryState.ACCEPTED: N_("sent"),
+    DeliveryState.SKIPPED: N_("skipped"),
+    DeliveryState.FAILED: N_("failed"),
+    DeliveryState.UNKNOWN: N_("unknown"),
+    DeliveryState.PENDING: N_("not sent yet"),
 }
 
 
 def report_mail(config: Config, report: Report) -> tuple[str, str, str]:
-    """The delivery report for the editors, in Dutch: (subject, text, HTML), from the templates
-    ``deliver/report.txt`` and ``deliver/report.html``. Counts, times and request numbers, never an
-    address."""
+    """The delivery report for the editors, in the instance's language (``newsletter.language``):
+    (subject, text, HTML), from the templates ``deliver/report.txt`` and ``deliver/report.html``.
+    Counts, times and request numbers, never an address."""
     s = config.settings
     tz = s.timezone
-    context = {
-        "issue_id": report.issue_id,
-        "destination": report.destination,
-        "rows": [(STATE_LABELS[state], report.counts[state]) for state in REPORTED],
-        "goes_out": dutch.datetime(report.send_at, tz) if report.send_at else None,
-        "until": dutch.time(report.deadline.astimezone(tz)) if report.deadline else None,
-        "unknown": [str(b) for b in report.unknown_batches],
-        "stopped": report.stopped,
-        "settings": s,
-    }
-    env = environment(config.root / "templates")
-    text = render_template(env, "deliver/report.txt", config.root, **context)
-    page = render_template(env, "deliver/report.html", config.root, **context)
-    subject = f"Verzendrapport {report.issue_id}: {report.counts[DeliveryState.ACCEPTED]} verstuurd"
+    with i18n.using(s.language):
+        context = {
+            "issue_id": report.issue_id,
+            "destination": report.destination,
+            "rows": [(_(STATE_LABELS[state]), report.counts[state]) for state in REPORTED],
+            "goes_out": i18n.datetime(report.send_at.astimezone(tz)) if report.send_at else None,
+            "until": i18n.time(report.deadline.astimezone(tz)) if report.deadline else None,
+            "unknown": [str(b) for b in report.unknown_batches],
+            "stopped": report.stopped,
+            "settings": s,
+        }
+        env = environment(config.root / "templates")
+        text = render_template(env, "deliver/report.txt", config.root, **context)
+        page = render_template(env, "deliver/report.html", config.root, **context)
+        subject = _("Delivery report {issue}: {n} sent").format(
+            issue=report.issue_id, n=report.counts[DeliveryState.ACCEPTED]
+        )
     return subject, text, page
 
 
@@ -989,4 +1045,7 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         return
     result = api.send(body)
     if result.answer != Answer.ACCEPTED:
-        raise SendStopped(f"the delivery report was not accepted: {result.reason}", "see the counts above")
+        raise SendStopped(
+            _("the delivery report was not accepted: {reason}").format(reason=result.reason),
+            _("see the counts above"),
+        )

@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import dutch
+from pipeline.core import i18n
 from pipeline.core.config import Config, Partner
 from pipeline.core.errors import Problem
+from pipeline.core.i18n import _
 from pipeline.core.locking import exclusive
 from pipeline.core.monitoring import Monitoring, Period, file_name, read_monitoring, skeleton
 from pipeline.core.outbox import Outbox, messages
@@ -143,8 +144,14 @@ class Message:
 
 
 def message(config: Config, partner: Partner, asks_for: Period, problems: list[Problem]) -> Message:
-    """The reminder for one partner: Dutch text and HTML (templates monitor/reminder.txt and .html,
-    which an instance can override in templates/), and the progress file to fill in."""
+    """The reminder for one partner: text and HTML in the instance's language (templates
+    monitor/reminder.txt and .html, which an instance can override in templates/), and the progress
+    file to fill in."""
+    with i18n.using(config.settings.language):
+        return _message(config, partner, asks_for, problems)
+
+
+def _message(config: Config, partner: Partner, asks_for: Period, problems: list[Problem]) -> Message:
     path = file_name(partner.id, asks_for)
     contact = partner.monitoring_contact
     context = {
@@ -152,7 +159,7 @@ def message(config: Config, partner: Partner, asks_for: Period, problems: list[P
         "contact_name": contact.name if contact else None,
         "period": asks_for,
         "pledge": partner.pledge,
-        "since": dutch.date(partner.pledge.since, weekday=False)
+        "since": i18n.date(partner.pledge.since, weekday=False)
         if partner.pledge and partner.pledge.since
         else None,
         "path": path,
@@ -164,7 +171,9 @@ def message(config: Config, partner: Partner, asks_for: Period, problems: list[P
     }
     env = environment(config.root / "templates")
     return Message(
-        subject=f"Herinnering: uw voortgang over {asks_for.title} voor Partners in beeld",
+        subject=_("Reminder: your progress over {period} for Partners in beeld").format(
+            period=asks_for.title
+        ),
         text=render_template(env, "monitor/reminder.txt", config.root, **context),
         html=render_template(env, "monitor/reminder.html", config.root, **context),
         attachment=Path(path).name,
@@ -183,7 +192,7 @@ def remind(
 ) -> Result:
     """Send the reminders the plan says are due; every one recorded before and after it goes."""
     clock = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
-    with exclusive(_lock(config, period), f"a reminder run for {period}"):
+    with exclusive(_lock(config, period), _("a reminder run for {period}").format(period=period)):
         lost = store.reminders_left_sending(str(period), clock())
         monitoring = read_monitoring(config)
         the_plan = plan(config, store, period, again=again, env=env, monitoring=monitoring)

@@ -41,6 +41,7 @@ from pipeline.collect.feeds import (
 from pipeline.core.config import SUBMISSIONS, Config, FeedSource, SubmissionSource, submission_source
 from pipeline.core.errors import NotFound, Problem, display_path
 from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.markup import markdown_to_html, plain_text, plain_title
 from pipeline.core.models import Item, Submission
 from pipeline.core.monitoring import FOLDER as MONITORING_FOLDER
@@ -103,17 +104,36 @@ class Summary:
     def line(self) -> str:
         """The one-line summary the CLI and the demo print."""
         n = len(self.results)
-        text = (
-            f"{n} source{'s' if n != 1 else ''}: {self.count('fetched')} fetched, "
-            f"{self.count('unchanged')} unchanged, {self.count('failed')} failed; "
-            f"{self.new} new item{'s' if self.new != 1 else ''}, {self.updated} updated"
-        )
+        parts = [
+            ngettext(
+                "{n} source: {fetched} fetched, {unchanged} unchanged, {failed} failed",
+                "{n} sources: {fetched} fetched, {unchanged} unchanged, {failed} failed",
+                n,
+            ).format(
+                n=n,
+                fetched=self.count("fetched"),
+                unchanged=self.count("unchanged"),
+                failed=self.count("failed"),
+            ),
+            ngettext("{n} new item, {updated} updated", "{n} new items, {updated} updated", self.new).format(
+                n=self.new, updated=self.updated
+            ),
+        ]
         paths = {p.path for p in self.bad_files}
         progress = sum(1 for p in paths if p.startswith(f"{MONITORING_FOLDER}/"))
-        for n, what in ((len(paths) - progress, "submission"), (progress, "progress")):
-            if n:
-                text += f"; {n} {what} file{'s' if n != 1 else ''} skipped"
-        return text + f" ({self.seconds:.1f} s)"
+        if submissions := len(paths) - progress:
+            parts.append(
+                ngettext("{n} submission file skipped", "{n} submission files skipped", submissions).format(
+                    n=submissions
+                )
+            )
+        if progress:
+            parts.append(
+                ngettext("{n} progress file skipped", "{n} progress files skipped", progress).format(
+                    n=progress
+                )
+            )
+        return "; ".join(parts) + f" ({self.seconds:.1f} s)"
 
 
 @dataclass(frozen=True)
@@ -292,7 +312,9 @@ def _hash(body: bytes, job: _Job, rules: ThemeRules) -> str:
 
 def _unstored(e: Exception) -> str:
     why = f"{type(e).__name__}: {e}"
-    return f"its items could not be stored ({why}); the other sources' were, and it is read again next run"
+    return _(
+        "its items could not be stored ({error}); the other sources' were, and it is read again next run"
+    ).format(error=why)
 
 
 class _Writer:
@@ -502,9 +524,11 @@ def collect(
     if only is not None and only not in source_ids(config):
         feeds = ", ".join(f.id for f in config.feeds())
         raise NotFound(
-            f"no source '{only}' in sources.yaml",
-            f"use a feed id ({feeds}), 'submissions', 'submissions:PARTNER', 'monitoring' or "
-            "'monitoring:PARTNER'",
+            _("no source '{source}' in sources.yaml").format(source=only),
+            _(
+                "use a feed id ({feeds}), 'submissions', 'submissions:PARTNER', 'monitoring' or "
+                "'monitoring:PARTNER'"
+            ).format(feeds=feeds),
         )
     now = now or dt.datetime.now(dt.UTC)
     limits = limits or config.settings.collect
@@ -572,10 +596,14 @@ async def _fetch_and_parse(
                     problems.extend(found)
                     if sub is None:
                         first = next((x for x in found if x.is_error), None)
-                        p.reason = f"not a valid submission ({first.message if first else 'unreadable'})"
+                        p.reason = _("not a valid submission ({problem})").format(
+                            problem=first.message if first else _("unreadable")
+                        )
                     elif sub.partner != job.submission.partner:
-                        p.reason = (f"the file names partner '{sub.partner}', but sources.yaml gives this "
-                                    f"address to '{job.submission.partner}'")  # fmt: skip
+                        p.reason = _(
+                            "the file names partner '{partner}', but sources.yaml gives this address to "
+                            "'{configured}'"
+                        ).format(partner=sub.partner, configured=job.submission.partner)
                     else:
                         p.items = (submission_to_item(sub),)
                 else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.core.models import Image, Item
 from pipeline.core.urls import canonical_url
@@ -136,9 +137,11 @@ def ungzip(body: bytes, max_bytes: int) -> bytes:
     try:
         out = d.decompress(body, max_bytes + 1)
     except zlib.error as e:
-        raise NotAFeed(f"broken gzip data ({e})") from None
+        raise NotAFeed(_("broken gzip data ({error})").format(error=e)) from None
     if len(out) > max_bytes:
-        raise NotAFeed(f"the unpacked gzip body is larger than the limit of {max_bytes:,} bytes")
+        raise NotAFeed(
+            _("the unpacked gzip body is larger than the limit of {n:,} bytes").format(n=max_bytes)
+        )
     return out
 
 
@@ -167,17 +170,19 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
     warnings: list[str] = []
     if not d.entries:
         if _looks_like_html(body) or ((content_type or "").startswith("text/html") and not d.get("version")):
-            raise NotAFeed("not a feed: got an HTML page")
+            raise NotAFeed(_("not a feed: got an HTML page"))
         if d.get("bozo"):
-            raise NotAFeed(f"not a feed: {_reason(d.get('bozo_exception'))}")
+            raise NotAFeed(_("not a feed: {problem}").format(problem=_reason(d.get("bozo_exception"))))
         if not d.get("version"):
-            raise NotAFeed("not a feed: no RSS, Atom or JSON Feed found")
+            raise NotAFeed(_("not a feed: no RSS, Atom or JSON Feed found"))
         return [], warnings, d.feed.get("title")
     # feedparser's "bozo" reasons that say nothing about the entries: a missing or overridden charset.
     harmless = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
     if d.get("bozo") and not isinstance(d.get("bozo_exception"), harmless):
         warnings.append(
-            f"the feed is not well-formed ({_reason(d.get('bozo_exception'))}); its entries were used"
+            _("the feed is not well-formed ({problem}); its entries were used").format(
+                problem=_reason(d.get("bozo_exception"))
+            )
         )
     # Relative links resolve against the feed's address (xml:base first); for a local file, against
     # the site the feed names in its <link>.
@@ -224,7 +229,8 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
 
 
 def _reason(exc: object) -> str:
-    text = str(exc or "unreadable").strip().splitlines()[0] if exc else "unreadable"
+    text = (str(exc).strip().splitlines() or [""])[0] if exc else ""
+    text = text or _("unreadable")
     return text[:200]
 
 
@@ -249,13 +255,13 @@ def _json_entries(body: bytes, url: str) -> tuple[list[Entry], list[str], str | 
     try:
         doc = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise NotAFeed(f"not a feed: broken JSON ({str(e)[:120]})") from None
+        raise NotAFeed(_("not a feed: broken JSON ({error})").format(error=str(e)[:120])) from None
     version = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
-        raise NotAFeed("not a feed: JSON without a JSON Feed 'version'")
+        raise NotAFeed(_("not a feed: JSON without a JSON Feed 'version'"))
     items = doc.get("items")
     if not isinstance(items, list):
-        raise NotAFeed("not a feed: a JSON Feed without 'items'")
+        raise NotAFeed(_("not a feed: a JSON Feed without 'items'"))
     base = _str(doc.get("home_page_url")) or _str(doc.get("feed_url")) or url
     base = urljoin(url, base)
     entries = []
@@ -298,7 +304,7 @@ def read_entries(
     body = ungzip(body, max_bytes)
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
-        raise NotAFeed("not a feed: the response is empty")
+        raise NotAFeed(_("not a feed: the response is empty"))
     if stripped[:1] in (b"{", b"[") or (content_type or "").split(";")[0].strip().endswith("json"):
         return _json_entries(body, url)
     return _fp_entries(body, url, content_type)
@@ -380,7 +386,11 @@ def parse_feed(
         elif item.id not in items:  # the same link twice in one feed: the first (newest) wins
             items[item.id] = item
     if skipped:
-        warnings.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} without a link skipped")
+        warnings.append(
+            ngettext(
+                "{n} entry without a link skipped", "{n} entries without a link skipped", skipped
+            ).format(n=skipped)
+        )
     return ParsedFeed(tuple(items.values()), tuple(warnings), skipped, plain_title(title or "") or None)
 
 
@@ -402,4 +412,4 @@ def safe_parse(
     except NotAFeed as e:
         return str(e)
     except Exception as e:
-        return f"could not read the feed ({type(e).__name__}: {str(e)[:200]})"
+        return _("could not read the feed ({error})").format(error=f"{type(e).__name__}: {str(e)[:200]}")

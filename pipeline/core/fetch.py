@@ -44,6 +44,7 @@ from pipeline.core.files import (
     outside_reason,
     read_regular,
 )
+from pipeline.core.i18n import N_, _
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -51,13 +52,15 @@ MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 10.0  # seconds: a server asking for longer than this is treated as down for this run
 
 # Why a request failed, in the words an editor understands, with what to do about it.
+# Marked N_: translated where they are used.
 STATUS_REASONS = {
-    401: "the feed needs a login; ask the partner for a public address",
-    403: "the server refuses the pipeline; ask the partner to allow it",
-    404: "no feed at this address; check the address in sources.yaml",
-    410: "the feed was removed; remove it from sources.yaml",
-    429: "the server asks us to slow down; it will be tried again next run",
+    401: N_("the feed needs a login; ask the partner for a public address"),
+    403: N_("the server refuses the pipeline; ask the partner to allow it"),
+    404: N_("no feed at this address; check the address in sources.yaml"),
+    410: N_("the feed was removed; remove it from sources.yaml"),
+    429: N_("the server asks us to slow down; it will be tried again next run"),
 }
+SERVER_FAILED = N_("the server failed")
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class AddressRefused(Exception):
 
 def internal_kind(address: str) -> str | None:
     """What kind of internal address ``address`` is ("a loopback address"), or None when it is public.
+    The words are English (marked N_): translate them with ``_()`` where they are shown.
 
     IPv4 inside IPv6 (``::ffff:127.0.0.1``, 6to4, NAT64) is judged by the IPv4 address it carries.
     """
@@ -119,19 +123,19 @@ def internal_kind(address: str) -> str | None:
             carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         ip = carried or ip
     if ip.is_loopback:
-        return "a loopback address"
+        return N_("a loopback address")
     if ip.is_unspecified:
-        return "an unspecified address"
+        return N_("an unspecified address")
     if ip.is_link_local:
-        return "a link-local address (where cloud servers keep their metadata)"
+        return N_("a link-local address (where cloud servers keep their metadata)")
     if ip.is_multicast:
-        return "a multicast address"
+        return N_("a multicast address")
     if any(ip in net for net in _PRIVATE):
-        return "a private address"
+        return N_("a private address")
     if ip in _SHARED:
-        return "a shared (carrier-grade NAT) address"
+        return N_("a shared (carrier-grade NAT) address")
     if ip.is_reserved or not ip.is_global:
-        return "a reserved address, not on the public internet"
+        return N_("a reserved address, not on the public internet")
     return None
 
 
@@ -174,10 +178,18 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             kind = internal_kind(address)
             if kind is not None:
-                where = f"{host} is {kind}" if host == address else f"{host} resolves to {address}, {kind}"
+                if host == address:
+                    message = _(
+                        "{host} is {kind}: collect refuses internal addresses; set {setting}: true in "
+                        "sources.yaml for an intranet feed"
+                    )
+                else:
+                    message = _(
+                        "{host} resolves to {address}, {kind}: collect refuses internal addresses; "
+                        "set {setting}: true in sources.yaml for an intranet feed"
+                    )
                 raise AddressRefused(
-                    f"{where}: collect refuses internal addresses; set {ALLOW_SETTING}: true in "
-                    "sources.yaml for an intranet feed"
+                    message.format(host=host, address=address, kind=_(kind), setting=ALLOW_SETTING)
                 )
 
     async def connect_tcp(
@@ -190,7 +202,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self.addresses(host)
         self.check(host, addresses)
-        failure: Exception = httpcore.ConnectError(f"no address for {host}")
+        failure: Exception = httpcore.ConnectError(_("no address for {host}").format(host=host))
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
@@ -206,7 +218,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused("collect fetches over TCP only")
+        raise AddressRefused(_("collect fetches over TCP only"))
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -241,6 +253,10 @@ def _seconds(value: float) -> str:
 
 def _megabytes(n: int) -> str:
     return f"{n / 1_000_000:g} MB"
+
+
+def _timed_out(seconds: float) -> str:
+    return _("timed out after {seconds}").format(seconds=_seconds(seconds))
 
 
 class Fetcher:
@@ -319,10 +335,12 @@ class Fetcher:
                             )
                             await asyncio.sleep(min(pause, MAX_RETRY_AFTER))
             except TimeoutError:
-                reason = f"timed out after {_seconds(self.limits.timeout)}"
+                reason = _timed_out(self.limits.timeout)
                 return self._failed(request, reason, started, attempts)
             except _Failure as f:
-                reason = f.reason + (f" (tried {attempts} times)" if attempts > 1 else "")
+                reason = f.reason
+                if attempts > 1:
+                    reason = _("{reason} (tried {n} times)").format(reason=f.reason, n=attempts)
                 return self._failed(request, reason, started, attempts)
 
     def _failed(self, request: Request, reason: str, started: float, attempts: int) -> Fetched:
@@ -352,15 +370,17 @@ class Fetcher:
                     code = response.status_code
                     phrase = response.reason_phrase or ""
                     reason = f"HTTP {code} {phrase}".rstrip()
-                    hint = STATUS_REASONS.get(code) or ("the server failed" if code >= 500 else None)
+                    hint = STATUS_REASONS.get(code) or (SERVER_FAILED if code >= 500 else None)
                     raise _Failure(
-                        f"{reason}: {hint}" if hint else reason,
+                        f"{reason}: {_(hint)}" if hint else reason,
                         retry=code in RETRY_STATUS,
                         wait=retry.retry_after(response.headers.get("retry-after")),
                     )
                 if response.status_code != 200:
                     raise _Failure(
-                        f"HTTP {response.status_code} {response.reason_phrase}: expected 200 with a feed"
+                        _("HTTP {code} {phrase}: expected 200 with a feed").format(
+                            code=response.status_code, phrase=response.reason_phrase
+                        )
                     )
                 body = await self._read_capped(response)
                 return Fetched(
@@ -373,20 +393,22 @@ class Fetcher:
             raise _Failure(str(e)) from None
         except httpx.TooManyRedirects:
             raise _Failure(
-                f"more than {MAX_REDIRECTS} redirects (a redirect loop?): check the address"
+                _("more than {n} redirects (a redirect loop?): check the address").format(n=MAX_REDIRECTS)
             ) from None
         except httpx.TimeoutException:
-            raise _Failure(f"timed out after {_seconds(self.limits.timeout)}", retry=True) from None
+            raise _Failure(_timed_out(self.limits.timeout), retry=True) from None
         except httpx.DecodingError:
-            raise _Failure("the server sent a broken compressed (gzip/deflate) body") from None
+            raise _Failure(_("the server sent a broken compressed (gzip/deflate) body")) from None
         except httpx.ConnectError as e:
-            raise _Failure(f"cannot connect ({_short(e)})", retry=True) from None
+            raise _Failure(_("cannot connect ({error})").format(error=_short(e)), retry=True) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
-            raise _Failure(f"the connection broke off ({_short(e)})", retry=True) from None
+            raise _Failure(
+                _("the connection broke off ({error})").format(error=_short(e)), retry=True
+            ) from None
         except httpx.UnsupportedProtocol:
-            raise _Failure("a redirect led to an address that is not http(s)") from None
+            raise _Failure(_("a redirect led to an address that is not http(s)")) from None
         except httpx.HTTPError as e:
-            raise _Failure(f"HTTP error ({_short(e)})") from None
+            raise _Failure(_("HTTP error ({error})").format(error=_short(e))) from None
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         cap = self.limits.max_bytes
@@ -403,7 +425,9 @@ class Fetcher:
         return b"".join(chunks)
 
     def _too_big(self) -> str:
-        return f"larger than the limit of {_megabytes(self.limits.max_bytes)} (newsletter.collect.max_bytes)"
+        return _("larger than the limit of {size} (newsletter.collect.max_bytes)").format(
+            size=_megabytes(self.limits.max_bytes)
+        )
 
     def _read_local(self, request: Request, started: float) -> Fetched:
         path = Path(request.url)
@@ -411,21 +435,28 @@ class Fetcher:
             check_regular(path)  # first: /dev/zero is a device before it is outside the instance
             if self.local_root is not None:
                 if not lexically_inside(path, self.local_root):
-                    reason = "is outside the instance: only regular files inside the instance are read"
-                    return self._failed(request, f"{reason}; copy the feed into the instance", started, 1)
+                    reason = _(
+                        "is outside the instance: only regular files inside the instance are read; "
+                        "copy the feed into the instance"
+                    )
+                    return self._failed(request, reason, started, 1)
                 real = leads_outside(path, self.local_root)
                 if real is not None:
                     return self._failed(request, outside_reason(real), started, 1)
             body = read_regular(path, self.limits.max_bytes)
         except FileNotFoundError:
-            return self._failed(request, "no such file; check the path in sources.yaml", started, 1)
+            return self._failed(request, _("no such file; check the path in sources.yaml"), started, 1)
         except TooLarge:
             return self._failed(request, self._too_big(), started, 1)
         except NotReadable as e:
-            reason = f"{e}: only regular files inside the instance are read; check the path in sources.yaml"
+            reason = _(
+                "{problem}: only regular files inside the instance are read; check the path in sources.yaml"
+            ).format(problem=e)
             return self._failed(request, reason, started, 1)
         except OSError as e:
-            return self._failed(request, f"cannot read the file ({e.strerror})", started, 1)
+            return self._failed(
+                request, _("cannot read the file ({error})").format(error=e.strerror), started, 1
+            )
         # No final_url: links in a local file resolve against the feed's own <link>, not file://.
         return Fetched(request.key, request.url, "fetched", body=body, seconds=time.monotonic() - started)
 

@@ -162,3 +162,29 @@ def terminal_language(argv: Sequence[str], environ: os._Environ[str] | dict[str,
     if configured:
         return supported(configured) or "en"
     return locale_language(env) or DEFAULT
+
+
+# -- dates in the current language (mails an instance sends; pipeline.core.dutch for the Dutch) -------
+def date(value: Any, *, weekday: bool = True) -> str:
+    """``donderdag 10 december 2026`` in Dutch, ``Thursday 10 December 2026`` otherwise."""
+    from pipeline.core import dutch
+
+    if language() == "nl":
+        return dutch.date(value, weekday=weekday)
+    text = f"{value.day} {value:%B %Y}"  # English month names: Python formats them without a locale
+    return f"{value:%A} {text}" if weekday else text
+
+
+def datetime(value: Any) -> str:
+    """``donderdag 10 december 2026, 19.30 uur`` in Dutch, ``Thursday 10 December 2026, 19:30`` otherwise
+    (``value`` already in the zone it is shown in)."""
+    from pipeline.core import dutch
+
+    return dutch.datetime(value) if language() == "nl" else f"{date(value)}, {value:%H:%M}"
+
+
+def time(value: Any) -> str:
+    """``19.30 uur`` in Dutch, ``19:30`` otherwise."""
+    from pipeline.core import dutch
+
+    return dutch.time(value) if language() == "nl" else f"{value:%H:%M}"

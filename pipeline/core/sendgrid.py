@@ -36,6 +36,7 @@ from sendgrid import SendGridAPIClient
 
 from pipeline.core import retry
 from pipeline.core.errors import PipelineError
+from pipeline.core.i18n import _
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RECIPIENTS = 1000  # per request, to + cc + bcc over all personalizations
@@ -69,7 +70,7 @@ class SendGridRefused(SendGridError):
     def __init__(self, path: str, status: int, body: bytes | str | None) -> None:
         self.status = status
         self.text = _error_text(status, body)
-        super().__init__(f"/v3/{path}: {self.text}", "see SendGrid's message")
+        super().__init__(f"/v3/{path}: {self.text}", _("see SendGrid's message"))
 
 
 class CancelLimit(SendGridError):
@@ -138,8 +139,8 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
     if key and not (key.isascii() and key.isprintable() and " " not in key):
         # http.client would fail deep inside the first request; the message never shows the key.
         raise KeyInvalid(
-            "SENDGRID_API_KEY holds a space or a character an HTTP header cannot carry",
-            "copy the key again from SendGrid (Settings, API Keys) as plain text; it starts with 'SG.'",
+            _("SENDGRID_API_KEY holds a space or a character an HTTP header cannot carry"),
+            _("copy the key again from SendGrid (Settings, API Keys) as plain text; it starts with 'SG.'"),
         )
     return key or None
 
@@ -206,18 +207,20 @@ class SendGridAPI:
                 status = int(e.status_code)
                 if status not in RETRY_STATUSES:
                     return _Tried("refused", attempt, status=status, body=e.body)
-                last = f"SendGrid answered {status} {attempt} time(s)"
+                last = _("SendGrid answered {status} {n} time(s)").format(status=status, n=attempt)
                 wait = retry.wait_for(e.headers, attempt, base=self.policy.base, cap=self.policy.cap)
             except urllib.error.URLError as e:
                 # urllib wraps only what failed while connecting or writing the request: SendGrid cannot
                 # have a complete request, so nothing was accepted and a retry is safe.
-                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                last = _("cannot reach SendGrid at {host}: {error}").format(host=self.host, error=_reason(e))
                 wait = retry.backoff(attempt, self.policy.base, self.policy.cap)
             except (OSError, http.client.HTTPException) as e:
                 # Raised while waiting for the answer: the request was written, SendGrid may have it.
                 if not repeatable:
-                    return _Tried("unknown", attempt, reason=f"answer lost: {type(e).__name__}")
-                last = f"cannot reach SendGrid at {self.host}: {_reason(e)}"
+                    return _Tried(
+                        "unknown", attempt, reason=_("answer lost: {error}").format(error=type(e).__name__)
+                    )
+                last = _("cannot reach SendGrid at {host}: {error}").format(host=self.host, error=_reason(e))
                 wait = retry.backoff(attempt, self.policy.base, self.policy.cap)
             if attempt < self.policy.attempts:
                 self._sleep(wait)
@@ -242,7 +245,10 @@ class SendGridAPI:
         response = tried.response
         if response.status_code != 202:
             # Sandbox mode answers 200 and sends nothing; anything else is not an acceptance either.
-            return SendResult(Answer.REFUSED, reason=f"SendGrid answered {response.status_code}, not 202")
+            return SendResult(
+                Answer.REFUSED,
+                reason=_("SendGrid answered {status}, not 202").format(status=response.status_code),
+            )
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return SendResult(Answer.ACCEPTED, message_id=message_id, attempts=tried.attempts)
 
@@ -270,11 +276,11 @@ class SendGridAPI:
             kwargs["request_body"] = dict(body)
         call = getattr(node, method.lower())
         tried = self._attempts(lambda: call(**kwargs), repeatable=True)
-        what = f"reading /v3/{path}" if method == "GET" else f"{method} /v3/{path}"
+        what = _("reading /v3/{path}").format(path=path) if method == "GET" else f"{method} /v3/{path}"
         if tried.outcome == "refused":
             raise SendGridRefused(path, tried.status, tried.body)
         if tried.outcome != "ok":
-            raise SendGridError(f"{what}: {tried.reason}", "try again later; nothing was sent")
+            raise SendGridError(f"{what}: {tried.reason}", _("try again later; nothing was sent"))
         raw = tried.response.body
         if not raw:
             return None
@@ -283,8 +289,8 @@ class SendGridAPI:
         except ValueError:
             # A captive portal or a proxy's own page: not SendGrid, and not an answer to trust.
             raise SendGridError(
-                f"{what}: the answer from {self.host} is not JSON",
-                "check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent",
+                _("{what}: the answer from {host} is not JSON").format(what=what, host=self.host),
+                _("check SENDGRID_HOST (unset, it reaches SendGrid itself); nothing was sent"),
             ) from None
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -292,11 +298,13 @@ class SendGridAPI:
             found = self._call("GET", path, params=params)
         except SendGridRefused as e:
             hint = (
-                "check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope"
+                _("check SENDGRID_API_KEY: the key needs the 'Suppressions' read scope")
                 if e.status in (401, 403)
-                else "see SendGrid's message above"
+                else _("see SendGrid's message above")
             )
-            raise SendGridError(f"reading /v3/{path}: {e.text}", hint) from None
+            raise SendGridError(
+                _("reading /v3/{path}: {error}").format(path=path, error=e.text), hint
+            ) from None
         return found if found is not None else []
 
     def create_batch(self) -> str:
@@ -305,7 +313,7 @@ class SendGridAPI:
         batch = answer.get("batch_id") if isinstance(answer, dict) else None
         if not isinstance(batch, str) or not batch:
             raise SendGridError(
-                "SendGrid gave no batch id (POST /v3/mail/batch)", "try again later; nothing was sent"
+                _("SendGrid gave no batch id (POST /v3/mail/batch)"), _("try again later; nothing was sent")
             )
         return batch
 
@@ -322,9 +330,13 @@ class SendGridAPI:
                 return
             if e.status == 400 and "limit" in e.text:
                 raise CancelLimit(
-                    f"SendGrid refused to cancel batch {batch_id}: {e.text}",
-                    "SendGrid holds at most 10 cancelled or paused batches: remove old ones in SendGrid"
-                    " (Marketing, Scheduled sends), or wait until their send times pass and run again",
+                    _("SendGrid refused to cancel batch {batch}: {error}").format(
+                        batch=batch_id, error=e.text
+                    ),
+                    _(
+                        "SendGrid holds at most 10 cancelled or paused batches: remove old ones in SendGrid"
+                        " (Marketing, Scheduled sends), or wait until their send times pass and run again"
+                    ),
                 ) from None
             raise
 
@@ -388,8 +400,11 @@ def _check_host(host: str) -> None:
         ok = False
     if not ok:
         raise HostInvalid(
-            f"SENDGRID_HOST {host!r} is not an http(s) address",
-            "set it to the API's base address, such as http://127.0.0.1:4010, or unset it to reach SendGrid",
+            _("SENDGRID_HOST {host!r} is not an http(s) address").format(host=host),
+            _(
+                "set it to the API's base address, such as http://127.0.0.1:4010, "
+                "or unset it to reach SendGrid"
+            ),
         )
 
 
@@ -407,9 +422,14 @@ def _error_text(status: int, body: bytes | str | None) -> str:
     messages = []
     for err in data.get("errors") or [] if isinstance(data, dict) else []:
         if isinstance(err, dict) and err.get("message"):
-            field = f" (field {err['field']})" if err.get("field") else ""
-            messages.append(f"{err['message']}{field}")
-    return f"SendGrid answered {status}: " + ("; ".join(messages) if messages else "no reason given")
+            if err.get("field"):
+                messages.append(
+                    _("{message} (field {field})").format(message=err["message"], field=err["field"])
+                )
+            else:
+                messages.append(str(err["message"]))
+    reason = "; ".join(messages) if messages else _("no reason given")
+    return _("SendGrid answered {status}: {reason}").format(status=status, reason=reason)
 
 
 def check_body(body: Mapping[str, Any]) -> None:
@@ -422,31 +442,35 @@ def check_body(body: Mapping[str, Any]) -> None:
                 address = r["email"].lower()
                 if address in seen:
                     raise RequestInvalid(
-                        "a request names one address twice", "deduplicate recipients before building requests"
+                        _("a request names one address twice"),
+                        _("deduplicate recipients before building requests"),
                     )
                 seen.add(address)
     if len(seen) > MAX_RECIPIENTS:
         raise RequestInvalid(
-            f"a request has {len(seen)} recipients; SendGrid takes at most {MAX_RECIPIENTS}",
-            "split the recipients into batches of at most 1000",
+            _("a request has {n} recipients; SendGrid takes at most {most}").format(
+                n=len(seen), most=MAX_RECIPIENTS
+            ),
+            _("split the recipients into batches of at most 1000"),
         )
     for name in body.get("headers", {}):
         if name.lower() in RESERVED_HEADERS:
             raise RequestInvalid(
-                f"header '{name}' cannot be set through 'headers'", "use the request's own field for it"
+                _("header '{name}' cannot be set through 'headers'").format(name=name),
+                _("use the request's own field for it"),
             )
     send_at = body.get("send_at")
     if send_at is not None and send_at > time.time() + MAX_SCHEDULE + 60:
         raise RequestInvalid(
-            "send_at is more than 72 hours ahead; SendGrid refuses that",
-            "send within 72 hours of the issue's send_at (newsletter run does it when due)",
+            _("send_at is more than 72 hours ahead; SendGrid refuses that"),
+            _("send within 72 hours of the issue's send_at (newsletter run does it when due)"),
         )
     # Exactly what the client sends (it encodes with json.dumps' defaults); the C encoder is quick.
     size = len(json.dumps(body))
     if size >= MAX_BYTES:
         raise RequestInvalid(
-            f"a request is {size // 1_000_000} MB; SendGrid takes less than 30 MB",
-            "make the issue smaller (images are linked, not embedded) or send smaller batches",
+            _("a request is {size} MB; SendGrid takes less than 30 MB").format(size=size // 1_000_000),
+            _("make the issue smaller (images are linked, not embedded) or send smaller batches"),
         )
 
 

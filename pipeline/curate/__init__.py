@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline.core import dutch, plain
+from pipeline.core import dutch, i18n, plain
 from pipeline.core.approval import approval_state, fingerprint, issue_items
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.issues import (
     ISSUE_ID_RE,
     PROGRAM_FIELDS,
@@ -75,14 +76,18 @@ class Draft:
             names = ", ".join(sorted(set(sources))[:8])
             if kind is None:
                 lines.append(
-                    f"{len(sources)} candidate(s) have no kind, and every section lists the kinds it takes "
-                    f"(from: {names}); add 'kind: ID' to those feeds in sources.yaml"
+                    _(
+                        "{n} candidate(s) have no kind, and every section lists the kinds it takes "
+                        "(from: {names}); add 'kind: ID' to those feeds in sources.yaml"
+                    ).format(n=len(sources), names=names)
                 )
             else:
                 title = config.taxonomy.kinds.title(kind, kind)
                 lines.append(
-                    f"{len(sources)} candidate(s) of kind '{kind}' ({title}) fit no section (from: {names}); "
-                    f"add '{kind}' to a section's 'kinds' in sources.yaml"
+                    _(
+                        "{n} candidate(s) of kind '{kind}' ({title}) fit no section (from: {names}); "
+                        "add '{kind}' to a section's 'kinds' in sources.yaml"
+                    ).format(n=len(sources), kind=kind, title=title, names=names)
                 )
         return lines
 
@@ -142,12 +147,18 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
-    """An entry as the draft writes it: comment lines to judge it by, then ``- item: ID``."""
+    """An entry as the draft writes it: comment lines to judge it by (in the instance's language),
+    then ``- item: ID``."""
+    with i18n.using(config.settings.language):
+        return _entry_lines(config, c)
+
+
+def _entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
     item, tz = c.item, config.settings.timezone
     partner = config.partners.get(item.partner or "")
     source = config.sources.get(item.source)
     meta = [partner.name if partner else source.name if source else item.source]
-    meta.append(dutch.date(item.published.astimezone(tz).date(), weekday=False))
+    meta.append(i18n.date(item.published.astimezone(tz).date(), weekday=False))
     kind = config.taxonomy.kinds.get(item.kind or "")
     if kind:
         meta.append(kind.title)
@@ -157,8 +168,8 @@ def entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
     if themes:
         meta.append(", ".join(themes))
     if item.ervaringsdeskundigen:
-        meta.append("met ervaringsdeskundigen")
-    meta.append(f"{c.points:g} points")
+        meta.append(_("with experts by experience"))
+    meta.append(_("{points} points").format(points=f"{c.points:g}"))
     lines = [f"# {_one_line(item.title, 200)}", f"# {' · '.join(meta)}", f"# {item.url}"]
     summary = _one_line(item.summary_text or plain_text(item.summary_html), SUMMARY_PREVIEW)
     if summary:
@@ -169,24 +180,38 @@ def entry_lines(config: Config, c: ranking.Candidate) -> list[str]:
 
 def _header(config: Config, issue_id: str, since: dt.datetime, now: dt.datetime, n: int) -> list[str]:
     tz = config.settings.timezone
-    day = dutch.date(since.astimezone(tz).date(), weekday=False)
-    return [
-        f"Issue {issue_id} of {config.settings.title}",
-        f"Drafted by 'newsletter draft' from {n} candidates collected since {day}.",
+    day = i18n.date(since.astimezone(tz).date(), weekday=False)
+    # Each message is a paragraph or a bullet, broken into lines where the message has a line break.
+    paragraphs = [
+        _("Issue {issue} of {title}").format(issue=issue_id, title=config.settings.title),
+        ngettext(
+            "Drafted by 'newsletter draft' from {n} candidate collected since {day}.",
+            "Drafted by 'newsletter draft' from {n} candidates collected since {day}.",
+            n,
+        ).format(n=n, day=day),
         "",
-        "How to edit: this file is yours; the program never rewrites what you write.",
-        "- Write the subject (at most 60 characters), the preheader and the intro (Markdown) below.",
-        "- Under each section, 'items' go out in their order. Reorder them, delete them, move them to",
-        "  another section; promote a runner-up by moving its lines up into 'items'.",
-        "- Give an item your own words: add 'title: ...' or 'summary: ...' on the lines under '- item:'.",
-        "- Add an announcement of your own: '- {title: ..., summary: ..., url: https://...}'.",
-        f"- 'newsletter draft {issue_id} --refresh' adds candidates that arrived since as runners-up and",
-        "  keeps every other line. The lines above each '- item:' are comments, to judge it by.",
-        f"- Then: newsletter check {issue_id}; newsletter render {issue_id};"
-        f" newsletter approve {issue_id} --by NAME",
+        _("How to edit: this file is yours; the program never rewrites what you write."),
+        _("- Write the subject (at most 60 characters), the preheader and the intro (Markdown) below."),
+        _(
+            "- Under each section, 'items' go out in their order. Reorder them, delete them, move them to\n"
+            "  another section; promote a runner-up by moving its lines up into 'items'."
+        ),
+        _("- Give an item your own words: add 'title: ...' or 'summary: ...' on the lines under '- item:'."),
+        _(
+            "- Add an announcement of your own: '- {title: ..., summary: ..., url: https://...}'."
+        ),  # not formatted
+        _(
+            "- 'newsletter draft {issue} --refresh' adds candidates that arrived since as runners-up and\n"
+            "  keeps every other line. The lines above each '- item:' are comments, to judge it by."
+        ).format(issue=issue_id),
+        _(
+            "- Then: newsletter check {issue}; newsletter render {issue}; "
+            "newsletter approve {issue} --by NAME"
+        ).format(issue=issue_id),
         "",
         *ranking.explanation(config),
     ]
+    return [line for paragraph in paragraphs for line in paragraph.split("\n")]
 
 
 def _send_at_example(config: Config, issue_id: str, now: dt.datetime) -> str:
@@ -198,17 +223,30 @@ def _send_at_example(config: Config, issue_id: str, now: dt.datetime) -> str:
 def draft_text(
     config: Config, issue_id: str, ranked: Sequence[ranking.Candidate], since: dt.datetime, now: dt.datetime
 ) -> str:
-    """The text of a new draft (the program-owned block is added by ``draft``)."""
+    """The text of a new draft (the program-owned block is added by ``draft``); its comments are in
+    the instance's language (``newsletter.language``): the editors read them."""
+    with i18n.using(config.settings.language):
+        return _draft_text(config, issue_id, ranked, since, now)
+
+
+def _draft_text(
+    config: Config, issue_id: str, ranked: Sequence[ranking.Candidate], since: dt.datetime, now: dt.datetime
+) -> str:
     zone = config.settings.timezone.key
     out = [f"# {line}".rstrip() for line in _header(config, issue_id, since, now, len(ranked))]
+    subject = _("required: the subject line subscribers see, at most 60 characters")
+    preheader = _("the line mail apps show after the subject")
+    intro = _("Markdown, a few sentences: write 'intro: |', then the text on the lines below")
+    send_at = _("when 'newsletter run' sends it, in {zone} time (or with an offset: +01:00)").format(
+        zone=zone
+    )
     out += [
         "",
         f"id: {_plain(issue_id)}",
-        "subject:          # required: the subject line subscribers see, at most 60 characters",
-        "preheader:        # the line mail apps show after the subject",
-        "intro:            # Markdown, a few sentences: write 'intro: |', then the text on the lines below",
-        f"# send_at: {_send_at_example(config, issue_id, now)}   # when 'newsletter run' sends it, in {zone}"
-        " time (or with an offset: +01:00)",
+        f"subject:          # {subject}",
+        f"preheader:        # {preheader}",
+        f"intro:            # {intro}",
+        f"# send_at: {_send_at_example(config, issue_id, now)}   # {send_at}",
         "sections:",
     ]
     for sec in ranking.lineup(config, ranked):
@@ -216,9 +254,9 @@ def draft_text(
         about = [term.title]
         if term.kinds:
             about.append("kinds: " + ", ".join(term.kinds))
-        about.append(f"at most {term.limit}")
+        about.append(_("at most {n}").format(n=term.limit))
         if term.featured:
-            about.append("featured")
+            about.append(_("featured"))
         out.append(f"  - section: {_plain(sec.section)}   # {' · '.join(about)}")
         for key, entries in (("items", sec.items), ("runners_up", sec.runners_up)):
             if not entries:
@@ -247,7 +285,8 @@ def draft(
     now = now or dt.datetime.now(dt.UTC)
     if not ISSUE_ID_RE.match(issue_id):
         raise PipelineError(
-            f"'{issue_id}' is not an issue id", "use letters, digits, '.', '-' or '_', such as 2026-12"
+            _("'{issue}' is not an issue id").format(issue=issue_id),
+            _("use letters, digits, '.', '-' or '_', such as 2026-12"),
         )
     path = issue_path(config.root, issue_id)
     shown = display_path(path, config.root)
@@ -255,17 +294,24 @@ def draft(
     sent = store.sent_issue(issue_id)
     if sent:
         raise DraftRefused(
-            f"issue {issue_id} went to the list on {sent.started_at:%Y-%m-%d}; it cannot be drafted again",
-            "start the next issue instead, e.g. 'newsletter draft NEXT-ID'",
+            _("issue {issue} went to the list on {day}; it cannot be drafted again").format(
+                issue=issue_id, day=f"{sent.started_at:%Y-%m-%d}"
+            ),
+            _("start the next issue instead, e.g. 'newsletter draft NEXT-ID'"),
         )
     if path.exists() and not refresh:
         raise DraftRefused(
-            f"{shown} exists already; drafting again would overwrite the editors' work",
-            f"run 'newsletter draft {issue_id} --refresh' to add new candidates, or delete the file to "
-            "start over",
+            _("{path} exists already; drafting again would overwrite the editors' work").format(path=shown),
+            _(
+                "run 'newsletter draft {issue} --refresh' to add new "
+                "candidates, or delete the file to start over"
+            ).format(issue=issue_id),
         )
     if refresh and not path.exists():
-        raise NotFound(f"there is no {shown} to refresh", f"run 'newsletter draft {issue_id}' first")
+        raise NotFound(
+            _("there is no {path} to refresh").format(path=shown),
+            _("run 'newsletter draft {issue}' first").format(issue=issue_id),
+        )
     ranked = ranking.candidates(config, eligible_items(store, start, now), now)
     unplaced = ranking.unplaced(config, ranked)
     if refresh:
@@ -295,17 +341,36 @@ def _refresh(
         raise InputInvalid(problems)
     state = approval_state(config, store, issue)
     if state not in (IssueState.DRAFT, IssueState.RECALLED):
-        why = {
-            IssueState.APPROVED: "was approved",
-            IssueState.CHANGED: "was approved (and changed since)",
-            IssueState.SENDING: "is being sent",
-            IssueState.SCHEDULED: "is scheduled at SendGrid",
-            IssueState.SENT: "was sent",
-        }[state]
-        who = f" by {issue.approval.by} on {issue.approval.at:%Y-%m-%d %H:%M}" if issue.approval else ""
+        if state in (IssueState.APPROVED, IssueState.CHANGED) and issue.approval:
+            why = _(
+                "issue {issue} was approved by {by} on {at}; refreshing it would change what was approved"
+            )
+        else:
+            why = {
+                IssueState.APPROVED: _(
+                    "issue {issue} was approved; refreshing it would change what was approved"
+                ),
+                IssueState.CHANGED: _(
+                    "issue {issue} was approved (and changed since); refreshing "
+                    "it would change what was approved"
+                ),
+                IssueState.SENDING: _(
+                    "issue {issue} is being sent; refreshing it would change what was approved"
+                ),
+                IssueState.SCHEDULED: _(
+                    "issue {issue} is scheduled at SendGrid; refreshing it would change what was approved"
+                ),
+                IssueState.SENT: _("issue {issue} was sent; refreshing it would change what was approved"),
+            }[state]
         raise DraftRefused(
-            f"issue {issue_id} {why}{who}; refreshing it would change what was approved",
-            f"edit {shown} by hand; to draft again, delete its 'status' and 'approval' lines first",
+            why.format(
+                issue=issue_id,
+                by=issue.approval.by if issue.approval else "",
+                at=f"{issue.approval.at:%Y-%m-%d %H:%M}" if issue.approval else "",
+            ),
+            _("edit {path} by hand; to draft again, delete its 'status' and 'approval' lines first").format(
+                path=shown
+            ),
         )
     in_file = {e.item for s in issue.sections for e in (*s.items, *s.runners_up) if e.item}
     fresh = [c for c in ranked if c.item.id not in in_file]
@@ -432,7 +497,7 @@ def _outgoing(
     found = [
         (m.group(0).rstrip(".,;:"), issue.line("intro")) for m in _MARKDOWN_URL.finditer(issue.intro or "")
     ]
-    for _, e in entries:
+    for _line, e in entries:
         item = items.get(e.item) if e.item else None
         url = e.url or (item.url if item else None)
         if url:
@@ -467,7 +532,7 @@ def _link_hygiene(
         if sent and key:
             before.setdefault(key, (issue_id, sent.title))
     first_use: dict[str, tuple[int, str | None]] = {}
-    for _, e in entries:
+    for _line, e in entries:
         item = items.get(e.item) if e.item else None
         url = e.url or (item.url if item else None)
         key = same_page(url) if url else None
@@ -570,7 +635,7 @@ def _coverage(
     sectors: set[str] = set()
     themes: set[str] = set()
     lived = False
-    for _, e in entries:
+    for _line, e in entries:
         item = items.get(e.item) if e.item else None
         pid = (item.partner if item else None) or e.partner
         partner = config.partners.get(pid or "")
@@ -614,7 +679,7 @@ def _links(issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item
     found: dict[str, int] = {}
     for m in re.finditer(r"https?://[^\s)<>\]\"']+", issue.intro or ""):
         found.setdefault(m.group(0).rstrip(".,;:"), issue.line("intro"))
-    for _, e in entries:
+    for _line, e in entries:
         item = items.get(e.item) if e.item else None
         url = e.url or (item.url if item else None)
         if url:
@@ -699,7 +764,8 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
     by = " ".join(by.split())
     if not by:
         raise ApprovalRefused(
-            "an approval needs a name", f"run 'newsletter approve {issue_id} --by \"Name\"'"
+            _("an approval needs a name"),
+            _("run 'newsletter approve {issue} --by \"Name\"'").format(issue=issue_id),
         )
     issue, problems = check_issue(config, store, issue_id)
     errors = [p for p in problems if p.is_error]
@@ -708,10 +774,18 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
     fp = fingerprint(config, issue, issue_items(store, issue))
     state = approval_state(config, store, issue, fp)
     if state in (IssueState.SENDING, IssueState.SCHEDULED, IssueState.SENT):
-        doing = {IssueState.SENDING: "is being sent", IssueState.SCHEDULED: "is scheduled at SendGrid"}
+        doing = {
+            IssueState.SENDING: _("issue {issue} is being sent; approving it changes nothing"),
+            IssueState.SCHEDULED: _("issue {issue} is scheduled at SendGrid; approving it changes nothing"),
+        }
         raise ApprovalRefused(
-            f"issue {issue_id} {doing.get(state, 'was sent')}; approving it changes nothing",
-            "run 'newsletter status' to see where it stands (a scheduled issue: 'newsletter cancel' first)",
+            doing.get(state, _("issue {issue} was sent; approving it changes nothing")).format(
+                issue=issue_id
+            ),
+            _(
+                "run 'newsletter status' to see where it stands (a scheduled "
+                "issue: 'newsletter cancel' first)"
+            ),
         )
     at = _local(config, now or dt.datetime.now(dt.UTC))
     path = issue_path(config.root, issue_id)

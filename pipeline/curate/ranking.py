@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.core.config import DEFAULTS, NATIONWIDE, Config, SectionTerm, submission_source
+from pipeline.core.i18n import _
 from pipeline.core.models import Item
 
 RECENCY_POINTS = 100  # an item published today
@@ -43,25 +44,42 @@ class SectionLineup:
 
 
 def explanation(config: Config) -> list[str]:
-    """The ranking rules in plain words, for the drafted file's header comment."""
-    return [
-        "How the candidates were ranked (pipeline/ranking.py):",
-        "- Candidates: items published since the last sent issue, and events that have not started yet.",
-        "  An item that went out in an earlier issue is never a candidate again.",
-        f"- Recency: {RECENCY_POINTS} points when published today, halving every {HALF_LIFE_DAYS} days;",
-        f"  events by how soon they start, halving every {EVENT_HALF_LIFE_DAYS} days.",
-        f"- Priority: {PRIORITY_POINTS} points more per level of 'priority' in sources.yaml"
-        " (partner or feed).",
-        "- Kinds: a section takes only the kinds listed in its 'kinds' in sources.yaml; featured sections",
-        "  are filled first, then the others in order, each up to its 'limit'"
-        f" (default {DEFAULTS['section_limit']}).",
-        f"- Spread: every pick lowers the points of the rest: -{SAME_PARTNER} for the same partner,",
-        f"  -{SAME_SECTOR} for the same sector, -{SAME_PROVINCE} for the same province (not '{NATIONWIDE}'),"
-        f" -{SHARED_THEME} for a shared theme.",
-        f"- Cap: at most {PARTNER_CAP} items from one partner or source in the issue.",
-        f"- Runners-up: up to {RUNNERS_UP_MAX} of the rest per section, best first.",
-        "- Order: items go out in the order they were picked; events with a date in the order they start.",
+    """The ranking rules in plain words, for the drafted file's header comment (in the current
+    language: each message a bullet, broken into lines where it has a line break)."""
+    bullets = [
+        _("How the candidates were ranked (pipeline/ranking.py):"),
+        _(
+            "- Candidates: items published since the last sent issue, and events that have not started yet.\n"
+            "  An item that went out in an earlier issue is never a candidate again."
+        ),
+        _(
+            "- Recency: {points} points when published today, halving every {days} days;\n"
+            "  events by how soon they start, halving every {event_days} days."
+        ).format(points=RECENCY_POINTS, days=HALF_LIFE_DAYS, event_days=EVENT_HALF_LIFE_DAYS),
+        _(
+            "- Priority: {points} points more per level of 'priority' in sources.yaml (partner or feed)."
+        ).format(points=PRIORITY_POINTS),
+        _(
+            "- Kinds: a section takes only the kinds listed in its 'kinds' "
+            "in sources.yaml; featured sections\n"
+            "  are filled first, then the others in order, each up to its 'limit' (default {limit})."
+        ).format(limit=DEFAULTS["section_limit"]),
+        _(
+            "- Spread: every pick lowers the points of the rest: -{partner} for the same partner,\n"
+            "  -{sector} for the same sector, -{province} for the same province (not '{nationwide}'),"
+            " -{theme} for a shared theme."
+        ).format(
+            partner=SAME_PARTNER,
+            sector=SAME_SECTOR,
+            province=SAME_PROVINCE,
+            nationwide=NATIONWIDE,
+            theme=SHARED_THEME,
+        ),
+        _("- Cap: at most {n} items from one partner or source in the issue.").format(n=PARTNER_CAP),
+        _("- Runners-up: up to {n} of the rest per section, best first.").format(n=RUNNERS_UP_MAX),
+        _("- Order: items go out in the order they were picked; events with a date in the order they start."),
     ]
+    return [line for bullet in bullets for line in bullet.split("\n")]
 
 
 def _sources_priority(config: Config) -> dict[str, int]:
@@ -138,7 +156,7 @@ def lineup(config: Config, ranked: Sequence[Candidate]) -> list[SectionLineup]:
     per_partner: Counter[str] = Counter()
     chosen: dict[str, list[Candidate]] = {s.id: [] for s in sections}
     for section in order:
-        for _ in range(section.limit):
+        for _round in range(section.limit):
             pool = [
                 c for c in ranked
                 if _fits(section, c) and c.item.id not in taken and per_partner[c.who] < PARTNER_CAP
