@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.core.errors import WriteFailed
+from pipeline.core.i18n import _
 
 WRITE_FIX = "check that the folder exists or can be made, that you may write there and the disk is not full"
 
@@ -67,27 +68,24 @@ class TooLarge(NotReadable):
     "A file with more bytes than the limit (counted while reading: the size on disk is not trusted)."
 
 
-def _what(mode: int) -> str:
+def not_regular(mode: int) -> str:
+    """Why a file of ``mode`` is not read, as a whole sentence (for the catalog)."""
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return _("is a folder, not a regular file")
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return _("is a named pipe (FIFO), not a regular file")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return _("is a device, not a regular file")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def not_regular(what: str) -> str:
-    return f"is {what}, not a regular file"
+        return _("is a socket, not a regular file")
+    return _("is not a regular file")
 
 
 def check_regular(path: Path) -> None:
     """NotReadable when ``path`` (links followed) is not a regular file; nothing is opened."""
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
-        raise NotReadable(not_regular(_what(mode)))
+        raise NotReadable(not_regular(mode))
 
 
 def read_regular(path: Path, max_bytes: int) -> bytes:
@@ -104,7 +102,7 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     with os.fdopen(fd, "rb", buffering=0) as f:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotReadable(not_regular(_what(mode)))
+            raise NotReadable(not_regular(mode))
         chunks, size = [], 0
         while size <= max_bytes:
             chunk = f.read(min(1 << 20, max_bytes + 1 - size))
@@ -113,7 +111,7 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     if size > max_bytes:
-        raise TooLarge(f"over the limit of {max_bytes:,} bytes")
+        raise TooLarge(_("over the limit of {limit} bytes").format(limit=f"{max_bytes:,}"))
     return b"".join(chunks)
 
 
@@ -134,7 +132,7 @@ def leads_outside(path: Path, root: Path) -> Path | None:
 
 
 def outside_reason(real: Path) -> str:
-    return (
-        f"leads outside the instance (to {real}): only regular files inside the instance are read; "
+    return _(
+        "leads outside the instance (to {real}): only regular files inside the instance are read; "
         "copy the file into the instance instead of linking to it"
-    )
+    ).format(real=real)
