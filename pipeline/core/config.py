@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.errors import InputInvalid, Problem, display_path
+from pipeline.core.i18n import _
 from pipeline.core.models import Contact
-from pipeline.core.schema import Checker, listing, suggest
+from pipeline.core.schema import Checker, listing, suggest_one
 from pipeline.core.yamlfile import KeyPath, load
 
 CONFIG_FILE = "sources.yaml"
@@ -356,18 +357,21 @@ def _taxonomy(c: Checker, raw: Any) -> Taxonomy:
         terms: Terms[Any] = Terms()
         for i, entry in enumerate(c.seq((*kp, name), tax.get(name), f"'taxonomy.{name}'")):
             ekp = (*kp, name, i)
-            e = c.mapping(ekp, entry, ("id", "title", *extras), ("id", "title"), f"each of taxonomy.{name}")
+            what = _("each of taxonomy.{name}").format(name=name)
+            e = c.mapping(ekp, entry, ("id", "title", *extras), ("id", "title"), what)
             if not e:
                 continue
             tid = c.ident((*ekp, "id"), e.get("id"))
             title = c.text((*ekp, "title"), e.get("title"))
             if tid and tid in terms:
-                c.error((*ekp, "id"), f"{name} id '{tid}' is used twice; ids must be unique")
+                message = _("{name} id '{id}' is used twice; ids must be unique")
+                c.error((*ekp, "id"), message.format(name=name, id=tid))
             elif tid and title:
                 terms[tid] = _term(c, ekp, name, e, tid, title)
         lists[name] = terms
     if "provinces" in tax and NATIONWIDE not in lists["provinces"]:
-        c.error((*kp, "provinces"), f"provinces must include '{NATIONWIDE}' for work that is nationwide")
+        message = _("provinces must include '{nationwide}' for work that is nationwide")
+        c.error((*kp, "provinces"), message.format(nationwide=NATIONWIDE))
     for i, entry in enumerate(tax.get("sections") or []):
         if isinstance(entry, dict) and "kinds" in entry:
             c.refs((*kp, "sections", i, "kinds"), entry["kinds"], lists["kinds"], "kind")
@@ -377,7 +381,7 @@ def _taxonomy(c: Checker, raw: Any) -> Taxonomy:
 def _feed(
     c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy, owner: dict[str, Any], fid: str
 ) -> FeedSource | None:
-    f = c.mapping(kp, raw, ("url", "kind", "themes", "provinces", "priority"), ("url",), "each feed")
+    f = c.mapping(kp, raw, ("url", "kind", "themes", "provinces", "priority"), ("url",), _("each feed"))
     if not f:
         return None
     url = c.url((*kp, "url"), f.get("url"), local_ok=True)
@@ -387,11 +391,11 @@ def _feed(
         default = DEFAULTS["feed_kind"][publisher]
         kind = default if default in tax.kinds else None
         if kind is None:
-            c.warn(
-                kp,
-                f"this feed has no 'kind', and the taxonomy has no '{default}' to use instead; its items go "
-                f"only into sections that take every kind: add 'kind: ID' (one of {listing(tax.kinds)})",
+            message = _(
+                "this feed has no 'kind', and the taxonomy has no '{default}' to use instead; its items go "
+                "only into sections that take every kind: add 'kind: ID' (one of {known})"
             )
+            c.warn(kp, message.format(default=default, known=listing(tax.kinds)))
     themes = c.refs((*kp, "themes"), f.get("themes"), tax.themes, "theme")
     provinces = c.refs((*kp, "provinces"), f.get("provinces"), tax.provinces, "province")
     priority = c.integer((*kp, "priority"), f.get("priority", owner.get("priority", 0))) or 0
@@ -424,14 +428,20 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     try:
         tz = ZoneInfo(tzname)
     except (ZoneInfoNotFoundError, ValueError):
-        c.error((*kp, "timezone"), f"unknown time zone '{tzname}'; use a name like Europe/Amsterdam")
+        c.error(
+            (*kp, "timezone"),
+            _("unknown time zone '{name}'; use a name like Europe/Amsterdam").format(name=tzname),
+        )
         tz = ZoneInfo(DEFAULTS["timezone"])
 
     sg_raw = n.get("sendgrid", DEFAULTS["sendgrid"])
     sg = c.mapping((*kp, "sendgrid"), sg_raw, tuple(DEFAULTS["sendgrid"]), (), "'sendgrid'") or {}
     region = c.text((*kp, "sendgrid", "region"), sg.get("region")) or DEFAULTS["sendgrid"]["region"]
     if region not in ("global", "eu"):
-        c.error((*kp, "sendgrid", "region"), f"region '{region}' should be 'global' or 'eu'")
+        c.error(
+            (*kp, "sendgrid", "region"),
+            _("region '{region}' should be 'global' or 'eu'").format(region=region),
+        )
     group = c.integer((*kp, "sendgrid", "unsubscribe_group"), sg.get("unsubscribe_group"), minimum=1)
     sg_timeout = c.integer((*kp, "sendgrid", "timeout"), sg.get("timeout"), minimum=1)
     sg_settle = c.integer((*kp, "sendgrid", "settle"), sg.get("settle"), minimum=0)
@@ -463,7 +473,9 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     )
     max_share = cov.get("max_share", DEFAULTS["coverage"]["max_share"])
     if not isinstance(max_share, int | float) or isinstance(max_share, bool) or not 0 < max_share <= 1:
-        c.error((*kp, "coverage", "max_share"), "max_share should be a fraction between 0 and 1, such as 0.5")
+        c.error(
+            (*kp, "coverage", "max_share"), _("max_share should be a fraction between 0 and 1, such as 0.5")
+        )
         max_share = DEFAULTS["coverage"]["max_share"]
     rep = c.mapping((*kp, "report"), n.get("report", DEFAULTS["report"]), tuple(DEFAULTS["report"]), ()) or {}
     silent = c.integer((*kp, "report", "silent_months"), rep.get("silent_months"), minimum=1)
@@ -494,13 +506,15 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
     hold = hold or DEFAULTS["delivery"]["hold_minutes"]
     ahead = ahead or DEFAULTS["delivery"]["schedule_ahead_minutes"]
     if ahead < hold:
-        c.error(
-            dkp,
-            f"schedule_ahead_minutes ({ahead}) is less than hold_minutes ({hold}); make it at least the hold"
-            " plus the interval cron runs at",
+        message = _(
+            "schedule_ahead_minutes ({ahead}) is less than hold_minutes ({hold}); make it at least the hold"
+            " plus the interval cron runs at"
         )
+        c.error(dkp, message.format(ahead=ahead, hold=hold))
     elif ahead > 72 * 60 - 60:
-        c.error(dkp, "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
+        c.error(
+            dkp, _("schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
+        )
     plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root)
     signup = _signup(c, (*kp, "signup"), n.get("signup", {}))
     mon = c.mapping((*kp, "monitoring"), n.get("monitoring", {}), tuple(DEFAULTS["monitoring"]), ()) or {}
@@ -555,7 +569,7 @@ def _signup(c: Checker, kp: KeyPath, raw: Any) -> Signup:
         for key in ("link_days", "per_client_per_hour", "per_address_per_day")
     }
     if s.get("consent_text") is not None and s.get("consent_version") is None:
-        c.warn(kp, "a consent text of your own needs its 'consent_version' (each confirmation records it)")
+        c.warn(kp, _("a consent text of your own needs its 'consent_version' (each confirmation records it)"))
     public = url.rstrip("/") if url else None
     return Signup(public, text or d["consent_text"], version or d["consent_version"], **numbers)
 
@@ -579,8 +593,12 @@ def _plain_language(c: Checker, kp: KeyPath, raw: Any, root: Path) -> PlainLangu
         elif name and name.lower() in RULE_NAMES:
             skip.add(RULE_NAMES[name.lower()])
         elif name:
-            c.error((*kp, "skip", i), f"unknown rule '{name}':{suggest(name, RULE_NAMES) or ''} "
-                    f"Rules: {', '.join(RULES)}")  # fmt: skip
+            close = suggest_one(name, RULE_NAMES)
+            if close:
+                message = _("unknown rule '{name}': did you mean '{close}'? Rules: {rules}")
+            else:
+                message = _("unknown rule '{name}': Rules: {rules}")
+            c.error((*kp, "skip", i), message.format(name=name, close=close, rules=", ".join(RULES)))
     allow = {
         w.lower() for i, v in enumerate(c.seq((*kp, "allow"), p.get("allow"), "'allow'"))
         if (w := c.text((*kp, "allow", i), v))
@@ -592,9 +610,17 @@ def _plain_language(c: Checker, kp: KeyPath, raw: Any, root: Path) -> PlainLangu
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            why = "is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else "cannot be read"
-            c.error((*kp, "stadhuistaal"), f"the word list '{name}' {why}; give a text file in the "
-                    "instance, one 'formal word = plain word' a line")  # fmt: skip
+            if isinstance(e, UnicodeDecodeError):
+                message = _(
+                    "the word list '{name}' is not UTF-8 text; give a text file in the instance, one "
+                    "'formal word = plain word' a line"
+                )
+            else:
+                message = _(
+                    "the word list '{name}' cannot be read; give a text file in the instance, one "
+                    "'formal word = plain word' a line"
+                )
+            c.error((*kp, "stadhuistaal"), message.format(name=name))
         else:
             found, problems = parse_word_list(text, display_path(path, root))
             pairs = found
@@ -616,7 +642,7 @@ def _date(c: Checker, kp: KeyPath, value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    c.error(kp, f"'{kp[-1]}' should be a date like 2026-03-01, not {value!r}")
+    c.error(kp, _("'{key}' should be a date like 2026-03-01, not {value!r}").format(key=kp[-1], value=value))
     return None
 
 
@@ -631,7 +657,9 @@ def _pledge(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy) -> Pledge | None:
         if tax.horizons:
             horizon = c.ref((*kp, "horizon"), p["horizon"], tax.horizons, "horizon")
         else:
-            c.error((*kp, "horizon"), "this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+            c.error(
+                (*kp, "horizon"), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+            )
     since = _date(c, (*kp, "since"), p.get("since"))
     return Pledge(text, themes, horizon, since) if text else None
 
@@ -652,7 +680,7 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
     )  # fmt: skip
     for i, entry in enumerate(c.seq(("partners",), raw, "'partners'")):
         kp: KeyPath = ("partners", i)
-        p = c.mapping(kp, entry, allowed, ("id", "name", "sector", "province"), "each partner")
+        p = c.mapping(kp, entry, allowed, ("id", "name", "sector", "province"), _("each partner"))
         if not p:
             continue
         pid = c.ident((*kp, "id"), p.get("id"))
@@ -675,7 +703,7 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
             if feed:
                 feeds.append(feed)
         if pid and pid in partners:
-            c.error((*kp, "id"), f"partner id '{pid}' is used twice; ids must be unique")
+            c.error((*kp, "id"), _("partner id '{id}' is used twice; ids must be unique").format(id=pid))
         elif pid and name and sector and province:
             partners[pid] = Partner(
                 pid, name, sector, province, website, tuple(feeds), joined, priority, pledge, contact
@@ -688,7 +716,7 @@ def _sources(c: Checker, raw: Any, tax: Taxonomy, partners: Mapping[str, Partner
     allowed = ("id", "name", "url", "kind", "themes", "provinces", "priority", "website")
     for i, entry in enumerate(c.seq(("sources",), raw, "'sources'")):
         kp: KeyPath = ("sources", i)
-        s = c.mapping(kp, entry, allowed, ("id", "name", "url"), "each source")
+        s = c.mapping(kp, entry, allowed, ("id", "name", "url"), _("each source"))
         if not s:
             continue
         sid = c.ident((*kp, "id"), s.get("id"))
@@ -697,7 +725,8 @@ def _sources(c: Checker, raw: Any, tax: Taxonomy, partners: Mapping[str, Partner
             c, kp, {k: v for k, v in s.items() if k not in ("id", "name", "website")}, tax, s, sid or "?"
         )
         if sid and (sid in sources or sid in partners):
-            c.error((*kp, "id"), f"source id '{sid}' is already used by a partner or source; pick another")
+            message = _("source id '{id}' is already used by a partner or source; pick another")
+            c.error((*kp, "id"), message.format(id=sid))
         elif sid and feed:
             sources[sid] = feed
     return sources
@@ -709,11 +738,11 @@ def _submissions(
     out = []
     for i, entry in enumerate(c.seq(("submissions",), raw, "'submissions'")):
         kp: KeyPath = ("submissions", i)
-        s = c.mapping(kp, entry, ("path", "url", "partner"), (), "each submissions entry")
+        s = c.mapping(kp, entry, ("path", "url", "partner"), (), _("each submissions entry"))
         if not s:
             continue
         if ("path" in s) == ("url" in s):
-            c.error(kp, "give either 'path: FOLDER' (local files) or 'url: ADDRESS' with 'partner: ID'")
+            c.error(kp, _("give either 'path: FOLDER' (local files) or 'url: ADDRESS' with 'partner: ID'"))
             continue
         if "path" in s:
             path = c.text((*kp, "path"), s["path"])
@@ -723,7 +752,7 @@ def _submissions(
             url = c.url((*kp, "url"), s["url"])
             partner = c.ref((*kp, "partner"), s.get("partner"), partners, "partner")
             if "partner" not in s:
-                c.error(kp, "a remote submission URL needs 'partner: ID' (whose stories it serves)")
+                c.error(kp, _("a remote submission URL needs 'partner: ID' (whose stories it serves)"))
             if url and partner:
                 out.append(SubmissionSource(url=url, partner=partner))
     return tuple(out)
@@ -735,7 +764,13 @@ def check_config(root: Path) -> tuple[Config | None, list[Problem]]:
     shown = display_path(path, root)
     if not path.exists():
         return None, [
-            Problem(shown, None, f"no {CONFIG_FILE} in {root}; run 'newsletter init DIR' or pass --root")
+            Problem(
+                shown,
+                None,
+                _("no {file} in {root}; run 'newsletter init DIR' or pass --root").format(
+                    file=CONFIG_FILE, root=root
+                ),
+            )
         ]
     try:
         doc = load(path, shown)
@@ -753,12 +788,12 @@ def check_config(root: Path) -> tuple[Config | None, list[Problem]]:
         pledged = next((i for i, p in enumerate(partners.values()) if p.pledge), None)
         if pledged is not None:
             kind = settings.monitoring_kind
-            c.warn(
-                ("partners", pledged, "pledge"),
-                f"partners report progress on their pledge, and its activities become newsletter candidates "
-                f"of kind '{kind}', which taxonomy.kinds does not have: add {{id: {kind}, title: Voortgang}} "
-                f"to taxonomy.kinds and '{kind}' to a section's 'kinds', or set newsletter.monitoring.kind",
+            message = _(
+                "partners report progress on their pledge, and its activities become newsletter candidates "
+                "of kind '{kind}', which taxonomy.kinds does not have: add {{id: {kind}, title: Voortgang}} "
+                "to taxonomy.kinds and '{kind}' to a section's 'kinds', or set newsletter.monitoring.kind"
             )
+            c.warn(("partners", pledged, "pledge"), message.format(kind=kind))
     if not c.ok or settings is None:
         return None, c.problems
     config = Config(root, settings, taxonomy, partners, sources, submissions, tuple(c.problems))

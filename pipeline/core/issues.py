@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
 from pipeline.core.files import atomic_write
+from pipeline.core.i18n import _
 from pipeline.core.models import Image, Placement
 from pipeline.core.schema import Checker
 from pipeline.core.yamlfile import KeyPath, YamlDoc, load
@@ -101,7 +102,7 @@ def issue_path(root: Path, issue_id: str) -> Path:
 
 
 def _entry(c: Checker, kp: KeyPath, raw: object, config: Config) -> Entry | None:
-    e = c.mapping(kp, raw, ENTRY_FIELDS, (), "each entry")
+    e = c.mapping(kp, raw, ENTRY_FIELDS, (), _("each entry"))
     if e is None:
         return None
     line = c.doc.line(*kp) or 0
@@ -122,11 +123,11 @@ def _entry(c: Checker, kp: KeyPath, raw: object, config: Config) -> Entry | None
     if not item:
         missing = [k for k in ("title", "summary", "url") if not e.get(k)]
         if missing:
-            c.error(
-                kp,
+            message = _(
                 "an entry needs 'item: ID' (a collected item) or, for a hand-written announcement, "
-                f"'title', 'summary' and 'url' (missing: {', '.join(missing)})",
+                "'title', 'summary' and 'url' (missing: {missing})"
             )
+            c.error(kp, message.format(missing=", ".join(missing)))
             return None
     return Entry(line, item, title, summary, url, image, partner)
 
@@ -135,14 +136,16 @@ def check_issue_doc(
     doc: YamlDoc, config: Config, expected_id: str | None = None
 ) -> tuple[Issue | None, list[Problem]]:
     c = Checker(doc)
-    d = c.mapping((), doc.data, EDITOR_FIELDS + PROGRAM_FIELDS, ("id", "sections"), "an issue file")
+    d = c.mapping((), doc.data, EDITOR_FIELDS + PROGRAM_FIELDS, ("id", "sections"), _("an issue file"))
     if d is None:
         return None, c.problems
     issue_id = c.text(("id",), d.get("id"))
     if issue_id and not ISSUE_ID_RE.match(issue_id):
-        c.error(("id",), f"issue id '{issue_id}' should be letters, digits, '.', '-' or '_' (e.g. 2026-12)")
+        message = _("issue id '{id}' should be letters, digits, '.', '-' or '_' (e.g. 2026-12)")
+        c.error(("id",), message.format(id=issue_id))
     if issue_id and expected_id and issue_id != expected_id:
-        c.error(("id",), f"id '{issue_id}' does not match the file name; change it to '{expected_id}'")
+        message = _("id '{id}' does not match the file name; change it to '{expected}'")
+        c.error(("id",), message.format(id=issue_id, expected=expected_id))
     subject = c.text(("subject",), d.get("subject"), max_len=SUBJECT_MAX)
     preheader = c.text(("preheader",), d.get("preheader"), max_len=PREHEADER_MAX)
     intro = c.text(("intro",), d.get("intro"), max_len=INTRO_MAX)
@@ -150,10 +153,11 @@ def check_issue_doc(
     if d.get("send_at") is not None:
         send_at = c.when(("send_at",), d.get("send_at"), config.settings.timezone)
         if send_at and isinstance(d["send_at"], dt.date) and not isinstance(d["send_at"], dt.datetime):
-            c.error(("send_at",), "'send_at' needs a time as well, e.g. 2026-12-10 09:00")
+            c.error(("send_at",), _("'send_at' needs a time as well, e.g. 2026-12-10 09:00"))
     status = c.text(("status",), d.get("status", "draft")) or "draft"
     if status not in STATUSES:
-        c.error(("status",), f"status '{status}' is not one of {', '.join(STATUSES)}; the program sets it")
+        message = _("status '{status}' is not one of {statuses}; the program sets it")
+        c.error(("status",), message.format(status=status, statuses=", ".join(STATUSES)))
     drafted = c.when(("drafted",), d.get("drafted"), config.settings.timezone)
     approval = None
     if d.get("approval") is not None:
@@ -168,14 +172,16 @@ def check_issue_doc(
     seen_sections: dict[str, int] = {}
     for i, raw in enumerate(c.seq(("sections",), d.get("sections"), "'sections'")):
         kp: KeyPath = ("sections", i)
-        s = c.mapping(kp, raw, ("section", "items", "runners_up"), ("section",), "each section")
+        s = c.mapping(kp, raw, ("section", "items", "runners_up"), ("section",), _("each section"))
         if s is None:
             continue
         sid = c.ref((*kp, "section"), s.get("section"), config.taxonomy.sections, "section")
         if sid and sid in seen_sections:
             c.error(
                 (*kp, "section"),
-                f"section '{sid}' appears twice (also on line {seen_sections[sid]}); merge them",
+                _("section '{section}' appears twice (also on line {line}); merge them").format(
+                    section=sid, line=seen_sections[sid]
+                ),
             )
         if sid:
             seen_sections[sid] = doc.line(*kp, "section") or 0
@@ -219,8 +225,12 @@ def load_issue(config: Config, issue_id: str) -> Issue:
 
     path = issue_path(config.root, issue_id)
     if not path.exists():
-        raise NotFound(f"no issue '{issue_id}': {display_path(path, config.root)} does not exist",
-                       f"run 'newsletter draft {issue_id}' to start it")  # fmt: skip
+        raise NotFound(
+            _("no issue '{id}': {path} does not exist").format(
+                id=issue_id, path=display_path(path, config.root)
+            ),
+            _("run 'newsletter draft {id}' to start it").format(id=issue_id),
+        )
     issue, problems = check_issue_file(path, config, display_path(path, config.root))
     if issue is None:
         raise InputInvalid(problems)
@@ -253,10 +263,13 @@ def _rt_load(text: str, shown: str) -> CommentedMap:
         data = _rt_yaml().load(text)
     except Exception as e:  # ruamel raises many kinds; the structure check has reported the cause
         raise IssueFileError(
-            f"{shown} cannot be read: {e}", f"run 'newsletter validate {shown}' and fix what it reports"
+            _("{path} cannot be read: {reason}").format(path=shown, reason=e),
+            _("run 'newsletter validate {path}' and fix what it reports").format(path=shown),
         ) from None
     if not isinstance(data, CommentedMap):
-        raise IssueFileError(f"{shown} is not a mapping of keys", "see docs/curate.md for the format")
+        raise IssueFileError(
+            _("{path} is not a mapping of keys").format(path=shown), _("see docs/curate.md for the format")
+        )
     return data
 
 
@@ -342,7 +355,9 @@ def add_runners_up(text: str, shown: str, additions: Mapping[str, list[list[str]
     top = sorted(data.lc.key(k)[0] for k in data)
     seq = data.get("sections")
     if not isinstance(seq, CommentedSeq):
-        raise IssueFileError(f"{shown} has no list of 'sections'", "see docs/curate.md for the format")
+        raise IssueFileError(
+            _("{path} has no list of 'sections'").format(path=shown), _("see docs/curate.md for the format")
+        )
     sections_line = data.lc.key("sections")[0]
     after_sections = [s for s in top if s > sections_line]
     sections_end = after_sections[0] if after_sections else len(lines)
@@ -367,8 +382,10 @@ def add_runners_up(text: str, shown: str, additions: Mapping[str, list[list[str]
             end = _trim_end(lines, ru_line, min([*later, sec_end]))
             if isinstance(ru, CommentedSeq) and len(ru) and ru.fa.flow_style():
                 raise IssueFileError(
-                    f"{shown}:{ru_line + 1}: the runners-up of section '{sid}' are written on one line",
-                    "write them as a list, one '- item: ID' line each, then run draft --refresh again",
+                    _("{path}:{line}: the runners-up of section '{section}' are written on one line").format(
+                        path=shown, line=ru_line + 1, section=sid
+                    ),
+                    _("write them as a list, one '- item: ID' line each, then run draft --refresh again"),
                 )
             if isinstance(ru, CommentedSeq) and len(ru):
                 item_line, item_col = ru.lc.item(0)
@@ -414,6 +431,11 @@ def _verify_runners_up(
             old[sid].get("items")
         ):
             raise IssueFileError(
-                f"{shown}: could not add runners-up to section '{sid}' without changing your text",
-                f"write section '{sid}' in block style (one key per line, as 'newsletter draft' writes it)",
+                _(
+                    "{path}: could not add runners-up to section '{section}' without changing your text"
+                ).format(path=shown, section=sid),
+                _(
+                    "write section '{section}' in block style (one key per line, as 'newsletter draft' "
+                    "writes it)"
+                ).format(section=sid),
             )

@@ -25,6 +25,7 @@ The report counts a file in a period when the middle day of the file's period fa
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import os
 import re
@@ -36,8 +37,9 @@ from typing import Any
 from pipeline.core import dutch
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, Problem, display_path
+from pipeline.core.i18n import N_, _, using
 from pipeline.core.lenient import matching_ids
-from pipeline.core.schema import Checker, suggest, type_name
+from pipeline.core.schema import Checker, type_name
 from pipeline.core.submissions import submission_files
 from pipeline.core.yamlfile import KeyPath, YamlDoc, load
 
@@ -60,7 +62,7 @@ TEXT_MAX = 800  # summary and effects: a few sentences each
 MAX_BYTES = 64_000
 PERIOD_RE = re.compile(r"^(\d{4})(?:-[Hh]([12]))?$")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
-PERIOD_HELP = "a year (2026) or a half year (2026-H1 or 2026-H2)"
+PERIOD_HELP = N_("a year (2026) or a half year (2026-H1 or 2026-H2)")  # translated where used
 
 
 def source_id(partner: str | None = None) -> str:
@@ -204,44 +206,51 @@ def _shown(value: Any) -> str:
 def _count(c: Checker, kp: KeyPath, value: Any) -> int | None:
     key = str(kp[-1])
     if value is None:
-        c.error(kp, f"'{key}' is empty; give a number, or leave the line out")
+        c.error(kp, _("'{key}' is empty; give a number, or leave the line out").format(key=key))
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())  # "120" in quotes: the number is clear
     if isinstance(value, bool) or not isinstance(value, int | float):
-        c.error(
-            kp,
-            f"'{key}' should be a whole number such as 120, not {_shown(value)}; "
-            "give your best estimate as a number",
+        message = _(
+            "'{key}' should be a whole number such as 120, not {value}; give your best estimate as a number"
         )
+        c.error(kp, message.format(key=key, value=_shown(value)))
         return None
     if isinstance(value, float) and not value.is_integer():
-        c.error(
-            kp,
-            f"'{key}' should be a whole number such as 1200 (write it without a thousands separator), "
-            f"not {value:g}",
+        message = _(
+            "'{key}' should be a whole number such as 1200 (write it without a thousands separator), "
+            "not {value}"
         )
+        c.error(kp, message.format(key=key, value=f"{value:g}"))
         return None
     if value < 0:
-        c.error(kp, f"'{key}' cannot be negative ({int(value)}); give how many were reached, or leave it out")
+        message = _("'{key}' cannot be negative ({value}); give how many were reached, or leave it out")
+        c.error(kp, message.format(key=key, value=int(value)))
         return None
     return int(value)
 
 
 def _reach(c: Checker, kp: KeyPath, raw: Any) -> Reach:
     if not isinstance(raw, dict):
-        c.error(
-            kp, f"'reach' should be a mapping such as {{children: 120, families: 80}}, not {type_name(raw)}"
-        )
+        message = _("'reach' should be a mapping such as {{children: 120, families: 80}}, not {type}")
+        c.error(kp, message.format(type=type_name(raw)))
         return Reach()
     counts: dict[str, int] = {}
     for key, value in raw.items():
         if key not in REACH:
             english = REACH_IN_DUTCH.get(str(key).casefold())
-            hint = (
-                f" did you mean '{english}'? The keys are English." if english else suggest(str(key), REACH)
-            )
-            c.error((*kp, key), f"unknown key '{key}' in 'reach':{hint} Known keys: {', '.join(REACH)}")
+            close = difflib.get_close_matches(str(key), REACH, n=1, cutoff=0.6)
+            if english:
+                message = _(
+                    "unknown key '{key}' in 'reach': did you mean '{close}'? The keys are English. "
+                    "Known keys: {known}"
+                )
+            elif close:
+                message = _("unknown key '{key}' in 'reach': did you mean '{close}'? Known keys: {known}")
+            else:
+                message = _("unknown key '{key}' in 'reach': Known keys: {known}")
+            hint = english or (close[0] if close else "")
+            c.error((*kp, key), message.format(key=key, close=hint, known=", ".join(REACH)))
             continue
         n = _count(c, (*kp, key), value)
         if n is not None:
@@ -251,12 +260,12 @@ def _reach(c: Checker, kp: KeyPath, raw: Any) -> Reach:
 
 def _activity(c: Checker, kp: KeyPath, raw: Any, config: Config, partner: str | None) -> Activity | None:
     tax = config.taxonomy
-    a = c.mapping(kp, raw, ACTIVITY_FIELDS, ACTIVITY_REQUIRED, "each activity")
+    a = c.mapping(kp, raw, ACTIVITY_FIELDS, ACTIVITY_REQUIRED, _("each activity"))
     if a is None:
         return None
     title = c.text((*kp, "title"), a.get("title"), max_len=TITLE_MAX)
     if title and "<" in title and ">" in title:
-        c.error((*kp, "title"), "the title is plain text; remove the HTML tags")
+        c.error((*kp, "title"), _("the title is plain text; remove the HTML tags"))
     summary = c.text((*kp, "summary"), a.get("summary"), max_len=TEXT_MAX)
     effects = c.text((*kp, "effects"), a.get("effects"), max_len=TEXT_MAX)
     themes = c.refs((*kp, "themes"), a.get("themes"), tax.themes, "theme")
@@ -265,7 +274,9 @@ def _activity(c: Checker, kp: KeyPath, raw: Any, config: Config, partner: str | 
         if tax.horizons:
             horizon = c.ref((*kp, "horizon"), a["horizon"], tax.horizons, "horizon")
         else:
-            c.error((*kp, "horizon"), "this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+            c.error(
+                (*kp, "horizon"), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+            )
     province = c.ref((*kp, "province"), a.get("province"), tax.provinces, "province")
     if province is None and partner is not None and partner in config.partners:
         province = config.partners[partner].province
@@ -285,23 +296,23 @@ def _file_name_warnings(c: Checker, shown: str, partner: str, period: Period) ->
     expected = f"{partner}-h{period.half}.yaml" if period.half else f"{partner}.yaml"
     folder = path.parent.name
     if re.fullmatch(r"\d{4}", folder) and int(folder) != period.year:
+        message = _("this file is in the folder for {folder}, but its period is {period}; move it to {path}")
         c.warn(
             ("period",),
-            f"this file is in the folder for {folder}, but its period is {period}; "
-            f"move it to {FOLDER}/{period.year}/{expected}",
+            message.format(folder=folder, period=period, path=f"{FOLDER}/{period.year}/{expected}"),
         )
     if not path.stem.startswith(partner):
-        c.warn(
-            ("partner",),
-            f"the file name does not start with the partner id '{partner}'; "
-            f"name it {FOLDER}/{period.year}/{expected}, so that the coordinator finds it",
+        message = _(
+            "the file name does not start with the partner id '{partner}'; name it {path}, so that the "
+            "coordinator finds it"
         )
+        c.warn(("partner",), message.format(partner=partner, path=f"{FOLDER}/{period.year}/{expected}"))
 
 
 def check_progress_doc(doc: YamlDoc, config: Config) -> tuple[Progress | None, list[Problem]]:
     """Check one parsed progress file against the registry and the taxonomy; return it and every problem."""
     c = Checker(doc)
-    m = c.mapping((), doc.data, FIELDS, FIELDS, "a progress file")
+    m = c.mapping((), doc.data, FIELDS, FIELDS, _("a progress file"))
     if m is None:
         return None, c.problems
     partner = c.ref(("partner",), m.get("partner"), config.partners, "partner")
@@ -309,13 +320,14 @@ def check_progress_doc(doc: YamlDoc, config: Config) -> tuple[Progress | None, l
     if m.get("period") is not None:
         period = Period.parse(m["period"])
         if period is None:
-            c.error(("period",), f"'period' should be {PERIOD_HELP}, not {_shown(m['period'])}")
+            message = _("'period' should be a year (2026) or a half year (2026-H1 or 2026-H2), not {value}")
+            c.error(("period",), message.format(value=_shown(m["period"])))
     if partner and config.partners[partner].pledge is None:
-        c.warn(
-            ("partner",),
-            f"'{partner}' has no pledge in sources.yaml yet; the report shows this progress without one "
-            "(ask the coordinator to add the pledge)",
+        message = _(
+            "'{partner}' has no pledge in sources.yaml yet; the report shows this progress without one "
+            "(ask the coordinator to add the pledge)"
         )
+        c.warn(("partner",), message.format(partner=partner))
     activities: list[Activity] = []
     titles: dict[str, int] = {}
     for i, raw in enumerate(c.seq(("activities",), m.get("activities"), "'activities'")):
@@ -325,11 +337,11 @@ def check_progress_doc(doc: YamlDoc, config: Config) -> tuple[Progress | None, l
             key = " ".join(title.casefold().split())
             line = doc.line("activities", i, "title") or 0
             if key in titles:
-                c.error(
-                    ("activities", i, "title"),
-                    f"activity '{title.strip()}' is listed twice (first on line {titles[key]}): its reach "
-                    "would count twice; merge the two, or give each its own title",
+                message = _(
+                    "activity '{title}' is listed twice (first on line {line}): its reach would count twice; "
+                    "merge the two, or give each its own title"
                 )
+                c.error(("activities", i, "title"), message.format(title=title.strip(), line=titles[key]))
                 continue
             titles[key] = line
         if activity is not None:
@@ -383,13 +395,20 @@ def _read(path: Path, config: Config, shown: str) -> tuple[Progress | None, list
 
 
 def _overlap(later: Progress, earlier: Progress) -> Problem:
-    what = "the same period" if later.period == earlier.period else f"{earlier.period}"
-    return Problem(
-        later.path,
-        later.period_line,
-        f"'{later.partner}' reported for {what} already in {earlier.path}: the same months would count "
-        f"twice; put everything in one file, or use {later.period.year}-H1 and {later.period.year}-H2 only",
+    if later.period == earlier.period:
+        message = _(
+            "'{partner}' reported for the same period already in {path}: the same months would count twice; "
+            "put everything in one file, or use {year}-H1 and {year}-H2 only"
+        )
+    else:
+        message = _(
+            "'{partner}' reported for {period} already in {path}: the same months would count twice; "
+            "put everything in one file, or use {year}-H1 and {year}-H2 only"
+        )
+    text = message.format(
+        partner=later.partner, period=earlier.period, path=earlier.path, year=later.period.year
     )
+    return Problem(later.path, later.period_line, text)
 
 
 @dataclass(frozen=True)
@@ -465,43 +484,64 @@ def file_name(partner: str, period: Period) -> str:
 def skeleton(config: Config, partner_id: str, period: Period) -> str:
     """A progress file for one partner and period, filled in as far as the registry knows: the partner,
     the period and the pledge's themes and horizon. Left as it is, it does not validate (the title,
-    summary and numbers are empty), so an untouched copy can never count."""
+    summary and numbers are empty), so an untouched copy can never count. Its comments are in the
+    instance's language (the partner reads them), whatever the terminal's."""
+    with using(config.settings.language):
+        return _skeleton(config, partner_id, period)
+
+
+def _commented(code: str, comment: str) -> str:
+    """A line of the skeleton with its comment in the comment column."""
+    return f"{code:<28}# {comment}" if len(code) < 27 else f"{code}    # {comment}"
+
+
+def _skeleton(config: Config, partner_id: str, period: Period) -> str:
     partner = config.partners[partner_id]
     pledge = partner.pledge
     tax = config.taxonomy
     themes = list(pledge.themes) if pledge and pledge.themes else list(tax.themes)[:1]
-    lines = [
-        f"# Voortgang van {partner.name} over {period.title}, voor 'Partners in beeld'",
-        f"# ({config.settings.title}).",
-    ]
+    heading = _("Progress of {partner} in {period}, for 'Partners in beeld'\n({title}).")
+    lines = [f"# {line}" for line in heading.format(
+        partner=partner.name, period=period.title, title=config.settings.title
+    ).splitlines()]  # fmt: skip
     if pledge:
-        since = f" (sinds {dutch.date(pledge.since, weekday=False)})" if pledge.since else ""
-        lines += ["#", f"# Uw toezegging{since}:", *(f"#   {line}" for line in _wrap(pledge.text, 90))]
+        if pledge.since:
+            said = _("Your pledge (since {date}):").format(date=dutch.date(pledge.since, weekday=False))
+        else:
+            said = _("Your pledge:")
+        lines += ["#", f"# {said}", *(f"#   {line}" for line in _wrap(pledge.text, 90))]
+    how = _(
+        "For each activity, fill in what you did, whom you reached and what it achieved; copy the\n"
+        "block from '- title:' for each further activity. Check the file with:"
+    )
+    reach_note = _(
+        "how many you reached, in whole numbers without a dot (1200);\nleave out what does not fit"
+    )
+    reach_first, _sep, reach_second = reach_note.partition("\n")
     lines += [
         "#",
-        "# Vul per activiteit in wat u deed, wie u bereikte en wat het opleverde; kopieer het blok",
-        "# vanaf '- title:' voor elke volgende activiteit. Controleer het bestand met:",
+        *(f"# {line}" for line in how.splitlines()),
         f"#   newsletter validate {file_name(partner_id, period)}",
-        f"# Thema's (ids): {', '.join(tax.themes)}.",
+        "# " + _("Themes (ids): {themes}.").format(themes=", ".join(tax.themes)),
         f"partner: {partner_id}",
-        f"period: {period}                 # een jaar (2026) of een half jaar (2026-H1, 2026-H2)",
+        _commented(f"period: {period}", _("a year (2026) or a half year (2026-H1, 2026-H2)")),
         "activities:",
-        "  - title:                  # de naam van de activiteit (hoogstens 120 tekens)",
-        "    summary:                # wat u deed en voor wie, in een paar zinnen",
-        f"    themes: [{', '.join(themes)}]    # het belangrijkste thema eerst",
+        _commented("  - title:", _("the name of the activity (at most 120 characters)")),
+        _commented("    summary:", _("what you did and for whom, in a few sentences")),
+        _commented(f"    themes: [{', '.join(themes)}]", _("the most important theme first")),
     ]
     if tax.horizons:
         horizon = pledge.horizon if pledge and pledge.horizon else next(iter(tax.horizons))
-        lines.append(f"    horizon: {horizon}      # {', '.join(tax.horizons)}")
+        lines.append(_commented(f"    horizon: {horizon}", ", ".join(tax.horizons)))
     lines += [
-        "    reach:                  # hoeveel u bereikte, in hele getallen zonder punt (1200);",
-        "      children:             # laat weg wat niet past",
+        _commented("    reach:", reach_first),
+        _commented("      children:", reach_second) if reach_second else "      children:",
         "      families:",
         "      professionals:",
-        "    ervaringsdeskundigen: false   # true als mensen met ervaringskennis meededen",
-        "    effects:                # wat het opleverde voor kinderen en gezinnen, in uw eigen woorden",
-        "    # url: https://...      # een pagina over de activiteit (mag weg)",
-        f"    # province: {partner.province}    # waar het gebeurde, als dat ergens anders was",
+        _commented("    ervaringsdeskundigen: false", _("true if people with lived experience took part")),
+        _commented("    effects:", _("what it achieved for children and families, in your own words")),
+        _commented("    # url: https://...", _("a page about the activity (may be left out)")),
+        _commented(f"    # province: {partner.province}", _("where it happened, if that was somewhere else")),
     ]
     return "\n".join(lines) + "\n"
 

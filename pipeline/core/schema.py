@@ -16,29 +16,34 @@ from zoneinfo import ZoneInfo
 
 from pipeline.core import lenient
 from pipeline.core.errors import Problem
+from pipeline.core.i18n import N_, _
 from pipeline.core.yamlfile import KeyPath, YamlDoc
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping"}
+_TYPE_NAMES = {
+    str: N_("text"), int: N_("a whole number"), bool: N_("true or false"), list: N_("a list"),
+    dict: N_("a mapping"),
+}  # fmt: skip
 
 
 def type_name(value: Any) -> str:
     if value is None:
-        return "nothing"
+        return _("nothing")
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, dt.datetime):
-        return "a date and time"
+        return _("a date and time")
     if isinstance(value, dt.date):
-        return "a date"
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
+        return _("a date")
+    name = _TYPE_NAMES.get(type(value))
+    return _(name) if name else type(value).__name__
 
 
-def suggest(word: str, known: Iterable[str]) -> str:
-    """`` did you mean 'x'?`` for a near miss, else an empty string."""
+def suggest_one(word: str, known: Iterable[str]) -> str:
+    """The near miss of ``word`` among ``known`` ('onderwys': 'onderwijs'), else an empty string."""
     close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
-    return f" did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else ""
 
 
 def listing(known: Iterable[str], limit: int = 12) -> str:
@@ -70,12 +75,19 @@ class Checker:
         value: Any,
         allowed: Iterable[str],
         required: Iterable[str] = (),
-        what: str = "this entry",
+        what: str | None = None,
     ) -> dict[str, Any] | None:
         """A mapping with only ``allowed`` keys and every ``required`` one; returned with the allowed keys,
-        and a key written in Dutch or in capitals under the key it means (reported once, at its line)."""
+        and a key written in Dutch or in capitals under the key it means (reported once, at its line).
+        ``what``: the entry in the messages, translated ("a submission"; default "this entry")."""
+        what = what or _("this entry")
         if not isinstance(value, dict):
-            self.error(kp, f"{what} should be a mapping of 'key: value' lines, not {type_name(value)}")
+            self.error(
+                kp,
+                _("{what} should be a mapping of 'key: value' lines, not {type}").format(
+                    what=what, type=type_name(value)
+                ),
+            )
             return None
         allowed = list(allowed)
         required = list(required)
@@ -83,7 +95,7 @@ class Checker:
         meant: set[str] = set()  # keys a misspelt one stands for: reported once, at the misspelt key
         for key, item in value.items():
             if not isinstance(key, str):
-                self.error(kp, f"key {key!r} should be text")
+                self.error(kp, _("key {key!r} should be text").format(key=key))
             elif key in allowed:
                 out[key] = item
             else:
@@ -96,9 +108,9 @@ class Checker:
         for key in required:
             if out.get(key) in (None, "", [], {}):
                 if key in value:
-                    self.error((*kp, key), f"'{key}' is empty; it is required")
+                    self.error((*kp, key), _("'{key}' is empty; it is required").format(key=key))
                 elif key not in meant:
-                    self.error(kp, f"'{key}' is missing; {what} needs it")
+                    self.error(kp, _("'{key}' is missing; {what} needs it").format(key=key, what=what))
         return out
 
     def _unknown_key(
@@ -110,21 +122,27 @@ class Checker:
         if target is not None:
             if target in present:
                 line = self.doc.line(*kp, target)
-                self.error((*kp, key), f"unknown key '{key}': it means '{target}', which is on line {line} "
-                           "too; keep one")  # fmt: skip
+                self.error((*kp, key), _("unknown key '{key}': it means '{target}', which is on line {line} "
+                           "too; keep one").format(key=key, target=target, line=line))  # fmt: skip
             elif key.strip().casefold() == target:
-                self.error((*kp, key), f"unknown key '{key}': write it as '{target}' (keys are lower case)")
+                self.error((*kp, key), _("unknown key '{key}': write it as '{target}' (keys are lower case)")
+                           .format(key=key, target=target))  # fmt: skip
             else:
-                self.error((*kp, key), f"unknown key '{key}': rename it to '{target}' (the keys are English)")
+                message = _("unknown key '{key}': rename it to '{target}' (the keys are English)")
+                self.error((*kp, key), message.format(key=key, target=target))
             return target
         nested = lenient.nested_key(key, allowed)
         if nested is not None:
-            self.error((*kp, key), f"unknown key '{key}': a number reached goes under 'reach:', as "
-                       f"'{nested}' (reach: {{{nested}: 120}})")  # fmt: skip
+            self.error((*kp, key), _("unknown key '{key}': a number reached goes under 'reach:', as "
+                       "'{nested}' (reach: {{{nested}: 120}})").format(key=key, nested=nested))  # fmt: skip
             return None
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f" did you mean '{close[0]}'?" if close else ""
-        self.error((*kp, key), f"unknown key '{key}':{hint} Known keys: {listing(allowed, 30)}")
+        known = listing(allowed, 30)
+        if close:
+            message = _("unknown key '{key}': did you mean '{close}'? Known keys: {known}")
+        else:
+            message = _("unknown key '{key}': Known keys: {known}")
+        self.error((*kp, key), message.format(key=key, close=close[0] if close else "", known=known))
         return close[0] if close and close[0] in required else None
 
     def seq(self, kp: KeyPath, value: Any, what: str) -> list[Any]:
@@ -132,7 +150,12 @@ class Checker:
             return []
         if isinstance(value, list):
             return value
-        self.error(kp, f"{what} should be a list ('- item' lines), not {type_name(value)}")
+        self.error(
+            kp,
+            _("{what} should be a list ('- item' lines), not {type}").format(
+                what=what, type=type_name(value)
+            ),
+        )
         return []
 
     # -- scalars ---------------------------------------------------------------------------
@@ -143,18 +166,26 @@ class Checker:
             return None
         name = what or str(kp[-1])
         if isinstance(value, bool | dict | list):
-            self.error(kp, f"'{name}' should be text, not {type_name(value)}")
+            self.error(kp, _("'{name}' should be text, not {type}").format(name=name, type=type_name(value)))
             return None
         text = str(value).strip()
         if max_len and len(text) > max_len:
-            self.error(kp, f"'{name}' is {len(text)} characters; shorten it to at most {max_len}")
+            self.error(
+                kp,
+                _("'{name}' is {n} characters; shorten it to at most {max}").format(
+                    name=name, n=len(text), max=max_len
+                ),
+            )
         return text
 
     def ident(self, kp: KeyPath, value: Any) -> str | None:
         text = self.text(kp, value)
         if text is not None and not ID_RE.match(text):
             self.error(
-                kp, f"id '{text}' should be lower-case letters, digits, '-' or '_' (e.g. 'gemeente-utrecht')"
+                kp,
+                _(
+                    "id '{text}' should be lower-case letters, digits, '-' or '_' (e.g. 'gemeente-utrecht')"
+                ).format(text=text),
             )
             return None
         return text
@@ -162,17 +193,19 @@ class Checker:
     def boolean(self, kp: KeyPath, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
-        self.error(kp, f"'{kp[-1]}' should be true or false, not {value!r}")
+        self.error(kp, _("'{key}' should be true or false, not {value!r}").format(key=kp[-1], value=value))
         return None
 
     def integer(self, kp: KeyPath, value: Any, minimum: int | None = None) -> int | None:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(kp, f"'{kp[-1]}' should be a whole number, not {value!r}")
+            self.error(
+                kp, _("'{key}' should be a whole number, not {value!r}").format(key=kp[-1], value=value)
+            )
             return None
         if minimum is not None and value < minimum:
-            self.error(kp, f"'{kp[-1]}' should be at least {minimum}")
+            self.error(kp, _("'{key}' should be at least {minimum}").format(key=kp[-1], minimum=minimum))
             return None
         return value
 
@@ -184,22 +217,37 @@ class Checker:
             parts = urlsplit(text)
             parts.port  # noqa: B018  raises ValueError for a port that is not a number
         except ValueError:
-            self.error(kp, f"'{text}' is not a valid web address; check the host, its brackets and the port")
+            self.error(
+                kp,
+                _("'{text}' is not a valid web address; check the host, its brackets and the port").format(
+                    text=text
+                ),
+            )
             return None
         if parts.scheme in ("http", "https") and parts.netloc and " " not in text:
             return text
         if local_ok and not parts.scheme:
             return text  # a local file path, resolved against the instance folder
         if not parts.scheme:
-            self.error(kp, f"'{text}' is not a web address; write it in full, starting with https://")
+            self.error(
+                kp,
+                _("'{text}' is not a web address; write it in full, starting with https://").format(
+                    text=text
+                ),
+            )
         else:
-            self.error(kp, f"'{text}' is not an http(s) address; only https:// and http:// links are allowed")
+            self.error(
+                kp,
+                _("'{text}' is not an http(s) address; only https:// and http:// links are allowed").format(
+                    text=text
+                ),
+            )
         return None
 
     def email(self, kp: KeyPath, value: Any) -> str | None:
         text = self.text(kp, value)
         if text is not None and not EMAIL_RE.match(text):
-            self.error(kp, f"'{text}' is not an email address (name@example.nl)")
+            self.error(kp, _("'{text}' is not an email address (name@example.nl)").format(text=text))
             return None
         return text
 
@@ -216,11 +264,16 @@ class Checker:
         found = lenient.matching_ids(text, known)
         if len(found) == 1:
             return found[0]
+        unknown, unknown_near, ambiguous = _REF_MESSAGES.get(what, _REF_MESSAGES[""])
         if found:
-            both = " or ".join(f"'{i}'" for i in found)
-            self.error(kp, f"'{text}' could be the {what} {both}; write the id of the one you mean")
+            first, second = "', '".join(found[:-1]), found[-1]
+            self.error(kp, _(ambiguous).format(value=text, what=what, first=first, second=second))
             return None
-        self.error(kp, f"unknown {what} '{text}':{suggest(text, known)} Known {what}s: {listing(known)}")
+        close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
+        message = _(unknown_near) if close else _(unknown)
+        self.error(
+            kp, message.format(value=text, what=what, close=close[0] if close else "", known=listing(known))
+        )
         return None
 
     def refs(self, kp: KeyPath, value: Any, known: Mapping[str, Any], what: str) -> tuple[str, ...]:
@@ -251,22 +304,91 @@ class Checker:
                 parsed = dt.datetime.fromisoformat(text)
             except ValueError as e:
                 if re.match(r"^\d{4}-\d{2}-\d{2}", text) and "range" in str(e):
-                    self.error(kp, f"'{name}' is not a real date: {value} ({e}); check the day and month")
+                    self.error(
+                        kp,
+                        _("'{name}' is not a real date: {value} ({reason}); check the day and month").format(
+                            name=name, value=value, reason=_date_reason(e)
+                        ),
+                    )
                     return None
             else:
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
             try:
                 dutch = lenient.dutch_date(value)
             except lenient.NotARealDate as e:
-                self.error(kp, f"'{name}' is not a real date: {value.strip()} ({e}); check the day and month "
-                           "(the day comes first)")  # fmt: skip
+                message = _(
+                    "'{name}' is not a real date: {value} ({reason}); check the day and month "
+                    "(the day comes first)"
+                )
+                self.error(kp, message.format(name=name, value=value.strip(), reason=_date_reason(e)))
                 return None
             if dutch is not None:
                 day, at = dutch
                 return dt.datetime.combine(day, at or dt.time(), tzinfo=tz)
-        self.error(
-            kp,
-            f"'{name}' should be a date like 10-12-2026 or a date and time like 10-12-2026 19:30, "
-            f"not {value!r}",
+        message = _(
+            "'{name}' should be a date like 10-12-2026 or a date and time like 10-12-2026 19:30, "
+            "not {value!r}"
         )
+        self.error(kp, message.format(name=name, value=value))
         return None
+
+
+# Why a date is not a real one, in the words of Python's datetime (English) and in the reader's.
+_DATE_REASONS = {
+    "day is out of range for month": N_("day is out of range for month"),
+    "month must be in 1..12": N_("month must be in 1..12"),
+    "hour must be in 0..23": N_("hour must be in 0..23"),
+    "minute must be in 0..59": N_("minute must be in 0..59"),
+}
+
+
+def _date_reason(error: Exception) -> str:
+    reason = str(error)
+    known = _DATE_REASONS.get(reason)
+    return _(known) if known else reason
+
+
+# What an unknown id is called, by the list it should be in: (unknown, unknown with a near miss, more than
+# one id matches). One whole sentence each, since the Dutch words for them differ in gender.
+_REF_MESSAGES: dict[str, tuple[str, str, str]] = {
+    "partner": (
+        N_("unknown partner '{value}': Known partners: {known}"),
+        N_("unknown partner '{value}': did you mean '{close}'? Known partners: {known}"),
+        N_("'{value}' could be the partner '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "theme": (
+        N_("unknown theme '{value}': Known themes: {known}"),
+        N_("unknown theme '{value}': did you mean '{close}'? Known themes: {known}"),
+        N_("'{value}' could be the theme '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "kind": (
+        N_("unknown kind '{value}': Known kinds: {known}"),
+        N_("unknown kind '{value}': did you mean '{close}'? Known kinds: {known}"),
+        N_("'{value}' could be the kind '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "province": (
+        N_("unknown province '{value}': Known provinces: {known}"),
+        N_("unknown province '{value}': did you mean '{close}'? Known provinces: {known}"),
+        N_("'{value}' could be the province '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "horizon": (
+        N_("unknown horizon '{value}': Known horizons: {known}"),
+        N_("unknown horizon '{value}': did you mean '{close}'? Known horizons: {known}"),
+        N_("'{value}' could be the horizon '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "section": (
+        N_("unknown section '{value}': Known sections: {known}"),
+        N_("unknown section '{value}': did you mean '{close}'? Known sections: {known}"),
+        N_("'{value}' could be the section '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "sector": (
+        N_("unknown sector '{value}': Known sectors: {known}"),
+        N_("unknown sector '{value}': did you mean '{close}'? Known sectors: {known}"),
+        N_("'{value}' could be the sector '{first}' or '{second}'; write the id of the one you mean"),
+    ),
+    "": (  # a list without messages of its own: English only
+        "unknown {what} '{value}': Known: {known}",
+        "unknown {what} '{value}': did you mean '{close}'? Known: {known}",
+        "'{value}' could be the {what} '{first}' or '{second}'; write the id of the one you mean",
+    ),
+}

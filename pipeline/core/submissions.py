@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, Problem
+from pipeline.core.i18n import _
 from pipeline.core.models import Contact, Image, Submission
 from pipeline.core.plain import TextAt, check_texts, vocabulary
 from pipeline.core.schema import Checker
@@ -37,13 +38,13 @@ def check_submission_doc(
     c = Checker(doc)
     tax = config.taxonomy
     tz = config.settings.timezone
-    s = c.mapping((), doc.data, FIELDS, REQUIRED, "a submission")
+    s = c.mapping((), doc.data, FIELDS, REQUIRED, _("a submission"))
     if s is None:
         return None, c.problems
     partner = c.ref(("partner",), s.get("partner"), config.partners, "partner")
     title = c.text(("title",), s.get("title"), max_len=TITLE_MAX)
     if title and ("<" in title and ">" in title):
-        c.error(("title",), "the title is plain text; remove the HTML tags")
+        c.error(("title",), _("the title is plain text; remove the HTML tags"))
     summary = c.text(("summary",), s.get("summary"), max_len=SUMMARY_MAX)
     url = c.url(("url",), s.get("url"))
     kind = c.ref(("kind",), s.get("kind"), tax.kinds, "kind")
@@ -52,30 +53,33 @@ def check_submission_doc(
     if not provinces and partner:
         provinces = (config.partners[partner].province,)
     if NATIONWIDE in provinces and len(provinces) > 1:
-        c.error(("provinces",), f"'{NATIONWIDE}' already covers every province; list either it or provinces")
+        message = _("'{nationwide}' already covers every province; list either it or provinces")
+        c.error(("provinces",), message.format(nationwide=NATIONWIDE))
     published = c.when(("published",), s.get("published"), tz)
     if published is not None and now is not None:
         today = (now if now.tzinfo else now.replace(tzinfo=tz)).astimezone(tz).date()
         day = published.astimezone(tz).date()
         if day > today:
-            c.warn(("published",), f"'published' is {day}, after today ({today}); check the date and year")
+            message = _("'published' is {day}, after today ({today}); check the date and year")
+            c.warn(("published",), message.format(day=day, today=today))
     starts = c.when(("starts",), s.get("starts"), tz)
     ends = c.when(("ends",), s.get("ends"), tz)
     location = c.text(("location",), s.get("location"), max_len=200)
     if kind == "event":
         if "starts" not in s:
-            c.error((), "'starts' is missing; an event needs the date and time it starts")
+            c.error((), _("'starts' is missing; an event needs the date and time it starts"))
         if not location:
-            c.error((), "'location' is missing; an event needs a place (or 'online')")
+            c.error((), _("'location' is missing; an event needs a place (or 'online')"))
     elif "starts" in s or "ends" in s:
         c.error(
             ("starts",) if "starts" in s else ("ends",),
-            "'starts' and 'ends' are for events; set 'kind: event'",
+            _("'starts' and 'ends' are for events; set 'kind: event'"),
         )
     if starts and ends and ends <= starts:
-        c.error(("ends",), f"'ends' ({ends:%Y-%m-%d %H:%M}) is not after 'starts' ({starts:%Y-%m-%d %H:%M})")
+        message = _("'ends' ({ends}) is not after 'starts' ({starts})")
+        c.error(("ends",), message.format(ends=f"{ends:%Y-%m-%d %H:%M}", starts=f"{starts:%Y-%m-%d %H:%M}"))
     if ends and not starts:
-        c.error(("ends",), "'ends' without 'starts'; add when the event starts")
+        c.error(("ends",), _("'ends' without 'starts'; add when the event starts"))
 
     image = None
     if s.get("image") is not None:
@@ -87,12 +91,14 @@ def check_submission_doc(
             consent = c.boolean((*kp, "consent"), im.get("consent"))
             missing = Image(img_url or "", alt, consent).missing()
             if "alt text" in missing:
-                c.error(kp, "the image needs 'alt': a short description for readers who cannot see it")
+                c.error(kp, _("the image needs 'alt': a short description for readers who cannot see it"))
             if "consent" in missing:
                 c.warn(
                     kp,
-                    "the image has no 'consent: true', so it will not be published; add it once everyone "
-                    "recognisable in it (for children: their parents) agreed",
+                    _(
+                        "the image has no 'consent: true', so it will not be published; add it once everyone "
+                        "recognisable in it (for children: their parents) agreed"
+                    ),
                 )
             if img_url:
                 image = Image(img_url, alt, consent)
@@ -103,7 +109,7 @@ def check_submission_doc(
         if tax.horizons:
             horizon = c.ref(("horizon",), s["horizon"], tax.horizons, "horizon")
         else:
-            c.error(("horizon",), "this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
+            c.error(("horizon",), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'"))
     contact = None
     if s.get("contact") is not None:
         cm = c.mapping(("contact",), s["contact"], ("name", "email"), (), "'contact'")

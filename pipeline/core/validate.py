@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.core.config import CONFIG_FILE, Config, check_config
 from pipeline.core.errors import Problem, display_path
+from pipeline.core.i18n import _
 from pipeline.core.issues import check_issue_file
 from pipeline.core.monitoring import FOLDER as MONITORING
 from pipeline.core.monitoring import progress_files, read_monitoring
@@ -89,7 +90,7 @@ def _validate(root: Path, paths: list[Path] | None, now: dt.datetime | None) -> 
     if config is None:
         if paths and not wants_config:
             report.problems.append(
-                Problem(config_shown, None, "fix sources.yaml first: submissions are checked against it")
+                Problem(config_shown, None, _("fix sources.yaml first: submissions are checked against it"))
             )
         return report
     targets = [p for p in (paths or default_paths(config)) if _kind(p, root) != "config"]
@@ -107,9 +108,9 @@ def _validate(root: Path, paths: list[Path] | None, now: dt.datetime | None) -> 
             continue  # below, together: one partner's files must not overlap
         report.checked.append(shown)
         if kind == "issue":
-            _, found = check_issue_file(path, config, shown)
+            found = check_issue_file(path, config, shown)[1]
         else:
-            _, found = check_submission_file(path, config, shown, plain=True, now=now)
+            found = check_submission_file(path, config, shown, plain=True, now=now)[1]
         report.problems.extend(found)
     if progress:
         monitoring = read_monitoring(config, progress)

@@ -28,6 +28,7 @@ from pipeline.core.files import (
     outside_reason,
     read_regular,
 )
+from pipeline.core.i18n import _, ngettext
 
 MAX_BYTES = 1_000_000  # a story is a few kilobytes; sources.yaml of 300 partners is ~100 kB
 
@@ -74,7 +75,7 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None,
                 None,
-                "YAML aliases (*name) are not allowed; write the value out in full",
+                _("YAML aliases (*name) are not allowed; write the value out in full"),
                 event.start_mark,
             )
         return super().compose_node(parent, index)
@@ -105,7 +106,13 @@ def _walk(doc: YamlDoc, node: Node, kp: KeyPath, problems: list[Problem]) -> Non
             line = key_node.start_mark.line + 1
             if key in seen:
                 problems.append(
-                    Problem(doc.path, line, f"'{key}' appears twice (first on line {seen[key]}); keep one")
+                    Problem(
+                        doc.path,
+                        line,
+                        _("'{key}' appears twice (first on line {first}); keep one").format(
+                            key=key, first=seen[key]
+                        ),
+                    )
                 )
             seen[key] = line
             doc.lines[(*kp, key)] = line
@@ -161,15 +168,17 @@ def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDo
         return InputInvalid([Problem(path, line, message)])
 
     if len(text) > max_bytes:
-        raise fail(f"file is {len(text):,} bytes, over the limit of {max_bytes:,}; is this the right file?")
+        message = _("file is {size} bytes, over the limit of {limit}; is this the right file?")
+        raise fail(message.format(size=f"{len(text):,}", limit=f"{max_bytes:,}"))
     if isinstance(text, bytes):
         raw = text
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
-            hint = "save the file as UTF-8 (in most editors: Save As, encoding UTF-8)"
-            raise fail(f"not UTF-8 text; {hint}", line) from None
+            raise fail(
+                _("not UTF-8 text; save the file as UTF-8 (in most editors: Save As, encoding UTF-8)"), line
+            ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     fast = _compose_fast(text)
@@ -177,16 +186,18 @@ def parse(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> YamlDo
     if not nodes or (
         isinstance(nodes[0], ScalarNode) and nodes[0].value == "" and nodes[0].tag.endswith("null")
     ):
-        raise fail("file is empty; see docs/formats.md for an example")
+        raise fail(_("file is empty; see docs/formats.md for an example"))
     node = nodes[0]
     try:
         constructor = _Constructor("")
         data = constructor.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise fail(f"not valid YAML: {e.problem}", mark.line + 1 if mark else None) from None
+        raise fail(
+            _("not valid YAML: {reason}").format(reason=e.problem), mark.line + 1 if mark else None
+        ) from None
     except (ValueError, TypeError) as e:  # e.g. an impossible date such as 2026-02-30
-        raise fail(f"a value cannot be read: {e}") from None
+        raise fail(_("a value cannot be read: {reason}").format(reason=e)) from None
     doc = YamlDoc(path, data, source=text)
     problems: list[Problem] = []
     _walk(doc, node, (), problems)
@@ -207,7 +218,7 @@ def _compose(text: str, fail: Callable[..., InputInvalid]) -> list[Node]:
                 nodes.append(node)
             if len(nodes) > 1:
                 raise fail(
-                    "holds more than one YAML document ('---'); put one story in each file",
+                    _("holds more than one YAML document ('---'); put one story in each file"),
                     nodes[1].start_mark.line + 1,
                 )
     except yaml.MarkedYAMLError as e:
@@ -217,22 +228,28 @@ def _compose(text: str, fail: Callable[..., InputInvalid]) -> list[Node]:
         misplaced = _misindented(text, at) if at and "\t" not in text else None
         if misplaced is not None:
             at, message = misplaced
+        elif "mapping values are not allowed" in reason:
+            message = _(
+                "not valid YAML: {reason}; a value containing ': ' must be put in quotes "
+                "(the rest of the file is checked once this is fixed)"
+            ).format(reason=reason)
+        elif "found character '\\t'" in reason or "tab" in reason:
+            message = _(
+                "not valid YAML: {reason}; indent with spaces, not tabs "
+                "(the rest of the file is checked once this is fixed)"
+            ).format(reason=reason)
         else:
-            hint = ""
-            if "mapping values are not allowed" in reason:
-                hint = "; a value containing ': ' must be put in quotes"
-            elif "found character '\\t'" in reason or "tab" in reason:
-                hint = "; indent with spaces, not tabs"
-            message = f"not valid YAML: {reason}{hint}"
-        raise fail(f"{message} {REST_LATER}", at) from None
+            message = _(
+                "not valid YAML: {reason} (the rest of the file is checked once this is fixed)"
+            ).format(reason=reason)
+        raise fail(message, at) from None
     except yaml.YAMLError as e:
-        raise fail(f"not valid YAML: {e}") from None
+        raise fail(_("not valid YAML: {reason}").format(reason=e)) from None
     finally:
         loader.dispose()
     return nodes
 
 
-REST_LATER = "(the rest of the file is checked once this is fixed)"
 _KEY = r"[^\s#'\"{\[-][^:#]*?|'[^']*'|\"[^\"]*\""  # a plain key, or one in quotes
 _KEY_LINE = re.compile(rf"^(?P<indent> *)(?P<dash>- +)?(?P<key>{_KEY}):(?: |$)")
 
@@ -263,9 +280,15 @@ def _misindented(text: str, at: int) -> tuple[int, str] | None:
             break
     first = min(keys, default=None)
     if first is not None and keys[first][0] > 0 and keys[first][2] is None:
-        column, key, _ = keys[first]
-        where = f"line {first} starts with {_spaces(column)}"
-        return first, f"{where}: start '{key}:' at the beginning of the line"
+        column, key, _dash = keys[first]
+        message = ngettext(
+            "line {line} starts with a space: start '{key}:' at the beginning of the line "
+            "(the rest of the file is checked once this is fixed)",
+            "line {line} starts with {n} spaces: start '{key}:' at the beginning of the line "
+            "(the rest of the file is checked once this is fixed)",
+            column,
+        )
+        return first, message.format(line=first, n=column, key=key)
     if at not in keys:
         return None
     column, key, dash = keys[at]
@@ -276,10 +299,11 @@ def _misindented(text: str, at: int) -> tuple[int, str] | None:
         items = [n for n in above if keys[n][2] is not None]
         if items and keys[items[-1]][2] != dash:
             other = items[-1]
-            return at, (
-                f"line {at} is indented differently from the lines above it: start its '-' at the same "
-                f"place as the '-' on line {other}"
+            message = _(
+                "line {line} is indented differently from the lines above it: start its '-' at the same "
+                "place as the '-' on line {other} (the rest of the file is checked once this is fixed)"
             )
+            return at, message.format(line=at, other=other)
         return None
     previous = above[-1]
     if keys[previous][0] == column:
@@ -287,15 +311,12 @@ def _misindented(text: str, at: int) -> tuple[int, str] | None:
     opened = text.splitlines()[previous - 1].rstrip().endswith(":")  # a key whose value follows below
     if opened and column > keys[previous][0]:
         return None
-    _, other_key, _ = keys[previous]
-    return at, (
-        f"line {at} is indented differently from the lines above it: start '{key}:' at the same place as "
-        f"'{other_key}:' on line {previous}"
+    other_key = keys[previous][1]
+    message = _(
+        "line {line} is indented differently from the lines above it: start '{key}:' at the same place as "
+        "'{other_key}:' on line {other} (the rest of the file is checked once this is fixed)"
     )
-
-
-def _spaces(n: int) -> str:
-    return "a space" if n == 1 else f"{n} spaces"
+    return at, message.format(line=at, key=key, other_key=other_key, other=previous)
 
 
 def load(
@@ -315,13 +336,15 @@ def load(
                 raise InputInvalid([Problem(shown, None, outside_reason(real))])
         raw = read_regular(path, max_bytes)
     except FileNotFoundError:
-        raise InputInvalid([Problem(shown, None, "file not found")]) from None
+        raise InputInvalid([Problem(shown, None, _("file not found"))]) from None
     except TooLarge:
         raise InputInvalid([Problem(shown, None, _too_large(path, max_bytes))]) from None
     except NotReadable as e:
         raise InputInvalid([Problem(shown, None, str(e))]) from None
     except OSError as e:
-        raise InputInvalid([Problem(shown, None, f"cannot be read: {e.strerror}")]) from None
+        raise InputInvalid(
+            [Problem(shown, None, _("cannot be read: {reason}").format(reason=e.strerror))]
+        ) from None
     return parse(raw, shown, max_bytes=max_bytes)
 
 
@@ -331,5 +354,7 @@ def _too_large(path: Path, max_bytes: int) -> str:
     except OSError:
         size = 0
     if size > max_bytes:  # the size on disk, when it says so (a file that grew while read does not)
-        return f"file is {size:,} bytes, over the limit of {max_bytes:,}"
-    return f"file is over the limit of {max_bytes:,} bytes"
+        return _("file is {size} bytes, over the limit of {limit}").format(
+            size=f"{size:,}", limit=f"{max_bytes:,}"
+        )
+    return _("file is over the limit of {limit} bytes").format(limit=f"{max_bytes:,}")
