@@ -64,22 +64,29 @@ def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root:
     claimed: list[tuple[int, list[tuple[str, str | None]]]] = []
     lock = threading.Lock()
 
+    errors: list[Exception] = []
+
     def sender() -> None:
-        with Store(config.settings.database) as store:
-            while True:
-                batch, rows = store.claim_batch("2026-12", 7, NOW)
-                if not rows:
-                    return
-                with lock:
-                    claimed.append((batch, rows))
+        try:
+            with Store(config.settings.database) as store:
+                while True:
+                    batch, rows = store.claim_batch("2026-12", 7, NOW)
+                    if not rows:
+                        return
+                    with lock:
+                        claimed.append((batch, rows))
+        except Exception as e:  # a claim that failed (two took one request number) fails the test
+            errors.append(e)
 
     threads = [threading.Thread(target=sender) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not errors
     emails = [e for _, rows in claimed for e, _ in rows]
     assert len(emails) == 2000 and len(set(emails)) == 2000
+    assert max(len(rows) for _, rows in claimed) == 7  # a claim takes its size, no more
     batches = [b for b, _ in claimed]
     assert sorted(batches) == list(range(1, len(batches) + 1))  # each request number once
 

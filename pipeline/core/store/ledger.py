@@ -408,11 +408,14 @@ class Ledger:
                     (f"batch:{issue_id}",),
                 ))  # fmt: skip
                 rows = db.execute(
-                    f"UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
-                    f" WHERE issue = ? AND state = '{PENDING}' AND seq IN (SELECT seq FROM deliveries"
-                    f" WHERE issue = ? AND state = '{PENDING}' ORDER BY seq LIMIT ?{skip_locked})"
+                    # The pick is materialized first: PostgreSQL would otherwise run the subquery
+                    # again per row (and its LIMIT with it).
+                    f"WITH picked AS MATERIALIZED (SELECT seq FROM deliveries WHERE issue = ?"
+                    f" AND state = '{PENDING}' ORDER BY seq LIMIT ?{skip_locked})"
+                    f" UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
+                    f" WHERE issue = ? AND state = '{PENDING}' AND seq IN (SELECT seq FROM picked)"
                     " RETURNING seq, email, name",
-                    (batch, at, issue_id, issue_id, size),
+                    (issue_id, size, batch, at, issue_id),
                 ).fetchall()
                 if not rows:
                     raise _NothingPending
