@@ -54,7 +54,7 @@ from pipeline.core.config import Config, Settings
 from pipeline.core.errors import PipelineError, Problem
 from pipeline.core.i18n import N_, _
 from pipeline.core.issues import Issue
-from pipeline.core.locking import exclusive
+from pipeline.core.locking import job_lock
 from pipeline.core.models import AttemptState, DeliveryState, IssueState, Prepared, Rendered, RequestState
 from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import (
@@ -339,14 +339,10 @@ def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_o
     return OutboxTransport(Outbox(config.root / "outbox"), "outbox/")
 
 
-def _send_lock(config: Config, issue_id: str) -> Path:
-    return config.settings.state.parent / "locks" / f"send-{issue_id}.lock"
-
-
 @contextmanager
 def send_lock(config: Config, issue_id: str) -> Iterator[None]:
     """The one-send-at-a-time lock for an issue (``newsletter run`` and ``cancel`` take it too)."""
-    with exclusive(_send_lock(config, issue_id), _("a send of issue {issue}").format(issue=issue_id)):
+    with job_lock(config.settings, f"send-{issue_id}", _("a send of issue {issue}").format(issue=issue_id)):
         yield
 
 

@@ -163,7 +163,7 @@ def _collect(config: Config, echo: Echo, clock: Clock) -> None:
     from pipeline.collect import collect
     from pipeline.core.store import Store
 
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         summary = collect(config, store, now=clock())
         demo_items = store.items()
     duplicates = [i for i in demo_items if i.url.endswith("/nieuws/fietsplan")]
@@ -178,7 +178,7 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
     from pipeline.core.issues import issue_path
     from pipeline.core.store import Store
 
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         path = curate.draft(config, store, ISSUE, now=clock()).path
         text = path.read_text(encoding="utf-8")
         n = len(re.findall(r"^ +- item: ", text, re.M))
@@ -235,7 +235,7 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clo
     from pipeline.run import run as cron_run
 
     env: Mapping[str, str] = {}  # no SENDGRID_API_KEY: everything goes to the outbox
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         prepared = prepare(config, store, load_issue(config, ISSUE))
     test = send_test(config, prepared.rendered, ["redactie@example.org"], open_transport(config, env))
     echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/test/")
@@ -264,7 +264,7 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
 
     # The archive shows an issue once it went out (until then it can be recalled): publish after it.
     later = GOES_OUT + dt.timedelta(minutes=5)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         site = build_site(config, store, now=later.astimezone(dt.UTC))
     written = write_site(site, site_folder(config))
     echo(
@@ -287,7 +287,7 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
     from pipeline.render import add_utm
 
     now = clock().astimezone(dt.UTC)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         counts, _problems = audience.import_list(
             config, store, config.root / "subscribers.csv", "demo: voorbeeldadressen", now
         )
@@ -338,7 +338,7 @@ def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     from pipeline.report import build_report, default_period, write_report
 
     start, end = default_period(DEMO_NOW.date())
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         report = build_report(config, store, start=start, end=end)
     paths = write_report(config, report, root / "build" / "report")
     t = report.totals

@@ -27,7 +27,7 @@ from pipeline.core import i18n
 from pipeline.core.config import Config, Partner
 from pipeline.core.errors import Problem
 from pipeline.core.i18n import _
-from pipeline.core.locking import exclusive
+from pipeline.core.locking import job_lock
 from pipeline.core.monitoring import Monitoring, Period, file_name, read_monitoring, skeleton
 from pipeline.core.outbox import Outbox, messages
 from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
@@ -93,10 +93,6 @@ class Result:
 def folder(period: Period) -> str:
     """The outbox folder of a period's reminders: ``monitor-2026``."""
     return f"monitor-{period}"
-
-
-def _lock(config: Config, period: Period) -> Path:
-    return config.settings.state.parent / "locks" / f"remind-{period}.lock"
 
 
 def plan(
@@ -192,7 +188,9 @@ def remind(
 ) -> Result:
     """Send the reminders the plan says are due; every one recorded before and after it goes."""
     clock = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
-    with exclusive(_lock(config, period), _("a reminder run for {period}").format(period=period)):
+    with job_lock(
+        config.settings, f"remind-{period}", _("a reminder run for {period}").format(period=period)
+    ):
         lost = store.reminders_left_sending(str(period), clock())
         monitoring = read_monitoring(config)
         the_plan = plan(config, store, period, again=again, env=env, monitoring=monitoring)

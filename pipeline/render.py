@@ -503,9 +503,8 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:
     """``newsletter render``: prepare the issue from the state database and write the build files."""
-    state = config.settings.state
-    if state.exists():
-        with Store(state) as store:
+    if config.settings.has_state():
+        with Store(config.settings.database) as store:
             prepared = prepare(config, store, issue)
     else:
         prepared = prepare(config, None, issue)

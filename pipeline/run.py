@@ -44,7 +44,7 @@ from pipeline.core.approval import approval_state, mark_recalled
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
 from pipeline.core.issues import Issue, check_issue_file
-from pipeline.core.locking import exclusive
+from pipeline.core.locking import job_lock
 from pipeline.core.models import DeliveryState, IssueState
 from pipeline.core.store import Store
 from pipeline.core.tokens import list_headers
@@ -119,7 +119,7 @@ def send(
     def notice(line: str) -> None:
         log("warning", "send-notice", f"issue {issue.id}: {line}", {"issue": issue.id})
 
-    with Store(config.settings.state) as store, deliver.send_lock(config, issue.id):
+    with Store(config.settings.database) as store, deliver.send_lock(config, issue.id):
         started = store.sent_issue(issue.id) is not None
         prepared = None if started else render.prepare(config, store, issue)
         report = deliver.send_list(
@@ -145,7 +145,7 @@ def send(
 def recall(config: Config, issue: Issue, *, env: Mapping[str, str]) -> deliver.RecallReport:
     """``newsletter cancel``: recall the issue at SendGrid and mark its file; the approval no longer holds."""
     transport = deliver.open_transport(config, env)
-    with Store(config.settings.state) as store, deliver.send_lock(config, issue.id):
+    with Store(config.settings.database) as store, deliver.send_lock(config, issue.id):
         done = deliver.recall(config, store, issue, transport)
     mark_recalled(config, issue.id)
     return done
@@ -200,7 +200,7 @@ class RunResult:
 
 
 def run_lock(config: Config) -> Any:
-    return exclusive(config.settings.state.parent / "locks" / "run.lock", "another 'newsletter run'")
+    return job_lock(config.settings, "run", "another 'newsletter run'")
 
 
 def _issues(config: Config, log: Log) -> list[Issue]:
@@ -296,9 +296,9 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
     clock = clock_from(now)
     with run_lock(config):
         summary = None
-        with _guarded(log) as failure, Store(config.settings.state) as store:
+        with _guarded(log) as failure, Store(config.settings.database) as store:
             summary = _collect(config, store, now, log)
-        with Store(config.settings.state) as store:
+        with Store(config.settings.database) as store:
             due = due_issues(config, store, now, log)
         outcomes = []
         for issue, state in due:

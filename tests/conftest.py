@@ -17,7 +17,10 @@ from click.testing import CliRunner, Result
 
 from pipeline.core import i18n
 
-pytest_plugins = ["sendgrid_mock"]  # the local SendGrid: Prism on SendGrid's spec, behind a recording proxy
+pytest_plugins = [
+    "sendgrid_mock",
+    "postgres",
+]  # the local SendGrid (Prism behind a recording proxy); PostgreSQL
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "pipeline" / "demo_instance"

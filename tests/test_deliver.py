@@ -142,7 +142,7 @@ def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path) -> No
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
         list_send(config, store, rendered(), outbox_transport(config), batch_size=2)
-        with store.transaction() as db:  # as if the first run had stopped after two subscribers
+        with store.db.transaction() as db:  # as if the first run had stopped after two subscribers
             db.execute("UPDATE deliveries SET state='pending', batch=NULL WHERE issue='2026-12' AND seq > 2")
             db.execute("UPDATE sent_issues SET completed_at=NULL")
         changed = Rendered("2026-12", "Ander onderwerp", "", "<p>anders</p>", "anders", "web")

@@ -60,7 +60,7 @@ from pipeline.core.store import Store
 config = load_config(Path(sys.argv[1]))
 transport = open_transport(config, policy=RetryPolicy(attempts=4, base=0.01, timeout=2, settle=1.0))
 rendered = Rendered("2026-12", "Onderwerp", "", "<p>Beste %naam%</p>", "Beste %naam%", "<p>web</p>")
-with send_lock(config, "2026-12"), Store(config.settings.state) as store:
+with send_lock(config, "2026-12"), Store(config.settings.database) as store:
     report = list_send(config, store, rendered, transport, batch_size=int(sys.argv[2]))
 print(dict(report.counts), report.sent_now, report.repaired, report.stopped)
 """
@@ -467,4 +467,61 @@ def test_two_overlapping_sends_deliver_once(demo_root: Path, sendgrid: MockProxy
     assert len(busy) <= 1
     received = sendgrid.received()
     received.pop("redactie@example.org", None)
+    assert len(received) == 3000 and set(received.values()) == {1}
+
+
+def test_two_hosts_sharing_postgresql_killed_at_random_deliver_once_nobody_unknown(
+    tmp_path: Path, postgres: object, sendgrid: MockProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checkouts of one instance ("two hosts") on one PostgreSQL send the same issue at the same
+    time, each SIGKILLed at random moments, again and again; then both finish. The send lock is the
+    database's (an advisory lock), so only one sends at a time wherever it runs, and the one that
+    comes after a kill repairs what the killed one left in doubt."""
+    import shutil
+
+    from conftest import DEMO
+    from postgres import Cluster
+
+    assert isinstance(postgres, Cluster)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", postgres.new_database())
+    hosts = []
+    for name in ("host-a", "host-b"):
+        root = tmp_path / name
+        shutil.copytree(DEMO, root)
+        write_subscribers(root, 3000)
+        hosts.append(root)
+    tests = str(Path(__file__).resolve().parent)
+    full = {**os.environ, "SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
+    full["PYTHONPATH"] = os.pathsep.join([str(Path(tests).parent), tests])
+    sendgrid.hook = latency
+    rng = random.Random(23)
+
+    def start(root: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(root), str(BATCH)], env=full, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    kills = 0
+    for _round in range(8):
+        running = [start(root) for root in hosts]
+        time.sleep(rng.uniform(0.3, 2.5))
+        victim = running[rng.randrange(2)]
+        if victim.poll() is None:
+            victim.send_signal(signal.SIGKILL)
+            kills += 1
+        for p in running:
+            p.communicate(timeout=120)
+    assert kills >= 4
+    outputs = []
+    for _ in range(6):  # then both go on, unkilled, until the send is complete
+        finals = [start(root) for root in hosts]
+        outputs = [p.communicate(timeout=180) for p in finals]
+        with Store(load_config(hosts[0]).settings.database) as store:
+            if store.sent_issue("2026-12") and store.sent_issue("2026-12").completed:  # type: ignore[union-attr]
+                break
+    with Store(load_config(hosts[0]).settings.database) as store:
+        counts = store.delivery_counts("2026-12")
+    assert counts["accepted"] == 3000 and counts["unknown"] == 0, (counts, outputs)
+    received = sendgrid.received()
     assert len(received) == 3000 and set(received.values()) == {1}

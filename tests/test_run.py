@@ -149,7 +149,7 @@ def test_a_failed_write_during_collect_loses_no_other_source_and_the_due_issue_s
     damaged page or a full disk would). The run used to end there, before sending anything."""
     approved_issue(demo_root, "2026-12", "2026-12-10 09:00")
     config = load_config(demo_root)
-    with Store(config.settings.state) as store, store.transaction() as db:
+    with Store(config.settings.state) as store, store.db.transaction() as db:
         db.execute(
             "CREATE TRIGGER broken BEFORE INSERT ON items WHEN NEW.source = 'jgz-fryslan'"
             " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"

@@ -24,10 +24,7 @@ import datetime as dt
 import logging
 import os
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import audience
@@ -45,26 +42,7 @@ WEBHOOK = "/webhooks/sendgrid"
 log = logging.getLogger("newsletter.serve")
 
 
-@dataclass
-class Limiter:
-    """At most ``limit`` events per key in a sliding window (per client address; kept in memory)."""
-
-    limit: int
-    window: float
-    seen: dict[str, deque[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, key: str, now: float) -> bool:
-        with self.lock:
-            times = self.seen.setdefault(key, deque())
-            while times and now - times[0] > self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return False
-            times.append(now)
-            if len(self.seen) > 100_000:  # a flood of distinct clients: forget the oldest
-                self.seen.pop(next(iter(self.seen)))
-            return True
+HOUR = dt.timedelta(hours=1)  # the window of the sign-ups per client
 
 
 def client_of(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
@@ -129,7 +107,6 @@ def create(
 
     env = os.environ if env is None else env
     s = config.settings
-    per_client = Limiter(s.signup.per_client_per_hour, 3600)
     pages = Pages(config)
     style = pages.text("style.css")  # rendered once; a broken template stops the start, not a request
     pages.form({}, {}, audience.FORM, 200)
@@ -139,6 +116,11 @@ def create(
     # (up to 100 ms a time) where a lock hands over at once. Other processes (cron's run) still
     # wait on SQLite's own lock.
     writing = threading.Lock()
+
+    def allowed(client: str) -> bool:
+        # Counted in the state database: every web host sharing it counts the same sign-ups.
+        with writing, Store(s.database) as store:
+            return store.allow(f"signup:{client}", s.signup.per_client_per_hour, HOUR, clock())
 
     def show_form(request: Request) -> Response:
         return pages.form({}, {}, audience.FORM, 200)
@@ -156,12 +138,12 @@ def create(
             return pages.form(read.values, read.errors, read.values.get("form") or audience.FORM, 400)
         thanks = pages.page("thanks.html", "Kijk in je mailbox")
         client = client_of(request.scope, request.headers)
-        if read.bot or not per_client.allow(client, time.monotonic()):
+        if read.bot or not await run_in_threadpool(allowed, client):
             return thanks  # the same answer: a robot or a flood learns nothing
         person = read.person
 
         def work() -> None:
-            with writing, Store(s.state) as store:
+            with writing, Store(s.database) as store:
                 done = audience.signup(config, store, person, clock())
             if done.token:
                 mail(person.email, done.token, public_url)
@@ -186,7 +168,7 @@ def create(
         token = (await form(request)).get("token", "")
 
         def work() -> str:
-            with writing, Store(s.state) as store:
+            with writing, Store(s.database) as store:
                 return audience.confirm(store, token, clock())
 
         outcome = await run_in_threadpool(work)
@@ -208,7 +190,7 @@ def create(
             return JSONResponse({"error": e.message}, status_code=e.status)
 
         def work() -> audience.Applied:
-            with writing, Store(s.state) as store:
+            with writing, Store(s.database) as store:
                 return audience.apply_events(store, events, clock())
 
         done = await run_in_threadpool(work)

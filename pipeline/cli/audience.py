@@ -43,7 +43,7 @@ def serve(
     from pipeline.core import web
 
     config = ctx.config
-    with Store(config.settings.state):
+    with Store(config.settings.database):
         pass  # the state database exists and is migrated before the first request
     sock = web.bind(host, port)
     here = web.address(sock)
@@ -83,7 +83,7 @@ def subscribers(click_ctx: click.Context) -> None:
         return
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         counts = store.subscriber_counts()
     if not counts:
         click.echo("No subscribers in the state database; sends use the CSV list (newsletter.subscribers).")
@@ -111,7 +111,7 @@ def import_command(ctx: Context, file: Path, basis: str) -> None:
     """
     from pipeline.audience import import_list
 
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         counts, problems = import_list(ctx.config, store, file, basis, dt.datetime.now(dt.UTC))
     for p in problems:
         click.echo(str(p), err=True)
@@ -135,7 +135,7 @@ def export_command(ctx: Context) -> None:
     # Row by row to standard output: the list can be long.
     writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         for row in export_rows(store, ctx.config.settings.timezone):
             writer.writerow(
                 {k: spreadsheet_safe(v) if k in ("name", "organisation") else v for k, v in row.items()}

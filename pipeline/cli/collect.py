@@ -58,7 +58,7 @@ def collect(ctx: Context, only: str | None) -> None:
 
     config = ctx.config
     total = planned_sources(config, only)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         if sys.stderr.isatty() and total > 1:
             with click.progressbar(length=total, label="Collecting", file=sys.stderr) as bar:
 
@@ -126,9 +126,9 @@ def items(
         if value is not None and value not in known:
             raise NotFound(f"unknown {what} '{value}'", f"use one of: {', '.join(known)}")
     start = parse_when(since, tz, "--since", "a date like 2026-11-01") if since else None
-    if not config.settings.state.exists():
+    if not config.settings.has_state():
         raise NotFound("nothing collected yet (no state database)", "run 'newsletter collect' first")
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         found = store.items(since=start, partner=partner, theme=theme, kind=kind, limit=limit)
     rows = [item_row(i, tz) for i in found]
     if fmt == "json":

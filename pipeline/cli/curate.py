@@ -41,7 +41,7 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
     start = (
         parse_when(since, config.settings.timezone, "--since", "a date like 2026-11-01") if since else None
     )
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
         result = curate.draft(config, store, issue_id, since=start, refresh=refresh)
     items, runners = _counts(ctx, issue_id)
@@ -75,7 +75,7 @@ def check(ctx: Context, issue_id: str, links: bool) -> None:
     """
     from pipeline import run  # the checks that combine stages live beside the order of the stages
 
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         _issue, problems = run.check(ctx.config, store, issue_id, links=links)
     for p in problems:
         click.echo(str(p), err=True)
@@ -104,7 +104,7 @@ def approve(ctx: Context, issue_id: str, by: str) -> None:
     """
     shown = display_path(issue_path(ctx.root, issue_id), ctx.root)
     try:
-        with Store(ctx.config.settings.state) as store:
+        with Store(ctx.config.settings.database) as store:
             approval = curate.approve(ctx.config, store, issue_id, by)
     except InputInvalid as e:
         for p in e.problems:
@@ -131,7 +131,7 @@ def status(ctx: Context) -> None:
       newsletter status
     """
     tz = ctx.config.settings.timezone
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         rows = curate.statuses(ctx.config, store)
     if not rows:
         click.echo("No issues yet; start one with: newsletter draft 2026-12")

@@ -175,7 +175,7 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
     issue_obj = load_issue(config, issue)
     if to:
         transport = deliver.open_transport(config, os.environ)
-        with Store(config.settings.state) as store:
+        with Store(config.settings.database) as store:
             prepared = render.prepare(config, store, issue_obj)
         test = deliver.send_test(config, prepared.rendered, to, transport)
         if not test.accepted:
@@ -190,7 +190,7 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         # Exits as the real send would: 1 when it would be refused (the plan says why, and the fix).
         transport = deliver.open_transport(config, os.environ)
         errors = 0
-        with Store(config.settings.state) as store:
+        with Store(config.settings.database) as store:
             plan = deliver.plan(
                 config, store, issue_obj, transport, send_at=issue_obj.send_at, resend_unknown=resend_unknown
             )

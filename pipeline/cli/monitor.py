@@ -66,7 +66,7 @@ def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
     from pipeline.core.store import Store
 
     config = ctx.config
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         if dry_run:
             the_plan = stage.plan(config, store, period, again=again)
         else:

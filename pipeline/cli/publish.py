@@ -37,13 +37,13 @@ def publish(ctx: Context, out: Path | None) -> None:
     """
     config = ctx.config
     state = config.settings.state
-    if not state.exists():
+    if not config.settings.has_state():
         raise NotFound(
             f"no state database at {display_path(state, ctx.root)}: nothing has been sent yet",
             "the archive holds sent issues only; send one first ('newsletter send ISSUE'), then publish",
         )
     folder = out if out is not None else site_folder(config)
-    with Store(state) as store:
+    with Store(config.settings.database) as store:
         site = build_site(config, store)
     for line in site.redactions:
         click.echo(f"Warning: {line}; check the issue's web.html template", err=True)

@@ -54,7 +54,7 @@ def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out
     last = end.date() if end else default_end
     if first > last:
         raise click.BadParameter(f"{first} is after --to {last}; swap them", param_hint="--from")
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         built = build_report(config, store, start=first, end=last)
     folder = out if out is not None else ctx.root / "build" / "report"
     written = write_report(config, built, folder)

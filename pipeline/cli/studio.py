@@ -112,7 +112,7 @@ def _list(ctx: Context) -> None:
     from pipeline.curate import statuses
 
     tz = ctx.config.settings.timezone
-    with Store(ctx.config.settings.state) as store:
+    with Store(ctx.config.settings.database) as store:
         rows = statuses(ctx.config, store)
     if not rows:
         click.echo("No issues yet; start one on the page, or with: newsletter draft 2026-12")

@@ -7,6 +7,7 @@ fix. Every later stage receives a ``Config``, never the raw YAML.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +309,23 @@ class Settings:
     plain: PlainLanguage = PlainLanguage()
     signup: Signup = Signup()
     monitoring_kind: str = DEFAULTS["monitoring"]["kind"]
+    # A PostgreSQL URL (newsletter.state, or NEWSLETTER_DATABASE_URL over it): the state lives there,
+    # shared by every host, and ``state`` is only the local folder's default file, unused.
+    database_url: str | None = None
+
+    @property
+    def database(self) -> Path | str:
+        """What the store opens: the PostgreSQL URL, or the SQLite file."""
+        return self.database_url or self.state
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state is in PostgreSQL (locks are then the database's, not files)."""
+        return self.database_url is not None
+
+    def has_state(self) -> bool:
+        """Whether there is a state database yet (a PostgreSQL one always is)."""
+        return self.shared or self.state.exists()
 
     def issue_url(self, issue_id: str) -> str:
         """An issue's page in the archive: where publish puts it and the email's web link points."""
@@ -525,6 +543,15 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         )
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", DEFAULTS["subscribers"]))
     state = c.text((*kp, "state"), n.get("state", DEFAULTS["state"]))
+    database_url = os.environ.get("NEWSLETTER_DATABASE_URL") or None
+    if state and state.startswith(("postgresql://", "postgres://")):
+        if ":" in state.split("://", 1)[1].split("@", 1)[0] and "@" in state:
+            c.warn(
+                (*kp, "state"),
+                "a password in sources.yaml ends up in git: set NEWSLETTER_DATABASE_URL instead",
+            )
+        database_url = database_url or state
+        state = None
     if not (title and from_email and address and archive):
         return None
     return Settings(
@@ -555,6 +582,7 @@ def _settings(c: Checker, raw: Any, root: Path, tax: Taxonomy) -> Settings | Non
         plain=plain,
         signup=signup,
         monitoring_kind=monitoring_kind,
+        database_url=database_url,
     )
 
 

@@ -1,5 +1,9 @@
 """One process at a time per job (sending an issue, a cron run), with a lock that cannot get stuck.
 
+``job_lock`` takes the job's lock where the state is: with a shared PostgreSQL database, one of its
+advisory locks (``pipeline.core.store.locks``), which holds across hosts; with a SQLite file,
+``exclusive`` on a lock file beside it (``state/locks/NAME.lock``).
+
 ``fcntl.flock`` on a lock file: the kernel releases it when the process ends in any way (exit,
 crash, SIGKILL, power cut), so a killed send never blocks the next one. The file itself stays;
 its content (the holder's pid) is only for people looking.
@@ -12,8 +16,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.core.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.core.config import Settings
 
 
 class Busy(PipelineError):
@@ -39,3 +47,21 @@ def exclusive(lock_path: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+@contextmanager
+def job_lock(settings: Settings, name: str, what: str) -> Iterator[None]:
+    """Hold the lock of job ``name`` (e.g. 'run', 'send-2026-05') for the block, or raise ``Busy``."""
+    if settings.database_url is None:
+        with exclusive(settings.state.parent / "locks" / f"{name}.lock", what):
+            yield
+        return
+    from pipeline.core.store.locks import advisory_lock
+
+    with advisory_lock(settings.database_url, name) as taken:
+        if not taken:
+            raise Busy(
+                f"{what} is already running (on this host or another sharing the database)",
+                "wait for it to finish; a killed process releases the lock by itself",
+            )
+        yield

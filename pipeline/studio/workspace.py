@@ -158,12 +158,12 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.config.settings.state)
+            self._store = Store(self.config.settings.database)
         return self._store
 
-    def data_version(self) -> int:
+    def data_version(self) -> str:
         with self._lock:
-            return int(self.store.db.execute("PRAGMA data_version").fetchone()[0])
+            return self.store.change_marker()
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,134 @@
+"""The store on both engines: the same calls, the same answers, and the guarantees that two hosts
+sharing one PostgreSQL rely on (claims never overlap, limits are shared, consent stays append-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipeline.core.config import load_config
+from pipeline.core.locking import Busy, job_lock
+from pipeline.core.models import DeliveryState
+from pipeline.core.store import Person, Store, masked
+
+NOW = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def test_a_password_in_the_url_is_never_shown() -> None:
+    assert (
+        masked("postgresql://news:s3cret@db.example.org:5432/news")
+        == "postgresql://news:***@db.example.org:5432/news"
+    )
+    assert masked("postgresql://news@db.example.org/news") == "postgresql://news@db.example.org/news"
+
+
+def test_an_unreachable_database_is_named_without_its_password() -> None:
+    from pipeline.core.errors import StateError
+
+    with pytest.raises(StateError) as e:
+        Store("postgresql://news:s3cret@/news?host=/nonexistent&port=1")
+    assert "s3cret" not in str(e.value.message) and "***" in e.value.message
+
+
+def _audience(store: Store, n: int) -> None:
+    store.load_audience([(f"r{i:04d}@example.org", None) for i in range(n)], [])
+    with store.transaction():
+        store.sync_ledger("2026-12", NOW)
+
+
+def test_the_ledger_on_both_engines(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    assert config.settings.shared == (engine == "postgresql")
+    with Store(config.settings.database) as store:
+        store.load_audience([("a@example.org", "A"), ("b@example.org", None), ("a@example.org", "dup")],
+                            [("b@example.org", "bounced")])  # fmt: skip
+        counts, reasons = store.preview_ledger("2026-12", NOW)
+        assert counts[DeliveryState.PENDING] == 1 and reasons == {"bounced": 1}
+        assert store.delivery_counts("2026-12")[DeliveryState.PENDING] == 0  # the preview kept nothing
+        with store.transaction():
+            store.sync_ledger("2026-12", NOW)
+        assert store.delivery_states("2026-12") == {"a@example.org": "pending", "b@example.org": "skipped"}
+        assert store.claim_batch("2026-12", 10, NOW) == (1, [("a@example.org", "A")])
+        assert store.claim_batch("2026-12", 10, NOW) == (0, [])
+        store.finish_batch("2026-12", 1, DeliveryState.ACCEPTED, NOW, message_id="m1")
+        assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 1
+
+
+def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        _audience(store, 2000)
+    claimed: list[tuple[int, list[tuple[str, str | None]]]] = []
+    lock = threading.Lock()
+
+    errors: list[Exception] = []
+
+    def sender() -> None:
+        try:
+            with Store(config.settings.database) as store:
+                while True:
+                    batch, rows = store.claim_batch("2026-12", 7, NOW)
+                    if not rows:
+                        return
+                    with lock:
+                        claimed.append((batch, rows))
+        except Exception as e:  # a claim that failed (two took one request number) fails the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    emails = [e for _, rows in claimed for e, _ in rows]
+    assert len(emails) == 2000 and len(set(emails)) == 2000
+    assert max(len(rows) for _, rows in claimed) == 7  # a claim takes its size, no more
+    batches = [b for b, _ in claimed]
+    assert sorted(batches) == list(range(1, len(batches) + 1))  # each request number once
+
+
+def test_the_sign_up_limit_is_shared_by_every_connection(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    allowed = []
+
+    def host() -> None:
+        with Store(config.settings.database) as store:
+            for _ in range(10):
+                allowed.append(store.allow("signup:203.0.113.9", 12, dt.timedelta(hours=1), NOW))
+
+    threads = [threading.Thread(target=host) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert allowed.count(True) == 12 and len(allowed) == 30
+    with Store(config.settings.database) as store:  # an hour later the window has moved on
+        assert store.allow("signup:203.0.113.9", 12, dt.timedelta(hours=1), NOW + dt.timedelta(hours=2))
+
+
+def test_the_consent_history_is_append_only(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        store.signup(Person("a@example.org", None, None, None, "aanmelden", "1"), "hash", NOW, NOW)
+        for sql in ("UPDATE consents SET status = 'active'", "DELETE FROM consents"):
+            with (
+                pytest.raises(Exception, match="consent records are append-only"),
+                store.db.transaction() as db,
+            ):
+                db.execute(sql)
+        assert [c.action for c in store.consents("a@example.org")] == ["signup"]
+
+
+def test_a_job_lock_is_held_once_across_connections(demo_root: Path, engine: str) -> None:
+    settings = load_config(demo_root).settings
+    with job_lock(settings, "send-2026-12", "a send of issue 2026-12"):
+        with pytest.raises(Busy, match="already running"), job_lock(settings, "send-2026-12", "a send"):
+            pass
+        with job_lock(settings, "send-2027-01", "a send of issue 2027-01"):
+            pass
+    with job_lock(settings, "send-2026-12", "a send of issue 2026-12"):
+        pass
