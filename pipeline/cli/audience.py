@@ -10,13 +10,28 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.core.files import spreadsheet_safe
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.store import Store
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""The public service: sign-up with double opt-in and SendGrid's signed event webhook.
+
+Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
+alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
+/webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
+Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
+no address. A client that is slow to send its request is cut off (--header-timeout,
+--body-timeout), and at most --max-connections are open at once.
+
+Example:
+  newsletter serve --port 8080""")
+    ),
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option(
     "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
@@ -26,19 +41,7 @@ from pipeline.core.store import Store
 def serve(
     ctx: Context, host: str, port: int, header_timeout: float, body_timeout: float, max_connections: int
 ) -> None:
-    """The public service: sign-up with double opt-in and SendGrid's signed event webhook.
-
-    Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
-    alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
-    /webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
-    Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
-    no address. A client that is slow to send its request is cut off (--header-timeout,
-    --body-timeout), and at most --max-connections are open at once.
-
-    \b
-    Example:
-      newsletter serve --port 8080
-    """
+    """The public service: sign-up with double opt-in and SendGrid's signed event webhook."""
     from pipeline.audience.service import create
     from pipeline.core import web
 
@@ -65,20 +68,23 @@ def serve(
     web.serve(app, sock, limits_from(header_timeout, body_timeout, max_connections))
 
 
-@main.group(invoke_without_command=True)
+@main.group(
+    invoke_without_command=True,
+    help=helptext(
+        _("""The subscriber list in the state database: counts by status, import of a CSV, export.
+
+Sends go to the active subscribers here once there are any; before that, to the CSV named
+by newsletter.subscribers in sources.yaml. Addresses are never printed, except by export.
+
+Examples:
+  newsletter subscribers
+  newsletter subscribers import oude-lijst.csv --basis "toestemming via het oude formulier (2024)"
+  newsletter subscribers export > actief.csv""")
+    ),
+)
 @click.pass_context
 def subscribers(click_ctx: click.Context) -> None:
-    """The subscriber list in the state database: counts by status, import of a CSV, export.
-
-    Sends go to the active subscribers here once there are any; before that, to the CSV named
-    by newsletter.subscribers in sources.yaml. Addresses are never printed, except by export.
-
-    \b
-    Examples:
-      newsletter subscribers
-      newsletter subscribers import oude-lijst.csv --basis "toestemming via het oude formulier (2024)"
-      newsletter subscribers export > actief.csv
-    """
+    """The subscriber list in the state database: counts by status, import of a CSV, export."""
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
@@ -93,22 +99,25 @@ def subscribers(click_ctx: click.Context) -> None:
     click.echo(f"{'total':<14} {sum(counts.values()):>7}")
 
 
-@subscribers.command("import")
+@subscribers.command(
+    "import",
+    help=helptext(
+        _('''Bring in an existing list (a CSV with email; name, organisation, province optional) as active.
+
+Someone who left the list (unsubscribed, bounced, complained, dropped as invalid) stays as
+they are, also after a sign-up she has not confirmed; only her own confirmation brings her back.
+
+Example:
+  newsletter subscribers import leden.csv --basis "gerechtvaardigd belang: partners van de alliantie"''')
+    ),
+)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--basis", required=True, metavar="TEXT", help="The legal basis these people are on the list by."
 )
 @pass_ctx
 def import_command(ctx: Context, file: Path, basis: str) -> None:
-    """Bring in an existing list (a CSV with email; name, organisation, province optional) as active.
-
-    Someone who left the list (unsubscribed, bounced, complained, dropped as invalid) stays as
-    they are, also after a sign-up she has not confirmed; only her own confirmation brings her back.
-
-    \b
-    Example:
-      newsletter subscribers import leden.csv --basis "gerechtvaardigd belang: partners van de alliantie"
-    """
+    """Bring in an existing list (a CSV) as active subscribers."""
     from pipeline.audience import import_list
 
     with Store(ctx.config.settings.state) as store:
@@ -120,16 +129,19 @@ def import_command(ctx: Context, file: Path, basis: str) -> None:
         raise SystemExit(EXIT_FAILED)
 
 
-@subscribers.command("export")
+@subscribers.command(
+    "export",
+    help=helptext(
+        _("""Write the active subscribers as CSV to standard output (email, name, organisation, province,
+since, basis). Personal data: keep the file out of git.
+
+Example:
+  newsletter subscribers export > actief.csv""")
+    ),
+)
 @pass_ctx
 def export_command(ctx: Context) -> None:
-    """Write the active subscribers as CSV to standard output (email, name, organisation, province,
-    since, basis). Personal data: keep the file out of git.
-
-    \b
-    Example:
-      newsletter subscribers export > actief.csv
-    """
+    """Write the active subscribers as CSV to standard output."""
     from pipeline.audience import EXPORT_FIELDS, export_rows
 
     # Row by row to standard output: the list can be long.

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
+from pipeline.cli.base import EXIT_PARTIAL, Context, helptext, main, parse_when, pass_ctx
 from pipeline.core.errors import NotFound
 from pipeline.core.files import spreadsheet_safe
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.models import Item
 from pipeline.core.store import Store
 
@@ -35,23 +36,25 @@ def print_summary(summary: Summary, echo: Any = click.echo) -> None:
     echo(f"Collected {summary.line()}.")
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _('''Fetch every feed and submission into the state database.
+
+The activities in the partners' progress files (monitoring/) become candidates too.
+
+Sources that did not change since the last run are not downloaded again. Exit status 3 when
+some sources failed (each is listed with its address and the reason); the others are stored.
+
+Examples:
+  newsletter collect
+  newsletter collect --source gemeente-zwolle     # "why is my story missing?"''')
+    ),
+)
 @click.option("--source", "only", metavar="ID", help="Collect only this source (a feed id, 'submissions', "
               "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER').")  # fmt: skip
 @pass_ctx
 def collect(ctx: Context, only: str | None) -> None:
-    """Fetch every feed and submission into the state database.
-
-    The activities in the partners' progress files (monitoring/) become candidates too.
-
-    Sources that did not change since the last run are not downloaded again. Exit status 3 when
-    some sources failed (each is listed with its address and the reason); the others are stored.
-
-    \b
-    Examples:
-      newsletter collect
-      newsletter collect --source gemeente-zwolle     # "why is my story missing?"
-    """
+    """Fetch every feed and submission into the state database."""
     # Imported here: feedparser and httpx only for the command that fetches ('items' reads the store).
     from pipeline.collect import collect as run_collect
     from pipeline.collect import planned_sources
@@ -88,7 +91,17 @@ def item_row(item: Item, tz: Any) -> dict[str, Any]:
     }
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""List collected items, newest first.
+
+The id in the first column is what an issue file refers to (item: ID).
+
+Examples:
+  newsletter items --since 2026-11-01 --theme meedoen
+  newsletter items --partner gemeente-zwolle --format json""")
+    ),
+)
 @click.option("--since", metavar="DATE", help="Only items published on or after this date (2026-11-01).")
 @click.option("--partner", metavar="ID", help="Only this partner's items.")
 @click.option("--theme", metavar="ID", help="Only items with this theme.")
@@ -107,15 +120,7 @@ def items(
     limit: int | None,
     fmt: str,
 ) -> None:
-    """List collected items, newest first.
-
-    The id in the first column is what an issue file refers to (item: ID).
-
-    \b
-    Examples:
-      newsletter items --since 2026-11-01 --theme meedoen
-      newsletter items --partner gemeente-zwolle --format json
-    """
+    """List collected items, newest first."""
     config = ctx.config
     tz = config.settings.timezone
     for value, known, what in (

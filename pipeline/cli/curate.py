@@ -7,8 +7,9 @@ import datetime as dt
 import click
 
 from pipeline import curate
-from pipeline.cli.base import EXIT_FAILED, Context, main, parse_when, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, parse_when, pass_ctx
 from pipeline.core.errors import InputInvalid, display_path
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.issues import issue_path, load_issue
 from pipeline.core.models import STATE_LABELS
 from pipeline.core.store import Store
@@ -19,7 +20,18 @@ def _counts(ctx: Context, issue_id: str) -> tuple[int, int]:
     return len(issue.entries()), sum(len(s.runners_up) for s in issue.sections)
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each.
+
+The file's header explains the ranking and how to edit it. With --refresh, candidates that
+arrived since are added as runners-up; every other line stays as you left it.
+
+Examples:
+  newsletter draft 2026-12
+  newsletter draft 2026-12 --refresh""")
+    ),
+)
 @click.argument("issue_id", metavar="ISSUE")
 @click.option(
     "--since", metavar="DATE", help="Candidates published since DATE. Default: the last sent issue."
@@ -27,16 +39,7 @@ def _counts(ctx: Context, issue_id: str) -> tuple[int, int]:
 @click.option("--refresh", is_flag=True, help="Add new candidates to an existing draft as runners-up.")
 @pass_ctx
 def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None:
-    """Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each.
-
-    The file's header explains the ranking and how to edit it. With --refresh, candidates that
-    arrived since are added as runners-up; every other line stays as you left it.
-
-    \b
-    Examples:
-      newsletter draft 2026-12
-      newsletter draft 2026-12 --refresh
-    """
+    """Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each."""
     config = ctx.config
     start = (
         parse_when(since, config.settings.timezone, "--since", "a date like 2026-11-01") if since else None
@@ -57,22 +60,24 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
         click.echo(f"Next: edit it (its header says how), then run: newsletter check {issue_id}")
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Check an issue: references, required fields, images, coverage, links, plain Dutch, what Gmail
+and Yahoo ask of bulk senders, and with --links, whether every link answers.
+
+Fix the errors (exit 1) before approving; warnings are for the editor to weigh. The B1
+advice covers the subject, preheader, intro and your overrides, and each partner text that goes
+out unchanged (docs/plain-language.md).
+
+Example:
+  newsletter check 2026-12 --links""")
+    ),
+)
 @click.argument("issue_id", metavar="ISSUE")
 @click.option("--links", is_flag=True, help="Also check that every link answers (HEAD, else GET).")
 @pass_ctx
 def check(ctx: Context, issue_id: str, links: bool) -> None:
-    """Check an issue: references, required fields, images, coverage, links, plain Dutch, what Gmail
-    and Yahoo ask of bulk senders, and with --links, whether every link answers.
-
-    Fix the errors (exit 1) before approving; warnings are for the editor to weigh. The B1
-    advice covers the subject, preheader, intro and your overrides, and each partner text that goes
-    out unchanged (docs/plain-language.md).
-
-    \b
-    Example:
-      newsletter check 2026-12 --links
-    """
+    """Check an issue: what check finds (the translated help is above)."""
     from pipeline import run  # the checks that combine stages live beside the order of the stages
 
     with Store(ctx.config.settings.state) as store:
@@ -88,20 +93,22 @@ def check(ctx: Context, issue_id: str, links: bool) -> None:
     click.echo(f"OK: {shown} has no errors" + (f", {warnings} warning(s)." if warnings else "."))
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _('''Approve an issue for the list, bound to its exact content; refused while check finds errors.
+
+Any later edit of the file, or of an item it refers to, shows the issue as "changed since
+approval", and it cannot go to the list until approved again.
+
+Example:
+  newsletter approve 2026-12 --by "Anna de Vries"''')
+    ),
+)
 @click.argument("issue_id", metavar="ISSUE")
 @click.option("--by", "by", required=True, metavar="NAME", help="Who approves (recorded in the file).")
 @pass_ctx
 def approve(ctx: Context, issue_id: str, by: str) -> None:
-    """Approve an issue for the list, bound to its exact content; refused while check finds errors.
-
-    Any later edit of the file, or of an item it refers to, shows the issue as "changed since
-    approval", and it cannot go to the list until approved again.
-
-    \b
-    Example:
-      newsletter approve 2026-12 --by "Anna de Vries"
-    """
+    """Approve an issue for the list, bound to its exact content."""
     shown = display_path(issue_path(ctx.root, issue_id), ctx.root)
     try:
         with Store(ctx.config.settings.state) as store:
@@ -118,18 +125,20 @@ def approve(ctx: Context, issue_id: str, by: str) -> None:
     )
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""List every issue with its state and when it goes (or went) out.
+
+States: draft, approved, changed since approval, sending, scheduled at SendGrid (handed over,
+held until it goes out; 'newsletter cancel' recalls it until 10 minutes before), sent, recalled.
+
+Example:
+  newsletter status""")
+    ),
+)
 @pass_ctx
 def status(ctx: Context) -> None:
-    """List every issue with its state and when it goes (or went) out.
-
-    States: draft, approved, changed since approval, sending, scheduled at SendGrid (handed over,
-    held until it goes out; 'newsletter cancel' recalls it until 10 minutes before), sent, recalled.
-
-    \b
-    Example:
-      newsletter status
-    """
+    """List every issue with its state and when it goes (or went) out."""
     tz = ctx.config.settings.timezone
     with Store(ctx.config.settings.state) as store:
         rows = curate.statuses(ctx.config, store)

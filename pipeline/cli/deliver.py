@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
 from pipeline.core.errors import Problem
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.models import DeliveryState as S
 from pipeline.deliver import Plan, Report
 
@@ -132,7 +133,21 @@ def _print_report(r: Report, tz: dt.tzinfo) -> None:
         click.echo("Every subscriber has been served; running send again sends nothing more.")
 
 
-@main.command("send")
+@main.command(
+    "send",
+    help=helptext(
+        _("""Send ISSUE: a test copy (--to), the plan (--dry-run), or the approved issue to every subscriber.
+
+With SENDGRID_API_KEY set the mail goes through SendGrid (SENDGRID_HOST overrides the address);
+without it, one .eml file per message is written to outbox/ISSUE/. A list send that stopped
+(killed, rate-limited, refused) continues where it left off: run it again.
+
+Examples:
+  newsletter send 2026-12 --to redactie@example.nl    # a test copy, for a draft too
+  newsletter send 2026-12 --dry-run                   # the plan
+  newsletter send 2026-12                             # the list, once per subscriber""")
+    ),
+)
 @click.argument("issue")
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Send a test copy to ADDR only (repeatable).")
 @click.option(
@@ -148,18 +163,7 @@ def _print_report(r: Report, tz: dt.tzinfo) -> None:
 )
 @pass_ctx
 def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_unknown: bool) -> None:
-    """Send ISSUE: a test copy (--to), the plan (--dry-run), or the approved issue to every subscriber.
-
-    With SENDGRID_API_KEY set the mail goes through SendGrid (SENDGRID_HOST overrides the address);
-    without it, one .eml file per message is written to outbox/ISSUE/. A list send that stopped
-    (killed, rate-limited, refused) continues where it left off: run it again.
-
-    \b
-    Examples:
-      newsletter send 2026-12 --to redactie@example.nl    # a test copy, for a draft too
-      newsletter send 2026-12 --dry-run                   # the plan
-      newsletter send 2026-12                             # the list, once per subscriber
-    """
+    """Send ISSUE: a test copy, the plan, or the approved issue to every subscriber."""
     if to and dry_run:
         # A test send has no plan; ignoring --dry-run here would mail the test readers after all.
         raise click.UsageError(
@@ -220,20 +224,23 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
         sys.exit(EXIT_FAILED)
 
 
-@main.command("cancel")
+@main.command(
+    "cancel",
+    help=helptext(
+        _("""Recall ISSUE: SendGrid discards the mail it holds for it, so nobody gets it.
+
+Works until 10 minutes before the issue goes out (the time 'newsletter send' and 'status'
+show). Afterwards the approval no longer holds: fix the issue, approve it again and send it.
+Too late (it went out, or it is within SendGrid's 10 minutes) it says so and changes nothing.
+
+Example:
+  newsletter cancel 2026-12""")
+    ),
+)
 @click.argument("issue")
 @pass_ctx
 def cancel(ctx: Context, issue: str) -> None:
-    """Recall ISSUE: SendGrid discards the mail it holds for it, so nobody gets it.
-
-    Works until 10 minutes before the issue goes out (the time 'newsletter send' and 'status'
-    show). Afterwards the approval no longer holds: fix the issue, approve it again and send it.
-    Too late (it went out, or it is within SendGrid's 10 minutes) it says so and changes nothing.
-
-    \b
-    Example:
-      newsletter cancel 2026-12
-    """
+    """Recall ISSUE: SendGrid discards the mail it holds for it, so nobody gets it."""
     from pipeline import run as workflow
     from pipeline.core.issues import load_issue
 

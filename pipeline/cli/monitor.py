@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.monitoring import PERIOD_HELP, Period
 
 if TYPE_CHECKING:
@@ -21,20 +22,38 @@ def _period(ctx: click.Context, param: click.Parameter, value: str) -> Period:
     return period
 
 
-@main.group()
+@main.group(
+    help=helptext(
+        _("""Partners' progress on their pledge: reminders to those that have not reported.
+
+Each partner writes its progress for a year or a half year in monitoring/YEAR/PARTNER.yaml
+(see docs/formats.md); 'newsletter validate' checks it and 'newsletter report' counts it.
+
+Example:
+  newsletter monitor remind 2026 --dry-run""")
+    ),
+)
 def monitor() -> None:
-    """Partners' progress on their pledge: reminders to those that have not reported.
-
-    Each partner writes its progress for a year or a half year in monitoring/YEAR/PARTNER.yaml
-    (see docs/formats.md); 'newsletter validate' checks it and 'newsletter report' counts it.
-
-    \b
-    Example:
-      newsletter monitor remind 2026 --dry-run
-    """
+    """Partners' progress on their pledge: reminders to those that have not reported."""
 
 
-@monitor.command()
+@monitor.command(
+    help=helptext(
+        _("""Remind each partner that has not reported its progress for PERIOD (2026, 2026-H1, 2026-H2).
+
+One friendly reminder in Dutch to the partner's monitoring_contact in sources.yaml, with its
+progress file attached, filled in as far as sources.yaml knows: partners whose pledge asks
+for the period (since on or before its end) and whose progress files do not cover it. Through
+SendGrid when SENDGRID_API_KEY is set, else to outbox/monitor-PERIOD/. Never to the
+subscriber list. Each reminder is recorded, so a second run mails nobody twice (--again asks
+for a second reminder). Partners are named, addresses never printed.
+
+Examples:
+  newsletter monitor remind 2026 --dry-run
+  newsletter monitor remind 2026
+  newsletter monitor remind 2026-H2 --again""")
+    ),
+)
 @click.argument("period", callback=_period, metavar="PERIOD")
 @click.option(
     "--dry-run", is_flag=True, help="List who would get a reminder, and why the others not; send nothing."
@@ -47,21 +66,7 @@ def monitor() -> None:
 )
 @pass_ctx
 def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
-    """Remind each partner that has not reported its progress for PERIOD (2026, 2026-H1, 2026-H2).
-
-    One friendly reminder in Dutch to the partner's monitoring_contact in sources.yaml, with its
-    progress file attached, filled in as far as sources.yaml knows: partners whose pledge asks
-    for the period (since on or before its end) and whose progress files do not cover it. Through
-    SendGrid when SENDGRID_API_KEY is set, else to outbox/monitor-PERIOD/. Never to the
-    subscriber list. Each reminder is recorded, so a second run mails nobody twice (--again asks
-    for a second reminder). Partners are named, addresses never printed.
-
-    \b
-    Examples:
-      newsletter monitor remind 2026 --dry-run
-      newsletter monitor remind 2026
-      newsletter monitor remind 2026-H2 --again
-    """
+    """Remind each partner that has not reported its progress for PERIOD."""
     from pipeline import monitor as stage
     from pipeline.core.store import Store
 

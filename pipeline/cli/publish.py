@@ -6,13 +6,29 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, pass_ctx
 from pipeline.core.errors import NotFound, display_path
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.store import Store
 from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
+
+An index of every issue sent to the list (newest first), each issue's web page as it was
+sent (nothing personal), a page per theme and per partner listing the stories that appeared
+in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
+newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
+Only files whose content changed are written: publishing after a new send adds that issue
+and leaves the rest untouched.
+
+Examples:
+  newsletter publish
+  newsletter publish --out /var/www/nieuwsbrief/archief""")
+    ),
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -21,20 +37,7 @@ from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
 )
 @pass_ctx
 def publish(ctx: Context, out: Path | None) -> None:
-    """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
-
-    An index of every issue sent to the list (newest first), each issue's web page as it was
-    sent (nothing personal), a page per theme and per partner listing the stories that appeared
-    in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
-    newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
-    Only files whose content changed are written: publishing after a new send adds that issue
-    and leaves the rest untouched.
-
-    \b
-    Examples:
-      newsletter publish
-      newsletter publish --out /var/www/nieuwsbrief/archief
-    """
+    """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap."""
     config = ctx.config
     state = config.settings.state
     if not state.exists():

@@ -7,13 +7,33 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, pass_ctx
 from pipeline.core.errors import display_path
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.store import Store
 from pipeline.report import build_report, default_period, summary_lines, write_report
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Write the partner activity report: build/report/index.html and CSV files.
+
+One self-contained page (opens offline, prints on A4) with the headline numbers, the
+call list of partners silent for more than report.silent_months months, new partners,
+charts and tables by month, sector, province, theme, kind and horizon, and every partner.
+With pledges or progress files (monitoring/): whom the partners reached, by theme, horizon,
+sector and province, each pledge beside what the partner did, the partners that did not
+report, and their own words. A progress file counts when the middle of its period (a year,
+or a half year) falls in the report's period. With SendGrid's events coming in (newsletter
+serve): what readers did, clicks per story and per partner on the issues sent in the period
+(opens are not counted: mail apps open mail by themselves).
+Without dates it covers the last twelve months (this month and the eleven before it).
+
+Examples:
+  newsletter report
+  newsletter report --from 2026-01-01 --to 2026-12-31 --out /tmp/jaarverslag""")
+    ),
+)
 @click.option(
     "--from",
     "start",
@@ -29,24 +49,7 @@ from pipeline.report import build_report, default_period, summary_lines, write_r
 )
 @pass_ctx
 def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out: Path | None) -> None:
-    """Write the partner activity report: build/report/index.html and CSV files.
-
-    One self-contained page (opens offline, prints on A4) with the headline numbers, the
-    call list of partners silent for more than report.silent_months months, new partners,
-    charts and tables by month, sector, province, theme, kind and horizon, and every partner.
-    With pledges or progress files (monitoring/): whom the partners reached, by theme, horizon,
-    sector and province, each pledge beside what the partner did, the partners that did not
-    report, and their own words. A progress file counts when the middle of its period (a year,
-    or a half year) falls in the report's period. With SendGrid's events coming in (newsletter
-    serve): what readers did, clicks per story and per partner on the issues sent in the period
-    (opens are not counted: mail apps open mail by themselves).
-    Without dates it covers the last twelve months (this month and the eleven before it).
-
-    \b
-    Examples:
-      newsletter report
-      newsletter report --from 2026-01-01 --to 2026-12-31 --out /tmp/jaarverslag
-    """
+    """Write the partner activity report: build/report/index.html and CSV files."""
     config = ctx.config
     today = dt.datetime.now(config.settings.timezone).date()
     default_start, default_end = default_period(end.date() if end else today)

@@ -11,12 +11,36 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, parse_when, pass_ctx
+from pipeline.cli.base import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    Context,
+    helptext,
+    main,
+    parse_when,
+    pass_ctx,
+)
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.locking import Busy
 from pipeline.run import run as run_pipeline
 
 
-@main.command("run")
+@main.command(
+    "run",
+    help=helptext(
+        _("""The cron entry point: collect, then send every approved issue whose send_at has come.
+
+Finishes any send that an earlier run left half-done. A draft, or an issue changed since it
+was approved, is never sent; the log says why. A second run while one is busy exits at once
+(status 0). Exit status 1 when a send failed, 3 when only some sources failed.
+
+Examples:
+  newsletter run                                  # from cron, every 15 minutes
+  newsletter run --now "2026-12-10 09:00"         # what would happen then
+  newsletter run --log-json                       # for a log collector""")
+    ),
+)
 @click.option(
     "--now",
     "now_text",
@@ -26,18 +50,7 @@ from pipeline.run import run as run_pipeline
 @click.option("--log-json", is_flag=True, help="Write every event as one JSON object per line (stderr).")
 @pass_ctx
 def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
-    """The cron entry point: collect, then send every approved issue whose send_at has come.
-
-    Finishes any send that an earlier run left half-done. A draft, or an issue changed since it
-    was approved, is never sent; the log says why. A second run while one is busy exits at once
-    (status 0). Exit status 1 when a send failed, 3 when only some sources failed.
-
-    \b
-    Examples:
-      newsletter run                                  # from cron, every 15 minutes
-      newsletter run --now "2026-12-10 09:00"         # what would happen then
-      newsletter run --log-json                       # for a log collector
-    """
+    """The cron entry point: collect, then send every approved issue whose send_at has come."""
     config = ctx.config
     tz = config.settings.timezone
     example = "a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00"

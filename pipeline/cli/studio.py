@@ -8,12 +8,33 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import Context, main, parse_when, pass_ctx
+from pipeline.cli.base import Context, helptext, main, parse_when, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.models import STATE_LABELS
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Serve the studio: preview, check and curate an issue in the browser, on its YAML file.
+
+Prints the page's address and serves until Ctrl-C; it never opens a browser unless --open.
+The page shows the email at 375 and 600 px, the text part and the web page, check's
+problems and the issue's balance, and refreshes by itself when the file is saved in any
+editor. Every change made on the page is written into issues/ISSUE.yaml the way an editor
+would write it (comments and untouched lines stay byte for byte); a file that changed on
+disk since the page loaded is never overwritten. Without ISSUE it lists the issues and
+serves the list.
+
+It listens on 127.0.0.1 only. To reach it from another computer, set a password first:
+NEWSLETTER_STUDIO_PASSWORD=... newsletter studio 2026-12 --host 0.0.0.0
+
+Examples:
+  newsletter studio 2026-12
+  newsletter studio 2026-12 --port 8765 --open
+  newsletter studio""")
+    ),
+)
 @click.argument("issue_id", metavar="[ISSUE]", required=False)
 @click.option(
     "--port",
@@ -43,25 +64,7 @@ def studio(
     body_timeout: float,
     max_connections: int,
 ) -> None:
-    """Serve the studio: preview, check and curate an issue in the browser, on its YAML file.
-
-    Prints the page's address and serves until Ctrl-C; it never opens a browser unless --open.
-    The page shows the email at 375 and 600 px, the text part and the web page, check's
-    problems and the issue's balance, and refreshes by itself when the file is saved in any
-    editor. Every change made on the page is written into issues/ISSUE.yaml the way an editor
-    would write it (comments and untouched lines stay byte for byte); a file that changed on
-    disk since the page loaded is never overwritten. Without ISSUE it lists the issues and
-    serves the list.
-
-    It listens on 127.0.0.1 only. To reach it from another computer, set a password first:
-    NEWSLETTER_STUDIO_PASSWORD=... newsletter studio 2026-12 --host 0.0.0.0
-
-    \b
-    Examples:
-      newsletter studio 2026-12
-      newsletter studio 2026-12 --port 8765 --open
-      newsletter studio
-    """
+    """Serve the studio: preview, check and curate an issue in the browser, on its YAML file."""
     from pipeline.core import web
     from pipeline.core.issues import ISSUE_ID_RE, issue_path
     from pipeline.studio import PASSWORD_VARIABLE
