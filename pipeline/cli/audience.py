@@ -13,8 +13,25 @@ import click
 from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.core.files import spreadsheet_safe
-from pipeline.core.i18n import _, ngettext
+from pipeline.core.i18n import N_, _
 from pipeline.core.store import Store
+
+# How the subscriber statuses and import's counts are shown (the database's own words are English).
+SUBSCRIBER_STATUS = {
+    "active": N_("active"),
+    "pending": N_("pending"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
+    "complained": N_("complained"),
+    "invalid": N_("invalid"),
+}
+IMPORT_COUNTS = {
+    "added": N_("added {n}"),
+    "updated": N_("updated {n}"),
+    "already active": N_("already active {n}"),
+    "kept inactive": N_("kept inactive {n}"),
+    "rows left out": N_("rows left out {n}"),
+}
 
 
 @main.command(
@@ -32,9 +49,9 @@ Example:
   newsletter serve --port 8080""")
     ),
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("The address to listen on."))
 @click.option(
-    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
+    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help=_("0: a free port.")
 )
 @limit_options
 @pass_ctx
@@ -51,17 +68,25 @@ def serve(
     sock = web.bind(host, port)
     here = web.address(sock)
     app = create(config, address=here)
-    click.echo(f"Serving {here}/aanmelden (the webhook: /webhooks/sendgrid); Ctrl-C stops it.")
+    click.echo(
+        _("Serving {address}/aanmelden (the webhook: /webhooks/sendgrid); Ctrl-C stops it.").format(
+            address=here
+        )
+    )
     if not config.settings.signup.public_url:
         click.echo(
-            f"note: the links in confirmation mails start with {here}; behind a web server, set"
-            " newsletter.signup.public_url in sources.yaml to the address readers use",
+            _(
+                "note: the links in confirmation mails start with {address}; behind a web server, set"
+                " newsletter.signup.public_url in sources.yaml to the address readers use"
+            ).format(address=here),
             err=True,
         )
     if not os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY"):
         click.echo(
-            "note: SENDGRID_WEBHOOK_PUBLIC_KEY is not set, so the webhook refuses every call (503);"
-            " copy the verification key from SendGrid (Settings, Mail Settings, Signed Event Webhook)",
+            _(
+                "note: SENDGRID_WEBHOOK_PUBLIC_KEY is not set, so the webhook refuses every call (503);"
+                " copy the verification key from SendGrid (Settings, Mail Settings, Signed Event Webhook)"
+            ),
             err=True,
         )
     sys.stdout.flush()
@@ -92,11 +117,14 @@ def subscribers(click_ctx: click.Context) -> None:
     with Store(ctx.config.settings.state) as store:
         counts = store.subscriber_counts()
     if not counts:
-        click.echo("No subscribers in the state database; sends use the CSV list (newsletter.subscribers).")
+        click.echo(
+            _("No subscribers in the state database; sends use the CSV list (newsletter.subscribers).")
+        )
         return
     for status, n in sorted(counts.items(), key=lambda kv: (kv[0] != "active", kv[0])):
-        click.echo(f"{status:<14} {n:>7}")
-    click.echo(f"{'total':<14} {sum(counts.values()):>7}")
+        label = _(SUBSCRIBER_STATUS[status]) if status in SUBSCRIBER_STATUS else status
+        click.echo(f"{label:<14} {n:>7}")
+    click.echo(f"{_('total'):<14} {sum(counts.values()):>7}")
 
 
 @subscribers.command(
@@ -113,7 +141,7 @@ Example:
 )
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--basis", required=True, metavar="TEXT", help="The legal basis these people are on the list by."
+    "--basis", required=True, metavar="TEXT", help=_("The legal basis these people are on the list by.")
 )
 @pass_ctx
 def import_command(ctx: Context, file: Path, basis: str) -> None:
@@ -124,7 +152,10 @@ def import_command(ctx: Context, file: Path, basis: str) -> None:
         counts, problems = import_list(ctx.config, store, file, basis, dt.datetime.now(dt.UTC))
     for p in problems:
         click.echo(str(p), err=True)
-    click.echo("Imported: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+    parts = ", ".join(
+        _(IMPORT_COUNTS[k]).format(n=v) if k in IMPORT_COUNTS else f"{k} {v}" for k, v in counts.items()
+    )
+    click.echo(_("Imported: {counts}.").format(counts=parts))
     if problems and not (counts["added"] or counts["updated"] or counts["already active"]):
         raise SystemExit(EXIT_FAILED)
 

@@ -17,7 +17,7 @@ from pipeline.core import i18n
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, PipelineError
 from pipeline.core.files import WRITE_FIX
-from pipeline.core.i18n import _, ngettext
+from pipeline.core.i18n import N_, _, ngettext
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -39,6 +39,14 @@ def count_errors(n: int) -> str:
 
 def count_warnings(n: int) -> str:
     return ngettext("{n} warning", "{n} warnings", n).format(n=n)
+
+
+# A log line of the library (cron's 'run', a send) on the terminal, by its level.
+LOG_LINES = {"warning": N_("warning: {message}"), "error": N_("error: {message}")}
+
+
+def log_line(level: str, message: str) -> str:
+    return _(LOG_LINES[level]).format(message=message) if level in LOG_LINES else f"{level}: {message}"
 
 
 def _translate_click() -> None:

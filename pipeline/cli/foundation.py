@@ -82,12 +82,11 @@ def init(directory: Path) -> None:
     from pipeline.core import instance
 
     written = instance.create(directory)
-    click.echo(
-        ngettext(
-            "Created a new instance in {folder} ({n} file).", "Created a new instance in {folder} ({n} files).",
-            len(written),
-        ).format(folder=directory, n=len(written))
-    )  # fmt: skip
+    n = len(written)
+    created = ngettext(
+        "Created a new instance in {folder} ({n} file).", "Created a new instance in {folder} ({n} files).", n
+    )
+    click.echo(created.format(folder=directory, n=n))
     click.echo(_("Next: edit sources.yaml (title, sender, postal address, partners), then run:"))
     click.echo(f"  newsletter --root {directory} validate")
 

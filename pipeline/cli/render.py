@@ -6,7 +6,7 @@ import click
 
 from pipeline.cli.base import Context, helptext, main, pass_ctx
 from pipeline.core.errors import display_path
-from pipeline.core.i18n import _, ngettext
+from pipeline.core.i18n import _
 
 
 def _size(n: int) -> str:
@@ -43,9 +43,10 @@ def render(ctx: Context, issue_id: str) -> None:
     html_size = len(prepared.rendered.html.encode("utf-8"))
     if html_size >= GMAIL_WARN_BYTES:
         click.echo(
-            f"Warning: email.html is {_size(html_size)}; Gmail clips messages over "
-            f"{_size(GMAIL_CLIP_BYTES)} and hides the rest, the unsubscribe link included. "
-            "Move stories to runners_up or shorten summaries.",
+            _(
+                "Warning: email.html is {size}; Gmail clips messages over {limit} and hides the rest,"
+                " the unsubscribe link included. Move stories to runners_up or shorten summaries."
+            ).format(size=_size(html_size), limit=_size(GMAIL_CLIP_BYTES)),
             err=True,
         )
-    click.echo(f"Subject: {prepared.rendered.subject}")
+    click.echo(_("Subject: {subject}").format(subject=prepared.rendered.subject))

@@ -38,14 +38,16 @@ Examples:
     "--from",
     "start",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="First day, included (default: the first of the month eleven months before --to).",
+    help=_("First day, included (default: the first of the month eleven months before --to)."),
 )
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day, included (default: today).")
+@click.option(
+    "--to", "end", type=click.DateTime(["%Y-%m-%d"]), help=_("Last day, included (default: today).")
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for index.html and the CSV files (default: build/report in the instance).",
+    help=_("Folder for index.html and the CSV files (default: build/report in the instance)."),
 )
 @pass_ctx
 def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out: Path | None) -> None:
@@ -56,12 +58,20 @@ def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out
     first = start.date() if start else default_start
     last = end.date() if end else default_end
     if first > last:
-        raise click.BadParameter(f"{first} is after --to {last}; swap them", param_hint="--from")
+        raise click.BadParameter(
+            _("{first} is after --to {last}; swap them").format(first=first, last=last), param_hint="--from"
+        )
     with Store(config.settings.state) as store:
         built = build_report(config, store, start=first, end=last)
     folder = out if out is not None else ctx.root / "build" / "report"
     written = write_report(config, built, folder)
     page = display_path(written[0], ctx.root)
-    click.echo(f"Wrote {page} and {len(written) - 1} CSV files ({first} to {last}).")
+    csvs = len(written) - 1
+    wrote = ngettext(
+        "Wrote {page} and {n} CSV file ({first} to {last}).",
+        "Wrote {page} and {n} CSV files ({first} to {last}).",
+        csvs,
+    )
+    click.echo(wrote.format(page=page, n=csvs, first=first, last=last))
     for line in summary_lines(built):
         click.echo(line)

@@ -10,7 +10,7 @@ import click
 
 from pipeline.cli.base import Context, helptext, main, parse_when, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
-from pipeline.core.i18n import _, ngettext
+from pipeline.core.i18n import _
 from pipeline.core.models import STATE_LABELS
 
 
@@ -41,15 +41,15 @@ Examples:
     type=click.IntRange(0, 65535),
     default=0,
     show_default=True,
-    help="The port to listen on; 0 takes a free one.",
+    help=_("The port to listen on; 0 takes a free one."),
 )
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD.",
+    help=_("The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD."),
 )
-@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option("--open", "open_browser", is_flag=True, help=_("Open the page in the default browser."))
 @click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
 @limit_options
 @pass_ctx
@@ -73,14 +73,16 @@ def studio(
     web.check_exposure(host, password, PASSWORD_VARIABLE)
     if issue_id is not None and not ISSUE_ID_RE.match(issue_id):
         raise click.UsageError(
-            f"'{issue_id}' is not an issue id; use letters, digits, '.', '-' or '_' (e.g. 2026-12)"
+            _("'{issue}' is not an issue id; use letters, digits, '.', '-' or '_' (e.g. 2026-12)").format(
+                issue=issue_id
+            )
         )
     config = ctx.config
     clock = None
     if now_text:
         from pipeline.run import clock_from
 
-        example = "a date and time like 2026-12-10T09:00"
+        example = _("a date and time like 2026-12-10T09:00")
         clock = clock_from(parse_when(now_text, config.settings.timezone, "--now", example))
     from pipeline import studio as studio_app
 
@@ -88,16 +90,21 @@ def studio(
     if issue_id is None:
         _list(ctx)
     elif not issue_path(ctx.root, issue_id).exists():
-        click.echo(f"Note: issues/{issue_id}.yaml does not exist yet; the page offers to draft it.", err=True)
+        click.echo(
+            _("Note: issues/{issue}.yaml does not exist yet; the page offers to draft it.").format(
+                issue=issue_id
+            ),
+            err=True,
+        )
     sock = web.bind(host, port)
     base = web.address(sock)
     if not web.is_loopback(host) and host in ("0.0.0.0", "::"):
         base = base.replace(host if host != "::" else "[::]", socket.gethostname(), 1)
     url = f"{base}/issue/{issue_id}" if issue_id else f"{base}/"
-    click.echo(f"Studio: {url}")
+    click.echo(_("Studio: {url}").format(url=url))
     if password:
-        click.echo(f"Every page asks for the password in {PASSWORD_VARIABLE}.")
-    click.echo("Serving until Ctrl-C.", nl=True)
+        click.echo(_("Every page asks for the password in {variable}.").format(variable=PASSWORD_VARIABLE))
+    click.echo(_("Serving until Ctrl-C."))
     if open_browser:
         import webbrowser
 
@@ -106,7 +113,7 @@ def studio(
         web.serve(app, sock, limits_from(header_timeout, body_timeout, max_connections))
     finally:
         sock.close()
-    click.echo("Stopped.")
+    click.echo(_("Stopped."))
 
 
 def _list(ctx: Context) -> None:
@@ -118,10 +125,10 @@ def _list(ctx: Context) -> None:
     with Store(ctx.config.settings.state) as store:
         rows = statuses(ctx.config, store)
     if not rows:
-        click.echo("No issues yet; start one on the page, or with: newsletter draft 2026-12")
+        click.echo(_("No issues yet; start one on the page, or with: newsletter draft 2026-12"))
         return
-    click.echo(f"{'ISSUE':<12}  {'STATE':<23}  SEND AT")
+    click.echo(f"{_('ISSUE'):<12}  {_('STATE'):<23}  {_('SEND AT')}")
     for r in rows:
         state = str(r.state)
         when = r.send_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if r.send_at else "-"
-        click.echo(f"{r.id:<12}  {STATE_LABELS.get(state, state):<23}  {when}")
+        click.echo(f"{r.id:<12}  {_(STATE_LABELS.get(state, state)):<23}  {when}")

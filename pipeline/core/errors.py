@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core.i18n import _, ngettext
+
 
 class PipelineWarning(UserWarning):
     "A problem the pipeline can work around; the test suite turns it into an error."
@@ -27,8 +29,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {prefix}{self.message}"
+        if self.severity == "warning":
+            return _("{where}: warning: {message}").format(where=where, message=self.message)
+        return f"{where}: {self.message}"
 
     @property
     def is_error(self) -> bool:
@@ -71,7 +74,9 @@ class InputInvalid(PipelineError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = sorted(problems)
         errors = [p for p in self.problems if p.is_error]
-        super().__init__(f"{len(errors)} problem(s) found", None)
+        super().__init__(
+            ngettext("{n} problem found", "{n} problems found", len(errors)).format(n=len(errors))
+        )
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
