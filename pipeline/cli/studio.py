@@ -50,7 +50,7 @@ Examples:
     help=_("The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD."),
 )
 @click.option("--open", "open_browser", is_flag=True, help=_("Open the page in the default browser."))
-@click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
+@click.option("--now", "now_text", hidden=True, help=_("Take this time as now (tests, the demo's date)."))
 @limit_options
 @pass_ctx
 def studio(
