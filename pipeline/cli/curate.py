@@ -164,18 +164,13 @@ def approve(ctx: Context, issue_id: str, by: str) -> None:
         for p in e.problems:
             click.echo(str(p), err=True)
         errors = sum(p.is_error for p in e.problems)
-        click.echo(
-            ngettext(
-                "Error: not approved: {n} error in {path}.",
-                "Error: not approved: {n} errors in {path}.",
-                errors,
-            ).format(n=errors, path=shown),
-            err=True,
+        # The same words as the studio's (pipeline/studio/app.py).
+        refused = ngettext(
+            "not approved: {n} error in {path}.", "not approved: {n} errors in {path}.", errors
         )
-        click.echo(
-            _("Fix: correct them (newsletter check {issue}), then approve again.").format(issue=issue_id),
-            err=True,
-        )
+        fix = _("correct them (newsletter check {issue}), then approve again.").format(issue=issue_id)
+        click.echo(_("Error: {message}").format(message=refused.format(n=errors, path=shown)), err=True)
+        click.echo(_("Fix: {hint}").format(hint=fix), err=True)
         raise SystemExit(EXIT_FAILED) from None
     click.echo(
         _("Approved {path} by {name} at {time} ({fingerprint}).").format(
