@@ -43,6 +43,7 @@ from pipeline.core import bulk
 from pipeline.core.approval import approval_state, mark_recalled
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
+from pipeline.core.i18n import N_, _, ngettext
 from pipeline.core.issues import Issue, check_issue_file
 from pipeline.core.locking import job_lock
 from pipeline.core.models import DeliveryState, IssueState
@@ -51,6 +52,27 @@ from pipeline.core.tokens import list_headers
 
 if TYPE_CHECKING:
     from pipeline.collect import Summary
+
+# Why an issue whose send_at has come is not sent, by its state (None: any other).
+SKIPPED: dict[IssueState | None, str] = {
+    IssueState.DRAFT: N_(
+        "issue {issue}: send_at {time} has come, but it is a draft: not sent;"
+        " run 'newsletter check {issue}' and 'newsletter approve {issue} --by NAME'"
+    ),
+    IssueState.CHANGED: N_(
+        "issue {issue}: send_at {time} has come, but it changed after it was approved: not sent;"
+        " run 'newsletter check {issue}' and 'newsletter approve {issue} --by NAME'"
+    ),
+    IssueState.RECALLED: N_(
+        "issue {issue}: send_at {time} has come, but it was recalled and not approved again: not sent;"
+        " run 'newsletter check {issue}' and 'newsletter approve {issue} --by NAME'"
+    ),
+    None: N_(
+        "issue {issue}: send_at {time} has come, but it is not approved: not sent;"
+        " run 'newsletter check {issue}' and 'newsletter approve {issue} --by NAME'"
+    ),
+}
+ACTIONS = {"sent": N_("issue {issue}: sent"), "resumed": N_("issue {issue}: resumed")}
 
 # (level, event, message, fields): the CLI turns these into lines or JSON.
 Log = Callable[[str, str, str, Mapping[str, Any]], None]
@@ -117,7 +139,12 @@ def send(
     transport = deliver.open_transport(config, env)
 
     def notice(line: str) -> None:
-        log("warning", "send-notice", f"issue {issue.id}: {line}", {"issue": issue.id})
+        log(
+            "warning",
+            "send-notice",
+            _("issue {issue}: {notice}").format(issue=issue.id, notice=line),
+            {"issue": issue.id},
+        )
 
     with Store(config.settings.database) as store, deliver.send_lock(config, issue.id):
         started = store.sent_issue(issue.id) is not None
@@ -136,7 +163,9 @@ def send(
             log(
                 "warning",
                 "report-mail-failed",
-                f"issue {issue.id}: the delivery report was not mailed: {e}",
+                _("issue {issue}: the delivery report was not mailed: {reason}").format(
+                    issue=issue.id, reason=e
+                ),
                 {"issue": issue.id},
             )
     return report
@@ -180,22 +209,28 @@ class RunResult:
     def line(self) -> str:
         """The one summary line cron mails when all is well."""
         if self.collect_failed:
-            parts = [f"collect failed: {self.collect_failed}"]
+            parts = [_("collect failed: {reason}").format(reason=self.collect_failed)]
         else:
-            parts = [self.collect.line() if self.collect else "collect: skipped"]
+            parts = [self.collect.line() if self.collect else _("collect: skipped")]
         sent = [o for o in self.issues if o.action in ("sent", "resumed")]
         for o in sent:
             c = o.counts
-            state = "complete" if o.completed else "not complete"
             if o.completed and o.send_at is not None:
-                state += f", goes out {o.send_at:%Y-%m-%d %H:%M %Z}"
+                state = _("complete, goes out {time}").format(time=f"{o.send_at:%Y-%m-%d %H:%M %Z}")
+            else:
+                state = _("complete") if o.completed else _("not complete")
             parts.append(
-                f"issue {o.issue_id}: {c.get(DeliveryState.ACCEPTED, 0)} accepted,"
-                f" {c.get(DeliveryState.SKIPPED, 0)} skipped, {c.get(DeliveryState.FAILED, 0)} failed,"
-                f" {c.get(DeliveryState.UNKNOWN, 0)} unknown ({state})"
-            )
+                _(
+                    "issue {issue}: {accepted} accepted, {skipped} skipped, {failed} failed,"
+                    " {unknown} unknown ({state})"
+                ).format(
+                    issue=o.issue_id, accepted=c.get(DeliveryState.ACCEPTED, 0),
+                    skipped=c.get(DeliveryState.SKIPPED, 0), failed=c.get(DeliveryState.FAILED, 0),
+                    unknown=c.get(DeliveryState.UNKNOWN, 0), state=state,
+                )
+            )  # fmt: skip
         if not sent:
-            parts.append("nothing to send")
+            parts.append(_("nothing to send"))
         return "; ".join(parts)
 
 
@@ -213,7 +248,9 @@ def _issues(config: Config, log: Log) -> list[Issue]:
             log(
                 "error",
                 "issue-invalid",
-                f"{first or shown}: not sent; run 'newsletter validate {shown}'",
+                _("{problem}: not sent; run 'newsletter validate {path}'").format(
+                    problem=first or shown, path=shown
+                ),
                 {"issue": path.stem},
             )
             continue
@@ -229,31 +266,23 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
         fields = {"issue": issue.id, "state": str(state)}
         # Handed to SendGrid ahead of its send_at, which holds it until that minute.
         due = issue.send_at is not None and issue.send_at <= now + config.settings.schedule_ahead
-        when = f"{issue.send_at:%Y-%m-%d %H:%M %Z}" if issue.send_at else "no send_at"
+        when = f"{issue.send_at:%Y-%m-%d %H:%M %Z}" if issue.send_at else ""
         if state in (IssueState.SENT, IssueState.SCHEDULED):
             continue
         if state == IssueState.SENDING or (state == IssueState.APPROVED and due):
             out.append((issue, state))
         elif state == IssueState.APPROVED:
             if issue.send_at is None:
-                why = "approved, but it has no send_at; add one"
+                why = _("issue {issue}: approved, but it has no send_at; add one").format(issue=issue.id)
             else:
                 handover = (issue.send_at - config.settings.schedule_ahead).astimezone(issue.send_at.tzinfo)
-                why = f"approved; goes out {when}, handed to SendGrid from {handover:%H:%M}"
-            log("info", "issue-waiting", f"issue {issue.id}: {why}", fields)
+                why = _(
+                    "issue {issue}: approved; goes out {time}, handed to SendGrid from {handover}"
+                ).format(issue=issue.id, time=when, handover=f"{handover:%H:%M}")
+            log("info", "issue-waiting", why, fields)
         elif due and issue.send_at is not None and issue.send_at <= now:
-            why = {
-                IssueState.DRAFT: "is a draft",
-                IssueState.CHANGED: "changed after it was approved",
-                IssueState.RECALLED: "was recalled and not approved again",
-            }.get(state, "is not approved")
-            log(
-                "warning",
-                "issue-skipped",
-                f"issue {issue.id}: send_at {when} has come, but it {why}: not sent; "
-                f"run 'newsletter check {issue.id}' and 'newsletter approve {issue.id} --by NAME'",
-                fields,
-            )
+            skipped = _(SKIPPED.get(state, SKIPPED[None]))
+            log("warning", "issue-skipped", skipped.format(issue=issue.id, time=when), fields)
     return out
 
 
@@ -262,13 +291,20 @@ def _collect(config: Config, store: Store, now: dt.datetime, log: Log) -> Summar
 
     summary = collect(config, store, now=now.astimezone(dt.UTC))
     for r in summary.failed:
-        log("error", "source-failed", f"{r.source} ({r.url}): {r.reason}", {"source": r.source})
+        log(
+            "error",
+            "source-failed",
+            _("{source} ({url}): {reason}").format(source=r.source, url=r.url, reason=r.reason),
+            {"source": r.source},
+        )
     for r in summary.results:
         if r.moved_to:
             log(
                 "warning",
                 "source-moved",
-                f"{r.source}: {r.url} moved permanently to {r.moved_to}; put the new address in sources.yaml",
+                _("{source}: {url} moved permanently to {new}; put the new address in sources.yaml").format(
+                    source=r.source, url=r.url, new=r.moved_to
+                ),
                 {"source": r.source},
             )
     for p in summary.bad_files:
@@ -285,7 +321,12 @@ def _guarded(log: Log) -> Iterator[list[str]]:
     except Exception as e:  # any kind: collect must never hold back an issue that is due
         reason = e.message if isinstance(e, PipelineError) else f"{type(e).__name__}: {e}"
         failure.append(reason)
-        log("error", "collect-failed", f"collect failed, sending goes on: {reason}", {})
+        log(
+            "error",
+            "collect-failed",
+            _("collect failed, sending goes on: {reason}").format(reason=reason),
+            {},
+        )
 
 
 def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -> RunResult:
@@ -315,21 +356,28 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
                     issue.id, action, report.stopped or "", dict(report.counts), report.completed, goes
                 )
             if outcome.action == "failed":
-                log("error", "send-failed", f"issue {issue.id}: {outcome.reason}", {"issue": issue.id})
+                failed = _("issue {issue}: {reason}").format(issue=issue.id, reason=outcome.reason)
+                log("error", "send-failed", failed, {"issue": issue.id})
             elif outcome.counts.get(DeliveryState.UNKNOWN):
                 log(
                     "error",
                     "send-unknown",
-                    f"issue {issue.id}: {outcome.counts[DeliveryState.UNKNOWN]} subscriber(s) are unknown: a"
-                    " request's answer was lost after SendGrid's cancel deadline; check SendGrid's activity,"
-                    f" then 'newsletter send {issue.id} --resend-unknown' if they did not get it",
+                    ngettext(
+                        "issue {issue}: {n} subscriber is unknown: a request's answer was lost after"
+                        " SendGrid's cancel deadline; check SendGrid's activity, then 'newsletter send"
+                        " {issue} --resend-unknown' if they did not get it",
+                        "issue {issue}: {n} subscribers are unknown: a request's answer was lost after"
+                        " SendGrid's cancel deadline; check SendGrid's activity, then 'newsletter send"
+                        " {issue} --resend-unknown' if they did not get it",
+                        outcome.counts[DeliveryState.UNKNOWN],
+                    ).format(issue=issue.id, n=outcome.counts[DeliveryState.UNKNOWN]),
                     {"issue": issue.id},
                 )
             else:
                 log(
                     "info",
                     "issue-sent",
-                    f"issue {issue.id}: {outcome.action}",
+                    _(ACTIONS[outcome.action]).format(issue=issue.id),
                     {"issue": issue.id, **{str(k): v for k, v in outcome.counts.items()}},
                 )
             outcomes.append(outcome)

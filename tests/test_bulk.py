@@ -206,5 +206,5 @@ def test_check_fails_on_a_template_without_the_unsubscribe_link(demo_root: Path)
     assert [line for line in lines if ": warning: " not in line] == [
         "issues/2026-12.yaml: the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the "
         'message: keep <a href="{{ v.unsubscribe_url }}">Afmelden</a> in templates/email.mjml',
-        f"Error: 1 error(s), {len(lines) - 2} warning(s) in issues/2026-12.yaml.",
+        f"Error: 1 error, {len(lines) - 2} warnings in issues/2026-12.yaml.",
     ]

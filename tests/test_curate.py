@@ -579,7 +579,7 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
         "issues/2026-12.yaml:29: no subject; write 'subject: ...', the line subscribers see in their inbox"
     )
     # The warnings: no preheader; the laptops story's long sentences (B1: the partner's summary).
-    assert r.output.splitlines()[-1] == "Error: 1 error(s), 3 warning(s) in issues/2026-12.yaml."
+    assert r.output.splitlines()[-1] == "Error: 1 error, 3 warnings in issues/2026-12.yaml."
     assert (
         "B1: the partner's summary of '1.200 opgeknapte laptops voor leerlingen' (De Laptopfabriek)"
         in r.output
@@ -587,7 +587,7 @@ def test_commands_draft_check_approve_status(cli: Cli, config: Config, store: St
     r = cli("approve", ISSUE, "--by", "Anna")
     assert r.exit_code == 1
     assert r.output.splitlines()[-2:] == [
-        "Error: not approved: 1 error(s) in issues/2026-12.yaml.",
+        "Error: not approved: 1 error in issues/2026-12.yaml.",
         "Fix: correct them (newsletter check 2026-12), then approve again.",
     ]
     path = issue_path(cli.root, ISSUE)

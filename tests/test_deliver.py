@@ -331,7 +331,7 @@ def test_a_dry_run_says_first_whether_the_send_would_go_and_exits_as_the_send_wo
         "Plan for issue 2027-01 (dry run: nothing is sent)",
         "  would send:      no, it would be refused: issue 2027-01 is not approved; only an approved,"
         " unchanged issue goes to the list",
-        "  fix:             correct the 1 error(s) in issues/2027-01.yaml (newsletter check 2027-01), then run"
+        "  fix:             correct the 1 error in issues/2027-01.yaml (newsletter check 2027-01), then run"
         " 'newsletter approve 2027-01 --by NAME'",
     ]
     assert "  to send now:     none (the send would be refused; see 'would send' above)" in lines
@@ -346,7 +346,7 @@ def test_a_dry_run_says_first_whether_the_send_would_go_and_exits_as_the_send_wo
     code, lines = dry()
     assert (code, lines[1]) == (0, "  would send:      yes")
     assert any(line.startswith("  goes out at:     ") for line in lines)
-    assert "  to send now:     5 in 1 request(s)" in lines
+    assert "  to send now:     5 in 1 request" in lines
     path.write_text(path.read_text(encoding="utf-8").replace("Elke twee weken", "Elke week"), "utf-8")
     code, lines = dry()
     assert code == 1

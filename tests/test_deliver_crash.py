@@ -440,14 +440,14 @@ def test_a_kill_whose_cancel_window_has_passed_is_reported_unknown_and_resent_on
     resumed = newsletter(demo_root, "run", "--now", late, env=env)
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr
     assert "issue 2026-12: 0 accepted, 0 skipped, 0 failed, 1000 unknown (complete" in resumed.stdout
-    assert "1000 subscriber(s) are unknown" in resumed.stderr
+    assert "1000 subscribers are unknown" in resumed.stderr
     with Store(config.settings.state) as store:
         assert store.delivery_counts("2026-12")["unknown"] == 1000
         assert [r.path for r in sendgrid.records if is_cancel(r)] == []  # never a cancel it cannot trust
     again = newsletter(demo_root, "send", "2026-12", env=env)
     assert "(0 sent in this run" in again.stdout  # never resent without the editor's word
     resent = newsletter(demo_root, "send", "2026-12", "--resend-unknown", env=env)
-    assert "resending to 1000 subscriber(s) whose delivery was unknown" in resent.stderr
+    assert "resending to 1000 subscribers whose delivery was unknown" in resent.stderr
     received = sendgrid.received()
     received.pop("redactie@example.org", None)  # the editors' reports
     assert Counter(received.values()) == {2: 1000}  # SendGrid had the first request: twice, as warned

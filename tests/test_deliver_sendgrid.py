@@ -347,7 +347,7 @@ def test_cli_test_send_dry_run_and_secrets(
     result = cli("send", "2026-12", "--to", "redactie@example.nl")  # type: ignore[operator]
     assert result.exit_code == 0, result.output
     assert result.output == (
-        f"Test copy of 2026-12 (subject marked [TEST]) to 1 address(es) via SendGrid ({sendgrid.url}).\n"
+        f"Test copy of 2026-12 (subject marked [TEST]) to 1 address via SendGrid ({sendgrid.url}).\n"
     )
     (request,) = sendgrid.mail_sends
     assert request.body["subject"] == "[TEST] Nieuws van partners"
@@ -364,7 +364,7 @@ def test_cli_test_send_dry_run_and_secrets(
     plan_out = cli("send", "2026-12", "--dry-run")  # type: ignore[operator]
     assert plan_out.exit_code == 0 and "  would send:      yes\n" in plan_out.output
     assert "  skipped:         1 (unsubscribed: 1)\n" in plan_out.output
-    assert "  to send now:     4 in 1 request(s)\n" in plan_out.output
+    assert "  to send now:     4 in 1 request\n" in plan_out.output
     assert "subscribers.csv:8: warning: the email column is not a valid address" in plan_out.output
     assert len(sendgrid.mail_sends) == 1
 
@@ -410,14 +410,14 @@ def test_cli_list_send_needs_approval_then_goes_once(
     assert sent.exit_code == 0, sent.output
     assert (
         f"Issue 2026-12 to SendGrid ({sendgrid.url}): accepted 4, skipped 1, failed 0, unknown 0, pending 0"
-        " (4 sent in this run, 7 request(s))\n" in sent.output
+        " (4 sent in this run, 7 requests)\n" in sent.output
     )
     assert "status: sent\n" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
     # The list send, then the editors' delivery report (the send served the last subscriber).
     list_mail, report_mail = sendgrid.mail_sends
     assert [r.recipients for r in (list_mail, report_mail)][1] == ["redactie@example.org"]
     again = cli("send", "2026-12")  # type: ignore[operator]
-    assert again.exit_code == 0 and "(0 sent in this run, 0 request(s))" in again.output
+    assert again.exit_code == 0 and "(0 sent in this run, 0 requests)" in again.output
     assert len(sendgrid.mail_sends) == 2  # nothing sent, and no second report
     # Editing the issue after it went out changes nothing that was sent.
     with (demo_root / "issues" / "2026-12.yaml").open("a", encoding="utf-8") as f:

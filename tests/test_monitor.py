@@ -179,7 +179,7 @@ def test_a_reminder_a_killed_run_left_sending_is_not_sent_again_silently(cli: Cl
     result = cli("monitor", "remind", "2026")
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "warning: 1 reminder(s) of an earlier run that ended early may or may not have gone; they are not "
+        "warning: 1 reminder of an earlier run that ended early may or may not have gone; it is not "
         "sent again without --again"
     ]
     assert (

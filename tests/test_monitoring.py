@@ -181,7 +181,7 @@ def test_warnings_for_the_folder_the_name_and_a_partner_without_pledge(cli: Cli,
         "monitoring/2025/oost.yaml:2: warning: this file is in the folder for 2025, but its period is 2026; move "
         "it to monitoring/2026/woningcorporatie-oost.yaml",
     ]
-    assert result.stdout == "OK: monitoring/2025/oost.yaml is valid, 3 warning(s).\n"
+    assert result.stdout == "OK: monitoring/2025/oost.yaml is valid, 3 warnings.\n"
 
 
 def test_overlapping_periods_of_one_partner_are_refused_with_the_other_file(
@@ -216,7 +216,7 @@ def test_validate_without_paths_checks_the_progress_files_too(cli: Cli, demo_roo
     assert result.stderr.splitlines() == [
         "monitoring/2026/laptopfabriek.yaml:8: 'professionals' cannot be negative (-1); give how many were "
         "reached, or leave it out",
-        "Error: 1 error(s), 0 warning(s) in 1 of 12 file(s).",
+        "Error: 1 error, 0 warnings in 1 of 12 files.",
     ]
 
 
@@ -260,7 +260,7 @@ def test_pledge_problems_in_sources_yaml(cli: Cli, demo_root: Path) -> None:
         "'monitoring(at)jgz-fryslan.example.nl' is not an email address (name@example.nl)",
         "unknown key 'tekst': rename it to 'text' (the keys are English)",
     ]
-    assert lines[-1] == "Error: 6 error(s), 0 warning(s) in 1 of 1 file(s)."
+    assert lines[-1] == "Error: 6 errors, 0 warnings in 1 of 1 file."
 
 
 def test_a_monitoring_kind_the_taxonomy_lacks(cli: Cli, demo_root: Path) -> None:

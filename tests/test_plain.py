@@ -113,7 +113,7 @@ def test_the_demo_instance_validates_and_checks_without_b1_warnings(demo_root: P
 def test_a_story_in_policy_language_gets_each_warning_at_its_line_and_exit_0(demo_root: Path) -> None:
     result = newsletter(demo_root, "validate", str(demo_root / "flawed" / "beleidstaal.yaml"))
     assert result.returncode == 0, result.stderr  # warnings never change the exit status
-    assert result.stdout == "OK: flawed/beleidstaal.yaml is valid, 14 warning(s).\n"
+    assert result.stdout == "OK: flawed/beleidstaal.yaml is valid, 14 warnings.\n"
     assert result.stderr.splitlines() == BELEIDSTAAL_WARNINGS
     strict = newsletter(demo_root, "validate", "--strict", str(demo_root / "flawed" / "beleidstaal.yaml"))
     assert strict.returncode == 0, strict.stderr  # advice, not a problem of the file: --strict passes it

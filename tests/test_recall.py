@@ -171,7 +171,7 @@ def test_cancel_in_the_outbox_moves_the_files_aside(demo_root: Path) -> None:
 
     cancelled = newsletter(demo_root, "cancel", "2026-12")
     assert cancelled.returncode == 0, cancelled.stderr
-    assert cancelled.stdout.startswith("Recalled issue 2026-12: 1 batch(es) cancelled at outbox/, so the 3")
+    assert cancelled.stdout.startswith("Recalled issue 2026-12: 1 batch cancelled at outbox/, so the 3")
     assert list(outbox.glob("*.eml")) == [] and len(list(outbox.glob("cancelled/*/*.eml"))) == 3
     assert "status: recalled" in (demo_root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
     status = newsletter(demo_root, "status")

@@ -168,7 +168,7 @@ def test_approve_is_refused_with_check_s_errors_as_on_the_command_line(demo_root
     note = answer.json()
     assert (note["ok"], note["message"], note["fix"]) == (
         False,
-        "not approved: 1 error(s) in issues/2026-12.yaml.",
+        "not approved: 1 error in issues/2026-12.yaml.",
         "correct them (newsletter check 2026-12), then approve again.",
     )
     assert note["problems"][0] == (

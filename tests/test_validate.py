@@ -149,7 +149,7 @@ def test_image_needs_alt_and_consent_is_a_warning(cli, demo_root):
     )
     result = cli("validate", str(ok))
     assert result.exit_code == 0
-    assert result.stdout == "OK: submissions/img2.yaml is valid, 1 warning(s).\n"
+    assert result.stdout == "OK: submissions/img2.yaml is valid, 1 warning.\n"
     assert cli("validate", "--strict", str(ok)).exit_code == 1
 
 
@@ -229,7 +229,7 @@ def test_sources_yaml_problems(cli, demo_root):
         "sources.yaml:115: unknown sector 'welzijnn': did you mean 'welzijn'? Known sectors: gemeenten, "
         "onderwijs, jeugdgezondheidszorg, welzijn, bedrijfsleven, kennisinstituten, maatschappelijk",
         "sources.yaml:127: partner id 'jgz-fryslan' is used twice; ids must be unique",
-        "Error: 4 error(s), 0 warning(s) in 1 of 1 file(s).",
+        "Error: 4 errors, 0 warnings in 1 of 1 file.",
     ]
 
 
@@ -250,7 +250,7 @@ def test_sources_yaml_missing_taxonomy_list_and_landelijk(cli, demo_root):
         "sources.yaml:71: unknown key 'soorten': Known keys: sections, themes, sectors, provinces, kinds, horizons",
         f"sources.yaml:129: unknown province 'landelijk': Known provinces: {known}",
         f"sources.yaml:145: unknown province 'landelijk': Known provinces: {known}",
-        "Error: 5 error(s), 0 warning(s) in 1 of 1 file(s).",
+        "Error: 5 errors, 0 warnings in 1 of 1 file.",
     ]
     assert result.exit_code == 1
 

@@ -17,8 +17,36 @@ from pipeline.core import i18n
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import InputInvalid, PipelineError
 from pipeline.core.files import WRITE_FIX
+from pipeline.core.i18n import N_, _, ngettext
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def helptext(text: str) -> str:
+    """A command's help (translated) as click lays it out: a paragraph with indented lines (the
+    examples) is kept line by line (click's ``\\b``), the others are wrapped to the terminal. The
+    catalog holds the text without the control character, so a translator never has to type it."""
+    paragraphs = text.strip("\n").split("\n\n")
+    return "\n\n".join(
+        "\b\n" + p if any(line.startswith("  ") for line in p.splitlines()) else p for p in paragraphs
+    )
+
+
+def count_errors(n: int) -> str:
+    """'1 error', '3 errors': a count inside a sentence that counts more than one thing."""
+    return ngettext("{n} error", "{n} errors", n).format(n=n)
+
+
+def count_warnings(n: int) -> str:
+    return ngettext("{n} warning", "{n} warnings", n).format(n=n)
+
+
+# A log line of the library (cron's 'run', a send) on the terminal, by its level.
+LOG_LINES = {"warning": N_("warning: {message}"), "error": N_("error: {message}")}
+
+
+def log_line(level: str, message: str) -> str:
+    return _(LOG_LINES[level]).format(message=message) if level in LOG_LINES else f"{level}: {message}"
 
 
 def _translate_click() -> None:
@@ -58,7 +86,9 @@ def parse_when(value: str, tz: dt.tzinfo, option: str, example: str) -> dt.datet
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not {example}", param_hint=option) from None
+        raise click.BadParameter(
+            _("'{value}' is not {example}").format(value=value, example=example), param_hint=option
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -98,15 +128,22 @@ class Group(click.Group):
         except InputInvalid as e:
             print_problems(e)
             errors = sum(p.is_error for p in e.problems)
-            click.echo(f"Error: {errors} problem(s); nothing was changed.", err=True)
+            click.echo(
+                ngettext(
+                    "Error: {n} problem; nothing was changed.",
+                    "Error: {n} problems; nothing was changed.",
+                    errors,
+                ).format(n=errors),
+                err=True,
+            )
             ctx.exit(EXIT_FAILED)
         except PipelineError as e:
-            click.echo(f"Error: {e.message}", err=True)
+            click.echo(_("Error: {message}").format(message=e.message), err=True)
             if e.hint:
-                click.echo(f"Fix: {e.hint}", err=True)
+                click.echo(_("Fix: {hint}").format(hint=e.hint), err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            click.echo(_("Interrupted."), err=True)
             ctx.exit(130)
         except BrokenPipeError:
             # `newsletter items | head`: the reader went away, which is fine.
@@ -116,32 +153,36 @@ class Group(click.Group):
             # The last net for a folder the library creates outside atomic_write (init, the
             # outbox, report --out): the file and the reason, not a traceback.
             where = f"{e.filename}: " if e.filename else ""
-            click.echo(f"Error: {where}{e.strerror or e}", err=True)
-            click.echo(f"Fix: {WRITE_FIX}", err=True)
+            click.echo(_("Error: {message}").format(message=f"{where}{e.strerror or e}"), err=True)
+            click.echo(_("Fix: {hint}").format(hint=_(WRITE_FIX)), err=True)
             ctx.exit(EXIT_FAILED)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=helptext(
+        _("""Collect partner stories, curate them into an issue, render and send the newsletter.
+
+A typical month:
+  newsletter collect                 # fetch feeds and submissions
+  newsletter draft 2026-12           # write issues/2026-12.yaml, then edit it
+  newsletter check 2026-12
+  newsletter render 2026-12          # open build/2026-12/email.html
+  newsletter approve 2026-12 --by "Naam"
+  newsletter run                     # from cron: sends when send_at has come""")
+    ),
+)
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The instance folder (holds sources.yaml). Default: $NEWSLETTER_ROOT, else the current folder.",
+    help=_("The instance folder (holds sources.yaml). Default: $NEWSLETTER_ROOT, else the current folder."),
 )
 @click.version_option(__version__, prog_name="newsletter")
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
-    """Collect partner stories, curate them into an issue, render and send the newsletter.
-
-    \b
-    A typical month:
-      newsletter collect                 # fetch feeds and submissions
-      newsletter draft 2026-12           # write issues/2026-12.yaml, then edit it
-      newsletter check 2026-12
-      newsletter render 2026-12          # open build/2026-12/email.html
-      newsletter approve 2026-12 --by "Naam"
-      newsletter run                     # from cron: sends when send_at has come
-    """
+    """The group every command belongs to: ``--root`` (its help is translated, above)."""
     if root is None:
         root = Path(os.environ.get("NEWSLETTER_ROOT") or ".")
     ctx.obj = Context(root=root.resolve())

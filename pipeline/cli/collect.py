@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.base import EXIT_PARTIAL, Context, main, parse_when, pass_ctx
+from pipeline.cli.base import EXIT_PARTIAL, Context, helptext, main, parse_when, pass_ctx
 from pipeline.core.errors import NotFound
 from pipeline.core.files import spreadsheet_safe
+from pipeline.core.i18n import N_, _, ngettext
 from pipeline.core.models import Item
 from pipeline.core.store import Store
 
@@ -26,32 +27,39 @@ def print_summary(summary: Summary, echo: Any = click.echo) -> None:
         echo(str(p), err=True)
     for r in summary.results:
         for w in r.warnings:
-            echo(f"warning: {r.source}: {w}", err=True)
+            echo(_("warning: {source}: {message}").format(source=r.source, message=w), err=True)
         if r.moved_to:
-            echo(f"moved: {r.source}: {r.url} -> {r.moved_to} (permanent redirect; put the new address "
-                 f"in sources.yaml)", err=True)  # fmt: skip
+            moved = _(
+                "moved: {source}: {url} -> {new} (permanent redirect; put the new address in sources.yaml)"
+            )
+            echo(moved.format(source=r.source, url=r.url, new=r.moved_to), err=True)
     for r in summary.failed:
-        echo(f"failed: {r.source} ({r.url}): {r.reason}", err=True)
-    echo(f"Collected {summary.line()}.")
+        echo(
+            _("failed: {source} ({url}): {reason}").format(source=r.source, url=r.url, reason=r.reason),
+            err=True,
+        )
+    echo(_("Collected {summary}.").format(summary=summary.line()))
 
 
-@main.command()
-@click.option("--source", "only", metavar="ID", help="Collect only this source (a feed id, 'submissions', "
-              "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER').")  # fmt: skip
+@main.command(
+    help=helptext(
+        _('''Fetch every feed and submission into the state database.
+
+The activities in the partners' progress files (monitoring/) become candidates too.
+
+Sources that did not change since the last run are not downloaded again. Exit status 3 when
+some sources failed (each is listed with its address and the reason); the others are stored.
+
+Examples:
+  newsletter collect
+  newsletter collect --source gemeente-zwolle     # "why is my story missing?"''')
+    ),
+)
+@click.option("--source", "only", metavar="ID", help=_("Collect only this source (a feed id, 'submissions', "
+              "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER')."))  # fmt: skip
 @pass_ctx
 def collect(ctx: Context, only: str | None) -> None:
-    """Fetch every feed and submission into the state database.
-
-    The activities in the partners' progress files (monitoring/) become candidates too.
-
-    Sources that did not change since the last run are not downloaded again. Exit status 3 when
-    some sources failed (each is listed with its address and the reason); the others are stored.
-
-    \b
-    Examples:
-      newsletter collect
-      newsletter collect --source gemeente-zwolle     # "why is my story missing?"
-    """
+    """Fetch every feed and submission into the state database."""
     # Imported here: feedparser and httpx only for the command that fetches ('items' reads the store).
     from pipeline.collect import collect as run_collect
     from pipeline.collect import planned_sources
@@ -60,7 +68,7 @@ def collect(ctx: Context, only: str | None) -> None:
     total = planned_sources(config, only)
     with Store(config.settings.database) as store:
         if sys.stderr.isatty() and total > 1:
-            with click.progressbar(length=total, label="Collecting", file=sys.stderr) as bar:
+            with click.progressbar(length=total, label=_("Collecting"), file=sys.stderr) as bar:
 
                 def advance(result: SourceResult) -> None:
                     bar.update(1)
@@ -88,14 +96,29 @@ def item_row(item: Item, tz: Any) -> dict[str, Any]:
     }
 
 
-@main.command()
-@click.option("--since", metavar="DATE", help="Only items published on or after this date (2026-11-01).")
-@click.option("--partner", metavar="ID", help="Only this partner's items.")
-@click.option("--theme", metavar="ID", help="Only items with this theme.")
-@click.option("--kind", metavar="K", help="Only items of this kind (story, research, event, ...).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@main.command(
+    help=helptext(
+        _("""List collected items, newest first.
+
+The id in the first column is what an issue file refers to (item: ID).
+
+Examples:
+  newsletter items --since 2026-11-01 --theme meedoen
+  newsletter items --partner gemeente-zwolle --format json""")
+    ),
+)
+@click.option("--since", metavar="DATE", help=_("Only items published on or after this date (2026-11-01)."))
+@click.option("--partner", metavar="ID", help=_("Only this partner's items."))
+@click.option("--theme", metavar="ID", help=_("Only items with this theme."))
+@click.option("--kind", metavar="K", help=_("Only items of this kind (story, research, event, ...)."))
+@click.option("--limit", type=click.IntRange(min=1), help=_("At most this many (newest first)."))
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help=_("A table to read, or JSON or CSV (English keys) for other programs."),
 )
 @pass_ctx
 def items(
@@ -107,27 +130,21 @@ def items(
     limit: int | None,
     fmt: str,
 ) -> None:
-    """List collected items, newest first.
-
-    The id in the first column is what an issue file refers to (item: ID).
-
-    \b
-    Examples:
-      newsletter items --since 2026-11-01 --theme meedoen
-      newsletter items --partner gemeente-zwolle --format json
-    """
+    """List collected items, newest first."""
     config = ctx.config
     tz = config.settings.timezone
-    for value, known, what in (
-        (partner, config.partners, "partner"),
-        (theme, config.taxonomy.themes, "theme"),
-        (kind, config.taxonomy.kinds, "kind"),
+    for value, known, unknown in (
+        (partner, config.partners, N_("unknown partner '{value}'")),
+        (theme, config.taxonomy.themes, N_("unknown theme '{value}'")),
+        (kind, config.taxonomy.kinds, N_("unknown kind '{value}'")),
     ):
         if value is not None and value not in known:
-            raise NotFound(f"unknown {what} '{value}'", f"use one of: {', '.join(known)}")
-    start = parse_when(since, tz, "--since", "a date like 2026-11-01") if since else None
+            raise NotFound(
+                _(unknown).format(value=value), _("use one of: {known}").format(known=", ".join(known))
+            )
+    start = parse_when(since, tz, "--since", _("a date like 2026-11-01")) if since else None
     if not config.settings.has_state():
-        raise NotFound("nothing collected yet (no state database)", "run 'newsletter collect' first")
+        raise NotFound(_("nothing collected yet (no state database)"), _("run 'newsletter collect' first"))
     with Store(config.settings.database) as store:
         found = store.items(since=start, partner=partner, theme=theme, kind=kind, limit=limit)
     rows = [item_row(i, tz) for i in found]
@@ -148,12 +165,13 @@ _CSV_FIELDS = ["id", "published", "partner", "source", "kind", "themes", "title"
 
 def _table(rows: list[dict[str, Any]]) -> None:
     if not rows:
-        click.echo("No items.", err=True)
+        click.echo(_("No items."), err=True)
         return
     width = 60
-    click.echo(f"{'ID':<12}  {'DATE':<10}  {'PARTNER/SOURCE':<22}  {'KIND':<8}  TITLE")
+    header = (_("ID"), _("DATE"), _("PARTNER/SOURCE"), _("KIND"), _("TITLE"))
+    click.echo(f"{header[0]:<12}  {header[1]:<10}  {header[2]:<22}  {header[3]:<8}  {header[4]}")
     for r in rows:
         who = (r["partner"] or r["source"])[:22]
         title = r["title"] if len(r["title"]) <= width else r["title"][: width - 1] + "…"
         click.echo(f"{r['id']:<12}  {r['published'][:10]:<10}  {who:<22}  {r['kind'][:8]:<8}  {title}")
-    click.echo(f"{len(rows)} item{'s' if len(rows) != 1 else ''}.", err=True)
+    click.echo(ngettext("{n} item.", "{n} items.", len(rows)).format(n=len(rows)), err=True)

@@ -7,36 +7,41 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, count_errors, count_warnings, helptext, main, pass_ctx
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.plain import is_advice
 from pipeline.core.validate import validate as run_validate
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Check sources.yaml, submissions and issue files.
+
+Every problem is printed as PATH:LINE: message, with the fix. With no PATH, checks
+sources.yaml, every submission and every issue file. A submission's title and summary
+also get plain-language (B1) advice: long sentences, long words, passive voice,
+stadhuistaal (see docs/plain-language.md); advice never changes the exit status.
+
+Examples:
+  newsletter validate submissions/fietsplan.yaml
+  newsletter validate""")
+    )
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as errors (for CI); B1 advice never fails.")
-@click.option("--now", "now_text", hidden=True, help="Take this time as now (tests, the demo's date).")
+@click.option("--strict", is_flag=True, help=_("Treat warnings as errors (for CI); B1 advice never fails."))
+@click.option("--now", "now_text", hidden=True, help=_("Take this time as now (tests, the demo's date)."))
 @pass_ctx
 def validate(ctx: Context, paths: tuple[Path, ...], strict: bool, now_text: str | None) -> None:
-    """Check sources.yaml, submissions and issue files.
-
-    Every problem is printed as PATH:LINE: message, with the fix. With no PATH, checks
-    sources.yaml, every submission and every issue file. A submission's title and summary
-    also get plain-language (B1) advice: long sentences, long words, passive voice,
-    stadhuistaal (see docs/plain-language.md); advice never changes the exit status.
-
-    \b
-    Examples:
-      newsletter validate submissions/fietsplan.yaml
-      newsletter validate
-    """
+    """Check sources.yaml, submissions and issue files (the help is above, translated)."""
     now = dt.datetime.now(dt.UTC)
     if now_text:  # without a zone: the instance's
         try:
             now = dt.datetime.fromisoformat(now_text.strip().replace(" ", "T", 1))
         except ValueError:
-            example = "a date like 2026-12-10"
-            raise click.BadParameter(f"'{now_text}' is not {example}", param_hint="--now") from None
+            example = _("a date like 2026-12-10")
+            raise click.BadParameter(
+                _("'{value}' is not {example}").format(value=now_text, example=example), param_hint="--now"
+            ) from None
     report = run_validate(ctx.root, list(paths) or None, now)
     for p in report.problems:
         click.echo(str(p), err=True)
@@ -45,32 +50,55 @@ def validate(ctx: Context, paths: tuple[Path, ...], strict: bool, now_text: str 
     if failing:
         bad = {p.path for p in [*report.errors, *strict_fails]}
         click.echo(
-            f"Error: {len(report.errors)} error(s), {len(report.warnings)} warning(s) "
-            f"in {len(bad)} of {len(report.checked)} file(s).",
+            _("Error: {errors}, {warnings} in {bad} of {files}.").format(
+                errors=count_errors(len(report.errors)),
+                warnings=count_warnings(len(report.warnings)),
+                bad=len(bad),
+                files=ngettext("{n} file", "{n} files", len(report.checked)).format(n=len(report.checked)),
+            ),
             err=True,
         )
         raise SystemExit(EXIT_FAILED)
-    extra = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    warnings = len(report.warnings)
     if len(report.checked) == 1:
-        click.echo(f"OK: {report.checked[0]} is valid{extra}.")
+        if warnings:
+            line = ngettext(
+                "OK: {path} is valid, {n} warning.", "OK: {path} is valid, {n} warnings.", warnings
+            ).format(path=report.checked[0], n=warnings)
+        else:
+            line = _("OK: {path} is valid.").format(path=report.checked[0])
+    elif warnings:
+        line = _("OK: {files} are valid, {warnings}.").format(
+            files=ngettext("{n} file", "{n} files", len(report.checked)).format(n=len(report.checked)),
+            warnings=count_warnings(warnings),
+        )
     else:
-        click.echo(f"OK: {len(report.checked)} files are valid{extra}.")
+        line = ngettext("OK: {n} file is valid.", "OK: {n} files are valid.", len(report.checked)).format(
+            n=len(report.checked)
+        )
+    click.echo(line)
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Create a new instance: settings, an example submission, issue and template folders.
+
+Example:
+  newsletter init ~/nieuwsbrief && cd ~/nieuwsbrief && newsletter validate""")
+    )
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
-    """Create a new instance: settings, an example submission, issue and template folders.
-
-    \b
-    Example:
-      newsletter init ~/nieuwsbrief && cd ~/nieuwsbrief && newsletter validate
-    """
+    """Create a new instance (the help is above, translated)."""
     from pipeline.core import instance
 
     written = instance.create(directory)
-    click.echo(f"Created a new instance in {directory} ({len(written)} files).")
-    click.echo("Next: edit sources.yaml (title, sender, postal address, partners), then run:")
+    n = len(written)
+    created = ngettext(
+        "Created a new instance in {folder} ({n} file).", "Created a new instance in {folder} ({n} files).", n
+    )
+    click.echo(created.format(folder=directory, n=n))
+    click.echo(_("Next: edit sources.yaml (title, sender, postal address, partners), then run:"))
     click.echo(f"  newsletter --root {directory} validate")
 
 

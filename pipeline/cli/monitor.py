@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.monitoring import PERIOD_HELP, Period
 
 if TYPE_CHECKING:
@@ -17,51 +18,57 @@ if TYPE_CHECKING:
 def _period(ctx: click.Context, param: click.Parameter, value: str) -> Period:
     period = Period.parse(value)
     if period is None:
-        raise click.BadParameter(f"'{value}' is not {PERIOD_HELP}")
+        raise click.BadParameter(_("'{value}' is not {example}").format(value=value, example=_(PERIOD_HELP)))
     return period
 
 
-@main.group()
+@main.group(
+    help=helptext(
+        _("""Partners' progress on their pledge: reminders to those that have not reported.
+
+Each partner writes its progress for a year or a half year in monitoring/YEAR/PARTNER.yaml
+(see docs/formats.md); 'newsletter validate' checks it and 'newsletter report' counts it.
+
+Example:
+  newsletter monitor remind 2026 --dry-run""")
+    ),
+)
 def monitor() -> None:
-    """Partners' progress on their pledge: reminders to those that have not reported.
-
-    Each partner writes its progress for a year or a half year in monitoring/YEAR/PARTNER.yaml
-    (see docs/formats.md); 'newsletter validate' checks it and 'newsletter report' counts it.
-
-    \b
-    Example:
-      newsletter monitor remind 2026 --dry-run
-    """
+    """Partners' progress on their pledge: reminders to those that have not reported."""
 
 
-@monitor.command()
+@monitor.command(
+    help=helptext(
+        _("""Remind each partner that has not reported its progress for PERIOD (2026, 2026-H1, 2026-H2).
+
+One friendly reminder in Dutch to the partner's monitoring_contact in sources.yaml, with its
+progress file attached, filled in as far as sources.yaml knows: partners whose pledge asks
+for the period (since on or before its end) and whose progress files do not cover it. Through
+SendGrid when SENDGRID_API_KEY is set, else to outbox/monitor-PERIOD/. Never to the
+subscriber list. Each reminder is recorded, so a second run mails nobody twice (--again asks
+for a second reminder). Partners are named, addresses never printed.
+
+Examples:
+  newsletter monitor remind 2026 --dry-run
+  newsletter monitor remind 2026
+  newsletter monitor remind 2026-H2 --again""")
+    ),
+)
 @click.argument("period", callback=_period, metavar="PERIOD")
 @click.option(
-    "--dry-run", is_flag=True, help="List who would get a reminder, and why the others not; send nothing."
+    "--dry-run", is_flag=True, help=_("List who would get a reminder, and why the others not; send nothing.")
 )
 @click.option(
     "--again",
     is_flag=True,
-    help="Also remind partners reminded for this period before (a second reminder), and those whose "
-    "reminder may have gone (its answer was lost).",
+    help=_(
+        "Also remind partners reminded for this period before (a second reminder), and those whose "
+        "reminder may have gone (its answer was lost)."
+    ),
 )
 @pass_ctx
 def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
-    """Remind each partner that has not reported its progress for PERIOD (2026, 2026-H1, 2026-H2).
-
-    One friendly reminder in Dutch to the partner's monitoring_contact in sources.yaml, with its
-    progress file attached, filled in as far as sources.yaml knows: partners whose pledge asks
-    for the period (since on or before its end) and whose progress files do not cover it. Through
-    SendGrid when SENDGRID_API_KEY is set, else to outbox/monitor-PERIOD/. Never to the
-    subscriber list. Each reminder is recorded, so a second run mails nobody twice (--again asks
-    for a second reminder). Partners are named, addresses never printed.
-
-    \b
-    Examples:
-      newsletter monitor remind 2026 --dry-run
-      newsletter monitor remind 2026
-      newsletter monitor remind 2026-H2 --again
-    """
+    """Remind each partner that has not reported its progress for PERIOD."""
     from pipeline import monitor as stage
     from pipeline.core.store import Store
 
@@ -74,36 +81,69 @@ def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
             the_plan = result.plan
     due = the_plan.due
     if dry_run:
-        click.echo(f"Reminders for {period} would go through {the_plan.destination}:")
+        click.echo(
+            _("Reminders for {period} would go through {destination}:").format(
+                period=period, destination=the_plan.destination
+            )
+        )
         for d in due:
-            note = f"; its file {', '.join(d.broken)} has errors" if d.broken else ""
-            click.echo(f"  would remind: {d.name} ({d.partner}), for {d.asks_for}{note}")
+            if d.broken:
+                line = _("  would remind: {name} ({partner}), for {period}; its file {files} has errors")
+            else:
+                line = _("  would remind: {name} ({partner}), for {period}")
+            click.echo(
+                line.format(name=d.name, partner=d.partner, period=d.asks_for, files=", ".join(d.broken))
+            )
         _others(the_plan, config.settings.timezone)
-        click.echo(f"{len(due)} reminder{'s' if len(due) != 1 else ''} would be sent; nothing was sent.")
+        would = ngettext(
+            "{n} reminder would be sent; nothing was sent.",
+            "{n} reminders would be sent; nothing was sent.",
+            len(due),
+        )
+        click.echo(would.format(n=len(due)))
         return
     if result.lost:
         click.echo(
-            f"warning: {result.lost} reminder(s) of an earlier run that ended early may or may not have "
-            "gone; they are not sent again without --again",
+            ngettext(
+                "warning: {n} reminder of an earlier run that ended early may or may not have gone;"
+                " it is not sent again without --again",
+                "warning: {n} reminders of an earlier run that ended early may or may not have gone;"
+                " they are not sent again without --again",
+                result.lost,
+            ).format(n=result.lost),
             err=True,
         )
     sent = result.with_state("sent")
     names = "; ".join(o.name for o in sent)
-    click.echo(
-        f"Reminded {len(sent)} partner{'s' if len(sent) != 1 else ''} for {period} through "
-        f"{the_plan.destination}" + (f": {names}." if names else ".")
-    )
+    if names:
+        reminded = ngettext(
+            "Reminded {n} partner for {period} through {destination}: {names}.",
+            "Reminded {n} partners for {period} through {destination}: {names}.",
+            len(sent),
+        )
+    else:
+        reminded = ngettext(
+            "Reminded {n} partner for {period} through {destination}.",
+            "Reminded {n} partners for {period} through {destination}.",
+            len(sent),
+        )
+    click.echo(reminded.format(n=len(sent), period=period, destination=the_plan.destination, names=names))
     _others(the_plan, config.settings.timezone)
     for o in result.with_state("unknown"):
         click.echo(
-            f"unknown: {o.name} ({o.partner}): {o.reason}; it may have gone (--again sends it again)",
+            _("unknown: {name} ({partner}): {reason}; it may have gone (--again sends it again)").format(
+                name=o.name, partner=o.partner, reason=o.reason
+            ),
             err=True,
         )
     failed = result.with_state("failed")
     for o in failed:
-        click.echo(f"failed: {o.name} ({o.partner}): {o.reason}", err=True)
+        click.echo(
+            _("failed: {name} ({partner}): {reason}").format(name=o.name, partner=o.partner, reason=o.reason),
+            err=True,
+        )
     if failed:
-        click.echo("Error: some reminders were not sent; run the command again to retry them.", err=True)
+        click.echo(_("Error: some reminders were not sent; run the command again to retry them."), err=True)
         raise SystemExit(EXIT_FAILED)
 
 
@@ -112,10 +152,10 @@ def _others(the_plan: Plan, tz: dt.tzinfo) -> None:
     from pipeline import monitor as stage
 
     groups = (
-        (stage.REPORTED, "reported"),
-        (stage.REMINDED, "reminded before (--again to remind them once more)"),
-        (stage.UNKNOWN, "a reminder may have gone, its answer was lost (--again sends another)"),
-        (stage.NO_CONTACT, "no monitoring_contact in sources.yaml, so nobody to remind"),
+        (stage.REPORTED, _("reported")),
+        (stage.REMINDED, _("reminded before (--again to remind them once more)")),
+        (stage.UNKNOWN, _("a reminder may have gone, its answer was lost (--again sends another)")),
+        (stage.NO_CONTACT, _("no monitoring_contact in sources.yaml, so nobody to remind")),
     )
     for status, what in groups:
         found = the_plan.with_status(status)

@@ -6,56 +6,80 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, pass_ctx
 from pipeline.core.errors import NotFound, display_path
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.store import Store
 from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
+
+An index of every issue sent to the list (newest first), each issue's web page as it was
+sent (nothing personal), a page per theme and per partner listing the stories that appeared
+in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
+newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
+Only files whose content changed are written: publishing after a new send adds that issue
+and leaves the rest untouched.
+
+Examples:
+  newsletter publish
+  newsletter publish --out /var/www/nieuwsbrief/archief""")
+    ),
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the site (default: build/site in the instance).",
+    help=_("Folder for the site (default: build/site in the instance)."),
 )
 @pass_ctx
 def publish(ctx: Context, out: Path | None) -> None:
-    """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
-
-    An index of every issue sent to the list (newest first), each issue's web page as it was
-    sent (nothing personal), a page per theme and per partner listing the stories that appeared
-    in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
-    newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
-    Only files whose content changed are written: publishing after a new send adds that issue
-    and leaves the rest untouched.
-
-    \b
-    Examples:
-      newsletter publish
-      newsletter publish --out /var/www/nieuwsbrief/archief
-    """
+    """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap."""
     config = ctx.config
     state = config.settings.state
     if not config.settings.has_state():
         raise NotFound(
-            f"no state database at {display_path(state, ctx.root)}: nothing has been sent yet",
-            "the archive holds sent issues only; send one first ('newsletter send ISSUE'), then publish",
+            _("no state database at {path}: nothing has been sent yet").format(
+                path=display_path(state, ctx.root)
+            ),
+            _("the archive holds sent issues only; send one first ('newsletter send ISSUE'), then publish"),
         )
     folder = out if out is not None else site_folder(config)
     with Store(config.settings.database) as store:
         site = build_site(config, store)
     for line in site.redactions:
-        click.echo(f"Warning: {line}; check the issue's web.html template", err=True)
+        click.echo(
+            _("Warning: {problem}; check the issue's web.html template").format(problem=line), err=True
+        )
     written = write_site(site, folder)
     shown = display_path(folder, ctx.root)
-    issues = f"{len(site.issues)} issue" + ("" if len(site.issues) == 1 else "s")
-    click.echo(
-        f"Published {issues}, {len(site.themes)} theme and {len(site.partners)} partner "
-        f"pages to {shown}/: {len(written.changed)} files written, {written.unchanged} unchanged"
-        + (f", {len(written.removed)} removed" if written.removed else "")
-        + "."
+    issues = ngettext("{n} issue", "{n} issues", len(site.issues)).format(n=len(site.issues))
+    files = ngettext("{n} file written", "{n} files written", len(written.changed)).format(
+        n=len(written.changed)
     )
+    if written.removed:
+        published = _(
+            "Published {issues}, {themes} theme and {partners} partner pages to {folder}/:"
+            " {files}, {unchanged} unchanged, {removed} removed."
+        )
+    else:
+        published = _(
+            "Published {issues}, {themes} theme and {partners} partner pages to {folder}/:"
+            " {files}, {unchanged} unchanged."
+        )
+    click.echo(
+        published.format(
+            issues=issues, themes=len(site.themes), partners=len(site.partners), folder=shown, files=files,
+            unchanged=written.unchanged, removed=len(written.removed),
+        )
+    )  # fmt: skip
     for path in written.changed:
         click.echo(f"  {display_path(path, ctx.root)}")
-    click.echo(f"Open {display_path(folder / INDEX, ctx.root)}; feed: {config.settings.archive_url}{FEED}")
+    click.echo(
+        _("Open {page}; feed: {feed}").format(
+            page=display_path(folder / INDEX, ctx.root), feed=f"{config.settings.archive_url}{FEED}"
+        )
+    )

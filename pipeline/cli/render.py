@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.base import Context, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, pass_ctx
 from pipeline.core.errors import display_path
+from pipeline.core.i18n import _
 
 
 def _size(n: int) -> str:
     return f"{n / 1024:.1f} KB"
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Render an issue: build/ISSUE/email.html, email.txt and web.html.
+
+Uses the items in the state database (run 'newsletter collect' first) and the templates in
+templates/, falling back to the package's defaults. Open the files in a browser to see the
+newsletter as subscribers will; the email still holds the per-recipient placeholders.
+
+Example:
+  newsletter render 2026-12""")
+    ),
+)
 @click.argument("issue_id", metavar="ISSUE")
 @pass_ctx
 def render(ctx: Context, issue_id: str) -> None:
-    """Render an issue: build/ISSUE/email.html, email.txt and web.html.
-
-    Uses the items in the state database (run 'newsletter collect' first) and the templates in
-    templates/, falling back to the package's defaults. Open the files in a browser to see the
-    newsletter as subscribers will; the email still holds the per-recipient placeholders.
-
-    \b
-    Example:
-      newsletter render 2026-12
-    """
+    """Render an issue: build/ISSUE/email.html, email.txt and web.html."""
     # Imported here: Jinja2 and MJML are loaded only by the command that needs them, so that
     # every other command starts faster.
     from pipeline.core.issues import load_issue
@@ -40,9 +43,10 @@ def render(ctx: Context, issue_id: str) -> None:
     html_size = len(prepared.rendered.html.encode("utf-8"))
     if html_size >= GMAIL_WARN_BYTES:
         click.echo(
-            f"Warning: email.html is {_size(html_size)}; Gmail clips messages over "
-            f"{_size(GMAIL_CLIP_BYTES)} and hides the rest, the unsubscribe link included. "
-            "Move stories to runners_up or shorten summaries.",
+            _(
+                "Warning: email.html is {size}; Gmail clips messages over {limit} and hides the rest,"
+                " the unsubscribe link included. Move stories to runners_up or shorten summaries."
+            ).format(size=_size(html_size), limit=_size(GMAIL_CLIP_BYTES)),
             err=True,
         )
-    click.echo(f"Subject: {prepared.rendered.subject}")
+    click.echo(_("Subject: {subject}").format(subject=prepared.rendered.subject))

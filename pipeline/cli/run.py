@@ -11,36 +11,50 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Context, main, parse_when, pass_ctx
+from pipeline.cli.base import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    Context,
+    helptext,
+    log_line,
+    main,
+    parse_when,
+    pass_ctx,
+)
+from pipeline.core.i18n import _
 from pipeline.core.locking import Busy
 from pipeline.run import run as run_pipeline
 
 
-@main.command("run")
+@main.command(
+    "run",
+    help=helptext(
+        _("""The cron entry point: collect, then send every approved issue whose send_at has come.
+
+Finishes any send that an earlier run left half-done. A draft, or an issue changed since it
+was approved, is never sent; the log says why. A second run while one is busy exits at once
+(status 0). Exit status 1 when a send failed, 3 when only some sources failed.
+
+Examples:
+  newsletter run                                  # from cron, every 15 minutes
+  newsletter run --now "2026-12-10 09:00"         # what would happen then
+  newsletter run --log-json                       # for a log collector""")
+    ),
+)
 @click.option(
     "--now",
     "now_text",
     metavar="TIME",
-    help="Pretend it is TIME (instance time zone unless it has an offset), to test schedules.",
+    help=_("Pretend it is TIME (instance time zone unless it has an offset), to test schedules."),
 )
-@click.option("--log-json", is_flag=True, help="Write every event as one JSON object per line (stderr).")
+@click.option("--log-json", is_flag=True, help=_("Write every event as one JSON object per line (stderr)."))
 @pass_ctx
 def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
-    """The cron entry point: collect, then send every approved issue whose send_at has come.
-
-    Finishes any send that an earlier run left half-done. A draft, or an issue changed since it
-    was approved, is never sent; the log says why. A second run while one is busy exits at once
-    (status 0). Exit status 1 when a send failed, 3 when only some sources failed.
-
-    \b
-    Examples:
-      newsletter run                                  # from cron, every 15 minutes
-      newsletter run --now "2026-12-10 09:00"         # what would happen then
-      newsletter run --log-json                       # for a log collector
-    """
+    """The cron entry point: collect, then send every approved issue whose send_at has come."""
     config = ctx.config
     tz = config.settings.timezone
-    example = "a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00"
+    example = _("a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00")
     now = parse_when(now_text, tz, "--now", example) if now_text else dt.datetime.now(tz)
 
     def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
@@ -54,14 +68,16 @@ def run_command(ctx: Context, now_text: str | None, log_json: bool) -> None:
             }
             click.echo(json.dumps(record, ensure_ascii=False), err=True)
         elif level in ("warning", "error"):
-            click.echo(f"{level}: {message}", err=True)
+            click.echo(log_line(level, message), err=True)
 
     try:
         result = run_pipeline(config, now=now, env=os.environ, log=log)
     except Busy as e:
         log("info", "busy", e.message, {})
         if not log_json:
-            click.echo(f"{e.message[0].upper()}{e.message[1:]}; this run does nothing.")
+            click.echo(
+                _("{reason}; this run does nothing.").format(reason=f"{e.message[0].upper()}{e.message[1:]}")
+            )
         raise SystemExit(EXIT_OK) from None
     if log_json:
         log("info", "summary", result.line(), {"failed": len(result.failed), "partial": result.partial})

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pipeline.core.i18n import _
 from pipeline.core.web import Limits
 
 DEFAULTS = Limits()
@@ -22,7 +23,7 @@ def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=DEFAULTS.header_timeout,
             show_default=True,
             metavar="SECONDS",
-            help="Close a connection whose request headers are not complete after this long.",
+            help=_("Close a connection whose request headers are not complete after this long."),
         ),
         click.option(
             "--body-timeout",
@@ -30,14 +31,14 @@ def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=DEFAULTS.body_timeout,
             show_default=True,
             metavar="SECONDS",
-            help="Answer 408 and close when a request body is not complete this long after its headers.",
+            help=_("Answer 408 and close when a request body is not complete this long after its headers."),
         ),
         click.option(
             "--max-connections",
             type=click.IntRange(1, 100_000),
             default=DEFAULTS.max_connections,
             show_default=True,
-            help="Answer 503 to a new connection while this many are open.",
+            help=_("Answer 503 to a new connection while this many are open."),
         ),
     ]
     for option in reversed(options):

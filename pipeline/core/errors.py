@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.i18n import _
+from pipeline.core.i18n import _, ngettext
 
 
 class PipelineWarning(UserWarning):
@@ -74,7 +74,9 @@ class InputInvalid(PipelineError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = sorted(problems)
         errors = [p for p in self.problems if p.is_error]
-        super().__init__(f"{len(errors)} problem(s) found", None)
+        super().__init__(
+            ngettext("{n} problem found", "{n} problems found", len(errors)).format(n=len(errors))
+        )
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from pipeline.core.i18n import N_
+
 if TYPE_CHECKING:
     from pipeline.core.issues import Issue
 
@@ -118,16 +120,17 @@ class IssueState(StrEnum):
     RECALLED = "recalled"  # cancelled at SendGrid before it went out: approve it again to send it
 
 
-# How people are shown an issue's state (status, the studio), "invalid" for a file that cannot be read.
+# How people are shown an issue's state (status, the studio), "invalid" for a file that cannot be read;
+# marked for the catalog, translated where shown: _(STATE_LABELS[state]).
 STATE_LABELS = {
-    "draft": "draft",
-    "approved": "approved",
-    "changed": "changed since approval",
-    "sending": "sending",
-    "scheduled": "scheduled at SendGrid",
-    "sent": "sent",
-    "recalled": "recalled",
-    "invalid": "invalid",
+    "draft": N_("draft"),
+    "approved": N_("approved"),
+    "changed": N_("changed since approval"),
+    "sending": N_("sending"),
+    "scheduled": N_("scheduled at SendGrid"),
+    "sent": N_("sent"),
+    "recalled": N_("recalled"),
+    "invalid": N_("invalid"),
 }
 
 

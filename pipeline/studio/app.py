@@ -572,8 +572,13 @@ class Studio:
             errors = sum(p.is_error for p in e.problems)
             note = Note(
                 False,
-                f"not approved: {errors} error(s) in {shown}.",
-                f"correct them (newsletter check {issue_id}), then approve again.",
+                # The same words as 'newsletter approve' (pipeline/cli/curate.py).
+                i18n.ngettext(
+                    "not approved: {n} error in {path}.", "not approved: {n} errors in {path}.", errors
+                ).format(n=errors, path=shown),
+                i18n.gettext("correct them (newsletter check {issue}), then approve again.").format(
+                    issue=issue_id
+                ),
                 tuple(str(p) for p in e.problems),
             )
             return self._done(request, note, where, "actions", status=409)
