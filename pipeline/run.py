@@ -43,6 +43,7 @@ from pipeline.core import bulk
 from pipeline.core.approval import approval_state, mark_recalled
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem
+from pipeline.core.i18n import _
 from pipeline.core.issues import Issue, check_issue_file
 from pipeline.core.locking import exclusive
 from pipeline.core.models import DeliveryState, IssueState
@@ -91,7 +92,7 @@ def _bulk_sender(config: Config, store: Store, issue: Issue) -> list[Problem]:
         return bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
     except PipelineError as e:  # a template that does not render: what 'newsletter render' would say
         fields = bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
-        return [Problem(issue.path, None, f"the issue does not render: {e}"), *fields]
+        return [Problem(issue.path, None, _("the issue does not render: {error}").format(error=e)), *fields]
     headers = list_headers(config.settings, issue.id)
     return bulk.check_message(rendered, config.settings, headers, path=issue.path, lines=lines)
 
