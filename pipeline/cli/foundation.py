@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, main, pass_ctx
+from pipeline.core.i18n import _
 from pipeline.core.plain import is_advice
 from pipeline.core.validate import validate as run_validate
 
@@ -93,40 +94,52 @@ def _program() -> str:
     return shlex.quote(str(script.absolute()))
 
 
-@main.command()
+def _kept_examples(text: str) -> str:
+    """A translated help as click lays it out: a paragraph with indented lines (the examples) kept
+    line by line (click's ``\\b``), so the catalog holds the text without the control character.
+    (Branch tcli adds the same as ``pipeline.cli.base.helptext``: once merged, use that one.)"""
+    paragraphs = text.strip("\n").split("\n\n")
+    return "\n\n".join(
+        "\b\n" + p if any(line.startswith("  ") for line in p.splitlines()) else p for p in paragraphs
+    )
+
+
+@main.command(
+    help=_kept_examples(
+        _("""Run the whole flow on the bundled demo instance, offline, in DIR.
+
+Copies the bundled demo instance (pipeline/demo_instance/) into DIR and runs every stage on
+it, one line each. DIR is ./nieuwsbrief-demo when left out. DIR must be new, empty, or hold an
+earlier demo: that one is started over (its issues, state, build and outbox are made anew).
+Any other folder with files in it is refused. Ends with the line to continue there.
+
+Examples:
+  newsletter demo
+  newsletter demo /tmp/nieuwsbrief-demo""")
+    )
+)
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--into",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The same as DIR (kept for scripts that use it).",
+    help=_("The same as DIR (kept for scripts that use it)."),
 )
 def demo(directory: Path | None, into: Path | None) -> None:
-    """Run the whole flow on the bundled demo instance, offline, in DIR.
-
-    Copies the bundled demo instance (pipeline/demo_instance/) into DIR and runs every stage on
-    it, one line each. DIR is ./nieuwsbrief-demo when left out. DIR must be new, empty, or hold an
-    earlier demo: that one is started over (its issues, state, build and outbox are made anew).
-    Any other folder with files in it is refused. Ends with the line to continue there.
-
-    \b
-    Examples:
-      newsletter demo
-      newsletter demo /tmp/nieuwsbrief-demo
-    """
+    """Run the whole flow on the bundled demo instance (the help is above, translated)."""
     import shlex
 
     from pipeline import demo as demo_mod  # every stage: imported only for the demo
 
     if directory is not None and into is not None and directory != into:
-        raise click.UsageError("give the folder once: as DIR or as --into, not both")
+        raise click.UsageError(_("give the folder once: as DIR or as --into, not both"))
     folder = directory or into or DEMO_FOLDER
     result = demo_mod.run(folder, echo=click.echo)
     if result.files:
-        click.echo("Open these:")
+        click.echo(_("Open these:"))
         for label, path in result.files:
-            click.echo(f"  {label:<20} {path}")
+            click.echo(f"  {_(label):<20} {path}")
     if not result.ok:
         raise SystemExit(EXIT_FAILED)
-    click.echo("Next: the editors' studio on this demo (the README's commands work in its folder too):")
+    click.echo(_("Next: the editors' studio on this demo (the README's commands work in its folder too):"))
     click.echo(f"cd {shlex.quote(str(folder))} && {_program()} studio {demo_mod.ISSUE}")
