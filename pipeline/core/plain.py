@@ -12,10 +12,11 @@ says where each comes from, with examples):
   with its plain alternative;
 - ``readability``: the Flesch-Douma score of a text of 30 words or more, as a hint only.
 
-Everything here is a pure function of its arguments; the only data is the word list shipped beside
-this module and pyphen's dictionary, loaded on first use (about 50 ms), so that a command that
-checks no text never pays for it. An editor silences rules for one text with a comment on the
-text's line (or the line above it): ``summary: |  # b1: negeer teneinde, passief``.
+The warnings are in the language of the person who reads them (``pipeline.core.i18n``); the rules
+read Dutch text. Everything here is a pure function of its arguments; the only data is the word
+list shipped beside this module and pyphen's dictionary, loaded on first use (about 50 ms), so
+that a command that checks no text never pays for it. An editor silences rules for one text with
+a comment on the text's line (or the line above it): ``summary: |  # b1: negeer teneinde, passief``.
 """
 
 from __future__ import annotations
