@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.core.config import Config, load_config
 from pipeline.core.errors import PipelineError, display_path
+from pipeline.core.i18n import N_, _, ngettext
 from pipeline.core.plain import is_advice
 from pipeline.core.validate import validate
 from pipeline.run import clock_from
@@ -51,11 +52,14 @@ MADE = ("state", "build", "outbox", "issues")
 # What was planted in each flawed file, for the summary (each message: 'newsletter validate FILE').
 # The counts next to these are validate's own; keep these words true to pipeline/demo_instance/.
 PLANTED = {
-    "flawed/onze-moestuin.yaml": "a misspelt partner, theme and key, HTML in the title, a web address "
-    "without https://, 31 November, an image without alt or consent",
-    "flawed/beleidstaal.yaml": "stadhuistaal, long sentences and words, passive voice",
-    "monitoring/2026/leerplicht-rotterdam.yaml": "a quarter as period, a misspelt theme, "
-    "'ongeveer 200' as a number, a Dutch key, a negative number",
+    "flawed/onze-moestuin.yaml": N_(
+        "a misspelt partner, theme and key, HTML in the title, a web address without https://, "
+        "31 November, an image without alt or consent"
+    ),
+    "flawed/beleidstaal.yaml": N_("stadhuistaal, long sentences and words, passive voice"),
+    "monitoring/2026/leerplicht-rotterdam.yaml": N_(
+        "a quarter as period, a misspelt theme, 'ongeveer 200' as a number, a Dutch key, a negative number"
+    ),
 }
 EDITORS_TEXT = {
     "subject": "Fietsen, laptops en een avond in Zwolle",
@@ -63,6 +67,11 @@ EDITORS_TEXT = {
     "intro": "Deze maand: **fietsen** voor kinderen in Zwolle en opgeknapte laptops voor leerlingen. "
     "Leerplichtambtenaren leren armoede herkennen. En in december zien we elkaar in Zwolle.\n",
 }
+
+# A warning or error a stage logs (cron's run), as the demo shows it.
+LOG_LINES = {"warning": N_("  warning: {message}"), "error": N_("  error: {message}")}
+# What the demo's reader gets on following the sign-up link (pipeline.audience.confirm).
+OUTCOMES = {"confirmed": N_("confirmed")}
 
 # Which stories (by position in the issue) each demo reader clicks: several partners get readers.
 PICKS = ((0, 1, 2), (1, 3, 5), (2, 6), (4, 1))
@@ -74,7 +83,7 @@ Clock = Callable[[], dt.datetime]
 class DemoResult:
     root: Path  # as given (a relative folder stays relative: the line to continue there names it so)
     ok: bool = True
-    files: list[tuple[str, Path]] = field(default_factory=list)
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (what, in English: translate it; where)
 
 
 def is_demo(folder: Path) -> bool:
@@ -91,16 +100,19 @@ def prepare(into: Path) -> Path:
     """
     if not DEMO_SOURCE.is_dir():
         raise PipelineError(
-            f"the demo instance is not here ({DEMO_SOURCE})",
-            "run the demo from a clone of the repository (pip install -e .)",
+            _("the demo instance is not here ({folder})").format(folder=DEMO_SOURCE),
+            _("run the demo from a clone of the repository (pip install -e .)"),
         )
     if into.exists() and not into.is_dir():
-        raise PipelineError(f"{into} is a file, not a folder", "give the demo a folder: newsletter demo DIR")
+        raise PipelineError(
+            _("{folder} is a file, not a folder").format(folder=into),
+            _("give the demo a folder: newsletter demo DIR"),
+        )
     if into.is_dir() and any(into.iterdir()):
         if not is_demo(into):
             raise PipelineError(
-                f"{into} is not empty and holds no earlier demo",
-                "give the demo a new or empty folder: newsletter demo DIR",
+                _("{folder} is not empty and holds no earlier demo").format(folder=into),
+                _("give the demo a new or empty folder: newsletter demo DIR"),
             )
         for name in MADE:
             shutil.rmtree(into / name, ignore_errors=True)
@@ -111,12 +123,14 @@ def prepare(into: Path) -> Path:
     return into
 
 
-def _counts(errors: int, warnings: int, kind: str = "") -> str:
-    """'7 errors, 1 warning': the counts that are not zero."""
-    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
-    if warnings:
-        parts.append(f"{warnings} {kind}warning{'s' if warnings != 1 else ''}")
-    return ", ".join(parts) or "no problems"
+def _counts(errors: int, warnings: int, advice: bool = False) -> str:
+    """'7 errors, 1 warning' ('14 B1 warnings' when all are ``advice``): the counts that are not zero."""
+    parts = [ngettext("{n} error", "{n} errors", errors).format(n=errors)] if errors else []
+    if warnings and advice:
+        parts.append(ngettext("{n} B1 warning", "{n} B1 warnings", warnings).format(n=warnings))
+    elif warnings:
+        parts.append(ngettext("{n} warning", "{n} warnings", warnings).format(n=warnings))
+    return ", ".join(parts) or _("no problems")
 
 
 def _edit_issue(path: Path, send_at: dt.datetime) -> None:
@@ -150,13 +164,14 @@ def _flawed(root: Path, echo: Echo) -> None:
         ]
     finally:
         progress.unlink()
-    echo("[validate] files with deliberate mistakes, as their partners see them:")
+    echo(_("[validate] files with deliberate mistakes, as their partners see them:"))
     for path, report in found:
         shown = display_path(path, root)
         advice = all(is_advice(p) for p in report.warnings)
-        counts = _counts(len(report.errors), len(report.warnings), "B1 " if advice else "")
-        echo(f"  {shown}: {counts}: {PLANTED.get(shown, 'see its messages')}")
-    echo("  each one at its line, with the fix: newsletter validate flawed/onze-moestuin.yaml")
+        counts = _counts(len(report.errors), len(report.warnings), advice)
+        planted = _(PLANTED[shown]) if shown in PLANTED else _("see its messages")
+        echo(f"  {shown}: {counts}: {planted}")
+    echo(_("  each one at its line, with the fix: newsletter validate flawed/onze-moestuin.yaml"))
 
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
@@ -167,10 +182,15 @@ def _collect(config: Config, echo: Echo, clock: Clock) -> None:
         summary = collect(config, store, now=clock())
         demo_items = store.items()
     duplicates = [i for i in demo_items if i.url.endswith("/nieuws/fietsplan")]
-    once = f"the fietsplan story, in a feed and a submission: {len(duplicates)} item"
-    echo(f"[collect] {summary.line()}; {once}")
+    n = len(duplicates)
+    once = ngettext(
+        "[collect] {summary}; the fietsplan story, in a feed and a submission: {n} item",
+        "[collect] {summary}; the fietsplan story, in a feed and a submission: {n} items",
+        n,
+    )
+    echo(once.format(summary=summary.line(), n=n))
     for r in summary.failed:
-        echo(f"  failed: {r.source}: {r.reason}")
+        echo(_("  failed: {source}: {reason}").format(source=r.source, reason=r.reason))
 
 
 def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
@@ -182,9 +202,10 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
         path = curate.draft(config, store, ISSUE, now=clock()).path
         text = path.read_text(encoding="utf-8")
         n = len(re.findall(r"^ +- item: ", text, re.M))
-        echo(f"[draft] {display_path(path, root)}: {n} entries ranked in sections, runners-up below each")
+        drafted = _("[draft] {path}: {n} entries ranked in sections, runners-up below each")
+        echo(drafted.format(path=display_path(path, root), n=n))
         flawed_errors = 0
-        result.files.append(("the drafted issue", path))
+        result.files.append((N_("the drafted issue"), path))
 
         # A flawed copy shows what 'check' says: an item twice, an unknown item, no subject.
         first = re.search(r"- item: (\S+)\n", text)
@@ -207,13 +228,21 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
         _edit_issue(path, GOES_OUT)
         _issue, problems = curate.check_issue(config, store, ISSUE)
         errors = sum(p.is_error for p in problems)
+        checked = _(
+            "[check] {path}, as the editors wrote it: {errors} errors, {warnings} warnings; "
+            "a flawed copy: {flawed} (no subject, an item twice, an unknown item)"
+        )
         echo(
-            f"[check] {display_path(path, root)}, as the editors wrote it: {errors} errors,"
-            f" {len(problems) - errors} warnings;"
-            f" a flawed copy: {_counts(flawed_errors, 0)} (no subject, an item twice, an unknown item)"
+            checked.format(
+                path=display_path(path, root),
+                errors=errors,
+                warnings=len(problems) - errors,
+                flawed=_counts(flawed_errors, 0),
+            )
         )
         approval = curate.approve(config, store, ISSUE, "Demo-redactie", now=clock())
-        echo(f"[approve] approved by {approval.by} ({approval.fingerprint[:19]})")
+        approved = _("[approve] approved by {name} ({fingerprint})")
+        echo(approved.format(name=approval.by, fingerprint=approval.fingerprint[:19]))
 
 
 def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
@@ -223,7 +252,7 @@ def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
     _prepared, paths = build(config, load_issue(config, ISSUE))
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in paths)
     echo(f"[render] build/{ISSUE}/: {sizes}")
-    result.files.append(("the email", paths[0]))
+    result.files.append((N_("the email"), paths[0]))
 
 
 def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
@@ -238,23 +267,36 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clo
     with Store(config.settings.database) as store:
         prepared = prepare(config, store, load_issue(config, ISSUE))
     test = send_test(config, prepared.rendered, ["redactie@example.org"], open_transport(config, env))
-    echo(f"[send --to] a test copy to {test.recipients} address in {test.destination}{ISSUE}/test/")
+    tested = ngettext(
+        "[send --to] a test copy to {n} address in {folder}",
+        "[send --to] a test copy to {n} addresses in {folder}",
+        test.recipients,
+    )
+    echo(tested.format(n=test.recipients, folder=f"{test.destination}{ISSUE}/test/"))
 
     def log(level: str, event: str, message: str, fields: Mapping[str, Any]) -> None:
         if level != "info":
-            echo(f"  {level}: {message}")
+            line = _(LOG_LINES[level]) if level in LOG_LINES else f"  {level}: {{message}}"
+            echo(line.format(message=message))
 
     outcome = cron_run(config, now=clock(), env=env, log=log)
     accepted = sum(o.counts.get(DeliveryState.ACCEPTED, 0) for o in outcome.issues if o.issue_id == ISSUE)
     outbox = root / "outbox" / ISSUE
     messages = sorted(outbox.glob("*.eml"))
     again = cron_run(config, now=clock(), env=env, log=log)
-    second = "sends nothing" if not any(o.action == "sent" for o in again.issues) else "sent again (a bug)"
     until = (GOES_OUT - dt.timedelta(minutes=10)).strftime("%H:%M")
+    if not any(o.action == "sent" for o in again.issues):
+        ran = _(
+            "[run] issue {issue}: {accepted} accepted, into outbox/{issue}/ ({files} .eml files), held until "
+            "{time}; 'newsletter cancel {issue}' recalls it until {until}; a second run sends nothing"
+        )
+    else:
+        ran = _(
+            "[run] issue {issue}: {accepted} accepted, into outbox/{issue}/ ({files} .eml files), held until "
+            "{time}; 'newsletter cancel {issue}' recalls it until {until}; a second run sent it again (a bug)"
+        )
     echo(
-        f"[run] issue {ISSUE}: {accepted} accepted, into outbox/{ISSUE}/ ({len(messages)} .eml files),"
-        f" held until {GOES_OUT:%H:%M}; 'newsletter cancel {ISSUE}' recalls it until {until};"
-        f" a second run {second}"
+        ran.format(issue=ISSUE, accepted=accepted, files=len(messages), time=f"{GOES_OUT:%H:%M}", until=until)
     )
 
 
@@ -267,12 +309,21 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
     with Store(config.settings.database) as store:
         site = build_site(config, store, now=later.astimezone(dt.UTC))
     written = write_site(site, site_folder(config))
-    echo(
-        f"[publish] at {later:%H:%M}, after it went out: {len(site.issues)} issue(s), {len(site.themes)}"
-        f" theme and {len(site.partners)} partner pages in build/site/ ({len(written.changed)} files);"
-        f" feed: {config.settings.archive_url}{FEED}"
+    published = _(
+        "[publish] at {time}, after it went out: {issues} issue(s), {themes} theme and {partners} partner "
+        "pages in build/site/ ({files} files); feed: {feed}"
     )
-    result.files.append(("the archive", site_folder(config) / "index.html"))
+    echo(
+        published.format(
+            time=f"{later:%H:%M}",
+            issues=len(site.issues),
+            themes=len(site.themes),
+            partners=len(site.partners),
+            files=len(written.changed),
+            feed=f"{config.settings.archive_url}{FEED}",
+        )
+    )
+    result.files.append((N_("the archive"), site_folder(config) / "index.html"))
 
 
 def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
@@ -291,16 +342,19 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
         counts, _problems = audience.import_list(
             config, store, config.root / "subscribers.csv", "demo: voorbeeldadressen", now
         )
-        echo(f"[subscribers import] subscribers.csv into the state database: {counts['added']} active")
+        imported = _("[subscribers import] subscribers.csv into the state database: {n} active")
+        echo(imported.format(n=counts["added"]))
         reader = Person("lezer@example.org", "Lezer", None, "utrecht", audience.FORM, "1")
         signup = audience.signup(config, store, reader, now)
         assert signup.token is not None  # a new address always gets its link
         audience.confirmation_mail(config, reader.email, signup.token, "http://127.0.0.1:8080", {}, now)
         outcome = audience.confirm(store, signup.token, now + dt.timedelta(minutes=3))
-        echo(
-            f"[serve] a reader signs up at /aanmelden, gets the link in outbox/aanmelden/ and follows it:"
-            f" {outcome}; {store.subscriber_counts()['active']} active subscribers, consent on record"
+        served = _(
+            "[serve] a reader signs up at /aanmelden, gets the link in outbox/aanmelden/ and follows it: "
+            "{outcome}; {n} active subscribers, consent on record"
         )
+        shown = _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
+        echo(served.format(outcome=shown, n=store.subscriber_counts()["active"]))
 
         # The readers' clicks, as SendGrid posts them: the email's links, with their UTM parameters.
         stories = [store.get_item(p.item) for p in store.sent_items(ISSUE)]
@@ -324,13 +378,14 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
         applied = audience.apply_events(store, audience.read_events(body), now)
         try:
             audience.verify(signer.public_key, body, {}, stamp)
-            refused = "accepted"
+            refused = _("accepted")
         except audience.WebhookRefused as e:
-            refused = f"refused ({e.status}: {e.message})"
-    echo(
-        f"[webhook] {len(events)} signed events: {applied.stored} stored, {applied.inactivated} subscriber"
-        f" inactive (a bounce); the same body unsigned: {refused}"
+            refused = _("refused ({status}: {reason})").format(status=e.status, reason=e.message)
+    hooked = _(
+        "[webhook] {n} signed events: {stored} stored, {inactive} subscriber inactive (a bounce); "
+        "the same body unsigned: {unsigned}"
     )
+    echo(hooked.format(n=len(events), stored=applied.stored, inactive=applied.inactivated, unsigned=refused))
 
 
 def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
@@ -342,15 +397,26 @@ def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
         report = build_report(config, store, start=start, end=end)
     paths = write_report(config, report, root / "build" / "report")
     t = report.totals
-    parts = [f"{t.partner_items} items from {t.active_partners} of {t.partners} partners"]
+    parts = [
+        _("{items} items from {active} of {partners} partners").format(
+            items=t.partner_items, active=t.active_partners, partners=t.partners
+        )
+    ]
     if report.monitoring is not None:
         m = report.monitoring.totals
-        parts.append(f"progress from {m.reported} of {m.partners} partners")
-    parts.append(f"{len(report.silent)} partner{'s' if len(report.silent) != 1 else ''} to call")
+        parts.append(
+            _("progress from {reported} of {partners} partners").format(
+                reported=m.reported, partners=m.partners
+            )
+        )
+    silent = len(report.silent)
+    parts.append(ngettext("{n} partner to call", "{n} partners to call", silent).format(n=silent))
     if report.clicks is not None:
-        parts.append(f"{report.clicks.clickers} readers clicked")
-    echo(f"[report] {display_path(paths[0], root)} and {len(paths) - 1} CSV files: {'; '.join(parts)}")
-    result.files.append(("the partners' report", paths[0]))
+        clickers = report.clicks.clickers
+        parts.append(ngettext("{n} reader clicked", "{n} readers clicked", clickers).format(n=clickers))
+    reported = _("[report] {path} and {n} CSV files: {parts}")
+    echo(reported.format(path=display_path(paths[0], root), n=len(paths) - 1, parts="; ".join(parts)))
+    result.files.append((N_("the partners' report"), paths[0]))
 
 
 def run(into: Path, echo: Echo) -> DemoResult:
@@ -358,16 +424,15 @@ def run(into: Path, echo: Echo) -> DemoResult:
     again = is_demo(into)
     root = prepare(into)
     result = DemoResult(root)
-    echo(
-        f"Earlier demo in {root.absolute()} started over"
-        if again
-        else f"Demo instance copied to {root.absolute()}"
-    )
+    if again:
+        echo(_("Earlier demo in {folder} started over").format(folder=root.absolute()))
+    else:
+        echo(_("Demo instance copied to {folder}").format(folder=root.absolute()))
 
     # 1. Validate what people wrote, and what partners see for their flawed files.
     report = validate(root, now=DEMO_NOW)
-    counts = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
-    echo(f"[validate] {len(report.checked)} files: {counts}")
+    validated = _("[validate] {n} files: {errors} errors, {warnings} warnings")
+    echo(validated.format(n=len(report.checked), errors=len(report.errors), warnings=len(report.warnings)))
     _flawed(root, echo)
     if report.errors:
         for p in report.errors:

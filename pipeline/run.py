@@ -113,7 +113,7 @@ def _bulk_sender(config: Config, store: Store, issue: Issue) -> list[Problem]:
         return bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
     except PipelineError as e:  # a template that does not render: what 'newsletter render' would say
         fields = bulk.check_fields(issue.subject, issue.preheader, path=issue.path, lines=lines)
-        return [Problem(issue.path, None, f"the issue does not render: {e}"), *fields]
+        return [Problem(issue.path, None, _("the issue does not render: {error}").format(error=e)), *fields]
     headers = list_headers(config.settings, issue.id)
     return bulk.check_message(rendered, config.settings, headers, path=issue.path, lines=lines)
 

@@ -142,3 +142,52 @@ def test_a_second_run_into_the_same_folder_starts_the_demo_over(tmp_path: Path) 
     assert "an editor's change" not in issue.read_text(encoding="utf-8")
     assert not (root / "issues" / "2027-01.yaml").exists()
     assert len(list((root / "outbox" / "2026-12").glob("*.eml"))) == 5
+
+
+def test_in_dutch_the_demo_s_own_lines_read_dutch_to_the_last_line(tmp_path: Path) -> None:
+    # As a person runs it: 'newsletter' on PATH, in Dutch. The last line then names 'newsletter' itself.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "newsletter"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom pipeline.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_") and k != "NEWSLETTER_ROOT"}
+    env.update(PYTHONPATH=str(REPO), NEWSLETTER_LANG="nl", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    result = subprocess.run(
+        ["newsletter", "demo", "mijn-demo"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = printed(result).splitlines()
+    assert lines[0] == f"De demo staat in {tmp_path / 'mijn-demo'}"
+    assert lines[1:7] == [
+        "[validate] 11 bestanden: 0 fouten, 0 waarschuwingen",
+        "[validate] bestanden met expres gemaakte fouten, zoals de partners ze zien:",
+        "  flawed/onze-moestuin.yaml: 7 fouten, 1 waarschuwing: een partner, thema en veld met een tikfout, "
+        "HTML in de titel, een webadres zonder https://, 31 november, een foto zonder alt of toestemming",
+        "  flawed/beleidstaal.yaml: 14 B1-waarschuwingen: stadhuistaal, lange zinnen en woorden, lijdende vorm",
+        "  monitoring/2026/leerplicht-rotterdam.yaml: 5 fouten: een kwartaal als periode, een thema met een "
+        "tikfout, 'ongeveer 200' als getal, een Nederlands veld, een negatief getal",
+        "  elke melding met zijn regel en de oplossing: newsletter validate flawed/onze-moestuin.yaml",
+    ]
+    assert lines[8:11] == [
+        "[draft] issues/2026-12.yaml: 22 berichten op volgorde in rubrieken, met de reserves onder elke rubriek",
+        "[check] issues/2026-12.yaml, zoals de redactie het schreef: 0 fouten, 3 waarschuwingen; een kopie met "
+        "fouten: 3 fouten (geen onderwerp, een bericht twee keer, een onbekend bericht)",
+        "[approve] goedgekeurd door Demo-redactie (sha256:470d6682fad6)",
+    ]
+    assert lines[12:14] == [
+        "[send --to] een testmail naar 1 adres in outbox/2026-12/test/",
+        "[run] nieuwsbrief 2026-12: 5 aangenomen, in outbox/2026-12/ (5 .eml-bestanden), gaat om 10:00 weg; "
+        "'newsletter cancel 2026-12' haalt hem terug tot 09:50; een tweede run verstuurt niets",
+    ]
+    assert lines[-7:] == [
+        "Open deze bestanden:",
+        "  het concept          mijn-demo/issues/2026-12.yaml",
+        "  de e-mail            mijn-demo/build/2026-12/email.html",
+        "  het archief          mijn-demo/build/site/index.html",
+        "  het partnerrapport   mijn-demo/build/report/index.html",
+        "Verder: de studio van de redactie op deze demo (de opdrachten uit de README werken ook in die map):",
+        "cd mijn-demo && newsletter studio 2026-12",
+    ]
+    assert len(lines) == 26  # one line a stage, as in English
+    assert result.stderr == ""

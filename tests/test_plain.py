@@ -12,7 +12,7 @@ from conftest import DEMO, make_item, newsletter, seed
 
 from pipeline import curate, demo, run
 from pipeline.collect import collect
-from pipeline.core import plain
+from pipeline.core import i18n, plain
 from pipeline.core.config import Config, load_config
 from pipeline.core.store import Store
 from pipeline.core.yamlfile import parse
@@ -355,3 +355,62 @@ def test_check_exits_0_with_b1_warnings(demo_root: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert len(b1_lines(result.stderr)) == 5
     assert result.stdout.startswith("OK: issues/2026-12.yaml has no errors, ")
+
+
+# -- in Dutch (NEWSLETTER_LANG=nl): the same advice, in the words a Dutch editor or partner reads -----------------
+def test_each_rule_s_advice_in_dutch(config: Config) -> None:
+    text = (
+        "Teneinde kinderen te helpen wordt thans middels een integrale aanpak met vrijwilligersorganisaties "
+        "en de gemeente en de scholen in de hele provincie een fiets gegeven."
+    )
+    with i18n.using("nl"):
+        found = plain.findings(text, "the summary", config.settings.plain, plain.vocabulary(config))
+        short = plain.overview(text, "the summary", config.settings.plain, plain.vocabulary(config))
+    assert [f.message for f in found] == [
+        "zin van 25 woorden in de samenvatting; maak er kortere zinnen van (hoogstens 15 woorden): "
+        '"Teneinde kinderen te helpen wordt thans ..."',
+        'lijdende vorm in de samenvatting ("wordt ... gegeven"); schrijf wie het doet (bedrijvende vorm)',
+        "'teneinde' is stadhuistaal; schrijf 'om'",
+        "'thans' is stadhuistaal; schrijf 'nu'",
+        "'middels' is stadhuistaal; schrijf 'met' of 'door'",
+        "lang woord 'vrijwilligersorganisaties' (9 lettergrepen) in de samenvatting; kies een korter, gewoon "
+        "woord, of leg het uit",
+    ]  # in the order of the text; at one place, in the order of plain.RULES
+    assert short == [
+        "een zin van 25 woorden",
+        "lijdende vorm",
+        "'teneinde' (schrijf 'om')",
+        "'thans' (schrijf 'nu')",
+        "'middels' (schrijf 'met' of 'door')",
+        "het lange woord 'vrijwilligersorganisaties'",
+    ]
+
+
+def test_the_texts_are_named_in_dutch(config: Config) -> None:
+    sentence = "Het plan werd door ouders bedacht."
+    names = {"the title": "de titel", "the summary": "de samenvatting", "the subject": "het onderwerp",
+             "the preheader": "de voorregel", "the intro": "de inleiding"}  # fmt: skip
+    for english, dutch in names.items():
+        with i18n.using("nl"):
+            found = plain.findings(sentence, english, config.settings.plain, plain.vocabulary(config))
+        assert [f.message for f in found] == [
+            f'lijdende vorm in {dutch} ("werd ... bedacht"); schrijf wie het doet (bedrijvende vorm)'
+        ]
+
+
+def test_the_marker_and_a_bad_word_list_in_dutch(demo_root: Path) -> None:
+    path = story(demo_root, f"{POLICY}  # b1: negeer teneinde, passief")
+    result = newsletter(demo_root, "validate", str(path), env={"NEWSLETTER_LANG": "nl"})
+    # 'warning: ' is the CLI's word (pipeline/core/errors.py, translated in another branch): read as 'waarschuwing: '
+    lines = [line.replace(": warning: ", ": waarschuwing: ", 1) for line in result.stderr.splitlines()]
+    assert [line for line in lines if "B1" in line] == [
+        "submissions/huur.yaml:3: waarschuwing: B1: 'thans' is stadhuistaal; schrijf 'nu'"
+    ]
+    (demo_root / "woorden.txt").write_text("ketenpartners\n")
+    settings(demo_root, "    stadhuistaal: woorden.txt\n")
+    bad = newsletter(demo_root, "validate", str(demo_root / "sources.yaml"), env={"NEWSLETTER_LANG": "nl"})
+    assert bad.returncode == 1
+    assert (
+        "woorden.txt:1: schrijf elke regel als 'moeilijk woord = gewoon woord', bijvoorbeeld 'teneinde = om'"
+        in bad.stderr.splitlines()
+    )

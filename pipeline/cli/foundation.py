@@ -121,40 +121,42 @@ def _program() -> str:
     return shlex.quote(str(script.absolute()))
 
 
-@main.command()
+@main.command(
+    help=helptext(
+        _("""Run the whole flow on the bundled demo instance, offline, in DIR.
+
+Copies the bundled demo instance (pipeline/demo_instance/) into DIR and runs every stage on
+it, one line each. DIR is ./nieuwsbrief-demo when left out. DIR must be new, empty, or hold an
+earlier demo: that one is started over (its issues, state, build and outbox are made anew).
+Any other folder with files in it is refused. Ends with the line to continue there.
+
+Examples:
+  newsletter demo
+  newsletter demo /tmp/nieuwsbrief-demo""")
+    )
+)
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--into",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The same as DIR (kept for scripts that use it).",
+    help=_("The same as DIR (kept for scripts that use it)."),
 )
 def demo(directory: Path | None, into: Path | None) -> None:
-    """Run the whole flow on the bundled demo instance, offline, in DIR.
-
-    Copies the bundled demo instance (pipeline/demo_instance/) into DIR and runs every stage on
-    it, one line each. DIR is ./nieuwsbrief-demo when left out. DIR must be new, empty, or hold an
-    earlier demo: that one is started over (its issues, state, build and outbox are made anew).
-    Any other folder with files in it is refused. Ends with the line to continue there.
-
-    \b
-    Examples:
-      newsletter demo
-      newsletter demo /tmp/nieuwsbrief-demo
-    """
+    """Run the whole flow on the bundled demo instance (the help is above, translated)."""
     import shlex
 
     from pipeline import demo as demo_mod  # every stage: imported only for the demo
 
     if directory is not None and into is not None and directory != into:
-        raise click.UsageError("give the folder once: as DIR or as --into, not both")
+        raise click.UsageError(_("give the folder once: as DIR or as --into, not both"))
     folder = directory or into or DEMO_FOLDER
     result = demo_mod.run(folder, echo=click.echo)
     if result.files:
-        click.echo("Open these:")
+        click.echo(_("Open these:"))
         for label, path in result.files:
-            click.echo(f"  {label:<20} {path}")
+            click.echo(f"  {_(label):<20} {path}")
     if not result.ok:
         raise SystemExit(EXIT_FAILED)
-    click.echo("Next: the editors' studio on this demo (the README's commands work in its folder too):")
+    click.echo(_("Next: the editors' studio on this demo (the README's commands work in its folder too):"))
     click.echo(f"cd {shlex.quote(str(folder))} && {_program()} studio {demo_mod.ISSUE}")

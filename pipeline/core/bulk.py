@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from pipeline.core.config import Settings
 from pipeline.core.errors import Problem
+from pipeline.core.i18n import N_, _
 from pipeline.core.models import Rendered
 from pipeline.core.tokens import ONE_CLICK, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 
@@ -85,11 +86,12 @@ def check_fields(
     """The two rules an inbox shows first: a subject that fits, and a preheader."""
     out = []
     if subject and len(subject) > SUBJECT_MAX:
-        out.append(Problem(path, lines.get("subject", 1), f"the subject is {len(subject)} characters; mail "
-                           f"apps cut it at about {SUBJECT_MAX}, so shorten it", "warning"))  # fmt: skip
+        message = _("the subject is {n} characters; mail apps cut it at about {max}, so shorten it")
+        out.append(Problem(path, lines.get("subject", 1), message.format(n=len(subject), max=SUBJECT_MAX),
+                           "warning"))  # fmt: skip
     if not preheader:
-        out.append(Problem(path, lines.get("preheader", 1), "no preheader; write 'preheader: ...', the line "
-                           "mail apps show after the subject", "warning"))  # fmt: skip
+        message = _("no preheader; write 'preheader: ...', the line mail apps show after the subject")
+        out.append(Problem(path, lines.get("preheader", 1), message, "warning"))
     return out
 
 
@@ -119,47 +121,66 @@ def check_message(
     one_click = [a for a in addresses if a == TOKEN_UNSUBSCRIBE or a.lower().startswith("https://")]
     if not one_click or headers.get("List-Unsubscribe-Post") != ONE_CLICK:
         problem(
-            "the message has no one-click unsubscribe (List-Unsubscribe with an https address and "
-            f"List-Unsubscribe-Post: {ONE_CLICK}); Gmail and Yahoo require it of bulk senders"
+            _(
+                "the message has no one-click unsubscribe (List-Unsubscribe with an https address and "
+                "List-Unsubscribe-Post: {value}); Gmail and Yahoo require it of bulk senders"
+            ).format(value=ONE_CLICK)
         )
     elif TOKEN_UNSUBSCRIBE in listed and settings.unsubscribe_group is None:
         problem(
-            "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the one-click "
-            "unsubscribe address empty and refuses the list send; set it to the group's id (SendGrid > "
-            "Suppressions > Unsubscribe Groups)",
+            _(
+                "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the one-click "
+                "unsubscribe address empty and refuses the list send; set it to the group's id (SendGrid > "
+                "Suppressions > Unsubscribe Groups)"
+            ),
             "warning",
         )
     if not _unsubscribe_link(rendered.html):
         problem(
-            "the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: keep "
-            '<a href="{{ v.unsubscribe_url }}">Afmelden</a> in templates/email.mjml'
+            _(
+                "the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: "
+                "keep {tag} in templates/email.mjml"
+            ).format(tag='<a href="{{ v.unsubscribe_url }}">Afmelden</a>')
         )
     text_links = re.findall(r"(?:https?|mailto):\S+", rendered.text)
     if TOKEN_UNSUBSCRIBE not in rendered.text and not any(_UNSUBSCRIBE_WORDS.search(u) for u in text_links):
         problem(
-            "the text part has no unsubscribe link; readers of plain text need one too: keep "
-            "{{ v.unsubscribe_url }} in templates/email.txt"
+            _(
+                "the text part has no unsubscribe link; readers of plain text need one too: "
+                "keep {tag} in templates/email.txt"
+            ).format(tag="{{ v.unsubscribe_url }}")
         )
     shown = _visible_text(rendered.html)
-    for part, body, template in (("HTML", shown, "email.mjml"), ("text part", rendered.text, "email.txt")):
+    postal = (
+        (shown, N_("the HTML does not show the postal address ({address}), which the law asks of a "
+                   "newsletter; keep {tag} in templates/email.mjml")),
+        (rendered.text, N_("the text part does not show the postal address ({address}), which the law "
+                           "asks of a newsletter; keep {tag} in templates/email.txt")),
+    )  # fmt: skip
+    for body, message in postal:
         if not _has_address(body, settings.postal_address):
-            problem(
-                f"the {part} does not show the postal address ({settings.postal_address}), which the law "
-                f"asks of a newsletter; keep {{{{ v.postal_address }}}} in templates/{template}"
-            )
+            problem(_(message).format(address=settings.postal_address, tag="{{ v.postal_address }}"))
     if rendered.preheader and not _has_address(shown, rendered.preheader):
         problem(
-            "the HTML does not carry the preheader, so mail apps show the first words of the page "
-            "instead; keep <mj-preview>{{ v.preheader }}</mj-preview> in templates/email.mjml",
+            _(
+                "the HTML does not carry the preheader, so mail apps show the first words of the page "
+                "instead; keep {tag} in templates/email.mjml"
+            ).format(tag="<mj-preview>{{ v.preheader }}</mj-preview>"),
             "warning",
         )
     size = tracked_size(rendered.html)
     if size >= GMAIL_WARN_BYTES:
-        over = "over" if size > GMAIL_CLIP_BYTES else "close to"
-        problem(
-            f"the HTML will be about {size / 1024:.0f} KB once SendGrid tracks its links, {over} the "
-            f"{GMAIL_CLIP_BYTES // 1024} KB at which Gmail clips a message and hides the rest (the "
-            "unsubscribe link included); leave out an item or shorten summaries",
-            "warning",
-        )
+        if size > GMAIL_CLIP_BYTES:
+            message = _(
+                "the HTML will be about {size} KB once SendGrid tracks its links, over the {clip} KB at "
+                "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
+                "an item or shorten summaries"
+            )
+        else:
+            message = _(
+                "the HTML will be about {size} KB once SendGrid tracks its links, close to the {clip} KB at "
+                "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
+                "an item or shorten summaries"
+            )
+        problem(message.format(size=f"{size / 1024:.0f}", clip=GMAIL_CLIP_BYTES // 1024), "warning")
     return out

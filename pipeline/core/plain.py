@@ -12,10 +12,11 @@ says where each comes from, with examples):
   with its plain alternative;
 - ``readability``: the Flesch-Douma score of a text of 30 words or more, as a hint only.
 
-Everything here is a pure function of its arguments; the only data is the word list shipped beside
-this module and pyphen's dictionary, loaded on first use (about 50 ms), so that a command that
-checks no text never pays for it. An editor silences rules for one text with a comment on the
-text's line (or the line above it): ``summary: |  # b1: negeer teneinde, passief``.
+The warnings are in the language of the person who reads them (``pipeline.core.i18n``); the rules
+read Dutch text. Everything here is a pure function of its arguments; the only data is the word
+list shipped beside this module and pyphen's dictionary, loaded on first use (about 50 ms), so
+that a command that checks no text never pays for it. An editor silences rules for one text with
+a comment on the text's line (or the line above it): ``summary: |  # b1: negeer teneinde, passief``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import Problem
+from pipeline.core.i18n import N_, _
 
 if TYPE_CHECKING:
     from pipeline.core.config import Config, PlainLanguage
@@ -50,6 +52,9 @@ ADVICE = "B1"  # every warning of these rules starts with it
 READABILITY_MIN_WORDS = 30  # a score of a shorter text says little
 QUOTE_WORDS = 6  # the words of a long sentence quoted in its warning
 INFLECTION = 4  # letters after a known word that still make the same word ("-tjes", "-en")
+# What a warning calls a text ("sentence of 24 words in the summary"): callers name a text in English
+# with one of these, and findings() translates it.
+TEXT_NAMES = (N_("the title"), N_("the summary"), N_("the subject"), N_("the preheader"), N_("the intro"))
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def parse_word_list(text: str, path: str) -> tuple[list[tuple[str, str]], list[P
         plain = " ".join(plain.split())
         if not eq or not forms or not plain:
             problems.append(
-                Problem(path, n, "write each entry as 'formal word = plain word', e.g. 'teneinde = om'")
+                Problem(path, n, _("write each entry as 'formal word = plain word', e.g. 'teneinde = om'"))
             )
             continue
         pairs += [(f, plain) for f in forms]
@@ -141,7 +146,7 @@ def _package_list() -> tuple[tuple[str, str], ...]:
     from importlib import resources
 
     text = resources.files("pipeline.core").joinpath("data/stadhuistaal.txt").read_text(encoding="utf-8")
-    pairs, _problems = parse_word_list(text, "pipeline/core/data/stadhuistaal.txt")
+    pairs, _bad = parse_word_list(text, "pipeline/core/data/stadhuistaal.txt")
     return tuple(pairs)
 
 
@@ -300,7 +305,11 @@ def _quote(text: str, sentence: Sentence) -> str:
 
 
 def _alternative(plain: str) -> str:
-    return " or ".join(f"'{p.strip()}'" for p in plain.split("/"))
+    """The plain word(s) of a word list's entry ("met / door") as a warning offers them: 'met' or 'door'."""
+    words = [f"'{p.strip()}'" for p in plain.split("/")]
+    if len(words) == 1:
+        return words[0]
+    return _("{words} or {last}").format(words=", ".join(words[:-1]), last=words[-1])
 
 
 def _long_sentences(text: str, parts: Sequence[Sentence], what: str, limit: int) -> Iterable[Finding]:
@@ -308,8 +317,10 @@ def _long_sentences(text: str, parts: Sequence[Sentence], what: str, limit: int)
         n = len(s.words)
         if n > limit:
             quote = _quote(text, s)
-            message = f'sentence of {n} words in {what}; split it (at most {limit}): "{quote}"'
-            yield Finding("sentence", s.start, message, f"a sentence of {n} words")
+            message = _('sentence of {n} words in {what}; split it (at most {limit}): "{quote}"').format(
+                n=n, what=what, limit=limit, quote=quote
+            )
+            yield Finding("sentence", s.start, message, _("a sentence of {n} words").format(n=n))
 
 
 def _formal_words(text: str, settings: PlainLanguage, accepted: set[str]) -> Iterable[Finding]:
@@ -321,16 +332,19 @@ def _formal_words(text: str, settings: PlainLanguage, accepted: set[str]) -> Ite
             continue
         seen.add(formal)  # once a text is enough
         write = _alternative(table[formal])
-        yield Finding("stadhuistaal", m.start(), f"'{formal}' is stadhuistaal; write {write}",
-                      f"'{formal}' (write {write})")  # fmt: skip
+        yield Finding("stadhuistaal", m.start(),
+                      _("'{formal}' is stadhuistaal; write {plain}").format(formal=formal, plain=write),
+                      _("'{formal}' (write {plain})").format(formal=formal, plain=write))  # fmt: skip
 
 
 def _passives(parts: Sequence[Sentence], what: str) -> Iterable[Finding]:
     for s in parts:
         construction = _passive(s)
         if construction:
-            message = f'passive voice in {what} ("{construction}"); write who does it (active voice)'
-            yield Finding("passive", s.start, message, "passive voice")
+            message = _(
+                'passive voice in {what} ("{construction}"); write who does it (active voice)'
+            ).format(what=what, construction=construction)
+            yield Finding("passive", s.start, message, _("passive voice"))
 
 
 def _long_words(
@@ -350,11 +364,11 @@ def _long_words(
                 n = syllables(word)
                 if n > limit:
                     seen.add(low)
-                    message = (
-                        f"long word '{word}' ({n} syllables) in {what}; use a shorter, everyday word, "
+                    message = _(
+                        "long word '{word}' ({n} syllables) in {what}; use a shorter, everyday word, "
                         "or explain it"
-                    )
-                    yield Finding("long-word", at, message, f"the long word '{word}'")
+                    ).format(word=word, n=n, what=what)
+                    yield Finding("long-word", at, message, _("the long word '{word}'").format(word=word))
 
 
 def _readability(parts: Sequence[Sentence], what: str, minimum: int) -> Iterable[Finding]:
@@ -363,19 +377,22 @@ def _readability(parts: Sequence[Sentence], what: str, minimum: int) -> Iterable
         return
     score = flesch_douma(len(words), len(parts), sum(syllables(w) for w in words))
     if score < minimum:
-        message = (
-            f"Flesch-Douma readability of {what} is {score:.0f} (plain Dutch scores {minimum} or more); "
+        shown = f"{score:.0f}"
+        message = _(
+            "Flesch-Douma readability of {what} is {score} (plain Dutch scores {minimum} or more); "
             "a hint: shorter sentences and shorter words raise it"
-        )
-        yield Finding("readability", 0, message, f"Flesch-Douma {score:.0f}")
+        ).format(what=what, score=shown, minimum=minimum)
+        yield Finding("readability", 0, message, _("Flesch-Douma {score}").format(score=shown))
 
 
 def findings(
     text: str, what: str, settings: PlainLanguage, known: Vocabulary, silence: Silence = Silence()
 ) -> list[Finding]:
-    """Every B1 rule ``text`` breaks, in the order of the text. ``what`` names it ("the summary")."""
+    """Every B1 rule ``text`` breaks, in the order of the text, its messages in the current language.
+    ``what`` names the text in English, one of TEXT_NAMES ("the summary"): it is translated here."""
     if not settings.enabled or not text.strip():
         return []
+    what = _(what)
     off = set(settings.skip) | set(silence.rules)
     accepted = set(settings.allow) | set(silence.words)
     parts = sentences(text)
@@ -433,7 +450,7 @@ def silence_marker(line: str) -> Silence | None:
     entries = [" ".join(e.lower().split()) for e in body.split(",") if e.strip()]
     if not entries:
         return Silence(frozenset(RULES))
-    phrases = {formal for formal, _ in _package_list()}
+    phrases = {formal for formal, _plain in _package_list()}
     for entry in entries:
         tokens = [entry] if entry in phrases or " " not in entry else entry.split()
         for token in tokens:
@@ -452,7 +469,7 @@ class TextAt:
     """A text in a YAML file: the key path of its value and what a warning calls it."""
 
     keypath: KeyPath
-    what: str  # "the summary", "the intro", "the title"
+    what: str  # in English, one of TEXT_NAMES: "the summary", "the intro", "the title"
     value: str = field(compare=False)
 
 

@@ -31,7 +31,7 @@ from pipeline.core.approval import approval_state, fingerprint, issue_items
 from pipeline.core.config import NATIONWIDE, Config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
-from pipeline.core.i18n import _, ngettext
+from pipeline.core.i18n import N_, _, ngettext
 from pipeline.core.issues import (
     ISSUE_ID_RE,
     PROGRAM_FIELDS,
@@ -401,6 +401,14 @@ def _title(entry: Entry, item: Item | None) -> str:
     return entry.title or (item.title if item else "") or entry.url or "?"
 
 
+# What an image lacks (Image.missing), as check's messages name it.
+MISSING = {
+    ("alt text",): N_("alt text"),
+    ("consent",): N_("consent"),
+    ("alt text", "consent"): N_("alt text and no consent"),
+}
+
+
 def check(config: Config, store: Store, issue: Issue, *, links: bool = False) -> list[Problem]:
     """What the structure check cannot see: the items in the database, coverage, the links' hygiene,
     plain Dutch (B1), and (``links``) whether every link answers.
@@ -416,17 +424,18 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         out.append(Problem(issue.path, line, message, "warning"))
 
     entries = issue.entries()
-    items = store.get_items(e.item for _, e in entries if e.item)
+    items = store.get_items(e.item for _line, e in entries if e.item)
     earlier = {r.item: r.issue for r in store.sent_items() if r.issue != issue.id}
 
     # The subject's length and the preheader are bulk-sender rules, checked on the rendered
     # message by pipeline.run.check (pipeline.core.bulk); a subject is needed to approve at all.
     if not issue.subject:
         error(
-            issue.line("subject"), "no subject; write 'subject: ...', the line subscribers see in their inbox"
+            issue.line("subject"),
+            _("no subject; write 'subject: ...', the line subscribers see in their inbox"),
         )
     if not entries:
-        error(issue.line("sections"), "no section has items; move entries from 'runners_up' into 'items'")
+        error(issue.line("sections"), _("no section has items; move entries from 'runners_up' into 'items'"))
 
     seen: dict[str, tuple[str, int]] = {}
     for section, e in entries:
@@ -434,35 +443,49 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         if e.item and item is None:
             error(
                 e.line,
-                f"item '{e.item}' is not in the state database; check the id with 'newsletter items' "
-                "or run 'newsletter collect'",
+                _(
+                    "item '{item}' is not in the state database; check the id with 'newsletter items' "
+                    "or run 'newsletter collect'"
+                ).format(item=e.item),
             )
         if e.item and e.item in seen:
             other, line = seen[e.item]
-            error(e.line, f"item '{e.item}' is also in section '{other}' (line {line}); keep it in one place")
+            error(
+                e.line,
+                _("item '{item}' is also in section '{section}' (line {line}); keep it in one place").format(
+                    item=e.item, section=other, line=line
+                ),
+            )
         elif e.item:
             seen[e.item] = (section.id, e.line)
         if e.item and e.item in earlier:
             error(
                 e.line,
-                f"item '{e.item}' went out in issue {earlier[e.item]} already; remove it from this issue",
+                _("item '{item}' went out in issue {issue} already; remove it from this issue").format(
+                    item=e.item, issue=earlier[e.item]
+                ),
             )
         image, own = _image_of(e, item)
         if image is None:
             continue
         title = _title(e, item)
         missing = image.missing()
+        lacks = _(MISSING.get(missing, " and no ".join(missing))) if missing else ""
         if missing and own:
             error(
                 e.line,
-                f"the image of '{title}' has no {' and no '.join(missing)}; add 'alt' (what the image shows) "
-                "and 'consent: true' (everyone recognisable agreed) to its 'image', or remove the image",
+                _(
+                    "the image of '{title}' has no {missing}; add 'alt' (what the image shows) and "
+                    "'consent: true' (everyone recognisable agreed) to its 'image', or remove the image"
+                ).format(title=title, missing=lacks),
             )
         elif missing:
             warn(
                 e.line,
-                f"the image of '{title}' has no {' and no '.join(missing)}, so it is left out; to show it, "
-                "add 'image: {url: ..., alt: ..., consent: true}' to the entry",
+                _(
+                    "the image of '{title}' has no {missing}, so it is left out; to show it, add "
+                    "'image: {{url: ..., alt: ..., consent: true}}' to the entry"
+                ).format(title=title, missing=lacks),
             )
 
     for section in issue.sections:
@@ -471,8 +494,12 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         if limit and len(section.items) > limit:
             warn(
                 section.line,
-                f"section '{section.id}' has {len(section.items)} items, over its limit of {limit}; "
-                f"move {len(section.items) - limit} to 'runners_up'",
+                _(
+                    "section '{section}' has {n} items, over its limit of {limit}; "
+                    "move {extra} to 'runners_up'"
+                ).format(
+                    section=section.id, n=len(section.items), limit=limit, extra=len(section.items) - limit
+                ),
             )
     if entries:
         out += _coverage(config, issue, entries, items)
@@ -540,11 +567,17 @@ def _link_hygiene(
             continue
         if key in before and e.item not in earlier:  # an item sent before is an error already
             issue_id, title = before[key]
-            warn(e.line, f"link {url} also went out in issue {issue_id} ('{title}'); readers saw it then: "
-                 "remove the entry, or link to what is new")  # fmt: skip
+            message = _(
+                "link {url} also went out in issue {issue} ('{title}'); readers saw it then: "
+                "remove the entry, or link to what is new"
+            )
+            warn(e.line, message.format(url=url, issue=issue_id, title=title))
         if key in first_use and (not e.item or first_use[key][1] != e.item):  # one item twice: an error
-            warn(e.line, f"link {url} is also the link of the entry on line {first_use[key][0]}; readers "
-                 "would get the same page twice: keep one of them")  # fmt: skip
+            message = _(
+                "link {url} is also the link of the entry on line {line}; readers would get the "
+                "same page twice: keep one of them"
+            )
+            warn(e.line, message.format(url=url, line=first_use[key][0]))
         first_use.setdefault(key, (e.line, e.item))
     reported: set[tuple[str, int]] = set()
     for url, line in _outgoing(issue, entries, items):
@@ -552,12 +585,12 @@ def _link_hygiene(
             continue
         reported.add((url, line))
         if url.lower().startswith("http://"):
-            warn(line, f"link {url} is plain http://; write https:// if the site has it (mail apps and "
-                 "browsers warn readers about http)")  # fmt: skip
+            warn(line, _("link {url} is plain http://; write https:// if the site has it (mail apps and "
+                         "browsers warn readers about http)").format(url=url))  # fmt: skip
         params = tracking_params(url)
         if params:
-            warn(line, f"link {url} carries tracking parameters ({', '.join(params)}); remove them, the "
-                 "newsletter adds its own")  # fmt: skip
+            warn(line, _("link {url} carries tracking parameters ({params}); remove them, the newsletter "
+                         "adds its own").format(url=url, params=", ".join(params)))  # fmt: skip
     return out
 
 
@@ -607,19 +640,19 @@ def _partner_texts(
     if "title" not in entry:
         broken = plain.overview(item.title, "the title", settings, known, silence)
         if broken:
-            message = (
-                f"B1: the partner's title '{item.title}'{whose} is not plain Dutch: {', '.join(broken)}; "
+            message = f"{plain.ADVICE}: " + _(
+                "the partner's title '{title}'{whose} is not plain Dutch: {broken}; "
                 "write your own 'title:' under this entry"
-            )
+            ).format(title=item.title, whose=whose, broken=", ".join(broken))
             out.append(Problem(doc.path, line, message, "warning"))
     if "summary" not in entry:
         text = item.summary_text or plain_text(item.summary_html)
         broken = plain.overview(text, "the summary", settings, known, silence)
         if broken:
-            message = (
-                f"B1: the partner's summary of '{item.title}'{whose} is not plain Dutch: "
-                f"{', '.join(broken)}; write your own 'summary:' under this entry"
-            )
+            message = f"{plain.ADVICE}: " + _(
+                "the partner's summary of '{title}'{whose} is not plain Dutch: {broken}; "
+                "write your own 'summary:' under this entry"
+            ).format(title=item.title, whose=whose, broken=", ".join(broken))
             out.append(Problem(doc.path, line, message, "warning"))
     return out
 
@@ -652,25 +685,37 @@ def _coverage(
     for sector in s.essential_sectors:
         if sector not in sectors:
             title = config.taxonomy.sectors[sector].title
-            why = f"no item from the sector '{title}' ({sector}), which sources.yaml calls essential"
-            out.append(Problem(issue.path, line, f"{why}; promote one from 'runners_up'", "warning"))
+            why = _(
+                "no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
+                "promote one from 'runners_up'"
+            ).format(title=title, sector=sector)
+            out.append(Problem(issue.path, line, why, "warning"))
     for theme in s.essential_themes:
         if theme not in themes:
             title = config.taxonomy.themes[theme].title
-            why = f"no item on the theme '{title}' ({theme}), which sources.yaml calls essential"
-            out.append(Problem(issue.path, line, f"{why}; promote one from 'runners_up'", "warning"))
+            why = _(
+                "no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
+                "promote one from 'runners_up'"
+            ).format(title=title, theme=theme)
+            out.append(Problem(issue.path, line, why, "warning"))
     n = len(entries)
     if n >= 2:
-        for what, counts in (("partner", partners), ("province", provinces)):
+        share = f"{s.max_share:.0%}"
+        too_many = (
+            (N_("{k} of {n} items are from the partner '{name}', more than {share}; look for others in "
+                "'runners_up'"), partners),
+            (N_("{k} of {n} items are from the province '{name}', more than {share}; look for others in "
+                "'runners_up'"), provinces),
+        )  # fmt: skip
+        for message, counts in too_many:
             for key, k in sorted(counts.items()):
                 if k > s.max_share * n:
                     name = key.removeprefix("source:")
-                    out.append(Problem(issue.path, line, f"{k} of {n} items are from the {what} '{name}', "
-                                       f"more than {s.max_share:.0%}; look for others in 'runners_up'",
-                                       "warning"))  # fmt: skip
+                    text = _(message).format(k=k, n=n, name=name, share=share)
+                    out.append(Problem(issue.path, line, text, "warning"))
     if not lived:
-        out.append(Problem(issue.path, line, "no item involves people with lived experience "
-                           "(ervaringsdeskundigen); consider promoting one", "warning"))  # fmt: skip
+        out.append(Problem(issue.path, line, _("no item involves people with lived experience "
+                           "(ervaringsdeskundigen); consider promoting one"), "warning"))  # fmt: skip
     return out
 
 
@@ -714,14 +759,16 @@ async def _check_links(
             try:
                 answer = await asyncio.wait_for(_probe(client, url), timeout)
             except (TimeoutError, httpx.TimeoutException):
-                why = f"did not answer within {timeout:g} s"
+                why = _("link {url} did not answer within {seconds} s; correct the address or remove it")
+                return Problem(issue.path, line, why.format(url=url, seconds=f"{timeout:g}"))
             except httpx.HTTPError as e:
-                why = f"cannot be reached ({type(e).__name__})"
-            else:
-                if answer < 400:
-                    return None
-                why = f"answers {answer} {httpx.codes.get_reason_phrase(answer)}".rstrip()
-        return Problem(issue.path, line, f"link {url} {why}; correct the address or remove it")
+                why = _("link {url} cannot be reached ({error}); correct the address or remove it")
+                return Problem(issue.path, line, why.format(url=url, error=type(e).__name__))
+            if answer < 400:
+                return None
+            status = f"{answer} {httpx.codes.get_reason_phrase(answer)}".rstrip()
+            why = _("link {url} answers {status}; correct the address or remove it")
+            return Problem(issue.path, line, why.format(url=url, status=status))
 
     async with httpx.AsyncClient(follow_redirects=True, timeout=timeout, headers=headers) as client:
         found = await asyncio.gather(*(one(client, u, line) for u, line in links.items()))
@@ -751,7 +798,10 @@ def check_issue(
     path = issue_path(config.root, issue_id)
     shown = display_path(path, config.root)
     if not path.exists():
-        raise NotFound(f"no issue '{issue_id}': {shown} does not exist", f"run 'newsletter draft {issue_id}'")
+        raise NotFound(
+            _("no issue '{issue}': {path} does not exist").format(issue=issue_id, path=shown),
+            _("run 'newsletter draft {issue}'").format(issue=issue_id),
+        )
     issue, problems = check_issue_file(path, config, shown)
     if issue is None:
         return None, sorted(problems)
