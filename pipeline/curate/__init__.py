@@ -409,6 +409,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
                 f"section '{section.id}' has {len(section.items)} items, over its limit of {limit}; "
                 f"move {len(section.items) - limit} to 'runners_up'",
             )
+    out += _partner_cap(config, issue, entries, items)
     if entries:
         out += _coverage(config, issue, entries, items)
     out += _link_hygiene(store, issue, entries, items, earlier)
@@ -556,6 +557,34 @@ def _partner_texts(
                 f"{', '.join(broken)}; write your own 'summary:' under this entry"
             )
             out.append(Problem(doc.path, line, message, "warning"))
+    return out
+
+
+def _partner_cap(
+    config: Config, issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item]
+) -> list[Problem]:
+    """A warning at each collected item beyond the draft's cap of one partner (or source), in file
+    order: a third story of one partner promoted or added by hand (ranking.PARTNER_CAP)."""
+    out: list[Problem] = []
+    lines: dict[str, list[int]] = {}
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        if item is None:
+            continue
+        who = ranking.who(config, item)
+        earlier = lines.setdefault(who, [])
+        earlier.append(e.line)
+        if len(earlier) > ranking.PARTNER_CAP:
+            partner = config.partners.get(who)
+            source = config.sources.get(who.removeprefix("source:"))
+            name = partner.name if partner else source.name if source else who.removeprefix("source:")
+            others = ", ".join(str(n) for n in earlier[:-1])
+            message = (
+                f"'{_title(e, item)}' is item {len(earlier)} from {name} in this issue (the others: "
+                f"lines {others}); a draft takes at most {ranking.PARTNER_CAP} per partner: move one to "
+                "'runners_up'"
+            )
+            out.append(Problem(issue.path, e.line, message, "warning"))
     return out
 
 
