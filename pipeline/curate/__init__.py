@@ -567,10 +567,12 @@ def _partner_cap(
     order: a third story of one partner promoted or added by hand (ranking.PARTNER_CAP)."""
     out: list[Problem] = []
     lines: dict[str, list[int]] = {}
+    seen: set[str] = set()
     for _, e in entries:
         item = items.get(e.item) if e.item else None
-        if item is None:
+        if item is None or item.id in seen:  # an item twice is an error of its own
             continue
+        seen.add(item.id)
         who = ranking.who(config, item)
         earlier = lines.setdefault(who, [])
         earlier.append(e.line)
