@@ -134,8 +134,10 @@ class Browser:
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
-    def open(self, target: str | Path, *, width: int, height: int = 800) -> Page:
-        page = self._browser.new_page(viewport={"width": width, "height": height})
+    def open(self, target: str | Path, *, width: int, height: int = 800, javascript: bool = True) -> Page:
+        page = self._browser.new_page(
+            viewport={"width": width, "height": height}, java_script_enabled=javascript
+        )
         # Keep tests off the internet: anything that is not local is refused.
         page.route(
             "**/*",

@@ -286,6 +286,7 @@ def test_check_reports_every_problem_with_its_line(config: Config, store: Store)
         (4, "warning", "section 'uitgelicht' has 2 items, over its limit of 1; move 1 to 'runners_up'"),
         (10, "error", "item 'zwolle-fiets' is also in section 'uitgelicht' (line 6); keep it in one place"),
         (11, "error", "item 'bestaat-niet' is not in the state database; check the id with 'newsletter items' or run 'newsletter collect'"),
+        (12, "warning", "'Al verstuurd in november' is item 3 from Gemeente Zwolle in this issue (the others: lines 6, 7); a draft takes at most 2 per partner: move one to 'runners_up'"),
         (12, "error", "item 'al-verstuurd' went out in issue 2026-11 already; remove it from this issue"),
         (13, "warning", "the image of 'Babyspullen via de jeugdarts' has no alt text and no consent, so it is left out; to show it, add 'image: {url: ..., alt: ..., consent: true}' to the entry"),
         (14, "error", "the image of 'Doe mee' has no alt text and no consent; add 'alt' (what the image shows) and 'consent: true' (everyone recognisable agreed) to its 'image', or remove the image"),

@@ -4,7 +4,9 @@ CSRF, clear pages for a broken, missing or huge file, and that reading changes n
 from __future__ import annotations
 
 import hashlib
+import html
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -204,3 +206,188 @@ def test_a_short_password_is_refused_beyond_loopback(demo_root: Path, password: 
     )
     assert refused.returncode == 2
     assert "NEWSLETTER_STUDIO_PASSWORD is 4 characters" in refused.stderr
+
+
+# -- the header form, the move menu, the partner cap, the icon and the language -------------------------
+COMMENTED = """\
+id: "2026-12"
+# What readers see in their inbox
+subject: "Nieuws van partners"   # at most 60 characters show
+preheader: Wat partners deden
+intro: |
+  Beste lezer,
+
+  Deze maand **veel** nieuws.
+send_at: 2026-12-10 09:00+01:00
+sections:
+  - section: partners
+    items:
+      - title: Doe mee aan de online sessie
+        summary: Elke twee weken, voor partners.
+        url: https://www.example.org/sessies
+"""
+
+
+def header_form(page: str) -> dict[str, str]:
+    """The header form's fields as a browser sends them (a textarea's lines end in CRLF)."""
+    form = page[page.index('name="op" value="fields"') :]
+    form = form[: form.index("</form>")]
+    values = dict(re.findall(r'<input id="f-\w+" name="(\w+)"[^>]*? value="([^"]*)"', form))
+    intro = re.search(r'<textarea id="f-intro" name="intro"[^>]*>(.*?)</textarea>', form, re.S)
+    assert intro
+    values["intro"] = html.unescape(intro.group(1)).replace("\n", "\r\n")
+    values = {k: html.unescape(v) for k, v in values.items()}
+    return {"op": "fields", "version": version(page), "csrf_token": token(page), **values}
+
+
+def test_one_save_writes_only_the_fields_that_changed(demo_root: Path) -> None:
+    path = demo_root / "issues" / "2026-12.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(COMMENTED, encoding="utf-8")
+    with running_studio(demo_root, "2026-12") as studio, httpx.Client() as c:
+        page = c.get(studio.url).text
+        assert page.count('name="op" value="fields"') == 1 and page.count(">Save</button>") == 1
+        form = header_form(page)
+        assert (form["subject"], form["preheader"], form["send_at"]) == (
+            "Nieuws van partners",
+            "Wat partners deden",
+            "2026-12-10T09:00",
+        )
+        # Only the subject edited: the preheader, the intro (sent back with CRLF) and the send time
+        # with its offset stay byte for byte; the subject keeps its comment.
+        answer = c.post(f"{studio.url}/edit", data={**form, "subject": "Fietsen en laptops"})
+        assert answer.status_code == 303 and answer.headers["location"].endswith("#fields")
+        assert path.read_text(encoding="utf-8") == COMMENTED.replace(
+            'subject: "Nieuws van partners"   #', "subject: Fietsen en laptops   #"
+        )
+        shown = c.get(studio.base + answer.headers["location"]).text
+        assert "Saved: subject." in shown
+        # Two fields at once, the others as the page shows them.
+        form = header_form(shown)
+        answer = c.post(
+            f"{studio.url}/edit",
+            data={**form, "send_at": "2026-12-11T10:00", "intro": "Beste lezer,\r\n\r\nWeinig nieuws."},
+            headers={"Accept": "application/json"},
+        )
+        assert answer.json()["message"] == "Saved: intro, send time."
+        assert path.read_text(encoding="utf-8") == COMMENTED.replace(
+            'subject: "Nieuws van partners"   #', "subject: Fietsen en laptops   #"
+        ).replace("  Deze maand **veel** nieuws.\n", "  Weinig nieuws.\n").replace(
+            "send_at: 2026-12-10 09:00+01:00\n", "send_at: 2026-12-11 10:00\n"
+        )
+        before = path.read_bytes()
+        same = c.post(f"{studio.url}/edit", data=header_form(c.get(studio.url).text))
+        assert (
+            "Nothing to save: the fields are as in the file."
+            in c.get(studio.base + same.headers["location"]).text
+        )
+        assert path.read_bytes() == before
+        # A page from before the last save: refused as before, nothing written.
+        stale = c.post(
+            f"{studio.url}/edit", data={**form, "preheader": "Anders"}, headers={"Accept": "application/json"}
+        )
+        assert stale.status_code == 409
+        assert stale.json()["message"].startswith(
+            "issues/2026-12.yaml changed on disk since the page was loaded"
+        )
+        assert path.read_bytes() == before
+
+
+def drafted_demo(root: Path) -> Path:
+    assert newsletter(root, "collect").returncode == 0
+    result = newsletter(root, "draft", "2026-12", "--since", "2026-11-01")
+    assert result.returncode == 0, result.stderr
+    return root / "issues" / "2026-12.yaml"
+
+
+def test_the_move_menu_starts_at_the_entry_s_own_place(demo_root: Path) -> None:
+    path = drafted_demo(demo_root)
+    with running_studio(demo_root, "2026-12") as studio, httpx.Client() as c:
+        page = c.get(studio.url).text
+        selects = re.findall(
+            r'<select id="move-([\w-]+)-(items|runners_up)-(\d+)" name="to">(.*?)</select>', page, re.S
+        )
+        assert len(selects) > 10
+        for section, which, _index, options in selects:
+            chosen = re.findall(r'<option value="([^"]+)" selected>', options)
+            assert chosen == [f"{section}:{which}"], (section, which, options)
+        assert re.findall(
+            r'<select id="move-partners-items-1" name="to">.*?<option value="([^"]+)"', page, re.S
+        ) == ["uitgelicht:items"]  # the first option is still the first section, but it is not the one chosen
+        before = path.read_bytes()
+        stay = c.post(
+            f"{studio.url}/edit",
+            data={
+                "op": "move",
+                "section": "partners",
+                "list": "items",
+                "index": "1",
+                "expect": "f2f16c55bb0a",
+                "to": "partners:items",
+                "version": version(page),
+                "csrf_token": token(page),
+            },
+            headers={"Accept": "application/json"},
+        )
+        assert stay.json()["message"] == "Nothing moved: the entry is there already."
+        assert path.read_bytes() == before
+
+
+def test_check_warns_at_a_third_item_of_one_partner(demo_root: Path) -> None:
+    path = drafted_demo(demo_root)
+    text = path.read_text(encoding="utf-8")
+    zwolle = [n for n, ln in enumerate(text.splitlines(), 1) if "# Gemeente Zwolle ·" in ln]
+    assert len(zwolle) >= 3  # two picked, the runner-up about debts
+    first = newsletter(demo_root, "check", "2026-12")
+    assert "per partner" not in first.stdout + first.stderr
+    with running_studio(demo_root, "2026-12") as studio, httpx.Client() as c:
+        page = c.get(studio.url).text
+        runners = re.search(
+            r'<li class="entry" data-item="6ff0b9b33be2">.*?name="index" value="(\d+)"', page, re.S
+        )
+        assert runners
+        promoted = c.post(
+            f"{studio.url}/edit",
+            data={
+                "op": "promote",
+                "section": "partners",
+                "list": "runners_up",
+                "index": runners.group(1),
+                "expect": "6ff0b9b33be2",
+                "version": version(page),
+                "csrf_token": token(page),
+            },
+            headers={"Accept": "application/json"},
+        )
+        assert promoted.json()["ok"] is True
+        lines = path.read_text(encoding="utf-8").splitlines()
+        picked = [n for n, ln in enumerate(lines, 1) if ln.strip() in (
+            "- item: 045bd5f95a47", "- item: 19e79284b357", "- item: 6ff0b9b33be2"
+        )]  # fmt: skip
+        assert len(picked) == 3
+        expected = (
+            f"issues/2026-12.yaml:{picked[2]}: warning: 'Minder stress over schulden: spreekuur in de wijk' is "
+            f"item 3 from Gemeente Zwolle in this issue (the others: lines {picked[0]}, {picked[1]}); a draft "
+            "takes at most 2 per partner: move one to 'runners_up'"
+        )
+        check = newsletter(demo_root, "check", "2026-12")
+        assert expected in check.stderr.splitlines(), check.stderr
+        deadline = time.monotonic() + 10
+        while expected not in html.unescape(page := c.get(studio.url).text):
+            assert time.monotonic() < deadline, "the studio's check does not show the warning"
+            time.sleep(0.1)
+        assert f'href="/issue/2026-12/source#L{picked[2]}"' in page
+
+
+def test_favicon_and_the_page_s_language(demo_root: Path) -> None:
+    write_issue(demo_root, "2026-12")
+    with running_studio(demo_root, "2026-12") as studio:
+        icon = httpx.get(f"{studio.base}/favicon.ico")
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.content.startswith(b"<svg") and b"<script" not in icon.content
+        linked = httpx.get(f"{studio.base}/static/favicon.svg")
+        assert linked.status_code == 200 and linked.content == icon.content
+        for url in (studio.url, studio.base + "/", f"{studio.url}/source", f"{studio.base}/issue/2027-01"):
+            page = httpx.get(url).text
+            assert page.startswith('<!doctype html>\n<html lang="nl">'), url
+            assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page

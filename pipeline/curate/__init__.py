@@ -501,6 +501,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
                     section=section.id, n=len(section.items), limit=limit, extra=len(section.items) - limit
                 ),
             )
+    out += _partner_cap(config, issue, entries, items)
     if entries:
         out += _coverage(config, issue, entries, items)
     out += _link_hygiene(store, issue, entries, items, earlier)
@@ -654,6 +655,36 @@ def _partner_texts(
                 "write your own 'summary:' under this entry"
             ).format(title=item.title, whose=whose, broken=", ".join(broken))
             out.append(Problem(doc.path, line, message, "warning"))
+    return out
+
+
+def _partner_cap(
+    config: Config, issue: Issue, entries: list[tuple[Any, Entry]], items: dict[str, Item]
+) -> list[Problem]:
+    """A warning at each collected item beyond the draft's cap of one partner (or source), in file
+    order: a third story of one partner promoted or added by hand (ranking.PARTNER_CAP)."""
+    out: list[Problem] = []
+    lines: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for _, e in entries:
+        item = items.get(e.item) if e.item else None
+        if item is None or item.id in seen:  # an item twice is an error of its own
+            continue
+        seen.add(item.id)
+        who = ranking.who(config, item)
+        earlier = lines.setdefault(who, [])
+        earlier.append(e.line)
+        if len(earlier) > ranking.PARTNER_CAP:
+            partner = config.partners.get(who)
+            source = config.sources.get(who.removeprefix("source:"))
+            name = partner.name if partner else source.name if source else who.removeprefix("source:")
+            others = ", ".join(str(n) for n in earlier[:-1])
+            message = (
+                f"'{_title(e, item)}' is item {len(earlier)} from {name} in this issue (the others: "
+                f"lines {others}); a draft takes at most {ranking.PARTNER_CAP} per partner: move one to "
+                "'runners_up'"
+            )
+            out.append(Problem(issue.path, e.line, message, "warning"))
     return out
 
 

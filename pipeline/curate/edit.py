@@ -2,8 +2,9 @@
 
 Each edit is a function from the file's text to the new text: add a candidate to a section,
 remove an entry, move one (reorder, to another section, promote a runner-up, back to the
-runners-up), set the subject, preheader, intro or ``send_at``, and give an entry its own title or
-summary. The studio writes nothing else, and nothing in another way.
+runners-up), set the subject, preheader, intro or ``send_at`` (one, or those of a form that
+differ from the file), and give an entry its own title or summary. The studio writes nothing
+else, and nothing in another way.
 
 Like the program's other writes (``pipeline.core.issues``), every edit is a splice: ruamel.yaml
 (a round-trip parser) finds where things are, and only the lines of what changes are cut,
@@ -25,7 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -487,7 +488,9 @@ def _with_comment(block: list[str], comment: str, nl: str) -> list[str]:
     return [first + comment + nl, *block[1:]]
 
 
-def _clean(key: str, value: str | None, limit: int) -> str | None:
+def _normal(key: str, value: str | None) -> str | None:
+    """A field's text as the file gets it: one line for a subject, a title or a time, trailing spaces
+    and blank edges off a text of several lines; None when nothing is left."""
     if value is None:
         return None
     value = value.replace("\r\n", "\n").replace("\r", "\n")
@@ -497,7 +500,12 @@ def _clean(key: str, value: str | None, limit: int) -> str | None:
         value = "\n".join(line.rstrip() for line in value.strip("\n").split("\n")).strip()
         if "\n" in value:
             value += "\n"  # a text of several lines ends with one, as a literal block keeps it
-    if not value.strip():
+    return value if value.strip() else None
+
+
+def _clean(key: str, value: str | None, limit: int) -> str | None:
+    value = _normal(key, value)
+    if value is None:
         return None
     if len(value) > limit:
         raise EditRefused(f"'{key}' is {len(value)} characters; at most {limit} fit", f"shorten the {key}")
@@ -577,6 +585,56 @@ def set_field(text: str, shown: str, key: str, value: str | None, *, tz: dt.tzin
     if value is not None and key != "send_at" and (yaml.safe_load(out) or {}).get(key) != value:
         raise EditRefused(f"{shown}: could not write '{key}' so that it reads back the same", None)
     return out
+
+
+def _minute(value: object, tz: dt.tzinfo | None) -> str | None:
+    """A send time as the studio's time input shows it ('2026-12-10T09:00', in ``tz``); None when
+    it is not a date and time."""
+    when: dt.datetime | None = value if isinstance(value, dt.datetime) else None
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+        except ValueError:
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is not None and tz is not None:
+        when = when.astimezone(tz)
+    return when.strftime("%Y-%m-%dT%H:%M")
+
+
+def _same(key: str, current: object, value: str | None, tz: dt.tzinfo | None) -> bool:
+    """Whether ``value`` (as a form sends it) is what the file has for ``key`` already."""
+    new = _normal(key, value)
+    old = None if current is None else _normal(key, str(current))
+    if new is None or old is None:
+        return new is None and old is None
+    if key == "send_at":
+        shown = _minute(current, tz)
+        return shown is not None and shown == _minute(new, tz)
+    return new == old
+
+
+def set_fields(
+    text: str, shown: str, values: Mapping[str, str | None], *, tz: dt.tzinfo | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """``text`` with the top-level fields in ``values`` that differ from the file set (each as
+    ``set_field`` sets it, so every other byte stays), and the keys that changed, in ``FIELDS`` order.
+
+    A value that is what the file has already (after the same clean-up, and for ``send_at`` the
+    same minute) is left alone, so a form that sends every field writes only the edited ones.
+    """
+    unknown = [k for k in values if k not in FIELDS]
+    if unknown:
+        raise EditRefused(
+            f"'{unknown[0]}' is not a field the studio edits", f"use one of: {', '.join(FIELDS)}"
+        )
+    data = _plain_load(text, shown)
+    data = data if isinstance(data, dict) else {}
+    changed = [k for k in FIELDS if k in values and not _same(k, data.get(k), values[k], tz)]
+    for key in changed:
+        text = set_field(text, shown, key, values[key], tz=tz)
+    return text, tuple(changed)
 
 
 def _insert_point(data: Any, lines: list[str], key: str) -> int:

@@ -89,6 +89,13 @@ def _sources_priority(config: Config) -> dict[str, int]:
     return prio
 
 
+def who(config: Config, item: Item) -> str:
+    """Whom the cap (PARTNER_CAP) counts an item for: its partner's id, or "source:<id>" for a source
+    that is not a partner."""
+    partner = config.partners.get(item.partner or "")
+    return partner.id if partner else f"source:{item.source}"
+
+
 def candidate(config: Config, item: Item, now: dt.datetime, priority: Mapping[str, int]) -> Candidate:
     partner = config.partners.get(item.partner or "")
     if item.starts is not None:
@@ -101,7 +108,7 @@ def candidate(config: Config, item: Item, now: dt.datetime, priority: Mapping[st
     return Candidate(
         item,
         round(recency + PRIORITY_POINTS * level, 1),
-        partner.id if partner else f"source:{item.source}",
+        who(config, item),
         partner.sector if partner else None,
         item.provinces or ((partner.province,) if partner else ()),
     )

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import jinja2
 from starlette.requests import Request
 from starlette.responses import (
+    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -51,6 +52,9 @@ PREVIEW_CSP = (
     " sandbox allow-popups allow-popups-to-escape-sandbox"
 )
 FILTERS = ("theme", "partner", "kind", "province", "q")
+# The language of the studio's pages (<html lang>): the browser's date and time inputs follow it.
+LANG = "nl"
+FIELD_NAMES = {"subject": "subject", "preheader": "preheader", "intro": "intro", "send_at": "send time"}
 
 
 # -- how an entry and a candidate are shown ----------------------------------------------------------
@@ -204,6 +208,7 @@ class Studio:
 
     def __init__(self, ws: Workspace, *, password: str | None = None) -> None:
         self.ws = ws
+        self.lang = LANG
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -231,6 +236,7 @@ class Studio:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.index),
+            Route("/favicon.ico", self.favicon),
             Route("/events", self.index_events),
             Route("/draft", self.draft, methods=["POST"]),
             Route("/issue/{issue_id}", self.page),
@@ -358,12 +364,17 @@ class Studio:
         note = self.ws.notes.pop(request.query_params.get("note", ""), None)
         html = self.templates.get_template(name).render(
             csrf=request.state.csrf_token,
+            lang=self.lang,
             note=note,
             labels=STATE_LABELS,
             config=self.ws.config,
             **context,
         )
         return HTMLResponse(html, status_code=status)
+
+    def favicon(self, request: Request) -> Response:
+        """The icon browsers ask for on their own (the pages link the same SVG under /static)."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     def index(self, request: Request) -> Response:
         return self._render(
@@ -484,11 +495,32 @@ class Studio:
         where = f"/issue/{issue_id}"
         try:
             shown = self.ws.shown(issue_id)
-            make, message, anchor = self._edit(form, shown)
-            self.ws.change(issue_id, form.get("version", ""), make)
+            if form.get("op") == "fields":
+                make, changed = self._fields(form, shown)
+                anchor = "fields"
+            else:
+                make, message, anchor = self._edit(form, shown)
+            written = self.ws.change(issue_id, form.get("version", ""), make)
         except PipelineError as e:
             return self._done(request, self._failure(e), where, form.get("anchor", ""), status=409)
-        return self._done(request, Note(True, message), where, anchor)
+        if form.get("op") == "fields":
+            names = ", ".join(FIELD_NAMES[k] for k in changed)
+            message = f"Saved: {names}." if changed else "Nothing to save: the fields are as in the file."
+        return self._done(request, Note(True, message, version=written), where, anchor)
+
+    def _fields(self, f: dict[str, str], shown: str) -> tuple[Callable[[str], str], list[str]]:
+        """The header form's change (only the fields that differ from the file), and the list that
+        holds the keys it changed once it is made."""
+        values = {k: f[k] for k in edit.FIELDS if k in f}
+        tz = self.ws.config.settings.timezone
+        changed: list[str] = []
+
+        def make(t: str) -> str:
+            new, keys = edit.set_fields(t, shown, values, tz=tz)
+            changed[:] = keys
+            return new
+
+        return make, changed
 
     def _edit(self, f: dict[str, str], shown: str) -> tuple[Callable[[str], str], str, str]:
         """The change a form asks for, what to say when it is done, and where on the page to go back to."""
@@ -533,6 +565,8 @@ class Studio:
         if op == "move":
             target, _, to_list = f.get("to", "").partition(":")
             to_list = to_list or "items"
+            if (target, to_list) == (section, which):  # the menu starts at the entry's own place
+                return (lambda t: t), "Nothing moved: the entry is there already.", f"section-{section}"
             return (
                 (lambda t: edit.move_entry(t, shown, place, target, to_list, None, expect=expect)),
                 f"Moved the entry to {target} ({to_list.replace('_', '-')}).",

@@ -106,6 +106,7 @@ class Note:
     hint: str | None = None
     problems: tuple[str, ...] = ()
     at: float = field(default_factory=time.monotonic)
+    version: str | None = None  # the file's version this action wrote, if it wrote one
 
 
 class Workspace:

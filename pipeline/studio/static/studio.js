@@ -1,5 +1,7 @@
-// The newsletter studio's one script: live refresh, the intro's Markdown preview, the subject's count.
-// Pages work without it (plain forms); with it, a save anywhere shows without a reload.
+// The newsletter studio's one script: live refresh, saves without a reload, the intro's Markdown
+// preview, the subject's count. Pages work without it (plain forms and redirects); with it, a save
+// anywhere shows without a reload, and the page's own forms are sent with fetch: the answer (the page
+// the form would have gone to) is parsed and its live parts and note swapped in.
 (function () {
   "use strict";
   var body = document.body;
@@ -10,6 +12,9 @@
     root.querySelectorAll("form[method=post]").forEach(function (form) {
       form.addEventListener("input", function () { dirty.add(regionOf(form)); });
       form.addEventListener("submit", function () { dirty.delete(regionOf(form)); });
+      if (form.closest("[data-live]")) {
+        form.addEventListener("submit", function (event) { save(form, event); });
+      }
     });
     var intro = root.querySelector("textarea[data-markdown]");
     if (intro) {
@@ -55,55 +60,151 @@
     el.hidden = !text;
   }
 
-  var busy = false, again = false;
+  var busy = 0, again = false, latest = null;  // busy: fetches of the page under way
+
+  // Swap the live parts of the page `next` (a parsed studio page) into this one. A part the editor
+  // is typing in is kept; `saved` says whether its forms may take the new version (only this page's
+  // own save changed the file since). Returns the names of the parts kept.
+  function swap(next, saved) {
+    var kept = [];
+    var version = next.body.dataset.version;
+    document.querySelectorAll("[data-live]").forEach(function (region) {
+      var fresh = next.querySelector('[data-live="' + region.dataset.live + '"]');
+      if (!fresh) { return; }
+      if (dirty.has(region.dataset.live)) {
+        if (saved) {
+          region.querySelectorAll('input[name="version"]').forEach(function (v) { v.value = version; });
+        } else {
+          kept.push(region.dataset.live);
+        }
+        return;
+      }
+      var frames = region.querySelectorAll("iframe"), freshFrames = fresh.querySelectorAll("iframe");
+      if (region.dataset.live === "preview" && frames.length && frames.length === freshFrames.length) {
+        // The same frames, new addresses: load them in place (a new frame costs more than a navigation).
+        frames.forEach(function (f, i) {
+          var src = freshFrames[i].getAttribute("src");
+          if (f.getAttribute("src") !== src) {
+            if (f.dataset.preview) { f.dataset.preview = freshFrames[i].dataset.preview; }
+            f.setAttribute("src", src);
+          }
+        });
+        var pre = region.querySelector(".text-part pre"), freshPre = fresh.querySelector(".text-part pre");
+        if (pre && freshPre) { pre.textContent = freshPre.textContent; }
+        var link = region.querySelector(".web-part a"), freshLink = fresh.querySelector(".web-part a");
+        if (link && freshLink) { link.setAttribute("href", freshLink.getAttribute("href")); }
+        return;
+      }
+      var open = Array.prototype.map.call(region.querySelectorAll("details"), function (d) { return d.open; });
+      region.innerHTML = fresh.innerHTML;
+      region.querySelectorAll("details").forEach(function (d, i) { if (open[i]) { d.open = true; } });
+      track(region);
+    });
+    body.dataset.version = version;
+    return kept;
+  }
+
+  function keptBanner(kept) {
+    banner(kept.length ? "The file changed on disk while you were typing. Your unsaved edit is kept on the page; " +
+      "saving it is refused until you reload, so that nobody's text is overwritten." : "");
+  }
+
+  function done() {
+    busy -= 1;
+    if (!busy && again) {
+      again = false;
+      if (latest !== body.dataset.version) { refresh(); }
+    }
+  }
+
   function refresh() {
     if (busy) { again = true; return; }
-    busy = true;
+    busy += 1;
     fetch(location.pathname + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
         if (window.studioTrace) { window.studioTrace.fetched = Date.now(); }
-        var next = new DOMParser().parseFromString(html, "text/html");
-        var kept = [];
-        document.querySelectorAll("[data-live]").forEach(function (region) {
-          var fresh = next.querySelector('[data-live="' + region.dataset.live + '"]');
-          if (!fresh) { return; }
-          if (dirty.has(region.dataset.live)) { kept.push(region.dataset.live); return; }
-          var frames = region.querySelectorAll("iframe"), freshFrames = fresh.querySelectorAll("iframe");
-          if (region.dataset.live === "preview" && frames.length && frames.length === freshFrames.length) {
-            // The same frames, new addresses: load them in place (a new frame costs more than a navigation).
-            frames.forEach(function (f, i) {
-              var src = freshFrames[i].getAttribute("src");
-              if (f.getAttribute("src") !== src) {
-                if (f.dataset.preview) { f.dataset.preview = freshFrames[i].dataset.preview; }
-                f.setAttribute("src", src);
-              }
-            });
-            var pre = region.querySelector(".text-part pre"), freshPre = fresh.querySelector(".text-part pre");
-            if (pre && freshPre) { pre.textContent = freshPre.textContent; }
-            var link = region.querySelector(".web-part a"), freshLink = fresh.querySelector(".web-part a");
-            if (link && freshLink) { link.setAttribute("href", freshLink.getAttribute("href")); }
-            return;
-          }
-          var open = Array.prototype.map.call(region.querySelectorAll("details"), function (d) { return d.open; });
-          region.innerHTML = fresh.innerHTML;
-          region.querySelectorAll("details").forEach(function (d, i) { if (open[i]) { d.open = true; } });
-          track(region);
-        });
-        body.dataset.version = next.body.dataset.version;
+        var kept = swap(new DOMParser().parseFromString(html, "text/html"), false);
         if (window.studioTrace) { window.studioTrace.swapped = Date.now(); }
-        banner(kept.length ? "The file changed on disk while you were typing. Your unsaved edit is kept on the page; " +
-          "saving it is refused until you reload, so that nobody's text is overwritten." : "");
+        keptBanner(kept);
       })
       .catch(function () { banner("The studio does not answer; is it still running?"); })
-      .finally(function () { busy = false; if (again) { again = false; refresh(); } });
+      .finally(done);
+  }
+
+  // Where the element `el` is found again once its part is swapped: by its id, or (an entry's
+  // button) by the entry's item and the button's action, else the entry's first button.
+  function spots(el) {
+    if (!el || el === body) { return []; }
+    if (el.id) { return ["#" + CSS.escape(el.id)]; }
+    var li = el.closest("li.entry[data-item]");
+    if (!li || !li.dataset.item) { return []; }
+    var entry = 'li.entry[data-item="' + CSS.escape(li.dataset.item) + '"] ';
+    return el.name === "op" ? [entry + 'button[value="' + CSS.escape(el.value) + '"]:not([disabled])',
+      entry + "button:not([disabled])"] : [entry + "button:not([disabled])"];
+  }
+
+  function refocus(places) {
+    for (var i = 0; i < places.length; i++) {
+      var found = document.querySelector(places[i]);
+      if (found) { found.focus(); return; }
+    }
+    var note = document.getElementById("note");
+    if (note) { note.focus({ preventScroll: true }); }
+  }
+
+  // A form of the page, sent with fetch instead of a navigation. The server answers as it does to the
+  // plain form (a redirect to the page with the note), so both ways end in the same page.
+  function save(form, event) {
+    if (event.defaultPrevented || !window.fetch || !window.DOMParser) { return; }
+    event.preventDefault();
+    if (form.dataset.sending) { return; }
+    var data = new URLSearchParams();
+    new FormData(form).forEach(function (value, key) { data.append(key, value); });
+    var button = event.submitter;
+    if (button && button.name) { data.append(button.name, button.value); }
+    var places = spots(button && button.name === "op" ? button : document.activeElement);
+    var before = body.dataset.version;
+    form.dataset.sending = "1";
+    busy += 1;
+    window.studioTrace = { event: Date.now(), save: true };  // the benchmark's breakdown
+    fetch(form.action, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { Accept: "text/html", "Content-Type": "application/x-www-form-urlencoded" },
+    }).then(function (r) {
+      return r.text().then(function (html) { return { r: r, html: html }; });
+    }).then(function (answer) {
+      window.studioTrace.fetched = Date.now();
+      var next = new DOMParser().parseFromString(answer.html, "text/html");
+      if (!answer.r.ok || !next.querySelector("[data-live]")) {
+        var main = next.querySelector("main");
+        banner((main ? main.textContent.replace(/\s+/g, " ").trim() : "") ||
+          "The studio refused this (HTTP " + answer.r.status + "); reload the page.");
+        return;
+      }
+      var note = next.getElementById("note");
+      var version = next.body.dataset.version;
+      var saved = version === before || (note !== null && note.dataset.saved === version);
+      var kept = swap(next, saved);
+      document.getElementById("note-area").innerHTML = next.getElementById("note-area").innerHTML;
+      keptBanner(kept);
+      window.studioTrace.swapped = Date.now();
+      refocus(places);
+    }).catch(function () {
+      banner("The studio does not answer; is it still running?");
+    }).finally(function () {
+      delete form.dataset.sending;
+      done();
+    });
   }
 
   track(document);
   if (body.dataset.events && window.EventSource) {
     var source = new EventSource(body.dataset.events);
     source.addEventListener("version", function (event) {
+      latest = event.data;
       if (event.data === body.dataset.version) { return; }
+      if (busy) { again = true; return; }  // a save or refresh under way: look again once it is done
       window.studioTrace = { event: Date.now() };  // the benchmark's breakdown (bench/bench_studio.py)
       // A page without live parts (an issue that did not exist yet) is simply loaded again.
       if (document.querySelector("[data-live]")) { refresh(); } else { location.reload(); }
