@@ -666,7 +666,7 @@ def _partner_cap(
     out: list[Problem] = []
     lines: dict[str, list[int]] = {}
     seen: set[str] = set()
-    for _, e in entries:
+    for _line, e in entries:
         item = items.get(e.item) if e.item else None
         if item is None or item.id in seen:  # an item twice is an error of its own
             continue
@@ -679,11 +679,10 @@ def _partner_cap(
             source = config.sources.get(who.removeprefix("source:"))
             name = partner.name if partner else source.name if source else who.removeprefix("source:")
             others = ", ".join(str(n) for n in earlier[:-1])
-            message = (
-                f"'{_title(e, item)}' is item {len(earlier)} from {name} in this issue (the others: "
-                f"lines {others}); a draft takes at most {ranking.PARTNER_CAP} per partner: move one to "
-                "'runners_up'"
-            )
+            message = _(
+                "'{title}' is item {n} from {name} in this issue (the others: lines {others}); a draft "
+                "takes at most {cap} per partner: move one to 'runners_up'"
+            ).format(title=_title(e, item), n=len(earlier), name=name, others=others, cap=ranking.PARTNER_CAP)
             out.append(Problem(issue.path, e.line, message, "warning"))
     return out
 
