@@ -346,7 +346,7 @@ def _send_lock(config: Config, issue_id: str) -> Path:
 @contextmanager
 def send_lock(config: Config, issue_id: str) -> Iterator[None]:
     """The one-send-at-a-time lock for an issue (``newsletter run`` and ``cancel`` take it too)."""
-    with exclusive(_send_lock(config, issue_id), _("a send of issue {issue}").format(issue=issue_id)):
+    with exclusive(_send_lock(config, issue_id), "send", issue_id):
         yield
 
 

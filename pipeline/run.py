@@ -200,7 +200,7 @@ class RunResult:
 
 
 def run_lock(config: Config) -> Any:
-    return exclusive(config.settings.state.parent / "locks" / "run.lock", "another 'newsletter run'")
+    return exclusive(config.settings.state.parent / "locks" / "run.lock", "run")
 
 
 def _issues(config: Config, log: Log) -> list[Issue]:

@@ -14,6 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.i18n import N_, _
+
+# What a second process is told, one whole sentence per job (``{name}``: the issue or the period).
+BUSY = {
+    "send": N_("a send of issue {name} is already running (process {holder})"),
+    "reminders": N_("a reminder run for {name} is already running (process {holder})"),
+    "run": N_("another 'newsletter run' is already running (process {holder})"),
+}
 
 
 class Busy(PipelineError):
@@ -21,18 +29,20 @@ class Busy(PipelineError):
 
 
 @contextmanager
-def exclusive(lock_path: Path, what: str) -> Iterator[None]:
-    """Hold the lock at ``lock_path`` for the block, or raise ``Busy`` at once (never wait)."""
+def exclusive(lock_path: Path, job: str, name: str = "") -> Iterator[None]:
+    """Hold the lock at ``lock_path`` for the block, or raise ``Busy`` at once (never wait).
+
+    ``job`` is a key of ``BUSY`` (what the message says), ``name`` the issue or period it is for."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            holder = os.read(fd, 32).decode(errors="replace").strip() or _("unknown")
             raise Busy(
-                f"{what} is already running (process {holder})",
-                "wait for it to finish; a killed process releases the lock by itself",
+                _(BUSY[job]).format(name=name, holder=holder),
+                _("wait for it to finish; a killed process releases the lock by itself"),
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
