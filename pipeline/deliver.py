@@ -342,7 +342,7 @@ def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_o
 @contextmanager
 def send_lock(config: Config, issue_id: str) -> Iterator[None]:
     """The one-send-at-a-time lock for an issue (``newsletter run`` and ``cancel`` take it too)."""
-    with job_lock(config.settings, f"send-{issue_id}", _("a send of issue {issue}").format(issue=issue_id)):
+    with job_lock(config.settings, "send", issue_id):
         yield
 
 

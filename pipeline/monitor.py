@@ -188,9 +188,7 @@ def remind(
 ) -> Result:
     """Send the reminders the plan says are due; every one recorded before and after it goes."""
     clock = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
-    with job_lock(
-        config.settings, f"remind-{period}", _("a reminder run for {period}").format(period=period)
-    ):
+    with job_lock(config.settings, "reminders", str(period)):
         lost = store.reminders_left_sending(str(period), clock())
         monitoring = read_monitoring(config)
         the_plan = plan(config, store, period, again=again, env=env, monitoring=monitoring)

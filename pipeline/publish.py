@@ -32,6 +32,7 @@ from pipeline.core import dutch
 from pipeline.core.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.issues import ISSUE_ID_RE
 from pipeline.core.models import Item
 from pipeline.core.store import SentIssue, SentPlacement, Store
@@ -118,7 +119,7 @@ class Site:
     issues: tuple[ArchivedIssue, ...]  # newest first
     themes: tuple[Listing, ...]
     partners: tuple[Listing, ...]
-    redactions: tuple[str, ...]  # "2026-12: removed 1 unsubscribe link", for the command to warn
+    redactions: tuple[str, ...]  # "2026-12: removed 1 per-recipient link from the web page" (a warning)
 
 
 @dataclass(frozen=True)
@@ -207,11 +208,20 @@ def public_page(page: str, allowed: frozenset[str]) -> tuple[str, list[str]]:
     return page, removed
 
 
+def _counted(what: str, n: int) -> str:
+    """``n`` of one kind of part ``public_page`` removed, in words ("2 e-mail addresses")."""
+    if what == "a per-recipient link":
+        return ngettext("{n} per-recipient link", "{n} per-recipient links", n).format(n=n)
+    if what == "a per-recipient token":
+        return ngettext("{n} per-recipient token", "{n} per-recipient tokens", n).format(n=n)
+    return ngettext("{n} e-mail address", "{n} e-mail addresses", n).format(n=n)
+
+
 def _summarise(removed: list[str]) -> str:
     counts: dict[str, int] = {}
     for what in removed:
         counts[what] = counts.get(what, 0) + 1
-    return ", ".join(f"{n} × {what}" for what, n in counts.items())
+    return ", ".join(_counted(what, n) for what, n in counts.items())
 
 
 # -- reading what was sent -----------------------------------------------------------------------
@@ -233,14 +243,19 @@ def archived_issues(config: Config, rows: Iterable[SentIssue], now: dt.datetime)
         if not ISSUE_ID_RE.match(issue_id):
             # The id names a folder; one that could climb out of the site is refused outright.
             raise PublishError(
-                f"the state database holds a sent issue with the id {issue_id!r}, which cannot name a page",
-                "issue ids are letters, digits, '.', '-' and '_'; check how this row got into sent_issues",
+                _(
+                    "the state database holds a sent issue with the id {issue!r}, which cannot name a page"
+                ).format(issue=issue_id),
+                _("issue ids are letters, digits, '.', '-' and '_'; check how this row got into sent_issues"),
             )
         if issue_id in RESERVED:
             raise PublishError(
-                f"issue '{issue_id}' cannot be published: {s.issue_url(issue_id)} is the archive's own",
-                f"the archive keeps {', '.join(sorted(RESERVED))} for itself; "
-                "name issues by date (2026-12) from now on",
+                _("issue '{issue}' cannot be published: {url} is the archive's own").format(
+                    issue=issue_id, url=s.issue_url(issue_id)
+                ),
+                _("the archive keeps {names} for itself; name issues by date (2026-12) from now on").format(
+                    names=", ".join(sorted(RESERVED))
+                ),
             )
         sent_at = row.sent_at.astimezone(dt.UTC)
         if sent_at > now:
@@ -313,7 +328,7 @@ def _listings(
 
     themes = []
     for tid, term in tax.themes.items():
-        found = tuple(story for _, story, item in stories if tid in item.themes)
+        found = tuple(story for _key, story, item in stories if tid in item.themes)
         if found:
             themes.append(
                 Listing(THEMES, tid, term.title, term.description, None,
@@ -321,7 +336,7 @@ def _listings(
             )  # fmt: skip
     partners = []
     for pid, partner in sorted(config.partners.items(), key=lambda p: p[1].name.lower()):
-        found = tuple(story for _, story, item in stories if item.partner == pid)
+        found = tuple(story for _key, story, item in stories if item.partner == pid)
         if found:
             sector = tax.sectors.title(partner.sector, partner.sector)
             where = tax.provinces.title(partner.province, "")
@@ -428,7 +443,11 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
         allowed = public_addresses(config, by_issue.get(issue.id, []))
         web, removed = public_page(sent[issue.id], allowed)
         if removed:
-            redactions.append(f"{issue.id}: removed {_summarise(removed)} from the web page")
+            redactions.append(
+                _("{issue}: removed {parts} from the web page").format(
+                    issue=issue.id, parts=_summarise(removed)
+                )
+            )
         files[issue.path] = web.encode("utf-8")
 
     files[INDEX] = page("index.html", "", issues=issues)

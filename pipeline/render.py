@@ -30,6 +30,7 @@ from pipeline.core.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401 
 from pipeline.core.config import Config
 from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.core.files import atomic_write
+from pipeline.core.i18n import _
 from pipeline.core.issues import Entry, Issue
 from pipeline.core.markup import markdown_to_html, plain_title, text_of_clean_html
 from pipeline.core.models import Image, Item, Prepared, Rendered
@@ -206,9 +207,10 @@ def build_view(
     """The issue as the templates see it; an entry whose item is missing is an error with its line."""
     s = config.settings
     missing = [
-        Problem(issue.path, e.line, f"item '{e.item}' is not in the state database; run 'newsletter "
-                "collect', or remove the entry (or give it title, summary and url)")
-        for _, e in issue.entries() if e.item and e.item not in items
+        Problem(issue.path, e.line, _(
+            "item '{item}' is not in the state database; run 'newsletter collect', or remove the entry"
+            " (or give it title, summary and url)").format(item=e.item))
+        for _section, e in issue.entries() if e.item and e.item not in items
     ]  # fmt: skip
     if missing:
         raise InputInvalid(missing)
@@ -275,7 +277,7 @@ def add_utm(url: str, utm: Mapping[str, str], issue_id: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc.endswith("nl-token.invalid"):
         return url
-    if any(k.lower().startswith("utm_") for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+    if any(k.lower().startswith("utm_") for k, _value in parse_qsl(parts.query, keep_blank_values=True)):
         return url  # the partner tagged it themselves; theirs wins
     # Appended, not re-encoded: the partner's own query stays exactly as they wrote it.
     ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v])
@@ -365,20 +367,25 @@ def _mjml_structure(mjml: str) -> tuple[int, str] | None:
         line += mjml.count("\n", counted, m.start())
         counted = m.start()
         if name not in MJ_ELEMENTS:
-            return line, f"unknown MJML element <{name}>"
+            return line, _("unknown MJML element <{name}>").format(name=name)
         if not _MJ_ATTRS.fullmatch(attrs):
-            return line, f'<{name}> has a badly written attribute (write them as name="value")'
+            return line, _('<{name}> has a badly written attribute (write them as name="value")').format(
+                name=name
+            )
         if selfclosing:
             continue
         if not closing:
             stack.append((name, line))
-        elif not stack or stack[-1][0] != name:
-            opened = f"<{stack[-1][0]}> opened on line {stack[-1][1]}" if stack else "nothing open"
-            return line, f"</{name}> does not close anything open here ({opened})"
+        elif not stack:
+            return line, _("</{name}> does not close anything open here (nothing open)").format(name=name)
+        elif stack[-1][0] != name:
+            return line, _(
+                "</{name}> does not close anything open here (<{opened}> opened on line {line})"
+            ).format(name=name, opened=stack[-1][0], line=stack[-1][1])
         else:
             stack.pop()
     if stack:
-        return stack[-1][1], f"<{stack[-1][0]}> is never closed"
+        return stack[-1][1], _("<{name}> is never closed").format(name=stack[-1][0])
     return None
 
 
@@ -403,17 +410,22 @@ def compile_mjml(mjml: str, template: str = "email.mjml") -> str:
             out: str = mjml2html(mjml)
         except Exception as e:  # MRML raises ValueError with a message but no position
             raise MjmlError(
-                f"MJML from {template} could not be compiled: {e}",
-                "check the MJML structure in the template (each mj- element closed, attributes quoted)",
+                _("MJML from {template} could not be compiled: {error}").format(template=template, error=e),
+                _("check the MJML structure in the template (each mj- element closed, attributes quoted)"),
             ) from None
         if "<mj-" not in out:
             return out.replace(_MRML_PREVIEW, _PREVIEW, 1)
         line = mjml.count("\n", 0, mjml.find("<mj-", mjml.find("<mj-body"))) + 1
-        problem = (line, "MJML element left uncompiled")
+        problem = (line, _("MJML element left uncompiled"))
     line, message = problem
     raise MjmlError(
-        f"MJML from {template}, line {line}: {message}\n{_mjml_excerpt(mjml, line)}",
-        f"fix the element in {template} (the line is of the generated MJML; the template's is near it)",
+        _("MJML from {template}, line {line}: {problem}").format(
+            template=template, line=line, problem=message
+        )
+        + f"\n{_mjml_excerpt(mjml, line)}",
+        _(
+            "fix the element in {template} (the line is of the generated MJML; the template's is near it)"
+        ).format(template=template),
     )
 
 
@@ -457,8 +469,8 @@ def render_issue(
     web = render_template(env, "web.html", config.root, v=view, email=False)
     if any(s in web for s in _STANDINS):
         raise TemplateError(
-            "web.html shows a per-recipient part (name, unsubscribe or preferences link)",
-            "the web page is public: remove v.token_name, v.unsubscribe_url and v.preferences_url from it",
+            _("web.html shows a per-recipient part (name, unsubscribe or preferences link)"),
+            _("the web page is public: remove v.token_name, v.unsubscribe_url and v.preferences_url from it"),
         )
     return Rendered(issue.id, view.subject, view.preheader, email_html, _personal(text), web)
 

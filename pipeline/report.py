@@ -46,6 +46,7 @@ from pipeline.core import dutch
 from pipeline.core.config import PROVINCES, Config, Term
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write, spreadsheet_safe
+from pipeline.core.i18n import _, ngettext
 from pipeline.core.models import Item
 from pipeline.core.monitoring import ORIGIN as MONITORING
 from pipeline.core.monitoring import (
@@ -383,7 +384,8 @@ def build_report(
     """
     if start > end:
         raise ReportError(
-            f"the period starts ({start}) after it ends ({end})", "swap --from and --to, or leave one out"
+            _("the period starts ({start}) after it ends ({end})").format(start=start, end=end),
+            _("swap --from and --to, or leave one out"),
         )
     tz = config.settings.timezone
     since = dt.datetime.combine(start, dt.time(), tz)
@@ -581,7 +583,7 @@ def _clicks(
                 sent_on=issue.sent_at.astimezone(tz).date(),
                 stories=tuple(stories),
                 clickers=len(issue_readers),
-                clicks=sum(n for _, _, n in counts.get(issue.id, [])),
+                clicks=sum(n for _url, _story, n in counts.get(issue.id, [])),
                 other_clickers=len(other_readers),
                 other_clicks=other_clicks,
             )
@@ -851,51 +853,114 @@ def _partner_rows(
 
 
 def summary_lines(report: Report) -> list[str]:
-    """The headline numbers and the call list in English, for the command and the demo to print."""
+    """The headline numbers and the call list in the terminal's language, for the command and the
+    demo to print (each line indented by two spaces)."""
     t = report.totals
+    items = ngettext("{n} item", "{n} items", t.partner_items).format(n=t.partner_items)
+    partners = ngettext("{active} of {n} partner", "{active} of {n} partners", t.partners).format(
+        active=t.active_partners, n=t.partners
+    )
+    issues = ngettext("{n} issue sent in the period", "{n} issues sent in the period", t.issues_sent).format(
+        n=t.issues_sent
+    )
     lines = [
-        f"  {t.partner_items} items from {t.active_partners} of {t.partners} partners "
-        f"({t.other_items} from other sources); {t.featured} featured in sent issues; "
-        f"{t.issues_sent} issue{'s' if t.issues_sent != 1 else ''} sent in the period",
+        _(
+            "{items} from {partners} ({other} from other sources); {featured} featured in sent issues;"
+            " {issues}"
+        ).format(items=items, partners=partners, other=t.other_items, featured=t.featured, issues=issues)
     ]
     names = ", ".join(r.name for r in report.silent)
-    lines.append(
-        f"  Call list (silent for more than {report.silent_after} months): {len(report.silent)}"
-        + (f": {names}" if names else "")
-    )
+    months = report.silent_after
+    if names:
+        call = ngettext(
+            "Call list (silent for more than {months} month): {n}: {names}",
+            "Call list (silent for more than {months} months): {n}: {names}",
+            months,
+        )
+    else:
+        call = ngettext(
+            "Call list (silent for more than {months} month): {n}",
+            "Call list (silent for more than {months} months): {n}",
+            months,
+        )
+    lines.append(call.format(months=months, n=len(report.silent), names=names))
     if report.new:
-        lines.append(f"  New partners: {', '.join(r.name for r in report.new)}")
+        lines.append(_("New partners: {names}").format(names=", ".join(r.name for r in report.new)))
     m = report.monitoring
     if m is not None:
         mt = m.totals
-        counted = f"counted: {', '.join(m.periods)}" if m.periods else "no progress file counts in the period"
-        lines.append(
-            f"  Progress on pledges ({counted}): {mt.reported} of {mt.partners} partners reported "
-            f"{mt.activities} activit{'ies' if mt.activities != 1 else 'y'}, reaching {mt.reach.children} "
-            f"children, {mt.reach.families} families and {mt.reach.professionals} professionals; "
-            f"{mt.ervaringsdeskundigen} with ervaringsdeskundigen ({percent(mt.ervaringsdeskundigen_share)})"
+        # NOTE: the count is of the partners who reported (the verb agrees with it in Dutch).
+        reported = ngettext(
+            "{reported} of {n} partners reported {activities}",
+            "{reported} of {n} partners reported {activities}",
+            mt.reported,
+        ).format(
+            reported=mt.reported,
+            n=mt.partners,
+            activities=ngettext("{n} activity", "{n} activities", mt.activities).format(n=mt.activities),
         )
+        progress = _(
+            "{reported}, reaching {children} children, {families} families and {professionals} professionals;"
+            " {n} with ervaringsdeskundigen ({share})"
+        ).format(
+            reported=reported,
+            children=mt.reach.children,
+            families=mt.reach.families,
+            professionals=mt.reach.professionals,
+            n=mt.ervaringsdeskundigen,
+            share=percent(mt.ervaringsdeskundigen_share),
+        )
+        if m.periods:
+            lines.append(
+                _("Progress on pledges (counted: {periods}): {progress}").format(
+                    periods=", ".join(m.periods), progress=progress
+                )
+            )
+        else:
+            lines.append(
+                _("Progress on pledges (no progress file counts in the period): {progress}").format(
+                    progress=progress
+                )
+            )
         names = ", ".join(r.name for r in m.missing)
-        lines.append(f"  No progress reported yet: {len(m.missing)}" + (f": {names}" if names else ""))
+        if names:
+            lines.append(_("No progress reported yet: {n}: {names}").format(n=len(m.missing), names=names))
+        else:
+            lines.append(_("No progress reported yet: {n}").format(n=len(m.missing)))
         if m.not_counted:
             lines.append(
-                f"  Not counted, with errors (run 'newsletter validate'): {', '.join(m.not_counted)}"
+                _("Not counted, with errors (run 'newsletter validate'): {files}").format(
+                    files=", ".join(m.not_counted)
+                )
             )
     c = report.clicks
     if c is not None:
+        clicks = ngettext(
+            "{n} reader clicked; {clicks} on {stories}, {other} on other links",
+            "{n} readers clicked; {clicks} on {stories}, {other} on other links",
+            c.clickers,
+        ).format(
+            n=c.clickers,
+            clicks=ngettext("{n} click", "{n} clicks", c.story_clicks).format(n=c.story_clicks),
+            stories=ngettext("{clicked} of {n} story", "{clicked} of {n} stories", c.stories).format(
+                clicked=c.stories_clicked, n=c.stories
+            ),
+            other=c.other_clicks,
+        )
+        sent = ngettext(
+            "the {n} issue sent in the period", "the {n} issues sent in the period", t.issues_sent
+        ).format(n=t.issues_sent)
         top = next((r for r in c.partners if r.clickers), None)
-        most = (
-            f"; most read: {top.name} ({top.clickers} reader{'s' if top.clickers != 1 else ''})"
-            if top
-            else ""
-        )
-        lines.append(
-            f"  Clicks (on the {t.issues_sent} issue{'s' if t.issues_sent != 1 else ''} sent in the period): "
-            f"{c.clickers} reader{'s' if c.clickers != 1 else ''} clicked; {c.story_clicks} "
-            f"click{'s' if c.story_clicks != 1 else ''} on {c.stories_clicked} of {c.stories} stories, "
-            f"{c.other_clicks} on other links" + most
-        )
-    return lines
+        if top:
+            readers = ngettext("{n} reader", "{n} readers", top.clickers).format(n=top.clickers)
+            lines.append(
+                _("Clicks (on {issues}): {clicks}; most read: {name} ({readers})").format(
+                    issues=sent, clicks=clicks, name=top.name, readers=readers
+                )
+            )
+        else:
+            lines.append(_("Clicks (on {issues}): {clicks}").format(issues=sent, clicks=clicks))
+    return [f"  {line}" for line in lines]
 
 
 # -- charts: pygal, rendered to SVG that goes inline into the page ---------------------------------

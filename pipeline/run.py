@@ -235,7 +235,7 @@ class RunResult:
 
 
 def run_lock(config: Config) -> Any:
-    return job_lock(config.settings, "run", "another 'newsletter run'")
+    return job_lock(config.settings, "run")
 
 
 def _issues(config: Config, log: Log) -> list[Issue]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import Sent, make_item, seed
+from conftest import Sent, make_item, newsletter, seed
 
 from pipeline.cli.base import main
 from pipeline.core.config import Config, load_config, submission_source
@@ -421,3 +421,19 @@ def test_an_instance_template_replaces_the_page_and_its_mistakes_name_their_line
     with pytest.raises(TemplateError) as e:
         write_report(config, report, tmp_path / "broken")
     assert e.value.message.startswith("templates/report/index.html.j2:2: UndefinedError: ")
+
+
+def test_command_in_dutch(instance: tuple[Config, Store], tmp_path: Path) -> None:
+    config, _ = instance
+    out = tmp_path / "verslag"
+    result = newsletter(
+        config.root, "report", "--from", "2026-01-01", "--to", "2026-12-31", "--out", str(out),
+        env={"NEWSLETTER_LANG": "nl"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [  # the first line ("Wrote ...") is the command line's own
+        "  6 berichten van 3 van 6 partners (1 uit andere bronnen); 4 opgenomen in verstuurde nieuwsbrieven;"
+        " 3 nieuwsbrieven verstuurd in de periode",
+        "  Bellijst (meer dan 6 maanden stil): 3: Nooit Actief, Stille Stichting, Gemeente Zwolle",
+        "  Nieuwe partners: Nieuw Lid, Stichting Leergeld",
+    ]

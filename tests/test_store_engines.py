@@ -125,10 +125,10 @@ def test_the_consent_history_is_append_only(demo_root: Path, engine: str) -> Non
 
 def test_a_job_lock_is_held_once_across_connections(demo_root: Path, engine: str) -> None:
     settings = load_config(demo_root).settings
-    with job_lock(settings, "send-2026-12", "a send of issue 2026-12"):
-        with pytest.raises(Busy, match="already running"), job_lock(settings, "send-2026-12", "a send"):
+    with job_lock(settings, "send", "2026-12"):
+        with pytest.raises(Busy, match="already running"), job_lock(settings, "send", "2026-12"):
             pass
-        with job_lock(settings, "send-2027-01", "a send of issue 2027-01"):
+        with job_lock(settings, "send", "2027-01"):
             pass
-    with job_lock(settings, "send-2026-12", "a send of issue 2026-12"):
+    with job_lock(settings, "send", "2026-12"):
         pass

@@ -112,7 +112,7 @@ def test_errors_show_no_stack_trace(local: TestClient, caplog: pytest.LogCapture
     assert record.getMessage() == f"error: GET /boom failed: RuntimeError at {__file__}:{line} (boom)"
     assert record.exc_info is None and record.levelno == logging.ERROR
     missing = local.get("/nope", headers={"Accept": "application/json"})
-    assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "There is no page at this address."})
 
 
 def test_the_editor_reads_a_pipeline_error_and_the_public_reads_no_server_path(

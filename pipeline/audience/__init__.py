@@ -34,6 +34,7 @@ from typing import Any
 
 from pipeline.core.config import Config
 from pipeline.core.errors import PipelineError, Problem
+from pipeline.core.i18n import _
 from pipeline.core.outbox import Outbox
 from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
 from pipeline.core.store import Event, Person, Store
@@ -64,7 +65,7 @@ class WebhookRefused(PipelineError):
     "A call to the webhook that is not SendGrid's, or not now: nothing of it is stored."
 
     def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message, "check SENDGRID_WEBHOOK_PUBLIC_KEY against the key SendGrid shows")
+        super().__init__(message, _("check SENDGRID_WEBHOOK_PUBLIC_KEY against the key SendGrid shows"))
         self.status = status
 
 
@@ -160,7 +161,8 @@ def confirmation_mail(
     result = api.send(body)
     if result.answer != Answer.ACCEPTED:
         raise PipelineError(
-            f"the confirmation mail was not accepted: {result.reason}", "see SendGrid's message"
+            _("the confirmation mail was not accepted: {reason}").format(reason=result.reason),
+            _("see SendGrid's message"),
         )
 
 
@@ -181,8 +183,8 @@ def import_list(
     basis = " ".join(basis.split())
     if not basis:
         raise PipelineError(
-            "an import needs its legal basis",
-            "give --basis, e.g. --basis 'toestemming via het oude formulier (2024)'",
+            _("an import needs its legal basis"),
+            _("give --basis, e.g. --basis 'toestemming via het oude formulier (2024)'"),
         )
     reader = read_subscribers(path, config.root)
     people = [
@@ -221,18 +223,18 @@ def verify(public_key: str | None, payload: bytes, headers: Mapping[str, str], n
     """
     if not public_key:
         raise WebhookRefused(
-            "the webhook has no key to check signatures with (SENDGRID_WEBHOOK_PUBLIC_KEY)", 503
+            _("the webhook has no key to check signatures with (SENDGRID_WEBHOOK_PUBLIC_KEY)"), 503
         )
     signature = headers.get(SIGNATURE_HEADER, "")
     stamp = headers.get(TIMESTAMP_HEADER, "")
     if not signature or not stamp:
-        raise WebhookRefused("the call is not signed", 401)
+        raise WebhookRefused(_("the call is not signed"), 401)
     try:
         at = int(stamp)
     except ValueError:
-        raise WebhookRefused("the call's timestamp is not a number", 401) from None
+        raise WebhookRefused(_("the call's timestamp is not a number"), 401) from None
     if abs(now - at) > WEBHOOK_TOLERANCE:
-        raise WebhookRefused("the call's timestamp is not within 5 minutes of now", 403)
+        raise WebhookRefused(_("the call's timestamp is not within 5 minutes of now"), 403)
     from cryptography.exceptions import UnsupportedAlgorithm
     from sendgrid.helpers.eventwebhook import EventWebhook
 
@@ -244,7 +246,7 @@ def verify(public_key: str | None, payload: bytes, headers: Mapping[str, str], n
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, UnsupportedAlgorithm):
         ok = False
     if not ok:
-        raise WebhookRefused("the signature does not match", 403)
+        raise WebhookRefused(_("the signature does not match"), 403)
 
 
 def _text(value: Any, limit: int = 2000) -> str | None:
@@ -258,11 +260,11 @@ def read_events(payload: bytes) -> list[Event]:
     try:
         data = json.loads(payload)
     except ValueError:  # UnicodeDecodeError is one
-        raise WebhookRefused("the body is not JSON", 400) from None
+        raise WebhookRefused(_("the body is not JSON"), 400) from None
     except RecursionError:  # SendGrid's events are three levels deep; this is thousands
-        raise WebhookRefused("the body is nested too deeply to be SendGrid's events", 400) from None
+        raise WebhookRefused(_("the body is nested too deeply to be SendGrid's events"), 400) from None
     if not isinstance(data, list) or len(data) > MAX_EVENTS:
-        raise WebhookRefused("the body is not a list of SendGrid events", 400)
+        raise WebhookRefused(_("the body is not a list of SendGrid events"), 400)
     events = []
     for raw in data:
         if not isinstance(raw, dict):

@@ -30,6 +30,7 @@ from typing import Any
 from pipeline import audience
 from pipeline.core.config import Config
 from pipeline.core.errors import PipelineError
+from pipeline.core.i18n import _
 from pipeline.core.store import Store
 from pipeline.core.templating import environment, render_template
 from pipeline.core.web import create_app, form, is_loopback
@@ -129,7 +130,7 @@ def create(
         try:
             audience.confirmation_mail(config, email, token, link_base, env, clock())
         except PipelineError as e:  # the reader was answered already; the editors see this in the log
-            log.warning("a confirmation mail was not sent: %s", e.message)
+            log.warning(_("a confirmation mail was not sent: {reason}").format(reason=e.message))
 
     async def sign_up(request: Request) -> Response:
         fields = await form(request)
@@ -179,14 +180,14 @@ def create(
     async def webhook(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
-            return JSONResponse({"error": "send application/json"}, status_code=415)
+            return JSONResponse({"error": _("send application/json")}, status_code=415)
         payload = await request.body()
         key = env.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
         try:
             audience.verify(key, payload, request.headers, clock().timestamp())
             events = audience.read_events(payload)
         except audience.WebhookRefused as e:
-            log.warning("a webhook call was refused: %s", e.message)
+            log.warning(_("a webhook call was refused: {reason}").format(reason=e.message))
             return JSONResponse({"error": e.message}, status_code=e.status)
 
         def work() -> audience.Applied:

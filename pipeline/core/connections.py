@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from pipeline.core.i18n import _
 from pipeline.core.web import Limits
 
 log = logging.getLogger("newsletter.web")
@@ -48,11 +49,14 @@ def _answer(status: int, reason: str, text: str, extra: str = "") -> bytes:
     return head.encode("ascii") + body
 
 
-HEADERS_LATE = _answer(408, "Request Timeout", "The request's headers did not arrive in time.\n")
+# Made when ``serve`` imports this module, after the command line chose the language.
+HEADERS_LATE = _answer(408, "Request Timeout", _("The request's headers did not arrive in time.") + "\n")
 HEADERS_LARGE = _answer(
-    431, "Request Header Fields Too Large", "The request's URL or headers are too long.\n"
+    431, "Request Header Fields Too Large", _("The request's URL or headers are too long.") + "\n"
 )
-BUSY = _answer(503, "Service Unavailable", "Too many connections; try again soon.\n", "retry-after: 10\r\n")
+BUSY = _answer(
+    503, "Service Unavailable", _("Too many connections; try again soon.") + "\n", "retry-after: 10\r\n"
+)
 
 
 class LimitedH11Protocol(H11Protocol):
@@ -142,7 +146,7 @@ class LimitedH11Protocol(H11Protocol):
             return
         cycle = self.cycle
         if cycle is not None and not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
-            text = b"The request's body did not arrive in time.\n"
+            text = (_("The request's body did not arrive in time.") + "\n").encode()
             start = h11.Response(
                 status_code=408,
                 reason=b"Request Timeout",
@@ -164,9 +168,10 @@ class LimitedH11Protocol(H11Protocol):
         if now - LimitedH11Protocol.busy_said >= BUSY_LOG_EVERY:
             LimitedH11Protocol.busy_said = now
             log.warning(
-                "more than %d connections at once: new ones are answered 503 until some close"
-                " (--max-connections)",
-                self.limits.max_connections,
+                _(
+                    "more than {n} connections at once: new ones are answered 503 until some close"
+                    " (--max-connections)"
+                ).format(n=self.limits.max_connections)
             )
         self.transport.write(BUSY)
         self.transport.close()

@@ -19,6 +19,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.i18n import N_, _
+
+# What a second process is told, one whole sentence per job (``{name}``: the issue or the period):
+# on one host, with the holder's process id; with a shared database, the holder may be elsewhere.
+BUSY = {
+    "send": N_("a send of issue {name} is already running (process {holder})"),
+    "reminders": N_("a reminder run for {name} is already running (process {holder})"),
+    "run": N_("another 'newsletter run' is already running (process {holder})"),
+}
+BUSY_SHARED = {
+    "send": N_("a send of issue {name} is already running, on this host or another that shares the database"),
+    "reminders": N_(
+        "a reminder run for {name} is already running, on this host or another that shares the database"
+    ),
+    "run": N_(
+        "another 'newsletter run' is already running, on this host or another that shares the database"
+    ),
+}
+WAIT = N_("wait for it to finish; a killed process releases the lock by itself")
+# The lock's own name per job: the lock file's (state/locks/NAME.lock) or the advisory lock's key.
+LOCK_NAMES = {"send": "send-{name}", "reminders": "remind-{name}", "run": "run"}
 
 if TYPE_CHECKING:
     from pipeline.core.config import Settings
@@ -29,19 +50,18 @@ class Busy(PipelineError):
 
 
 @contextmanager
-def exclusive(lock_path: Path, what: str) -> Iterator[None]:
-    """Hold the lock at ``lock_path`` for the block, or raise ``Busy`` at once (never wait)."""
+def exclusive(lock_path: Path, job: str, name: str = "") -> Iterator[None]:
+    """Hold the lock at ``lock_path`` for the block, or raise ``Busy`` at once (never wait).
+
+    ``job`` is a key of ``BUSY`` (what the message says), ``name`` the issue or period it is for."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            raise Busy(
-                f"{what} is already running (process {holder})",
-                "wait for it to finish; a killed process releases the lock by itself",
-            ) from None
+            holder = os.read(fd, 32).decode(errors="replace").strip() or _("unknown")
+            raise Busy(_(BUSY[job]).format(name=name, holder=holder), _(WAIT)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
@@ -50,18 +70,17 @@ def exclusive(lock_path: Path, what: str) -> Iterator[None]:
 
 
 @contextmanager
-def job_lock(settings: Settings, name: str, what: str) -> Iterator[None]:
-    """Hold the lock of job ``name`` (e.g. 'run', 'send-2026-05') for the block, or raise ``Busy``."""
+def job_lock(settings: Settings, job: str, name: str = "") -> Iterator[None]:
+    """Hold the lock of ``job`` (a key of ``BUSY``) for ``name`` (the issue or period) for the block,
+    or raise ``Busy``: a lock file beside a SQLite state, an advisory lock in a shared PostgreSQL."""
+    key = LOCK_NAMES[job].format(name=name)
     if settings.database_url is None:
-        with exclusive(settings.state.parent / "locks" / f"{name}.lock", what):
+        with exclusive(settings.state.parent / "locks" / f"{key}.lock", job, name):
             yield
         return
     from pipeline.core.store.locks import advisory_lock
 
-    with advisory_lock(settings.database_url, name) as taken:
+    with advisory_lock(settings.database_url, key) as taken:
         if not taken:
-            raise Busy(
-                f"{what} is already running (on this host or another sharing the database)",
-                "wait for it to finish; a killed process releases the lock by itself",
-            )
+            raise Busy(_(BUSY_SHARED[job]).format(name=name), _(WAIT))
         yield

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import InputInvalid, NotFound, Problem, display_path
+from pipeline.core.i18n import N_, _
 
 # Deliberately simple: it catches typos ("jan.example.org", "a@b", spaces), not every RFC 5321 corner;
 # control characters (a NUL from a forged form) are never part of an address.
 _EMAIL_RE = re.compile(
     r"^[^@\s,;:<>()\[\]\"'\x00-\x1f\x7f]+@[^@\s,;:<>()\[\]\"'\x00-\x1f\x7f]+\.[A-Za-z0-9-]{2,}$"
 )
-_NOT_UTF8 = "not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
+_NOT_UTF8 = N_("not UTF-8 text; export the list as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)")
 _ALIASES = {
     "e-mail": "email", "emailadres": "email", "e-mailadres": "email", "naam": "name",
     "organisatie": "organisation", "provincie": "province",
@@ -54,14 +55,14 @@ class SubscriberReader:
 
     def pairs(self) -> Iterator[tuple[str, str | None]]:
         """(email, name) of every valid row: the cheap form, for lists of 100,000."""
-        for email, name, _, _extra in self._rows(with_extra=False):
+        for email, name, _line, _extra in self._rows(with_extra=False):
             yield email, name
 
     def _rows(self, *, with_extra: bool) -> Iterator[tuple[str, str | None, int, dict[str, str]]]:
         if not self.path.exists():
             raise NotFound(
-                f"the subscriber list {self.display} does not exist",
-                "export it as CSV with an 'email' column, or set newsletter.subscribers in sources.yaml",
+                _("the subscriber list {path} does not exist").format(path=self.display),
+                _("export it as CSV with an 'email' column, or set newsletter.subscribers in sources.yaml"),
             )
         reader: Any = None  # set once the header is read, for the line of a CSV error
         try:
@@ -78,7 +79,7 @@ class SubscriberReader:
                             Problem(
                                 self.display,
                                 1,
-                                "the first line needs an 'email' column (separated by ';' or ',')",
+                                _("the first line needs an 'email' column (separated by ';' or ',')"),
                             )
                         ]
                     )
@@ -95,15 +96,11 @@ class SubscriberReader:
                     self.rows += 1
                     email = row[col_email].strip().lower() if col_email < len(row) else ""
                     if not match(email):
-                        what = "is empty" if not email else "is not a valid address"
-                        self.problems.append(
-                            Problem(
-                                self.display,
-                                line,
-                                f"the email column {what}; correct or remove this row",
-                                "warning",
-                            )
-                        )
+                        if email:
+                            why = _("the email column is not a valid address; correct or remove this row")
+                        else:
+                            why = _("the email column is empty; correct or remove this row")
+                        self.problems.append(Problem(self.display, line, why, "warning"))
                         continue
                     name = row[col_name].strip() if col_name is not None and col_name < len(row) else ""
                     extra: dict[str, str] = {
@@ -111,11 +108,17 @@ class SubscriberReader:
                     }
                     yield email, name or None, line, extra
         except UnicodeDecodeError:
-            raise InputInvalid([Problem(self.display, _undecodable_line(self.path), _NOT_UTF8)]) from None
+            raise InputInvalid([Problem(self.display, _undecodable_line(self.path), _(_NOT_UTF8))]) from None
         except csv.Error as e:
             line = reader.line_num + 1 if reader is not None else 1
             raise InputInvalid(
-                [Problem(self.display, line, f"cannot be read as CSV ({e}); correct or remove this row")]
+                [
+                    Problem(
+                        self.display,
+                        line,
+                        _("cannot be read as CSV ({error}); correct or remove this row").format(error=e),
+                    )
+                ]
             ) from None
 
 

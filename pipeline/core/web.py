@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.i18n import N_, _, language
 
 if TYPE_CHECKING:  # Starlette and uvicorn are imported by the commands that serve
     from starlette.applications import Starlette
@@ -76,8 +77,29 @@ SESSION_COOKIE = "newsletter_session"
 SESSION_HOURS = 12
 LOGIN_PATH = "/login"
 LOGIN_TRIES = 5  # wrong passwords per client per minute before it must wait
-SERVER_ERROR = "Something went wrong on the server; nothing was changed by this request."
-SERVER_ERROR_HINT = "see the terminal the service runs in for the cause"
+SERVER_ERROR = N_("Something went wrong on the server; nothing was changed by this request.")
+SERVER_ERROR_HINT = N_("see the terminal the service runs in for the cause")
+# An error page's title after its number ("404 Not Found"), in the reader's language.
+STATUS_TITLES = {
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    408: N_("Request Timeout"),
+    409: N_("Conflict"),
+    413: N_("Content Too Large"),
+    415: N_("Unsupported Media Type"),
+    421: N_("Misdirected Request"),
+    429: N_("Too Many Requests"),
+    500: N_("Internal Server Error"),
+    503: N_("Service Unavailable"),
+}
+# What an error says when the handler gave no words of its own (the router's 404 and 405).
+STATUS_MESSAGES = {
+    404: N_("There is no page at this address."),
+    405: N_("This address does not take this kind of request."),
+}
 # The default policy: the service's own scripts, styles and images, nothing from elsewhere, never
 # framed by another site. A response that needs another (an email preview) sets its own.
 CSP = (
@@ -136,26 +158,33 @@ def check_exposure(host: str, password: str | None, password_variable: str) -> N
         return
     if not password:
         raise ExposureRefused(
-            f"--host {host} would let anyone who can reach this computer use the service, and no "
-            "password is set",
-            f"leave out --host to use it on this computer only (127.0.0.1), or set {password_variable} "
-            "to a long password first",
+            _(
+                "--host {host} would let anyone who can reach this computer use the service, and no "
+                "password is set"
+            ).format(host=host),
+            _(
+                "leave out --host to use it on this computer only (127.0.0.1), or set {variable} "
+                "to a long password first"
+            ).format(variable=password_variable),
         )
     if len(password) < 12:
         raise ExposureRefused(
-            f"{password_variable} is {len(password)} characters; a service reachable from the network "
-            "needs a longer password",
-            f"set {password_variable} to at least 12 characters (a few words will do)",
+            _(
+                "{variable} is {n} characters; a service reachable from the network needs a longer password"
+            ).format(variable=password_variable, n=len(password)),
+            _("set {variable} to at least 12 characters (a few words will do)").format(
+                variable=password_variable
+            ),
         )
 
 
 # -- responses without a stack trace ----------------------------------------------------------------
 ERROR_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><link rel="stylesheet" href="{css}"></head>
 <body><main class="error-page"><h1>{title}</h1><p>{message}</p>{hint}
-<p><a href="/">Back to the start</a></p></main>
+<p><a href="/">{back}</a></p></main>
 </body></html>
 """
 
@@ -170,13 +199,19 @@ def error_body(status: int, message: str, hint: str | None, *, as_json: bool, cs
     if as_json:
         data = {"error": message, **({"fix": hint} if hint else {})}
         return json.dumps(data, ensure_ascii=False).encode(), "application/json"
-    title = (
-        f"{status} {HTTPStatus(status).phrase}" if status in HTTPStatus._value2member_map_ else str(status)
-    )
+    if status in STATUS_TITLES:
+        title = f"{status} {_(STATUS_TITLES[status])}"
+    elif status in HTTPStatus._value2member_map_:
+        title = f"{status} {HTTPStatus(status).phrase}"
+    else:
+        title = str(status)
+    fix = _("Fix: {hint}").format(hint=html.escape(hint)) if hint else ""
     page = ERROR_PAGE.format(
+        lang=language(),
         title=html.escape(title),
         message=html.escape(message),
-        hint=f"<p class='hint'>Fix: {html.escape(hint)}</p>" if hint else "",
+        hint=f"<p class='hint'>{fix}</p>" if hint else "",
+        back=html.escape(_("Back to the start")),
         css=html.escape(css),
     )
     return page.encode(), "text/html; charset=utf-8"
@@ -199,19 +234,24 @@ def _exception_handlers(public: bool) -> dict[Any, Callable[..., Any]]:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return error_response(request, exc.status_code, detail)
+        status = exc.status_code
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        if not isinstance(exc.detail, str) or exc.detail == phrase:  # no words of the handler's own
+            detail = _(STATUS_MESSAGES.get(status) or STATUS_TITLES.get(status) or phrase or str(status))
+        else:
+            detail = exc.detail
+        return error_response(request, status, detail)
 
     async def pipeline_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PipelineError)
         if public:
             log.error(failure_line(request.scope, exc))
-            return error_response(request, 503, SERVER_ERROR, SERVER_ERROR_HINT)
+            return error_response(request, 503, _(SERVER_ERROR), _(SERVER_ERROR_HINT))
         return error_response(request, 400, exc.message, exc.hint)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # The page says nothing of the cause; the Guard logs one line of it (failure_line).
-        return error_response(request, 500, SERVER_ERROR, SERVER_ERROR_HINT)
+        return error_response(request, 500, _(SERVER_ERROR), _(SERVER_ERROR_HINT))
 
     return {HTTPException: http_error, PipelineError: pipeline_error, Exception: server_error}
 
@@ -233,14 +273,17 @@ def failure_line(scope: Scope, exc: BaseException) -> str:
         for f in frames
         if "/pipeline/" in f.filename or not f.filename.replace("\\", "/").startswith(libraries)
     ] or frames
-    where = ""
-    if ours:
-        f = ours[-1]
-        name = f.filename.replace("\\", "/")
-        name = "pipeline/" + name.rsplit("/pipeline/", 1)[1] if "/pipeline/" in name else name
-        where = f" at {name}:{f.lineno} ({f.name})"
+    method = str(scope.get("method", "?"))
     path = str(scope.get("path", "?"))[:100].encode("ascii", "backslashreplace").decode()
-    return f"error: {scope.get('method', '?')} {path} failed: {type(exc).__name__}{where}"
+    error = type(exc).__name__
+    if not ours:
+        return _("error: {method} {path} failed: {error}").format(method=method, path=path, error=error)
+    f = ours[-1]
+    name = f.filename.replace("\\", "/")
+    name = "pipeline/" + name.rsplit("/pipeline/", 1)[1] if "/pipeline/" in name else name
+    return _("error: {method} {path} failed: {error} at {file}:{line} ({function})").format(
+        method=method, path=path, error=error, file=name, line=f.lineno, function=f.name
+    )
 
 
 class _ClientGone(Exception):
@@ -268,7 +311,7 @@ class Guard:
         csp: str = CSP,
         public_paths: Sequence[str] = ("/static/",),
         error_css: str = "",
-        title: str = "Sign in",
+        title: str | None = None,
         public: bool = False,
         body_limits: Mapping[str, int] | None = None,
     ) -> None:
@@ -280,7 +323,7 @@ class Guard:
         self.csp = csp
         self.public_paths = tuple(public_paths)
         self.error_css = error_css
-        self.title = title
+        self.title = title  # the sign-in page's title (None: "Sign in" in the reader's language)
         self.secret = secrets.token_bytes(32)
         self.sessions: dict[str, float] = {}  # session id -> expiry (monotonic)
         self.tries: dict[str, _Tries] = {}
@@ -318,7 +361,8 @@ class Guard:
         except Exception as exc:  # the last resort: one line in the log, a short page, no traceback
             log.error(failure_line(scope, exc))
             if not started:  # (the app's own handler has usually answered already)
-                await self._error(tracked, 500, SERVER_ERROR, wants_json(_headers(scope)), SERVER_ERROR_HINT)
+                as_json = wants_json(_headers(scope))
+                await self._error(tracked, 500, _(SERVER_ERROR), as_json, _(SERVER_ERROR_HINT))
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
@@ -329,9 +373,9 @@ class Guard:
             await self._error(
                 send,
                 421,
-                "this service answers only to 127.0.0.1 or localhost",
+                _("this service answers only to 127.0.0.1 or localhost"),
                 as_json,
-                "open the address the command printed",
+                _("open the address the command printed"),
             )
             return
         body = b""
@@ -342,9 +386,9 @@ class Guard:
                 await self._error(
                     send,
                     413,
-                    f"the request is larger than {limit // 1024} KB",
+                    _("the request is larger than {n} KB").format(n=limit // 1024),
                     as_json,
-                    "send less text at once",
+                    _("send less text at once"),
                 )
                 return
             body = read
@@ -360,14 +404,18 @@ class Guard:
                 await _redirect(send, f"{LOGIN_PATH}?next={target}")
             else:
                 await self._error(
-                    send, 401, "this service needs its password", as_json, f"sign in at {LOGIN_PATH} first"
+                    send,
+                    401,
+                    _("this service needs its password"),
+                    as_json,
+                    _("sign in at {path} first").format(path=LOGIN_PATH),
                 )
             return
         token = self.csrf_token(session)
         if method in UNSAFE_METHODS and not self.public:
             why = self._csrf_problem(headers, body, token)
             if why:
-                await self._error(send, 403, why, as_json, "reload the page and try again")
+                await self._error(send, 403, why, as_json, _("reload the page and try again"))
                 return
         scope.setdefault("state", {})
         scope["state"]["csrf_token"] = token
@@ -378,22 +426,24 @@ class Guard:
         origin = headers.get("origin")
         host = headers.get("host", "")
         if origin and origin != "null" and urlsplit(origin).netloc != host:
-            return f"the request came from another site ({origin}); it was refused"
+            return _("the request came from another site ({origin}); it was refused").format(origin=origin)
         if headers.get("sec-fetch-site") == "cross-site":
-            return "the request came from another site; it was refused"
+            return _("the request came from another site; it was refused")
         sent = headers.get(CSRF_HEADER.decode())
         if sent is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             sent = parse_form(body).get(CSRF_FIELD)
         if not sent:
-            return "the request carries no CSRF token; it was refused"
+            return _("the request carries no CSRF token; it was refused")
         if not hmac.compare_digest(sent.encode(), token.encode()):
-            return "the request's CSRF token is not valid (the page is older than the server); it was refused"
+            return _(
+                "the request's CSRF token is not valid (the page is older than the server); it was refused"
+            )
         return None
 
     def _with_headers(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                have = {k.lower() for k, _ in message.get("headers", [])}
+                have = {k.lower() for k, _value in message.get("headers", [])}
                 extra = [
                     (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have
                 ]
@@ -420,12 +470,12 @@ class Guard:
             await _respond(send, 200, self._login_page(target, None), "text/html; charset=utf-8")
             return
         if method != "POST":
-            await self._error(send, 405, "use the sign-in form", wants_json(headers), None)
+            await self._error(send, 405, _("use the sign-in form"), wants_json(headers), None)
             return
         form = parse_form(body)
         why = self._csrf_problem(headers, body, self.csrf_token(None))
         if why:
-            await self._error(send, 403, why, wants_json(headers), "reload the page and try again")
+            await self._error(send, 403, why, wants_json(headers), _("reload the page and try again"))
             return
         client = (scope.get("client") or ("?", 0))[0]
         tries = self.tries.setdefault(client, _Tries())
@@ -435,7 +485,7 @@ class Guard:
             await _respond(
                 send,
                 429,
-                self._login_page(target, "Too many wrong passwords; wait a minute."),
+                self._login_page(target, _("Too many wrong passwords; wait a minute.")),
                 "text/html; charset=utf-8",
             )
             return
@@ -444,7 +494,10 @@ class Guard:
         if not hmac.compare_digest(given.encode(), self.password.encode()):
             tries.failures.append(now)
             await _respond(
-                send, 401, self._login_page(target, "That is not the password."), "text/html; charset=utf-8"
+                send,
+                401,
+                self._login_page(target, _("That is not the password.")),
+                "text/html; charset=utf-8",
             )
             return
         session = secrets.token_urlsafe(32)
@@ -456,16 +509,18 @@ class Guard:
 
     def _login_page(self, target: str, problem: str | None) -> bytes:
         note = f'<p class="problem" role="alert">{html.escape(problem)}</p>' if problem else ""
+        title = html.escape(self.title or _("Sign in"))
+        label, button = html.escape(_("Password")), html.escape(_("Sign in"))
         return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{language()}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(self.title)}</title><link rel="stylesheet" href="{html.escape(self.error_css)}"></head>
-<body><main class="error-page"><h1>{html.escape(self.title)}</h1>{note}
+<title>{title}</title><link rel="stylesheet" href="{html.escape(self.error_css)}"></head>
+<body><main class="error-page"><h1>{title}</h1>{note}
 <form method="post" action="{LOGIN_PATH}?next={html.escape(quote(target))}">
 <input type="hidden" name="{CSRF_FIELD}" value="{self.csrf_token(None)}">
-<label for="password">Password</label>
+<label for="password">{label}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
-<button type="submit">Sign in</button></form></main></body></html>
+<button type="submit">{button}</button></form></main></body></html>
 """.encode()
 
 
@@ -483,7 +538,7 @@ def _hostname(host: str) -> str:
 def _cookies(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for raw in _headers(scope).get("cookie", "").split(";"):
-        name, _, value = raw.strip().partition("=")
+        name, _sep, value = raw.strip().partition("=")
         if name:
             out[name] = value
     return out
@@ -573,7 +628,7 @@ def create_app(
     max_body: int = MAX_BODY,
     csp: str = CSP,
     error_css: str = "",
-    title: str = "Sign in",
+    title: str | None = None,
     public: bool = False,
     body_limits: Mapping[str, int] | None = None,
 ) -> tuple[Starlette, Guard]:
@@ -605,8 +660,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         raise PipelineError(
-            f"cannot listen on {host}:{port}: {e.strerror or e}",
-            "choose another port with --port, or leave it out for a free one",
+            _("cannot listen on {host}:{port}: {reason}").format(
+                host=host, port=port, reason=e.strerror or e
+            ),
+            _("choose another port with --port, or leave it out for a free one"),
         ) from None
     sock.listen(128)
     sock.set_inheritable(True)
@@ -655,11 +712,10 @@ def serve(app: ASGIApp, sock: socket.socket, limits: Limits = Limits()) -> None:
     if files < limits.max_connections + RESERVED_FILES:
         fit = max(files - RESERVED_FILES, 16)
         log.warning(
-            "the system allows %d open files, so at most %d connections at once (not %d);"
-            " raise LimitNOFILE (systemd) or ulimit -n",
-            files,
-            fit,
-            limits.max_connections,
+            _(
+                "the system allows {files} open files, so at most {fit} connections at once (not {wanted});"
+                " raise LimitNOFILE (systemd) or ulimit -n"
+            ).format(files=files, fit=fit, wanted=limits.max_connections)
         )
         limits = replace(limits, max_connections=fit)
     config = uvicorn.Config(
