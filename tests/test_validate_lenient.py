@@ -252,7 +252,7 @@ def test_a_publication_date_after_today_is_a_warning(demo_root: Path) -> None:
         0,
         ["submissions/later.yaml:9: warning: 'published' is 2027-11-18, after today (2026-12-07); check the "
          "date and year"],
-        "OK: submissions/later.yaml is valid, 1 warning(s).\n",
+        "OK: submissions/later.yaml is valid, 1 warning.\n",
     )  # fmt: skip
     same_day = write(demo_root, "submissions/today.yaml", LENIENT.replace("18-11-2026", "7-12-2026 17:00"))
     assert validate(demo_root, same_day) == (0, [], "OK: submissions/today.yaml is valid.\n")
