@@ -278,10 +278,11 @@ def changed_lines(before: str, after: str) -> list[str]:
     return [ln for ln in out if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
-SUBJECT_LINE = "subject:          # required: the subject line subscribers see, at most 60 characters"
+SUBJECT_LINE = "subject:          # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens"
+# The drafted file's comments are in the instance's language: the demo's is Dutch.
 SEND_AT_LINE = (
-    "# send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time "
-    "(or with an offset: +01:00)"
+    "# send_at: 2026-12-10 09:00   # wanneer 'newsletter run' hem verstuurt, in de tijd van Europe/Amsterdam "
+    "(of met een verschil: +01:00)"
 )
 
 
@@ -299,10 +300,10 @@ def test_one_save_writes_only_the_edited_fields_and_updates_the_page_in_place(
     saved = drafted.read_text(encoding="utf-8")
     assert changed_lines(original, saved) == [
         "-" + SUBJECT_LINE,
-        "+subject: Fietsen en laptops   # required: the subject line subscribers see, at most 60 characters",
+        "+subject: Fietsen en laptops   # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens",
         "-" + SEND_AT_LINE,
-        "+send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time "
-        "(or with an offset: +01:00)",
+        "+send_at: 2026-12-10 09:00   # wanneer 'newsletter run' hem verstuurt, in de tijd van Europe/Amsterdam "
+        "(of met een verschil: +01:00)",
     ]
     # No navigation: the same document, with the new version in every form and the new subject shown.
     same = "[window.studioMarker, performance.getEntriesByType('navigation').length, performance.timeOrigin]"
@@ -318,8 +319,8 @@ def test_one_save_writes_only_the_edited_fields_and_updates_the_page_in_place(
     page.click("#save-fields")
     assert note(page) == "Saved: preheader."
     assert changed_lines(saved, drafted.read_text(encoding="utf-8")) == [
-        "-preheader:        # the line mail apps show after the subject",
-        "+preheader: Wat partners deden   # the line mail apps show after the subject",
+        "-preheader:        # de regel die mailprogramma’s na het onderwerp tonen",
+        "+preheader: Wat partners deden   # de regel die mailprogramma’s na het onderwerp tonen",
     ]
     # An entry's buttons too; the focus follows the entry.
     page.locator("#section-partners li[data-item='f2f16c55bb0a']").get_by_role(
@@ -346,7 +347,7 @@ def test_typing_in_one_part_survives_a_save_in_another(
     assert page.locator("#banner").is_hidden()  # the page's own save: nothing to warn about
     page.click("#save-fields")
     assert note(page) == "Saved: subject."
-    assert "\nsubject: Nog niet bewaard   # required" in drafted.read_text(encoding="utf-8")
+    assert "\nsubject: Nog niet bewaard   # verplicht" in drafted.read_text(encoding="utf-8")
 
 
 def test_without_javascript_the_forms_post_and_redirect(
@@ -360,7 +361,7 @@ def test_without_javascript_the_forms_post_and_redirect(
     assert "?note=" in page.url and page.url.endswith("#fields")
     assert changed_lines(original, drafted.read_text(encoding="utf-8")) == [
         "-" + SUBJECT_LINE,
-        "+subject: Fietsen en laptops   # required: the subject line subscribers see, at most 60 characters",
+        "+subject: Fietsen en laptops   # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens",
     ]
     page.select_option("#move-partners-items-1", "kennis:items")
     page.locator("#section-partners li[data-item='f2f16c55bb0a']").get_by_role(
