@@ -160,7 +160,7 @@ def test_test_send_and_approval_from_the_page(studio: Studio, drafted: Path, bro
     assert note(page) == "Saved: subject."
     page.fill("#test-to", "redactie@example.org")
     page.get_by_role("button", name="Send test").click()
-    assert note(page) == "Test copy of 2026-12 (subject marked [TEST]) to 1 address(es) via outbox/."
+    assert note(page) == "Test copy of 2026-12 (subject marked [TEST]) to 1 address via outbox/."
     sent = list((root / "outbox" / "2026-12" / "test").glob("test-*.eml"))
     assert len(sent) == 1
     message = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
