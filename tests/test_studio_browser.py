@@ -278,10 +278,11 @@ def changed_lines(before: str, after: str) -> list[str]:
     return [ln for ln in out if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
-SUBJECT_LINE = "subject:          # required: the subject line subscribers see, at most 60 characters"
+# The draft's comments are in the instance's language (the demo's: Dutch), whatever the terminal's.
+SUBJECT_LINE = "subject:          # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens"
 SEND_AT_LINE = (
-    "# send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time "
-    "(or with an offset: +01:00)"
+    "# send_at: 2026-12-10 09:00   # wanneer 'newsletter run' hem verstuurt, in de tijd van "
+    "Europe/Amsterdam (of met een verschil: +01:00)"
 )
 
 
@@ -299,10 +300,10 @@ def test_one_save_writes_only_the_edited_fields_and_updates_the_page_in_place(
     saved = drafted.read_text(encoding="utf-8")
     assert changed_lines(original, saved) == [
         "-" + SUBJECT_LINE,
-        "+subject: Fietsen en laptops   # required: the subject line subscribers see, at most 60 characters",
+        "+subject: Fietsen en laptops   # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens",
         "-" + SEND_AT_LINE,
-        "+send_at: 2026-12-10 09:00   # when 'newsletter run' sends it, in Europe/Amsterdam time "
-        "(or with an offset: +01:00)",
+        "+send_at: 2026-12-10 09:00   # wanneer 'newsletter run' hem verstuurt, in de tijd van "
+        "Europe/Amsterdam (of met een verschil: +01:00)",
     ]
     # No navigation: the same document, with the new version in every form and the new subject shown.
     same = "[window.studioMarker, performance.getEntriesByType('navigation').length, performance.timeOrigin]"
@@ -318,8 +319,8 @@ def test_one_save_writes_only_the_edited_fields_and_updates_the_page_in_place(
     page.click("#save-fields")
     assert note(page) == "Saved: preheader."
     assert changed_lines(saved, drafted.read_text(encoding="utf-8")) == [
-        "-preheader:        # the line mail apps show after the subject",
-        "+preheader: Wat partners deden   # the line mail apps show after the subject",
+        "-preheader:        # de regel die mailprogramma’s na het onderwerp tonen",
+        "+preheader: Wat partners deden   # de regel die mailprogramma’s na het onderwerp tonen",
     ]
     # An entry's buttons too; the focus follows the entry.
     page.locator("#section-partners li[data-item='f2f16c55bb0a']").get_by_role(
@@ -346,7 +347,7 @@ def test_typing_in_one_part_survives_a_save_in_another(
     assert page.locator("#banner").is_hidden()  # the page's own save: nothing to warn about
     page.click("#save-fields")
     assert note(page) == "Saved: subject."
-    assert "\nsubject: Nog niet bewaard   # required" in drafted.read_text(encoding="utf-8")
+    assert "\nsubject: Nog niet bewaard   # verplicht" in drafted.read_text(encoding="utf-8")
 
 
 def test_without_javascript_the_forms_post_and_redirect(
@@ -360,7 +361,7 @@ def test_without_javascript_the_forms_post_and_redirect(
     assert "?note=" in page.url and page.url.endswith("#fields")
     assert changed_lines(original, drafted.read_text(encoding="utf-8")) == [
         "-" + SUBJECT_LINE,
-        "+subject: Fietsen en laptops   # required: the subject line subscribers see, at most 60 characters",
+        "+subject: Fietsen en laptops   # verplicht: het onderwerp dat abonnees zien, hoogstens 60 tekens",
     ]
     page.select_option("#move-partners-items-1", "kennis:items")
     page.locator("#section-partners li[data-item='f2f16c55bb0a']").get_by_role(
@@ -386,17 +387,19 @@ def test_each_move_menu_starts_at_the_entry_s_own_section(studio: Studio, browse
     assert (studio.root / "issues" / "2026-12.yaml").read_bytes() == before
 
 
-def test_the_send_time_picker_is_in_a_page_that_says_it_is_dutch(
+def test_the_send_time_picker_has_the_value_in_words_in_the_page_s_language(
     studio: Studio, browser: Browser, tmp_path: Path
 ) -> None:
-    """The page and so the picker are lang="nl". How chromium draws the picker is its own choice: it
-    follows the browser's language (Debian: the chromium-l10n package and LANG), not the page's, unless
-    LangAttributeAwareFormControlUI is on; so the screenshots are for a person to look at."""
+    """The page is lang="en" here (the tests read English; test_studio_dutch.py: "nl"). How chromium
+    draws the picker is its own choice: it follows the browser's language, not the page's; so the line
+    below it reads the value in the page's language, and the screenshots are for a person to look at."""
     for width in (375, 1280):
         page = open_page(browser, studio.url, width)
-        assert page.evaluate("document.documentElement.lang") == "nl"
-        assert page.evaluate("document.getElementById('f-send_at').closest('[lang]').lang") == "nl"
+        assert page.evaluate("document.documentElement.lang") == "en"
         assert page.input_value("#f-send_at") == ""  # the draft has no send time: the picker's own text shows
+        assert page.locator("#f-send_at-now").inner_text() == "Now: not scheduled"
+        page.fill("#f-send_at", "2026-12-10T09:00")
+        assert page.locator("#f-send_at-now").inner_text() == "Now: Thursday 10 December 2026, 09:00"
         field = page.locator("#f-send_at")
         field.scroll_into_view_if_needed()
         field.screenshot(path=str(tmp_path / f"send-at-{width}.png"))
