@@ -143,3 +143,22 @@ def test_the_sign_in_page_is_dutch(demo_root: Path) -> None:
         login = httpx.get(f"{studio.base}/login").text
     assert "<title>Nieuwsbriefstudio: inloggen</title>" in login
     assert "<h1>Nieuwsbriefstudio: inloggen</h1>" in login
+
+
+def test_a_refused_save_is_told_in_dutch(studio: Studio) -> None:
+    with httpx.Client() as c:
+        page = c.get(studio.url).text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = c.post(
+            f"{studio.url}/edit",
+            data={"op": "fields", "subject": "Nieuws", "version": "sha256:" + "0" * 64, "csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "ok": False,
+        "message": "issues/2026-12.yaml is veranderd sinds de pagina werd geladen (opgeslagen in een editor "
+        "of in een ander venster); je wijziging is niet opgeslagen",
+        "fix": "de pagina laat nu de nieuwe versie zien: doe je wijziging daar opnieuw",
+        "problems": [],
+    }
