@@ -136,7 +136,7 @@ def test_changes_need_the_csrf_token_and_reading_changes_no_file(demo_root: Path
             data={**change, "csrf_token": token(page)},
             headers={"Accept": "application/json"},
         )
-        assert done.json() == {"ok": True, "message": "Saved the subject.", "fix": None, "problems": []}
+        assert done.json() == {"ok": True, "message": "Saved: subject.", "fix": None, "problems": []}
         assert "subject: Anders\n" in path.read_text()
         stale = httpx.post(
             f"{studio.url}/edit",
@@ -389,5 +389,6 @@ def test_favicon_and_the_page_s_language(demo_root: Path) -> None:
         assert linked.status_code == 200 and linked.content == icon.content
         for url in (studio.url, studio.base + "/", f"{studio.url}/source", f"{studio.base}/issue/2027-01"):
             page = httpx.get(url).text
-            assert page.startswith('<!doctype html>\n<html lang="nl">'), url
+            # The tests read English (conftest); a Dutch studio is lang="nl" (test_studio_dutch.py).
+            assert page.startswith('<!doctype html>\n<html lang="en">'), url
             assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page

@@ -35,6 +35,7 @@ import yaml
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write
+from pipeline.core.i18n import _
 from pipeline.core.issues import (
     INTRO_MAX,
     PREHEADER_MAX,
@@ -76,26 +77,32 @@ def apply(path: Path, shown: str, expected: str, change: Callable[[str], str]) -
         raw = path.read_bytes()
     except FileNotFoundError:
         raise FileChanged(
-            f"{shown} was deleted or renamed since the page was loaded; nothing was written",
-            "the page shows where it stands now",
+            _("{path} was deleted or renamed since the page was loaded; nothing was written").format(
+                path=shown
+            ),
+            _("the page shows where it stands now"),
         ) from None
     if version(raw) != expected:
         raise FileChanged(
-            f"{shown} changed on disk since the page was loaded (saved in an editor, or in another "
-            "window); your change was not written",
-            "the page now shows the new version: make your change again there",
+            _(
+                "{path} changed on disk since the page was loaded (saved in an editor, or in another "
+                "window); your change was not written"
+            ).format(path=shown),
+            _("the page now shows the new version: make your change again there"),
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise EditRefused(f"{shown} is not UTF-8 text", "save it as UTF-8 in your editor") from None
+        raise EditRefused(
+            _("{path} is not UTF-8 text").format(path=shown), _("save it as UTF-8 in your editor")
+        ) from None
     new = change(text)
     if new == text:
         return expected
     if version(path.read_bytes()) != expected:  # saved while we worked: theirs wins
         raise FileChanged(
-            f"{shown} changed on disk just now; your change was not written",
-            "the page now shows the new version: make your change again there",
+            _("{path} changed on disk just now; your change was not written").format(path=shown),
+            _("the page now shows the new version: make your change again there"),
         )
     atomic_write(path, new)
     return version(new)
@@ -122,7 +129,10 @@ def _section(data: Any, sid: str, shown: str) -> tuple[int, Any]:
     for i, sec in enumerate(data.get("sections") or []):
         if isinstance(sec, dict) and sec.get("section") == sid:
             return i, sec
-    raise EditRefused(f"{shown} has no section '{sid}'", "reload the page: the file may have changed")
+    raise EditRefused(
+        _("{path} has no section '{section}'").format(path=shown, section=sid),
+        _("reload the page: the file may have changed"),
+    )
 
 
 def _entries(sec: Any, which: str) -> list[Any]:
@@ -143,14 +153,18 @@ def _check_place(data: Any, place: Place, expect: str | None, shown: str) -> Any
     entries = _entries(sec, place.list)
     if not 0 <= place.index < len(entries):
         raise EditRefused(
-            f"section '{place.section}' has no entry {place.index + 1} in its {place.list}",
-            "reload the page: the file may have changed",
+            _("section '{section}' has no entry {n} in its '{list}'").format(
+                section=place.section, n=place.index + 1, list=place.list
+            ),
+            _("reload the page: the file may have changed"),
         )
     entry = entries[place.index]
     if expect is not None and _label(entry) != expect:
         raise EditRefused(
-            f"entry {place.index + 1} of section '{place.section}' is '{_label(entry)}', not '{expect}'",
-            "reload the page: the file changed",
+            _("entry {n} of section '{section}' is '{found}', not '{expect}'").format(
+                n=place.index + 1, section=place.section, found=_label(entry), expect=expect
+            ),
+            _("reload the page: the file changed"),
         )
     return entry
 
@@ -369,7 +383,8 @@ def add_entry(
     where = _all_items(data).get(item)
     if where:
         raise EditRefused(
-            f"item '{item}' is in the issue already, in section {where}", "move it from there instead"
+            _("item '{item}' is in the issue already, in section {section}").format(item=item, section=where),
+            _("move it from there instead"),
         )
     nl = _newline(text)
     out = _paste(text, section, list, index, [line + nl for line in entry_lines], 0, shown)
@@ -508,7 +523,10 @@ def _clean(key: str, value: str | None, limit: int) -> str | None:
     if value is None:
         return None
     if len(value) > limit:
-        raise EditRefused(f"'{key}' is {len(value)} characters; at most {limit} fit", f"shorten the {key}")
+        raise EditRefused(
+            _("'{key}' is {n} characters; at most {limit} fit").format(key=key, n=len(value), limit=limit),
+            _("shorten '{key}'").format(key=key),
+        )
     return value
 
 
@@ -518,7 +536,8 @@ def _send_at(value: str, tz: dt.tzinfo | None) -> str:
         when = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
         raise EditRefused(
-            f"send_at '{value}' is not a date and time", "give a date and time like 2026-12-10 09:00"
+            _("send_at '{value}' is not a date and time").format(value=value),
+            _("give a date and time like 2026-12-10 09:00"),
         ) from None
     shown = when.strftime("%Y-%m-%d %H:%M")
     if when.tzinfo is not None:

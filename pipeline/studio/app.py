@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from pipeline.core import dutch, i18n, web
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError
+from pipeline.core.i18n import N_, _, ngettext
 from pipeline.core.issues import ISSUE_ID_RE, Entry
 from pipeline.core.markup import markdown_to_html
 from pipeline.core.models import STATE_LABELS, Item
@@ -52,9 +53,49 @@ PREVIEW_CSP = (
     " sandbox allow-popups allow-popups-to-escape-sandbox"
 )
 FILTERS = ("theme", "partner", "kind", "province", "q")
-# The language of the studio's pages (<html lang>): the browser's date and time inputs follow it.
-LANG = "nl"
-FIELD_NAMES = {"subject": "subject", "preheader": "preheader", "intro": "intro", "send_at": "send time"}
+# The header form's fields as a note names them (translated where used).
+FIELD_NAMES = {
+    "subject": N_("subject"),
+    "preheader": N_("preheader"),
+    "intro": N_("intro"),
+    "send_at": N_("send time"),
+}
+# The balance's tables: (caption, the first column's header), by dimension id (translated where used).
+DIMENSIONS = {
+    "sectors": (N_("Sectors"), N_("Sector")),
+    "provinces": (N_("Provinces"), N_("Province")),
+    "themes": (N_("Themes"), N_("Theme")),
+    "kinds": (N_("Kinds"), N_("Kind")),
+    "horizons": (N_("Horizons"), N_("Horizon")),
+}
+ENGLISH_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ENGLISH_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def number(value: float, digits: int | None = None) -> str:
+    """A number as the reader's language writes it: ``1.234`` and ``12,5`` in Dutch, ``1,234`` and
+    ``12.5`` in English (``digits``: that many decimals; else as many as it has)."""
+    text = f"{value:,.{digits}f}" if digits is not None else f"{value:,g}" if value % 1 else f"{int(value):,}"
+    if i18n.language() == "nl":
+        return text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+def when(value: dt.datetime, tz: Any) -> str:
+    """A moment in the studio's tables and notes: ``10 december 2026, 9.00 uur`` in Dutch,
+    ``2026-12-10 09:00`` otherwise (``value`` shown in ``tz``)."""
+    local = value.astimezone(tz)
+    if i18n.language() == "nl":
+        return f"{dutch.date(local, weekday=False)}, {dutch.time(local)}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def day(value: dt.date) -> str:
+    """A date: ``10 december 2026`` in Dutch, ``2026-12-10`` otherwise."""
+    return dutch.date(value, weekday=False) if i18n.language() == "nl" else value.isoformat()
 
 
 # -- how an entry and a candidate are shown ----------------------------------------------------------
@@ -89,18 +130,18 @@ def _meta(ws: Workspace, item: Item | None, partner: str | None = None) -> str:
     c = ws.config
     if item is None:
         p = c.partners.get(partner or "")
-        return p.name if p else "announcement"
+        return p.name if p else _("announcement")
     p = c.partners.get(item.partner or "")
     src = c.sources.get(item.source)
     parts = [p.name if p else src.name if src else item.source]
-    parts.append(dutch.date(item.published.astimezone(c.settings.timezone).date(), weekday=False))
+    parts.append(day(item.published.astimezone(c.settings.timezone).date()))
     kind = c.taxonomy.kinds.title(item.kind)
     if kind:
         parts.append(kind)
     if item.starts is not None:
         parts.append(dutch.span(item.starts, item.ends, c.settings.timezone))
     if item.ervaringsdeskundigen:
-        parts.append("met ervaringsdeskundigen")
+        parts.append(_("with people with lived experience"))
     return " · ".join(parts)
 
 
@@ -155,10 +196,13 @@ def _in_issue(snap: Snapshot) -> dict[str, str]:
     where: dict[str, str] = {}
     if snap.issue is not None:
         for s in snap.issue.sections:
-            for which, entries in (("items", s.items), ("runners-up", s.runners_up)):
+            for place, entries in (
+                (N_("{section} (items)"), s.items),
+                (N_("{section} (runners-up)"), s.runners_up),
+            ):
                 for e in entries:
                     if e.item:
-                        where.setdefault(e.item, f"{s.id} ({which})")
+                        where.setdefault(e.item, _(place).format(section=s.id))
     return where
 
 
@@ -192,7 +236,7 @@ def _candidates(ws: Workspace, snap: Snapshot, f: dict[str, str]) -> tuple[list[
             CandidateView(
                 c.item.id,
                 c.item.title,
-                f"{_meta(ws, c.item)} · {c.points:g} points",
+                _("{meta} · {points} points").format(meta=_meta(ws, c.item), points=number(c.points)),
                 c.item.summary_text[:240],
                 c.item.url,
                 where.get(c.item.id),
@@ -208,7 +252,6 @@ class Studio:
 
     def __init__(self, ws: Workspace, *, password: str | None = None) -> None:
         self.ws = ws
-        self.lang = LANG
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -218,7 +261,9 @@ class Studio:
         )
         i18n.install(self.templates)
         self.templates.filters["when"] = self._when
-        self.templates.filters["kb"] = lambda n: f"{n / 1024:.1f}"
+        self.templates.filters["day"] = day
+        self.templates.filters["number"] = number
+        self.templates.filters["kb"] = lambda n: number(n / 1024, 1)
         self.generation = 0
         self.changed: asyncio.Condition | None = None
         self.stop: asyncio.Event | None = None
@@ -227,11 +272,19 @@ class Studio:
             password=password,
             lifespan=self.lifespan,
             error_css="/static/studio.css",
-            title="Newsletter studio: sign in",
+            title=_("Newsletter studio: sign in"),
         )
 
-    def _when(self, value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return value.astimezone(self.ws.config.settings.timezone).strftime(fmt) if value else ""
+    def _when(self, value: dt.datetime | None, fmt: str | None = None) -> str:
+        """``when`` in the instance's zone; ``fmt``: a clock time (``%H:%M:%S``), alike in every language."""
+        if value is None:
+            return ""
+        tz = self.ws.config.settings.timezone
+        return value.astimezone(tz).strftime(fmt) if fmt else when(value, tz)
+
+    def _moment(self, value: dt.datetime | None) -> str | None:
+        """A send time in full (``donderdag 10 december 2026, 9.00 uur``), beside the date field."""
+        return i18n.datetime(value.astimezone(self.ws.config.settings.timezone)) if value else None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -364,7 +417,7 @@ class Studio:
         note = self.ws.notes.pop(request.query_params.get("note", ""), None)
         html = self.templates.get_template(name).render(
             csrf=request.state.csrf_token,
-            lang=self.lang,
+            lang=i18n.language(),
             note=note,
             labels=STATE_LABELS,
             config=self.ws.config,
@@ -381,7 +434,7 @@ class Studio:
             request,
             "index.html",
             issues=self.ws.issues(),
-            title="Newsletter studio",
+            title=_("Issues"),
             suggestion=self.ws.clock().astimezone(self.ws.config.settings.timezone).strftime("%Y-%m"),
         )
 
@@ -394,7 +447,7 @@ class Studio:
                 request,
                 "missing.html",
                 404,
-                title="No such issue",
+                title=_("No such issue"),
                 message=e.message,
                 issue_id=None,
                 hint=e.hint,
@@ -404,9 +457,11 @@ class Studio:
                 request,
                 "missing.html",
                 404,
-                title=f"Issue {issue_id}",
+                title=_("Issue {issue}").format(issue=issue_id),
                 issue_id=issue_id,
-                message=f"no issue '{issue_id}': {snap.shown} does not exist",
+                message=_("no issue '{issue}': {path} does not exist").format(
+                    issue=issue_id, path=snap.shown
+                ),
                 hint=None,
             )
         filters = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
@@ -417,7 +472,7 @@ class Studio:
         return self._render(
             request,
             "issue.html",
-            title=f"Issue {issue_id}",
+            title=_("Issue {issue}").format(issue=issue_id),
             snap=snap,
             shown=shown,
             lineup=lineup,
@@ -428,9 +483,13 @@ class Studio:
             gmail=GMAIL_CLIP_BYTES,
             sections=[(s.id, s.title) for s in c.taxonomy.sections.values()],
             send_at_value=self._when(shown.issue.send_at, "%Y-%m-%dT%H:%M") if shown and shown.issue else "",
+            send_at_shown=self._moment(shown.issue.send_at) if shown and shown.issue else None,
+            weekdays=dutch.WEEKDAYS if i18n.language() == "nl" else ENGLISH_WEEKDAYS,
+            months=dutch.MONTHS if i18n.language() == "nl" else ENGLISH_MONTHS,
             intro_html=markdown_to_html(shown.issue.intro or "") if shown and shown.issue else "",
             tz=c.settings.timezone.key,
             partners=sorted(c.partners.values(), key=lambda p: p.name),
+            dimensions=DIMENSIONS,
         )
 
     def preview(self, request: Request) -> Response:
@@ -438,7 +497,7 @@ class Studio:
         snap = self.ws.snapshot(issue_id)
         shown = snap if snap.preview is not None else snap.last_good
         if part not in ("email", "web", "text") or shown is None or shown.preview is None:
-            return web.error_response(request, 404, "there is no preview of this issue now")
+            return web.error_response(request, 404, _("there is no preview of this issue now"))
         headers = {"content-security-policy": PREVIEW_CSP}
         if part == "text":
             return PlainTextResponse(shown.preview.text, headers=headers)
@@ -451,7 +510,9 @@ class Studio:
         issue_id = request.path_params["issue_id"]
         snap = self.ws.snapshot(issue_id)
         if snap.text is None:
-            return web.error_response(request, 404, f"{snap.shown} cannot be shown", "open it in your editor")
+            return web.error_response(
+                request, 404, _("{path} cannot be shown").format(path=snap.shown), _("open it in your editor")
+            )
         lines = snap.text.splitlines()
         marked = {p.line: p for p in snap.problems if p.line}
         return self._render(request, "source.html", title=snap.shown, snap=snap, lines=lines, marked=marked)
@@ -474,7 +535,10 @@ class Studio:
         if isinstance(e, InputInvalid):
             problems = tuple(str(p) for p in e.problems)
             errors = sum(p.is_error for p in e.problems)
-            return Note(False, f"{errors} problem(s); nothing was changed.", None, problems)
+            message = ngettext(
+                "{n} problem; nothing was changed.", "{n} problems; nothing was changed.", errors
+            ).format(n=errors)
+            return Note(False, message, None, problems)
         return Note(False, e.message, e.hint)
 
     async def draft(self, request: Request) -> Response:
@@ -486,7 +550,10 @@ class Studio:
             return self._done(request, self._failure(e), "/", status=400)
         shown = self.ws.shown(issue_id)
         lines = result.unplaced_lines(self.ws.config)
-        note = Note(True, f"Drafted {shown} from {result.candidates} candidates.", None, tuple(lines))
+        drafted = ngettext(
+            "Drafted {path} from {n} candidate.", "Drafted {path} from {n} candidates.", result.candidates
+        ).format(path=shown, n=result.candidates)
+        note = Note(True, drafted, None, tuple(lines))
         return self._done(request, note, f"/issue/{issue_id}")
 
     async def edit(self, request: Request) -> Response:
@@ -504,8 +571,12 @@ class Studio:
         except PipelineError as e:
             return self._done(request, self._failure(e), where, form.get("anchor", ""), status=409)
         if form.get("op") == "fields":
-            names = ", ".join(FIELD_NAMES[k] for k in changed)
-            message = f"Saved: {names}." if changed else "Nothing to save: the fields are as in the file."
+            names = ", ".join(_(FIELD_NAMES[k]) for k in changed)
+            message = (
+                _("Saved: {names}.").format(names=names)
+                if changed
+                else _("Nothing to save: the fields are as in the file.")
+            )
         return self._done(request, Note(True, message, version=written), where, anchor)
 
     def _fields(self, f: dict[str, str], shown: str) -> tuple[Callable[[str], str], list[str]]:
@@ -530,7 +601,7 @@ class Studio:
             key = f.get("field", "")
             return (
                 (lambda t: edit.set_field(t, shown, key, f.get("value"), tz=tz)),
-                f"Saved the {key}.",
+                _("Saved: {names}.").format(names=_(FIELD_NAMES.get(key, key))),
                 "fields",
             )
         section = f.get("section", "")
@@ -540,11 +611,13 @@ class Studio:
             item_id = f.get("item", "")
             found = next((c for c in self.ws.candidates(self.ws.clock()) if c.item.id == item_id), None)
             if found is None:
-                raise edit.EditRefused(f"item '{item_id}' is not a candidate now", "reload the page")
+                raise edit.EditRefused(
+                    _("item '{item}' is not a candidate now").format(item=item_id), _("reload the page")
+                )
             lines = draft_entry_lines(self.ws.config, found)
             return (
                 (lambda t: edit.add_entry(t, shown, section, lines, list=which)),
-                f"Added '{found.item.title}' to {section}.",
+                _("Added '{title}' to {section}.").format(title=found.item.title, section=section),
                 f"section-{section}",
             )
         index = _int(f.get("index"))
@@ -552,36 +625,40 @@ class Studio:
         if op == "remove":
             return (
                 (lambda t: edit.remove_entry(t, shown, place, expect=expect)),
-                "Removed the entry.",
+                _("Removed the entry."),
                 f"section-{section}",
             )
         if op in ("up", "down"):
             to = index - 1 if op == "up" else index + 1
             return (
                 (lambda t: edit.move_entry(t, shown, place, section, which, max(to, 0), expect=expect)),
-                "Moved the entry.",
+                _("Moved the entry."),
                 f"section-{section}",
             )
         if op == "move":
-            target, _, to_list = f.get("to", "").partition(":")
+            target, _sep, to_list = f.get("to", "").partition(":")
             to_list = to_list or "items"
             if (target, to_list) == (section, which):  # the menu starts at the entry's own place
-                return (lambda t: t), "Nothing moved: the entry is there already.", f"section-{section}"
+                return (lambda t: t), _("Nothing moved: the entry is there already."), f"section-{section}"
             return (
                 (lambda t: edit.move_entry(t, shown, place, target, to_list, None, expect=expect)),
-                f"Moved the entry to {target} ({to_list.replace('_', '-')}).",
+                (
+                    _("Moved the entry to {section} (items).")
+                    if to_list == "items"
+                    else _("Moved the entry to {section} (runners-up).")
+                ).format(section=target),
                 f"section-{target}",
             )
         if op == "promote":
             return (
                 (lambda t: edit.move_entry(t, shown, place, section, "items", None, expect=expect)),
-                "Promoted the runner-up into the items.",
+                _("Promoted the runner-up into the items."),
                 f"section-{section}",
             )
         if op == "demote":
             return (
                 (lambda t: edit.move_entry(t, shown, place, section, "runners_up", 0, expect=expect)),
-                "Moved the entry to the runners-up.",
+                _("Moved the entry to the runners-up."),
                 f"section-{section}",
             )
         if op == "text":
@@ -590,8 +667,8 @@ class Studio:
                 t = edit.set_entry_text(t, shown, place, "title", f.get("title"), expect=expect)
                 return edit.set_entry_text(t, shown, place, "summary", f.get("summary"), expect=expect)
 
-            return make, "Saved the entry's own text.", f"section-{section}"
-        raise edit.EditRefused(f"unknown action '{op}'", "use the page's buttons")
+            return make, _("Saved the entry's own text."), f"section-{section}"
+        raise edit.EditRefused(_("unknown action '{op}'").format(op=op), _("use the page's buttons"))
 
     async def approve(self, request: Request) -> Response:
         issue_id = request.path_params["issue_id"]
@@ -607,20 +684,20 @@ class Studio:
             note = Note(
                 False,
                 # The same words as 'newsletter approve' (pipeline/cli/curate.py).
-                i18n.ngettext(
+                ngettext(
                     "not approved: {n} error in {path}.", "not approved: {n} errors in {path}.", errors
                 ).format(n=errors, path=shown),
-                i18n.gettext("correct them (newsletter check {issue}), then approve again.").format(
-                    issue=issue_id
-                ),
+                _("correct them (newsletter check {issue}), then approve again.").format(issue=issue_id),
                 tuple(str(p) for p in e.problems),
             )
             return self._done(request, note, where, "actions", status=409)
         except PipelineError as e:
             return self._done(request, self._failure(e), where, "actions", status=409)
-        message = (
-            f"Approved {shown} by {approval.by} at {approval.at:%Y-%m-%d %H:%M} "
-            f"({approval.fingerprint[:19]})."
+        message = _("Approved {path} by {name} at {when} ({fingerprint}).").format(
+            path=shown,
+            name=approval.by,
+            when=self._when(approval.at),
+            fingerprint=approval.fingerprint[:19],
         )
         return self._done(request, Note(True, message), where, "actions")
 
@@ -635,15 +712,16 @@ class Studio:
         if not test.accepted:
             return self._done(
                 request,
-                Note(False, f"the test send was not accepted: {test.reason}"),
+                Note(False, _("the test send was not accepted: {reason}").format(reason=test.reason)),
                 where,
                 "actions",
                 status=502,
             )
-        message = (
-            f"Test copy of {test.issue_id} (subject marked [TEST]) to {test.recipients} address(es)"
-            f" via {test.destination}."
-        )
+        message = ngettext(
+            "Test copy of {issue} (subject marked [TEST]) to {n} address via {destination}.",
+            "Test copy of {issue} (subject marked [TEST]) to {n} addresses via {destination}.",
+            test.recipients,
+        ).format(issue=test.issue_id, n=test.recipients, destination=test.destination)
         return self._done(request, Note(True, message), where, "actions")
 
     async def markdown(self, request: Request) -> Response:
@@ -655,7 +733,7 @@ def _int(value: str | None) -> int:
     try:
         return int(value or "")
     except ValueError:
-        raise edit.EditRefused("the form sent no entry number", "use the page's buttons") from None
+        raise edit.EditRefused(_("the form sent no entry number"), _("use the page's buttons")) from None
 
 
 def _query(filters: dict[str, str]) -> str:

@@ -27,6 +27,7 @@ from pipeline import run as workflow
 from pipeline.core.approval import approval_state
 from pipeline.core.config import Config, check_config
 from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
+from pipeline.core.i18n import N_, _
 from pipeline.core.issues import ISSUE_ID_RE, Approval, Issue, issue_path
 from pipeline.core.models import IssueState, Item, Prepared
 from pipeline.core.store import Store
@@ -36,10 +37,14 @@ from pipeline.curate import edit, ranking
 from pipeline.curate.balance import Balance, balance
 
 GMAIL_CLIP_BYTES = render.GMAIL_CLIP_BYTES
+# Why an issue cannot be changed, by its state (translated where used).
 LOCKED = {
-    IssueState.SENT: "was sent",
-    IssueState.SENDING: "is being sent",
-    IssueState.SCHEDULED: "is scheduled at SendGrid (recall it with 'newsletter cancel' to change it)",
+    IssueState.SENT: N_("issue {issue} was sent; it cannot be changed"),
+    IssueState.SENDING: N_("issue {issue} is being sent; it cannot be changed"),
+    IssueState.SCHEDULED: N_(
+        "issue {issue} is scheduled at SendGrid (recall it with 'newsletter cancel' to change it); "
+        "it cannot be changed"
+    ),
 }
 
 
@@ -174,7 +179,9 @@ class Workspace:
 
     def path(self, issue_id: str) -> Path:
         if not ISSUE_ID_RE.match(issue_id):
-            raise NotFound(f"'{issue_id}' is not an issue id", "issue ids are like 2026-12")
+            raise NotFound(
+                _("'{issue}' is not an issue id").format(issue=issue_id), _("issue ids are like 2026-12")
+            )
         return issue_path(self.root, issue_id)
 
     def shown(self, issue_id: str) -> str:
@@ -272,13 +279,13 @@ class Workspace:
             snap = self.snapshot(issue_id)
             if snap.issue is None:
                 raise edit.EditRefused(
-                    f"{snap.shown} cannot be read, so it cannot be changed here",
-                    "fix the problem shown at the top of the page in your editor",
+                    _("{path} cannot be read, so it cannot be changed here").format(path=snap.shown),
+                    _("fix the problem shown at the top of the page in your editor"),
                 )
             if snap.state in LOCKED:
                 raise edit.EditRefused(
-                    f"issue {issue_id} {LOCKED[IssueState(snap.state)]}; it cannot be changed",
-                    "start the next issue instead",
+                    _(LOCKED[IssueState(snap.state)]).format(issue=issue_id),
+                    _("start the next issue instead"),
                 )
             return edit.apply(self.path(issue_id), snap.shown, version, make)
 
@@ -288,14 +295,18 @@ class Workspace:
             snap = self.snapshot(issue_id)
             if snap.version != version:
                 raise edit.FileChanged(
-                    f"{snap.shown} changed on disk since the page was loaded; it was not approved",
-                    "the page now shows the new version: look at it, then approve again",
+                    _("{path} changed on disk since the page was loaded; it was not approved").format(
+                        path=snap.shown
+                    ),
+                    _("the page now shows the new version: look at it, then approve again"),
                 )
             if snap.prepared is not None and snap.prepared.fingerprint != fingerprint:
                 raise edit.FileChanged(
-                    f"the items of issue {issue_id} changed in the state database since the page was loaded "
-                    "(a collect ran); it was not approved",
-                    "the page now shows the new version: look at it, then approve again",
+                    _(
+                        "the items of issue {issue} changed in the state database since the page was loaded "
+                        "(a collect ran); it was not approved"
+                    ).format(issue=issue_id),
+                    _("the page now shows the new version: look at it, then approve again"),
                 )
             return curate.approve(self.config, self.store, issue_id, by, now=self.clock())
 

@@ -8,6 +8,25 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var dirty = new Set();
 
+  // The page's texts in its language, from the template's data-msg-* attributes ({n}: a value).
+  function msg(name, values, el) {
+    var text = (el || body).dataset["msg" + name] || "";
+    Object.keys(values || {}).forEach(function (key) { text = text.split("{" + key + "}").join(values[key]); });
+    return text;
+  }
+
+  // The send time in words, in the page's language: the date field itself follows the browser's.
+  function sendAtWords(input, out) {
+    var found = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(input.value);
+    if (!found) { out.textContent = msg("None", {}, out); return; }
+    var y = Number(found[1]), m = Number(found[2]), d = Number(found[3]);
+    var weekday = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7;  // Monday first, as the lists are
+    var time = out.dataset.lang === "nl" ? Number(found[4]) + "." + found[5] + " uur" : found[4] + ":" + found[5];
+    var when = out.dataset.weekdays.split(",")[weekday] + " " + d + " " + out.dataset.months.split(",")[m - 1] +
+      " " + y + ", " + time;
+    out.textContent = msg("Now", { when: when }, out);
+  }
+
   function track(root) {
     root.querySelectorAll("form[method=post]").forEach(function (form) {
       form.addEventListener("input", function () { dirty.add(regionOf(form)); });
@@ -28,9 +47,14 @@
       var out = input.form.querySelector(".count");
       input.addEventListener("input", function () {
         var n = input.value.length, max = Number(input.dataset.count);
-        out.textContent = n + " characters" + (n > max ? ", over " + max : "");
+        out.textContent = n > max ? msg("Over", { n: n, max: max }) : msg(n === 1 ? "Char" : "Chars", { n: n });
       });
     });
+    var sendAt = root.querySelector("#f-send_at"), now = root.querySelector("#f-send_at-now");
+    if (sendAt && now) {
+      sendAt.addEventListener("input", function () { sendAtWords(sendAt, now); });
+      sendAt.addEventListener("change", function () { sendAtWords(sendAt, now); });
+    }
     root.querySelectorAll("iframe[data-preview]").forEach(function (frame) {
       frame.addEventListener("load", function () {
         body.dataset.shown = frame.dataset.preview;
@@ -105,8 +129,7 @@
   }
 
   function keptBanner(kept) {
-    banner(kept.length ? "The file changed on disk while you were typing. Your unsaved edit is kept on the page; " +
-      "saving it is refused until you reload, so that nobody's text is overwritten." : "");
+    banner(kept.length ? msg("Kept") : "");
   }
 
   function done() {
@@ -128,7 +151,7 @@
         if (window.studioTrace) { window.studioTrace.swapped = Date.now(); }
         keptBanner(kept);
       })
-      .catch(function () { banner("The studio does not answer; is it still running?"); })
+      .catch(function () { banner(msg("Gone")); })
       .finally(done);
   }
 
@@ -179,7 +202,7 @@
       if (!answer.r.ok || !next.querySelector("[data-live]")) {
         var main = next.querySelector("main");
         banner((main ? main.textContent.replace(/\s+/g, " ").trim() : "") ||
-          "The studio refused this (HTTP " + answer.r.status + "); reload the page.");
+          msg("Refused", { status: answer.r.status }));
         return;
       }
       var note = next.getElementById("note");
@@ -191,7 +214,7 @@
       window.studioTrace.swapped = Date.now();
       refocus(places);
     }).catch(function () {
-      banner("The studio does not answer; is it still running?");
+      banner(msg("Gone"));
     }).finally(function () {
       delete form.dataset.sending;
       done();
