@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,14 +51,16 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Cluster]:
+def available() -> bool:
+    return _bin("initdb") is not None and _bin("pg_ctl") is not None
+
+
+@contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of its own in a temporary folder, stopped and removed at the end (the
+    tests' session fixture, and the benchmarks)."""
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        message = "PostgreSQL is not installed (apt-get install postgresql; scripts/test does it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    assert initdb is not None and pg_ctl is not None, "PostgreSQL is not installed"
     folder = Path(tempfile.mkdtemp(prefix="newsletter-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
@@ -78,6 +81,17 @@ def postgres() -> Iterator[Cluster]:
             _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
         )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    if not available():
+        message = "PostgreSQL is not installed (apt-get install postgresql; scripts/test does it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

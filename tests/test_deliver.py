@@ -105,9 +105,9 @@ def test_a_row_the_csv_reader_refuses_names_its_line(tmp_path: Path) -> None:
 
 
 # -- the outbox and the list send without a key ----------------------------------------------------
-def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
+def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         report = list_send(
             config, store, rendered(), outbox_transport(config), placements=[("partners", "x")]
         )
@@ -138,9 +138,9 @@ def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path) -> None:
     assert 'href="mailto:redactie@example.org?subject=afmelden%202026-12"' in html
 
 
-def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path) -> None:
+def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         list_send(config, store, rendered(), outbox_transport(config), batch_size=2)
         with store.db.transaction() as db:  # as if the first run had stopped after two subscribers
             db.execute("UPDATE deliveries SET state='pending', batch=NULL WHERE issue='2026-12' AND seq > 2")
@@ -165,9 +165,9 @@ def test_dry_run_plans_and_changes_nothing(demo_root: Path) -> None:
     assert not (demo_root / "outbox").exists()
 
 
-def test_new_subscribers_do_not_get_an_issue_already_completed(demo_root: Path) -> None:
+def test_new_subscribers_do_not_get_an_issue_already_completed(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         list_send(config, store, rendered(), outbox_transport(config))
         with (demo_root / "subscribers.csv").open("a", encoding="utf-8") as f:
             f.write("nieuw@example.org;Nieuw;;\n")
@@ -175,9 +175,9 @@ def test_new_subscribers_do_not_get_an_issue_already_completed(demo_root: Path) 
         assert report.sent_now == 0 and report.counts["accepted"] == 5
 
 
-def test_removed_subscribers_are_skipped_on_resume(demo_root: Path) -> None:
+def test_removed_subscribers_are_skipped_on_resume(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         now = dt.datetime.now(dt.UTC)
         store.load_audience([("a@example.org", None), ("b@example.org", None)], [])
         with store.transaction():  # a send that started with two subscribers, then stopped
@@ -225,7 +225,7 @@ def _hold(config_root: str, ready: multiprocessing.synchronize.Event) -> None:  
         time.sleep(60)
 
 
-def test_one_send_at_a_time_and_a_killed_holder_leaves_no_lock(demo_root: Path) -> None:
+def test_one_send_at_a_time_and_a_killed_holder_leaves_no_lock(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()
@@ -233,7 +233,12 @@ def test_one_send_at_a_time_and_a_killed_holder_leaves_no_lock(demo_root: Path) 
     holder.start()
     try:
         assert ready.wait(10)
-        busy = f"a send of issue 2026-12 is already running \\(process {holder.pid}\\)"
+        by = (
+            "on this host or another sharing the database"
+            if engine == "postgresql"
+            else f"process {holder.pid}"
+        )
+        busy = f"a send of issue 2026-12 is already running \\({by}\\)"
         with pytest.raises(Busy, match=busy), send_lock(config, "2026-12"):
             pass
         with send_lock(config, "2027-01"):  # another issue is another lock

@@ -174,14 +174,15 @@ def test_a_failed_write_during_collect_loses_no_other_source_and_the_due_issue_s
     assert len(list((demo_root / "outbox" / "2026-12").glob("*.eml"))) == 5
 
 
-def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root):
+def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root, engine):
     config = load_config(demo_root)
     with run_lock(config):
         busy = newsletter(demo_root, "run")
     assert busy.returncode == 0
-    assert busy.stdout == (
-        f"Another 'newsletter run' is already running (process {os.getpid()}); this run does nothing.\n"
+    holder = (
+        "on this host or another sharing the database" if engine == "postgresql" else f"process {os.getpid()}"
     )
+    assert busy.stdout == f"Another 'newsletter run' is already running ({holder}); this run does nothing.\n"
     assert busy.stderr == ""
 
 
@@ -305,8 +306,11 @@ def test_the_whole_flow_as_separate_processes_against_the_sendgrid_mock(demo_roo
     ), status.stdout
 
 
+@pytest.mark.parametrize(
+    "engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True
+)
 def test_a_run_killed_during_a_send_is_completed_by_the_next_with_nobody_served_twice_or_unknown(
-    demo_root, sendgrid: MockProxy
+    demo_root, sendgrid: MockProxy, engine
 ):
     env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
     total = 2600  # three requests of at most 1000
@@ -334,7 +338,7 @@ def test_a_run_killed_during_a_send_is_completed_by_the_next_with_nobody_served_
     second = newsletter(demo_root, "run", env=env)
     assert second.returncode == 0, second.stderr
     config = load_config(demo_root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         counts = store.delivery_counts("2026-12")
     assert counts["pending"] == counts["in_flight"] == counts["failed"] == counts["unknown"] == 0
     assert counts["skipped"] == 1 and counts["accepted"] == total

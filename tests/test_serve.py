@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import newsletter
+from postgres import Cluster
 from servers import Service, running_serve
 
 from pipeline.audience import SIGNATURE_HEADER
@@ -324,14 +326,17 @@ def test_serve_explains_its_options(demo_root: Path) -> None:
     assert result.returncode == 2 and "99999" in result.stderr
 
 
-def sign_up_in_parallel(service: Service, addresses: list[str], clients: int) -> list[float]:
+def sign_up_in_parallel(service: Service | list[Service], addresses: list[str], clients: int) -> list[float]:
     """Sign ``addresses`` up from ``clients`` concurrent connections (as the web server in front
-    forwards many readers); returns each request's latency in seconds."""
+    forwards many readers); returns each request's latency in seconds. With several services (two
+    hosts behind a load balancer) the clients take turns: client k talks to service k mod n."""
     from concurrent.futures import ThreadPoolExecutor
+
+    services = service if isinstance(service, list) else [service]
 
     def one_client(k: int) -> list[float]:
         took = []
-        with client(service) as http:
+        with client(services[k % len(services)]) as http:
             for i in range(k, len(addresses), clients):
                 start = time.perf_counter()
                 answer = sign_up(http, addresses[i], i)
@@ -343,12 +348,14 @@ def sign_up_in_parallel(service: Service, addresses: list[str], clients: int) ->
         return [t for part in pool.map(one_client, range(clients)) for t in part]
 
 
-def confirm_in_parallel(service: Service, tokens: list[str], clients: int) -> list[float]:
+def confirm_in_parallel(service: Service | list[Service], tokens: list[str], clients: int) -> list[float]:
     from concurrent.futures import ThreadPoolExecutor
+
+    services = service if isinstance(service, list) else [service]
 
     def one_client(k: int) -> list[float]:
         took = []
-        with client(service) as http:
+        with client(services[k % len(services)]) as http:
             for token in tokens[k::clients]:
                 start = time.perf_counter()
                 answer = http.post("/bevestig", data={"token": token})
@@ -377,3 +384,45 @@ def test_a_thousand_sign_ups_from_twenty_clients_at_once_none_lost_none_doubled(
         ] == (1000, 1000)
     confirm_in_parallel(service, [tokens[a] for a in addresses], 20)
     assert active(demo_root) == addresses
+
+
+@pytest.mark.slow
+def test_two_services_on_one_postgresql_take_a_thousand_sign_ups_none_lost_none_doubled_the_limit_shared(
+    demo_root: Path, postgres: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two hosts: two copies of the instance (each its own outbox), one PostgreSQL behind both.
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", postgres.new_database())
+    second = demo_root.parent / "host-b"
+    shutil.copytree(demo_root, second)
+    hosts = [demo_root, second]
+    key = {"SENDGRID_WEBHOOK_PUBLIC_KEY": SIGNER.public_key}
+    with running_serve(demo_root, env=key) as a, running_serve(second, env=key) as b:
+        addresses = [f"lezer{i:04d}@example.org" for i in range(1000)]
+        assert len(sign_up_in_parallel([a, b], addresses, 20)) == 1000
+        mails = [confirmation_mails(root, 500, timeout=120) for root in hosts]
+        assert len(mails[0]) + len(mails[1]) == 1000  # one mail each, from one host or the other
+        tokens = {**mails[0], **mails[1]}
+        assert sorted(tokens) == addresses  # every one got its mail
+        with Store(load_config(demo_root).settings.database) as store:
+            assert store.subscriber_counts() == {"pending": 1000}
+            assert tuple(
+                store.db.execute("SELECT count(*), count(DISTINCT email) FROM signup_tokens").fetchone()
+            ) == (1000, 1000)
+        confirm_in_parallel([a, b], [tokens[x] for x in addresses], 20)
+        assert active(demo_root) == addresses
+
+        # One client floods both hosts in turn: 20 an hour from it in all, not 20 per host.
+        flooder = {"x-forwarded-for": "203.0.113.9"}
+        with client(a) as one, client(b) as other:
+            flood = [
+                (one if i % 2 else other).post(
+                    "/aanmelden", data={"email": f"flood{i}@example.org"}, headers=flooder
+                )
+                for i in range(30)
+            ]
+        assert [answer.status_code for answer in flood] == [200] * 30
+        time.sleep(1)  # the mails go out after the answers
+        flooded = [
+            t for root in hosts for t in confirmation_mails(root, 0, timeout=0) if t.startswith("flood")
+        ]
+    assert len(flooded) == 20  # newsletter.signup.per_client_per_hour, shared by the two hosts

@@ -106,7 +106,7 @@ COMMANDS = {
     "draft": "curate", "check": "curate", "approve": "curate", "status": "curate",
     "render": "render", "send": "deliver", "cancel": "deliver", "run": "run", "publish": "publish",
     "report": "report", "monitor": "monitor", "studio": "studio", "serve": "audience",
-    "subscribers": "audience",
+    "subscribers": "audience", "db": "db",
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ when ``newsletter.state`` (or the environment's ``NEWSLETTER_DATABASE_URL``) is 
   clicks), ``reminders`` (monitor's reminders); ``Store`` is all of them on one connection;
 - ``values``: the typed values they take and return;
 - ``locks``: the PostgreSQL advisory locks ``pipeline.core.locking`` takes for a shared database.
+- ``maintenance``: ``newsletter db``'s upgrade, copy to another database, and check.
 
 No stage writes SQL or touches the connection: they call the store's methods.
 """
