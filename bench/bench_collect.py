@@ -43,9 +43,10 @@ from feedserver import FeedServer  # noqa: E402
 from postgres import throwaway_cluster  # noqa: E402
 
 from pipeline.collect import collect  # noqa: E402
-from pipeline.core.config import DEFAULTS, load_config  # noqa: E402
-from pipeline.core.fetch import Limits, Request, fetch_all  # noqa: E402
-from pipeline.core.store import Store  # noqa: E402
+from pipeline.domain.config import DEFAULTS  # noqa: E402
+from pipeline.infra.fetch import Limits, Request, fetch_all  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
+from pipeline.infra.store import Store  # noqa: E402
 
 HOSTS = 50
 DELAY = 0.1

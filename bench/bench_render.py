@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the 25-item issue is the tests' (test
 
 from test_render import big_issue  # noqa: E402
 
-from pipeline.core.config import load_config  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
 from pipeline.render import build_view, compile_mjml, email_mjml, render_issue  # noqa: E402
 
 NODE_SCRIPT = r"""
@@ -63,7 +63,7 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
 
 def command_instance(tmp: Path) -> Path:
     """A copy of the demo instance with the 25-item issue and its items in the state database."""
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
 
     root = tmp / "instance"
     shutil.copytree(REPO / "pipeline" / "demo_instance", root)

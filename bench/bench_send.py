@@ -38,10 +38,10 @@ import json, resource, sys, time
 from pathlib import Path
 import python_http_client.client as phc
 from conftest import list_send  # the approved issue around the fixed content below
-from pipeline.core.config import load_config
+from pipeline.infra.instance import load_config
 from pipeline.deliver import open_transport, send_lock
-from pipeline.core.models import Rendered
-from pipeline.core.store import Store
+from pipeline.domain.models import Rendered
+from pipeline.infra.store import Store
 
 import threading
 # The mock's own time: wall time during which at least one request is waiting for Prism (requests

@@ -40,8 +40,8 @@ from test_serve import (  # noqa: E402
     webhook,
 )
 
-from pipeline.core.config import load_config  # noqa: E402
-from pipeline.core.store import Store  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
+from pipeline.infra.store import Store  # noqa: E402
 
 
 def quantile(values: list[float], q: float) -> float:

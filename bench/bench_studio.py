@@ -38,8 +38,8 @@ from conftest import seed  # noqa: E402
 from servers import running_studio  # noqa: E402
 from test_render import big_issue  # noqa: E402
 
-from pipeline.core.config import load_config  # noqa: E402
-from pipeline.core.store import Store  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
+from pipeline.infra.store import Store  # noqa: E402
 
 
 def instance(folder: Path) -> Path:

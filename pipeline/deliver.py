@@ -6,7 +6,7 @@ mail SendGrid holds until a ``send_at`` at least the hold time ahead (``newslett
 moment, cancelling the batch discards all of its mail; that is what repairs a kill and what
 ``newsletter cancel`` (recall) does. The order of a list send, and why:
 
-1. Take the issue's send lock (``pipeline.core.locking``): two senders could each claim the same
+1. Take the issue's send lock (``pipeline.infra.locking``): two senders could each claim the same
    subscribers. A killed sender leaves no lock behind.
 2. Settle what an earlier run left in doubt: a request whose answer was lost (the process was
    killed, or the request timed out) may or may not have reached SendGrid. While its attempt can
@@ -48,16 +48,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.core import i18n
-from pipeline.core.approval import approval_state, mark_sent
-from pipeline.core.config import Config, Settings
-from pipeline.core.errors import PipelineError, Problem
-from pipeline.core.i18n import N_, _
-from pipeline.core.issues import Issue
-from pipeline.core.locking import job_lock
-from pipeline.core.models import AttemptState, DeliveryState, IssueState, Prepared, Rendered, RequestState
-from pipeline.core.outbox import Outbox
-from pipeline.core.sendgrid import (
+from pipeline.domain import i18n
+from pipeline.domain.config import Config, Settings
+from pipeline.domain.errors import PipelineError, Problem
+from pipeline.domain.i18n import N_, _
+from pipeline.domain.issues import Issue, Prepared
+from pipeline.domain.models import AttemptState, DeliveryState, IssueState, Rendered, RequestState
+from pipeline.domain.tokens import (
+    DEFAULT_NAME,
+    TOKEN_NAME,
+    Recipient,
+    list_headers,
+    personalise,
+    unsubscribe_mailto,
+)
+from pipeline.infra.approval import approval_state, mark_sent
+from pipeline.infra.locking import job_lock
+from pipeline.infra.outbox import Outbox
+from pipeline.infra.sendgrid import (
     MAX_RECIPIENTS,
     MAX_SCHEDULE,
     Answer,
@@ -68,17 +76,9 @@ from pipeline.core.sendgrid import (
     SendResult,
     mail_body,
 )
-from pipeline.core.store import Attempt, Store
-from pipeline.core.subscribers import is_email, read_subscribers
-from pipeline.core.templating import environment, render_template
-from pipeline.core.tokens import (
-    DEFAULT_NAME,
-    TOKEN_NAME,
-    Recipient,
-    list_headers,
-    personalise,
-    unsubscribe_mailto,
-)
+from pipeline.infra.store import Attempt, Store
+from pipeline.infra.subscribers import is_email, read_subscribers
+from pipeline.infra.templating import environment, render_template
 
 BATCH = MAX_RECIPIENTS
 # Requests in flight at once: enough to overlap building one request with SendGrid's answer to the

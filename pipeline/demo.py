@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.core.config import Config, load_config
-from pipeline.core.errors import PipelineError, display_path
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.plain import is_advice
-from pipeline.core.validate import validate
+from pipeline.domain.config import Config
+from pipeline.domain.errors import PipelineError, display_path
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.plain import is_advice
+from pipeline.infra.instance import load_config
+from pipeline.infra.validate import validate
 from pipeline.run import clock_from
 
 DEMO_SOURCE = Path(__file__).resolve().parent / "demo_instance"
@@ -176,7 +177,7 @@ def _flawed(root: Path, echo: Echo) -> None:
 
 def _collect(config: Config, echo: Echo, clock: Clock) -> None:
     from pipeline.collect import collect
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
 
     with Store(config.settings.database) as store:
         summary = collect(config, store, now=clock())
@@ -195,8 +196,8 @@ def _collect(config: Config, echo: Echo, clock: Clock) -> None:
 
 def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
     from pipeline import curate
-    from pipeline.core.issues import issue_path
-    from pipeline.core.store import Store
+    from pipeline.domain.issues import issue_path
+    from pipeline.infra.store import Store
 
     with Store(config.settings.database) as store:
         path = curate.draft(config, store, ISSUE, now=clock()).path
@@ -246,7 +247,7 @@ def _curate(config: Config, root: Path, echo: Echo, result: DemoResult, clock: C
 
 
 def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
-    from pipeline.core.issues import load_issue
+    from pipeline.infra.instance import load_issue
     from pipeline.render import build
 
     _prepared, paths = build(config, load_issue(config, ISSUE))
@@ -256,10 +257,10 @@ def _render(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
 
 
 def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clock) -> None:
-    from pipeline.core.issues import load_issue
-    from pipeline.core.models import DeliveryState
-    from pipeline.core.store import Store
     from pipeline.deliver import open_transport, send_test
+    from pipeline.domain.models import DeliveryState
+    from pipeline.infra.instance import load_issue
+    from pipeline.infra.store import Store
     from pipeline.render import prepare
     from pipeline.run import run as cron_run
 
@@ -301,7 +302,7 @@ def _send(config: Config, root: Path, echo: Echo, result: DemoResult, clock: Clo
 
 
 def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> None:
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
     from pipeline.publish import FEED, build_site, site_folder, write_site
 
     # The archive shows an issue once it went out (until then it can be recalled): publish after it.
@@ -334,7 +335,7 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
 
     from pipeline import audience
     from pipeline.audience.signing import EventSigner, events_body
-    from pipeline.core.store import Person, Store
+    from pipeline.infra.store import Person, Store
     from pipeline.render import add_utm
 
     now = clock().astimezone(dt.UTC)
@@ -389,7 +390,7 @@ def _readers(config: Config, root: Path, echo: Echo, clock: Clock) -> None:
 
 
 def _report(config: Config, root: Path, echo: Echo, result: DemoResult) -> None:
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
     from pipeline.report import build_report, default_period, write_report
 
     start, end = default_period(DEMO_NOW.date())

@@ -23,16 +23,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import i18n
-from pipeline.core.config import Config, Partner
-from pipeline.core.errors import Problem
-from pipeline.core.i18n import _
-from pipeline.core.locking import job_lock
-from pipeline.core.monitoring import Monitoring, Period, file_name, read_monitoring, skeleton
-from pipeline.core.outbox import Outbox, messages
-from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
-from pipeline.core.store import Reminder, Store
-from pipeline.core.templating import environment, render_template
+from pipeline.domain import i18n
+from pipeline.domain.config import Config, Partner
+from pipeline.domain.errors import Problem
+from pipeline.domain.i18n import _
+from pipeline.domain.monitoring import Monitoring, Period, file_name, skeleton
+from pipeline.infra.instance import read_monitoring
+from pipeline.infra.locking import job_lock
+from pipeline.infra.outbox import Outbox, messages
+from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body
+from pipeline.infra.store import Reminder, Store
+from pipeline.infra.templating import environment, render_template
 
 YAML = "application/yaml"  # RFC 9512
 MAX_PROBLEMS = 10  # of a partner's broken file, quoted in its reminder

@@ -28,16 +28,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import dutch
-from pipeline.core.config import Config
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.issues import ISSUE_ID_RE
-from pipeline.core.models import Item
-from pipeline.core.store import SentIssue, SentPlacement, Store
-from pipeline.core.templating import environment, render_template
-from pipeline.core.tokens import TOKENS
+from pipeline.domain import dutch
+from pipeline.domain.config import Config
+from pipeline.domain.errors import PipelineError
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.issues import ISSUE_ID_RE
+from pipeline.domain.models import Item
+from pipeline.domain.tokens import TOKENS
+from pipeline.infra.files import atomic_write
+from pipeline.infra.store import SentIssue, SentPlacement, Store
+from pipeline.infra.templating import environment, render_template
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"

@@ -24,19 +24,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mjml import mjml2html
 
-from pipeline.core import dutch
-from pipeline.core.approval import fingerprint, issue_items
-from pipeline.core.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
-from pipeline.core.config import Config
-from pipeline.core.errors import InputInvalid, PipelineError, Problem, display_path
-from pipeline.core.files import atomic_write
-from pipeline.core.i18n import _
-from pipeline.core.issues import Entry, Issue
-from pipeline.core.markup import markdown_to_html, plain_title, text_of_clean_html
-from pipeline.core.models import Image, Item, Prepared, Rendered
-from pipeline.core.store import SentIssue, Store
-from pipeline.core.templating import TemplateError, environment, render_template
-from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Recipient, personalise
+from pipeline.domain import dutch
+from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
+from pipeline.domain.i18n import _
+from pipeline.domain.issues import Entry, Issue, Prepared
+from pipeline.domain.markup import markdown_to_html, plain_title, text_of_clean_html
+from pipeline.domain.models import Image, Item, Rendered
+from pipeline.domain.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, Recipient, personalise
+from pipeline.infra.approval import fingerprint, issue_items
+from pipeline.infra.files import atomic_write
+from pipeline.infra.store import SentIssue, Store, has_state
+from pipeline.infra.templating import TemplateError, environment, render_template
 
 BUILD_FILES = {"html": "email.html", "text": "email.txt", "web_html": "web.html"}
 NEW_PARTNER_DAYS = 62  # without a previous issue: partners who joined in about the last two months
@@ -515,7 +515,7 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:
     """``newsletter render``: prepare the issue from the state database and write the build files."""
-    if config.settings.has_state():
+    if has_state(config.settings):
         with Store(config.settings.database) as store:
             prepared = prepare(config, store, issue)
     else:

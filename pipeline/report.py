@@ -13,7 +13,7 @@ What counts (docs/report.md says the same for users):
 - a partner is silent when their last item (or, with none, the day they joined) is more than
   ``report.silent_months`` months before the end of the period;
 - the monitoring (partners' progress on their pledge, ``monitoring/``) counts a progress file when
-  the middle day of its period falls in the report's period (``pipeline.core.monitoring``), and
+  the middle day of its period falls in the report's period (``pipeline.domain.monitoring``), and
   counts each activity once in every view (its first theme, its horizon, its partner's sector, its
   province), so that every view adds up to the same totals. Activities are not contributions to
   the newsletter: the candidates collect makes of them stay out of the counts above;
@@ -42,24 +42,18 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from pipeline.core import dutch
-from pipeline.core.config import PROVINCES, Config, Term
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write, spreadsheet_safe
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.models import Item
-from pipeline.core.monitoring import ORIGIN as MONITORING
-from pipeline.core.monitoring import (
-    Monitoring,
-    Progress,
-    Reach,
-    activity_id,
-    counts_in,
-    read_monitoring,
-)
-from pipeline.core.store import SentIssue, Store
-from pipeline.core.templating import environment, render_template
-from pipeline.core.urls import canonical_url, same_page
+from pipeline.domain import dutch
+from pipeline.domain.config import PROVINCES, Config, Term
+from pipeline.domain.errors import PipelineError
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.models import Item
+from pipeline.domain.monitoring import ORIGIN as MONITORING
+from pipeline.domain.monitoring import Monitoring, Progress, Reach, activity_id, counts_in
+from pipeline.domain.urls import canonical_url, same_page
+from pipeline.infra.files import atomic_write, spreadsheet_safe
+from pipeline.infra.instance import read_monitoring
+from pipeline.infra.store import SentIssue, Store
+from pipeline.infra.templating import environment, render_template
 
 UNKNOWN = "onbekend"  # the id of the "not given" bucket in every breakdown
 

@@ -39,16 +39,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline import curate, deliver, render
-from pipeline.core import bulk
-from pipeline.core.approval import approval_state, mark_recalled
-from pipeline.core.config import Config
-from pipeline.core.errors import InputInvalid, PipelineError, Problem
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.issues import Issue, check_issue_file
-from pipeline.core.locking import job_lock
-from pipeline.core.models import DeliveryState, IssueState
-from pipeline.core.store import Store
-from pipeline.core.tokens import list_headers
+from pipeline.domain import bulk
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, PipelineError, Problem
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.issues import Issue
+from pipeline.domain.models import DeliveryState, IssueState
+from pipeline.domain.tokens import list_headers
+from pipeline.infra.approval import approval_state, mark_recalled
+from pipeline.infra.instance import check_issue_file
+from pipeline.infra.locking import job_lock
+from pipeline.infra.store import Store
 
 if TYPE_CHECKING:
     from pipeline.collect import Summary
@@ -332,7 +333,7 @@ def _guarded(log: Log) -> Iterator[list[str]]:
 def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -> RunResult:
     """Collect, then send every approved issue that is due, and finish any half-done send.
 
-    Raises ``pipeline.core.locking.Busy`` when another run holds the lock.
+    Raises ``pipeline.infra.locking.Busy`` when another run holds the lock.
     """
     clock = clock_from(now)
     with run_lock(config):

@@ -87,7 +87,7 @@ def load(lang: str) -> Catalog:
 
 
 HEADER = """\
-# The Dutch messages of newsletter-pipeline (pipeline/core/i18n.py; docs/i18n.md).
+# The Dutch messages of newsletter-pipeline (pipeline/domain/i18n.py; docs/i18n.md).
 # Plain Dutch (B1): short sentences, 'je', the fix first.
 # Made by 'scripts/catalog.py update'; translate each empty msgstr, then 'scripts/catalog.py compile'.
 #"""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline.core import i18n
+from pipeline.domain import i18n
 
 pytest_plugins = [
     "sendgrid_mock",
@@ -140,9 +140,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def approved(config: Any, rendered: Any, placements: Sequence[tuple[str, str]] = ()) -> tuple[Any, Any]:
     """``issues/ID.yaml`` (one hand-written announcement) approved, and a ``Prepared`` that carries
     ``rendered``: what ``pipeline.render.prepare`` gives deliver, without templates or items."""
-    from pipeline.core.approval import fingerprint
-    from pipeline.core.issues import issue_path, load_issue, write_program_fields
-    from pipeline.core.models import Prepared
+    from pipeline.domain.issues import Prepared, issue_path
+    from pipeline.infra.approval import fingerprint
+    from pipeline.infra.instance import load_issue, write_program_fields
 
     path = issue_path(config.root, rendered.issue_id)
     if not path.exists():
@@ -173,7 +173,7 @@ def list_send(config: Any, store: Any, rendered: Any, transport: Any, **kw: Any)
 # -- a state database with items and sent issues, for any stage's tests -----------------------------
 def make_item(item_id: str, published: dt.datetime, *, partner: str | None = None, **fields: Any) -> Any:
     """An item as collect leaves it; every field can be given, the rest follow from the id."""
-    from pipeline.core.models import Item
+    from pipeline.domain.models import Item
 
     summary = str(fields.pop("summary", f"Samenvatting van {item_id}."))
     defaults: dict[str, Any] = {
@@ -204,7 +204,7 @@ def seed(
 ) -> None:
     """Put ``items`` into ``store`` and record ``sent`` issues, in one transaction."""
     from pipeline.collect.feeds import content_hash
-    from pipeline.core.models import Rendered
+    from pipeline.domain.models import Rendered
 
     with store.transaction():
         for item in items:

@@ -20,8 +20,8 @@ import pytest
 from conftest import DEMO, REPO, newsletter
 
 from pipeline import curate
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 ISSUE = "2026-12"
 COLLECTED_AT = "2026-12-01 10:00"

@@ -17,9 +17,10 @@ from conftest import Cli, Sent, seed
 
 from pipeline import audience
 from pipeline.audience.signing import EventSigner, events_body
-from pipeline.core.config import Config, load_config
-from pipeline.core.models import DeliveryState
-from pipeline.core.store import Event, Person, Store
+from pipeline.domain.config import Config
+from pipeline.domain.models import DeliveryState
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Event, Person, Store
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -388,7 +389,7 @@ def test_processed_events_settle_a_delivery_the_ledger_left_unknown(store: Store
 
 
 def test_clicks_are_kept_per_issue_link_and_reader(store: Store) -> None:
-    from pipeline.core.store import ClickCount
+    from pipeline.infra.store import ClickCount
 
     seed(store, sent=[Sent("2026-12", NOW)])
     url = "https://www.example.org/verhaal"

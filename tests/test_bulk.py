@@ -1,5 +1,5 @@
 """What Gmail and Yahoo ask of bulk senders, on the rendered message: each rule passes on the
-package's templates and fails when its part is missing (pipeline.core.bulk, via 'newsletter check')."""
+package's templates and fails when its part is missing (pipeline.domain.bulk, via 'newsletter check')."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from conftest import REPO, newsletter, write_issue
 
 from pipeline import render
-from pipeline.core import bulk
-from pipeline.core.config import Config, load_config
-from pipeline.core.issues import load_issue
-from pipeline.core.models import Rendered
-from pipeline.core.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, list_headers
+from pipeline.domain import bulk
+from pipeline.domain.config import Config
+from pipeline.domain.models import Rendered
+from pipeline.domain.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE, list_headers
+from pipeline.infra.instance import load_config, load_issue
 
 PATH = "issues/2026-12.yaml"
 LINES = {"subject": 2, "preheader": 3}

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from conftest import REPO, make_item, newsletter, seed
 
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 DUTCH = {"NEWSLETTER_LANG": "nl"}
 
 
 def problem_lines(stderr: str) -> list[str]:
     """The PATH:LINE: lines of the output. 'warning: ' before a message is the CLI's own word
-    (pipeline/core/errors.py, translated in another branch): read as its Dutch, 'waarschuwing: '."""
+    (pipeline/domain/errors.py, translated in another branch): read as its Dutch, 'waarschuwing: '."""
     lines = [line for line in stderr.splitlines() if line.startswith(("issues/", "flawed/"))]
     return [line.replace(": warning: ", ": waarschuwing: ", 1) for line in lines]
 

@@ -169,7 +169,7 @@ def test_cron_lines_in_dutch_and_json_keys_in_english(demo_root: Path) -> None:
 # Every command's help as data (its own text and each option's), in one language.
 HELP_SCRIPT = """
 import json, sys
-from pipeline.core import i18n
+from pipeline.domain import i18n
 i18n.set_language(sys.argv[1])
 import click
 from pipeline.cli.base import main

@@ -16,10 +16,10 @@ from conftest import Cli
 from feedserver import FeedServer
 
 from pipeline.collect import collect
-from pipeline.core.config import load_config
-from pipeline.core.fetch import Limits
-from pipeline.core.models import Rendered
-from pipeline.core.store import Store
+from pipeline.domain.models import Rendered
+from pipeline.infra.fetch import Limits
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 DEMO = Path(__file__).resolve().parents[1] / "pipeline" / "demo_instance"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

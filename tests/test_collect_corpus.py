@@ -13,9 +13,9 @@ from test_collect_feeds import unsafe_parts
 
 from pipeline.collect import collect
 from pipeline.collect.feeds import SourceDefaults, ThemeRules, safe_parse
-from pipeline.core.config import load_config
-from pipeline.core.fetch import Limits
-from pipeline.core.store import Store
+from pipeline.infra.fetch import Limits
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ from pipeline.collect.feeds import (
     item_id_for_url,
     parse_feed,
 )
-from pipeline.core.models import Item
+from pipeline.domain.models import Item
 
 DATA = Path(__file__).parent / "data" / "feeds"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -26,7 +26,7 @@ DEFAULTS = SourceDefaults("gemeente-zwolle", "gemeente-zwolle", "story", ("meedo
 RULES = ThemeRules.from_keywords({"onderwijs": ["school", "leerplicht"], "wonen": ["huur"]})
 
 
-# What this test holds safe in a stored summary, written here (not read from pipeline.core.markup), so
+# What this test holds safe in a stored summary, written here (not read from pipeline.domain.markup), so
 # that widening the sanitiser's allow-list fails the test. tests/test_markup.py has the exact outputs.
 SAFE_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre", "q",

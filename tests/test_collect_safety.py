@@ -23,10 +23,10 @@ from conftest import newsletter
 from feedserver import FeedServer
 
 from pipeline.collect import collect
-from pipeline.core import fetch
-from pipeline.core.config import load_config
-from pipeline.core.fetch import Limits
-from pipeline.core.store import Store
+from pipeline.infra import fetch
+from pipeline.infra.fetch import Limits
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 SETTING = "set newsletter.collect.allow_private_addresses: true in sources.yaml for an intranet feed"
 PUBLIC = "93.184.216.34"  # a public address; the tests' network carries it to a local server

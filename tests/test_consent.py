@@ -28,7 +28,7 @@ from servers import Service, running_serve
 from test_serve import SIGNER, client, sign_up, webhook
 
 from pipeline import audience
-from pipeline.core.store import MIGRATIONS, Store
+from pipeline.infra.store import MIGRATIONS, Store
 
 ANNA = "anna@example.org"
 PUBLIC = "aangemeld via /aanmelden"

@@ -16,12 +16,13 @@ import pytest
 from conftest import Cli, Sent, make_item, newsletter, seed
 
 from pipeline import curate
-from pipeline.core.approval import approval_state, mark_sent
-from pipeline.core.config import Config, load_config
-from pipeline.core.errors import InputInvalid, NotFound, Problem
-from pipeline.core.issues import IssueFileError, check_issue_file, issue_path, load_issue, set_program_fields
-from pipeline.core.models import Image, Item
-from pipeline.core.store import Store
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, NotFound, Problem
+from pipeline.domain.issues import IssueFileError, issue_path, set_program_fields
+from pipeline.domain.models import Image, Item
+from pipeline.infra.approval import approval_state, mark_sent
+from pipeline.infra.instance import check_issue_file, load_config, load_issue
+from pipeline.infra.store import Store
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from conftest import Sent, make_item, seed
 
-from pipeline.core.config import load_config
-from pipeline.core.issues import load_issue
-from pipeline.core.store import Store
 from pipeline.curate import ranking
 from pipeline.curate.balance import balance
+from pipeline.infra.instance import load_config, load_issue
+from pipeline.infra.store import Store
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 

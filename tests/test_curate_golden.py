@@ -14,8 +14,8 @@ from pathlib import Path
 from golden import check_golden
 from test_curate import config, drafted, store  # noqa: F401  (fixtures)
 
-from pipeline.core.config import Config
-from pipeline.core.store import Store
+from pipeline.domain.config import Config
+from pipeline.infra.store import Store
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "curate" / "2026-12.yaml"
 

@@ -138,9 +138,9 @@ NOW = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)
 
 def _a_send(root: Path) -> None:
     """Three subscribers: two accepted in request 1, one unknown in request 2."""
-    from pipeline.core.config import load_config
-    from pipeline.core.models import DeliveryState
-    from pipeline.core.store import Store
+    from pipeline.domain.models import DeliveryState
+    from pipeline.infra.instance import load_config
+    from pipeline.infra.store import Store
 
     with Store(load_config(root).settings.database) as store:
         store.load_audience([("a@example.org", None), ("b@example.org", None), ("c@example.org", None)], [])
@@ -280,8 +280,8 @@ def test_upgrade_without_a_database_says_where_it_looked(demo_root: Path) -> Non
 
 
 def test_the_copy_knows_every_table_the_migrations_make(tmp_path: Path) -> None:
-    from pipeline.core.store import Store
-    from pipeline.core.store.maintenance import TABLES as COPIED
+    from pipeline.infra.store import Store
+    from pipeline.infra.store.maintenance import TABLES as COPIED
 
     with Store(tmp_path / "fresh.sqlite3"):
         pass

@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import Cli, approved, list_send, newsletter, write_issue
 
-from pipeline.core.config import Config, load_config
-from pipeline.core.errors import InputInvalid, NotFound, PipelineError
-from pipeline.core.locking import Busy
-from pipeline.core.models import DeliveryState, Rendered
-from pipeline.core.sendgrid import RequestInvalid, check_body, mail_body
-from pipeline.core.store import SentPlacement, Store
-from pipeline.core.subscribers import read_subscribers
-from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 from pipeline.deliver import Outbox, OutboxTransport, plan, send_lock, send_test
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, NotFound, PipelineError
+from pipeline.domain.models import DeliveryState, Rendered
+from pipeline.domain.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.infra.instance import load_config
+from pipeline.infra.locking import Busy
+from pipeline.infra.sendgrid import RequestInvalid, check_body, mail_body
+from pipeline.infra.store import SentPlacement, Store
+from pipeline.infra.subscribers import read_subscribers
 
 HTML = (
     f"<html><body><p>Beste {TOKEN_NAME},</p><p>Nieuws.</p>"

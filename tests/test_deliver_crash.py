@@ -33,8 +33,8 @@ from conftest import newsletter, write_issue  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded  # noqa: E402
 from test_deliver import write_subscribers  # noqa: E402
 
-from pipeline.core.config import load_config  # noqa: E402
-from pipeline.core.store import Store  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
+from pipeline.infra.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.mock, pytest.mark.slow]
 
@@ -51,11 +51,11 @@ DRIVER = """
 import sys
 from pathlib import Path
 from conftest import list_send  # the approved issue around the fixed content below
-from pipeline.core.config import load_config
+from pipeline.infra.instance import load_config
 from pipeline.deliver import open_transport, send_lock
-from pipeline.core.models import Rendered
-from pipeline.core.sendgrid import RetryPolicy
-from pipeline.core.store import Store
+from pipeline.domain.models import Rendered
+from pipeline.infra.sendgrid import RetryPolicy
+from pipeline.infra.store import Store
 
 config = load_config(Path(sys.argv[1]))
 transport = open_transport(config, policy=RetryPolicy(attempts=4, base=0.01, timeout=2, settle=1.0))

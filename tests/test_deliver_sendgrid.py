@@ -18,8 +18,10 @@ from conftest import approved, list_send, newsletter, write_issue  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded, SimTime, free_port  # noqa: E402
 from test_deliver import rendered, write_subscribers  # noqa: E402
 
-from pipeline.core.config import Config, load_config  # noqa: E402
-from pipeline.core.sendgrid import (  # noqa: E402
+from pipeline.deliver import Report, open_transport, plan  # noqa: E402
+from pipeline.domain.config import Config  # noqa: E402
+from pipeline.infra.instance import load_config  # noqa: E402
+from pipeline.infra.sendgrid import (  # noqa: E402
     HostInvalid,
     KeyInvalid,
     RetryPolicy,
@@ -27,8 +29,7 @@ from pipeline.core.sendgrid import (  # noqa: E402
     SendGridError,
     mail_body,
 )
-from pipeline.core.store import Store  # noqa: E402
-from pipeline.deliver import Report, open_transport, plan  # noqa: E402
+from pipeline.infra.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.mock
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from conftest import REPO
 
-from pipeline.core import i18n
+from pipeline.cli import language
+from pipeline.domain import i18n
 
 
 def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -75,12 +76,12 @@ def test_which_language_a_setting_names() -> None:
         "de_DE.UTF-8": None, "C.UTF-8": None, "POSIX": None, "": None, None: None,
     }  # fmt: skip
     assert {code: i18n.supported(code) for code in cases} == cases
-    assert i18n.locale_language({"LANG": "en_US.UTF-8"}) == "en"
-    assert i18n.locale_language({"LC_ALL": "C", "LANG": "en_US.UTF-8"}) is None  # LC_ALL decides
-    assert i18n.locale_language({"LANGUAGE": "fr:en", "LANG": "de_DE"}) == "en"
-    assert i18n.root_from_argv(["--root", "/srv/x", "validate"], {}) == Path("/srv/x")
-    assert i18n.root_from_argv(["--root=/srv/y", "validate"], {}) == Path("/srv/y")
-    assert i18n.root_from_argv(["validate", "--root", "/not/this"], {"NEWSLETTER_ROOT": "/env"}) == Path(
+    assert language.locale_language({"LANG": "en_US.UTF-8"}) == "en"
+    assert language.locale_language({"LC_ALL": "C", "LANG": "en_US.UTF-8"}) is None  # LC_ALL decides
+    assert language.locale_language({"LANGUAGE": "fr:en", "LANG": "de_DE"}) == "en"
+    assert language.root_from_argv(["--root", "/srv/x", "validate"], {}) == Path("/srv/x")
+    assert language.root_from_argv(["--root=/srv/y", "validate"], {}) == Path("/srv/y")
+    assert language.root_from_argv(["validate", "--root", "/not/this"], {"NEWSLETTER_ROOT": "/env"}) == Path(
         "/env"
     )
 
@@ -90,9 +91,9 @@ def test_the_instances_language_is_read_from_its_own_level(tmp_path: Path) -> No
         "partners:\n  - language: de\nnewsletter:\n  plain_language:\n    language: fr\n  language: 'en'  # English\n",
         encoding="utf-8",
     )
-    assert i18n.instance_language(tmp_path) == "en"
+    assert language.instance_language(tmp_path) == "en"
     (tmp_path / "sources.yaml").write_text("newsletter:\n  title: x\n", encoding="utf-8")
-    assert i18n.instance_language(tmp_path) is None
+    assert language.instance_language(tmp_path) is None
 
 
 def test_a_mail_in_the_instances_language_whatever_the_terminal_reads() -> None:

@@ -1,6 +1,6 @@
 """The sanitiser against hostile markup: each input with the exact safe output, written by hand.
 
-Nothing here is read from pipeline.core.markup's allow-list: widening it (a ``style`` on ``<p>``, an
+Nothing here is read from pipeline.domain.markup's allow-list: widening it (a ``style`` on ``<p>``, an
 ``<iframe>``, a ``data:`` link) must fail these tests, not pass along with them.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.core.markup import clean_html, markdown_to_html, plain_text
+from pipeline.domain.markup import clean_html, markdown_to_html, plain_text
 
 BASE = "https://www.zwolle.example.nl/nieuws/item"  # the page a feed entry links to
 REL = 'rel="noopener noreferrer"'

@@ -18,9 +18,9 @@ import pytest
 from conftest import Cli
 
 from pipeline import monitor
-from pipeline.core.config import load_config
-from pipeline.core.monitoring import Period
-from pipeline.core.store import Store
+from pipeline.domain.monitoring import Period
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 CONTACTS = ("impact@laptopfabriek.example.nl", "leerplicht-monitoring@rotterdam.example.nl")

@@ -11,17 +11,10 @@ import pytest
 from conftest import Cli
 
 from pipeline.collect import collect
-from pipeline.core.config import load_config
-from pipeline.core.monitoring import (
-    Period,
-    Reach,
-    activity_id,
-    counts_in,
-    read_monitoring,
-    skeleton,
-)
-from pipeline.core.store import Store
-from pipeline.core.yamlfile import parse
+from pipeline.domain.monitoring import Period, Reach, activity_id, counts_in, skeleton
+from pipeline.domain.yamldoc import parse
+from pipeline.infra.instance import load_config, read_monitoring
+from pipeline.infra.store import Store
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
@@ -322,7 +315,7 @@ def test_the_skeleton_names_the_pledge_and_does_not_validate_until_filled(demo_r
     text = skeleton(config, "leerplicht-rotterdam", Period(2026, 2))
     assert "#   Elke leerplichtambtenaar leert armoede herkennen en bespreken;" in text
     assert "#   newsletter validate monitoring/2026/leerplicht-rotterdam-h2.yaml" in text
-    from pipeline.core.monitoring import check_progress_doc
+    from pipeline.domain.monitoring import check_progress_doc
 
     shown = "monitoring/2026/leerplicht-rotterdam-h2.yaml"
     progress, problems = check_progress_doc(parse(text, shown), config)
@@ -427,7 +420,7 @@ def test_a_broken_progress_file_is_skipped_and_named(cli: Cli, demo_root: Path) 
 
 def test_the_draft_offers_activities_in_the_section_that_takes_them(demo_root: Path) -> None:
     from pipeline import curate
-    from pipeline.core.issues import load_issue
+    from pipeline.infra.instance import load_issue
 
     config = load_config(demo_root)
     with Store(config.settings.state) as store:

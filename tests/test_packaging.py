@@ -82,6 +82,9 @@ def test_the_wheel_carries_the_demo_and_the_skeleton(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(target)
     where = _run(sys.executable, "-c", "import pipeline; print(pipeline.__file__)", cwd=elsewhere, env=env)
     assert where.stdout.strip() == str(target / "pipeline" / "__init__.py")
+    # The data files the rules read, at their place in the layers (pyproject.toml's package-data).
+    assert (target / "pipeline" / "domain" / "data" / "stadhuistaal.txt").is_file()
+    assert (target / "pipeline" / "locale" / "nl" / "LC_MESSAGES" / "newsletter.mo").is_file()
 
     demo = _run(sys.executable, "-m", "pipeline", "demo", str(tmp_path / "demo"), cwd=elsewhere, env=env)
     assert demo.returncode == 0, demo.stdout + demo.stderr

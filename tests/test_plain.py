@@ -12,10 +12,11 @@ from conftest import DEMO, make_item, newsletter, seed
 
 from pipeline import curate, demo, run
 from pipeline.collect import collect
-from pipeline.core import i18n, plain
-from pipeline.core.config import Config, load_config
-from pipeline.core.store import Store
-from pipeline.core.yamlfile import parse
+from pipeline.domain import i18n, plain
+from pipeline.domain.config import RULES, Config
+from pipeline.domain.yamldoc import parse
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 # Plain Dutch, as the Direct Duidelijk guidelines ask: short sentences, everyday words, active voice.
 B1_TEXTS = [
@@ -245,7 +246,7 @@ def test_the_marker_names_rules_in_dutch_or_english_and_phrases() -> None:
     assert plain.silence_marker("title: x # B1: ignore sentences, in het kader van") == plain.Silence(
         frozenset({"sentence"}), frozenset({"in het kader van"})
     )
-    assert plain.silence_marker("title: x # b1:").rules == frozenset(plain.RULES)  # type: ignore[union-attr]
+    assert plain.silence_marker("title: x # b1:").rules == frozenset(RULES)  # type: ignore[union-attr]
     assert plain.silence_marker("title: x  # een gewone opmerking") is None
 
 
@@ -375,7 +376,7 @@ def test_each_rule_s_advice_in_dutch(config: Config) -> None:
         "'middels' is stadhuistaal; schrijf 'met' of 'door'",
         "lang woord 'vrijwilligersorganisaties' (9 lettergrepen) in de samenvatting; kies een korter, gewoon "
         "woord, of leg het uit",
-    ]  # in the order of the text; at one place, in the order of plain.RULES
+    ]  # in the order of the text; at one place, in the order of RULES
     assert short == [
         "een zin van 25 woorden",
         "lijdende vorm",
@@ -401,7 +402,7 @@ def test_the_texts_are_named_in_dutch(config: Config) -> None:
 def test_the_marker_and_a_bad_word_list_in_dutch(demo_root: Path) -> None:
     path = story(demo_root, f"{POLICY}  # b1: negeer teneinde, passief")
     result = newsletter(demo_root, "validate", str(path), env={"NEWSLETTER_LANG": "nl"})
-    # 'warning: ' is the CLI's word (pipeline/core/errors.py, translated in another branch): read as 'waarschuwing: '
+    # 'warning: ' is the CLI's word (pipeline/domain/errors.py, translated in another branch): read as 'waarschuwing: '
     lines = [line.replace(": warning: ", ": waarschuwing: ", 1) for line in result.stderr.splitlines()]
     assert [line for line in lines if "B1" in line] == [
         "submissions/huur.yaml:3: waarschuwing: B1: 'thans' is stadhuistaal; schrijf 'nu'"

@@ -18,12 +18,13 @@ import feedparser
 import pytest
 from conftest import Cli, Sent, make_item, seed
 
-from pipeline.core.config import Config, load_config
-from pipeline.core.issues import Entry, Issue, Section
-from pipeline.core.models import Item, Rendered
-from pipeline.core.store import Store
-from pipeline.core.subscribers import read_subscribers
-from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.domain.config import Config
+from pipeline.domain.issues import Entry, Issue, Section
+from pipeline.domain.models import Item, Rendered
+from pipeline.domain.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
+from pipeline.infra.subscribers import read_subscribers
 from pipeline.publish import ArchivedIssue, atom_feed, build_site, public_page, publish
 from pipeline.render import render_issue
 

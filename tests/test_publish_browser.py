@@ -15,9 +15,9 @@ import pytest
 from browser import Browser, Page, png, serve
 from test_publish import ITEMS, OCT, rendered, send
 
-from pipeline.core.config import load_config
-from pipeline.core.models import Image
-from pipeline.core.store import Store
+from pipeline.domain.models import Image
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 from pipeline.publish import publish
 
 pytestmark = pytest.mark.browser

@@ -15,13 +15,13 @@ from sendgrid_mock import API_KEY, MockProxy, SimTime
 from test_deliver import write_subscribers
 
 from pipeline import curate
-from pipeline.core.approval import approval_state
-from pipeline.core.config import Config, load_config
-from pipeline.core.issues import load_issue
-from pipeline.core.models import IssueState
-from pipeline.core.sendgrid import RetryPolicy
-from pipeline.core.store import Store
 from pipeline.deliver import NotRecallable, Report, open_transport, recall, send_list
+from pipeline.domain.config import Config
+from pipeline.domain.models import IssueState
+from pipeline.infra.approval import approval_state
+from pipeline.infra.instance import load_config, load_issue
+from pipeline.infra.sendgrid import RetryPolicy
+from pipeline.infra.store import Store
 from pipeline.render import prepare
 
 pytestmark = pytest.mark.mock

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import Cli
 
-from pipeline.core import dutch
-from pipeline.core.config import Config, load_config
-from pipeline.core.errors import InputInvalid
-from pipeline.core.issues import Issue, check_issue_file
-from pipeline.core.models import Image, Item, Rendered
-from pipeline.core.templating import PACKAGE_TEMPLATES, TemplateError, environment, wrap
-from pipeline.core.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.domain import dutch
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid
+from pipeline.domain.issues import Issue
+from pipeline.domain.models import Image, Item, Rendered
+from pipeline.domain.tokens import TOKEN_NAME, TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.infra.instance import check_issue_file, load_config
+from pipeline.infra.templating import PACKAGE_TEMPLATES, TemplateError, environment, wrap
 from pipeline.render import MjmlError, add_utm, compile_mjml, render_issue, write_build
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +146,7 @@ LOREM = (
 
 def big_issue(config: Config, n: int = 25) -> tuple[Issue, dict[str, Item]]:
     """An issue of ``n`` realistic items over all four sections (the size test and the benchmark)."""
-    from pipeline.core.issues import Entry, Section
+    from pipeline.domain.issues import Entry, Section
 
     partners = list(config.partners)
     items: dict[str, Item] = {}
@@ -546,7 +547,7 @@ def test_write_build_writes_three_files(tmp_path: Path) -> None:
 
 
 def _store_items(root: Path, items: dict[str, Item]) -> None:
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
 
     config = load_config(root)
     now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
@@ -601,7 +602,7 @@ def test_render_command_names_a_missing_item(cli: Cli, demo_root: Path) -> None:
 
 
 def test_new_partners_count_from_the_last_issue_sent(cli: Cli, demo_root: Path) -> None:
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
 
     (demo_root / "issues").mkdir(exist_ok=True)
     (demo_root / "issues" / "2026-12.yaml").write_text((DATA / "2026-12.yaml").read_text())

@@ -11,7 +11,7 @@ import pytest
 from browser import Browser, png, serve
 from test_render import big_issue, demo_config, fixture_issue, fixture_items, render_fixture
 
-from pipeline.core.models import Image
+from pipeline.domain.models import Image
 from pipeline.render import render_issue
 
 pytestmark = pytest.mark.browser

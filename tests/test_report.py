@@ -22,9 +22,10 @@ from click.testing import CliRunner
 from conftest import Sent, make_item, newsletter, seed
 
 from pipeline.cli.base import main
-from pipeline.core.config import Config, load_config, submission_source
-from pipeline.core.store import Store
-from pipeline.core.templating import TemplateError
+from pipeline.domain.config import Config, submission_source
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
+from pipeline.infra.templating import TemplateError
 from pipeline.report import (
     UNKNOWN,
     Count,

@@ -32,8 +32,8 @@ from conftest import Sent, make_item, seed
 from test_report import END, START, filled_instance, read_csv, write_instance
 
 from pipeline.cli.base import main
-from pipeline.core.config import Config, submission_source
-from pipeline.core.store import Event, Store
+from pipeline.domain.config import Config, submission_source
+from pipeline.infra.store import Event, Store
 from pipeline.report import (
     ClicksPart,
     IssueClicks,

@@ -29,9 +29,9 @@ import pytest
 from conftest import Sent, make_item, seed
 from test_report import filled_instance, write_instance
 
-from pipeline.core.config import Config, submission_source
-from pipeline.core.monitoring import Period, Reach, activity_id
-from pipeline.core.store import Store
+from pipeline.domain.config import Config, submission_source
+from pipeline.domain.monitoring import Period, Reach, activity_id
+from pipeline.infra.store import Store
 from pipeline.report import ReachRow, Report, build_report, csv_files, summary_lines, write_report
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 12, 31)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipeline.core.retry import backoff, retry_after, wait_for
+from pipeline.infra.retry import backoff, retry_after, wait_for
 
 NOW = 1_800_000_000.0
 

@@ -20,9 +20,9 @@ from conftest import newsletter, write_issue
 from sendgrid_mock import API_KEY, MockProxy, Recorded
 
 from pipeline import curate
-from pipeline.core.config import load_config
-from pipeline.core.locking import exclusive
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.locking import exclusive
+from pipeline.infra.store import Store
 from pipeline.run import run, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,7 +193,7 @@ def test_a_killed_run_leaves_no_lock_behind(demo_root):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom pipeline.core.locking import exclusive\n"
+            "import sys, time\nfrom pathlib import Path\nfrom pipeline.infra.locking import exclusive\n"
             f"with exclusive(Path({str(lock)!r}), 'newsletter run'):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

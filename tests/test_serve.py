@@ -21,8 +21,8 @@ from servers import Service, running_serve
 
 from pipeline.audience import SIGNATURE_HEADER
 from pipeline.audience.signing import EventSigner, events_body
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 SIGNER = EventSigner.new()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.config import load_config
-from pipeline.core.locking import Busy, job_lock
-from pipeline.core.models import DeliveryState
-from pipeline.core.store import Person, Store, masked
+from pipeline.domain.models import DeliveryState
+from pipeline.infra.instance import load_config
+from pipeline.infra.locking import Busy, job_lock
+from pipeline.infra.store import Person, Store, masked
 
 NOW = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -26,7 +26,7 @@ def test_a_password_in_the_url_is_never_shown() -> None:
 
 
 def test_an_unreachable_database_is_named_without_its_password() -> None:
-    from pipeline.core.errors import StateError
+    from pipeline.domain.errors import StateError
 
     with pytest.raises(StateError) as e:
         Store("postgresql://news:s3cret@/news?host=/nonexistent&port=1")

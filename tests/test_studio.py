@@ -14,8 +14,8 @@ import pytest
 from conftest import Sent, make_item, newsletter, seed, write_issue
 from servers import running_studio
 
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 
 def token(page: str) -> str:

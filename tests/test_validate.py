@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.core.config import load_config
-from pipeline.core.submissions import check_submission_file
+from pipeline.infra.instance import check_submission_file, load_config
 
 # What every syntax error ends with (issue 22: say plainly why nothing else was reported).
 REST = " (the rest of the file is checked once this is fixed)"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, newsletter, write_issue
 
-from pipeline.core import i18n
-from pipeline.core.config import load_config
-from pipeline.core.monitoring import Period, skeleton
+from pipeline.domain import i18n
+from pipeline.domain.monitoring import Period, skeleton
+from pipeline.infra.instance import load_config
 
 NL = {"NEWSLETTER_LANG": "nl"}
 EN = {"NEWSLETTER_LANG": "en"}

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import newsletter
 
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 NOW = "2026-12-07 09:00"  # validate's clock in every test: after every date below but the future one
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -289,7 +289,7 @@ def test_collect_takes_a_lenient_file_in_with_the_canonical_ids_and_dates(demo_r
 
 
 def test_a_broken_progress_file_is_still_the_partner_it_names(demo_root: Path) -> None:
-    from pipeline.core.monitoring import read_monitoring
+    from pipeline.infra.instance import read_monitoring
 
     # Named as a partner writes it, in a file whose name says nothing: the report still knows whose it is.
     path = write(

@@ -1,4 +1,4 @@
-"""The shared web layer (pipeline.core.web) on a tiny app of its own: who may connect, the
+"""The shared web layer (pipeline.infra.web) on a tiny app of its own: who may connect, the
 password, CSRF tokens, body limits, headers, and error pages without a stack trace."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from pipeline.core import web
-from pipeline.core.errors import PipelineError
+from pipeline.domain.errors import PipelineError
+from pipeline.infra import web
 
 LOCAL = "http://127.0.0.1"
 

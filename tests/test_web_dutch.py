@@ -14,8 +14,8 @@ import pytest
 from conftest import newsletter
 from servers import Service, running
 
-from pipeline.core import i18n
-from pipeline.core.locking import Busy, exclusive
+from pipeline.domain import i18n
+from pipeline.infra.locking import Busy, exclusive
 
 NL = {"NEWSLETTER_LANG": "nl"}
 

@@ -25,8 +25,8 @@ from conftest import write_issue
 from servers import Service, Studio, running_serve, running_studio
 
 from pipeline.audience.signing import EventSigner
-from pipeline.core.config import load_config
-from pipeline.core.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
 
 SIGNER = EventSigner.new()
 FORM = "application/x-www-form-urlencoded"

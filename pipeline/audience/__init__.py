@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.config import Config
-from pipeline.core.errors import PipelineError, Problem
-from pipeline.core.i18n import _
-from pipeline.core.outbox import Outbox
-from pipeline.core.sendgrid import Answer, SendGridAPI, mail_body
-from pipeline.core.store import Event, Person, Store
-from pipeline.core.subscribers import is_email, read_subscribers
-from pipeline.core.templating import environment, render_template
+from pipeline.domain.config import Config
+from pipeline.domain.errors import PipelineError, Problem
+from pipeline.domain.i18n import _
+from pipeline.infra.outbox import Outbox
+from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body
+from pipeline.infra.store import Event, Person, Store
+from pipeline.infra.subscribers import is_email, read_subscribers
+from pipeline.infra.templating import environment, render_template
 
 FORM = "aanmelden"  # the service's own form; the snippet on a partner site sends its own name
 TOKEN_BYTES = 32

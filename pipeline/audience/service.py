@@ -28,12 +28,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipeline import audience
-from pipeline.core.config import Config
-from pipeline.core.errors import PipelineError
-from pipeline.core.i18n import _
-from pipeline.core.store import Store
-from pipeline.core.templating import environment, render_template
-from pipeline.core.web import create_app, form, is_loopback
+from pipeline.domain.config import Config
+from pipeline.domain.errors import PipelineError
+from pipeline.domain.i18n import _
+from pipeline.infra.store import Store
+from pipeline.infra.templating import environment, render_template
+from pipeline.infra.web import create_app, form, is_loopback
 
 MAX_BODY = 64 * 1024  # a sign-up is a few hundred bytes
 # SendGrid posts its events in batches of up to 768 KB (or every 30 seconds); a larger body is not

@@ -6,7 +6,7 @@ Only this package prints and chooses exit statuses: 0 done; 1 failed or input in
 
 The language is chosen before any command is defined, since their help is translated as it is
 made: ``NEWSLETTER_LANG``, else the instance's ``newsletter.language``, else the locale, else
-Dutch (``pipeline.core.i18n``).
+Dutch (``pipeline.cli.language``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``newsletter`` command line, in the language of the person at the terminal."""
-    from pipeline.core import i18n
+    from pipeline.cli.language import terminal_language
+    from pipeline.domain import i18n
 
     args = list(sys.argv[1:] if argv is None else argv)
-    i18n.set_language(i18n.terminal_language(args))
+    i18n.set_language(terminal_language(args))
     from pipeline.cli.base import main as command
 
     command.main(args=args, prog_name="newsletter")

@@ -12,9 +12,9 @@ import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
-from pipeline.core.files import spreadsheet_safe
-from pipeline.core.i18n import N_, _
-from pipeline.core.store import Store
+from pipeline.domain.i18n import N_, _
+from pipeline.infra.files import spreadsheet_safe
+from pipeline.infra.store import Store
 
 # How the subscriber statuses and import's counts are shown (the database's own words are English).
 SUBSCRIBER_STATUS = {
@@ -60,7 +60,7 @@ def serve(
 ) -> None:
     """The public service: sign-up with double opt-in and SendGrid's signed event webhook."""
     from pipeline.audience.service import create
-    from pipeline.core import web
+    from pipeline.infra import web
 
     config = ctx.config
     with Store(config.settings.database):

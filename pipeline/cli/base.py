@@ -13,11 +13,12 @@ from typing import Any
 import click
 
 from pipeline import __version__
-from pipeline.core import i18n
-from pipeline.core.config import Config, load_config
-from pipeline.core.errors import InputInvalid, PipelineError
-from pipeline.core.files import WRITE_FIX
-from pipeline.core.i18n import N_, _, ngettext
+from pipeline.domain import i18n
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, PipelineError
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.infra.files import WRITE_FIX
+from pipeline.infra.instance import load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 

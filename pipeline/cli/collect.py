@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.base import EXIT_PARTIAL, Context, helptext, main, parse_when, pass_ctx
-from pipeline.core.errors import NotFound
-from pipeline.core.files import spreadsheet_safe
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.models import Item
-from pipeline.core.store import Store
+from pipeline.domain.errors import NotFound
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.models import Item
+from pipeline.infra.files import spreadsheet_safe
+from pipeline.infra.store import Store, has_state
 
 if TYPE_CHECKING:
     from pipeline.collect import SourceResult, Summary
@@ -143,7 +143,7 @@ def items(
                 _(unknown).format(value=value), _("use one of: {known}").format(known=", ".join(known))
             )
     start = parse_when(since, tz, "--since", _("a date like 2026-11-01")) if since else None
-    if not config.settings.has_state():
+    if not has_state(config.settings):
         raise NotFound(_("nothing collected yet (no state database)"), _("run 'newsletter collect' first"))
     with Store(config.settings.database) as store:
         found = store.items(since=start, partner=partner, theme=theme, kind=kind, limit=limit)

@@ -17,11 +17,12 @@ from pipeline.cli.base import (
     parse_when,
     pass_ctx,
 )
-from pipeline.core.errors import InputInvalid, display_path
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.issues import issue_path, load_issue
-from pipeline.core.models import STATE_LABELS
-from pipeline.core.store import Store
+from pipeline.domain.errors import InputInvalid, display_path
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.issues import issue_path
+from pipeline.domain.models import STATE_LABELS
+from pipeline.infra.instance import load_issue
+from pipeline.infra.store import Store
 
 # A delivery state and its count in the status's details ("accepted 120, pending 0").
 DELIVERY_COUNTS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.store import maintenance
-from pipeline.core.store.engine import masked
+from pipeline.domain.i18n import _, ngettext
+from pipeline.infra.store import maintenance
+from pipeline.infra.store.engine import masked
 
 
 @main.group(

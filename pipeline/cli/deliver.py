@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, helptext, log_line, main, pass_ctx
-from pipeline.core.errors import Problem
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.models import DeliveryState as S
 from pipeline.deliver import Plan, Report
+from pipeline.domain.errors import Problem
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.models import DeliveryState as S
 
 
 def _problems(problems: tuple[Problem, ...], limit: int = 20) -> None:
@@ -231,8 +231,8 @@ def send(ctx: Context, issue: str, to: tuple[str, ...], dry_run: bool, resend_un
     # Imported here: rendering and SendGrid are loaded only by the command that sends.
     from pipeline import deliver, render
     from pipeline import run as workflow
-    from pipeline.core.issues import load_issue
-    from pipeline.core.store import Store
+    from pipeline.infra.instance import load_issue
+    from pipeline.infra.store import Store
 
     config = ctx.config
     issue_obj = load_issue(config, issue)
@@ -309,7 +309,7 @@ Example:
 def cancel(ctx: Context, issue: str) -> None:
     """Recall ISSUE: SendGrid discards the mail it holds for it, so nobody gets it."""
     from pipeline import run as workflow
-    from pipeline.core.issues import load_issue
+    from pipeline.infra.instance import load_issue
 
     config = ctx.config
     done = workflow.recall(config, load_issue(config, issue), env=os.environ)

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, count_errors, count_warnings, helptext, main, pass_ctx
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.plain import is_advice
-from pipeline.core.validate import validate as run_validate
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.plain import is_advice
+from pipeline.infra.validate import validate as run_validate
 
 
 @main.command(
@@ -90,7 +90,7 @@ Example:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
     """Create a new instance (the help is above, translated)."""
-    from pipeline.core import instance
+    from pipeline.infra import instance
 
     written = instance.create(directory)
     n = len(written)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.monitoring import PERIOD_HELP, Period
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.monitoring import PERIOD_HELP, Period
 
 if TYPE_CHECKING:
     from pipeline.monitor import Plan
@@ -70,7 +70,7 @@ Examples:
 def remind(ctx: Context, period: Period, dry_run: bool, again: bool) -> None:
     """Remind each partner that has not reported its progress for PERIOD."""
     from pipeline import monitor as stage
-    from pipeline.core.store import Store
+    from pipeline.infra.store import Store
 
     config = ctx.config
     with Store(config.settings.database) as store:

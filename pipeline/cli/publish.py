@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import Context, helptext, main, pass_ctx
-from pipeline.core.errors import NotFound, display_path
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.store import Store
+from pipeline.domain.errors import NotFound, display_path
+from pipeline.domain.i18n import _, ngettext
+from pipeline.infra.store import Store, has_state
 from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
 
 
@@ -40,7 +40,7 @@ def publish(ctx: Context, out: Path | None) -> None:
     """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap."""
     config = ctx.config
     state = config.settings.state
-    if not config.settings.has_state():
+    if not has_state(config.settings):
         raise NotFound(
             _("no state database at {path}: nothing has been sent yet").format(
                 path=display_path(state, ctx.root)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.core import i18n
+from pipeline.domain import i18n
 
 if __name__ == "__main__":
     i18n.set_language("en")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.base import Context, helptext, main, pass_ctx
-from pipeline.core.errors import display_path
-from pipeline.core.i18n import _
+from pipeline.domain.errors import display_path
+from pipeline.domain.i18n import _
 
 
 def _size(n: int) -> str:
@@ -31,7 +31,7 @@ def render(ctx: Context, issue_id: str) -> None:
     """Render an issue: build/ISSUE/email.html, email.txt and web.html."""
     # Imported here: Jinja2 and MJML are loaded only by the command that needs them, so that
     # every other command starts faster.
-    from pipeline.core.issues import load_issue
+    from pipeline.infra.instance import load_issue
     from pipeline.render import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES, build
 
     config = ctx.config

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import Context, helptext, main, pass_ctx
-from pipeline.core.errors import display_path
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.store import Store
+from pipeline.domain.errors import display_path
+from pipeline.domain.i18n import _, ngettext
+from pipeline.infra.store import Store
 from pipeline.report import build_report, default_period, summary_lines, write_report
 
 

@@ -22,8 +22,8 @@ from pipeline.cli.base import (
     parse_when,
     pass_ctx,
 )
-from pipeline.core.i18n import _
-from pipeline.core.locking import Busy
+from pipeline.domain.i18n import _
+from pipeline.infra.locking import Busy
 from pipeline.run import run as run_pipeline
 
 

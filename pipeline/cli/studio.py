@@ -10,8 +10,8 @@ import click
 
 from pipeline.cli.base import Context, helptext, main, parse_when, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
-from pipeline.core.i18n import _
-from pipeline.core.models import STATE_LABELS
+from pipeline.domain.i18n import _
+from pipeline.domain.models import STATE_LABELS
 
 
 @main.command(
@@ -65,8 +65,8 @@ def studio(
     max_connections: int,
 ) -> None:
     """Serve the studio: preview, check and curate an issue in the browser, on its YAML file."""
-    from pipeline.core import web
-    from pipeline.core.issues import ISSUE_ID_RE, issue_path
+    from pipeline.domain.issues import ISSUE_ID_RE, issue_path
+    from pipeline.infra import web
     from pipeline.studio import PASSWORD_VARIABLE
 
     password = os.environ.get(PASSWORD_VARIABLE) or None
@@ -118,8 +118,8 @@ def studio(
 
 def _list(ctx: Context) -> None:
 
-    from pipeline.core.store import Store
     from pipeline.curate import statuses
+    from pipeline.infra.store import Store
 
     tz = ctx.config.settings.timezone
     with Store(ctx.config.settings.database) as store:

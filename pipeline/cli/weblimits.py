@@ -1,5 +1,5 @@
 """The options both web services (``serve`` and ``studio``) share: how long a client may take, and
-how many may be connected at once (``pipeline.core.web.Limits``; docs/audience.md)."""
+how many may be connected at once (``pipeline.infra.web.Limits``; docs/audience.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from pipeline.core.i18n import _
-from pipeline.core.web import Limits
+from pipeline.domain.i18n import _
+from pipeline.infra.web import Limits
 
 DEFAULTS = Limits()
 

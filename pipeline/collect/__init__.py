@@ -38,18 +38,18 @@ from pipeline.collect.feeds import (
     item_id_for_url,
     safe_parse,
 )
-from pipeline.core.config import SUBMISSIONS, Config, FeedSource, SubmissionSource, submission_source
-from pipeline.core.errors import NotFound, Problem, display_path
-from pipeline.core.fetch import Fetched, Fetcher, Limits, Request, is_remote
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.markup import markdown_to_html, plain_text, plain_title
-from pipeline.core.models import Item, Submission
-from pipeline.core.monitoring import FOLDER as MONITORING_FOLDER
-from pipeline.core.monitoring import ORIGIN as MONITORING
-from pipeline.core.monitoring import Activity, Monitoring, Progress, activity_id, read_monitoring, slug
-from pipeline.core.monitoring import source_id as monitoring_source
-from pipeline.core.store import KnownItem, Store
-from pipeline.core.submissions import check_submission_file, submission_files
+from pipeline.domain.config import SUBMISSIONS, Config, FeedSource, SubmissionSource, submission_source
+from pipeline.domain.errors import NotFound, Problem, display_path
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.markup import markdown_to_html, plain_text, plain_title
+from pipeline.domain.models import Item, Submission
+from pipeline.domain.monitoring import FOLDER as MONITORING_FOLDER
+from pipeline.domain.monitoring import ORIGIN as MONITORING
+from pipeline.domain.monitoring import Activity, Monitoring, Progress, activity_id, slug
+from pipeline.domain.monitoring import source_id as monitoring_source
+from pipeline.infra.fetch import Fetched, Fetcher, Limits, Request, is_remote
+from pipeline.infra.instance import check_submission_file, read_monitoring, submission_files
+from pipeline.infra.store import KnownItem, Store
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.core.i18n import _, ngettext
-from pipeline.core.markup import clean_html, plain_title, text_of_clean_html
-from pipeline.core.models import Image, Item
-from pipeline.core.urls import canonical_url
+from pipeline.domain.i18n import _, ngettext
+from pipeline.domain.markup import clean_html, plain_title, text_of_clean_html
+from pipeline.domain.models import Image, Item
+from pipeline.domain.urls import canonical_url
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
@@ -114,7 +114,7 @@ class ThemeRules:
 _WORD = re.compile(r"\w+")
 
 
-# -- URLs and ids (the canonical URL is pipeline.core.urls', shared with curate's link check) ------
+# -- URLs and ids (the canonical URL is pipeline.domain.urls', shared with curate's link check) ------
 def item_id_for_url(url: str) -> str:
     """A stable 12-character id; http and https addresses of the same page get the same id."""
     key = url.split("://", 1)[-1]

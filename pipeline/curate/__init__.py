@@ -3,7 +3,7 @@
 The issue file (``issues/<id>.yaml``) is the editors' workplace, so the program writes it only
 twice: ``draft`` writes a new file, and afterwards touches just the program-owned block at its
 end (``status``, ``drafted``, ``approval``) and, with ``--refresh``, appends new runners-up;
-``pipeline.core.issues`` does both as splices that keep every other byte. The entry points:
+``pipeline.domain.issues`` does both as splices that keep every other byte. The entry points:
 
 - ``draft``: rank the candidates (``pipeline.curate.ranking``) and write, or refresh, the file;
 - ``check``: what the structure check cannot see (the database, coverage, links, plain Dutch);
@@ -26,30 +26,30 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline.core import dutch, i18n, plain
-from pipeline.core.approval import approval_state, fingerprint, issue_items
-from pipeline.core.config import NATIONWIDE, Config
-from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
-from pipeline.core.files import atomic_write
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.issues import (
+from pipeline.curate import ranking
+from pipeline.domain import dutch, i18n, plain
+from pipeline.domain.config import NATIONWIDE, Config
+from pipeline.domain.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.issues import (
     ISSUE_ID_RE,
     PROGRAM_FIELDS,
     Approval,
     Entry,
     Issue,
     add_runners_up,
-    check_issue_file,
     issue_path,
     set_program_fields,
-    write_program_fields,
 )
-from pipeline.core.markup import plain_text
-from pipeline.core.models import DeliveryState, Image, IssueState, Item
-from pipeline.core.store import Store
-from pipeline.core.urls import same_page, tracking_params
-from pipeline.core.yamlfile import KeyPath, YamlDoc, load
-from pipeline.curate import ranking
+from pipeline.domain.markup import plain_text
+from pipeline.domain.models import DeliveryState, Image, IssueState, Item
+from pipeline.domain.urls import same_page, tracking_params
+from pipeline.domain.yamldoc import KeyPath, YamlDoc
+from pipeline.infra.approval import approval_state, fingerprint, issue_items
+from pipeline.infra.files import atomic_write
+from pipeline.infra.instance import check_issue_file, write_program_fields
+from pipeline.infra.store import Store
+from pipeline.infra.yamlfile import load
 
 if TYPE_CHECKING:
     import httpx
@@ -428,7 +428,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
     earlier = {r.item: r.issue for r in store.sent_items() if r.issue != issue.id}
 
     # The subject's length and the preheader are bulk-sender rules, checked on the rendered
-    # message by pipeline.run.check (pipeline.core.bulk); a subject is needed to approve at all.
+    # message by pipeline.run.check (pipeline.domain.bulk); a subject is needed to approve at all.
     if not issue.subject:
         error(
             issue.line("subject"),

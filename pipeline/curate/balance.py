@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.core.config import NATIONWIDE, Config, Terms
-from pipeline.core.issues import Issue
-from pipeline.core.models import Item
-from pipeline.core.store import Store
 from pipeline.curate.ranking import Candidate
+from pipeline.domain.config import NATIONWIDE, Config, Terms
+from pipeline.domain.issues import Issue
+from pipeline.domain.models import Item
+from pipeline.infra.store import Store
 
 NOT_GIVEN = ""  # the row of items without a horizon (or kind)
 

@@ -6,7 +6,7 @@ runners-up), set the subject, preheader, intro or ``send_at`` (one, or those of 
 differ from the file), and give an entry its own title or summary. The studio writes nothing
 else, and nothing in another way.
 
-Like the program's other writes (``pipeline.core.issues``), every edit is a splice: ruamel.yaml
+Like the program's other writes (``pipeline.domain.issues``), every edit is a splice: ruamel.yaml
 (a round-trip parser) finds where things are, and only the lines of what changes are cut,
 pasted or replaced. Comments, blank lines and every untouched line stay byte for byte, so
 ``git diff`` shows exactly the change. An entry moves with the comment lines above it (they
@@ -33,10 +33,9 @@ from typing import Any
 
 import yaml
 
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write
-from pipeline.core.i18n import _
-from pipeline.core.issues import (
+from pipeline.domain.errors import PipelineError
+from pipeline.domain.i18n import _
+from pipeline.domain.issues import (
     INTRO_MAX,
     PREHEADER_MAX,
     PROGRAM_MARKER,
@@ -47,6 +46,7 @@ from pipeline.core.issues import (
     _rt_load,
     _trim_end,
 )
+from pipeline.infra.files import atomic_write
 
 LISTS = ("items", "runners_up")
 FIELDS = {"subject": SUBJECT_MAX, "preheader": PREHEADER_MAX, "intro": INTRO_MAX, "send_at": 40}

@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.core.config import DEFAULTS, NATIONWIDE, Config, SectionTerm, submission_source
-from pipeline.core.i18n import _
-from pipeline.core.models import Item
+from pipeline.domain.config import DEFAULTS, NATIONWIDE, Config, SectionTerm, submission_source
+from pipeline.domain.i18n import _
+from pipeline.domain.models import Item
 
 RECENCY_POINTS = 100  # an item published today
 HALF_LIFE_DAYS = 14  # ... halving every two weeks

@@ -5,7 +5,7 @@
 - ``workspace``: one snapshot per issue file (check, render, state, candidates, balance), rebuilt
   once per change, and the writes, each through the curate stage (``pipeline.curate.edit``,
   ``approve``, ``draft``) or deliver's test send;
-- ``app``: the pages and actions on the shared web layer (``pipeline.core.web``: loopback or a
+- ``app``: the pages and actions on the shared web layer (``pipeline.infra.web``: loopback or a
   password, CSRF, limits, headers), and the live refresh (watchfiles, server-sent events);
 - ``templates/`` and ``static/``: server-rendered HTML, one stylesheet and one small script,
   nothing fetched from elsewhere.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from pipeline.core.config import Config
+from pipeline.domain.config import Config
 
 PASSWORD_VARIABLE = "NEWSLETTER_STUDIO_PASSWORD"
 
@@ -31,7 +31,7 @@ def create(
     clock: Callable[[], dt.datetime] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> object:
-    """The studio's ASGI app for the instance of ``config`` (what ``pipeline.core.web.serve`` runs)."""
+    """The studio's ASGI app for the instance of ``config`` (what ``pipeline.infra.web.serve`` runs)."""
     from pipeline.studio.app import Studio
     from pipeline.studio.workspace import Workspace
 

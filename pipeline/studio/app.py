@@ -1,4 +1,4 @@
-"""The studio's pages and actions, on the shared web layer (``pipeline.core.web``).
+"""The studio's pages and actions, on the shared web layer (``pipeline.infra.web``).
 
 GET pages only read (a ``Workspace`` snapshot); every POST is one action through the curate
 stage, deliver's test send or curate's approval, then a redirect back to the page with a note
@@ -33,14 +33,15 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Mount, Route
 
-from pipeline.core import dutch, i18n, web
-from pipeline.core.errors import InputInvalid, NotFound, PipelineError
-from pipeline.core.i18n import N_, _, ngettext
-from pipeline.core.issues import ISSUE_ID_RE, Entry
-from pipeline.core.markup import markdown_to_html
-from pipeline.core.models import STATE_LABELS, Item
 from pipeline.curate import edit, ranking
 from pipeline.curate import entry_lines as draft_entry_lines
+from pipeline.domain import dutch, i18n
+from pipeline.domain.errors import InputInvalid, NotFound, PipelineError
+from pipeline.domain.i18n import N_, _, ngettext
+from pipeline.domain.issues import ISSUE_ID_RE, Entry
+from pipeline.domain.markup import markdown_to_html
+from pipeline.domain.models import STATE_LABELS, Item
+from pipeline.infra import web
 from pipeline.studio.workspace import GMAIL_CLIP_BYTES, Note, Snapshot, Workspace
 
 HERE = Path(__file__).resolve().parent

@@ -24,17 +24,18 @@ from pathlib import Path
 
 from pipeline import curate, deliver, render
 from pipeline import run as workflow
-from pipeline.core.approval import approval_state
-from pipeline.core.config import Config, check_config
-from pipeline.core.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
-from pipeline.core.i18n import N_, _
-from pipeline.core.issues import ISSUE_ID_RE, Approval, Issue, issue_path
-from pipeline.core.models import IssueState, Item, Prepared
-from pipeline.core.store import Store
-from pipeline.core.tokens import Recipient, personalise
-from pipeline.core.yamlfile import MAX_BYTES
 from pipeline.curate import edit, ranking
 from pipeline.curate.balance import Balance, balance
+from pipeline.domain.config import Config
+from pipeline.domain.errors import InputInvalid, NotFound, PipelineError, Problem, display_path
+from pipeline.domain.i18n import N_, _
+from pipeline.domain.issues import ISSUE_ID_RE, Approval, Issue, Prepared, issue_path
+from pipeline.domain.models import IssueState, Item
+from pipeline.domain.tokens import Recipient, personalise
+from pipeline.domain.yamldoc import MAX_BYTES
+from pipeline.infra.approval import approval_state
+from pipeline.infra.instance import check_config
+from pipeline.infra.store import Store
 
 GMAIL_CLIP_BYTES = render.GMAIL_CLIP_BYTES
 # Why an issue cannot be changed, by its state (translated where used).

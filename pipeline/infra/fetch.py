@@ -1,0 +1,487 @@
+"""The only module that talks HTTP: fetching feeds and remote submissions, politely and within limits.
+
+httpx, asynchronous: many sources at once (a bound overall and per host), a timeout per request
+and a deadline per source, a cap on the body while it streams (gzip bombs included), redirects
+followed with the permanent ones reported, conditional requests (ETag, Last-Modified) and a
+bounded retry with backoff for what is worth retrying (timeouts, connection errors, 429, 5xx).
+A local path is read from disk with the same size cap, so the demo and tests need no server:
+only a regular file inside the instance (never a device, FIFO or folder, never a link out of it).
+
+No internal address is fetched (unless ``newsletter.collect.allow_private_addresses``): every host,
+the first and each redirect's, is resolved once per run, every address it resolves to is checked
+(loopback, private, link-local with the cloud metadata, multicast, reserved: refused), and the
+connection is made to the checked address, so DNS rebinding between check and connect cannot win.
+
+A failure is a value (``Fetched.status == "failed"`` with a plain reason), never an exception:
+one bad source must not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import certifi
+import httpcore
+import httpx
+
+from pipeline import USER_AGENT
+from pipeline.domain.config import Limits
+from pipeline.domain.i18n import N_, _
+from pipeline.infra import retry
+from pipeline.infra.files import (
+    NotReadable,
+    TooLarge,
+    check_regular,
+    leads_outside,
+    lexically_inside,
+    outside_reason,
+    read_regular,
+)
+
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 10.0  # seconds: a server asking for longer than this is treated as down for this run
+
+# Why a request failed, in the words an editor understands, with what to do about it.
+# Marked N_: translated where they are used.
+STATUS_REASONS = {
+    401: N_("the feed needs a login; ask the partner for a public address"),
+    403: N_("the server refuses the pipeline; ask the partner to allow it"),
+    404: N_("no feed at this address; check the address in sources.yaml"),
+    410: N_("the feed was removed; remove it from sources.yaml"),
+    429: N_("the server asks us to slow down; it will be tried again next run"),
+}
+SERVER_FAILED = N_("the server failed")
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # the caller's name for it (a source id)
+    url: str  # http(s) address, or a local file path
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    key: str
+    url: str
+    status: str  # "fetched", "unchanged" (304) or "failed"
+    body: bytes = b""
+    final_url: str | None = None  # after redirects: the base for relative links
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None  # where a 301/308 pointed: the address to put in sources.yaml
+    error: str | None = None
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+class _Failure(Exception):
+    "One attempt failed; ``retry`` says whether another attempt could help."
+
+    def __init__(self, reason: str, retry: bool = False, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.wait = wait
+
+
+# -- which addresses may be fetched ----------------------------------------------------------------
+ALLOW_SETTING = "newsletter.collect.allow_private_addresses"
+_PRIVATE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # an IPv4 address behind a NAT64 gateway
+
+
+class AddressRefused(Exception):
+    "An address collect does not connect to; the message says which, why and how to allow it."
+
+
+def internal_kind(address: str) -> str | None:
+    """What kind of internal address ``address`` is ("a loopback address"), or None when it is public.
+    The words are English (marked N_): translate them with ``_()`` where they are shown.
+
+    IPv4 inside IPv6 (``::ffff:127.0.0.1``, 6to4, NAT64) is judged by the IPv4 address it carries.
+    """
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and ip in _NAT64:
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        ip = carried or ip
+    if ip.is_loopback:
+        return N_("a loopback address")
+    if ip.is_unspecified:
+        return N_("an unspecified address")
+    if ip.is_link_local:
+        return N_("a link-local address (where cloud servers keep their metadata)")
+    if ip.is_multicast:
+        return N_("a multicast address")
+    if any(ip in net for net in _PRIVATE):
+        return N_("a private address")
+    if ip in _SHARED:
+        return N_("a shared (carrier-grade NAT) address")
+    if ip.is_reserved or not ip.is_global:
+        return N_("a reserved address, not on the public internet")
+    return None
+
+
+async def resolve(host: str) -> list[str]:
+    """Every address ``host`` resolves to, IPv4 and IPv6, in the resolver's order (an address as is)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise httpcore.ConnectError(str(e)) from None  # reported as "cannot connect (...)", retried
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to checked addresses.
+
+    Each host is resolved once per run (the cache also spares a DNS look-up per connection), every
+    address it resolves to is checked, and the connection goes to a checked address by number, while
+    the Host header and TLS (SNI and the certificate check) keep the host's name.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+        self._addresses: dict[str, list[str]] = {}
+        self._resolving: dict[str, asyncio.Lock] = {}
+
+    async def addresses(self, host: str) -> list[str]:
+        async with self._resolving.setdefault(host, asyncio.Lock()):
+            if host not in self._addresses:
+                self._addresses[host] = await resolve(host)
+        return self._addresses[host]
+
+    def check(self, host: str, addresses: list[str]) -> None:
+        if self.allow_private:
+            return
+        for address in addresses:
+            kind = internal_kind(address)
+            if kind is not None:
+                if host == address:
+                    message = _(
+                        "{host} is {kind}: collect refuses internal addresses; set {setting}: true in "
+                        "sources.yaml for an intranet feed"
+                    )
+                else:
+                    message = _(
+                        "{host} resolves to {address}, {kind}: collect refuses internal addresses; "
+                        "set {setting}: true in sources.yaml for an intranet feed"
+                    )
+                raise AddressRefused(
+                    message.format(host=host, address=address, kind=_(kind), setting=ALLOW_SETTING)
+                )
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.addresses(host)
+        self.check(host, addresses)
+        failure: Exception = httpcore.ConnectError(_("no address for {host}").format(host=host))
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                failure = e
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressRefused(_("collect fetches over TCP only"))
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _Transport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a pool that connects through ``_CheckedBackend``.
+
+    httpx has no parameter for httpcore's network backend, so the pool is made here with the same
+    settings httpx gives it; the rest (requests, responses, errors) is httpx's.
+    """
+
+    def __init__(self, backend: _CheckedBackend, tls: ssl.SSLContext, connections: int) -> None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        super().__init__(verify=tls, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+def is_remote(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_000_000:g} MB"
+
+
+def _timed_out(seconds: float) -> str:
+    return _("timed out after {seconds}").format(seconds=_seconds(seconds))
+
+
+class Fetcher:
+    """One HTTP client for a run; ``fetch_each`` yields results as they finish."""
+
+    def __init__(self, limits: Limits, local_root: Path | None = None) -> None:
+        """``local_root``: a local path must lie inside it (the instance); None reads any path."""
+        self.limits = limits
+        self.local_root = local_root
+        self._backend = _CheckedBackend(limits.allow_private_addresses)
+        self._all = asyncio.Semaphore(limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    def _client_for(self, host: str) -> httpx.AsyncClient:
+        """One client (and connection pool) per host, sharing one TLS context.
+
+        httpcore's pool does work proportional to connections x waiting requests on every
+        request; one pool for 300 hosts made that the main cost of a run. Small pools per host
+        keep it flat, and keep-alive still works within a host.
+        """
+        client = self._clients.get(host)
+        if client is None:
+            if self._tls is None:
+                self._tls = ssl.create_default_context(cafile=certifi.where())
+            n = self.limits.per_host
+            client = self._clients[host] = httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+                # Each request gets the whole source's timeout; the deadline in ``fetch`` bounds the total.
+                timeout=httpx.Timeout(self.limits.timeout),
+                # Every connection (a redirect's to another host too) goes through the address check.
+                transport=_Transport(self._backend, self._tls, n),
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                trust_env=False,  # a proxy from the environment would surprise cron; feeds are public
+            )
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+    async def fetch_each(self, requests: Iterable[Request]) -> AsyncIterator[Fetched]:
+        """Fetch every request concurrently; yield each result as soon as it is there."""
+        tasks = [asyncio.ensure_future(self.fetch(r)) for r in requests]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def fetch(self, request: Request) -> Fetched:
+        """One source, within its deadline; never raises for a network or server problem."""
+        started = time.monotonic()
+        if not is_remote(request.url):
+            return self._read_local(request, started)
+        host = (urlsplit(request.url).hostname or "").lower()
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
+        attempts = 0
+        # The deadline starts once the source has its turn: waiting in line is not its fault.
+        async with self._all, per_host:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.limits.timeout):
+                    while True:
+                        attempts += 1
+                        try:
+                            return await self._attempt(request, started, attempts)
+                        except _Failure as f:
+                            if not f.retry or attempts > self.limits.retries:
+                                raise
+                            pause = (
+                                f.wait if f.wait is not None else self.limits.backoff * 2 ** (attempts - 1)
+                            )
+                            await asyncio.sleep(min(pause, MAX_RETRY_AFTER))
+            except TimeoutError:
+                reason = _timed_out(self.limits.timeout)
+                return self._failed(request, reason, started, attempts)
+            except _Failure as f:
+                reason = f.reason
+                if attempts > 1:
+                    reason = _("{reason} (tried {n} times)").format(reason=f.reason, n=attempts)
+                return self._failed(request, reason, started, attempts)
+
+    def _failed(self, request: Request, reason: str, started: float, attempts: int) -> Fetched:
+        return Fetched(
+            request.key, request.url, "failed", error=reason, attempts=attempts,
+            seconds=time.monotonic() - started,
+        )  # fmt: skip
+
+    async def _attempt(self, request: Request, started: float, attempts: int) -> Fetched:
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        client = self._client_for((urlsplit(request.url).hostname or "").lower())
+        try:
+            async with client.stream("GET", request.url, headers=headers) as response:
+                moved = _permanent_redirect(response)
+                if response.status_code == 304:
+                    return Fetched(
+                        request.key, request.url, "unchanged", final_url=str(response.url),
+                        etag=response.headers.get("etag") or request.etag,
+                        last_modified=response.headers.get("last-modified") or request.last_modified,
+                        permanent_redirect=moved, attempts=attempts, seconds=time.monotonic() - started,
+                    )  # fmt: skip
+                if response.status_code >= 400:
+                    code = response.status_code
+                    phrase = response.reason_phrase or ""
+                    reason = f"HTTP {code} {phrase}".rstrip()
+                    hint = STATUS_REASONS.get(code) or (SERVER_FAILED if code >= 500 else None)
+                    raise _Failure(
+                        f"{reason}: {_(hint)}" if hint else reason,
+                        retry=code in RETRY_STATUS,
+                        wait=retry.retry_after(response.headers.get("retry-after")),
+                    )
+                if response.status_code != 200:
+                    raise _Failure(
+                        _("HTTP {code} {phrase}: expected 200 with a feed").format(
+                            code=response.status_code, phrase=response.reason_phrase
+                        )
+                    )
+                body = await self._read_capped(response)
+                return Fetched(
+                    request.key, request.url, "fetched", body=body, final_url=str(response.url),
+                    content_type=response.headers.get("content-type"), etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"), permanent_redirect=moved,
+                    attempts=attempts, seconds=time.monotonic() - started,
+                )  # fmt: skip
+        except AddressRefused as e:
+            raise _Failure(str(e)) from None
+        except httpx.TooManyRedirects:
+            raise _Failure(
+                _("more than {n} redirects (a redirect loop?): check the address").format(n=MAX_REDIRECTS)
+            ) from None
+        except httpx.TimeoutException:
+            raise _Failure(_timed_out(self.limits.timeout), retry=True) from None
+        except httpx.DecodingError:
+            raise _Failure(_("the server sent a broken compressed (gzip/deflate) body")) from None
+        except httpx.ConnectError as e:
+            raise _Failure(_("cannot connect ({error})").format(error=_short(e)), retry=True) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+            raise _Failure(
+                _("the connection broke off ({error})").format(error=_short(e)), retry=True
+            ) from None
+        except httpx.UnsupportedProtocol:
+            raise _Failure(_("a redirect led to an address that is not http(s)")) from None
+        except httpx.HTTPError as e:
+            raise _Failure(_("HTTP error ({error})").format(error=_short(e))) from None
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self.limits.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise _Failure(self._too_big())
+        chunks, size = [], 0
+        # aiter_bytes gives the decoded bytes, so a small gzip that unpacks to gigabytes stops here too.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _Failure(self._too_big())
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self) -> str:
+        return _("larger than the limit of {size} (newsletter.collect.max_bytes)").format(
+            size=_megabytes(self.limits.max_bytes)
+        )
+
+    def _read_local(self, request: Request, started: float) -> Fetched:
+        path = Path(request.url)
+        try:
+            check_regular(path)  # first: /dev/zero is a device before it is outside the instance
+            if self.local_root is not None:
+                if not lexically_inside(path, self.local_root):
+                    reason = _(
+                        "is outside the instance: only regular files inside the instance are read; "
+                        "copy the feed into the instance"
+                    )
+                    return self._failed(request, reason, started, 1)
+                real = leads_outside(path, self.local_root)
+                if real is not None:
+                    return self._failed(request, outside_reason(real), started, 1)
+            body = read_regular(path, self.limits.max_bytes)
+        except FileNotFoundError:
+            return self._failed(request, _("no such file; check the path in sources.yaml"), started, 1)
+        except TooLarge:
+            return self._failed(request, self._too_big(), started, 1)
+        except NotReadable as e:
+            reason = _(
+                "{problem}: only regular files inside the instance are read; check the path in sources.yaml"
+            ).format(problem=e)
+            return self._failed(request, reason, started, 1)
+        except OSError as e:
+            return self._failed(
+                request, _("cannot read the file ({error})").format(error=e.strerror), started, 1
+            )
+        # No final_url: links in a local file resolve against the feed's own <link>, not file://.
+        return Fetched(request.key, request.url, "fetched", body=body, seconds=time.monotonic() - started)
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:160]
+
+
+def _permanent_redirect(response: httpx.Response) -> str | None:
+    """The last address a chain of permanent redirects led to, when the chain started with one."""
+    moved = None
+    for hop in response.history:
+        if hop.status_code not in PERMANENT_REDIRECTS:
+            break
+        moved = str(hop.url.join(hop.headers.get("location", "")))
+    return moved
+
+
+async def fetch_all(
+    requests: Iterable[Request], limits: Limits, local_root: Path | None = None
+) -> list[Fetched]:
+    """Every request fetched (for callers that want the lot at once, like the tests)."""
+    fetcher = Fetcher(limits, local_root)
+    try:
+        return [f async for f in fetcher.fetch_each(requests)]
+    finally:
+        await fetcher.aclose()

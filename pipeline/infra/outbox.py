@@ -1,0 +1,105 @@
+"""The outbox: what a send writes without ``SENDGRID_API_KEY``, one ``.eml`` file per message.
+
+Each file is the message a recipient would get from the very request a real send makes
+(``pipeline.infra.sendgrid.mail_body``): multipart/alternative (plain text, then HTML), any
+attachments, the same From, To, Reply-To and Subject, and exactly the request's own ``headers``
+(the List-Unsubscribe and List-Id headers of list mail; none for a confirmation, a report or a
+reminder), plus the Date and Message-ID every sent message has. The per-recipient tokens that
+SendGrid fills in a real send are replaced here with working values, in the headers too: the
+personalization's substitutions (the name), and a mailto: unsubscribe to the reply-to address
+(SendGrid fills its own https one-click link in a real send). Files are written atomically, so a
+killed send leaves whole files.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import email.utils
+import threading
+from collections.abc import Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from pipeline.domain.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.infra.files import atomic_write
+
+
+def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessage]:
+    """The messages a /v3/mail/send ``body`` gives its recipients, one per personalization, as
+    SendGrid delivers them; ``unsubscribe`` stands in for the group's unsubscribe address (list
+    mail; a message without an unsubscribe group has none)."""
+
+    def fill(text: str, substitutions: Mapping[str, str]) -> str:
+        for tag, value in substitutions.items():
+            text = text.replace(tag, value)
+        return text.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, unsubscribe)
+
+    sender = body["from"]
+    domain = str(sender["email"]).rpartition("@")[2] or None
+    reply_to = body.get("reply_to")
+    out = []
+    for p in body["personalizations"]:
+        subs: Mapping[str, str] = p.get("substitutions", {})
+        msg = EmailMessage(policy=email.policy.SMTP)
+        msg["From"] = email.utils.formataddr((sender.get("name") or "", sender["email"]))
+        msg["To"] = ", ".join(email.utils.formataddr((t.get("name") or "", t["email"])) for t in p["to"])
+        if reply_to:
+            msg["Reply-To"] = email.utils.formataddr((reply_to.get("name") or "", reply_to["email"]))
+        msg["Subject"] = fill(body["subject"], subs)
+        msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+        for name, value in body.get("headers", {}).items():
+            # The one-click tag becomes the same mailto as the fallback: name each address once.
+            msg[name] = ", ".join(dict.fromkeys(fill(value, subs).split(", ")))
+        parts = {c["type"]: fill(c["value"], subs) for c in body["content"]}
+        msg.set_content(parts["text/plain"])
+        if "text/html" in parts:
+            msg.add_alternative(parts["text/html"], subtype="html")
+        for a in body.get("attachments", []):
+            maintype, subtype = a["type"].split("/")
+            data = base64.b64decode(a["content"])
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=a["filename"])
+        out.append(msg)
+    return out
+
+
+class Outbox:
+    """Writes messages under ``outbox/``; the stand-in for SendGrid without an API key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()  # batches are written from worker threads
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        """Requests written (the outbox's 'requests')."""
+        return self._requests
+
+    def _counted(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def folder(self, issue_id: str, test: bool = False) -> Path:
+        return self.root / issue_id / "test" if test else self.root / issue_id
+
+    def write(self, folder: str, name: str, message: EmailMessage) -> Path:
+        """One message as ``outbox/FOLDER/NAME.eml``."""
+        self._counted()
+        path = self.root / folder / f"{name}.eml"
+        atomic_write(path, message.as_bytes())
+        return path
+
+    def deliver(self, body: Mapping[str, Any], folder: Path, name: str, *, unsubscribe: str = "") -> Path:
+        """Write the messages of one request ``body`` as ``FOLDER/NAME-0001.eml`` ...; return the folder.
+
+        The list's messages go straight into ``outbox/ISSUE/``; test copies into ``test/`` and
+        anything else (the editors' delivery report) into its own subfolder, so that the folder
+        holds exactly one file per subscriber served.
+        """
+        self._counted()
+        for i, message in enumerate(messages(body, unsubscribe), 1):
+            atomic_write(folder / f"{name}-{i:04d}.eml", message.as_bytes())
+        return folder

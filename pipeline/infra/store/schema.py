@@ -1,0 +1,476 @@
+"""The schema: numbered migrations, applied in order, each in a transaction, for either engine.
+
+SQLite keeps its version in ``PRAGMA user_version`` and has the migrations 1 to 7 of earlier
+releases, so that an old state file upgrades in place. PostgreSQL starts at migration 8 with the
+whole schema of that version at once (``POSTGRES``), its version kept in ``schema_version``. A
+database from a newer version is refused rather than guessed at. Append only; never edit a
+migration that has been released.
+"""
+
+from __future__ import annotations
+
+from pipeline.domain.errors import StateError
+from pipeline.infra.store.engine import Database
+
+# What migration 8 adds on both engines.
+_SHARED_8 = """
+        -- Numbers handed out one at a time, also to two hosts at once (a request's number per issue):
+        -- an upsert that locks its row until the transaction ends.
+        CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        INSERT INTO counters (name, value)
+            SELECT 'batch:' || issue, max(batch) FROM delivery_batches GROUP BY issue;
+        -- Sign-ups per client, kept here so that every web host counts the same ones.
+        CREATE TABLE rate_keys (
+            key TEXT PRIMARY KEY
+        );
+        CREATE TABLE rate_hits (
+            key TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX rate_hits_key ON rate_hits(key, at);
+"""
+
+# SQLite's migrations: (version, what, SQL).
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "collect: items and per-source fetch state",
+        """
+        CREATE TABLE items (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            source TEXT NOT NULL,
+            partner TEXT,
+            kind TEXT,
+            published TEXT NOT NULL,        -- ISO 8601 in UTC, sortable
+            first_seen TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            origin TEXT NOT NULL,           -- 'feed' or 'submission'
+            guid TEXT,
+            content_hash TEXT NOT NULL,     -- of the normalised item, to tell 'updated' from 'unchanged'
+            data TEXT NOT NULL              -- the whole Item as JSON
+        );
+        CREATE UNIQUE INDEX items_url ON items(url);
+        CREATE INDEX items_published ON items(published);
+        CREATE INDEX items_partner ON items(partner, published);
+        CREATE INDEX items_source_guid ON items(source, guid);
+        CREATE TABLE item_themes (
+            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            theme TEXT NOT NULL,
+            PRIMARY KEY (item, theme)
+        );
+        CREATE INDEX item_themes_theme ON item_themes(theme);
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,                 -- sha256 of the last body parsed
+            last_fetched TEXT,
+            last_ok TEXT,
+            last_status TEXT,               -- 'fetched', 'unchanged' or 'failed'
+            last_error TEXT,
+            permanent_redirect TEXT,        -- where a 301/308 pointed, for the editors
+            items_seen INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+    (
+        2,
+        "deliver/curate/publish/report: what went out to the list",
+        """
+        -- One row per issue sent to the list, written (with the exact content) before the first
+        -- request of the send, so that the archive shows what subscribers received.
+        CREATE TABLE sent_issues (
+            id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            preheader TEXT,
+            fingerprint TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            web_html TEXT NOT NULL
+        );
+        -- The items each sent issue carried, in order: never candidates again, and the report's
+        -- "featured" counts.
+        CREATE TABLE sent_items (
+            issue TEXT NOT NULL REFERENCES sent_issues(id),
+            item TEXT NOT NULL,
+            section TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (issue, item)
+        );
+        CREATE INDEX sent_items_item ON sent_items(item);
+        """,
+    ),
+    (
+        3,
+        "deliver: the delivery ledger, per issue and subscriber",
+        """
+        -- One row per issue and subscriber, written before and after every request, so that a
+        -- killed send resumes without mailing anyone twice. state: pending, in_flight (with its
+        -- batch), accepted (with message_id), failed (with reason), unknown (the answer was lost)
+        -- or skipped (with reason: unsubscribed, bounced, ...).
+        CREATE TABLE deliveries (
+            issue TEXT NOT NULL,
+            email TEXT NOT NULL,            -- lower-cased; never printed or logged
+            seq INTEGER NOT NULL,           -- order of sending, stable across resumes
+            name TEXT,
+            state TEXT NOT NULL,
+            batch INTEGER,
+            message_id TEXT,
+            reason TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (issue, email)
+        );
+        -- The only index besides the key: every query picks rows by state (in_flight rows by their
+        -- batch among few), and each extra index would double the cost of moving 1000 rows a batch.
+        CREATE INDEX deliveries_state ON deliveries(issue, state, seq);
+        -- One row per request: what the ledger knows about it, for the report after a run.
+        CREATE TABLE delivery_batches (
+            issue TEXT NOT NULL,
+            batch INTEGER NOT NULL,
+            state TEXT NOT NULL,            -- in_flight, accepted, failed, unknown
+            recipients INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            message_id TEXT,
+            reason TEXT,
+            PRIMARY KEY (issue, batch)
+        );
+        """,
+    ),
+    (
+        4,
+        "deliver: send attempts held at SendGrid (batch_id, send_at), requests tied to them, recalls",
+        """
+        -- One row per send attempt: a SendGrid batch whose mail SendGrid holds until send_at. Written
+        -- before the attempt's first request; a kill is repaired by cancelling the whole attempt.
+        CREATE TABLE send_attempts (
+            issue TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            batch_id TEXT NOT NULL,
+            send_at TEXT NOT NULL,          -- when SendGrid sends the attempt's mail (UTC)
+            state TEXT NOT NULL,            -- open, cancelling, cancelled, cleared
+            created_at TEXT NOT NULL,
+            cancelled_at TEXT,
+            reason TEXT,                    -- why it was cancelled: a repair, or a recall
+            PRIMARY KEY (issue, attempt)
+        );
+        ALTER TABLE delivery_batches ADD COLUMN attempt INTEGER;
+        -- Issues recalled before they went out; their ledger rows are removed, this row stays.
+        CREATE TABLE recalls (
+            issue TEXT NOT NULL,
+            recalled_at TEXT NOT NULL,
+            recipients INTEGER NOT NULL,
+            send_at TEXT
+        );
+        """,
+    ),
+    (
+        5,
+        "monitor: the progress reminders sent to partners' monitoring contacts",
+        """
+        -- One row per reminder, written before its request ('sending') and after it: 'sent' (with
+        -- SendGrid's message id, or the outbox file) or 'failed' (with the reason; it never went).
+        -- A row a killed run left 'sending' becomes 'unknown': the mail may have gone, so it is
+        -- resent only when the coordinator asks (--again). No address is kept: the partner is.
+        CREATE TABLE reminders (
+            period TEXT NOT NULL,           -- 2026, 2026-H1, 2026-H2: what the run was for
+            partner TEXT NOT NULL,
+            seq INTEGER NOT NULL,           -- 1 for the first reminder of the period, 2 after --again, ...
+            state TEXT NOT NULL,            -- sending, sent, failed, unknown
+            via TEXT NOT NULL,              -- sendgrid or outbox
+            at TEXT NOT NULL,
+            message_id TEXT,
+            reason TEXT,
+            PRIMARY KEY (period, partner, seq)
+        );
+        """,
+    ),
+    (
+        6,
+        "audience: subscribers with their consent, sign-up tokens, SendGrid's events",
+        """
+        -- The subscriber list, when it lives here (sign-ups, or 'newsletter subscribers import').
+        -- Personal data: never printed or logged, only counted; exported on request.
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY,         -- lower-cased
+            name TEXT,
+            organisation TEXT,
+            province TEXT,
+            status TEXT NOT NULL,           -- pending, active, unsubscribed, bounced, complained, invalid
+            reason TEXT,                    -- why it is not active (SendGrid's event, in its words)
+            basis TEXT,                     -- the legal basis: consent (a confirmed sign-up), or an import's
+            source TEXT NOT NULL,           -- the form it came through, or the imported file
+            since TEXT,                     -- active since
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX subscribers_status ON subscribers(status);
+        -- Consent on record: every sign-up, confirmation, import and withdrawal, kept.
+        CREATE TABLE consents (
+            email TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,           -- signup, confirm, import, withdraw
+            form TEXT,                      -- which form (or file)
+            text_version TEXT,              -- which version of the consent text the reader saw
+            basis TEXT
+        );
+        CREATE INDEX consents_email ON consents(email, at);
+        -- Confirmation links: only the sha256 of a token is kept; single use; they expire.
+        CREATE TABLE signup_tokens (
+            token_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            form TEXT,
+            text_version TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE INDEX signup_tokens_email ON signup_tokens(email);
+        -- SendGrid's Event Webhook: each event once (by its sg_event_id), however often it is sent.
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            email TEXT,
+            at TEXT NOT NULL,
+            issue TEXT,
+            batch TEXT,
+            request TEXT,
+            url TEXT,
+            reason TEXT,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX events_issue ON events(issue, type);
+        """,
+    ),
+    (
+        7,
+        "audience: a sign-up's details wait with its token; each status change on record, append-only",
+        """
+        -- What a sign-up form sent waits with its token: nothing unconfirmed touches the subscriber.
+        ALTER TABLE signup_tokens ADD COLUMN name TEXT;
+        ALTER TABLE signup_tokens ADD COLUMN organisation TEXT;
+        ALTER TABLE signup_tokens ADD COLUMN province TEXT;
+        -- Each consent record says what the subscriber's status is after it, how it came about
+        -- ('aangemeld via /aanmelden', 'bevestigd via /bevestig', 'import', 'webhook: bounce', ...)
+        -- and, for a withdrawal, SendGrid's reason (schema 6 kept that reason in basis).
+        ALTER TABLE consents ADD COLUMN status TEXT;
+        ALTER TABLE consents ADD COLUMN via TEXT;
+        ALTER TABLE consents ADD COLUMN reason TEXT;
+        UPDATE consents SET reason = basis, basis = NULL WHERE action = 'withdraw';
+        UPDATE consents SET via = CASE action WHEN 'signup' THEN 'aangemeld via /aanmelden'
+            WHEN 'confirm' THEN 'bevestigd via /bevestig' WHEN 'import' THEN 'import' ELSE 'webhook' END;
+        UPDATE consents SET status = CASE action WHEN 'signup' THEN 'pending' ELSE 'active' END
+            WHERE action IN ('signup', 'confirm', 'import');
+        -- Schema 6's sign-up set someone who had left back to 'pending' before any confirmation, and
+        -- an import then made her active. Only a confirmation brings anyone back: whoever has a
+        -- withdrawal with no confirmation after it is inactive again, with a record saying so.
+        CREATE TEMP TABLE left_before AS
+            SELECT s.email AS email, w.reason AS reason, coalesce(
+                (SELECT CASE e.type WHEN 'bounce' THEN 'bounced' WHEN 'dropped' THEN 'invalid'
+                    WHEN 'spamreport' THEN 'complained' ELSE 'unsubscribed' END
+                 FROM events e WHERE e.email = s.email
+                 AND e.type IN ('bounce', 'dropped', 'spamreport', 'unsubscribe', 'group_unsubscribe')
+                 ORDER BY e.at DESC, e.rowid DESC LIMIT 1),
+                'unsubscribed') AS status
+            FROM subscribers s JOIN consents w ON w.rowid =
+                (SELECT max(rowid) FROM consents WHERE email = s.email AND action = 'withdraw')
+            WHERE s.status NOT IN ('unsubscribed', 'bounced', 'complained', 'invalid')
+            AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.email = s.email AND c.action = 'confirm'
+                            AND c.rowid > w.rowid);
+        INSERT INTO consents (email, at, action, status, via, reason)
+            SELECT email, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'), 'withdraw', status,
+            'hersteld bij schema 7: vertrokken en niet opnieuw bevestigd', reason FROM temp.left_before;
+        UPDATE subscribers SET
+            status = (SELECT l.status FROM temp.left_before l WHERE l.email = subscribers.email),
+            reason = (SELECT l.reason FROM temp.left_before l WHERE l.email = subscribers.email),
+            updated_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+            WHERE email IN (SELECT email FROM temp.left_before);
+        DROP TABLE temp.left_before;
+        -- The history is append-only: a record is never changed or removed.
+        CREATE TRIGGER consents_never_updated BEFORE UPDATE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        CREATE TRIGGER consents_never_deleted BEFORE DELETE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        """,
+    ),
+    (
+        8,
+        "portable: consent records numbered, counters for request numbers, sign-up limits shared",
+        """
+        -- The consent history in the order it was written, by an id of its own rather than SQLite's
+        -- rowid (the ids are the rowids, so nothing moves). The triggers go with the old table.
+        CREATE TABLE consents_new (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            form TEXT,
+            text_version TEXT,
+            basis TEXT,
+            status TEXT,
+            via TEXT,
+            reason TEXT
+        );
+        INSERT INTO consents_new (id, email, at, action, form, text_version, basis, status, via, reason)
+            SELECT rowid, email, at, action, form, text_version, basis, status, via, reason FROM consents;
+        DROP TABLE consents;
+        ALTER TABLE consents_new RENAME TO consents;
+        CREATE INDEX consents_email ON consents(email, at);
+        CREATE TRIGGER consents_never_updated BEFORE UPDATE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        CREATE TRIGGER consents_never_deleted BEFORE DELETE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
+        """
+        + _SHARED_8,
+    ),
+]
+
+# PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
+# Times stay ISO 8601 text in UTC, as in SQLite, so that both engines sort and compare them alike.
+POSTGRES: list[tuple[int, str, str]] = [
+    (
+        8,
+        "the whole schema of version 8",
+        """
+        CREATE TABLE items (
+            id TEXT PRIMARY KEY, url TEXT NOT NULL, source TEXT NOT NULL, partner TEXT, kind TEXT,
+            published TEXT NOT NULL, first_seen TEXT NOT NULL, updated TEXT NOT NULL, origin TEXT NOT NULL,
+            guid TEXT, content_hash TEXT NOT NULL, data TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX items_url ON items(url);
+        CREATE INDEX items_published ON items(published);
+        CREATE INDEX items_partner ON items(partner, published);
+        CREATE INDEX items_source_guid ON items(source, guid);
+        CREATE TABLE item_themes (
+            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            theme TEXT NOT NULL,
+            PRIMARY KEY (item, theme)
+        );
+        CREATE INDEX item_themes_theme ON item_themes(theme);
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, body_hash TEXT,
+            last_fetched TEXT, last_ok TEXT, last_status TEXT, last_error TEXT, permanent_redirect TEXT,
+            items_seen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE sent_issues (
+            id TEXT PRIMARY KEY, subject TEXT NOT NULL, preheader TEXT, fingerprint TEXT NOT NULL,
+            started_at TEXT NOT NULL, completed_at TEXT, html TEXT NOT NULL, text TEXT NOT NULL,
+            web_html TEXT NOT NULL
+        );
+        CREATE TABLE sent_items (
+            issue TEXT NOT NULL REFERENCES sent_issues(id), item TEXT NOT NULL, section TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (issue, item)
+        );
+        CREATE INDEX sent_items_item ON sent_items(item);
+        CREATE TABLE deliveries (
+            issue TEXT NOT NULL, email TEXT NOT NULL, seq BIGINT NOT NULL, name TEXT, state TEXT NOT NULL,
+            batch INTEGER, message_id TEXT, reason TEXT, updated_at TEXT NOT NULL,
+            PRIMARY KEY (issue, email)
+        );
+        CREATE INDEX deliveries_state ON deliveries(issue, state, seq);
+        CREATE TABLE delivery_batches (
+            issue TEXT NOT NULL, batch INTEGER NOT NULL, state TEXT NOT NULL, recipients INTEGER NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, message_id TEXT, reason TEXT, attempt INTEGER,
+            PRIMARY KEY (issue, batch)
+        );
+        CREATE TABLE send_attempts (
+            issue TEXT NOT NULL, attempt INTEGER NOT NULL, batch_id TEXT NOT NULL, send_at TEXT NOT NULL,
+            state TEXT NOT NULL, created_at TEXT NOT NULL, cancelled_at TEXT, reason TEXT,
+            PRIMARY KEY (issue, attempt)
+        );
+        CREATE TABLE recalls (
+            issue TEXT NOT NULL, recalled_at TEXT NOT NULL, recipients INTEGER NOT NULL, send_at TEXT
+        );
+        CREATE TABLE reminders (
+            period TEXT NOT NULL, partner TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+            via TEXT NOT NULL, at TEXT NOT NULL, message_id TEXT, reason TEXT,
+            PRIMARY KEY (period, partner, seq)
+        );
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY, name TEXT, organisation TEXT, province TEXT, status TEXT NOT NULL,
+            reason TEXT, basis TEXT, source TEXT NOT NULL, since TEXT, created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX subscribers_status ON subscribers(status);
+        CREATE TABLE consents (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            email TEXT NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, form TEXT, text_version TEXT,
+            basis TEXT, status TEXT, via TEXT, reason TEXT
+        );
+        CREATE INDEX consents_email ON consents(email, at);
+        CREATE TABLE signup_tokens (
+            token_hash TEXT PRIMARY KEY, email TEXT NOT NULL, form TEXT, text_version TEXT,
+            created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, name TEXT, organisation TEXT,
+            province TEXT
+        );
+        CREATE INDEX signup_tokens_email ON signup_tokens(email);
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY, type TEXT NOT NULL, email TEXT, at TEXT NOT NULL, issue TEXT, batch TEXT,
+            request TEXT, url TEXT, reason TEXT, received_at TEXT NOT NULL
+        );
+        CREATE INDEX events_issue ON events(issue, type);
+        -- The history is append-only: a record is never changed or removed (TRUNCATE included).
+        CREATE FUNCTION consents_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'consent records are append-only'; END $$;
+        CREATE TRIGGER consents_never_changed BEFORE UPDATE OR DELETE ON consents
+            FOR EACH ROW EXECUTE FUNCTION consents_append_only();
+        CREATE TRIGGER consents_never_truncated BEFORE TRUNCATE ON consents
+            FOR EACH STATEMENT EXECUTE FUNCTION consents_append_only();
+        """
+        + _SHARED_8,
+    ),
+]
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+assert max(v for v, _, _ in POSTGRES) == LATEST
+
+
+def _statements(sql: str) -> list[str]:
+    return [s for s in sql.split(";\n") if s.strip()]
+
+
+def migrate(db: Database) -> None:
+    """Bring the database to the latest schema (a new one from nothing), or refuse a newer one."""
+    if db.postgres:
+        # Two processes starting at once on an empty database: the first migrates, the other waits.
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(7427341)")
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = int(db.scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
+            _refuse_newer(db, current)
+            for version, _what, sql in POSTGRES:
+                if version <= current:
+                    continue
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        return
+    current = int(db.scalar("PRAGMA user_version"))
+    _refuse_newer(db, current)
+    for version, _what, sql in sorted(MIGRATIONS):
+        if version <= current:
+            continue
+        with db.transaction():
+            # Another process may have applied it meanwhile: the version is read again under the lock.
+            if int(db.scalar("PRAGMA user_version")) >= version:
+                continue
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+
+
+def _refuse_newer(db: Database, current: int) -> None:
+    if current > LATEST:
+        raise StateError(
+            f"the state database {db.shown} is from a newer version of the pipeline (schema {current})",
+            "upgrade the pipeline (pip install -U newsletter-pipeline)",
+        )
