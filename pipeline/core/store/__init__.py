@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.core.errors import StateError
 from pipeline.core.store.audience import Audience
-from pipeline.core.store.engine import Database, is_url, masked
+from pipeline.core.store.engine import Database, is_url, masked, without_password
 from pipeline.core.store.events import Events
 from pipeline.core.store.items import Items
 from pipeline.core.store.ledger import Ledger
@@ -123,7 +123,7 @@ def _damaged(target: Path | str, error: BaseException) -> StateError:
     shown = masked(target)
     if is_url(target):
         return StateError(
-            f"cannot use the state database {shown}: {masked(str(error))}",
+            f"cannot use the state database {shown}: {without_password(str(error), target)}",
             "check that PostgreSQL runs and the URL in newsletter.state (or NEWSLETTER_DATABASE_URL) is"
             " right: host, port, database, user and password",
         )
