@@ -94,8 +94,10 @@ def read_form(config: Config, fields: Mapping[str, str]) -> Form:
     email = values["email"].lower()
     if not email:
         errors["email"] = "Vul je e-mailadres in."
-    elif "email" not in errors and not is_email(email):
+    elif "email" not in errors and (not is_email(email) or mailable(email) is None):
         errors["email"] = "Dit is geen geldig e-mailadres. Controleer het, bijvoorbeeld naam@voorbeeld.nl."
+    else:
+        email = mailable(email) or email
     province = values["province"]
     if province and province not in config.taxonomy.provinces:
         errors["province"] = "Kies een provincie uit de lijst."
@@ -111,6 +113,25 @@ def read_form(config: Config, fields: Mapping[str, str]) -> Form:
         config.settings.signup.consent_version,
     )
     return Form(person, values, {}, bot)
+
+
+def mailable(email: str) -> str | None:
+    """The address as a mail can go to it, or None: the part before the @ in plain ASCII (a look-alike
+    letter such as a Cyrillic 'а' or a full-width 'ａ' is refused: no mail server takes it, and it would
+    pass for someone else's address), at most 64 characters and without an empty dot-part; the domain
+    in its ASCII form (``bücher.de`` as ``xn--bcher-kva.de``), at most 253 characters, each part 1 to
+    63 characters that neither starts nor ends with a hyphen."""
+    local, _at, domain = email.rpartition("@")
+    if not local.isascii() or not 0 < len(local) <= 64 or "" in local.split("."):
+        return None
+    try:
+        domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = domain.split(".")
+    if len(domain) > 253 or any(not 0 < len(x) <= 63 or x[0] == "-" or x[-1] == "-" for x in labels):
+        return None
+    return f"{local}@{domain}"
 
 
 def hash_token(token: str) -> str:

@@ -839,6 +839,9 @@ def check_issue(
 
 
 # -- approval -------------------------------------------------------------------------------------
+APPROVER_MAX = 100  # characters of the name recorded in the file
+
+
 def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.datetime | None = None) -> Approval:
     """Record who approved the issue, when, and the fingerprint of its content; refused on errors."""
     by = " ".join(by.split())
@@ -846,6 +849,13 @@ def approve(config: Config, store: Store, issue_id: str, by: str, now: dt.dateti
         raise ApprovalRefused(
             _("an approval needs a name"),
             _("run 'newsletter approve {issue} --by \"Name\"'").format(issue=issue_id),
+        )
+    if len(by) > APPROVER_MAX or re.search("[\x00-\x1f\x7f-\x9f]", by):
+        raise ApprovalRefused(
+            _("an approver's name is at most {n} characters, without control characters").format(
+                n=APPROVER_MAX
+            ),
+            _('give your name as you would sign it, e.g. --by "Anna de Vries"'),
         )
     issue, problems = check_issue(config, store, issue_id)
     errors = [p for p in problems if p.is_error]

@@ -518,7 +518,23 @@ def _normal(key: str, value: str | None) -> str | None:
     return value if value.strip() else None
 
 
+# Characters no text of an issue holds: C0 controls but tab and line breaks (CR, LF), DEL, C1
+# controls (NEL among them), lone surrogates, and the byte-order mark. YAML cannot keep some of
+# them, and a NUL breaks the email's template; a form that sends them was not typed by an editor.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+# The years a send time may be in: before them a typo (year 1 writes as '1-01-01', which no one
+# reads back), beyond them a time the clock's arithmetic cannot reach in every zone.
+SEND_AT_YEARS = (2000, 2099)
+
+
 def _clean(key: str, value: str | None, limit: int) -> str | None:
+    if value is not None and (bad := CONTROL.search(value)):
+        raise EditRefused(
+            _("'{key}' holds an invisible control character ({code}); nothing was written").format(
+                key=key, code=f"U+{ord(bad.group()):04X}"
+            ),
+            _("type the text again, or paste it as plain text"),
+        )
     value = _normal(key, value)
     if value is None:
         return None
@@ -539,6 +555,14 @@ def _send_at(value: str, tz: dt.tzinfo | None) -> str:
             _("send_at '{value}' is not a date and time").format(value=value),
             _("give a date and time like 2026-12-10 09:00"),
         ) from None
+    first, last = SEND_AT_YEARS
+    if not first <= when.year <= last:
+        raise EditRefused(
+            _("send_at '{value}' is not between the years {first} and {last}").format(
+                value=value, first=first, last=last
+            ),
+            _("give a date and time like 2026-12-10 09:00"),
+        )
     shown = when.strftime("%Y-%m-%d %H:%M")
     if when.tzinfo is not None:
         offset = when.strftime("%z")
@@ -648,6 +672,9 @@ def set_fields(
         raise EditRefused(
             f"'{unknown[0]}' is not a field the studio edits", f"use one of: {', '.join(FIELDS)}"
         )
+    values = {k: _clean(k, v, FIELDS[k]) for k, v in values.items()}  # refused before compared
+    if values.get("send_at") is not None:
+        _send_at(str(values["send_at"]), tz)
     data = _plain_load(text, shown)
     data = data if isinstance(data, dict) else {}
     changed = [k for k in FIELDS if k in values and not _same(k, data.get(k), values[k], tz)]

@@ -26,7 +26,7 @@ from pathlib import Path
 from pipeline.domain.config import Settings
 from pipeline.domain.errors import StateError
 from pipeline.infra.store.audience import Audience
-from pipeline.infra.store.engine import Database, is_url, masked
+from pipeline.infra.store.engine import Database, is_url, masked, without_password
 from pipeline.infra.store.events import Events
 from pipeline.infra.store.items import Items
 from pipeline.infra.store.ledger import Ledger
@@ -150,7 +150,7 @@ def _damaged(target: Path | str, error: BaseException) -> StateError:
     shown = masked(target)
     if is_url(target):
         return StateError(
-            f"cannot use the state database {shown}: {masked(str(error))}",
+            f"cannot use the state database {shown}: {without_password(str(error), target)}",
             "check that PostgreSQL runs and the URL in newsletter.state (or NEWSLETTER_DATABASE_URL) is"
             " right: host, port, database, user and password",
         )

@@ -30,10 +30,26 @@ def is_url(target: str | Path) -> bool:
 
 
 def masked(target: str | Path) -> str:
-    """The target as it may be shown: a URL's password replaced by ***."""
+    """The target as it may be shown: a URL's password replaced by *** (up to the last '@', since a
+    password may hold an '@' that was not written as %40)."""
     if not is_url(target):
         return str(target)
-    return re.sub(r"^(\w+://[^:/@]*:)[^@]*@", r"\1***@", str(target))
+    return re.sub(r"^(\w+://[^:/@]*:).*@", r"\1***@", str(target))
+
+
+def without_password(text: str, target: str | Path) -> str:
+    """``text`` (a driver's error, which may quote the URL or a part of it: "invalid percent-encoded
+    token: ...", "failed to resolve host ...") without the target's password, whole or in parts."""
+    m = re.match(r"^\w+://[^:/@]*:(.*)@", str(target)) if is_url(target) else None
+    if m is None:
+        return text
+    from urllib.parse import unquote
+
+    secret = m.group(1)
+    pieces = {secret, unquote(secret), *secret.split("@"), *unquote(secret).split("@")}
+    for piece in sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return masked(text)
 
 
 class Row(Protocol):

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.domain.errors import StateError
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.models import DeliveryState
-from pipeline.infra.store.engine import Database, is_url, masked
+from pipeline.infra.store.engine import Database, is_url, masked, without_password
 from pipeline.infra.store.schema import LATEST, migrate
 
 # Every table of the schema, each after the tables it refers to (items before item_themes, sent
@@ -354,7 +354,7 @@ def _ledger(db: Database) -> list[str]:
 def _unusable(target: Path | str, error: BaseException) -> StateError:
     return StateError(
         _("cannot use the state database {target}: {error}").format(
-            target=masked(target), error=masked(str(error))
+            target=masked(target), error=without_password(str(error), target)
         ),
         _("check the path or the URL (host, port, database, user and password), and that PostgreSQL runs"),
     )
