@@ -241,3 +241,20 @@ def test_no_database_password_in_any_message(demo_root: Path, url: str, pieces: 
         for piece in [*pieces, "redteam-secret"]:
             assert piece not in out, (args, out)
         assert "Traceback" not in out
+
+
+# -- ids that end in a newline -------------------------------------------------------------------------
+def test_an_id_with_a_trailing_newline_is_not_an_id(demo_root: Path) -> None:
+    """A regular expression's '$' also matches before a final newline: '2027-02\\n' must not pass as an
+    issue id (it made a file named '2027-02\\n.yaml'), nor a period, an id or an address."""
+    drafted = newsletter(demo_root, "draft", "2027-02\n")
+    assert drafted.returncode != 0
+    assert not any("\n" in p.name for p in (demo_root / "issues").glob("*"))
+    from pipeline.domain.issues import ISSUE_ID_RE
+    from pipeline.domain.monitoring import PERIOD_RE
+    from pipeline.domain.schema import EMAIL_RE, ID_RE
+
+    for pattern, good in ((ISSUE_ID_RE, "2027-02"), (PERIOD_RE, "2026-H1"), (ID_RE, "gemeente-zwolle"),
+                          (EMAIL_RE, "anna@example.org")):  # fmt: skip
+        assert pattern.match(good), good
+        assert not pattern.match(good + "\n"), good

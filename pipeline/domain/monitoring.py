@@ -59,7 +59,7 @@ REACH_IN_DUTCH = {
 TITLE_MAX = 120
 TEXT_MAX = 800  # summary and effects: a few sentences each
 MAX_BYTES = 64_000
-PERIOD_RE = re.compile(r"^(\d{4})(?:-[Hh]([12]))?$")
+PERIOD_RE = re.compile(r"^(\d{4})(?:-[Hh]([12]))?\Z")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 PERIOD_HELP = N_("a year (2026) or a half year (2026-H1 or 2026-H2)")  # translated where used
 

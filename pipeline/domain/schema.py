@@ -19,8 +19,8 @@ from pipeline.domain.errors import Problem
 from pipeline.domain.i18n import N_, _
 from pipeline.domain.yamldoc import KeyPath, YamlDoc
 
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+\Z")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 _TYPE_NAMES = {
     str: N_("text"), int: N_("a whole number"), bool: N_("true or false"), list: N_("a list"),
     dict: N_("a mapping"),
