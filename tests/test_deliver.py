@@ -234,12 +234,11 @@ def test_one_send_at_a_time_and_a_killed_holder_leaves_no_lock(demo_root: Path, 
     holder.start()
     try:
         assert ready.wait(10)
-        by = (
-            "on this host or another sharing the database"
+        busy = (
+            "a send of issue 2026-12 is already running, on this host or another that shares the database"
             if engine == "postgresql"
-            else f"process {holder.pid}"
+            else f"a send of issue 2026-12 is already running \\(process {holder.pid}\\)"
         )
-        busy = f"a send of issue 2026-12 is already running \\({by}\\)"
         with pytest.raises(Busy, match=busy), send_lock(config, "2026-12"):
             pass
         with send_lock(config, "2027-01"):  # another issue is another lock

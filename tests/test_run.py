@@ -180,9 +180,11 @@ def test_a_second_run_while_one_is_busy_exits_at_once_with_status_0(demo_root, e
         busy = newsletter(demo_root, "run")
     assert busy.returncode == 0
     holder = (
-        "on this host or another sharing the database" if engine == "postgresql" else f"process {os.getpid()}"
+        ", on this host or another that shares the database"
+        if engine == "postgresql"
+        else f" (process {os.getpid()})"
     )
-    assert busy.stdout == f"Another 'newsletter run' is already running ({holder}); this run does nothing.\n"
+    assert busy.stdout == f"Another 'newsletter run' is already running{holder}; this run does nothing.\n"
     assert busy.stderr == ""
 
 
