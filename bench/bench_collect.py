@@ -43,7 +43,6 @@ from feedserver import FeedServer  # noqa: E402
 from postgres import throwaway_cluster  # noqa: E402
 
 from pipeline.collect import collect  # noqa: E402
-from pipeline.domain.config import DEFAULTS  # noqa: E402
 from pipeline.infra.fetch import Limits, Request, fetch_all  # noqa: E402
 from pipeline.infra.instance import load_config  # noqa: E402
 from pipeline.infra.store import Store  # noqa: E402
@@ -158,7 +157,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=DEFAULTS["collect"]["concurrency"],
+        default=Limits.concurrency,
         help="newsletter.collect.concurrency",
     )
     parser.add_argument(

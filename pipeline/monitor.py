@@ -27,6 +27,7 @@ from pipeline.domain import i18n
 from pipeline.domain.config import Config, Partner
 from pipeline.domain.errors import Problem
 from pipeline.domain.i18n import _
+from pipeline.domain.models import ReminderState
 from pipeline.domain.monitoring import Monitoring, Period, file_name, skeleton
 from pipeline.infra.instance import read_monitoring
 from pipeline.infra.locking import job_lock
@@ -107,7 +108,7 @@ def plan(
 ) -> Plan:
     """Who gets a reminder for ``period`` now, and why the others do not (nothing is sent)."""
     monitoring = monitoring if monitoring is not None else read_monitoring(config)
-    api = SendGridAPI.from_env(config.settings.sendgrid_region, env)
+    api = SendGridAPI.from_env(config.settings.sendgrid.region, env)
     destination = f"SendGrid ({api.host})" if api else f"outbox/{folder(period)}/"
     before = store.reminders(str(period))
     out = []
@@ -120,9 +121,13 @@ def plan(
             status = REPORTED
         elif p.monitoring_contact is None or not p.monitoring_contact.email:
             status = NO_CONTACT
-        elif previous is not None and previous.state == "sent" and not again:
+        elif previous is not None and previous.state == ReminderState.SENT and not again:
             status = REMINDED
-        elif previous is not None and previous.state in ("sending", "unknown") and not again:
+        elif (
+            previous is not None
+            and previous.state in (ReminderState.SENDING, ReminderState.UNKNOWN)
+            and not again
+        ):
             status = UNKNOWN
         else:
             status = DUE  # never reminded, or the last one failed (it never went), or again
@@ -193,7 +198,7 @@ def remind(
         lost = store.reminders_left_sending(str(period), clock())
         monitoring = read_monitoring(config)
         the_plan = plan(config, store, period, again=again, env=env, monitoring=monitoring)
-        api = SendGridAPI.from_env(config.settings.sendgrid_region, env)
+        api = SendGridAPI.from_env(config.settings.sendgrid.region, env)
         outbox = Outbox(config.root / "outbox")
         outcomes = []
         for due in the_plan.due:
@@ -214,16 +219,18 @@ def remind(
                 name = partner.id if seq == 1 else f"{partner.id}-{seq}"
                 written = outbox.write(folder(period), name, messages(body)[0])
                 where = f"outbox/{folder(period)}/{written.name}"
-                store.finish_reminder(str(period), partner.id, seq, "sent", clock(), message_id=where)
+                store.finish_reminder(
+                    str(period), partner.id, seq, ReminderState.SENT, clock(), message_id=where
+                )
                 outcomes.append(Outcome(partner.id, partner.name, "sent", where=where))
                 continue
             answer = api.send(body)
             if answer.answer == Answer.ACCEPTED:
-                state, reason = "sent", None
+                state, reason = ReminderState.SENT, None
             elif answer.answer == Answer.UNKNOWN:
-                state, reason = "unknown", answer.reason
+                state, reason = ReminderState.UNKNOWN, answer.reason
             else:  # refused, or never taken: it did not go, so the next run may try again
-                state, reason = "failed", answer.reason
+                state, reason = ReminderState.FAILED, answer.reason
             store.finish_reminder(
                 str(period), partner.id, seq, state, clock(), message_id=answer.message_id, reason=reason
             )

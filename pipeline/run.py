@@ -266,7 +266,7 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
         state = approval_state(config, store, issue, now=now)
         fields = {"issue": issue.id, "state": str(state)}
         # Handed to SendGrid ahead of its send_at, which holds it until that minute.
-        due = issue.send_at is not None and issue.send_at <= now + config.settings.schedule_ahead
+        due = issue.send_at is not None and issue.send_at <= now + config.settings.delivery.schedule_ahead
         when = f"{issue.send_at:%Y-%m-%d %H:%M %Z}" if issue.send_at else ""
         if state in (IssueState.SENT, IssueState.SCHEDULED):
             continue
@@ -276,7 +276,9 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
             if issue.send_at is None:
                 why = _("issue {issue}: approved, but it has no send_at; add one").format(issue=issue.id)
             else:
-                handover = (issue.send_at - config.settings.schedule_ahead).astimezone(issue.send_at.tzinfo)
+                handover = (issue.send_at - config.settings.delivery.schedule_ahead).astimezone(
+                    issue.send_at.tzinfo
+                )
                 why = _(
                     "issue {issue}: approved; goes out {time}, handed to SendGrid from {handover}"
                 ).format(issue=issue.id, time=when, handover=f"{handover:%H:%M}")

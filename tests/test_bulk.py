@@ -73,9 +73,9 @@ def test_one_click_unsubscribe_headers(config: Config, message: Rendered) -> Non
 
 
 def test_one_click_needs_the_unsubscribe_group_that_fills_it(config: Config, message: Rendered) -> None:
-    without = dataclasses.replace(
-        config, settings=dataclasses.replace(config.settings, unsubscribe_group=None)
-    )
+    settings = config.settings
+    sendgrid = dataclasses.replace(settings.sendgrid, unsubscribe_group=None)
+    without = dataclasses.replace(config, settings=dataclasses.replace(settings, sendgrid=sendgrid))
     assert check(without, message) == [
         (None, "warning", "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the "
          "one-click unsubscribe address empty and refuses the list send; set it to the group's id (SendGrid > "

@@ -229,7 +229,7 @@ def test_pledge_and_contact_in_the_registry(demo_root: Path) -> None:
     )
     assert "monitoring@" not in repr(zwolle)  # the contact stays out of every repr and log line
     assert config.partners["woningcorporatie-oost"].pledge is None
-    assert config.settings.monitoring_kind == "voortgang"
+    assert config.settings.monitoring.kind == "voortgang"
 
 
 def test_pledge_problems_in_sources_yaml(cli: Cli, demo_root: Path) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from pipeline.domain.config import Config
 from pipeline.domain.errors import PipelineError, Problem
 from pipeline.domain.i18n import _
+from pipeline.domain.models import SubscriberStatus
 from pipeline.infra.outbox import Outbox
 from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body
 from pipeline.infra.store import Event, Person, Store
@@ -52,11 +53,11 @@ MAX_EVENTS = 5000  # SendGrid posts events in batches; far more in one call is n
 FIELD_MAX = {"email": 254, "name": 100, "organisation": 150, "province": 40, "form": 40}
 # What each event does to the subscriber: (status, the reason when SendGrid gives none).
 INACTIVATING = {
-    "bounce": ("bounced", "bounced"),
-    "dropped": ("invalid", "dropped by SendGrid"),
-    "spamreport": ("complained", "reported the newsletter as spam"),
-    "unsubscribe": ("unsubscribed", "unsubscribed"),
-    "group_unsubscribe": ("unsubscribed", "unsubscribed from the newsletter"),
+    "bounce": (SubscriberStatus.BOUNCED, "bounced"),
+    "dropped": (SubscriberStatus.INVALID, "dropped by SendGrid"),
+    "spamreport": (SubscriberStatus.COMPLAINED, "reported the newsletter as spam"),
+    "unsubscribe": (SubscriberStatus.UNSUBSCRIBED, "unsubscribed"),
+    "group_unsubscribe": (SubscriberStatus.UNSUBSCRIBED, "unsubscribed from the newsletter"),
 }
 SETTLING = ("processed", "delivered")
 
@@ -174,7 +175,7 @@ def confirmation_mail(
         from_email=s.from_email, from_name=s.from_name, reply_to=s.reply_to, subject=subject, text=text,
         html=page, recipients=[(email, None)], categories=["aanmelding"], custom_args={"kind": "signup"},
     )  # fmt: skip
-    api = SendGridAPI.from_env(s.sendgrid_region, env)
+    api = SendGridAPI.from_env(s.sendgrid.region, env)
     if api is None:  # the same request, written as the message it gives
         name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
         Outbox(config.root / "outbox").deliver(body, config.root / "outbox" / FORM, name)

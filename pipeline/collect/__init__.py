@@ -268,7 +268,7 @@ def progress_to_items(config: Config, progress: Progress, now: dt.datetime) -> l
                 published=when,
                 source=monitoring_source(progress.partner),
                 partner=progress.partner,
-                kind=config.settings.monitoring_kind,
+                kind=config.settings.monitoring.kind,
                 themes=activity.themes,
                 provinces=(activity.province,),
                 ervaringsdeskundigen=activity.ervaringsdeskundigen,

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.domain.config import DEFAULTS, NATIONWIDE, Config, SectionTerm, submission_source
+from pipeline.domain.config import NATIONWIDE, Config, SectionTerm, submission_source
 from pipeline.domain.i18n import _
 from pipeline.domain.models import Item
 
@@ -63,7 +63,7 @@ def explanation(config: Config) -> list[str]:
             "- Kinds: a section takes only the kinds listed in its 'kinds' "
             "in sources.yaml; featured sections\n"
             "  are filled first, then the others in order, each up to its 'limit' (default {limit})."
-        ).format(limit=DEFAULTS["section_limit"]),
+        ).format(limit=SectionTerm.limit),
         _(
             "- Spread: every pick lowers the points of the rest: -{partner} for the same partner,\n"
             "  -{sector} for the same sector, -{province} for the same province (not '{nationwide}'),"

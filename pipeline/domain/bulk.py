@@ -126,7 +126,7 @@ def check_message(
                 "List-Unsubscribe-Post: {value}); Gmail and Yahoo require it of bulk senders"
             ).format(value=ONE_CLICK)
         )
-    elif TOKEN_UNSUBSCRIBE in listed and settings.unsubscribe_group is None:
+    elif TOKEN_UNSUBSCRIBE in listed and settings.sendgrid.unsubscribe_group is None:
         problem(
             _(
                 "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the one-click "

@@ -1,7 +1,9 @@
 """The instance's settings: ``sources.yaml``, parsed, checked once and turned into typed values
 (``check_config_doc``; reading the file is ``pipeline.infra.instance.load_config``).
 
-Defaults live in one table (``DEFAULTS``); a bad value gets a problem naming its line and the
+The settings are one typed tree (``Settings``), each section of ``newsletter:`` a frozen dataclass
+with its defaults next to its fields (``SendGrid``, ``Limits``, ``Delivery``, ``Signup``, ...): the
+checks read the user's YAML into them once, and a bad value gets a problem naming its line and the
 fix. Every later stage receives a ``Config``, never the raw YAML.
 """
 
@@ -10,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.domain.errors import Problem, display_path
@@ -23,79 +25,6 @@ from pipeline.domain.yamldoc import KeyPath, YamlDoc
 
 CONFIG_FILE = "sources.yaml"
 
-# Every default of sources.yaml, in one table: the checks below read them from here and nowhere
-# else, and docs/formats.md lists them.
-DEFAULTS: dict[str, Any] = {
-    "language": "nl",
-    "timezone": "Europe/Amsterdam",
-    "subscribers": "subscribers.csv",
-    "state": "state/newsletter.sqlite3",
-    # timeout: seconds a request may take; settle: how much longer SendGrid may still be taking in a
-    # request that timed out (a cancel of its batch waits that long, so the request cannot arrive after it).
-    "sendgrid": {
-        "region": "global",
-        "unsubscribe_group": None,
-        "categories": [],
-        "timeout": 60,
-        "settle": 30,
-    },
-    "utm": {},
-    "coverage": {"essential_sectors": [], "essential_themes": [], "max_share": 0.5},
-    "report": {"silent_months": 6},
-    # Limits that keep one slow or huge source from holding up a run.
-    # concurrency: requests at once over all hosts (per_host bounds each one): 128 keeps a warm run of
-    # 300 feeds within a second, start-up included (bench/bench_collect.py).
-    # allow_private_addresses: fetch from loopback, private and link-local addresses too (an intranet
-    # feed, the tests' local servers); off, collect refuses them, redirects and DNS answers included.
-    "collect": {
-        "timeout": 20,
-        "max_bytes": 10_000_000,
-        "concurrency": 128,
-        "per_host": 4,
-        "retries": 2,
-        "allow_private_addresses": False,
-    },
-    # A list send is handed to SendGrid at least hold_minutes before it goes out (its send_at), so that
-    # the next cron run can still repair a killed send by cancelling its batch (SendGrid cancels no
-    # later than 10 minutes before). Cron hands an approved issue over schedule_ahead_minutes before
-    # its send_at: at least the hold plus the cron interval, so it goes out at that very minute.
-    "delivery": {"hold_minutes": 30, "schedule_ahead_minutes": 60},
-    # The public sign-up service ('newsletter serve', docs/audience.md): where readers reach it (the
-    # confirmation link points there), the consent text they agree to and its version (on record with
-    # each confirmation), how long a confirmation link works, and the limits per client and address.
-    "signup": {
-        "public_url": None,  # e.g. https://nieuwsbrief.example.org; default: the address serve listens on
-        "consent_text": (
-            "Ja, ik wil de nieuwsbrief ontvangen. Mijn e-mailadres wordt alleen daarvoor gebruikt; ik kan me"
-            " altijd afmelden via de link in elke nieuwsbrief."
-        ),
-        "consent_version": "1",
-        "link_days": 7,
-        "per_client_per_hour": 20,
-        "per_address_per_day": 3,
-    },
-    # The plain-language (B1) checks of 'validate' and 'check' (docs/plain-language.md): the
-    # Direct Duidelijk guidelines' "about 12 to 15 words" a sentence; a word of more syllables than
-    # max_word_syllables counts as long; Flesch-Douma under min_flesch_douma is a hint.
-    "plain_language": {
-        "enabled": True,
-        "max_sentence_words": 15,
-        "max_word_syllables": 6,
-        "min_flesch_douma": 60,
-        "skip": [],  # rules turned off for every text
-        "allow": [],  # words never flagged
-        "stadhuistaal": None,  # the instance's own word list, beside the package's
-    },
-    # A section without 'limit' shows this many items.
-    "section_limit": 5,
-    # The kind of an item whose feed says none, by who publishes the feed: a partner's feed tells
-    # partner stories, another source's (a research institute's) research. Used when the taxonomy
-    # has that kind; otherwise validate asks for 'kind:' on the feed.
-    "feed_kind": {"partner": "story", "source": "research"},
-    # Partners' progress on their pledge (monitoring/): the kind its activities get as newsletter
-    # candidates. A section that lists this kind takes them.
-    "monitoring": {"kind": "voortgang"},
-}
 PLEDGE_MAX = 400  # a pledge is a sentence or two, not a plan
 
 TAXONOMY_LISTS: dict[str, tuple[str, ...]] = {
@@ -129,7 +58,7 @@ class SectionTerm(Term):
     """A section of the newsletter: which kinds it takes, how many items, whether it leads the issue."""
 
     kinds: tuple[str, ...] = ()  # empty: any kind
-    limit: int = DEFAULTS["section_limit"]
+    limit: int = 5  # a section without 'limit' shows this many items
     featured: bool = False
 
     def takes(self, kind: str | None) -> bool:
@@ -176,31 +105,43 @@ class Taxonomy:
 @dataclass(frozen=True)
 class Limits:
     """How much one source may take when collecting, and where it may be fetched from
-    (``newsletter.collect`` in sources.yaml)."""
+    (``newsletter.collect`` in sources.yaml): limits that keep one slow or huge source from holding up
+    a run."""
 
-    timeout: float = DEFAULTS["collect"]["timeout"]  # seconds for the whole source, retries included
-    max_bytes: int = DEFAULTS["collect"]["max_bytes"]
-    concurrency: int = DEFAULTS["collect"]["concurrency"]  # requests at once, over all hosts
-    per_host: int = DEFAULTS["collect"]["per_host"]
-    retries: int = DEFAULTS["collect"]["retries"]
-    backoff: float = 0.5  # first pause before a retry, doubled each time
-    # Loopback, private, link-local and other internal addresses are refused unless this is true.
-    allow_private_addresses: bool = DEFAULTS["collect"]["allow_private_addresses"]
+    timeout: float = 20  # seconds for the whole source, retries included
+    max_bytes: int = 10_000_000
+    # Requests at once over all hosts (per_host bounds each one): 128 keeps a warm run of 300 feeds
+    # within a second, start-up included (bench/bench_collect.py).
+    concurrency: int = 128
+    per_host: int = 4
+    retries: int = 2
+    backoff: float = 0.5  # first pause before a retry, doubled each time (not in sources.yaml)
+    # Fetch from loopback, private and link-local addresses too (an intranet feed, the tests' local
+    # servers); off, collect refuses them, redirects and DNS answers included.
+    allow_private_addresses: bool = False
 
-
-_PLAIN = DEFAULTS["plain_language"]
+    # What sources.yaml may set (``backoff`` is the program's own).
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "timeout", "max_bytes", "concurrency", "per_host", "retries", "allow_private_addresses",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Signup:
-    """The public sign-up service's settings (``newsletter.signup``)."""
+    """The public sign-up service's settings (``newsletter.signup``; 'newsletter serve',
+    docs/audience.md): where readers reach it (the confirmation link points there), the consent text
+    they agree to and its version (on record with each confirmation), how long a confirmation link
+    works, and the limits per client and address."""
 
-    public_url: str | None = DEFAULTS["signup"]["public_url"]
-    consent_text: str = DEFAULTS["signup"]["consent_text"]
-    consent_version: str = DEFAULTS["signup"]["consent_version"]
-    link_days: int = DEFAULTS["signup"]["link_days"]
-    per_client_per_hour: int = DEFAULTS["signup"]["per_client_per_hour"]
-    per_address_per_day: int = DEFAULTS["signup"]["per_address_per_day"]
+    public_url: str | None = None  # e.g. https://nieuwsbrief.example.org; None: where serve listens
+    consent_text: str = (
+        "Ja, ik wil de nieuwsbrief ontvangen. Mijn e-mailadres wordt alleen daarvoor gebruikt; ik kan me"
+        " altijd afmelden via de link in elke nieuwsbrief."
+    )
+    consent_version: str = "1"
+    link_days: int = 7
+    per_client_per_hour: int = 20
+    per_address_per_day: int = 3
 
 
 # -- plain language (B1): the rules' names and the word-list format, which the settings name and
@@ -241,15 +182,82 @@ def parse_word_list(text: str, path: str) -> tuple[list[tuple[str, str]], list[P
 
 @dataclass(frozen=True)
 class PlainLanguage:
-    """The B1 checks' settings (``newsletter.plain_language``); see pipeline.domain.plain."""
+    """The B1 checks' settings (``newsletter.plain_language``) of 'validate' and 'check'; see
+    pipeline.domain.plain and docs/plain-language.md. The Direct Duidelijk guidelines' "about 12 to 15
+    words" a sentence; a word of more syllables than max_word_syllables counts as long; Flesch-Douma
+    under min_flesch_douma is a hint."""
 
-    enabled: bool = _PLAIN["enabled"]
-    max_sentence_words: int = _PLAIN["max_sentence_words"]
-    max_word_syllables: int = _PLAIN["max_word_syllables"]
-    min_flesch_douma: int = _PLAIN["min_flesch_douma"]
+    enabled: bool = True
+    max_sentence_words: int = 15
+    max_word_syllables: int = 6
+    min_flesch_douma: int = 60
     skip: frozenset[str] = frozenset()  # rules turned off for every text
     allow: frozenset[str] = frozenset()  # words never flagged, lower case
     stadhuistaal: tuple[tuple[str, str], ...] = ()  # the instance's own (formal, alternative) pairs
+
+
+@dataclass(frozen=True)
+class SendGrid:
+    """How the mail goes to SendGrid (``newsletter.sendgrid``)."""
+
+    region: str = "global"  # or "eu" (api.eu.sendgrid.com)
+    unsubscribe_group: int | None = None  # SendGrid's unsubscribe group id (one-click unsubscribe)
+    categories: tuple[str, ...] = ()  # added to every message, besides the issue id
+    timeout: float = 60  # seconds one request may take
+    # After a timeout, how much longer SendGrid may still be taking the request in (a cancel of its
+    # batch waits that long, so the request cannot arrive after it).
+    settle: float = 30
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What 'newsletter check' warns an issue misses or has too much of (``newsletter.coverage``)."""
+
+    essential_sectors: tuple[str, ...] = ()
+    essential_themes: tuple[str, ...] = ()
+    max_share: float = 0.5  # the most one partner or province may have of an issue
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The report's settings (``newsletter.report``)."""
+
+    silent_months: int = 6  # 'Partners in beeld': on the call list after this long without an item
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """When a send is handed over (``newsletter.delivery``). A list send is handed to SendGrid at
+    least hold_minutes before it goes out (its send_at), so that the next cron run can still repair a
+    killed send by cancelling its batch (SendGrid cancels no later than 10 minutes before). Cron hands
+    an approved issue over schedule_ahead_minutes before its send_at: at least the hold plus the cron
+    interval, so it goes out at that very minute."""
+
+    hold_minutes: int = 30
+    schedule_ahead_minutes: int = 60
+
+    @property
+    def hold(self) -> dt.timedelta:
+        """A list send goes out at least this long after it is handed to SendGrid."""
+        return dt.timedelta(minutes=self.hold_minutes)
+
+    @property
+    def schedule_ahead(self) -> dt.timedelta:
+        """Cron hands an approved issue over this long before its send_at."""
+        return dt.timedelta(minutes=self.schedule_ahead_minutes)
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Partners' progress on their pledge (``newsletter.monitoring``, monitoring/)."""
+
+    kind: str = "voortgang"  # the kind its activities get as newsletter candidates
+
+
+# The kind of an item whose feed says none, by who publishes the feed: a partner's feed tells
+# partner stories, another source's (a research institute's) research. Used when the taxonomy has
+# that kind; otherwise validate asks for 'kind:' on the feed. Not a setting of sources.yaml.
+FEED_KIND = {"partner": "story", "source": "research"}
 
 
 @dataclass(frozen=True)
@@ -317,38 +325,77 @@ class SubmissionSource:
         return submission_source(self.partner if self.url else str(self.path))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
+    """``newsletter:`` in sources.yaml, checked: the root of the settings tree. Each section is a frozen
+    dataclass holding its own defaults; a key left out of the file keeps the default written here."""
+
     title: str
     from_email: str
     from_name: str
     reply_to: str | None
     postal_address: str
     archive_url: str
-    language: str
-    timezone: ZoneInfo
-    sendgrid_region: str
-    unsubscribe_group: int | None
-    sendgrid_timeout: float  # seconds one request may take
-    sendgrid_settle: float  # after a timeout, how long SendGrid may still be taking a request in
-    categories: tuple[str, ...]
-    utm: Mapping[str, str]
-    subscribers: Path
-    state: Path
-    editors: tuple[str, ...]
-    essential_sectors: tuple[str, ...]
-    essential_themes: tuple[str, ...]
-    max_share: float
-    silent_months: int
-    collect: Limits
-    hold: dt.timedelta  # a list send goes out at least this long after it is handed to SendGrid
-    schedule_ahead: dt.timedelta  # cron hands an approved issue over this long before its send_at
-    plain: PlainLanguage = PlainLanguage()
+    language: str = "nl"
+    timezone: ZoneInfo = ZoneInfo("Europe/Amsterdam")  # noqa: RUF009 (immutable, and cached by ZoneInfo)
+    utm: Mapping[str, str] = field(default_factory=dict)  # source, medium, campaign on outbound links
+    # Files relative to the instance, made absolute against its root when read.
+    subscribers: Path = Path("subscribers.csv")
+    state: Path = Path("state/newsletter.sqlite3")
+    editors: tuple[str, ...] = ()  # receive the delivery report after a send
+    sendgrid: SendGrid = SendGrid()
+    coverage: Coverage = Coverage()
+    report: ReportSettings = ReportSettings()
+    collect: Limits = Limits()
+    delivery: Delivery = Delivery()
+    plain: PlainLanguage = PlainLanguage()  # newsletter.plain_language
     signup: Signup = Signup()
-    monitoring_kind: str = DEFAULTS["monitoring"]["kind"]
+    monitoring: MonitoringSettings = MonitoringSettings()
     # A PostgreSQL URL (newsletter.state, or NEWSLETTER_DATABASE_URL over it): the state lives there,
     # shared by every host, and ``state`` is only the local folder's default file, unused.
     database_url: str | None = None
+
+    # -- the sections' values under the names the stages read them by (deliver, curate, report), until
+    # they read the section itself; no defaults here.
+    @property
+    def sendgrid_region(self) -> str:
+        return self.sendgrid.region
+
+    @property
+    def unsubscribe_group(self) -> int | None:
+        return self.sendgrid.unsubscribe_group
+
+    @property
+    def sendgrid_timeout(self) -> float:
+        return self.sendgrid.timeout
+
+    @property
+    def sendgrid_settle(self) -> float:
+        return self.sendgrid.settle
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.sendgrid.categories
+
+    @property
+    def essential_sectors(self) -> tuple[str, ...]:
+        return self.coverage.essential_sectors
+
+    @property
+    def essential_themes(self) -> tuple[str, ...]:
+        return self.coverage.essential_themes
+
+    @property
+    def max_share(self) -> float:
+        return self.coverage.max_share
+
+    @property
+    def silent_months(self) -> int:
+        return self.report.silent_months
+
+    @property
+    def hold(self) -> dt.timedelta:
+        return self.delivery.hold
 
     @property
     def database(self) -> Path | str:
@@ -391,7 +438,7 @@ def _term(c: Checker, kp: KeyPath, name: str, e: dict[str, Any], tid: str, title
         limit = c.integer((*kp, "limit"), e.get("limit"), minimum=1) if "limit" in e else None
         featured = c.boolean((*kp, "featured"), e.get("featured"))
         kinds = tuple(str(k) for k in c.seq((*kp, "kinds"), e.get("kinds"), "'kinds'") if isinstance(k, str))
-        return SectionTerm(tid, title, description, kinds, limit or DEFAULTS["section_limit"], bool(featured))
+        return SectionTerm(tid, title, description, kinds, limit or SectionTerm.limit, bool(featured))
     if name == "themes":
         words = c.seq((*kp, "keywords"), e.get("keywords"), "'keywords'")
         keywords = tuple(w for i, v in enumerate(words) if (w := c.text((*kp, "keywords", i), v)))
@@ -439,7 +486,7 @@ def _feed(
     kind = c.ref((*kp, "kind"), f["kind"], tax.kinds, "kind") if f.get("kind") else None
     if not f.get("kind"):
         publisher = "partner" if owner.get("partner") else "source"
-        default = DEFAULTS["feed_kind"][publisher]
+        default = FEED_KIND[publisher]
         kind = default if default in tax.kinds else None
         if kind is None:
             message = _(
@@ -457,6 +504,11 @@ def _feed(
     )
 
 
+def _keys(section: type) -> tuple[str, ...]:
+    """The keys sources.yaml may give a section: its dataclass's fields, in order."""
+    return tuple(f.name for f in fields(section))
+
+
 def _settings(
     c: Checker,
     raw: Any,
@@ -465,6 +517,8 @@ def _settings(
     read_text: Callable[[Path], str],
     database_url: str | None,
 ) -> Settings | None:
+    """``newsletter:`` read into the settings tree, each section by its own function below, in the
+    order the problems are reported."""
     kp: KeyPath = ("newsletter",)
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
@@ -481,116 +535,27 @@ def _settings(
     reply_to = c.email((*kp, "reply_to"), n.get("reply_to"))
     address = c.text((*kp, "postal_address"), n.get("postal_address"))
     archive = c.url((*kp, "archive_url"), n.get("archive_url"))
-    language = c.text((*kp, "language"), n.get("language", DEFAULTS["language"]))
-    tzname = c.text((*kp, "timezone"), n.get("timezone", DEFAULTS["timezone"])) or DEFAULTS["timezone"]
-    try:
-        tz = ZoneInfo(tzname)
-    except (ZoneInfoNotFoundError, ValueError):
-        c.error(
-            (*kp, "timezone"),
-            _("unknown time zone '{name}'; use a name like Europe/Amsterdam").format(name=tzname),
-        )
-        tz = ZoneInfo(DEFAULTS["timezone"])
-
-    sg_raw = n.get("sendgrid", DEFAULTS["sendgrid"])
-    sg = c.mapping((*kp, "sendgrid"), sg_raw, tuple(DEFAULTS["sendgrid"]), (), "'sendgrid'") or {}
-    region = c.text((*kp, "sendgrid", "region"), sg.get("region")) or DEFAULTS["sendgrid"]["region"]
-    if region not in ("global", "eu"):
-        c.error(
-            (*kp, "sendgrid", "region"),
-            _("region '{region}' should be 'global' or 'eu'").format(region=region),
-        )
-    group = c.integer((*kp, "sendgrid", "unsubscribe_group"), sg.get("unsubscribe_group"), minimum=1)
-    sg_timeout = c.integer((*kp, "sendgrid", "timeout"), sg.get("timeout"), minimum=1)
-    sg_settle = c.integer((*kp, "sendgrid", "settle"), sg.get("settle"), minimum=0)
-    cats = c.seq((*kp, "sendgrid", "categories"), sg.get("categories"), "'categories'")
-    categories = tuple(t for i, v in enumerate(cats) if (t := c.text((*kp, "sendgrid", "categories", i), v)))
-
+    language = c.text((*kp, "language"), n.get("language", Settings.language)) or Settings.language
+    tz = _timezone(c, (*kp, "timezone"), n.get("timezone", Settings.timezone.key))
+    sendgrid = _sendgrid(c, (*kp, "sendgrid"), n.get("sendgrid", {}))
     utm_keys = ("source", "medium", "campaign")
-    utm_raw = c.mapping((*kp, "utm"), n.get("utm", DEFAULTS["utm"]), utm_keys, (), "'utm'") or {}
+    utm_raw = c.mapping((*kp, "utm"), n.get("utm", {}), utm_keys, (), "'utm'") or {}
     utm = {k: str(v) for k, v in utm_raw.items() if k in utm_keys and v is not None}
-
     editors = tuple(
         e for i, v in enumerate(c.seq((*kp, "editors"), n.get("editors"), "'editors'"))
         if (e := c.email((*kp, "editors", i), v))
     )  # fmt: skip
-    cov = (
-        c.mapping(
-            (*kp, "coverage"),
-            n.get("coverage", DEFAULTS["coverage"]),
-            tuple(DEFAULTS["coverage"]),
-            (),
-        )
-        or {}
-    )
-    ess_sectors = c.refs(
-        (*kp, "coverage", "essential_sectors"), cov.get("essential_sectors"), tax.sectors, "sector"
-    )
-    ess_themes = c.refs(
-        (*kp, "coverage", "essential_themes"), cov.get("essential_themes"), tax.themes, "theme"
-    )
-    max_share = cov.get("max_share", DEFAULTS["coverage"]["max_share"])
-    if not isinstance(max_share, int | float) or isinstance(max_share, bool) or not 0 < max_share <= 1:
-        c.error(
-            (*kp, "coverage", "max_share"), _("max_share should be a fraction between 0 and 1, such as 0.5")
-        )
-        max_share = DEFAULTS["coverage"]["max_share"]
-    rep = c.mapping((*kp, "report"), n.get("report", DEFAULTS["report"]), tuple(DEFAULTS["report"]), ()) or {}
+    coverage = _coverage(c, (*kp, "coverage"), n.get("coverage", {}), tax)
+    rep = c.mapping((*kp, "report"), n.get("report", {}), _keys(ReportSettings), ()) or {}
     silent = c.integer((*kp, "report", "silent_months"), rep.get("silent_months"), minimum=1)
-    col = c.mapping((*kp, "collect"), n.get("collect", {}), tuple(DEFAULTS["collect"]), ()) or {}
-    collect = dict(DEFAULTS["collect"])
-    for key in DEFAULTS["collect"]:
-        if key in col:
-            ckp = (*kp, "collect", key)
-            value: bool | int | None
-            if key == "allow_private_addresses":
-                value = c.boolean(ckp, col[key])
-            else:
-                value = c.integer(ckp, col[key], minimum=0 if key == "retries" else 1)
-            if value is not None:
-                collect[key] = value
-    dkp = (*kp, "delivery")
-    dl = c.mapping(dkp, n.get("delivery", {}), tuple(DEFAULTS["delivery"]), (), "'delivery'") or {}
-    hold = (
-        c.integer((*dkp, "hold_minutes"), dl.get("hold_minutes"), minimum=15)
-        if "hold_minutes" in dl
-        else None
-    )
-    ahead = (
-        c.integer((*dkp, "schedule_ahead_minutes"), dl.get("schedule_ahead_minutes"), minimum=15)
-        if "schedule_ahead_minutes" in dl
-        else None
-    )
-    hold = hold or DEFAULTS["delivery"]["hold_minutes"]
-    ahead = ahead or DEFAULTS["delivery"]["schedule_ahead_minutes"]
-    if ahead < hold:
-        message = _(
-            "schedule_ahead_minutes ({ahead}) is less than hold_minutes ({hold}); make it at least the hold"
-            " plus the interval cron runs at"
-        )
-        c.error(dkp, message.format(ahead=ahead, hold=hold))
-    elif ahead > 72 * 60 - 60:
-        c.error(
-            dkp, _("schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
-        )
+    report = ReportSettings(silent or ReportSettings.silent_months)
+    collect = _collect(c, (*kp, "collect"), n.get("collect", {}))
+    delivery = _delivery(c, (*kp, "delivery"), n.get("delivery", {}))
     plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root, read_text)
     signup = _signup(c, (*kp, "signup"), n.get("signup", {}))
-    mon = c.mapping((*kp, "monitoring"), n.get("monitoring", {}), tuple(DEFAULTS["monitoring"]), ()) or {}
-    monitoring_kind = DEFAULTS["monitoring"]["kind"]
-    if mon.get("kind") is not None:
-        monitoring_kind = (
-            c.ref((*kp, "monitoring", "kind"), mon["kind"], tax.kinds, "kind") or monitoring_kind
-        )
-    subscribers = c.text((*kp, "subscribers"), n.get("subscribers", DEFAULTS["subscribers"]))
-    state = c.text((*kp, "state"), n.get("state", DEFAULTS["state"]))
-    if state and state.startswith(("postgresql://", "postgres://")):
-        if ":" in state.split("://", 1)[1].split("@", 1)[0] and "@" in state:
-            c.warn(
-                (*kp, "state"),
-                "a password in sources.yaml ends up in git: set NEWSLETTER_DATABASE_URL instead",
-            )
-        database_url = database_url or state
-        state = None
+    monitoring = _monitoring(c, (*kp, "monitoring"), n.get("monitoring", {}), tax)
+    subscribers = c.text((*kp, "subscribers"), n.get("subscribers", str(Settings.subscribers)))
+    state, database_url = _state(c, (*kp, "state"), n.get("state", str(Settings.state)), database_url)
     if not (title and from_email and address and archive):
         return None
     return Settings(
@@ -600,61 +565,170 @@ def _settings(
         reply_to=reply_to,
         postal_address=address,
         archive_url=archive.rstrip("/") + "/",
-        language=language or DEFAULTS["language"],
+        language=language,
         timezone=tz,
-        sendgrid_region=region,
-        unsubscribe_group=group,
-        sendgrid_timeout=float(sg_timeout or DEFAULTS["sendgrid"]["timeout"]),
-        sendgrid_settle=float(DEFAULTS["sendgrid"]["settle"] if sg_settle is None else sg_settle),
-        categories=categories,
         utm=utm,
-        subscribers=(root / (subscribers or DEFAULTS["subscribers"])),
-        state=(root / (state or DEFAULTS["state"])),
+        subscribers=root / (subscribers or Settings.subscribers),
+        state=root / (state or Settings.state),
         editors=editors,
-        essential_sectors=ess_sectors,
-        essential_themes=ess_themes,
-        max_share=float(max_share),
-        silent_months=silent or DEFAULTS["report"]["silent_months"],
-        collect=Limits(**collect),
-        hold=dt.timedelta(minutes=hold),
-        schedule_ahead=dt.timedelta(minutes=ahead),
+        sendgrid=sendgrid,
+        coverage=coverage,
+        report=report,
+        collect=collect,
+        delivery=delivery,
         plain=plain,
         signup=signup,
-        monitoring_kind=monitoring_kind,
+        monitoring=monitoring,
         database_url=database_url,
     )
 
 
+def _state(c: Checker, kp: KeyPath, raw: Any, database_url: str | None) -> tuple[str | None, str | None]:
+    """``newsletter.state``: a SQLite file's path (relative to the instance), or a PostgreSQL URL, which
+    NEWSLETTER_DATABASE_URL (``database_url``) wins over; returned as (path, URL)."""
+    state = c.text(kp, raw)
+    if state and state.startswith(("postgresql://", "postgres://")):
+        if ":" in state.split("://", 1)[1].split("@", 1)[0] and "@" in state:
+            c.warn(kp, "a password in sources.yaml ends up in git: set NEWSLETTER_DATABASE_URL instead")
+        return None, database_url or state
+    return state, database_url
+
+
+def _timezone(c: Checker, kp: KeyPath, raw: Any) -> ZoneInfo:
+    tzname = c.text(kp, raw) or Settings.timezone.key
+    try:
+        return ZoneInfo(tzname)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.error(kp, _("unknown time zone '{name}'; use a name like Europe/Amsterdam").format(name=tzname))
+        return Settings.timezone
+
+
+def _sendgrid(c: Checker, kp: KeyPath, raw: Any) -> SendGrid:
+    sg = c.mapping(kp, raw, _keys(SendGrid), (), "'sendgrid'") or {}
+    region = c.text((*kp, "region"), sg.get("region")) or SendGrid.region
+    if region not in ("global", "eu"):
+        c.error((*kp, "region"), _("region '{region}' should be 'global' or 'eu'").format(region=region))
+    group = c.integer((*kp, "unsubscribe_group"), sg.get("unsubscribe_group"), minimum=1)
+    timeout = c.integer((*kp, "timeout"), sg.get("timeout"), minimum=1)
+    settle = c.integer((*kp, "settle"), sg.get("settle"), minimum=0)
+    cats = c.seq((*kp, "categories"), sg.get("categories"), "'categories'")
+    categories = tuple(t for i, v in enumerate(cats) if (t := c.text((*kp, "categories", i), v)))
+    return SendGrid(
+        region=region,
+        unsubscribe_group=group,
+        categories=categories,
+        timeout=float(timeout or SendGrid.timeout),
+        settle=float(SendGrid.settle if settle is None else settle),
+    )
+
+
+def _coverage(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy) -> Coverage:
+    cov = c.mapping(kp, raw, _keys(Coverage), ()) or {}
+    sectors = c.refs((*kp, "essential_sectors"), cov.get("essential_sectors"), tax.sectors, "sector")
+    themes = c.refs((*kp, "essential_themes"), cov.get("essential_themes"), tax.themes, "theme")
+    max_share = cov.get("max_share", Coverage.max_share)
+    if not isinstance(max_share, int | float) or isinstance(max_share, bool) or not 0 < max_share <= 1:
+        c.error((*kp, "max_share"), _("max_share should be a fraction between 0 and 1, such as 0.5"))
+        max_share = Coverage.max_share
+    return Coverage(sectors, themes, float(max_share))
+
+
+def _collect(c: Checker, kp: KeyPath, raw: Any) -> Limits:
+    col = c.mapping(kp, raw, Limits.KEYS, ()) or {}
+    given: dict[str, Any] = {}
+    for key in Limits.KEYS:
+        if key in col:
+            value: bool | int | None
+            if key == "allow_private_addresses":
+                value = c.boolean((*kp, key), col[key])
+            else:
+                value = c.integer((*kp, key), col[key], minimum=0 if key == "retries" else 1)
+            if value is not None:
+                given[key] = value
+    return Limits(**given)
+
+
+def _delivery(c: Checker, kp: KeyPath, raw: Any) -> Delivery:
+    dl = c.mapping(kp, raw, _keys(Delivery), (), "'delivery'") or {}
+    hold = (
+        c.integer((*kp, "hold_minutes"), dl.get("hold_minutes"), minimum=15) if "hold_minutes" in dl else None
+    )
+    ahead = (
+        c.integer((*kp, "schedule_ahead_minutes"), dl.get("schedule_ahead_minutes"), minimum=15)
+        if "schedule_ahead_minutes" in dl
+        else None
+    )
+    hold = hold or Delivery.hold_minutes
+    ahead = ahead or Delivery.schedule_ahead_minutes
+    if ahead < hold:
+        message = _(
+            "schedule_ahead_minutes ({ahead}) is less than hold_minutes ({hold}); make it at least the hold"
+            " plus the interval cron runs at"
+        )
+        c.error(kp, message.format(ahead=ahead, hold=hold))
+    elif ahead > 72 * 60 - 60:
+        c.error(
+            kp, _("schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes")
+        )
+    return Delivery(hold, ahead)
+
+
+def _monitoring(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy) -> MonitoringSettings:
+    mon = c.mapping(kp, raw, _keys(MonitoringSettings), ()) or {}
+    kind = MonitoringSettings.kind
+    if mon.get("kind") is not None:
+        kind = c.ref((*kp, "kind"), mon["kind"], tax.kinds, "kind") or kind
+    return MonitoringSettings(kind)
+
+
 def _signup(c: Checker, kp: KeyPath, raw: Any) -> Signup:
-    d = DEFAULTS["signup"]
-    s = c.mapping(kp, raw, tuple(d), (), "'signup'") or {}
+    s = c.mapping(kp, raw, _keys(Signup), (), "'signup'") or {}
     url = c.url((*kp, "public_url"), s.get("public_url")) if s.get("public_url") is not None else None
     text = c.text((*kp, "consent_text"), s.get("consent_text"), max_len=1000)
     version = c.text((*kp, "consent_version"), s.get("consent_version"))
     numbers = {
-        key: c.integer((*kp, key), s.get(key), minimum=1) or d[key]
+        key: c.integer((*kp, key), s.get(key), minimum=1) or getattr(Signup, key)
         for key in ("link_days", "per_client_per_hour", "per_address_per_day")
     }
     if s.get("consent_text") is not None and s.get("consent_version") is None:
         c.warn(kp, _("a consent text of your own needs its 'consent_version' (each confirmation records it)"))
     public = url.rstrip("/") if url else None
-    return Signup(public, text or d["consent_text"], version or d["consent_version"], **numbers)
+    return Signup(public, text or Signup.consent_text, version or Signup.consent_version, **numbers)
 
 
 def _plain_language(
     c: Checker, kp: KeyPath, raw: Any, root: Path, read_text: Callable[[Path], str]
 ) -> PlainLanguage:
-    p = c.mapping(kp, raw, tuple(_PLAIN), (), "'plain_language'") or {}
+    p = c.mapping(kp, raw, _keys(PlainLanguage), (), "'plain_language'") or {}
     if not p:
         return PlainLanguage()
     enabled = c.boolean((*kp, "enabled"), p.get("enabled"))
     limits = {}
     for key in ("max_sentence_words", "max_word_syllables", "min_flesch_douma"):
         value = c.integer((*kp, key), p.get(key), minimum=0 if key == "min_flesch_douma" else 1)
-        limits[key] = _PLAIN[key] if value is None else value
+        limits[key] = getattr(PlainLanguage, key) if value is None else value
+    skip = _rules_skipped(c, (*kp, "skip"), p.get("skip"))
+    allow = {
+        w.lower() for i, v in enumerate(c.seq((*kp, "allow"), p.get("allow"), "'allow'"))
+        if (w := c.text((*kp, "allow", i), v))
+    }  # fmt: skip
+    pairs: list[tuple[str, str]] = []
+    name = c.text((*kp, "stadhuistaal"), p.get("stadhuistaal"))
+    if name:
+        pairs = _word_list(c, (*kp, "stadhuistaal"), name, root, read_text)
+    return PlainLanguage(
+        enabled=PlainLanguage.enabled if enabled is None else enabled,
+        skip=frozenset(skip),
+        allow=frozenset(allow),
+        stadhuistaal=tuple(pairs),
+        **limits,
+    )
+
+
+def _rules_skipped(c: Checker, kp: KeyPath, raw: Any) -> set[str]:
     skip = set()
-    for i, v in enumerate(c.seq((*kp, "skip"), p.get("skip"), "'skip'")):
-        name = c.text((*kp, "skip", i), v)
+    for i, v in enumerate(c.seq(kp, raw, "'skip'")):
+        name = c.text((*kp, i), v)
         if name and name.lower() in ALL:
             skip |= set(RULES)
         elif name and name.lower() in RULE_NAMES:
@@ -665,40 +739,33 @@ def _plain_language(
                 message = _("unknown rule '{name}': did you mean '{close}'? Rules: {rules}")
             else:
                 message = _("unknown rule '{name}': Rules: {rules}")
-            c.error((*kp, "skip", i), message.format(name=name, close=close, rules=", ".join(RULES)))
-    allow = {
-        w.lower() for i, v in enumerate(c.seq((*kp, "allow"), p.get("allow"), "'allow'"))
-        if (w := c.text((*kp, "allow", i), v))
-    }  # fmt: skip
-    pairs: list[tuple[str, str]] = []
-    name = c.text((*kp, "stadhuistaal"), p.get("stadhuistaal"))
-    if name:
-        path = root / name
-        try:
-            text = read_text(path)
-        except (OSError, UnicodeDecodeError) as e:
-            if isinstance(e, UnicodeDecodeError):
-                message = _(
-                    "the word list '{name}' is not UTF-8 text; give a text file in the instance, one "
-                    "'formal word = plain word' a line"
-                )
-            else:
-                message = _(
-                    "the word list '{name}' cannot be read; give a text file in the instance, one "
-                    "'formal word = plain word' a line"
-                )
-            c.error((*kp, "stadhuistaal"), message.format(name=name))
+            c.error((*kp, i), message.format(name=name, close=close, rules=", ".join(RULES)))
+    return skip
+
+
+def _word_list(
+    c: Checker, kp: KeyPath, name: str, root: Path, read_text: Callable[[Path], str]
+) -> list[tuple[str, str]]:
+    """The instance's own stadhuistaal list (``plain_language.stadhuistaal``), its problems reported."""
+    path = root / name
+    try:
+        text = read_text(path)
+    except (OSError, UnicodeDecodeError) as e:
+        if isinstance(e, UnicodeDecodeError):
+            message = _(
+                "the word list '{name}' is not UTF-8 text; give a text file in the instance, one "
+                "'formal word = plain word' a line"
+            )
         else:
-            found, problems = parse_word_list(text, display_path(path, root))
-            pairs = found
-            c.problems.extend(problems)
-    return PlainLanguage(
-        enabled=_PLAIN["enabled"] if enabled is None else enabled,
-        skip=frozenset(skip),
-        allow=frozenset(allow),
-        stadhuistaal=tuple(pairs),
-        **limits,
-    )
+            message = _(
+                "the word list '{name}' cannot be read; give a text file in the instance, one "
+                "'formal word = plain word' a line"
+            )
+        c.error(kp, message.format(name=name))
+        return []
+    found, problems = parse_word_list(text, display_path(path, root))
+    c.problems.extend(problems)
+    return found
 
 
 def _date(c: Checker, kp: KeyPath, value: Any) -> dt.date | None:
@@ -839,10 +906,10 @@ def check_config_doc(
     partners = _partners(c, top.get("partners"), taxonomy)
     sources = _sources(c, top.get("sources"), taxonomy, partners)
     submissions = _submissions(c, top.get("submissions"), root, partners)
-    if settings is not None and taxonomy.kinds and settings.monitoring_kind not in taxonomy.kinds:
+    if settings is not None and taxonomy.kinds and settings.monitoring.kind not in taxonomy.kinds:
         pledged = next((i for i, p in enumerate(partners.values()) if p.pledge), None)
         if pledged is not None:
-            kind = settings.monitoring_kind
+            kind = settings.monitoring.kind
             message = _(
                 "partners report progress on their pledge, and its activities become newsletter candidates "
                 "of kind '{kind}', which taxonomy.kinds does not have: add {{id: {kind}, title: Voortgang}} "

@@ -129,6 +129,27 @@ STATE_LABELS = {
 }
 
 
+class SubscriberStatus(StrEnum):
+    """Where a subscriber stands on the list (``subscribers.status``, and the status a consent record
+    left them in). Only a confirmed sign-up brings back someone who left (the last four)."""
+
+    PENDING = "pending"  # signed up through the form, not confirmed yet
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"  # reported the newsletter as spam
+    INVALID = "invalid"  # dropped by SendGrid: the address cannot get mail
+
+
+class ReminderState(StrEnum):
+    """How a progress reminder to a partner went (``reminders.state``)."""
+
+    SENDING = "sending"  # written before the request
+    SENT = "sent"  # SendGrid took it (its message id), or the outbox wrote it
+    FAILED = "failed"  # refused, or never taken: it did not go
+    UNKNOWN = "unknown"  # the answer was lost (or a killed run left it sending): it may have gone
+
+
 class DeliveryState(StrEnum):
     """One subscriber's state in the delivery ledger of one issue (in the order reports list them)."""
 

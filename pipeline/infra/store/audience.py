@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
+from pipeline.domain.models import SubscriberStatus
 from pipeline.infra.store.engine import Database
 from pipeline.infra.store.values import (
     IMPORTABLE,
@@ -18,6 +19,8 @@ from pipeline.infra.store.values import (
     _utc,
     _when,
 )
+
+ACTIVE, PENDING = SubscriberStatus.ACTIVE, SubscriberStatus.PENDING
 
 
 class Audience:
@@ -38,7 +41,8 @@ class Audience:
 
     def active_subscribers(self) -> Iterator[Subscriber]:
         """The active subscribers, in the order they became active (a stream: the list can be long)."""
-        for row in self.db.execute("SELECT * FROM subscribers WHERE status = 'active' ORDER BY since, email"):
+        sql = f"SELECT * FROM subscribers WHERE status = '{ACTIVE}' ORDER BY since, email"
+        for row in self.db.execute(sql):
             yield _subscriber(row)
 
     def signup(self, person: Person, token_hash: str, expires: dt.datetime, now: dt.datetime) -> str:
@@ -53,12 +57,12 @@ class Audience:
         with self.db.transaction() as db:
             row = db.execute("SELECT status FROM subscribers WHERE email = ?", (person.email,)).fetchone()
             before = row["status"] if row else "new"
-            if before == "active":
+            if before == ACTIVE:
                 return before
             if row is None:
                 db.execute(
                     "INSERT INTO subscribers (email, status, source, created_at, updated_at)"
-                    " VALUES (?, 'pending', ?, ?, ?)",
+                    f" VALUES (?, '{PENDING}', ?, ?, ?)",
                     (person.email, person.form, at, at),
                 )
             db.execute(
@@ -68,7 +72,7 @@ class Audience:
                  person.name, person.organisation, person.province),
             )  # fmt: skip
             self._record(
-                person.email, at, "signup", "pending" if row is None else before, VIA_SIGNUP,
+                person.email, at, "signup", PENDING if row is None else before, VIA_SIGNUP,
                 form=person.form, text_version=person.text_version,
             )  # fmt: skip
         return str(before)
@@ -92,20 +96,20 @@ class Audience:
             db.execute("UPDATE signup_tokens SET used_at = ? WHERE token_hash = ?", (at, token_hash))
             db.execute(
                 "INSERT INTO subscribers (email, name, organisation, province, status, basis, source, since,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', 'consent', ?, ?, ?, ?)"
+                f" created_at, updated_at) VALUES (?, ?, ?, ?, '{ACTIVE}', 'consent', ?, ?, ?, ?)"
                 " ON CONFLICT(email) DO UPDATE SET name = coalesce(excluded.name, subscribers.name),"
                 " organisation = coalesce(excluded.organisation, subscribers.organisation),"
                 " province = coalesce(excluded.province, subscribers.province),"
-                " since = CASE subscribers.status WHEN 'active'"
+                f" since = CASE subscribers.status WHEN '{ACTIVE}'"
                 " THEN coalesce(subscribers.since, excluded.since)"
                 " ELSE excluded.since END,"
-                " status = 'active', reason = NULL, basis = 'consent', source = excluded.source,"
+                f" status = '{ACTIVE}', reason = NULL, basis = 'consent', source = excluded.source,"
                 " updated_at = excluded.updated_at",
                 (row["email"], row["name"], row["organisation"], row["province"], row["form"] or "aanmelden",
                  at, at, at),
             )  # fmt: skip
             self._record(
-                row["email"], at, "confirm", "active", VIA_CONFIRM,
+                row["email"], at, "confirm", ACTIVE, VIA_CONFIRM,
                 form=row["form"], text_version=row["text_version"], basis="consent",
             )  # fmt: skip
         return "confirmed", row["email"]
@@ -147,20 +151,20 @@ class Audience:
                 if row is None:
                     db.execute(
                         "INSERT INTO subscribers (email, name, organisation, province, status, basis, source,"
-                        " since, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                        f" since, created_at, updated_at) VALUES (?, ?, ?, ?, '{ACTIVE}', ?, ?, ?, ?, ?)",
                         (p.email, p.name, p.organisation, p.province, basis, source, at, at, at),
                     )
                     counts["added"] += 1
                 else:
-                    counts["already active" if row["status"] == "active" else "updated"] += 1
+                    counts["already active" if row["status"] == ACTIVE else "updated"] += 1
                     db.execute(
                         "UPDATE subscribers SET name = coalesce(?, name),"
                         " organisation = coalesce(?, organisation), province = coalesce(?, province),"
-                        " status = 'active', basis = coalesce(basis, ?), since = coalesce(since, ?),"
+                        f" status = '{ACTIVE}', basis = coalesce(basis, ?), since = coalesce(since, ?),"
                         " updated_at = ? WHERE email = ?",
                         (p.name, p.organisation, p.province, basis, at, at, p.email),
                     )
-                self._record(p.email, at, "import", "active", VIA_IMPORT, form=source, basis=basis)
+                self._record(p.email, at, "import", ACTIVE, VIA_IMPORT, form=source, basis=basis)
         return counts
 
     def consents(self, email: str) -> list[Consent]:
@@ -196,7 +200,7 @@ class Audience:
         )
 
     def deactivate(
-        self, email: str, status: str, reason: str, now: dt.datetime, *, via: str = "webhook"
+        self, email: str, status: SubscriberStatus, reason: str, now: dt.datetime, *, via: str = "webhook"
     ) -> bool:
         """A bounce, a spam report or an unsubscribe: the subscriber gets no more mail, at once; the
         change is on record with ``via`` (e.g. 'webhook: unsubscribe') and the reason."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from pipeline.domain.models import DeliveryState
 from pipeline.infra.store.engine import Database
 from pipeline.infra.store.values import ClickCount, Event, _utc, chunks
 
@@ -28,8 +29,9 @@ class Events:
         with self.db.transaction() as db:
             return bool(
                 db.execute(
-                    "UPDATE deliveries SET state = 'accepted', reason = 'settled by SendGrid''s event',"
-                    " updated_at = ? WHERE issue = ? AND email = ? AND state = 'unknown'",
+                    f"UPDATE deliveries SET state = '{DeliveryState.ACCEPTED}',"
+                    " reason = 'settled by SendGrid''s event', updated_at = ?"
+                    f" WHERE issue = ? AND email = ? AND state = '{DeliveryState.UNKNOWN}'",
                     (_utc(now), issue_id, email),
                 ).rowcount
             )

@@ -6,7 +6,14 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.domain.models import AttemptState, DeliveryState, Placement, Rendered, RequestState
+from pipeline.domain.models import (
+    AttemptState,
+    DeliveryState,
+    Placement,
+    Rendered,
+    RequestState,
+    SubscriberStatus,
+)
 from pipeline.infra.store.engine import Database
 from pipeline.infra.store.values import (
     _SENT,
@@ -109,7 +116,9 @@ class Ledger:
 
     def skip_reasons(self, issue_id: str) -> dict[str, int]:
         """Skipped subscribers of an issue, counted by reason."""
-        sql = "SELECT reason, count(*) FROM deliveries WHERE issue = ? AND state = 'skipped' GROUP BY reason"
+        sql = (
+            f"SELECT reason, count(*) FROM deliveries WHERE issue = ? AND state = '{SKIPPED}' GROUP BY reason"
+        )
         return {row[0]: int(row[1]) for row in self.db.execute(sql, (issue_id,))}
 
     def load_audience(
@@ -138,7 +147,7 @@ class Ledger:
         rows = db.execute(
             "INSERT INTO audience (n, email, name)"
             " SELECT row_number() OVER (ORDER BY since, email), email, name FROM subscribers"
-            " WHERE status = 'active'"
+            f" WHERE status = '{SubscriberStatus.ACTIVE}'"
         ).rowcount
         self._load_suppressed(suppressed)
         return int(rows)
@@ -256,8 +265,8 @@ class Ledger:
         """The editor asked to resend the requests whose answer was lost. Call inside a transaction."""
         return int(
             self.db.execute(
-                "UPDATE deliveries SET state = 'pending', batch = NULL, reason = NULL, updated_at = ?"
-                " WHERE issue = ? AND state = 'unknown'",
+                f"UPDATE deliveries SET state = '{PENDING}', batch = NULL, reason = NULL, updated_at = ?"
+                f" WHERE issue = ? AND state = '{DeliveryState.UNKNOWN}'",
                 (_utc(now), issue_id),
             ).rowcount
         )
@@ -290,7 +299,7 @@ class Ledger:
             )
             db.execute(
                 "INSERT INTO send_attempts (issue, attempt, batch_id, send_at, state, created_at)"
-                " VALUES (?, ?, ?, ?, 'open', ?)",
+                f" VALUES (?, ?, ?, ?, '{AttemptState.OPEN}', ?)",
                 (issue_id, number, batch_id, _utc(send_at), _utc(now)),
             )
         found = self.db.execute(
@@ -302,8 +311,9 @@ class Ledger:
         """Before a cancel is asked for: a kill between the two leaves the intent on record."""
         with self.db.transaction() as db:
             db.execute(
-                "UPDATE send_attempts SET state = 'cancelling', reason = ?, cancelled_at = ?"
-                " WHERE issue = ? AND attempt = ? AND state IN ('open', 'cancelling')",
+                f"UPDATE send_attempts SET state = '{AttemptState.CANCELLING}', reason = ?, cancelled_at = ?"
+                " WHERE issue = ? AND attempt = ?"
+                f" AND state IN ('{AttemptState.OPEN}', '{AttemptState.CANCELLING}')",
                 (reason, _utc(now), issue_id, attempt),
             )
 
@@ -313,18 +323,20 @@ class Ledger:
         at = _utc(now)
         with self.db.transaction() as db:
             n = db.execute(
-                "UPDATE deliveries SET state = 'pending', batch = NULL, message_id = NULL, reason = NULL,"
-                " updated_at = ? WHERE issue = ? AND state IN ('in_flight', 'accepted', 'unknown')"
+                f"UPDATE deliveries SET state = '{PENDING}', batch = NULL, message_id = NULL, reason = NULL,"
+                f" updated_at = ? WHERE issue = ? AND state IN ('{IN_FLIGHT}', '{DeliveryState.ACCEPTED}',"
+                f" '{DeliveryState.UNKNOWN}')"
                 " AND batch IN (SELECT batch FROM delivery_batches WHERE issue = ? AND attempt = ?)",
                 (at, issue_id, issue_id, attempt),
             ).rowcount
             db.execute(
-                "UPDATE delivery_batches SET state = 'cancelled', finished_at = coalesce(finished_at, ?)"
+                f"UPDATE delivery_batches SET state = '{RequestState.CANCELLED}',"
+                " finished_at = coalesce(finished_at, ?)"
                 " WHERE issue = ? AND attempt = ?",
                 (at, issue_id, attempt),
             )
             db.execute(
-                "UPDATE send_attempts SET state = 'cancelled', cancelled_at = ?"
+                f"UPDATE send_attempts SET state = '{AttemptState.CANCELLED}', cancelled_at = ?"
                 " WHERE issue = ? AND attempt = ?",
                 (at, issue_id, attempt),
             )
@@ -336,19 +348,19 @@ class Ledger:
         at = _utc(now)
         with self.db.transaction() as db:
             n = db.execute(
-                "UPDATE deliveries SET state = 'unknown', reason = ?, updated_at = ? WHERE issue = ?"
-                " AND state = 'in_flight' AND batch IN"
+                f"UPDATE deliveries SET state = '{DeliveryState.UNKNOWN}', reason = ?, updated_at = ?"
+                f" WHERE issue = ? AND state = '{IN_FLIGHT}' AND batch IN"
                 " (SELECT batch FROM delivery_batches WHERE issue = ? AND attempt = ?)",
                 (reason, at, issue_id, issue_id, attempt),
             ).rowcount
             db.execute(
-                "UPDATE delivery_batches SET state = 'unknown', finished_at = ?, reason = ?"
-                " WHERE issue = ? AND attempt = ? AND state = 'in_flight'",
+                f"UPDATE delivery_batches SET state = '{RequestState.UNKNOWN}', finished_at = ?, reason = ?"
+                f" WHERE issue = ? AND attempt = ? AND state = '{RequestState.IN_FLIGHT}'",
                 (at, reason, issue_id, attempt),
             )
             db.execute(
-                "UPDATE send_attempts SET state = 'open'"
-                " WHERE issue = ? AND attempt = ? AND state = 'cancelling'",
+                f"UPDATE send_attempts SET state = '{AttemptState.OPEN}'"
+                f" WHERE issue = ? AND attempt = ? AND state = '{AttemptState.CANCELLING}'",
                 (issue_id, attempt),
             )
         return int(n)
@@ -357,8 +369,8 @@ class Ledger:
         """The cancel was removed at SendGrid after the attempt's send_at (nothing more to do with it)."""
         with self.db.transaction() as db:
             db.execute(
-                "UPDATE send_attempts SET state = 'cleared'"
-                " WHERE issue = ? AND attempt = ? AND state = 'cancelled'",
+                f"UPDATE send_attempts SET state = '{AttemptState.CLEARED}'"
+                f" WHERE issue = ? AND attempt = ? AND state = '{AttemptState.CANCELLED}'",
                 (issue_id, attempt),
             )
 

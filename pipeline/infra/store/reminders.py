@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pipeline.domain.models import ReminderState
 from pipeline.infra.store.engine import Database
 from pipeline.infra.store.values import Reminder, _utc, _when
 
@@ -19,7 +20,7 @@ class Reminders:
         out = {}
         for r in self.db.execute(sql, (period,)):
             out[r["partner"]] = Reminder(
-                r["period"], r["partner"], int(r["seq"]), r["state"], r["via"], _when(r["at"]),
+                r["period"], r["partner"], int(r["seq"]), ReminderState(r["state"]), r["via"], _when(r["at"]),
                 r["message_id"], r["reason"],
             )  # fmt: skip
         return out
@@ -36,7 +37,7 @@ class Reminders:
             )
             db.execute(
                 "INSERT INTO reminders (period, partner, seq, state, via, at)"
-                " VALUES (?, ?, ?, 'sending', ?, ?)",
+                f" VALUES (?, ?, ?, '{ReminderState.SENDING}', ?, ?)",
                 (period, partner, seq, via, _utc(now)),
             )
         return int(seq)
@@ -46,7 +47,7 @@ class Reminders:
         period: str,
         partner: str,
         seq: int,
-        state: str,
+        state: ReminderState,
         now: dt.datetime,
         *,
         message_id: str | None = None,
@@ -65,8 +66,8 @@ class Reminders:
         with self.db.transaction() as db:
             return int(
                 db.execute(
-                    "UPDATE reminders SET state = 'unknown', at = ?, reason = ?"
-                    " WHERE period = ? AND state = 'sending'",
+                    f"UPDATE reminders SET state = '{ReminderState.UNKNOWN}', at = ?, reason = ?"
+                    f" WHERE period = ? AND state = '{ReminderState.SENDING}'",
                     (_utc(now), self.LOST, period),
                 ).rowcount
             )

@@ -8,7 +8,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pipeline.domain.models import AttemptState, Image, Item, Rendered, RequestState
+from pipeline.domain.models import (
+    AttemptState,
+    Image,
+    Item,
+    ReminderState,
+    Rendered,
+    RequestState,
+    SubscriberStatus,
+)
 from pipeline.infra.store.engine import Row
 
 
@@ -114,10 +122,15 @@ class Attempt:
 
 
 # Who left the list: only a confirmed sign-up (``confirm``) brings them back, never an import.
-INACTIVE = ("unsubscribed", "bounced", "complained", "invalid")
+INACTIVE = (
+    SubscriberStatus.UNSUBSCRIBED,
+    SubscriberStatus.BOUNCED,
+    SubscriberStatus.COMPLAINED,
+    SubscriberStatus.INVALID,
+)
 # The statuses an import may make active; any other (INACTIVE, or one this version does not know)
 # is kept as it is.
-IMPORTABLE = ("pending", "active")
+IMPORTABLE = (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE)
 # How a consent record came about (its ``via``); the webhook's are 'webhook: <SendGrid's event>'.
 VIA_SIGNUP = "aangemeld via /aanmelden"
 VIA_CONFIRM = "bevestigd via /bevestig"
@@ -204,7 +217,7 @@ class Reminder:
     period: str
     partner: str
     seq: int
-    state: str  # sending, sent, failed, unknown
+    state: ReminderState
     via: str  # sendgrid or outbox
     at: dt.datetime
     message_id: str | None
@@ -232,7 +245,8 @@ def _sent_issue(row: Row) -> SentIssue:
 
 # A sent issue with when it goes out: the latest send_at of its batches SendGrid holds.
 _SENT = (
-    "SELECT s.*, (SELECT max(a.send_at) FROM send_attempts a WHERE a.issue = s.id AND a.state = 'open')"
+    "SELECT s.*, (SELECT max(a.send_at) FROM send_attempts a WHERE a.issue = s.id"
+    f" AND a.state = '{AttemptState.OPEN}')"
     " AS goes_out FROM sent_issues s"
 )
 
