@@ -208,6 +208,8 @@ def test_a_lost_answer_is_settled_by_cancelling_the_batch_and_sending_everyone_a
     report = send(config, sendgrid, concurrency=1, clock=sim.now, sleep=sim.sleep)
     assert report.completed and report.repaired == 1 and report.unknown_batches == ()
     assert (report.counts["accepted"], report.counts["unknown"], report.counts["in_flight"]) == (2500, 0, 0)
+    # Sent now: the 2,500 of the new batch; the cancel discarded what the first batch had accepted.
+    assert report.sent_now == 2500
     # It waited until the lost request could no longer reach SendGrid (timeout 5 s + settle 30 s).
     assert sim.slept and 30 < sim.slept[0] <= 35
     first, second = (

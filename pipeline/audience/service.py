@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import audience
 from pipeline.domain.config import Config
@@ -34,6 +34,10 @@ from pipeline.domain.i18n import _
 from pipeline.infra.store import Store
 from pipeline.infra.templating import environment, render_template
 from pipeline.infra.web import create_app, form, is_loopback
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 MAX_BODY = 64 * 1024  # a sign-up is a few hundred bytes
 # SendGrid posts its events in batches of up to 768 KB (or every 30 seconds); a larger body is not
@@ -100,125 +104,152 @@ def create(
     ``address`` (where the service listens); never with the request's Host header, which anyone
     can set (a confirmation link to their own site would be theirs to send).
     """
-    from starlette.background import BackgroundTask
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, PlainTextResponse, Response
-    from starlette.routing import Route
+    service = _Service(config, address=address, env=os.environ if env is None else env, clock=clock)
+    _app, guard = create_app(
+        service.routes(), max_body=MAX_BODY, public=True, body_limits={WEBHOOK: WEBHOOK_MAX_BODY}
+    )
+    return guard
 
-    env = os.environ if env is None else env
-    s = config.settings
-    pages = Pages(config)
-    style = pages.text("style.css")  # rendered once; a broken template stops the start, not a request
-    pages.form({}, {}, audience.FORM, 200)
 
-    public_url = (s.signup.public_url or address).rstrip("/")
-    # One writer at a time in this process: SQLite allows one anyway, and its busy handler sleeps
-    # (up to 100 ms a time) where a lock hands over at once. Other processes (cron's run) still
-    # wait on SQLite's own lock.
-    writing = threading.Lock()
+class _Service:
+    """The service's requests, each a method, over one instance, one clock and one writer's lock."""
 
-    def allowed(client: str) -> bool:
+    def __init__(
+        self, config: Config, *, address: str, env: Mapping[str, str], clock: Callable[[], dt.datetime]
+    ) -> None:
+        self.config = config
+        self.env = env
+        self.clock = clock
+        self.pages = Pages(config)
+        # Rendered once; a broken template stops the start, not a request.
+        self.style = self.pages.text("style.css")
+        self.pages.form({}, {}, audience.FORM, 200)
+        self.public_url = (config.settings.signup.public_url or address).rstrip("/")
+        # One writer at a time in this process: SQLite allows one anyway, and its busy handler sleeps
+        # (up to 100 ms a time) where a lock hands over at once. Other processes (cron's run) still
+        # wait on SQLite's own lock.
+        self.writing = threading.Lock()
+
+    def routes(self) -> list[Any]:
+        from starlette.routing import Route
+
+        return [
+            Route("/", self.home),
+            Route("/aanmelden", self.show_form, methods=["GET"]),
+            Route("/aanmelden", self.sign_up, methods=["POST"]),
+            Route("/aanmelden/formulier", self.snippet, methods=["GET"]),
+            Route("/aanmelden.css", self.css, methods=["GET"]),
+            Route("/bevestig", self.confirm_page, methods=["GET"]),
+            Route("/bevestig", self.confirm, methods=["POST"]),
+            Route(WEBHOOK, self.webhook, methods=["POST"]),
+            Route("/healthz", self.health, methods=["GET"]),
+        ]
+
+    def store(self) -> Store:
+        return Store(self.config.settings.database)
+
+    def allowed(self, client: str) -> bool:
         # Counted in the state database: every web host sharing it counts the same sign-ups.
-        with writing, Store(s.database) as store:
-            return store.allow(f"signup:{client}", s.signup.per_client_per_hour, HOUR, clock())
+        s = self.config.settings
+        with self.writing, self.store() as store:
+            return store.allow(f"signup:{client}", s.signup.per_client_per_hour, HOUR, self.clock())
 
-    def show_form(request: Request) -> Response:
-        return pages.form({}, {}, audience.FORM, 200)
+    def show_form(self, request: Request) -> Response:
+        return self.pages.form({}, {}, audience.FORM, 200)
 
-    def mail(email: str, token: str, link_base: str) -> None:
+    def mail(self, email: str, token: str, link_base: str) -> None:
         try:
-            audience.confirmation_mail(config, email, token, link_base, env, clock())
+            audience.confirmation_mail(self.config, email, token, link_base, self.env, self.clock())
         except PipelineError as e:  # the reader was answered already; the editors see this in the log
             log.warning(_("a confirmation mail was not sent: {reason}").format(reason=e.message))
 
-    async def sign_up(request: Request) -> Response:
+    async def sign_up(self, request: Request) -> Response:
+        from starlette.background import BackgroundTask
+        from starlette.concurrency import run_in_threadpool
+
         fields = await form(request)
-        read = audience.read_form(config, fields)
+        read = audience.read_form(self.config, fields)
         if read.person is None:
-            return pages.form(read.values, read.errors, read.values.get("form") or audience.FORM, 400)
-        thanks = pages.page("thanks.html", "Kijk in je mailbox")
+            return self.pages.form(read.values, read.errors, read.values.get("form") or audience.FORM, 400)
+        thanks = self.pages.page("thanks.html", "Kijk in je mailbox")
         client = client_of(request.scope, request.headers)
-        if read.bot or not await run_in_threadpool(allowed, client):
+        if read.bot or not await run_in_threadpool(self.allowed, client):
             return thanks  # the same answer: a robot or a flood learns nothing
         person = read.person
 
         def work() -> None:
-            with writing, Store(s.database) as store:
-                done = audience.signup(config, store, person, clock())
+            with self.writing, self.store() as store:
+                done = audience.signup(self.config, store, person, self.clock())
             if done.token:
-                mail(person.email, done.token, public_url)
+                self.mail(person.email, done.token, self.public_url)
 
         # The answer goes first; the database and the mail after it, whatever the address's state.
         thanks.background = BackgroundTask(work)
         return thanks
 
-    def snippet(request: Request) -> Response:
-        code = pages.site_form(f"{public_url}/aanmelden")
+    def snippet(self, request: Request) -> Response:
+        from starlette.responses import PlainTextResponse
+
+        code = self.pages.site_form(f"{self.public_url}/aanmelden")
         if request.query_params.get("raw"):
             return PlainTextResponse(code)
-        return pages.page("snippet.html", "Het aanmeldformulier op je eigen site", code=code)
+        return self.pages.page("snippet.html", "Het aanmeldformulier op je eigen site", code=code)
 
-    def confirm_page(request: Request) -> Response:
+    def confirm_page(self, request: Request) -> Response:
         token = request.query_params.get("token", "")
         if not token or len(token) > 200:
-            return pages.page("broken.html", "Deze link werkt niet", 400, reason="incomplete")
-        return pages.page("confirm.html", "Bevestig je aanmelding", token=token)
+            return self.pages.page("broken.html", "Deze link werkt niet", 400, reason="incomplete")
+        return self.pages.page("confirm.html", "Bevestig je aanmelding", token=token)
 
-    async def confirm(request: Request) -> Response:
+    async def confirm(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
         token = (await form(request)).get("token", "")
 
         def work() -> str:
-            with writing, Store(s.database) as store:
-                return audience.confirm(store, token, clock())
+            with self.writing, self.store() as store:
+                return audience.confirm(store, token, self.clock())
 
         outcome = await run_in_threadpool(work)
         if outcome == "confirmed":
-            return pages.page("welcome.html", "Je bent aangemeld")
-        return pages.page("broken.html", "Deze link werkt niet", 400, reason=outcome)
+            return self.pages.page("welcome.html", "Je bent aangemeld")
+        return self.pages.page("broken.html", "Deze link werkt niet", 400, reason=outcome)
 
-    async def webhook(request: Request) -> Response:
+    async def webhook(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse
+
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             return JSONResponse({"error": _("send application/json")}, status_code=415)
         payload = await request.body()
-        key = env.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
+        key = self.env.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
         try:
-            audience.verify(key, payload, request.headers, clock().timestamp())
+            audience.verify(key, payload, request.headers, self.clock().timestamp())
             events = audience.read_events(payload)
         except audience.WebhookRefused as e:
             log.warning(_("a webhook call was refused: {reason}").format(reason=e.message))
             return JSONResponse({"error": e.message}, status_code=e.status)
 
         def work() -> audience.Applied:
-            with writing, Store(s.database) as store:
-                return audience.apply_events(store, events, clock())
+            with self.writing, self.store() as store:
+                return audience.apply_events(store, events, self.clock())
 
         done = await run_in_threadpool(work)
         return JSONResponse({"stored": done.stored, "repeated": done.repeated})
 
-    def css(request: Request) -> Response:
-        cache = {"cache-control": "max-age=3600"}
-        return Response(style, media_type="text/css", headers=cache)
+    def css(self, request: Request) -> Response:
+        from starlette.responses import Response
 
-    def health(request: Request) -> Response:
+        cache = {"cache-control": "max-age=3600"}
+        return Response(self.style, media_type="text/css", headers=cache)
+
+    def health(self, request: Request) -> Response:
+        from starlette.responses import PlainTextResponse
+
         return PlainTextResponse("ok")
 
-    def home(request: Request) -> Response:
+    def home(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
         return RedirectResponse("/aanmelden", status_code=303)
-
-    routes = [
-        Route("/", home),
-        Route("/aanmelden", show_form, methods=["GET"]),
-        Route("/aanmelden", sign_up, methods=["POST"]),
-        Route("/aanmelden/formulier", snippet, methods=["GET"]),
-        Route("/aanmelden.css", css, methods=["GET"]),
-        Route("/bevestig", confirm_page, methods=["GET"]),
-        Route("/bevestig", confirm, methods=["POST"]),
-        Route(WEBHOOK, webhook, methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
-    ]
-    _app, guard = create_app(routes, max_body=MAX_BODY, public=True, body_limits={WEBHOOK: WEBHOOK_MAX_BODY})
-    return guard

@@ -109,47 +109,64 @@ def check_message(
     and ``preheader``) say where a problem is. A problem of the templates has no line: its message
     names the template.
     """
+    found = [
+        *_one_click(settings, headers),
+        *_unsubscribe_links(rendered),
+        *_postal_address_and_preheader(rendered, settings),
+        *_size(rendered),
+    ]
     out = check_fields(rendered.subject, rendered.preheader, path=path, lines=lines)
+    return out + [Problem(path, None, message, severity) for message, severity in found]
 
-    def problem(message: str, severity: str = "error") -> None:
-        out.append(Problem(path, None, message, severity))
 
+Found = list[tuple[str, str]]  # (message, severity) of a problem of the whole message
+
+
+def _one_click(settings: Settings, headers: Mapping[str, str]) -> Found:
+    """The one-click unsubscribe headers, and the group SendGrid fills their address from."""
     listed = headers.get("List-Unsubscribe", "")
     addresses = [
         a.strip()[1:-1] for a in listed.split(",") if a.strip().startswith("<") and a.strip().endswith(">")
     ]
     one_click = [a for a in addresses if a == TOKEN_UNSUBSCRIBE or a.lower().startswith("https://")]
     if not one_click or headers.get("List-Unsubscribe-Post") != ONE_CLICK:
-        problem(
-            _(
-                "the message has no one-click unsubscribe (List-Unsubscribe with an https address and "
-                "List-Unsubscribe-Post: {value}); Gmail and Yahoo require it of bulk senders"
-            ).format(value=ONE_CLICK)
+        message = _(
+            "the message has no one-click unsubscribe (List-Unsubscribe with an https address and "
+            "List-Unsubscribe-Post: {value}); Gmail and Yahoo require it of bulk senders"
+        ).format(value=ONE_CLICK)
+        return [(message, "error")]
+    if TOKEN_UNSUBSCRIBE in listed and settings.sendgrid.unsubscribe_group is None:
+        message = _(
+            "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the one-click "
+            "unsubscribe address empty and refuses the list send; set it to the group's id (SendGrid > "
+            "Suppressions > Unsubscribe Groups)"
         )
-    elif TOKEN_UNSUBSCRIBE in listed and settings.sendgrid.unsubscribe_group is None:
-        problem(
-            _(
-                "sources.yaml has no newsletter.sendgrid.unsubscribe_group, so SendGrid leaves the one-click "
-                "unsubscribe address empty and refuses the list send; set it to the group's id (SendGrid > "
-                "Suppressions > Unsubscribe Groups)"
-            ),
-            "warning",
-        )
+        return [(message, "warning")]
+    return []
+
+
+def _unsubscribe_links(rendered: Rendered) -> Found:
+    """A visible unsubscribe link in the HTML, and one in the text part."""
+    out: Found = []
     if not _unsubscribe_link(rendered.html):
-        problem(
-            _(
-                "the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: "
-                "keep {tag} in templates/email.mjml"
-            ).format(tag='<a href="{{ v.unsubscribe_url }}">Afmelden</a>')
-        )
+        message = _(
+            "the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: "
+            "keep {tag} in templates/email.mjml"
+        ).format(tag='<a href="{{ v.unsubscribe_url }}">Afmelden</a>')
+        out.append((message, "error"))
     text_links = re.findall(r"(?:https?|mailto):\S+", rendered.text)
     if TOKEN_UNSUBSCRIBE not in rendered.text and not any(_UNSUBSCRIBE_WORDS.search(u) for u in text_links):
-        problem(
-            _(
-                "the text part has no unsubscribe link; readers of plain text need one too: "
-                "keep {tag} in templates/email.txt"
-            ).format(tag="{{ v.unsubscribe_url }}")
-        )
+        message = _(
+            "the text part has no unsubscribe link; readers of plain text need one too: "
+            "keep {tag} in templates/email.txt"
+        ).format(tag="{{ v.unsubscribe_url }}")
+        out.append((message, "error"))
+    return out
+
+
+def _postal_address_and_preheader(rendered: Rendered, settings: Settings) -> Found:
+    """The postal address in both parts (the law), and the preheader in the HTML."""
+    out: Found = []
     shown = _visible_text(rendered.html)
     postal = (
         (shown, N_("the HTML does not show the postal address ({address}), which the law asks of a "
@@ -159,28 +176,33 @@ def check_message(
     )  # fmt: skip
     for body, message in postal:
         if not _has_address(body, settings.postal_address):
-            problem(_(message).format(address=settings.postal_address, tag="{{ v.postal_address }}"))
+            out.append(
+                (_(message).format(address=settings.postal_address, tag="{{ v.postal_address }}"), "error")
+            )
     if rendered.preheader and not _has_address(shown, rendered.preheader):
-        problem(
-            _(
-                "the HTML does not carry the preheader, so mail apps show the first words of the page "
-                "instead; keep {tag} in templates/email.mjml"
-            ).format(tag="<mj-preview>{{ v.preheader }}</mj-preview>"),
-            "warning",
-        )
-    size = tracked_size(rendered.html)
-    if size >= GMAIL_WARN_BYTES:
-        if size > GMAIL_CLIP_BYTES:
-            message = _(
-                "the HTML will be about {size} KB once SendGrid tracks its links, over the {clip} KB at "
-                "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
-                "an item or shorten summaries"
-            )
-        else:
-            message = _(
-                "the HTML will be about {size} KB once SendGrid tracks its links, close to the {clip} KB at "
-                "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
-                "an item or shorten summaries"
-            )
-        problem(message.format(size=f"{size / 1024:.0f}", clip=GMAIL_CLIP_BYTES // 1024), "warning")
+        message = _(
+            "the HTML does not carry the preheader, so mail apps show the first words of the page "
+            "instead; keep {tag} in templates/email.mjml"
+        ).format(tag="<mj-preview>{{ v.preheader }}</mj-preview>")
+        out.append((message, "warning"))
     return out
+
+
+def _size(rendered: Rendered) -> Found:
+    """A message near or over the size at which Gmail clips it."""
+    size = tracked_size(rendered.html)
+    if size < GMAIL_WARN_BYTES:
+        return []
+    if size > GMAIL_CLIP_BYTES:
+        message = _(
+            "the HTML will be about {size} KB once SendGrid tracks its links, over the {clip} KB at "
+            "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
+            "an item or shorten summaries"
+        )
+    else:
+        message = _(
+            "the HTML will be about {size} KB once SendGrid tracks its links, close to the {clip} KB at "
+            "which Gmail clips a message and hides the rest (the unsubscribe link included); leave out "
+            "an item or shorten summaries"
+        )
+    return [(message.format(size=f"{size / 1024:.0f}", clip=GMAIL_CLIP_BYTES // 1024), "warning")]

@@ -9,6 +9,8 @@ adds the plain-language (B1) warnings on the title and the summary (``pipeline.d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from pipeline.domain.config import NATIONWIDE, Config
 from pipeline.domain.errors import Problem
@@ -48,75 +50,13 @@ def check_submission_doc(
     url = c.url(("url",), s.get("url"))
     kind = c.ref(("kind",), s.get("kind"), tax.kinds, "kind")
     themes = c.refs(("themes",), s.get("themes"), tax.themes, "theme")
-    provinces = c.refs(("provinces",), s.get("provinces"), tax.provinces, "province")
-    if not provinces and partner:
-        provinces = (config.partners[partner].province,)
-    if NATIONWIDE in provinces and len(provinces) > 1:
-        message = _("'{nationwide}' already covers every province; list either it or provinces")
-        c.error(("provinces",), message.format(nationwide=NATIONWIDE))
-    published = c.when(("published",), s.get("published"), tz)
-    if published is not None and now is not None:
-        today = (now if now.tzinfo else now.replace(tzinfo=tz)).astimezone(tz).date()
-        day = published.astimezone(tz).date()
-        if day > today:
-            message = _("'published' is {day}, after today ({today}); check the date and year")
-            c.warn(("published",), message.format(day=day, today=today))
-    starts = c.when(("starts",), s.get("starts"), tz)
-    ends = c.when(("ends",), s.get("ends"), tz)
-    location = c.text(("location",), s.get("location"), max_len=200)
-    if kind == "event":
-        if "starts" not in s:
-            c.error((), _("'starts' is missing; an event needs the date and time it starts"))
-        if not location:
-            c.error((), _("'location' is missing; an event needs a place (or 'online')"))
-    elif "starts" in s or "ends" in s:
-        c.error(
-            ("starts",) if "starts" in s else ("ends",),
-            _("'starts' and 'ends' are for events; set 'kind: event'"),
-        )
-    if starts and ends and ends <= starts:
-        message = _("'ends' ({ends}) is not after 'starts' ({starts})")
-        c.error(("ends",), message.format(ends=f"{ends:%Y-%m-%d %H:%M}", starts=f"{starts:%Y-%m-%d %H:%M}"))
-    if ends and not starts:
-        c.error(("ends",), _("'ends' without 'starts'; add when the event starts"))
-
-    image = None
-    if s.get("image") is not None:
-        kp = ("image",)
-        im = c.mapping(kp, s["image"], ("url", "alt", "consent"), ("url",), "'image'")
-        if im:
-            img_url = c.url((*kp, "url"), im.get("url"))
-            alt = c.text((*kp, "alt"), im.get("alt"), max_len=250)
-            consent = c.boolean((*kp, "consent"), im.get("consent"))
-            missing = Image(img_url or "", alt, consent).missing()
-            if "alt text" in missing:
-                c.error(kp, _("the image needs 'alt': a short description for readers who cannot see it"))
-            if "consent" in missing:
-                c.warn(
-                    kp,
-                    _(
-                        "the image has no 'consent: true', so it will not be published; add it once everyone "
-                        "recognisable in it (for children: their parents) agreed"
-                    ),
-                )
-            if img_url:
-                image = Image(img_url, alt, consent)
-
+    provinces = _provinces(c, s, config, partner)
+    published = _published(c, s, tz, now)
+    starts, ends, location = _event(c, s, kind, tz)
+    image = _image(c, s)
     ervaring = c.boolean(("ervaringsdeskundigen",), s.get("ervaringsdeskundigen"))
-    horizon = None
-    if s.get("horizon") is not None:
-        if tax.horizons:
-            horizon = c.ref(("horizon",), s["horizon"], tax.horizons, "horizon")
-        else:
-            c.error(("horizon",), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'"))
-    contact = None
-    if s.get("contact") is not None:
-        cm = c.mapping(("contact",), s["contact"], ("name", "email"), (), "'contact'")
-        if cm:
-            contact = Contact(
-                c.text(("contact", "name"), cm.get("name")), c.email(("contact", "email"), cm.get("email"))
-            )
-
+    horizon = _horizon(c, s, config)
+    contact = _contact(c, s)
     if not c.ok or not (partner and title and summary and url and kind and published):
         return None, c.problems
     return (
@@ -139,6 +79,99 @@ def check_submission_doc(
             contact=contact,
         ),
         c.problems,
+    )
+
+
+def _provinces(c: Checker, s: dict[str, Any], config: Config, partner: str | None) -> tuple[str, ...]:
+    """Where the story happens; without provinces, where its partner is."""
+    provinces = c.refs(("provinces",), s.get("provinces"), config.taxonomy.provinces, "province")
+    if not provinces and partner:
+        provinces = (config.partners[partner].province,)
+    if NATIONWIDE in provinces and len(provinces) > 1:
+        message = _("'{nationwide}' already covers every province; list either it or provinces")
+        c.error(("provinces",), message.format(nationwide=NATIONWIDE))
+    return provinces
+
+
+def _published(c: Checker, s: dict[str, Any], tz: ZoneInfo, now: dt.datetime | None) -> dt.datetime | None:
+    """The publication date; with ``now``, a warning when it is after today."""
+    published = c.when(("published",), s.get("published"), tz)
+    if published is not None and now is not None:
+        today = (now if now.tzinfo else now.replace(tzinfo=tz)).astimezone(tz).date()
+        day = published.astimezone(tz).date()
+        if day > today:
+            message = _("'published' is {day}, after today ({today}); check the date and year")
+            c.warn(("published",), message.format(day=day, today=today))
+    return published
+
+
+def _event(
+    c: Checker, s: dict[str, Any], kind: str | None, tz: ZoneInfo
+) -> tuple[dt.datetime | None, dt.datetime | None, str | None]:
+    """An event's start, end and location (starts, ends, location), each where an event needs it."""
+    starts = c.when(("starts",), s.get("starts"), tz)
+    ends = c.when(("ends",), s.get("ends"), tz)
+    location = c.text(("location",), s.get("location"), max_len=200)
+    if kind == "event":
+        if "starts" not in s:
+            c.error((), _("'starts' is missing; an event needs the date and time it starts"))
+        if not location:
+            c.error((), _("'location' is missing; an event needs a place (or 'online')"))
+    elif "starts" in s or "ends" in s:
+        c.error(
+            ("starts",) if "starts" in s else ("ends",),
+            _("'starts' and 'ends' are for events; set 'kind: event'"),
+        )
+    if starts and ends and ends <= starts:
+        message = _("'ends' ({ends}) is not after 'starts' ({starts})")
+        c.error(("ends",), message.format(ends=f"{ends:%Y-%m-%d %H:%M}", starts=f"{starts:%Y-%m-%d %H:%M}"))
+    if ends and not starts:
+        c.error(("ends",), _("'ends' without 'starts'; add when the event starts"))
+    return starts, ends, location
+
+
+def _image(c: Checker, s: dict[str, Any]) -> Image | None:
+    """The image, with its alt text and consent (an image without consent is kept, and not published)."""
+    if s.get("image") is None:
+        return None
+    kp = ("image",)
+    im = c.mapping(kp, s["image"], ("url", "alt", "consent"), ("url",), "'image'")
+    if not im:
+        return None
+    img_url = c.url((*kp, "url"), im.get("url"))
+    alt = c.text((*kp, "alt"), im.get("alt"), max_len=250)
+    consent = c.boolean((*kp, "consent"), im.get("consent"))
+    missing = Image(img_url or "", alt, consent).missing()
+    if "alt text" in missing:
+        c.error(kp, _("the image needs 'alt': a short description for readers who cannot see it"))
+    if "consent" in missing:
+        c.warn(
+            kp,
+            _(
+                "the image has no 'consent: true', so it will not be published; add it once everyone "
+                "recognisable in it (for children: their parents) agreed"
+            ),
+        )
+    return Image(img_url, alt, consent) if img_url else None
+
+
+def _horizon(c: Checker, s: dict[str, Any], config: Config) -> str | None:
+    if s.get("horizon") is None:
+        return None
+    if config.taxonomy.horizons:
+        return c.ref(("horizon",), s["horizon"], config.taxonomy.horizons, "horizon")
+    c.error(("horizon",), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'"))
+    return None
+
+
+def _contact(c: Checker, s: dict[str, Any]) -> Contact | None:
+    if s.get("contact") is None:
+        return None
+    cm = c.mapping(("contact",), s["contact"], ("name", "email"), (), "'contact'")
+    if not cm:
+        return None
+    return Contact(
+        c.text(("contact", "name"), cm.get("name")), c.email(("contact", "email"), cm.get("email"))
     )
 
 
