@@ -110,6 +110,28 @@ def test_the_sign_up_limit_is_shared_by_every_connection(demo_root: Path, engine
         assert store.allow("signup:203.0.113.9", 12, dt.timedelta(hours=1), NOW + dt.timedelta(hours=2))
 
 
+def test_processes_opening_a_new_state_database_together_wait_for_each_other(tmp_path: Path) -> None:
+    """The first open turns a new SQLite file to WAL; SQLite answers "locked" at once to the others
+    there (no busy timeout), so `serve` and a cron job starting together on a fresh instance failed."""
+    failures = []
+
+    def opener(path: Path) -> None:
+        try:
+            with Store(path) as store:
+                store.allow("signup:198.51.100.1", 100, dt.timedelta(hours=1), NOW)
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            failures.append(repr(e))
+
+    for trial in range(40):
+        path = tmp_path / f"fresh{trial}" / "newsletter.sqlite3"
+        threads = [threading.Thread(target=opener, args=(path,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+
+
 def test_the_consent_history_is_append_only(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     with Store(config.settings.database) as store:

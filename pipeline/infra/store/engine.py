@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -112,10 +113,10 @@ class Database:
             # isolation_level=None: transactions are explicit (see ``transaction``).
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            _write_ahead(db)
             db.execute("PRAGMA synchronous=FULL")  # a sent-mail record must survive a power cut
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
             self.raw = db
             self.errors = (sqlite3.DatabaseError,)
             self.integrity = (sqlite3.IntegrityError,)
@@ -179,3 +180,19 @@ class Database:
 def _pg_factory(cursor: Any) -> Any:
     kind = _pg_rows(cursor)
     return lambda values: kind(values)
+
+
+def _write_ahead(db: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put a SQLite database in WAL mode. Switching a new file over needs it to itself, and SQLite
+    answers "locked" at once there instead of waiting (its busy timeout does not apply): two
+    processes opening a fresh state database together wait for each other here."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
