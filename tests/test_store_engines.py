@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from postgres import Cluster
 
 from pipeline.core.config import load_config
 from pipeline.core.locking import Busy, job_lock
@@ -89,6 +90,24 @@ def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root:
     assert max(len(rows) for _, rows in claimed) == 7  # a claim takes its size, no more
     batches = [b for b, _ in claimed]
     assert sorted(batches) == list(range(1, len(batches) + 1))  # each request number once
+
+
+def test_a_claim_passes_over_the_subscribers_another_host_is_changing(postgres: Cluster) -> None:
+    # Host B brings the ledger in line with a list that suppresses the first five, in a transaction
+    # still open; host A's claim meanwhile neither waits for B nor takes one of those five.
+    url = postgres.new_database()
+    listed = [(f"r{i:04d}@example.org", None) for i in range(20)]
+    with Store(url) as a, Store(url) as b:
+        _audience(a, 20)
+        a.db.execute("SET lock_timeout = '5s'")  # a claim that waited for B would fail, not hang
+        b.load_audience(listed, [(email, "bounced") for email, _ in listed[:5]])
+        with b.transaction():
+            b.sync_ledger("2026-12", NOW)
+            first = a.claim_batch("2026-12", 10, NOW)
+        rest = a.claim_batch("2026-12", 10, NOW)
+        assert a.claim_batch("2026-12", 10, NOW) == (0, [])
+        assert first == (1, listed[5:15]) and rest == (2, listed[15:])
+        assert a.skip_reasons("2026-12") == {"bounced": 5}
 
 
 def test_the_sign_up_limit_is_shared_by_every_connection(demo_root: Path, engine: str) -> None:

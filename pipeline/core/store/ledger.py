@@ -33,6 +33,28 @@ PENDING, IN_FLIGHT, FAILED, SKIPPED = (DeliveryState.PENDING, DeliveryState.IN_F
                                         DeliveryState.SKIPPED)  # fmt: skip
 
 
+# A claim: the next ``size`` pending rows of an issue, in ``seq`` order, put in flight; only rows
+# still pending change, so a row is never claimed twice. SQLite (one writer at a time) picks them in
+# a materialized subquery. PostgreSQL locks them ``FOR UPDATE SKIP LOCKED`` (a second sender takes the
+# next ones, never the same) and updates them by their row address (``ctid``), as an array computed
+# once: a TID scan whatever the planner knows. A join on ``seq`` instead was planned as a nested loop
+# over every pending row while the ledger had no statistics yet (right after its bulk insert): 0.4 s
+# a claim on 100,000 subscribers. The address of a row locked here cannot change before the commit.
+_CLAIM = (
+    f"WITH picked AS MATERIALIZED (SELECT seq FROM deliveries WHERE issue = ?"
+    f" AND state = '{PENDING}' ORDER BY seq LIMIT ?)"
+    f" UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
+    f" WHERE issue = ? AND state = '{PENDING}' AND seq IN (SELECT seq FROM picked)"
+    " RETURNING seq, email, name"
+)
+_CLAIM_PG = (
+    f"UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
+    f" WHERE ctid = ANY(ARRAY(SELECT ctid FROM deliveries WHERE issue = ? AND state = '{PENDING}'"
+    f" ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)) AND state = '{PENDING}'"
+    " RETURNING seq, email, name"
+)
+
+
 class Ledger:
     db: Database
 
@@ -121,15 +143,33 @@ class Ledger:
         """
         db = self._empty_audience()
         rows = 0
-        for chunk in chunks(subscribers, 5000):
-            numbered = [(rows + i, email, name) for i, (email, name) in enumerate(chunk)]
-            rows += len(chunk)
-            db.executemany(
-                "INSERT INTO audience (n, email, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", numbered
-            )
+        if db.postgres:
+            rows = self._copy_audience(subscribers)
+        else:
+            for chunk in chunks(subscribers, 5000):
+                numbered = [(rows + i, email, name) for i, (email, name) in enumerate(chunk)]
+                rows += len(chunk)
+                db.executemany(
+                    "INSERT INTO audience (n, email, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", numbered
+                )
         added = int(db.scalar("SELECT count(*) FROM audience"))
         self._load_suppressed(suppressed)
         return rows - added
+
+    def _copy_audience(self, subscribers: Iterable[tuple[str, str | None]]) -> int:
+        # PostgreSQL: one COPY into a table without a key, then the first row of each address into the
+        # audience (an INSERT per row, even 5000 to a round trip, took four times SQLite's time).
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS audience_in (n BIGINT, email TEXT, name TEXT)")
+        db.execute("TRUNCATE audience_in")
+        numbered = ((n, email, name) for n, (email, name) in enumerate(subscribers))
+        rows = db.copy("audience_in", ("n", "email", "name"), numbered)
+        db.execute(
+            "INSERT INTO audience (n, email, name)"
+            " SELECT DISTINCT ON (email) n, email, name FROM audience_in ORDER BY email, n"
+        )
+        db.execute("TRUNCATE audience_in")
+        return rows
 
     def load_active_audience(self, suppressed: Iterable[tuple[str, str]]) -> int:
         """``load_audience`` of the active subscribers kept here, inside the database (memory stays
@@ -399,7 +439,6 @@ class Ledger:
         picked ``FOR UPDATE SKIP LOCKED``, so a second sender takes the next ones, never the same).
         """
         at = _utc(now)
-        skip_locked = " FOR UPDATE SKIP LOCKED" if self.db.postgres else ""
         try:
             with self.db.transaction() as db:
                 batch = int(db.scalar(
@@ -407,16 +446,10 @@ class Ledger:
                     " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
                     (f"batch:{issue_id}",),
                 ))  # fmt: skip
-                rows = db.execute(
-                    # The pick is materialized first: PostgreSQL would otherwise run the subquery
-                    # again per row (and its LIMIT with it).
-                    f"WITH picked AS MATERIALIZED (SELECT seq FROM deliveries WHERE issue = ?"
-                    f" AND state = '{PENDING}' ORDER BY seq LIMIT ?{skip_locked})"
-                    f" UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
-                    f" WHERE issue = ? AND state = '{PENDING}' AND seq IN (SELECT seq FROM picked)"
-                    " RETURNING seq, email, name",
-                    (issue_id, size, batch, at, issue_id),
-                ).fetchall()
+                if db.postgres:
+                    rows = db.execute(_CLAIM_PG, (batch, at, issue_id, size)).fetchall()
+                else:
+                    rows = db.execute(_CLAIM, (issue_id, size, batch, at, issue_id)).fetchall()
                 if not rows:
                     raise _NothingPending
                 db.execute(
