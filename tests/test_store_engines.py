@@ -3,11 +3,13 @@ sharing one PostgreSQL rely on (claims never overlap, limits are shared, consent
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from pathlib import Path
 
 import pytest
+from conftest import make_item
 from postgres import Cluster
 
 from pipeline.core.config import load_config
@@ -108,6 +110,33 @@ def test_a_claim_passes_over_the_subscribers_another_host_is_changing(postgres: 
         assert a.claim_batch("2026-12", 10, NOW) == (0, [])
         assert first == (1, listed[5:15]) and rest == (2, listed[15:])
         assert a.skip_reasons("2026-12") == {"bounced": 5}
+
+
+def test_items_put_together_end_as_put_one_by_one(demo_root: Path, engine: str) -> None:
+    # put_items decides every outcome from one read on PostgreSQL: each case of put_item, in order,
+    # with an item twice and a link another item has just left.
+    config = load_config(demo_root)
+    earlier = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    a = make_item("a", earlier, url="https://example.org/a", themes=("armoede",))
+    b = make_item("b", earlier, url="https://example.org/b")
+    moved = dataclasses.replace(
+        a, url="https://example.org/c", title="Nieuw", themes=("sport",), first_seen=NOW
+    )
+    c = make_item("c", earlier, url="https://example.org/a")  # the link a just left
+    d = make_item("d", earlier, url="https://example.org/b")  # b's link: refused
+    with Store(config.settings.database) as store:
+        with store.transaction():
+            assert store.put_items([(a, "h1"), (b, "h1")], NOW) == ["new", "new"]
+        with store.transaction():
+            outcomes = store.put_items([(a, "h1"), (moved, "h2"), (c, "h1"), (d, "h1"), (b, "h1")], NOW)
+        assert outcomes == ["unchanged", "updated", "new", "conflict", "unchanged"]
+        assert store.put_items([], NOW) == []
+        assert {i.id: i.url for i in store.items()} == {
+            "a": "https://example.org/c", "b": "https://example.org/b", "c": "https://example.org/a"
+        }  # fmt: skip
+        kept = store.get_item("a")
+        assert kept is not None and kept.title == "Nieuw" and kept.first_seen == earlier
+        assert [i.id for i in store.items(theme="sport")] == ["a"] and store.items(theme="armoede") == []
 
 
 def test_the_sign_up_limit_is_shared_by_every_connection(demo_root: Path, engine: str) -> None:
