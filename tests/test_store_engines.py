@@ -60,6 +60,40 @@ def test_the_ledger_on_both_engines(demo_root: Path, engine: str) -> None:
         assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 1
 
 
+def test_a_request_outcome_on_both_engines(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    later = NOW + dt.timedelta(minutes=5)
+    with Store(config.settings.database) as store:
+        _audience(store, 3)
+        assert store.claim_batch("2026-12", 2, NOW, 1) == (
+            1,
+            [("r0000@example.org", None), ("r0001@example.org", None)],
+        )
+        assert store.claim_batch("2026-12", 2, NOW, 1) == (2, [("r0002@example.org", None)])
+        (first, second) = store.delivery_batches("2026-12")
+        assert (first.state, first.recipients, first.attempt, second.recipients) == ("in_flight", 2, 1, 1)
+        store.finish_batch("2026-12", 1, DeliveryState.PENDING, later)  # never sent: both pending again
+        store.finish_batch("2026-12", 2, DeliveryState.IN_FLIGHT, later, reason="no answer")  # in doubt
+        (doubt,) = store.delivery_batches("2026-12")
+        assert (doubt.batch, doubt.state, doubt.reason, doubt.finished_at) == (
+            2,
+            "in_flight",
+            "no answer",
+            None,
+        )
+        assert store.delivery_states("2026-12") == {
+            "r0000@example.org": "pending", "r0001@example.org": "pending", "r0002@example.org": "in_flight"
+        }  # fmt: skip
+        assert store.claim_batch("2026-12", 5, NOW, 1) == (
+            3,
+            [("r0000@example.org", None), ("r0001@example.org", None)],
+        )
+        store.finish_batch("2026-12", 3, DeliveryState.ACCEPTED, later, message_id="m3")
+        (_, done) = store.delivery_batches("2026-12")
+        assert (done.batch, done.state, done.message_id, done.finished_at) == (3, "accepted", "m3", later)
+        assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 2
+
+
 def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     with Store(config.settings.database) as store:
