@@ -393,8 +393,8 @@ class _Writer:
         existing = self.store.known_items(i.id for i in items)
         guids: dict[str, dict[str, str]] = {}
         new = updated = 0
-        # Items decided on are written together (one round trip on PostgreSQL), before anything that
-        # must see them: a read of the store, or a second item with the same id.
+        # Items decided on are written together (on PostgreSQL in a few round trips, not four an
+        # item), before anything that must see them: a read of the store, or an item with their id.
         run: dict[str, Item] = {}
 
         def write() -> None:
