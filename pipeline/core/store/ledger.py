@@ -38,8 +38,10 @@ PENDING, IN_FLIGHT, FAILED, SKIPPED = (DeliveryState.PENDING, DeliveryState.IN_F
 # a materialized subquery. PostgreSQL locks them ``FOR UPDATE SKIP LOCKED`` (a second sender takes the
 # next ones, never the same) and updates them by their row address (``ctid``), as an array computed
 # once: a TID scan whatever the planner knows. A join on ``seq`` instead was planned as a nested loop
-# over every pending row while the ledger had no statistics yet (right after its bulk insert): 0.4 s
-# a claim on 100,000 subscribers. The address of a row locked here cannot change before the commit.
+# over every pending row while the ledger had no statistics yet (right after its bulk insert): on
+# 100,000 subscribers the first claims took up to 40 s each, until autovacuum analyzed the table.
+# The address of a row locked here cannot change before the commit; a row changed since the pick
+# has another address, so it is passed over even without the check on its state.
 _CLAIM = (
     f"WITH picked AS MATERIALIZED (SELECT seq FROM deliveries WHERE issue = ?"
     f" AND state = '{PENDING}' ORDER BY seq LIMIT ?)"
