@@ -37,7 +37,8 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+# This checkout's pipeline, not the one the virtualenv was installed from (another worktree's).
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from feedserver import FeedServer  # noqa: E402
 from postgres import throwaway_cluster  # noqa: E402

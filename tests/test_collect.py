@@ -1,4 +1,5 @@
-"""collect end to end against a real local HTTP server and a temporary SQLite file, and the CLI."""
+"""collect end to end against a real local HTTP server and a temporary SQLite file (or PostgreSQL: the
+tests with ``engine``), and the CLI."""
 
 from __future__ import annotations
 
@@ -63,12 +64,12 @@ def instance(root: Path, feeds: dict[str, str], submissions: list[dict[str, Any]
 
 def run(root: Path, only: str | None = None, limits: Limits = FAST):
     config = load_config(root)
-    with Store(config.settings.state) as store:
+    with Store(config.settings.database) as store:
         return collect(config, store, only=only, now=NOW, limits=limits)
 
 
 def stored(root: Path) -> Store:
-    return Store(load_config(root).settings.state)
+    return Store(load_config(root).settings.database)
 
 
 @pytest.fixture
@@ -187,7 +188,7 @@ def test_concurrency_is_bounded_per_host(tmp_path: Path, server: FeedServer):
 
 
 def test_the_same_story_in_a_feed_and_a_submission_is_one_item_and_the_yaml_wins(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, engine: str
 ):
     feed = server.route(
         "/zwolle.rss",
@@ -215,7 +216,7 @@ def test_the_same_story_in_a_feed_and_a_submission_is_one_item_and_the_yaml_wins
     assert item.url == "https://www.zwolle.example.nl/nieuws/fietsplan"
 
 
-def test_a_changed_link_with_the_same_guid_stays_one_item(tmp_path: Path, server: FeedServer):
+def test_a_changed_link_with_the_same_guid_stays_one_item(tmp_path: Path, server: FeedServer, engine: str):
     def body(link: str) -> bytes:
         return (f'<rss version="2.0"><channel><title>N</title><item><title>Fiets</title><link>{link}</link>'
                 f'<guid isPermaLink="false">n-1</guid></item></channel></rss>').encode()  # fmt: skip
@@ -231,7 +232,7 @@ def test_a_changed_link_with_the_same_guid_stays_one_item(tmp_path: Path, server
 
 
 def test_an_entry_taking_a_link_another_item_moved_to_is_skipped_and_the_run_goes_on(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, engine: str
 ):
     def body(*entries: tuple[str, str, str]) -> bytes:
         items = "".join(f'<item><title>{t}</title><link>{link}</link><guid isPermaLink="false">{g}</guid></item>'
@@ -258,7 +259,7 @@ def test_an_entry_taking_a_link_another_item_moved_to_is_skipped_and_the_run_goe
         ]
 
 
-def test_items_in_a_sent_issue_are_never_rewritten(tmp_path: Path, server: FeedServer):
+def test_items_in_a_sent_issue_are_never_rewritten(tmp_path: Path, server: FeedServer, engine: str):
     url = server.route("/s.rss", rss(("Origineel", "https://www.example.nl/s")))
     root = instance(tmp_path, {"gemeente-zwolle": url})
     run(root)

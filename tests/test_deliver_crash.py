@@ -504,12 +504,20 @@ def test_two_hosts_sharing_postgresql_killed_at_random_deliver_once_nobody_unkno
 
     kills = 0
     for _round in range(8):
+        # The kill comes after one to three more requests (and a random moment more), so that it
+        # lands mid-send however fast the send runs; or after 5 s, when nothing more is sent.
+        sent = len(sendgrid.mail_sends) + rng.randint(1, 3)
         running = [start(root) for root in hosts]
-        time.sleep(rng.uniform(0.3, 2.5))
-        victim = running[rng.randrange(2)]
-        if victim.poll() is None:
-            victim.send_signal(signal.SIGKILL)
-            kills += 1
+        deadline = time.monotonic() + 5
+        while len(sendgrid.mail_sends) < sent and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.1))
+        # Every host still running: the sender, and one that has not yet found the lock taken (an
+        # unkilled sender would finish the whole send in this round).
+        for p in running:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                kills += 1
         for p in running:
             p.communicate(timeout=120)
     assert kills >= 4

@@ -3,11 +3,14 @@ sharing one PostgreSQL rely on (claims never overlap, limits are shared, consent
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from pathlib import Path
 
 import pytest
+from conftest import make_item
+from postgres import Cluster
 
 from pipeline.domain.models import DeliveryState
 from pipeline.infra.instance import load_config
@@ -57,6 +60,40 @@ def test_the_ledger_on_both_engines(demo_root: Path, engine: str) -> None:
         assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 1
 
 
+def test_a_request_outcome_on_both_engines(demo_root: Path, engine: str) -> None:
+    config = load_config(demo_root)
+    later = NOW + dt.timedelta(minutes=5)
+    with Store(config.settings.database) as store:
+        _audience(store, 3)
+        assert store.claim_batch("2026-12", 2, NOW, 1) == (
+            1,
+            [("r0000@example.org", None), ("r0001@example.org", None)],
+        )
+        assert store.claim_batch("2026-12", 2, NOW, 1) == (2, [("r0002@example.org", None)])
+        (first, second) = store.delivery_batches("2026-12")
+        assert (first.state, first.recipients, first.attempt, second.recipients) == ("in_flight", 2, 1, 1)
+        store.finish_batch("2026-12", 1, DeliveryState.PENDING, later)  # never sent: both pending again
+        store.finish_batch("2026-12", 2, DeliveryState.IN_FLIGHT, later, reason="no answer")  # in doubt
+        (doubt,) = store.delivery_batches("2026-12")
+        assert (doubt.batch, doubt.state, doubt.reason, doubt.finished_at) == (
+            2,
+            "in_flight",
+            "no answer",
+            None,
+        )
+        assert store.delivery_states("2026-12") == {
+            "r0000@example.org": "pending", "r0001@example.org": "pending", "r0002@example.org": "in_flight"
+        }  # fmt: skip
+        assert store.claim_batch("2026-12", 5, NOW, 1) == (
+            3,
+            [("r0000@example.org", None), ("r0001@example.org", None)],
+        )
+        store.finish_batch("2026-12", 3, DeliveryState.ACCEPTED, later, message_id="m3")
+        (_, done) = store.delivery_batches("2026-12")
+        assert (done.batch, done.state, done.message_id, done.finished_at) == (3, "accepted", "m3", later)
+        assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 2
+
+
 def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     with Store(config.settings.database) as store:
@@ -91,6 +128,51 @@ def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root:
     assert sorted(batches) == list(range(1, len(batches) + 1))  # each request number once
 
 
+def test_a_claim_passes_over_the_subscribers_another_host_is_changing(postgres: Cluster) -> None:
+    # Host B brings the ledger in line with a list that suppresses the first five, in a transaction
+    # still open; host A's claim meanwhile neither waits for B nor takes one of those five.
+    url = postgres.new_database()
+    listed = [(f"r{i:04d}@example.org", None) for i in range(20)]
+    with Store(url) as a, Store(url) as b:
+        _audience(a, 20)
+        a.db.execute("SET lock_timeout = '5s'")  # a claim that waited for B would fail, not hang
+        b.load_audience(listed, [(email, "bounced") for email, _ in listed[:5]])
+        with b.transaction():
+            b.sync_ledger("2026-12", NOW)
+            first = a.claim_batch("2026-12", 10, NOW)
+        rest = a.claim_batch("2026-12", 10, NOW)
+        assert a.claim_batch("2026-12", 10, NOW) == (0, [])
+        assert first == (1, listed[5:15]) and rest == (2, listed[15:])
+        assert a.skip_reasons("2026-12") == {"bounced": 5}
+
+
+def test_items_put_together_end_as_put_one_by_one(demo_root: Path, engine: str) -> None:
+    # put_items decides every outcome from one read on PostgreSQL: each case of put_item, in order,
+    # with an item twice and a link another item has just left.
+    config = load_config(demo_root)
+    earlier = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    a = make_item("a", earlier, url="https://example.org/a", themes=("armoede",))
+    b = make_item("b", earlier, url="https://example.org/b")
+    moved = dataclasses.replace(
+        a, url="https://example.org/c", title="Nieuw", themes=("sport",), first_seen=NOW
+    )
+    c = make_item("c", earlier, url="https://example.org/a")  # the link a just left
+    d = make_item("d", earlier, url="https://example.org/b")  # b's link: refused
+    with Store(config.settings.database) as store:
+        with store.transaction():
+            assert store.put_items([(a, "h1"), (b, "h1")], NOW) == ["new", "new"]
+        with store.transaction():
+            outcomes = store.put_items([(a, "h1"), (moved, "h2"), (c, "h1"), (d, "h1"), (b, "h1")], NOW)
+        assert outcomes == ["unchanged", "updated", "new", "conflict", "unchanged"]
+        assert store.put_items([], NOW) == []
+        assert {i.id: i.url for i in store.items()} == {
+            "a": "https://example.org/c", "b": "https://example.org/b", "c": "https://example.org/a"
+        }  # fmt: skip
+        kept = store.get_item("a")
+        assert kept is not None and kept.title == "Nieuw" and kept.first_seen == earlier
+        assert [i.id for i in store.items(theme="sport")] == ["a"] and store.items(theme="armoede") == []
+
+
 def test_the_sign_up_limit_is_shared_by_every_connection(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     allowed = []
@@ -119,7 +201,7 @@ def test_processes_opening_a_new_state_database_together_wait_for_each_other(tmp
         try:
             with Store(path) as store:
                 store.allow("signup:198.51.100.1", 100, dt.timedelta(hours=1), NOW)
-        except Exception as e:  # noqa: BLE001 - any failure is the finding
+        except Exception as e:  # any failure is the finding
             failures.append(repr(e))
 
     for trial in range(40):

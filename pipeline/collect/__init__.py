@@ -393,15 +393,36 @@ class _Writer:
         existing = self.store.known_items(i.id for i in items)
         guids: dict[str, dict[str, str]] = {}
         new = updated = 0
+        # Items decided on are written together (on PostgreSQL in a few round trips, not four an
+        # item), before anything that must see them: a read of the store, or an item with their id.
+        run: dict[str, Item] = {}
+
+        def write() -> None:
+            nonlocal new, updated
+            outcomes = self.store.put_items([(i, content_hash(i)) for i in run.values()], self.now)
+            for item, outcome in zip(run.values(), outcomes, strict=True):
+                if outcome == "conflict":
+                    continue
+                new += outcome == "new"
+                updated += outcome == "updated"
+                existing[item.id] = KnownItem(
+                    item.id, item.origin, item.source, item.guid, item.published, item.first_seen or self.now
+                )
+            run.clear()
+
         for item in items:
+            if item.id in run:
+                write()
             found = existing.get(item.id)
             if found is None and item.origin == "feed" and item.guid:
                 # Same guid within a source, but the link changed: still the same story.
                 if item.source not in guids:
+                    write()
                     guids[item.source] = self.store.item_ids_by_guid(item.source)
                 earlier = guids[item.source].get(item.guid)
                 if earlier:
                     item = replace(item, id=earlier)
+                    write()
                     found = self.store.known_items([earlier]).get(earlier)
             if found:
                 if item.origin == "feed" and found.origin == "submission":
@@ -414,15 +435,8 @@ class _Writer:
                     continue  # it went out in an issue: keep it exactly as it was sent
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
                     item = replace(item, published=found.published)  # keep the date it was first given
-            item = replace(item, first_seen=item.first_seen or self.now)
-            outcome = self.store.put_item(item, content_hash(item), self.now)
-            if outcome == "conflict":
-                continue
-            new += outcome == "new"
-            updated += outcome == "updated"
-            existing[item.id] = KnownItem(
-                item.id, item.origin, item.source, item.guid, item.published, item.first_seen or self.now
-            )
+            run[item.id] = replace(item, first_seen=item.first_seen or self.now)
+        write()
         return new, updated
 
     def _write(self, p: _Pending) -> SourceResult:

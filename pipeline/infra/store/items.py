@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +20,24 @@ from pipeline.infra.store.values import (
     item_from_json,
     item_to_json,
 )
+
+_INSERT = (
+    "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin,"
+    " guid, content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_UPDATE = (
+    "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
+    " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
+)
+
+
+def _values(item: Item, content_hash: str, now: dt.datetime) -> tuple[Any, ...]:
+    """The columns of ``_INSERT`` and ``_UPDATE``, in their order."""
+    return (
+        item.url, item.source, item.partner, item.kind, _utc(item.published),
+        _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, item_to_json(item),
+        item.id,
+    )  # fmt: skip
 
 
 class Items:
@@ -96,28 +115,12 @@ class Items:
             first_seen = _dt(row["first_seen"])
             if item.first_seen != first_seen:
                 item = replace(item, first_seen=first_seen)
-        data = item_to_json(item)
-        values = (
-            item.url, item.source, item.partner, item.kind, _utc(item.published),
-            _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, data, item.id,
-        )  # fmt: skip
         taken = self.db.scalar("SELECT id FROM items WHERE url = ? AND id != ?", (item.url, item.id))
         if taken is not None:
             # Its new link is already another item's (two entries swapped links): both stay as they
             # were, and the caller's transaction goes on.
             return "conflict"
-        if row:
-            self.db.execute(
-                "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
-                " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?",
-                values,
-            )
-        else:
-            self.db.execute(
-                "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin,"
-                " guid, content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                values,
-            )
+        self.db.execute(_UPDATE if row else _INSERT, _values(item, content_hash, now))
         if row:
             self.db.execute("DELETE FROM item_themes WHERE item = ?", (item.id,))
         self.db.executemany(
@@ -125,6 +128,63 @@ class Items:
             [(item.id, t) for t in item.themes],
         )
         return "updated" if row else "new"
+
+    def put_items(self, items: Sequence[tuple[Item, str]], now: dt.datetime) -> list[str]:
+        """``put_item`` of each (item, content hash) in turn, with the same outcomes. On PostgreSQL in
+        a few round trips for them all, rather than four an item: the rows they touch are read at
+        once, the outcomes decided here, and the writes sent in order in one pipeline. Call inside a
+        transaction."""
+        if not self.db.postgres:
+            return [self.put_item(item, content_hash, now) for item, content_hash in items]
+        if not items:
+            return []
+        # id -> (content hash, first seen, url) and url -> id, kept as the writes below leave them.
+        rows: dict[str, tuple[str, str, str]] = {}
+        owners: dict[str, str] = {}
+        for r in self.db.execute(
+            "SELECT id, content_hash, first_seen, url FROM items WHERE id = ANY(?) OR url = ANY(?)",
+            (list({item.id for item, _ in items}), list({item.url for item, _ in items})),
+        ):
+            rows[r["id"]] = (r["content_hash"], r["first_seen"], r["url"])
+            owners[r["url"]] = r["id"]
+        outcomes: list[str] = []
+        writes: list[tuple[str, tuple[Any, ...]]] = []  # in order: one item's new link may be another's old
+        rewritten: list[str] = []
+        themes: dict[str, tuple[str, ...]] = {}  # the last version's, when an item comes twice
+        for item, content_hash in items:
+            row = rows.get(item.id)
+            if row and row[0] == content_hash:
+                outcomes.append("unchanged")
+                continue
+            if row:
+                first_seen = _dt(row[1])
+                if item.first_seen != first_seen:
+                    item = replace(item, first_seen=first_seen)
+            if owners.get(item.url, item.id) != item.id:
+                outcomes.append("conflict")  # as in put_item: nothing written
+                continue
+            writes.append((_UPDATE if row else _INSERT, _values(item, content_hash, now)))
+            if row:
+                rewritten.append(item.id)
+                if owners.get(row[2]) == item.id:
+                    del owners[row[2]]
+            themes[item.id] = tuple(item.themes)
+            owners[item.url] = item.id
+            rows[item.id] = (content_hash, _utc(item.first_seen or now), item.url)
+            outcomes.append("updated" if row else "new")
+        with self.db.pipeline():
+            for sql, group in itertools.groupby(writes, key=lambda w: w[0]):
+                self.db.executemany(sql, [args for _, args in group])
+            if rewritten:
+                self.db.execute("DELETE FROM item_themes WHERE item = ANY(?)", (rewritten,))
+            pairs = [(item_id, theme) for item_id, some in themes.items() for theme in some]
+            if pairs:
+                self.db.execute(
+                    "INSERT INTO item_themes (item, theme) SELECT * FROM unnest(?::text[], ?::text[])"
+                    " ON CONFLICT DO NOTHING",
+                    ([i for i, _ in pairs], [t for _, t in pairs]),
+                )
+        return outcomes
 
     def known_items(self, ids: Iterable[str]) -> dict[str, KnownItem]:
         """Origin, source, guid and dates of the given items that exist (for deduplication)."""
