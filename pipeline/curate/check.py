@@ -263,22 +263,20 @@ def _coverage(
             lived = lived or item.ervaringsdeskundigen
         places = (item.provinces if item else ()) or ((partner.province,) if partner else ())
         provinces.update(set(places) - {NATIONWIDE})
-    for sector in s.essential_sectors:
-        if sector not in sectors:
-            title = config.taxonomy.sectors[sector].title
-            why = _(
-                "no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
-                "promote one from 'runners_up'"
-            ).format(title=title, sector=sector)
-            out.append(Problem(issue.path, line, why, "warning"))
-    for theme in s.essential_themes:
-        if theme not in themes:
-            title = config.taxonomy.themes[theme].title
-            why = _(
-                "no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
-                "promote one from 'runners_up'"
-            ).format(title=title, theme=theme)
-            out.append(Problem(issue.path, line, why, "warning"))
+    # Each essential sector and theme the line-up leaves out; the message's placeholder is the kind's name.
+    essentials = (
+        ("sector", s.essential_sectors, sectors, config.taxonomy.sectors,
+         N_("no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
+            "promote one from 'runners_up'")),
+        ("theme", s.essential_themes, themes, config.taxonomy.themes,
+         N_("no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
+            "promote one from 'runners_up'")),
+    )  # fmt: skip
+    for kind, essential, present, titles, message in essentials:
+        for key in essential:
+            if key not in present:
+                why = _(message).format(title=titles[key].title, **{kind: key})
+                out.append(Problem(issue.path, line, why, "warning"))
     n = len(entries)
     if n >= 2:
         share = f"{s.max_share:.0%}"
