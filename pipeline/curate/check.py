@@ -189,22 +189,21 @@ def _partner_texts(
     out = []
     partner = config.partners.get(item.partner or "")
     whose = f" ({partner.name})" if partner else ""
-    if "title" not in entry:
-        broken = plain.overview(item.title, "the title", settings, known, silence)
+    # The partner's own title and summary, each unless the entry writes its own.
+    texts = (
+        ("title", item.title, "the title",
+         N_("the partner's title '{title}'{whose} is not plain Dutch: {broken}; "
+            "write your own 'title:' under this entry")),
+        ("summary", item.summary_text or plain_text(item.summary_html), "the summary",
+         N_("the partner's summary of '{title}'{whose} is not plain Dutch: {broken}; "
+            "write your own 'summary:' under this entry")),
+    )  # fmt: skip
+    for key, text, what, advice in texts:
+        broken = plain.overview(text, what, settings, known, silence) if key not in entry else []
         if broken:
-            message = f"{plain.ADVICE}: " + _(
-                "the partner's title '{title}'{whose} is not plain Dutch: {broken}; "
-                "write your own 'title:' under this entry"
-            ).format(title=item.title, whose=whose, broken=", ".join(broken))
-            out.append(Problem(doc.path, line, message, "warning"))
-    if "summary" not in entry:
-        text = item.summary_text or plain_text(item.summary_html)
-        broken = plain.overview(text, "the summary", settings, known, silence)
-        if broken:
-            message = f"{plain.ADVICE}: " + _(
-                "the partner's summary of '{title}'{whose} is not plain Dutch: {broken}; "
-                "write your own 'summary:' under this entry"
-            ).format(title=item.title, whose=whose, broken=", ".join(broken))
+            message = f"{plain.ADVICE}: " + _(advice).format(
+                title=item.title, whose=whose, broken=", ".join(broken)
+            )
             out.append(Problem(doc.path, line, message, "warning"))
     return out
 
