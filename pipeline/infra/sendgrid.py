@@ -28,6 +28,7 @@ import urllib.error
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ from sendgrid import SendGridAPIClient
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
 from pipeline.infra import retry
+from pipeline.infra.outbox import Outbox
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RECIPIENTS = 1000  # per request, to + cc + bcc over all personalizations
@@ -388,6 +390,24 @@ class SendGridAPI:
                 if len(page) < PAGE:
                     break
                 offset += PAGE
+
+
+def send_at_once(
+    body: Mapping[str, Any],
+    region: str,
+    env: Mapping[str, str] | None,
+    outbox: Outbox,
+    folder: Path,
+    name: str,
+) -> SendResult:
+    """One request that goes at once, outside any batch (a confirmation, the editors' report): through
+    SendGrid when ``SENDGRID_API_KEY`` is set, else written into ``folder`` of the outbox as the
+    messages it gives (``NAME-0001.eml`` ...), which is accepted."""
+    api = SendGridAPI.from_env(region, env)
+    if api is None:
+        outbox.deliver(body, folder, name)
+        return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
+    return api.send(body)
 
 
 def _check_host(host: str) -> None:
