@@ -11,6 +11,7 @@ import yaml
 
 from pipeline.curate import edit
 from pipeline.curate.edit import EditRefused, FileChanged, Place
+from pipeline.domain import i18n
 
 SHOWN = "issues/2026-12.yaml"
 
@@ -207,7 +208,9 @@ def test_refusals_leave_nothing_half_done() -> None:
         edit.move_entry(ISSUE, SHOWN, Place("partners", "items", 0), "kennis")
     with pytest.raises(EditRefused, match="has no entry 9"):
         edit.remove_entry(ISSUE, SHOWN, Place("partners", "items", 8))
-    with pytest.raises(EditRefused, match="item 'ddd444' is in the issue already, in section partners"):
+    with pytest.raises(
+        EditRefused, match="item 'ddd444' is in the issue already, among the runners-up of section partners"
+    ):
         edit.add_entry(ISSUE, SHOWN, "agenda", ["- item: ddd444"])
     with pytest.raises(EditRefused, match="at most 150 fit"):
         edit.set_field(ISSUE, SHOWN, "subject", "x" * 151)
@@ -216,6 +219,21 @@ def test_refusals_leave_nothing_half_done() -> None:
         edit.add_entry(flow, SHOWN, "agenda", ["- item: eee555"])
     with pytest.raises(EditRefused, match="has no item to fall back on"):
         edit.set_entry_text(ISSUE, SHOWN, Place("partners", "items", 2), "title", "")
+
+
+def test_a_refusal_reads_dutch_in_dutch() -> None:
+    """A refusal that was glued from English pieces is one Dutch sentence, with its fix (by hand)."""
+    flow = ISSUE.replace("    items: []\n\n#", "    items: [{item: zzz}]\n\n#")
+    with i18n.using("nl"), pytest.raises(EditRefused) as refused:
+        edit.add_entry(flow, SHOWN, "agenda", ["- item: eee555"])
+    assert refused.value.message == (
+        "issues/2026-12.yaml:28: de lijst 'items' van rubriek 'agenda' staat op één regel"
+    )
+    assert refused.value.hint == (
+        "schrijf het als lijst met één '- item: ID' per regel, zoals 'newsletter draft' dat doet. "
+        "Probeer het dan opnieuw"
+    )
+    assert flow.splitlines()[27] == "    items: [{item: zzz}]"  # line 28, as the message says
 
 
 def test_apply_writes_only_the_version_the_page_was_built_from(tmp_path: Path) -> None:

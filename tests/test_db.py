@@ -279,6 +279,33 @@ def test_upgrade_without_a_database_says_where_it_looked(demo_root: Path) -> Non
     assert not (demo_root / "state" / "newsletter.sqlite3").exists()
 
 
+def test_an_upgrade_that_fails_half_way_names_the_database_without_a_traceback(demo_root: Path) -> None:
+    path = demo_root / "state" / "newsletter.sqlite3"
+    path.parent.mkdir(exist_ok=True)
+    with closing(sqlite3.connect(path)) as c:  # some other program's database: schema 0, but a table 'items'
+        c.execute("CREATE TABLE items (name TEXT)")
+        c.commit()
+    done = newsletter(demo_root, "db", "upgrade")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"Error: cannot use the state database {path}: table items already exists" in done.stderr
+
+
+def test_a_copy_into_another_programs_database_names_it_without_a_traceback(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "other.sqlite3"
+    with closing(sqlite3.connect(target)) as c:
+        c.execute("CREATE TABLE items (name TEXT)")
+        c.commit()
+    done = newsletter(demo_dir, "db", "copy", "--to", str(target))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"Error: cannot use the state database {target}: table items already exists" in done.stderr
+    with closing(sqlite3.connect(target)) as c:
+        assert c.execute("SELECT name FROM sqlite_master").fetchall() == [("items",)]
+
+
 def test_the_copy_knows_every_table_the_migrations_make(tmp_path: Path) -> None:
     from pipeline.infra.store import Store
     from pipeline.infra.store.maintenance import TABLES as COPIED

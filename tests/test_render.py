@@ -369,6 +369,8 @@ def test_wrap_breaks_between_words_only() -> None:
         "zie\nhttps://www.example.nl/een/heel/lang/adres\nhier"
     )
     assert wrap("regel een\nregel twee", 72) == "regel een\nregel twee"
+    # A blank line between paragraphs stays: the text part's paragraphs depend on it.
+    assert wrap("alinea een\n\n  \nalinea twee", 72) == "alinea een\n\n\nalinea twee"
 
 
 def test_a_missing_item_names_the_issue_line() -> None:

@@ -236,3 +236,29 @@ def test_a_job_lock_is_held_once_across_connections(demo_root: Path, engine: str
             pass
     with job_lock(settings, "send", "2026-12"):
         pass
+
+
+def test_every_item_filter_narrows_on_both_engines(demo_root: Path, engine: str) -> None:
+    from conftest import make_item, seed
+
+    day = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
+    a = make_item("a", day, partner="p1", themes=("armoede",))
+    b = make_item("b", day + dt.timedelta(days=10), partner="p2", kind="event", themes=("onderwijs",))
+    c = make_item("c", day + dt.timedelta(days=20), partner="p1", source="bron-c", origin="submission")
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        seed(store, [a, b, c])
+
+        def ids(**filters: object) -> list[str]:
+            return [i.id for i in store.items(**filters)]  # type: ignore[arg-type]
+
+        assert ids() == ["c", "b", "a"]  # newest first
+        assert ids(since=day + dt.timedelta(days=10)) == ["c", "b"]  # from, included
+        assert ids(until=day + dt.timedelta(days=10)) == ["a"]  # up to, not included
+        assert ids(partner="p1") == ["c", "a"]
+        assert ids(kind="event") == ["b"]
+        assert ids(source="bron-c") == ["c"]
+        assert ids(theme="onderwijs") == ["b"]
+        assert ids(exclude_origin="submission") == ["b", "a"]
+        assert ids(partner="p1", kind="story", limit=1) == ["c"]  # filters combine
+        assert ids(partner="", kind=None) == ["c", "b", "a"]  # empty: no filter

@@ -392,3 +392,32 @@ def test_favicon_and_the_page_s_language(demo_root: Path) -> None:
             # The tests read English (conftest); a Dutch studio is lang="nl" (test_studio_dutch.py).
             assert page.startswith('<!doctype html>\n<html lang="en">'), url
             assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+
+def test_a_refused_edit_reads_dutch_and_writes_nothing(demo_root: Path) -> None:
+    """An edit the curate stage refuses, in a studio that speaks Dutch: the whole sentence and its fix
+    as a Dutch editor reads them (written here by hand), and the file as it was."""
+    path = write_issue(demo_root, "2026-12")  # one announcement: a title, no item
+    with running_studio(demo_root, "2026-12", env={"NEWSLETTER_LANG": "nl"}) as studio, httpx.Client() as c:
+        page = c.get(studio.url).text
+        before = path.read_bytes()
+        form = {
+            "op": "text",
+            "section": "partners",
+            "list": "items",
+            "index": "0",
+            "title": "",
+            "summary": "Elke twee weken, voor partners.",
+            "version": version(page),
+            "csrf_token": token(page),
+        }
+        refused = c.post(f"{studio.url}/edit", data=form, headers={"Accept": "application/json"})
+        assert refused.status_code == 409
+        assert refused.json() == {
+            "ok": False,
+            "message": "de aankondiging 'Doe mee aan de online sessie' heeft geen bericht om op terug "
+            "te vallen. Ze heeft haar 'title' nodig",
+            "fix": "schrijf een nieuwe 'title' in plaats van het veld leeg te maken",
+            "problems": [],
+        }
+        assert path.read_bytes() == before

@@ -37,7 +37,7 @@ from pipeline.domain.errors import PipelineError, Problem
 from pipeline.domain.i18n import _
 from pipeline.domain.models import SubscriberStatus
 from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body
+from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
 from pipeline.infra.store import Event, Person, Store
 from pipeline.infra.subscribers import is_email, read_subscribers
 from pipeline.infra.templating import environment, render_template
@@ -175,12 +175,9 @@ def confirmation_mail(
         from_email=s.from_email, from_name=s.from_name, reply_to=s.reply_to, subject=subject, text=text,
         html=page, recipients=[(email, None)], categories=["aanmelding"], custom_args={"kind": "signup"},
     )  # fmt: skip
-    api = SendGridAPI.from_env(s.sendgrid.region, env)
-    if api is None:  # the same request, written as the message it gives
-        name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
-        Outbox(config.root / "outbox").deliver(body, config.root / "outbox" / FORM, name)
-        return
-    result = api.send(body)
+    name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
+    outbox = Outbox(config.root / "outbox")
+    result = send_at_once(body, s.sendgrid.region, env, outbox, outbox.root / FORM, name)
     if result.answer != Answer.ACCEPTED:
         raise PipelineError(
             _("the confirmation mail was not accepted: {reason}").format(reason=result.reason),

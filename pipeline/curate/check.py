@@ -189,22 +189,21 @@ def _partner_texts(
     out = []
     partner = config.partners.get(item.partner or "")
     whose = f" ({partner.name})" if partner else ""
-    if "title" not in entry:
-        broken = plain.overview(item.title, "the title", settings, known, silence)
+    # The partner's own title and summary, each unless the entry writes its own.
+    texts = (
+        ("title", item.title, "the title",
+         N_("the partner's title '{title}'{whose} is not plain Dutch: {broken}; "
+            "write your own 'title:' under this entry")),
+        ("summary", item.summary_text or plain_text(item.summary_html), "the summary",
+         N_("the partner's summary of '{title}'{whose} is not plain Dutch: {broken}; "
+            "write your own 'summary:' under this entry")),
+    )  # fmt: skip
+    for key, text, what, advice in texts:
+        broken = plain.overview(text, what, settings, known, silence) if key not in entry else []
         if broken:
-            message = f"{plain.ADVICE}: " + _(
-                "the partner's title '{title}'{whose} is not plain Dutch: {broken}; "
-                "write your own 'title:' under this entry"
-            ).format(title=item.title, whose=whose, broken=", ".join(broken))
-            out.append(Problem(doc.path, line, message, "warning"))
-    if "summary" not in entry:
-        text = item.summary_text or plain_text(item.summary_html)
-        broken = plain.overview(text, "the summary", settings, known, silence)
-        if broken:
-            message = f"{plain.ADVICE}: " + _(
-                "the partner's summary of '{title}'{whose} is not plain Dutch: {broken}; "
-                "write your own 'summary:' under this entry"
-            ).format(title=item.title, whose=whose, broken=", ".join(broken))
+            message = f"{plain.ADVICE}: " + _(advice).format(
+                title=item.title, whose=whose, broken=", ".join(broken)
+            )
             out.append(Problem(doc.path, line, message, "warning"))
     return out
 
@@ -263,22 +262,20 @@ def _coverage(
             lived = lived or item.ervaringsdeskundigen
         places = (item.provinces if item else ()) or ((partner.province,) if partner else ())
         provinces.update(set(places) - {NATIONWIDE})
-    for sector in s.essential_sectors:
-        if sector not in sectors:
-            title = config.taxonomy.sectors[sector].title
-            why = _(
-                "no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
-                "promote one from 'runners_up'"
-            ).format(title=title, sector=sector)
-            out.append(Problem(issue.path, line, why, "warning"))
-    for theme in s.essential_themes:
-        if theme not in themes:
-            title = config.taxonomy.themes[theme].title
-            why = _(
-                "no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
-                "promote one from 'runners_up'"
-            ).format(title=title, theme=theme)
-            out.append(Problem(issue.path, line, why, "warning"))
+    # Each essential sector and theme the line-up leaves out; the message's placeholder is the kind's name.
+    essentials = (
+        ("sector", s.essential_sectors, sectors, config.taxonomy.sectors,
+         N_("no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
+            "promote one from 'runners_up'")),
+        ("theme", s.essential_themes, themes, config.taxonomy.themes,
+         N_("no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
+            "promote one from 'runners_up'")),
+    )  # fmt: skip
+    for kind, essential, present, titles, message in essentials:
+        for key in essential:
+            if key not in present:
+                why = _(message).format(title=titles[key].title, **{kind: key})
+                out.append(Problem(issue.path, line, why, "warning"))
     n = len(entries)
     if n >= 2:
         share = f"{s.max_share:.0%}"

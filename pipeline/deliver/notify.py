@@ -12,7 +12,7 @@ from pipeline.domain.config import Config
 from pipeline.domain.i18n import N_, _
 from pipeline.domain.models import DeliveryState
 from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body
+from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
 from pipeline.infra.templating import environment, render_template
 
 # -- telling the editors ----------------------------------------------------------------------------
@@ -65,13 +65,11 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         html=page, recipients=[(e, None) for e in editors],
         categories=["delivery-report"], custom_args={"issue": report.issue_id},
     )  # fmt: skip
-    api = SendGridAPI.from_env(s.sendgrid_region, env)
-    if api is None:  # the same request, written as the messages it gives
-        outbox = Outbox(config.root / "outbox")
-        name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-        outbox.deliver(body, outbox.folder(report.issue_id) / "report", name)
-        return
-    result = api.send(body)
+    outbox = Outbox(config.root / "outbox")
+    name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    result = send_at_once(
+        body, s.sendgrid_region, env, outbox, outbox.folder(report.issue_id) / "report", name
+    )
     if result.answer != Answer.ACCEPTED:
         raise SendStopped(
             _("the delivery report was not accepted: {reason}").format(reason=result.reason),

@@ -40,6 +40,7 @@ from pipeline.domain.errors import Problem
 from pipeline.domain.i18n import N_, _, using
 from pipeline.domain.lenient import matching_ids
 from pipeline.domain.schema import Checker, type_name
+from pipeline.domain.wrap import wrap_words
 from pipeline.domain.yamldoc import KeyPath, YamlDoc
 
 FOLDER = "monitoring"  # under the instance root: monitoring/<year>/<partner>.yaml
@@ -512,7 +513,7 @@ def _skeleton(config: Config, partner_id: str, period: Period) -> str:
             said = _("Your pledge (since {date}):").format(date=dutch.date(pledge.since, weekday=False))
         else:
             said = _("Your pledge:")
-        lines += ["#", f"# {said}", *(f"#   {line}" for line in _wrap(pledge.text, 90))]
+        lines += ["#", f"# {said}", *(f"#   {line}" for line in wrap_words(pledge.text, 90))]
     how = _(
         "For each activity, fill in what you did, whom you reached and what it achieved; copy the\n"
         "block from '- title:' for each further activity. Check the file with:"
@@ -547,14 +548,3 @@ def _skeleton(config: Config, partner_id: str, period: Period) -> str:
         _commented(f"    # province: {partner.province}", _("where it happened, if that was somewhere else")),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    out, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return [*out, line] if line else out

@@ -16,13 +16,13 @@ from __future__ import annotations
 import base64
 import email.policy
 import email.utils
-import threading
 from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from pipeline.domain.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
+from pipeline.infra.counting import CountsRequests
 from pipeline.infra.files import atomic_write
 
 
@@ -65,22 +65,12 @@ def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessag
     return out
 
 
-class Outbox:
+class Outbox(CountsRequests):
     """Writes messages under ``outbox/``; the stand-in for SendGrid without an API key."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__()  # batches are written from worker threads
         self.root = root
-        self._lock = threading.Lock()  # batches are written from worker threads
-        self._requests = 0
-
-    @property
-    def requests(self) -> int:
-        """Requests written (the outbox's 'requests')."""
-        return self._requests
-
-    def _counted(self) -> None:
-        with self._lock:
-            self._requests += 1
 
     def folder(self, issue_id: str, test: bool = False) -> Path:
         return self.root / issue_id / "test" if test else self.root / issue_id

@@ -22,12 +22,12 @@ import base64
 import http.client
 import json
 import os
-import threading
 import time
 import urllib.error
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,8 @@ from sendgrid import SendGridAPIClient
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
 from pipeline.infra import retry
+from pipeline.infra.counting import CountsRequests
+from pipeline.infra.outbox import Outbox
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RECIPIENTS = 1000  # per request, to + cc + bcc over all personalizations
@@ -145,8 +147,9 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return key or None
 
 
-class SendGridAPI:
-    """A SendGrid account, reached with the official client."""
+class SendGridAPI(CountsRequests):
+    """A SendGrid account, reached with the official client; ``requests``: every HTTP request made,
+    retries included (they run in a few worker threads)."""
 
     def __init__(
         self,
@@ -157,6 +160,7 @@ class SendGridAPI:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__()
         self._client = SendGridAPIClient(api_key=api_key)
         if host:
             _check_host(host)
@@ -166,8 +170,6 @@ class SendGridAPI:
         self.host = self._client.host
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
-        self._lock = threading.Lock()  # requests run in a few worker threads
-        self._requests = 0
 
     @classmethod
     def from_env(cls, region: str, env: Mapping[str, str] | None = None, **kwargs: Any) -> SendGridAPI | None:
@@ -177,15 +179,6 @@ class SendGridAPI:
         if key is None:
             return None
         return cls(key, region=region, host=env.get("SENDGRID_HOST") or None, **kwargs)
-
-    @property
-    def requests(self) -> int:
-        """Every HTTP request made, retries included."""
-        return self._requests
-
-    def _counted(self) -> None:
-        with self._lock:
-            self._requests += 1
 
     def __repr__(self) -> str:  # never the key
         return f"SendGridAPI(host={self.host!r})"
@@ -388,6 +381,24 @@ class SendGridAPI:
                 if len(page) < PAGE:
                     break
                 offset += PAGE
+
+
+def send_at_once(
+    body: Mapping[str, Any],
+    region: str,
+    env: Mapping[str, str] | None,
+    outbox: Outbox,
+    folder: Path,
+    name: str,
+) -> SendResult:
+    """One request that goes at once, outside any batch (a confirmation, the editors' report): through
+    SendGrid when ``SENDGRID_API_KEY`` is set, else written into ``folder`` of the outbox as the
+    messages it gives (``NAME-0001.eml`` ...), which is accepted."""
+    api = SendGridAPI.from_env(region, env)
+    if api is None:
+        outbox.deliver(body, folder, name)
+        return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
+    return api.send(body)
 
 
 def _check_host(host: str) -> None:

@@ -15,6 +15,7 @@ import jinja2
 
 from pipeline.domain import dutch, i18n
 from pipeline.domain.errors import PipelineError, display_path
+from pipeline.domain.wrap import wrap_words
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,14 +31,7 @@ def wrap(text: str, width: int = 72) -> str:
     """
     out = []
     for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split():
-            if line and len(line) + 1 + len(word) > width:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        out.append(line)
+        out.extend(wrap_words(paragraph, width) or [""])  # an empty paragraph stays an empty line
     return "\n".join(out)
 
 

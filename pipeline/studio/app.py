@@ -557,10 +557,13 @@ class Studio:
         note = Note(True, drafted, None, tuple(lines))
         return self._done(request, note, f"/issue/{issue_id}")
 
-    async def edit(self, request: Request) -> Response:
+    async def _issue_form(self, request: Request) -> tuple[str, dict[str, str], str]:
+        """The issue a form is posted to, the form's fields, and the issue's page to go back to."""
         issue_id = request.path_params["issue_id"]
-        form = await web.form(request)
-        where = f"/issue/{issue_id}"
+        return issue_id, await web.form(request), f"/issue/{issue_id}"
+
+    async def edit(self, request: Request) -> Response:
+        issue_id, form, where = await self._issue_form(request)
         try:
             shown = self.ws.shown(issue_id)
             if form.get("op") == "fields":
@@ -672,9 +675,7 @@ class Studio:
         raise edit.EditRefused(_("unknown action '{op}'").format(op=op), _("use the page's buttons"))
 
     async def approve(self, request: Request) -> Response:
-        issue_id = request.path_params["issue_id"]
-        form = await web.form(request)
-        where = f"/issue/{issue_id}"
+        issue_id, form, where = await self._issue_form(request)
         try:
             shown = self.ws.shown(issue_id)
             approval = self.ws.approve(
@@ -703,9 +704,7 @@ class Studio:
         return self._done(request, Note(True, message), where, "actions")
 
     async def test_send(self, request: Request) -> Response:
-        issue_id = request.path_params["issue_id"]
-        form = await web.form(request)
-        where = f"/issue/{issue_id}"
+        issue_id, form, where = await self._issue_form(request)
         try:
             test = self.ws.test_send(issue_id, form.get("to", "").strip())
         except PipelineError as e:

@@ -73,28 +73,18 @@ class Items:
         exclude_origin: str | None = None,
     ) -> list[Item]:
         """Items, newest first, filtered by any of the arguments (``exclude_origin``: all but that origin)."""
-        where, args = [], []
-        if exclude_origin:
-            where.append("origin != ?")
-            args.append(exclude_origin)
-        if since:
-            where.append("published >= ?")
-            args.append(_utc(since))
-        if until:
-            where.append("published < ?")
-            args.append(_utc(until))
-        if partner:
-            where.append("partner = ?")
-            args.append(partner)
-        if kind:
-            where.append("kind = ?")
-            args.append(kind)
-        if source:
-            where.append("source = ?")
-            args.append(source)
-        if theme:
-            where.append("id IN (SELECT item FROM item_themes WHERE theme = ?)")
-            args.append(theme)
+        conditions = (
+            ("origin != ?", exclude_origin),
+            ("published >= ?", _utc(since) if since else None),
+            ("published < ?", _utc(until) if until else None),
+            ("partner = ?", partner),
+            ("kind = ?", kind),
+            ("source = ?", source),
+            ("id IN (SELECT item FROM item_themes WHERE theme = ?)", theme),
+        )
+        asked = [(condition, value) for condition, value in conditions if value]  # None and "" filter nothing
+        where = [condition for condition, value in asked]
+        args = [value for condition, value in asked]
         sql = "SELECT data FROM items"
         if where:
             sql += " WHERE " + " AND ".join(where)

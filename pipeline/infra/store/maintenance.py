@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,17 +67,10 @@ def version(db: Database) -> int:
 
 def upgrade(target: Path | str) -> tuple[int, int]:
     """Run the migrations the database lacks; (version before, version after)."""
-    db = open_existing(target)
-    try:
+    with closing(open_existing(target)) as db, _as_unusable(target):
         before = version(db)
         migrate(db)
         return before, version(db)
-    except StateError:
-        raise
-    except Exception as e:
-        raise _unusable(target, e) from None
-    finally:
-        db.close()
 
 
 # -- what copy needs ------------------------------------------------------------------------------
@@ -151,7 +145,7 @@ def copy(source: Path | str, target: Path | str) -> list[Copied]:
             dst = Database(target)
         except Exception as e:
             raise _unusable(target, e) from None
-        try:
+        with closing(dst), _as_unusable(target):
             migrate(dst)
             filled = [(t, n) for t in TABLES if (n := count(dst, t))]
             if filled:
@@ -181,12 +175,6 @@ def copy(source: Path | str, target: Path | str) -> list[Copied]:
                         _("stop every newsletter command that writes to the source, then copy again"),
                     )
             return done
-        except StateError:
-            raise
-        except Exception as e:
-            raise _unusable(target, e) from None
-        finally:
-            dst.close()
     finally:
         src.close()
 
@@ -349,6 +337,17 @@ def _ledger(db: Database) -> list[str]:
                 ).format(issue=issue, counter=counter if counter is not None else 0, last=last)
             )
     return out
+
+
+@contextmanager
+def _as_unusable(target: Path | str) -> Iterator[None]:
+    """Any error inside but a ``StateError`` (which carries its own fix) as ``_unusable``."""
+    try:
+        yield
+    except StateError:
+        raise
+    except Exception as e:
+        raise _unusable(target, e) from None
 
 
 def _unusable(target: Path | str, error: BaseException) -> StateError:
