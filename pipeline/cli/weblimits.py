@@ -14,24 +14,30 @@ from pipeline.infra.web import Limits
 DEFAULTS = Limits()
 
 
+def _seconds_option(flag: str, default: float, help: str) -> Callable[..., Any]:
+    """A time limit in seconds, from a tenth of a second to an hour."""
+    return click.option(
+        flag,
+        type=click.FloatRange(0.1, 3600),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
 def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --header-timeout, --body-timeout and --max-connections; the command gets ``limits``."""
     options = [
-        click.option(
+        _seconds_option(
             "--header-timeout",
-            type=click.FloatRange(0.1, 3600),
-            default=DEFAULTS.header_timeout,
-            show_default=True,
-            metavar="SECONDS",
-            help=_("Close a connection whose request headers are not complete after this long."),
+            DEFAULTS.header_timeout,
+            _("Close a connection whose request headers are not complete after this long."),
         ),
-        click.option(
+        _seconds_option(
             "--body-timeout",
-            type=click.FloatRange(0.1, 3600),
-            default=DEFAULTS.body_timeout,
-            show_default=True,
-            metavar="SECONDS",
-            help=_("Answer 408 and close when a request body is not complete this long after its headers."),
+            DEFAULTS.body_timeout,
+            _("Answer 408 and close when a request body is not complete this long after its headers."),
         ),
         click.option(
             "--max-connections",
