@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ def helptext(text: str) -> str:
     return "\n\n".join(
         "\b\n" + p if any(line.startswith("  ") for line in p.splitlines()) else p for p in paragraphs
     )
+
+
+def out_option(help: str) -> Callable[..., Any]:
+    """``--out FOLDER``: where a command writes its files; ``None`` when not given (the command's default)."""
+    return click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help=help)
 
 
 def count_errors(n: int) -> str:

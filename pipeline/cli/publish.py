@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, out_option, pass_ctx
 from pipeline.domain.errors import NotFound, display_path
 from pipeline.domain.i18n import _, ngettext
 from pipeline.infra.store import Store, has_state
@@ -29,12 +29,7 @@ Examples:
   newsletter publish --out /var/www/nieuwsbrief/archief""")
     ),
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=_("Folder for the site (default: build/site in the instance)."),
-)
+@out_option(_("Folder for the site (default: build/site in the instance)."))
 @pass_ctx
 def publish(ctx: Context, out: Path | None) -> None:
     """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap."""

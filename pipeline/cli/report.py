@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, pass_ctx
+from pipeline.cli.base import Context, helptext, main, out_option, pass_ctx
 from pipeline.domain.errors import display_path
 from pipeline.domain.i18n import _, ngettext
 from pipeline.infra.store import Store
@@ -43,12 +43,7 @@ Examples:
 @click.option(
     "--to", "end", type=click.DateTime(["%Y-%m-%d"]), help=_("Last day, included (default: today).")
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=_("Folder for index.html and the CSV files (default: build/report in the instance)."),
-)
+@out_option(_("Folder for index.html and the CSV files (default: build/report in the instance)."))
 @pass_ctx
 def report(ctx: Context, start: dt.datetime | None, end: dt.datetime | None, out: Path | None) -> None:
     """Write the partner activity report: build/report/index.html and CSV files."""
