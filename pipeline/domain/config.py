@@ -780,20 +780,24 @@ def _date(c: Checker, kp: KeyPath, value: Any) -> dt.date | None:
     return None
 
 
+def horizon_ref(c: Checker, kp: KeyPath, raw: Mapping[str, Any], tax: Taxonomy) -> str | None:
+    """The optional 'horizon' of a mapping at ``kp``: a horizon of the taxonomy, or an error when the
+    taxonomy has no horizons (and then None)."""
+    if raw.get("horizon") is None:
+        return None
+    if tax.horizons:
+        return c.ref((*kp, "horizon"), raw["horizon"], tax.horizons, "horizon")
+    c.error((*kp, "horizon"), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'"))
+    return None
+
+
 def _pledge(c: Checker, kp: KeyPath, raw: Any, tax: Taxonomy) -> Pledge | None:
     p = c.mapping(kp, raw, ("text", "themes", "horizon", "since"), ("text",), "'pledge'")
     if not p:
         return None
     text = c.text((*kp, "text"), p.get("text"), max_len=PLEDGE_MAX)
     themes = c.refs((*kp, "themes"), p.get("themes"), tax.themes, "theme")
-    horizon = None
-    if p.get("horizon") is not None:
-        if tax.horizons:
-            horizon = c.ref((*kp, "horizon"), p["horizon"], tax.horizons, "horizon")
-        else:
-            c.error(
-                (*kp, "horizon"), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
-            )
+    horizon = horizon_ref(c, kp, p, tax)
     since = _date(c, (*kp, "since"), p.get("since"))
     return Pledge(text, themes, horizon, since) if text else None
 

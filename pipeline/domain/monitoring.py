@@ -35,7 +35,7 @@ from pathlib import PurePath
 from typing import Any
 
 from pipeline.domain import dutch
-from pipeline.domain.config import Config
+from pipeline.domain.config import Config, horizon_ref
 from pipeline.domain.errors import Problem
 from pipeline.domain.i18n import N_, _, using
 from pipeline.domain.lenient import matching_ids
@@ -269,14 +269,7 @@ def _activity(c: Checker, kp: KeyPath, raw: Any, config: Config, partner: str | 
     summary = c.text((*kp, "summary"), a.get("summary"), max_len=TEXT_MAX)
     effects = c.text((*kp, "effects"), a.get("effects"), max_len=TEXT_MAX)
     themes = c.refs((*kp, "themes"), a.get("themes"), tax.themes, "theme")
-    horizon = None
-    if a.get("horizon") is not None:
-        if tax.horizons:
-            horizon = c.ref((*kp, "horizon"), a["horizon"], tax.horizons, "horizon")
-        else:
-            c.error(
-                (*kp, "horizon"), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'")
-            )
+    horizon = horizon_ref(c, kp, a, tax)
     province = c.ref((*kp, "province"), a.get("province"), tax.provinces, "province")
     if province is None and partner is not None and partner in config.partners:
         province = config.partners[partner].province

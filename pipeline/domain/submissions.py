@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.domain.config import NATIONWIDE, Config
+from pipeline.domain.config import NATIONWIDE, Config, horizon_ref
 from pipeline.domain.errors import Problem
 from pipeline.domain.i18n import _
 from pipeline.domain.models import Contact, Image, Submission
@@ -55,7 +55,7 @@ def check_submission_doc(
     starts, ends, location = _event(c, s, kind, tz)
     image = _image(c, s)
     ervaring = c.boolean(("ervaringsdeskundigen",), s.get("ervaringsdeskundigen"))
-    horizon = _horizon(c, s, config)
+    horizon = horizon_ref(c, (), s, config.taxonomy)
     contact = _contact(c, s)
     if not c.ok or not (partner and title and summary and url and kind and published):
         return None, c.problems
@@ -153,15 +153,6 @@ def _image(c: Checker, s: dict[str, Any]) -> Image | None:
             ),
         )
     return Image(img_url, alt, consent) if img_url else None
-
-
-def _horizon(c: Checker, s: dict[str, Any], config: Config) -> str | None:
-    if s.get("horizon") is None:
-        return None
-    if config.taxonomy.horizons:
-        return c.ref(("horizon",), s["horizon"], config.taxonomy.horizons, "horizon")
-    c.error(("horizon",), _("this newsletter has no 'horizons' in its taxonomy; remove 'horizon'"))
-    return None
 
 
 def _contact(c: Checker, s: dict[str, Any]) -> Contact | None:
