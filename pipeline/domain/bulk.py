@@ -147,21 +147,17 @@ def _one_click(settings: Settings, headers: Mapping[str, str]) -> Found:
 
 def _unsubscribe_links(rendered: Rendered) -> Found:
     """A visible unsubscribe link in the HTML, and one in the text part."""
-    out: Found = []
-    if not _unsubscribe_link(rendered.html):
-        message = _(
-            "the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: "
-            "keep {tag} in templates/email.mjml"
-        ).format(tag='<a href="{{ v.unsubscribe_url }}">Afmelden</a>')
-        out.append((message, "error"))
     text_links = re.findall(r"(?:https?|mailto):\S+", rendered.text)
-    if TOKEN_UNSUBSCRIBE not in rendered.text and not any(_UNSUBSCRIBE_WORDS.search(u) for u in text_links):
-        message = _(
-            "the text part has no unsubscribe link; readers of plain text need one too: "
-            "keep {tag} in templates/email.txt"
-        ).format(tag="{{ v.unsubscribe_url }}")
-        out.append((message, "error"))
-    return out
+    checks = (
+        (_unsubscribe_link(rendered.html), '<a href="{{ v.unsubscribe_url }}">Afmelden</a>',
+         N_("the HTML has no visible unsubscribe link; Gmail and Yahoo require one in the message: "
+            "keep {tag} in templates/email.mjml")),
+        (TOKEN_UNSUBSCRIBE in rendered.text or any(_UNSUBSCRIBE_WORDS.search(u) for u in text_links),
+         "{{ v.unsubscribe_url }}",
+         N_("the text part has no unsubscribe link; readers of plain text need one too: "
+            "keep {tag} in templates/email.txt")),
+    )  # fmt: skip
+    return [(_(message).format(tag=tag), "error") for found, tag, message in checks if not found]
 
 
 def _postal_address_and_preheader(rendered: Rendered, settings: Settings) -> Found:
