@@ -44,6 +44,16 @@ def deadline(send_at: dt.datetime) -> dt.datetime:
 
 
 # -- results ------------------------------------------------------------------------------------
+class _Deadline:
+    """A send handed to SendGrid for ``send_at``: SendGrid still cancels it until ``deadline``."""
+
+    send_at: dt.datetime | None
+
+    @property
+    def deadline(self) -> dt.datetime | None:
+        return deadline(self.send_at) if self.send_at else None
+
+
 @dataclass(frozen=True)
 class ListCheck:
     """The subscriber list as read now: counts only, never an address."""
@@ -56,7 +66,7 @@ class ListCheck:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(_Deadline):
     """What a send would do now (``--dry-run``)."""
 
     issue_id: str
@@ -79,13 +89,9 @@ class Plan:
         unknown = self.counts[DeliveryState.UNKNOWN] if self.resend_unknown else 0
         return self.counts[DeliveryState.PENDING] + unknown
 
-    @property
-    def deadline(self) -> dt.datetime | None:
-        return deadline(self.send_at) if self.send_at else None
-
 
 @dataclass(frozen=True)
-class Report:
+class Report(_Deadline):
     """How a list send ended."""
 
     issue_id: str
@@ -103,10 +109,6 @@ class Report:
     send_at: dt.datetime | None = None  # when SendGrid sends the last attempt's mail
     repaired: int = 0  # attempts cancelled in this run to settle a request in doubt
     batch_id: str | None = None  # the last attempt's batch
-
-    @property
-    def deadline(self) -> dt.datetime | None:
-        return deadline(self.send_at) if self.send_at else None
 
 
 @dataclass(frozen=True)
