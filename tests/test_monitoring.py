@@ -465,3 +465,20 @@ def test_the_demo_shows_the_flawed_progress_file_and_its_report_the_monitoring(t
     for path in [*(result.root / "build").rglob("*.*"), *(result.root / "outbox").rglob("*.eml")]:
         text = path.read_bytes().decode("utf-8", "replace")
         assert not [c for c in contacts if c and c in text], path
+
+
+def test_a_horizon_where_the_taxonomy_has_none_is_named_with_the_fix(cli: Cli, demo_root: Path) -> None:
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    horizons = (
+        "  horizons:\n    - {id: verzachten, title: Verzachten}\n    - {id: versterken, title: Versterken}\n"
+        "    - {id: veranderen, title: Veranderen}\n"
+    )
+    assert horizons in text
+    sources.write_text(text.replace(horizons, ""), encoding="utf-8")
+    problems = problems_of(cli, sources)
+    assert len(problems) == 6  # the demo's six pledges with a horizon: each refused with the fix, on its line
+    for line in problems:
+        assert re.fullmatch(
+            r"sources\.yaml:\d+: this newsletter has no 'horizons' in its taxonomy; remove 'horizon'", line
+        ), line
