@@ -52,14 +52,20 @@ def shared_dir() -> Path:
 # The day the tests' 'validate' takes as today: it warns about a publication date after today, and
 # the demo's stories are from November 2026. A test that is about that warning passes its own --now.
 VALIDATE_NOW = "2026-12-07 12:00"
+# The commands whose result depends on the date (ages in the ranking, dates in the future): in the
+# tests they run on VALIDATE_NOW unless the test gives a --now itself.
+ON_A_FIXED_DAY = ("validate", "collect", "draft")
 
 
 def on_fixed_day(args: Sequence[str]) -> list[str]:
-    """``args`` with ``--now VALIDATE_NOW`` after ``validate`` unless the test gave a --now itself."""
+    """``args`` with ``--now VALIDATE_NOW`` after the command when it is one of ``ON_A_FIXED_DAY``
+    (the first word that is not an option) and the test gave no --now itself."""
     out = list(args)
-    if "validate" in out and not any(a == "--now" or a.startswith("--now=") for a in out):
-        at = out.index("validate") + 1
-        out[at:at] = ["--now", VALIDATE_NOW]
+    words = [i for i, a in enumerate(out) if not a.startswith("-") and (i == 0 or out[i - 1] != "--root")]
+    if not words or out[words[0]] not in ON_A_FIXED_DAY:
+        return out
+    if not any(a == "--now" or a.startswith("--now=") for a in out):
+        out[words[0] + 1 : words[0] + 1] = ["--now", VALIDATE_NOW]
     return out
 
 
@@ -67,7 +73,8 @@ def newsletter(
     root: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """The command as a user (or cron) runs it: a separate process, without the developer's SendGrid.
-    ``validate`` runs on a fixed day (VALIDATE_NOW), so that no test depends on today's date."""
+    ``validate``, ``collect`` and ``draft`` run on a fixed day (VALIDATE_NOW), so that no test
+    depends on today's date."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
     full["PYTHONPATH"] = str(REPO)
     full.update(env or {})

@@ -99,6 +99,20 @@ def parse_when(value: str, tz: dt.tzinfo, option: str, example: str) -> dt.datet
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
+# A hidden --now for the commands whose result depends on the date (ages, ranking, warnings): the
+# tests and the demo run them on a fixed day.
+now_option = click.option(
+    "--now", "now_text", hidden=True, help=_("Take this time as now (tests, the demo's date).")
+)
+
+
+def now_or_today(now_text: str | None, tz: dt.tzinfo) -> dt.datetime:
+    """--now's time (the instance's zone unless it has one), else the clock's."""
+    if not now_text:
+        return dt.datetime.now(dt.UTC)
+    return parse_when(now_text, tz, "--now", _("a date and time like 2026-12-10T09:00"))
+
+
 def print_problems(err: InputInvalid) -> None:
     for p in err.problems:
         click.echo(str(p), err=True)

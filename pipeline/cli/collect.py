@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.base import EXIT_PARTIAL, Context, helptext, main, parse_when, pass_ctx
+from pipeline.cli.base import (
+    EXIT_PARTIAL,
+    Context,
+    helptext,
+    main,
+    now_option,
+    now_or_today,
+    parse_when,
+    pass_ctx,
+)
 from pipeline.domain.errors import NotFound
 from pipeline.domain.i18n import N_, _, ngettext
 from pipeline.domain.models import Item
@@ -57,14 +66,16 @@ Examples:
 )
 @click.option("--source", "only", metavar="ID", help=_("Collect only this source (a feed id, 'submissions', "
               "'submissions:PARTNER', 'monitoring' or 'monitoring:PARTNER')."))  # fmt: skip
+@now_option
 @pass_ctx
-def collect(ctx: Context, only: str | None) -> None:
+def collect(ctx: Context, only: str | None, now_text: str | None) -> None:
     """Fetch every feed and submission into the state database."""
     # Imported here: feedparser and httpx only for the command that fetches ('items' reads the store).
     from pipeline.collect import collect as run_collect
     from pipeline.collect import planned_sources
 
     config = ctx.config
+    now = now_or_today(now_text, config.settings.timezone)
     total = planned_sources(config, only)
     with Store(config.settings.database) as store:
         if sys.stderr.isatty() and total > 1:
@@ -73,9 +84,9 @@ def collect(ctx: Context, only: str | None) -> None:
                 def advance(result: SourceResult) -> None:
                     bar.update(1)
 
-                summary = run_collect(config, store, only=only, on_result=advance)
+                summary = run_collect(config, store, only=only, on_result=advance, now=now)
         else:
-            summary = run_collect(config, store, only=only)
+            summary = run_collect(config, store, only=only, now=now)
     print_summary(summary)
     if summary.partial:
         raise SystemExit(EXIT_PARTIAL)

@@ -14,6 +14,8 @@ from pipeline.cli.base import (
     count_warnings,
     helptext,
     main,
+    now_option,
+    now_or_today,
     parse_when,
     pass_ctx,
 )
@@ -57,8 +59,9 @@ Examples:
     "--since", metavar="DATE", help=_("Candidates published since DATE. Default: the last sent issue.")
 )
 @click.option("--refresh", is_flag=True, help=_("Add new candidates to an existing draft as runners-up."))
+@now_option
 @pass_ctx
-def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None:
+def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool, now_text: str | None) -> None:
     """Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each."""
     config = ctx.config
     start = (
@@ -66,7 +69,8 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool) -> None
     )
     with Store(config.settings.database) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
-        result = curate.draft(config, store, issue_id, since=start, refresh=refresh)
+        now = now_or_today(now_text, config.settings.timezone)
+        result = curate.draft(config, store, issue_id, since=start, refresh=refresh, now=now)
     items, runners = _counts(ctx, issue_id)
     shown = display_path(result.path, ctx.root)
     for line in result.unplaced_lines(config):
