@@ -149,6 +149,23 @@ def landed(seen: list[Seen], faults: dict[int, str], in_cancel: bool, states: di
     return moments
 
 
+class Later(threading.Thread):
+    """``threading.Timer`` by a relative sleep: under faketime (a test at another date) the timed
+    wait that Timer uses never ends, because libfaketime shifts the monotonic clock too."""
+
+    def __init__(self, delay: float, action: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.delay, self.action, self.cancelled = delay, action, threading.Event()
+
+    def run(self) -> None:
+        time.sleep(self.delay)
+        if not self.cancelled.is_set():
+            self.action()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
 class Sender:
     def __init__(self, root: Path, proxy: MockProxy) -> None:
         self.root = root
@@ -204,7 +221,7 @@ def test_sigkill_at_many_points_then_resume_everyone_once_nobody_unknown(
             mode, rng.uniform(0.2, 0.9)
         )
         fired = threading.Event()
-        timers: list[threading.Timer] = []
+        timers: list[Later] = []
         in_cancel: list[bool] = []
         seen: list[Seen] = []
         faults: dict[int, str] = {}  # record index -> "drop" or "late": answers the sender never got
@@ -237,7 +254,7 @@ def test_sigkill_at_many_points_then_resume_everyone_once_nobody_unknown(
             target: int = target,
             delay: float = delay,
             fired: threading.Event = fired,
-            timers: list[threading.Timer] = timers,
+            timers: list[Later] = timers,
             faults: dict[int, str] = faults,
             first: int = first,
             kill: Callable[..., None] = kill,
@@ -277,7 +294,7 @@ def test_sigkill_at_many_points_then_resume_everyone_once_nobody_unknown(
                 return
             elif mode == "in-send" and phase == "received" and not timers:
                 # A random moment once sending is under way: in a request, a commit, or between.
-                timers.append(threading.Timer(delay, kill))
+                timers.append(Later(delay, kill))
                 timers[-1].start()
             elif sends >= target + (6 if mode.endswith("cancel") else 0) and (
                 (mode.startswith("on-arrival") and phase == "received")
