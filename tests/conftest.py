@@ -54,7 +54,7 @@ def shared_dir() -> Path:
 VALIDATE_NOW = "2026-12-07 12:00"
 # The commands whose result depends on the date (ages in the ranking, dates in the future): in the
 # tests they run on VALIDATE_NOW unless the test gives a --now itself.
-ON_A_FIXED_DAY = ("validate", "collect", "draft")
+ON_A_FIXED_DAY = ("validate", "collect", "draft", "publish")
 
 
 def on_fixed_day(args: Sequence[str]) -> list[str]:
@@ -73,7 +73,7 @@ def newsletter(
     root: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """The command as a user (or cron) runs it: a separate process, without the developer's SendGrid.
-    ``validate``, ``collect`` and ``draft`` run on a fixed day (VALIDATE_NOW), so that no test
+    ``validate``, ``collect``, ``draft`` and ``publish`` run on a fixed day (VALIDATE_NOW), so that no test
     depends on today's date."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}
     full["PYTHONPATH"] = str(REPO)

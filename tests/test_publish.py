@@ -31,6 +31,7 @@ from pipeline.render import render_issue
 UTC = dt.UTC
 OCT = dt.datetime(2026, 10, 8, 7, 0, tzinfo=UTC)  # 09.00 in Amsterdam (summer time)
 NOV = dt.datetime(2026, 11, 11, 23, 30, tzinfo=UTC)  # 00.30 on 12 November in Amsterdam
+NOW = dt.datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # after both sends: no test depends on today's date
 ARCHIVE = "https://nieuwsbrief.example.org/archief/"
 
 
@@ -111,7 +112,7 @@ def text(folder: Path, rel: str) -> str:
 
 def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
     config, store = archive
-    written = publish(config, store)
+    written = publish(config, store, now=NOW)
     site = config.root / "build" / "site"
     assert sorted(str(p.relative_to(site)) for p in written) == [
         "2026-10/index.html", "2026-11/index.html", "feed.xml", "index.html",
@@ -158,7 +159,7 @@ def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
 
 def test_links_work_under_the_archive_sub_path(archive: tuple[Config, Store]) -> None:
     config, store = archive
-    publish(config, store)
+    publish(config, store, now=NOW)
     site = config.root / "build" / "site"
     for rel, data in files_of(site).items():
         if not rel.endswith(".html") or rel.split("/")[0] in ISSUES:
@@ -181,7 +182,7 @@ def test_links_work_under_the_archive_sub_path(archive: tuple[Config, Store]) ->
 
 def test_the_feed_reads_back_with_feedparser(archive: tuple[Config, Store]) -> None:
     config, store = archive
-    publish(config, store)
+    publish(config, store, now=NOW)
     feed = feedparser.parse((config.root / "build" / "site" / "feed.xml").read_bytes())
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
@@ -205,15 +206,15 @@ def test_publishing_again_after_a_send_adds_it_and_changes_nothing_else(demo_roo
             for it in ITEMS.values():
                 store.put_item(it, it.id, OCT)
         send(store, config, "2026-10")
-        publish(config, store)
+        publish(config, store, now=NOW)
         before = files_of(site)
         mtimes = {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
-        assert publish(config, store) == []  # nothing new: nothing written
+        assert publish(config, store, now=NOW) == []  # nothing new: nothing written
         assert {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()} == mtimes
         old_feed = feedparser.parse(before["feed.xml"]).entries
 
         send(store, config, "2026-11")
-        written = publish(config, store)
+        written = publish(config, store, now=NOW)
     after = files_of(site)
     changed = {rel for rel in after if before.get(rel) != after[rel]}
     # The new issue, its stories' theme and partner pages (and the lists of them), the index,
@@ -237,7 +238,7 @@ def test_publishing_again_after_a_send_adds_it_and_changes_nothing_else(demo_roo
 def test_files_of_a_withdrawn_page_go_and_the_users_own_files_stay(archive: tuple[Config, Store]) -> None:
     config, store = archive
     out = config.root / "public"
-    publish(config, store, out=out)
+    publish(config, store, out=out, now=NOW)
     (out / "CNAME").write_text("nieuwsbrief.example.org\n")
     # As of a moment before November's send, the November issue and its stories are not there.
     publish(config, store, out=out, now=OCT + dt.timedelta(days=1))
@@ -351,7 +352,7 @@ def test_an_issue_id_the_archive_uses_itself_is_refused(archive: tuple[Config, S
 
 def test_research_from_a_source_shows_its_name(archive: tuple[Config, Store]) -> None:
     config, store = archive
-    site = build_site(config, store)
+    site = build_site(config, store, now=NOW)
     page = site.files["thema/inkomen-schulden/index.html"].decode()
     assert '<p class="meta">Kenniscentrum Armoede en Jeugd · Onderzoek</p>' in page
     assert "Vragen? Mail onderzoek@kenniscentrum.example.nl voor het rapport." in page

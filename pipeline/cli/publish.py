@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, out_option, pass_ctx
+from pipeline.cli.base import Context, helptext, main, now_option, now_or_today, out_option, pass_ctx
 from pipeline.domain.errors import NotFound, display_path
 from pipeline.domain.i18n import _, ngettext
 from pipeline.infra.store import Store, has_state
@@ -30,8 +30,9 @@ Examples:
     ),
 )
 @out_option(_("Folder for the site (default: build/site in the instance)."))
+@now_option
 @pass_ctx
-def publish(ctx: Context, out: Path | None) -> None:
+def publish(ctx: Context, out: Path | None, now_text: str | None) -> None:
     """Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap."""
     config = ctx.config
     state = config.settings.state
@@ -44,7 +45,7 @@ def publish(ctx: Context, out: Path | None) -> None:
         )
     folder = out if out is not None else site_folder(config)
     with Store(config.settings.database) as store:
-        site = build_site(config, store)
+        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone))
     for line in site.redactions:
         click.echo(
             _("Warning: {problem}; check the issue's web.html template").format(problem=line), err=True
