@@ -67,9 +67,9 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool, now_tex
     start = (
         parse_when(since, config.settings.timezone, "--since", _("a date like 2026-11-01")) if since else None
     )
+    now = now_or_today(now_text, config.settings.timezone)
     with Store(config.settings.database) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
-        now = now_or_today(now_text, config.settings.timezone)
         result = curate.draft(config, store, issue_id, since=start, refresh=refresh, now=now)
     items, runners = _counts(ctx, issue_id)
     shown = display_path(result.path, ctx.root)

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, count_errors, count_warnings, helptext, main, pass_ctx
+from pipeline.cli.base import (
+    EXIT_FAILED,
+    Context,
+    count_errors,
+    count_warnings,
+    helptext,
+    main,
+    now_option,
+    pass_ctx,
+)
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.plain import is_advice
 from pipeline.infra.validate import validate as run_validate
@@ -29,7 +38,7 @@ Examples:
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help=_("Treat warnings as errors (for CI); B1 advice never fails."))
-@click.option("--now", "now_text", hidden=True, help=_("Take this time as now (tests, the demo's date)."))
+@now_option
 @pass_ctx
 def validate(ctx: Context, paths: tuple[Path, ...], strict: bool, now_text: str | None) -> None:
     """Check sources.yaml, submissions and issue files (the help is above, translated)."""

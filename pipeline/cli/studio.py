@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, parse_when, pass_ctx
+from pipeline.cli.base import Context, helptext, main, now_option, now_or_today, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.domain.i18n import _
 from pipeline.domain.models import STATE_LABELS
@@ -50,7 +50,7 @@ Examples:
     help=_("The address to listen on. Another than loopback needs NEWSLETTER_STUDIO_PASSWORD."),
 )
 @click.option("--open", "open_browser", is_flag=True, help=_("Open the page in the default browser."))
-@click.option("--now", "now_text", hidden=True, help=_("Take this time as now (tests, the demo's date)."))
+@now_option
 @limit_options
 @pass_ctx
 def studio(
@@ -82,8 +82,7 @@ def studio(
     if now_text:
         from pipeline.run import clock_from
 
-        example = _("a date and time like 2026-12-10T09:00")
-        clock = clock_from(parse_when(now_text, config.settings.timezone, "--now", example))
+        clock = clock_from(now_or_today(now_text, config.settings.timezone))
     from pipeline import studio as studio_app
 
     app: Any = studio_app.create(config, password=password, clock=clock)

@@ -21,12 +21,10 @@ from pipeline.infra.store.values import (
     item_to_json,
 )
 
-_INSERT = (
-    "INSERT INTO items (url, source, partner, kind, published, first_seen, updated, origin,"
-    " guid, content_hash, data, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+_COLUMNS = "url, source, partner, kind, published, first_seen, updated, origin, guid, content_hash, data, id"
+_INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
 # PostgreSQL: many new items in one statement, a text array a column (every column is TEXT).
-_INSERT_MANY = _INSERT.split(" VALUES ")[0] + " SELECT * FROM unnest(" + ", ".join(["?::text[]"] * 12) + ")"
+_INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['?::text[]'] * 12)})"
 _UPDATE = (
     "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
     " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
