@@ -330,6 +330,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """
         + _SHARED_8,
     ),
+    (
+        9,
+        "readers: their chosen provinces and themes, a pause, and the suppressions of the forgotten",
+        """
+        -- What a reader chose on her preferences page: province and theme ids, comma-separated,
+        -- '' for everything (the default). The sign-up form's single 'province' stays as she gave it.
+        ALTER TABLE subscribers ADD COLUMN provinces TEXT NOT NULL DEFAULT '';
+        ALTER TABLE subscribers ADD COLUMN themes TEXT NOT NULL DEFAULT '';
+        -- No issue until this moment (ISO 8601 in UTC); NULL when not paused.
+        ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
+        -- After 'vergeet mij': only a keyed hash of the address, so that no import or sign-up
+        -- brings her back without a new confirmation.
+        CREATE TABLE suppressions (
+            address_hash TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
@@ -426,6 +445,16 @@ POSTGRES: list[tuple[int, str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION consents_append_only();
         """
         + _SHARED_8,
+    ),
+    (
+        9,
+        "readers: their chosen provinces and themes, a pause, and the suppressions of the forgotten",
+        """
+        ALTER TABLE subscribers ADD COLUMN provinces TEXT NOT NULL DEFAULT '';
+        ALTER TABLE subscribers ADD COLUMN themes TEXT NOT NULL DEFAULT '';
+        ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
+        CREATE TABLE suppressions (address_hash TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL);
+        """,
     ),
 ]
 
