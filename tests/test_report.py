@@ -319,9 +319,17 @@ def test_page_is_self_contained_and_describes_every_chart(
     assert "<script" not in page
     assert not re.search(r"""\b(src|srcset)=|<link\b|@import|url\(\s*['"]?http""", page)
     svgs = re.findall(r"<svg [^>]*>", page)
-    assert len(svgs) == 7  # months, sector, province, theme, kind, horizon, ervaringsdeskundigen
+    # months, sector, province, theme, kind, horizon, ervaringsdeskundigen: each drawn wide and narrow
+    assert len(svgs) == 2 * 7
     assert all('role="img"' in s and "aria-labelledby=" in s for s in svgs)
-    assert page.count("<desc id=") == 7
+    assert page.count("<desc id=") == 2 * 7
+    # Every id once on the page (pygal gives every chart's legend the same ids; the page renames them).
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert (
+        len(ids) == len(set(ids))
+        and "chart-ervaringsdeskundigen-serie-0" in ids
+        and "chart-ervaringsdeskundigen-smal-serie-0" in ids
+    )
     assert (
         "Bijdragen per provincie: Overijssel 3, Fryslân 1, Gelderland 1, Noord-Brabant 1 en Niet aangegeven 1"
         in page
