@@ -167,10 +167,10 @@ def test_chart_labels_are_12_px_or_more_and_axis_labels_never_overlap(
     charts = page.evaluate(CHART_TEXT_JS)
     figures = page.evaluate("document.querySelectorAll('figure.chart').length")
     assert figures >= 7 and len(charts) == figures  # one drawing of each chart on show
-    narrow = width < 800
-    assert all(c["id"].endswith("-smal") == narrow for c in charts), [c["id"] for c in charts]
     assert {c["id"]: round(c["smallest"], 1) for c in charts if c["smallest"] < 12} == {}
     assert {c["id"]: overlaps(axis) for c in charts for axis in c["axes"] if overlaps(axis)} == {}
+    narrow = width < 800
+    assert all(c["id"].endswith("-smal") == narrow for c in charts), [c["id"] for c in charts]
     assert sum(len(axis) for c in charts for axis in c["axes"]) > 20  # there are axis labels to check
 
 
