@@ -335,6 +335,7 @@ def test_page_is_self_contained_and_describes_every_chart(
         in page
     )
     assert "2 van de 6 bijdragen (33%) met ervaringsdeskundigen." in page
+    assert ">mrt 2026</text>" in page and ">maa 2026<" not in page  # the months as Dutch abbreviates them
     # The call list comes right after the headline numbers.
     assert page.index('id="kerncijfers"') < page.index('id="bellijst"') < page.index('id="maanden"')
     # Two builds of the same report are identical (no random chart ids, no render dates).

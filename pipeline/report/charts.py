@@ -13,7 +13,6 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from pipeline.domain import dutch
 from pipeline.report.formats import number, percent
 from pipeline.report.model import ClicksPart, Count, MonitoringPart, ReachRow, Report
 
@@ -172,8 +171,12 @@ def _bars(chart_id: str, title: str, rows: Sequence[Count]) -> Chart:
     return _inline(draw, chart_id, title, f"{title}: {_listing(rows)}")
 
 
+MONTHS_SHORT = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
 def _month_label(month: dt.date) -> str:
-    return f"{dutch.MONTHS[month.month - 1][:3]} {month.year}"
+    """ "mrt 2026": the month as Dutch abbreviates it (not "maa")."""
+    return f"{MONTHS_SHORT[month.month - 1]} {month.year}"
 
 
 def _months_chart(report: Report) -> Chart:
