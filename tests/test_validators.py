@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import REPO
 from servers import running_studio
-from vnu import Problem, explain, validate
+from vnu import Problem, explain, java_or_skip, validate
 
 # What the studio shows of the demo's issue, and a page for an issue that has no file yet.
 STUDIO_PAGES = {
@@ -110,3 +110,16 @@ def test_the_studios_pages_have_no_errors(checked: tuple[Path, dict[Path, list[P
     page = (root.parent / "studio" / f"{name}.html").resolve()
     assert page.stat().st_size > 500  # a page, not an empty answer
     assert errors[page] == [], explain(errors[page])
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), (None, pytest.skip.Exception)])
+def test_without_java_it_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no java on it
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="Java is not installed \\(apt-get install default-jre-headless"):
+        java_or_skip()
