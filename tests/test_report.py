@@ -447,3 +447,13 @@ def test_command_in_dutch(instance: tuple[Config, Store], tmp_path: Path) -> Non
         "  Bellijst (meer dan 6 maanden stil): 3: Nooit Actief, Stille Stichting, Gemeente Zwolle",
         "  Nieuwe partners: Nieuw Lid, Stichting Leergeld",
     ]
+
+
+def test_value_axis_ticks_are_round_and_few() -> None:
+    from pipeline.report.charts import ticks
+
+    assert ticks(1450, 8) == [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600]  # the wide drawing
+    assert ticks(1450, 4) == [0, 500, 1000, 1500]
+    assert ticks(14, 8) == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert ticks(5, 8) == [0, 1, 2, 3, 4, 5]
+    assert ticks(0, 8) == [0, 1]  # nothing yet: still an axis

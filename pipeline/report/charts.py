@@ -1,4 +1,5 @@
-"""The charts: pygal, rendered to SVG that goes inline into the page, each with a text alternative."""
+"""The charts: pygal, rendered to SVG that goes inline into the page, each drawn twice (wide for a
+desktop and print, narrow with larger text for a phone) and with a text alternative."""
 
 from __future__ import annotations
 
