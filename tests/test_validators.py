@@ -16,13 +16,14 @@ from conftest import REPO
 from servers import running_studio
 from vnu import Problem, explain, java_or_skip, validate
 
-# What the studio shows of the demo's issue, and a page for an issue that has no file yet.
+# What the studio shows of the demo's issue, a page for an issue that has no file yet, and its 404.
 STUDIO_PAGES = {
     "index": "/",
     "issue": "/issue/2026-12",
     "source": "/issue/2026-12/source",
     "web-preview": "/issue/2026-12/preview/web",
     "missing": "/issue/2027-01",
+    "not-found": "/nergens",  # the error page (pipeline/infra/web.py)
 }
 # A page with three mistakes on known lines: the checker, and the way its errors are read, must find
 # them, or a "0 errors" below would mean nothing.
