@@ -319,14 +319,23 @@ def test_page_is_self_contained_and_describes_every_chart(
     assert "<script" not in page
     assert not re.search(r"""\b(src|srcset)=|<link\b|@import|url\(\s*['"]?http""", page)
     svgs = re.findall(r"<svg [^>]*>", page)
-    assert len(svgs) == 7  # months, sector, province, theme, kind, horizon, ervaringsdeskundigen
+    # months, sector, province, theme, kind, horizon, ervaringsdeskundigen: each drawn wide and narrow
+    assert len(svgs) == 2 * 7
     assert all('role="img"' in s and "aria-labelledby=" in s for s in svgs)
-    assert page.count("<desc id=") == 7
+    assert page.count("<desc id=") == 2 * 7
+    # Every id once on the page (pygal gives every chart's legend the same ids; the page renames them).
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert (
+        len(ids) == len(set(ids))
+        and "chart-ervaringsdeskundigen-serie-0" in ids
+        and "chart-ervaringsdeskundigen-smal-serie-0" in ids
+    )
     assert (
         "Bijdragen per provincie: Overijssel 3, Fryslân 1, Gelderland 1, Noord-Brabant 1 en Niet aangegeven 1"
         in page
     )
     assert "2 van de 6 bijdragen (33%) met ervaringsdeskundigen." in page
+    assert ">mrt 2026</text>" in page and ">maa 2026<" not in page  # the months as Dutch abbreviates them
     # The call list comes right after the headline numbers.
     assert page.index('id="kerncijfers"') < page.index('id="bellijst"') < page.index('id="maanden"')
     # Two builds of the same report are identical (no random chart ids, no render dates).
@@ -438,3 +447,13 @@ def test_command_in_dutch(instance: tuple[Config, Store], tmp_path: Path) -> Non
         "  Bellijst (meer dan 6 maanden stil): 3: Nooit Actief, Stille Stichting, Gemeente Zwolle",
         "  Nieuwe partners: Nieuw Lid, Stichting Leergeld",
     ]
+
+
+def test_value_axis_ticks_are_round_and_few() -> None:
+    from pipeline.report.charts import ticks
+
+    assert ticks(1450, 8) == [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600]  # the wide drawing
+    assert ticks(1450, 4) == [0, 500, 1000, 1500]
+    assert ticks(14, 8) == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert ticks(5, 8) == [0, 1, 2, 3, 4, 5]
+    assert ticks(0, 8) == [0, 1]  # nothing yet: still an axis

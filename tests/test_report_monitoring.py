@@ -305,7 +305,9 @@ def test_the_page_shows_dutch_numbers_own_words_as_text_and_no_contact(
     # The monitoring contact is for the reminder only: not on the page, not in any CSV file.
     for path in written:
         assert "piet.monitoring@" not in path.read_text(encoding="utf-8-sig"), path.name
-    assert page.count("<svg ") == 7 + 5  # the report's seven charts, and the monitoring's five
+    assert page.count("<svg ") == 2 * (
+        7 + 5
+    )  # the report's seven charts, the monitoring's five; each drawn twice
 
 
 def test_the_summary_lines(report: Report) -> None:
