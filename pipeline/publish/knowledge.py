@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.domain import dutch
-from pipeline.domain.archive import PARTNERS, PROVINCES, THEMES, event_calendar_path
+from pipeline.domain.archive import PARTNERS, PROVINCES, THEMES, event_calendar_path, partner_page_url
 from pipeline.domain.config import Config
 from pipeline.domain.models import Item
 from pipeline.infra.store import SentPlacement
@@ -51,6 +51,7 @@ class Story:
     when: str | None = None  # "donderdag 10 december 2026, 19.30-21.30 uur"
     calendar: str | None = None  # an event's .ics, relative to the site's root
     image: str | None = None  # its photo's address, when it may be shown (alt text and consent)
+    anchor: str | None = None  # a progress activity's fragment on its partner's page (its link)
 
     @property
     def knowledge(self) -> bool:
@@ -132,7 +133,17 @@ def _story(config: Config, item: Item, issues: tuple[ArchivedIssue, ...]) -> Sto
         when=dutch.span(item.starts, item.ends, tz) if item.starts else None,
         calendar=event_calendar_path(item.id) if item.starts else None,
         image=item.image.url if item.image is not None and item.image.shown else None,
+        anchor=_anchor(config, item),
     )
+
+
+def _anchor(config: Config, item: Item) -> str | None:
+    """The fragment of an item whose link is its partner's page here (a progress activity)."""
+    if item.partner and "#" in item.url:
+        page, fragment = item.url.split("#", 1)
+        if page == partner_page_url(config.settings.archive_url, item.partner):
+            return fragment
+    return None
 
 
 def stories(
