@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from test_publish import ISSUES, ITEMS, NOV, NOW, OCT, item, rendered
 from pipeline.domain.config import Config
 from pipeline.infra.instance import load_config
 from pipeline.infra.store import Store
+from pipeline.infra.templating import environment
 from pipeline.publish import build_site, publish, write_site
 
 AMS = dt.timezone(dt.timedelta(hours=1))  # CET: December in Amsterdam
@@ -160,8 +160,8 @@ def test_the_search_records_hold_what_a_reader_searches_for(site: tuple[Config, 
                  '<span data-pagefind-filter="sector">Gemeenten</span>',
                  '<span data-pagefind-filter="soort">Verhaal</span>',
                  '<span data-pagefind-filter="jaar">2026</span>',
-                 '<span data-pagefind-meta="bron">https://www.example.nl/verhalen/fiets</span>',
-                 '<span data-pagefind-meta="nummerpad">2026-10/index.html</span>', "<p>Gemeente Zwolle</p>"):  # fmt: skip
+                 '<span data-pagefind-meta="bron[data-v]" data-v="https://www.example.nl/verhalen/fiets"></span>',
+                 '<span data-pagefind-meta="nummerpad[data-v]" data-v="2026-10/index.html"></span>', "<p>Gemeente Zwolle</p>"):  # fmt: skip
         assert text in fiets, text
     assert (out / "pagefind" / "pagefind.js").is_file() and (out / "pagefind" / "wasm.nl.pagefind").is_file()
     assert len(list((out / "pagefind" / "fragment").iterdir())) == len(ALL)
@@ -185,8 +185,33 @@ def test_publishing_again_neither_writes_nor_indexes(site: tuple[Config, Path]) 
     assert all(p.parent.name in ("index", "filter", "pagefind") for p in written.changed if p != fragment)
 
 
-def test_a_progress_activity_links_to_its_place_on_the_partners_page(site: tuple[Config, Path]) -> None:
+def test_nothing_is_rendered_when_nothing_changed_and_a_change_is_seen(site: tuple[Config, Path]) -> None:
     config, out = site
+    with Store(config.settings.state) as store:
+        assert build_site(config, store, now=NOW, out=out).skipped
+        assert publish(config, store, out=out, now=NOW) == []
+        # Time passes: the evening of 10 December is over, so the agenda (and only it) changes.
+        later = dt.datetime(2026, 12, 11, 9, 0, tzinfo=dt.UTC)
+        assert not build_site(config, store, now=later, out=out).skipped
+        # An instance's own template counts as much as the data.
+        own = config.root / "templates" / "site"
+        own.mkdir(parents=True)
+        page = (Path(__file__).parents[1] / "pipeline" / "templates" / "site" / "agenda.html").read_text()
+        (own / "agenda.html").write_text(page.replace("<h1>Agenda</h1>", "<h1>Onze agenda</h1>"))
+        environment.cache_clear()  # a new process would see the new folder; this one cached its absence
+        written = publish(config, store, out=out, now=NOW)
+        assert written == [out / "agenda" / "index.html"]
+        assert "<h1>Onze agenda</h1>" in read(out, "agenda/index.html")
+        shutil.rmtree(own)
+        environment.cache_clear()
+        assert publish(config, store, out=out, now=NOW) == [out / "agenda" / "index.html"]
+        # A file lost from the folder is made again.
+        (out / "thema" / "meedoen" / "index.html").unlink()
+        assert publish(config, store, out=out, now=NOW) == [out / "thema" / "meedoen" / "index.html"]
+
+
+def test_a_progress_activity_links_to_its_place_on_the_partners_page(site: tuple[Config, Path]) -> None:
+    config, _out = site
     # collect's link for an activity without one (tests/test_monitoring.py reads it from the demo).
     url = f"{ARCHIVE}partner/gemeente-zwolle/#voortgang-2026-schuldhulp-aan-de-keukentafel"
     activity = dataclasses.replace(ITEMS["fiets"], id="act", url=url, kind="voortgang", title="Schuldhulp")

@@ -45,7 +45,7 @@ def publish(ctx: Context, out: Path | None, now_text: str | None) -> None:
         )
     folder = out if out is not None else site_folder(config)
     with Store(config.settings.database) as store:
-        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone))
+        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone), out=folder)
     for line in site.redactions:
         click.echo(
             _("Warning: {problem}; check the issue's web.html template").format(problem=line), err=True

@@ -12,11 +12,14 @@ nothing and a subscribed calendar updates the event instead of adding a second o
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import icalendar
 
+from pipeline.domain.archive import CALENDAR
 from pipeline.domain.config import Config
 from pipeline.publish.knowledge import Story
 
@@ -68,25 +71,34 @@ def _event(config: Config, story: Story) -> icalendar.Event:
     return event
 
 
-def _calendar(config: Config, name: str, stories: tuple[Story, ...]) -> bytes:
+@functools.cache
+def _timezone(tzid: str) -> bytes:
+    """The VTIMEZONE of a zone (icalendar builds it from zoneinfo), made once: the same in every file."""
+    return bytes(icalendar.Timezone.from_tzid(tzid).to_ical())
+
+
+def _calendar(config: Config, name: str, events: Iterable[bytes]) -> bytes:
+    """A VCALENDAR of events already serialised (``_ics``), with the zone's VTIMEZONE first."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", str(config.settings.timezone))
-    for story in stories:
-        cal.add_component(_event(config, story))
-    cal.add_missing_timezones()
-    return bytes(cal.to_ical())
+    tzid = str(config.settings.timezone)
+    cal.add("x-wr-timezone", tzid)
+    head, end = bytes(cal.to_ical()).split(b"END:VCALENDAR")
+    return head + _timezone(tzid) + b"".join(events) + b"END:VCALENDAR" + end
 
 
-def event_calendar(config: Config, story: Story) -> bytes:
-    """One event's .ics file."""
-    return _calendar(config, story.title, (story,))
+def _ics(config: Config, story: Story) -> bytes:
+    return bytes(_event(config, story).to_ical())
 
 
-def full_calendar(config: Config, events: Agenda) -> bytes:
-    """agenda.ics: every event, upcoming and past (a calendar keeps what happened)."""
-    stories = tuple(sorted((*events.upcoming, *events.past), key=lambda s: (_start(s), s.id)))
-    return _calendar(config, f"Agenda · {config.settings.title}", stories)
+def calendars(config: Config, events: Agenda) -> dict[str, bytes]:
+    """Each event's .ics file (by its path) and agenda.ics: every event, upcoming and past (a calendar
+    keeps what happened), earliest first. Each event is serialised once for both."""
+    stories = sorted((*events.upcoming, *events.past), key=lambda s: (_start(s), s.id))
+    one = {s.id: _ics(config, s) for s in stories}
+    files = {s.calendar: _calendar(config, s.title, (one[s.id],)) for s in stories if s.calendar}
+    files[CALENDAR] = _calendar(config, f"Agenda · {config.settings.title}", (one[s.id] for s in stories))
+    return files

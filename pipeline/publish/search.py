@@ -51,7 +51,7 @@ def _record(story: Story) -> str:
     }
     meta = {
         "title": story.title, "bron": story.url, "samenvatting": story.summary, "wie": who,
-        "soort": story.kind_title or "", "nummer": issue.subject, "nummerpad": issue.path,
+        "soort": story.kind_title or "", "nummerpad": issue.path,
         "datum": issue.date_text, "wanneer": story.when or "", "agenda": story.calendar or "",
     }  # fmt: skip
     words = [story.title, story.summary, who, story.kind_title or "", story.when or "", story.location or "",
@@ -59,7 +59,11 @@ def _record(story: Story) -> str:
     hidden = "".join(
         f'<span data-pagefind-filter="{k}">{e(v)}</span>' for k, vs in filters.items() for v in vs
     )
-    hidden += "".join(f'<span data-pagefind-meta="{k}">{e(v)}</span>' for k, v in meta.items() if v)
+    # Pagefind searches metadata too: the issue's subject ("Fietsen, laptops en stress") is left out,
+    # or every story of that issue would match its words; a result names the issue by its date.
+    hidden += "".join(
+        f'<span data-pagefind-meta="{k}[data-v]" data-v="{e(v)}"></span>' for k, v in meta.items() if v
+    )
     hidden += f'<span data-pagefind-sort="datum">{e(issue.date_iso)}</span>'
     body = "".join(f"<p>{e(w)}</p>" for w in words if w)
     return (

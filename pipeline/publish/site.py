@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
 
 from pipeline.domain.archive import AGENDA, CALENDAR, PARTNERS, PROVINCES, SEARCH, THEMES, signup_url
 from pipeline.domain.config import Config
+from pipeline.domain.errors import WriteFailed
 from pipeline.domain.i18n import _
 from pipeline.domain.models import Item
-from pipeline.infra.files import atomic_write
-from pipeline.infra.store import Store
+from pipeline.infra.files import WRITE_FIX, atomic_write
+from pipeline.infra.store import SentIssue, SentPlacement, Store
 from pipeline.infra.templating import environment, render_template
 from pipeline.publish import agenda as calendar
 from pipeline.publish import search
@@ -50,6 +55,8 @@ class Site:
     events: calendar.Agenda
     redactions: tuple[str, ...]  # "2026-12: removed 1 per-recipient link from the web page" (a warning)
     records: Mapping[str, str] = field(default_factory=dict)  # the search's records (search.records)
+    digest: str = ""  # of everything the site is made of (inputs_digest)
+    skipped: bool = False  # the same as the last publish in the folder: nothing rendered
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,15 @@ def _issue_pages(
     return files, redactions
 
 
-def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) -> Site:
-    """Every file of the archive, in memory; reads the state database, writes nothing."""
+def build_site(
+    config: Config, store: Store, *, now: dt.datetime | None = None, out: Path | None = None
+) -> Site:
+    """Every file of the archive, in memory; reads the state database, writes nothing.
+
+    With ``out``, the folder of an earlier publish: when everything the site is made of (the sent
+    issues and items, the settings, the templates, this code, which events are still to come) is
+    the same as then and its files are all there, nothing is rendered and ``Site.files`` is empty
+    (``Site.skipped``); ``write_site`` then leaves the folder as it is."""
     now = now or dt.datetime.now(dt.UTC)
     rows = store.sent_issues()
     issues = archived_issues(config, rows, now)
@@ -150,6 +164,9 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
     shared = stories(config, issues, placements, items)
     kb = kennisbank(config, shared)
     events = calendar.agenda(shared, now)
+    digest = inputs_digest(config, [r for r in rows if r.id in published], placements, items, events)
+    if out is not None and _published_digest(out) == digest:
+        return Site({}, tuple(issues), kb.themes, kb.provinces, kb.partners, events, (), {}, digest, True)
     by_issue: dict[str, list[Item]] = {}
     for r in placements:
         if r.item in items:
@@ -158,14 +175,58 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
     newest = issues[0].sent_at if issues else now
     pages = _Pages(config, kb.themes, kb.provinces, kb.partners, shared, events)
     lastmod = pages.render(files, issues, newest)
-    for story in (*events.upcoming, *events.past):
-        assert story.calendar is not None
-        files[story.calendar] = calendar.event_calendar(config, story)
-    files[CALENDAR] = calendar.full_calendar(config, events)
+    files.update(calendar.calendars(config, events))
     files[FEED] = atom_feed(config, issues, now)
     files[SITEMAP] = sitemap(config, lastmod)
     return Site(files, tuple(issues), kb.themes, kb.provinces, kb.partners, events, tuple(redactions),
-                search.records(shared))  # fmt: skip
+                search.records(shared), digest)  # fmt: skip
+
+
+_CODE = Path(__file__).resolve().parent
+_TEMPLATES = _CODE.parent / "templates"
+
+
+def inputs_digest(
+    config: Config,
+    rows: Sequence[SentIssue],
+    placements: Sequence[SentPlacement],
+    items: Mapping[str, Item],
+    events: calendar.Agenda,
+) -> str:
+    """A digest of everything the site is made of: publish's own code and templates (the package's
+    and the instance's), the settings, the sent issues, their items and which events are to come."""
+    h = hashlib.sha256()
+    sources = [*sorted(_CODE.glob("*.py")), _TEMPLATES / "theme.j2", *sorted((_TEMPLATES / "site").glob("*"))]
+    own = config.root / "templates"
+    if own.is_dir():
+        sources += sorted(p for p in own.rglob("*") if p.is_file())
+    for path in sources:
+        h.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(repr((config.settings, config.taxonomy, config.partners, config.sources)).encode())
+    for row in rows:
+        h.update(repr((row.id, row.sent_at, row.subject, row.preheader)).encode())
+        h.update(hashlib.sha256(row.web_html.encode()).digest())
+    h.update(repr([(p.issue, p.item, p.section, p.position) for p in placements]).encode())
+    for item_id in sorted(items):
+        h.update(repr(items[item_id]).encode())
+    h.update(repr([s.id for s in events.upcoming]).encode())
+    return h.hexdigest()
+
+
+def _published_digest(out: Path) -> str | None:
+    """The inputs' digest of the publish that made ``out``, if every file it wrote is still there."""
+    try:
+        lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    if not lines or not lines[0].startswith(_DIGEST_LINE):
+        return None
+    if not all((out / rel).is_file() for rel in lines[1:]):
+        return None
+    return lines[0].removeprefix(_DIGEST_LINE)
+
+
+_DIGEST_LINE = "# inputs sha256 "
 
 
 class _Pages:
@@ -180,6 +241,18 @@ class _Pages:
         self.env = environment(config.root / "templates")
         s = config.settings
         self.signup = signup_url(s.signup.public_url, s.archive_url)
+        self._stories: dict[tuple[str, str, int, str | None], str] = {}
+        self._macro: Any = None
+
+    def story(self, s: Story, up: str, level: int = 2, own: str | None = None) -> Markup:
+        """A story as site/macros.html lays it out, rendered once however many pages show it
+        (a theme's and a province's page show the same ones)."""
+        key = (s.id, up, level, own)
+        if key not in self._stories:
+            if self._macro is None:
+                self._macro = self.env.get_template("site/macros.html").module.story  # type: ignore[attr-defined]
+            self._stories[key] = str(self._macro(s, up, level, own))
+        return Markup(self._stories[key])
 
     def page(self, template: str, meta: Meta, **context: object) -> bytes:
         up = "../" * meta.path.count("/")
@@ -187,6 +260,7 @@ class _Pages:
             self.env, f"site/{template}", self.config.root, site=self.config.settings, up=up, feed=FEED,
             themes_count=len(self.themes), provinces_count=len(self.provinces),
             partners_count=len(self.partners), signup=self.signup, head=head_tags(self.config, meta),
+            story=self.story,
             **context,
         )  # fmt: skip
         return text.encode("utf-8")
@@ -267,7 +341,10 @@ def write_site(site: Site, out: Path) -> Written:
 
     The search index is built only when its records changed since the last publish."""
     manifest = out / MANIFEST
-    before = manifest.read_text(encoding="utf-8").splitlines() if manifest.exists() else []
+    old = manifest.read_text(encoding="utf-8").splitlines() if manifest.exists() else []
+    before = [rel for rel in old if not rel.startswith("#")]
+    if site.skipped:
+        return Written((), len(before), (), False)
     files = dict(site.files)
     digest = search.digest(site.records)
     kept = [rel for rel in before if rel.startswith(f"{SEARCH_BUNDLE}/") and rel != search.DIGEST]
@@ -290,7 +367,7 @@ def write_site(site: Site, out: Path) -> Written:
         if same:
             unchanged += 1  # untouched, mtime included: a sync to the host skips it
             continue
-        atomic_write(path, data)
+        _put(path, data)
         changed.append(path)
     listed = set(files) | set(kept)
     removed = []
@@ -300,10 +377,26 @@ def write_site(site: Site, out: Path) -> Written:
             path.unlink()
             removed.append(path)
             _remove_empty_parents(path.parent, out)
-    listing = "".join(f"{rel}\n" for rel in sorted(listed))
-    if before != listing.splitlines():
-        atomic_write(manifest, listing)
+    lines = [_DIGEST_LINE + site.digest] if site.digest else []
+    lines += sorted(listed)
+    if old != lines:
+        atomic_write(manifest, "".join(f"{line}\n" for line in lines))
     return Written(tuple(changed), unchanged, tuple(removed), indexed)
+
+
+def _put(path: Path, data: bytes) -> None:
+    """Write beside ``path`` and rename over it: a reader (or a sync to the host) never sees half a
+    file. Not fsynced, unlike the state's files: the site is made again by publishing again, and
+    thousands of fsyncs would take most of a cold publish."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise WriteFailed(
+            _("cannot write {path}: {error}").format(path=path, error=e.strerror or e), _(WRITE_FIX)
+        ) from None
 
 
 def _remove_empty_parents(folder: Path, out: Path) -> None:
@@ -325,5 +418,5 @@ def publish(
     splits the agenda into upcoming and past events. Files whose content is unchanged are not
     rewritten, so the list is empty when nothing new was sent since the last publish.
     """
-    site = build_site(config, store, now=now)
-    return list(write_site(site, out if out is not None else site_folder(config)).changed)
+    folder = out if out is not None else site_folder(config)
+    return list(write_site(build_site(config, store, now=now, out=folder), folder).changed)
