@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,15 @@ def test_the_agenda_puts_upcoming_events_apart_from_past_ones(site: tuple[Config
     assert "donderdag 10 december 2026" in upcoming
     assert '<a href="../agenda/avond.ics" download>Zet in je agenda' in upcoming
     assert '<a href="../agenda.ics">abonneer je op de hele agenda</a>' in page
+
+
+def test_the_emails_agenda_entries_link_to_the_published_ics(site: tuple[Config, Path]) -> None:
+    config, out = site
+    made, _ = rendered(config, "2026-11", ALL, PLACED["2026-11"])
+    ics = f"{ARCHIVE}agenda/avond.ics"
+    assert re.search(rf'<a href="{re.escape(ics)}\?utm_[^"]*"[^>]*>Zet in je agenda</a>', made.html)
+    assert f"Zet in je agenda:\n{ics}?utm_source=nieuwsbrief" in made.text
+    assert (out / "agenda" / "avond.ics").is_file()  # where publish puts it
 
 
 def test_theme_and_province_pages_put_research_apart(site: tuple[Config, Path]) -> None:
