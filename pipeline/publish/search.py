@@ -52,7 +52,8 @@ def _record(story: Story) -> str:
     meta = {
         "title": story.title, "bron": story.url, "samenvatting": story.summary, "wie": who,
         "soort": story.kind_title or "", "nummerpad": issue.path,
-        "datum": issue.date_text, "wanneer": story.when or "", "agenda": story.calendar or "",
+        "datum": issue.date_text, "agenda": story.calendar or "",
+        "wanneer": ", ".join(x for x in (story.when, story.location) if x),
     }  # fmt: skip
     words = [story.title, story.summary, who, story.kind_title or "", story.when or "", story.location or "",
              *filters["thema"], *filters["provincie"], issue.date_text]  # fmt: skip
