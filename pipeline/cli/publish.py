@@ -18,8 +18,9 @@ from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
         _("""Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
 
 An index of every issue sent to the list (newest first), each issue's web page as it was
-sent (nothing personal), a page per theme and per partner listing the stories that appeared
-in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
+sent (nothing personal), a page per theme, province and partner listing what appeared in
+the newsletter, a search (zoeken/, with a Pagefind index), an agenda with .ics files,
+feed.xml and sitemap.xml. Links are relative, and absolute ones use
 newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
 Only files whose content changed are written: publishing after a new send adds that issue
 and leaves the rest untouched.
