@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -138,6 +139,14 @@ def main() -> None:
             browse(out.parent)
 
 
+def body_size(request: Any) -> int:
+    """A finished request's body size; 0 for one still arriving when the page closed."""
+    try:
+        return int(request.sizes()["responseBodySize"])
+    except Exception:  # the page closed under it: it came after the results
+        return 0
+
+
 def browse(served: Path) -> None:
     from browser import Browser, chromium_path, serve
 
@@ -156,7 +165,7 @@ def browse(served: Path) -> None:
                 cdp = pw.context.new_cdp_session(pw)
                 cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
                 # Every response, the worker's (Pagefind's WebAssembly) included.
-                pw.on("requestfinished", lambda r, sizes=sizes: sizes.append(r.sizes()["responseBodySize"]))
+                pw.on("requestfinished", lambda r, sizes=sizes: sizes.append(body_size(r)))
                 pw.goto(f"{base}/archief/zoeken/index.html", wait_until="load")
                 pw.fill("#q", "fiets")
                 t0 = page.evaluate("performance.now()")
