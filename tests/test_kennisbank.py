@@ -178,6 +178,24 @@ def test_the_search_records_hold_what_a_reader_searches_for(site: tuple[Config, 
     assert not (out / "pagefind" / "pagefind-ui.js").exists()  # zoeken/ has its own
 
 
+def test_a_story_address_that_is_not_a_web_address_is_never_a_link(site: tuple[Config, Path]) -> None:
+    config, _out = site
+    from pipeline.publish.knowledge import kennisbank, stories
+    from pipeline.publish.site import _Pages
+
+    odd = dataclasses.replace(ITEMS["fiets"], url="javascript:alert(1)")
+    with Store(config.settings.state) as store:
+        issues = build_site(config, store, now=NOW).issues
+        placements = [p for p in store.sent_items() if p.item == "fiets"]
+    shared = stories(config, list(issues), placements, {"fiets": odd})
+    html = str(
+        _Pages(config, (), (), kennisbank(config, shared).partners, shared, None).story(
+            shared[0], "../../", 3
+        )
+    )  # type: ignore[arg-type]
+    assert "javascript:" not in html and "<h3>Een fiets voor elk kind in Zwolle</h3>" in html
+
+
 def test_publishing_again_neither_writes_nor_indexes(site: tuple[Config, Path]) -> None:
     config, out = site
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}

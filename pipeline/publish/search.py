@@ -22,6 +22,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from pagefind.service import get_executable
+
 from pipeline.domain.i18n import _
 from pipeline.publish.archive import SEARCH_BUNDLE, PublishError
 from pipeline.publish.knowledge import Story
@@ -93,8 +95,19 @@ def index(recs: Mapping[str, str]) -> dict[str, bytes]:
         site.mkdir()
         for name, text in recs.items():
             (site / name).write_text(text, encoding="utf-8")
-        command = [sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(bundle),
-                   "--force-language", "nl", "--silent"]  # fmt: skip
+        # The binary itself when the package finds it (no second Python to start), else its module.
+        binary = get_executable()
+        start = [str(binary)] if binary is not None else [sys.executable, "-m", "pagefind"]
+        command = [
+            *start,
+            "--site",
+            str(site),
+            "--output-path",
+            str(bundle),
+            "--force-language",
+            "nl",
+            "--silent",
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
