@@ -88,10 +88,11 @@ def digest(recs: Mapping[str, str]) -> str:
     return h.hexdigest() + "\n"
 
 
-def index(recs: Mapping[str, str]) -> dict[str, bytes]:
-    """Pagefind's bundle for the records: path relative to the site -> bytes."""
+def index(recs: Mapping[str, str], bundle: Path) -> list[Path]:
+    """Run Pagefind on the records, writing its bundle into ``bundle`` (a folder that does not exist
+    yet); returns the bundle's files, Pagefind's unused ones removed."""
     with tempfile.TemporaryDirectory(prefix="newsletter-search-") as tmp:
-        site, bundle = Path(tmp) / "records", Path(tmp) / "bundle"
+        site = Path(tmp) / "records"
         site.mkdir()
         for name, text in recs.items():
             (site / name).write_text(text, encoding="utf-8")
@@ -112,14 +113,25 @@ def index(recs: Mapping[str, str]) -> dict[str, bytes]:
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
             raise _failed(str(err)) from err
-        if done.returncode != 0 or not (bundle / "pagefind.js").exists():
-            raise _failed((done.stderr or done.stdout).strip()[-500:])
-        files = {}
-        for path in sorted(bundle.rglob("*")):
-            rel = path.relative_to(bundle).as_posix()
-            if path.is_file() and not rel.startswith(_UNUSED):
-                files[f"{SEARCH_BUNDLE}/{rel}"] = path.read_bytes()
-    return files
+    if done.returncode != 0 or not (bundle / "pagefind.js").exists():
+        raise _failed((done.stderr or done.stdout).strip()[-500:])
+    kept = []
+    for path in sorted(bundle.rglob("*")):
+        if path.is_file():
+            if path.relative_to(bundle).as_posix().startswith(_UNUSED):
+                path.unlink()
+            else:
+                kept.append(path)
+    return kept
+
+
+def bundle_files(recs: Mapping[str, str]) -> dict[str, bytes]:
+    """Pagefind's bundle for the records in memory: path relative to the site -> bytes."""
+    with tempfile.TemporaryDirectory(prefix="newsletter-search-") as tmp:
+        bundle = Path(tmp) / SEARCH_BUNDLE
+        return {
+            f"{SEARCH_BUNDLE}/{p.relative_to(bundle).as_posix()}": p.read_bytes() for p in index(recs, bundle)
+        }
 
 
 def _failed(detail: str) -> PublishError:

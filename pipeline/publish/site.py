@@ -353,11 +353,16 @@ def write_site(site: Site, out: Path) -> Written:
     except OSError:
         same = False
     indexed = not (same and kept and all((out / rel).is_file() for rel in kept))
-    if indexed:
+    changed: list[Path] = []
+    if indexed and not (out / SEARCH_BUNDLE).exists():
+        # The first index: Pagefind writes it into the site itself (no copy of 3,000 files to compare).
+        changed = search.index(site.records, out / SEARCH_BUNDLE)
+        kept = [p.relative_to(out).as_posix() for p in changed]
+    elif indexed:
         kept = []
-        files.update(search.index(site.records))
+        files.update(search.bundle_files(site.records))
     files[search.DIGEST] = digest.encode("utf-8")
-    changed, unchanged = [], len(kept)
+    unchanged = len(kept) - len(changed)
     for rel, data in sorted(files.items()):
         path = out / rel
         try:
