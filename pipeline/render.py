@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from mjml import mjml2html
 
 from pipeline.domain import dutch
+from pipeline.domain.archive import event_calendar_url
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.domain.config import Config
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
@@ -75,6 +76,7 @@ class Story:
     location: str | None
     ervaringsdeskundigen: bool = False
     themes: tuple[str, ...] = ()  # theme titles
+    calendar: str | None = None  # an event's .ics in the archive ("zet in je agenda"), once published
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def _story(config: Config, section: str, entry: Entry, item: Item | None, tag: C
         location=location,
         ervaringsdeskundigen=bool(item and item.ervaringsdeskundigen),
         themes=tax.themes.titles(item.themes if item else ()),
+        calendar=event_calendar_url(config.settings.archive_url, item.id) if when and item else None,
     )
 
 

@@ -368,9 +368,9 @@ def test_collect_makes_candidates_of_the_activities_once(demo_root: Path) -> Non
             "verzachten",
             True,
         )
-        # Without a url of its own: the partner's website, with a fragment that names the activity.
+        # Without a url of its own: the partner's kennisbank page, with a fragment that names the activity.
         assert items["Schuldhulp aan de keukentafel"].url == (
-            "https://www.zwolle.example.nl/#voortgang-gemeente-zwolle-2026-schuldhulp-aan-de-keukentafel"
+            "https://nieuwsbrief.example.org/archief/partner/gemeente-zwolle/#voortgang-2026-schuldhulp-aan-de-keukentafel"
         )
         assert (
             "1.450 kinderen, 1.200 gezinnen en 62 professionals"

@@ -114,16 +114,37 @@ def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
     config, store = archive
     written = publish(config, store, now=NOW)
     site = config.root / "build" / "site"
-    assert sorted(str(p.relative_to(site)) for p in written) == [
-        "2026-10/index.html", "2026-11/index.html", "feed.xml", "index.html",
+    pages = sorted(
+        str(p.relative_to(site)) for p in written if not str(p.relative_to(site)).startswith("pagefind/")
+    )
+    # Every partner has a page (its pledge); themes and provinces only where a story went out.
+    assert pages == [
+        "2026-10/index.html", "2026-11/index.html", "agenda.ics", "agenda/index.html", "feed.xml", "index.html",
         "partner/gemeente-zwolle/index.html", "partner/index.html", "partner/jgz-fryslan/index.html",
-        "partner/laptopfabriek/index.html", "partner/samen-alliantie/index.html", "sitemap.xml",
+        "partner/laptopfabriek/index.html", "partner/leergeld-brabant/index.html",
+        "partner/leerplicht-rotterdam/index.html", "partner/samen-alliantie/index.html",
+        "partner/woningcorporatie-oost/index.html", "provincie/friesland/index.html",
+        "provincie/index.html", "provincie/landelijk/index.html", "provincie/overijssel/index.html", "sitemap.xml",
         "thema/gezondheid/index.html", "thema/index.html", "thema/inkomen-schulden/index.html",
         "thema/meedoen/index.html", "thema/onderwijs/index.html", "thema/signaleren/index.html",
+        "zoeken/index.html",
     ]  # fmt: skip
-    # Each issue page is the web page as it was sent, byte for byte (render's holds nothing personal).
+    # Each issue page is the web page as it was sent (render's holds nothing personal), with the
+    # archive's head tags and a way on (the archive, search, sign-up) added.
     sent = {row.id: row.web_html for row in store.sent_issues()}
-    assert text(site, "2026-10/index.html") == sent["2026-10"]
+    page = text(site, "2026-10/index.html")
+    added_head = page[page.index('<link rel="canonical"') : page.index("</head>")]
+    added_nav = page[page.index('<nav aria-label="Archief"') : page.index("</body>")]
+    assert page.replace(added_head, "").replace(added_nav, "") == sent["2026-10"]
+    assert f'<link rel="canonical" href="{ARCHIVE}2026-10/">' in added_head
+    assert (
+        f'<link rel="alternate" type="application/atom+xml" title="Nieuwsbrief Samen tegen Kinderarmoede (demo)" href="{ARCHIVE}feed.xml">'
+        in added_head
+    )
+    assert '<meta property="og:title" content="Fietsen, laptops en stress">' in added_head
+    assert (
+        '<a href="https://nieuwsbrief.example.org/aanmelden">Aanmelden voor de nieuwsbrief</a>' in added_nav
+    )
 
     index = text(site, "index.html")
     assert '<html lang="nl">' in index
@@ -148,7 +169,7 @@ def test_the_site_holds_every_page(archive: tuple[Config, Store]) -> None:
     zwolle = text(site, "partner/gemeente-zwolle/index.html")
     assert "<h1>Gemeente Zwolle</h1>" in zwolle and "Gemeenten · Overijssel" in zwolle
     assert '<a href="https://www.zwolle.example.nl/">Website van Gemeente Zwolle</a>' in zwolle
-    assert "1 verhaal uit de nieuwsbrief" in zwolle
+    assert "1 bericht uit de nieuwsbrief" in zwolle
     # A story from a source that is not a partner (the research institute) has no partner page.
     assert not (site / "partner" / "kenniscentrum").exists()
     assert "Inkomen en schulden" in text(site, "thema/index.html")
@@ -162,7 +183,7 @@ def test_links_work_under_the_archive_sub_path(archive: tuple[Config, Store]) ->
     publish(config, store, now=NOW)
     site = config.root / "build" / "site"
     for rel, data in files_of(site).items():
-        if not rel.endswith(".html") or rel.split("/")[0] in ISSUES:
+        if not rel.endswith(".html") or rel.split("/")[0] in ISSUES or rel.startswith("pagefind/"):
             continue  # issue pages are render's; their one archive link is absolute
         for url in re.findall(r'(?:href|src)="([^"]*)"', data.decode()):
             # Relative, or absolute to the archive or a story: never from the host's root ("/...").
@@ -171,7 +192,7 @@ def test_links_work_under_the_archive_sub_path(archive: tuple[Config, Store]) ->
                 target = (site / rel).parent / url.split("#")[0]
                 assert target.resolve().is_file(), f"{rel} links to {url}, which is not in the site"
     locs = re.findall(r"<loc>([^<]*)</loc>", text(site, "sitemap.xml"))
-    assert len(locs) == 16 - 2  # every page but the feed and the sitemap
+    assert len(locs) == 23  # every page (.html) but the search bundle's
     assert all(loc.startswith(ARCHIVE) for loc in locs)
     assert f"<loc>{ARCHIVE}</loc>" in text(site, "sitemap.xml")
     assert f"<loc>{ARCHIVE}2026-11/</loc>\n    <lastmod>2026-11-12</lastmod>" in text(site, "sitemap.xml")
@@ -219,12 +240,18 @@ def test_publishing_again_after_a_send_adds_it_and_changes_nothing_else(demo_roo
     changed = {rel for rel in after if before.get(rel) != after[rel]}
     # The new issue, its stories' theme and partner pages (and the lists of them), the index,
     # the feed and the sitemap; thema/meedoen, the 2026-10 page and the rest stay byte-identical.
-    assert changed == {
+    # The search page (its count and filters) and the search index change too.
+    assert {rel for rel in changed if not rel.startswith("pagefind/")} == {
         ".published", "2026-11/index.html", "index.html", "feed.xml", "sitemap.xml",
         "thema/index.html", "thema/onderwijs/index.html", "thema/gezondheid/index.html",
         "thema/signaleren/index.html", "partner/index.html", "partner/jgz-fryslan/index.html",
-        "partner/samen-alliantie/index.html",
+        "partner/samen-alliantie/index.html", "provincie/index.html", "provincie/friesland/index.html",
+        "provincie/landelijk/index.html", "zoeken/index.html",
+        "partner/leerplicht-rotterdam/index.html",  # its pledge's theme signaleren now has a page to link to
     }  # fmt: skip
+    assert "pagefind/records.sha256" in changed and "pagefind/pagefind-entry.json" in changed
+    # October's stories keep their search fragments: only November's are new.
+    assert len([rel for rel in changed if rel.startswith("pagefind/fragment/")]) == 2
     assert sorted(str(p.relative_to(site)) for p in written) == sorted(changed - {".published"})
     new_feed = feedparser.parse(after["feed.xml"]).entries
     assert [e.id for e in new_feed] == [f"{ARCHIVE}2026-11/", f"{ARCHIVE}2026-10/"]
@@ -243,7 +270,8 @@ def test_files_of_a_withdrawn_page_go_and_the_users_own_files_stay(archive: tupl
     # As of a moment before November's send, the November issue and its stories are not there.
     publish(config, store, out=out, now=OCT + dt.timedelta(days=1))
     assert not (out / "2026-11").exists()
-    assert not (out / "thema" / "signaleren").exists() and not (out / "partner" / "jgz-fryslan").exists()
+    assert not (out / "thema" / "signaleren").exists() and not (out / "provincie" / "friesland").exists()
+    assert "Er stond nog niets van" in text(out, "partner/jgz-fryslan/index.html")  # its pledge stays
     assert (out / "thema" / "meedoen" / "index.html").is_file()
     assert (out / "CNAME").read_text() == "nieuwsbrief.example.org\n"
     assert len(feedparser.parse((out / "feed.xml").read_bytes()).entries) == 1
@@ -274,7 +302,11 @@ def test_personal_parts_never_reach_the_site(archive: tuple[Config, Store]) -> N
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("Warning: 2026-10: removed ")
     site = config.root / "build" / "site"
-    everything = b"".join(files_of(site).values()).decode().lower()
+    # The search index is compressed: its records (made from the stories alone) are checked instead.
+    with Store(config.settings.state) as again:
+        records = "".join(build_site(config, again).records.values())
+    pages = [data for rel, data in files_of(site).items() if not rel.startswith("pagefind/")]
+    everything = (b"".join(pages).decode() + records).lower()
     for address in subscribers:
         assert address not in everything
     for token in ("%naam%", "asm_", "nl-token", "afmelden", "voorkeuren"):
@@ -316,12 +348,12 @@ def test_command_prints_what_it_wrote(archive: tuple[Config, Store], tmp_path: P
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
     assert lines[0] == (
-        f"Published 2 issues, 5 theme and 4 partner pages to {out}/: 16 files written, 0 unchanged."
+        f"Published 2 issues, 5 theme and 7 partner pages to {out}/: 43 files written, 0 unchanged."
     )
     assert f"  {out}/2026-10/index.html" in lines
     assert lines[-1] == f"Open {out}/index.html; feed: {ARCHIVE}feed.xml"
     again = cli("publish", "--out", str(out))
-    assert again.stdout.splitlines()[0].endswith(": 0 files written, 16 unchanged.")
+    assert again.stdout.splitlines()[0].endswith(": 0 files written, 43 unchanged.")
     assert "Example" in cli("publish", "--help").output
 
 
@@ -329,7 +361,15 @@ def test_an_empty_archive_says_so(demo_root: Path) -> None:
     config = load_config(demo_root)
     with Store(config.settings.state) as store:
         site = build_site(config, store, now=OCT - dt.timedelta(days=1))
-    assert sorted(site.files) == ["feed.xml", "index.html", "sitemap.xml"]
+    assert sorted(rel for rel in site.files if not rel.startswith("partner/")) == [
+        "agenda.ics",
+        "agenda/index.html",
+        "feed.xml",
+        "index.html",
+        "sitemap.xml",
+        "zoeken/index.html",
+    ]
+    assert "Er staan nu geen bijeenkomsten in de agenda." in site.files["agenda/index.html"].decode()
     assert "Er is nog geen nieuwsbrief verstuurd." in site.files["index.html"].decode()
     feed = feedparser.parse(site.files["feed.xml"])
     assert not feed.bozo and feed.entries == []
@@ -345,7 +385,8 @@ def test_an_issue_id_the_archive_uses_itself_is_refused(archive: tuple[Config, S
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"Error: issue 'thema' cannot be published: {ARCHIVE}thema/ is the archive's own",
-        "Fix: the archive keeps .published, feed.xml, index.html, partner, sitemap.xml, thema for itself; "
+        "Fix: the archive keeps .published, agenda, agenda.ics, feed.xml, index.html, pagefind, partner, "
+        "provincie, sitemap.xml, thema, zoeken for itself; "
         "name issues by date (2026-12) from now on",
     ]
 

@@ -127,7 +127,7 @@ def test_archive_in_a_browser_under_a_sub_path(browser: Browser, demo_root: Path
             check_archive_page(meedoen, f"theme page at {width}px", base)
             meedoen.screenshot(tmp_path / "shots" / f"meedoen-{width}.png")
             stories = meedoen.evaluate(
-                "[...document.querySelectorAll('main article h2')].map(h => h.textContent)"
+                "[...document.querySelectorAll('main article h3')].map(h => h.textContent)"
             )
             assert stories == ["Een fiets voor elk kind in Zwolle", "Laptops & schoolspullen <opgeknapt>"]
             back = meedoen.evaluate("[...document.querySelectorAll('main article a')].map(a => a.href)")

@@ -18,8 +18,9 @@ from pipeline.publish import FEED, INDEX, build_site, site_folder, write_site
         _("""Build the web archive of sent issues: build/site/ with an Atom feed and a sitemap.
 
 An index of every issue sent to the list (newest first), each issue's web page as it was
-sent (nothing personal), a page per theme and per partner listing the stories that appeared
-in the newsletter, feed.xml and sitemap.xml. Links are relative, and absolute ones use
+sent (nothing personal), a page per theme, province and partner listing what appeared in
+the newsletter, a search (zoeken/, with a Pagefind index), an agenda with .ics files,
+feed.xml and sitemap.xml. Links are relative, and absolute ones use
 newsletter.archive_url, so the folder can be copied to any static host, sub-path included.
 Only files whose content changed are written: publishing after a new send adds that issue
 and leaves the rest untouched.
@@ -45,7 +46,7 @@ def publish(ctx: Context, out: Path | None, now_text: str | None) -> None:
         )
     folder = out if out is not None else site_folder(config)
     with Store(config.settings.database) as store:
-        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone))
+        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone), out=folder)
     for line in site.redactions:
         click.echo(
             _("Warning: {problem}; check the issue's web.html template").format(problem=line), err=True

@@ -38,6 +38,7 @@ from pipeline.collect.feeds import (
     item_id_for_url,
     safe_parse,
 )
+from pipeline.domain.archive import partner_page_url
 from pipeline.domain.config import SUBMISSIONS, Config, FeedSource, SubmissionSource, submission_source
 from pipeline.domain.errors import NotFound, Problem, display_path
 from pipeline.domain.i18n import _, ngettext
@@ -218,14 +219,14 @@ def submission_to_item(sub: Submission) -> Item:
 
 
 def activity_url(config: Config, progress: Progress, activity: Activity) -> str:
-    """The link of an activity's item: its own ``url``; without one, the partner's website (else the
-    archive's front page) with a fragment naming the activity, so that every activity has a link a
-    reader can follow and a URL of its own in the state database."""
+    """The link of an activity's item: its own ``url``; without one, the partner's kennisbank page in
+    the archive (publish makes one for every partner) with a fragment naming the activity, which that
+    page gives the activity once it went out: every activity has a link a reader can follow and a URL
+    of its own in the state database."""
     if activity.url:
         return canonical_url(activity.url) or activity.url
-    partner = config.partners[progress.partner]
-    base = canonical_url(partner.website or "") or config.settings.archive_url
-    return f"{base}#" + f"voortgang-{progress.partner}-{progress.period}-{slug(activity.title)}".lower()
+    base = partner_page_url(config.settings.archive_url, progress.partner)
+    return f"{base}#" + f"voortgang-{progress.period}-{slug(activity.title)}".lower()
 
 
 def _reach_sentence(progress: Progress, activity: Activity) -> str:
