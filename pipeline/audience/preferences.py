@@ -42,6 +42,7 @@ log = logging.getLogger("newsletter.serve")
 PAUSE_MONTHS = range(1, 7)
 LINK_MAILS_PER_DAY = 3  # new-link mails one address may get a day
 DAY = dt.timedelta(days=1)
+OUTBOX_FOLDERS = {"welcome": "welkom", "link": "nieuwe-link"}  # where the outbox keeps these mails
 
 
 def pause_end(now: dt.datetime, months: int) -> dt.datetime:
@@ -82,7 +83,8 @@ def _mail(config: Config, env: Mapping[str, str], to: str, subject: str, name: s
     )  # fmt: skip
     outbox = Outbox(config.root / "outbox")
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}"
-    result = send_at_once(body, s.sendgrid.region, env, outbox, outbox.root / "aanmelden", f"{name}-{stamp}")
+    folder = outbox.root / OUTBOX_FOLDERS[name]  # beside aanmelden/, which holds only confirmations
+    result = send_at_once(body, s.sendgrid.region, env, outbox, folder, f"{name}-{stamp}")
     if result.answer != Answer.ACCEPTED:
         raise PipelineError(
             _("the mail was not accepted: {reason}").format(reason=result.reason), _("see SendGrid's message")
@@ -215,7 +217,7 @@ class PreferencePages:
         now = self.clock()
         if months == "0":
             until = None
-        elif months.isdigit() and int(months) in PAUSE_MONTHS:
+        elif months in {str(m) for m in PAUSE_MONTHS}:  # never int() of what came: it may be 5000 digits
             until = pause_end(now, int(months))
         else:
             return self.page(

@@ -478,14 +478,12 @@ POSTGRES: list[tuple[int, str, str]] = [
         ALTER TABLE subscribers ADD COLUMN link_hash TEXT;
         CREATE UNIQUE INDEX subscribers_link ON subscribers(link_hash);
         -- Append-only, except that an erasure replaces the address by 'vergeten:' and its keyed hash.
+        -- (The statements here are split at a semicolon that ends a line: none inside the function.)
         CREATE OR REPLACE FUNCTION consents_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP = 'UPDATE' AND NEW.email LIKE 'vergeten:%' AND OLD.email NOT LIKE 'vergeten:%'
-                    AND (to_jsonb(NEW) - 'email') = (to_jsonb(OLD) - 'email') THEN
-                    RETURN NEW;
-                END IF;
-                RAISE EXCEPTION 'consent records are append-only';
-            END $$;
+                    AND (to_jsonb(NEW) - 'email') = (to_jsonb(OLD) - 'email') THEN RETURN NEW; END IF; RAISE
+                EXCEPTION 'consent records are append-only'; END $$;
         """,
     ),
 ]
