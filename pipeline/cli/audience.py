@@ -133,7 +133,7 @@ def subscribers(click_ctx: click.Context) -> None:
             click.echo(f"\n{heading}:")
             for term_id in ["", *terms, *sorted(set(chosen) - {"", *terms})]:
                 if chosen[term_id]:
-                    label = _("everything") if not term_id else terms.title(term_id, term_id)
+                    label = (terms.title(term_id) or term_id) if term_id else _("everything")
                     click.echo(f"  {label:<30} {chosen[term_id]:>7}")
 
 
