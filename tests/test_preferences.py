@@ -461,3 +461,17 @@ def test_erasure_is_real_on_both_engines(engine: str, tmp_path: Path) -> None:
         ).stdout
         assert other in text  # the dump has the data: her absence means something
     assert "vera" not in text.lower() and other in text
+
+
+def test_a_link_is_checked_against_the_key_in_constant_time_not_only_found_by_its_hash(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    with Store(tmp_path / "state.sqlite3") as store:
+        store.import_subscribers([Person("vera@example.org", None, None, None, "import:a.csv")], "b", "a", now)
+        token = link_token(store.link_key(), "vera@example.org")
+        assert len(token) == 43 and "vera" not in token
+        found = store.reader(token)
+        assert found is not None and found.email == "vera@example.org"
+        # The key replaced by hand (the row removed): the stored hash still finds her, the key refuses.
+        with store.db.transaction() as db:
+            db.execute("DELETE FROM keys WHERE name = 'links'")
+        assert store.reader(token) is None
