@@ -6,8 +6,10 @@
 - ``GET /aanmelden/formulier``: the HTML to paste into the alliance's own site (``?raw=1``: only it);
 - ``GET /bevestig?token=...``: the confirmation link's page, with one button (a mail scanner that
   follows links confirms nothing);
-- ``POST /bevestig``: the confirmation: the reader is a subscriber, with the consent on record;
+- ``POST /bevestig``: the confirmation: the reader is a subscriber, with the consent on record,
+  and a welcome mail follows (a used, expired or unknown link says so already on the GET);
 - ``POST /webhooks/sendgrid``: SendGrid's signed events (bounces, unsubscribes, clicks ...);
+- ``/voorkeuren...``: the reader's own page by her personal link (``pipeline.audience.preferences``);
 - ``GET /healthz``: ``ok``, for the web server or a monitor.
 
 The pages come from the templates in ``signup/``, which an instance overrides in ``templates/``.
