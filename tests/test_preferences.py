@@ -463,10 +463,14 @@ def test_erasure_is_real_on_both_engines(engine: str, tmp_path: Path) -> None:
     assert "vera" not in text.lower() and other in text
 
 
-def test_a_link_is_checked_against_the_key_in_constant_time_not_only_found_by_its_hash(tmp_path: Path) -> None:
+def test_a_link_is_checked_against_the_key_in_constant_time_not_only_found_by_its_hash(
+    tmp_path: Path,
+) -> None:
     now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
     with Store(tmp_path / "state.sqlite3") as store:
-        store.import_subscribers([Person("vera@example.org", None, None, None, "import:a.csv")], "b", "a", now)
+        store.import_subscribers(
+            [Person("vera@example.org", None, None, None, "import:a.csv")], "b", "a", now
+        )
         token = link_token(store.link_key(), "vera@example.org")
         assert len(token) == 43 and "vera" not in token
         found = store.reader(token)
@@ -475,3 +479,50 @@ def test_a_link_is_checked_against_the_key_in_constant_time_not_only_found_by_it
         with store.db.transaction() as db:
             db.execute("DELETE FROM keys WHERE name = 'links'")
         assert store.reader(token) is None
+
+
+def test_the_brand_logo_heads_the_issue_and_the_sign_up_mails_and_a_wrong_one_is_named(
+    demo_root: Path,
+) -> None:
+    import dataclasses
+
+    from test_render import PREVIOUS_ISSUE, fixture_issue, fixture_items
+
+    from pipeline.audience import confirmation_mail
+    from pipeline.domain.config import Logo
+    from pipeline.render import render_issue
+
+    config = load_config(demo_root)
+    logo = Logo("https://nieuwsbrief.example.org/logo.png", "Samen tegen Kinderarmoede", 200)
+    config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, logo=logo))
+    rendered = render_issue(
+        config, fixture_issue(config), fixture_items(), previous_issue_date=PREVIOUS_ISSUE
+    )
+    assert re.search(r'<img alt="Samen tegen Kinderarmoede"[^>]* src="https://nieuwsbrief.example.org/logo.png"',
+                     rendered.html)  # fmt: skip
+    confirmation_mail(
+        config, "an@example.org", "t" * 43, "https://nieuwsbrief.example.org", {}, dt.datetime.now(dt.UTC)
+    )
+    [path] = (demo_root / "outbox" / "aanmelden").glob("*.eml")
+    html = (
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        .get_body(("html",))
+        .get_content()
+    )
+    assert (
+        '<img src="https://nieuwsbrief.example.org/logo.png" alt="Samen tegen Kinderarmoede" width="200"'
+        in html
+    )
+    assert "background:#1d4e89" in html  # the theme's colours
+
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text().replace(
+        "  postal_address:", "  logo: {url: http://example.org/l.png}\n  postal_address:", 1
+    )
+    sources.write_text(text)
+    checked = newsletter(demo_root, "validate", "sources.yaml")
+    assert checked.returncode != 0
+    assert checked.stderr.splitlines()[:2] == [
+        "sources.yaml:10: 'alt' is missing; 'logo' needs it",
+        "sources.yaml:10: a logo in a mail must come from an https:// address",
+    ]

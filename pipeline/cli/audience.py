@@ -126,7 +126,7 @@ def subscribers(click_ctx: click.Context) -> None:
         label = _(SUBSCRIBER_STATUS[status]) if status in SUBSCRIBER_STATUS else status
         click.echo(f"{label:<14} {n:>7}")
     click.echo(f"{_('total'):<14} {sum(counts.values()):>7}")
-    if provinces.total():
+    if (set(provinces) | set(themes)) - {""}:  # once anyone chose; before, the counts above say it all
         tax = ctx.config.taxonomy
         for heading, chosen, terms in ((_("Active, by province"), provinces, tax.provinces),
                                        (_("Active, by theme"), themes, tax.themes)):  # fmt: skip
