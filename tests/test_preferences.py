@@ -526,3 +526,28 @@ def test_the_brand_logo_heads_the_issue_and_the_sign_up_mails_and_a_wrong_one_is
         "sources.yaml:10: 'alt' is missing; 'logo' needs it",
         "sources.yaml:10: a logo in a mail must come from an https:// address",
     ]
+
+
+def test_a_list_request_with_her_own_links_is_valid_for_sendgrid(
+    demo_root: Path, sendgrid: MockProxy
+) -> None:
+    from test_render import render_fixture
+
+    imported = newsletter(
+        demo_root, "subscribers", "import", str(demo_root / "subscribers.csv"), "--basis", "t"
+    )
+    assert imported.returncode == 0, imported.stderr
+    config = load_config(demo_root)
+    transport = open_transport(config, {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url})
+    result = transport.send(render_fixture(), [("carla@example.org", None)], config.settings, request=1,
+                            test=False, send_at=None, batch_id=None)  # fmt: skip
+    assert result.answer.value == "accepted"
+    [request] = sendgrid.mail_sends
+    token = token_of(demo_root, "carla@example.org")
+    [p] = request.body["personalizations"]
+    assert p["substitutions"]["%voorkeuren_link%"] == f"{BASE}/voorkeuren?t={token}"
+    assert p["headers"] == {"List-Unsubscribe": f"<{BASE}/voorkeuren/afmelden?t={token}>, "
+                            "<mailto:redactie@example.org?subject=afmelden%202026-12>"}  # fmt: skip
+    html = request.body["content"][1]["value"]
+    assert "%voorkeuren_link%" in html and "%afmelden_link%" in html and "asm_" not in html
+    assert request.status == 202 and not request.violations  # Prism: valid against SendGrid's spec
