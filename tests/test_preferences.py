@@ -164,6 +164,12 @@ def test_one_click_unsubscribes_at_once_the_send_skips_her_and_she_can_undo_it(
         )
 
     undone = http.post("/voorkeuren/terug", data={"t": token})
+    assert undone.status_code == 303 and row(demo, address)["status"] == "active"  # type: ignore[index]
+    # RFC 8058's preferred form: multipart/form-data, as Gmail posts it.
+    multipart = http.post(f"/voorkeuren/afmelden?t={token}", files={"List-Unsubscribe": (None, "One-Click")})
+    assert (multipart.status_code, multipart.text) == (200, "Je bent afgemeld.")
+    assert row(demo, address)["status"] == "unsubscribed"  # type: ignore[index]
+    undone = http.post("/voorkeuren/terug", data={"t": token})
     assert undone.status_code == 303
     assert "Je bent weer aangemeld." in http.get(undone.headers["location"]).text
     assert address in audience(demo, now)

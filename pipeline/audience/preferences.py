@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,22 @@ def pause_end(now: dt.datetime, months: int) -> dt.datetime:
         except ValueError:
             continue
     return dt.datetime(year, month, min(now.day, 28), tzinfo=dt.UTC)
+
+
+# RFC 8058 says a mail client SHOULD post multipart/form-data (and MAY post a URL-encoded form).
+_ONE_CLICK_PART = re.compile(
+    rb'content-disposition:[ \t]*form-data;[ \t]*name="?List-Unsubscribe"?[^\r\n]*\r?\n'
+    rb"(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n",
+    re.IGNORECASE,
+)
+
+
+def is_one_click(content_type: str, body: bytes, fields: Mapping[str, str]) -> bool:
+    """Whether a POST is RFC 8058's one-click unsubscribe: ``List-Unsubscribe=One-Click`` in the body,
+    URL-encoded or as a multipart/form-data part."""
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        return _ONE_CLICK_PART.search(body) is not None
+    return fields.get("List-Unsubscribe") == "One-Click"
 
 
 def read_choices(config: Config, fields: Mapping[str, str]) -> tuple[list[str], list[str]]:
@@ -251,7 +268,7 @@ class PreferencePages:
         from starlette.responses import PlainTextResponse
 
         fields = await form(request)
-        one_click = fields.get("List-Unsubscribe") == "One-Click"
+        one_click = is_one_click(request.headers.get("content-type", ""), await request.body(), fields)
         reader = await self._reader(request, {} if one_click else fields)
         if reader is None:
             return PlainTextResponse("Deze link werkt niet meer.", 403) if one_click else self.wrong_link()
