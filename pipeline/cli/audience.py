@@ -38,8 +38,9 @@ IMPORT_COUNTS = {
     help=helptext(
         _("""The public service: sign-up with double opt-in and SendGrid's signed event webhook.
 
-Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
-alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
+Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig) and
+choose what they read, pause, unsubscribe or are forgotten at /voorkeuren (the personal link
+in every mail); the alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
 /webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
 Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
 no address. A client that is slow to send its request is cut off (--header-timeout,
