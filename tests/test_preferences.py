@@ -23,6 +23,7 @@ import pytest
 from conftest import newsletter
 from sendgrid_mock import API_KEY, MockProxy
 from servers import Service, running_serve
+from test_serve import SIGNER, webhook
 
 from pipeline.audience.preferences import pause_end
 from pipeline.deliver import open_transport
@@ -44,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def service(demo: Path) -> Iterator[Service]:
-    with running_serve(demo) as s:
+    with running_serve(demo, env={"SENDGRID_WEBHOOK_PUBLIC_KEY": SIGNER.public_key}) as s:
         yield s
 
 
@@ -260,6 +261,11 @@ def test_forget_me_leaves_her_address_nowhere_and_an_old_list_does_not_bring_her
         kept = c.execute("SELECT action FROM consents WHERE email LIKE 'vergeten:%' ORDER BY id").fetchall()
         assert [k[0] for k in kept] == ["import", "erase"]  # the proof of consent stays, without her
     assert http.get(f"/voorkeuren?t={token}").status_code == 403  # her link is dead
+    # SendGrid's late click on an old mail is kept for the counts, without her.
+    click = {"sg_event_id": "late-click", "event": "click", "email": address, "timestamp": int(time.time()),
+             "issue": "2026-12", "url": "https://www.zwolle.example.nl/nieuws/fietsplan"}  # fmt: skip
+    assert webhook(http, [click]).json() == {"stored": 1, "repeated": 0}
+    assert address not in dump(demo) and "late-click" in dump(demo)
 
     again = newsletter(demo, "subscribers", "import", str(demo / "subscribers.csv"), "--basis", "oude lijst")
     assert again.returncode == 0, again.stderr
