@@ -563,3 +563,47 @@ def test_a_list_request_with_her_own_links_is_valid_for_sendgrid(
     html = request.body["content"][1]["value"]
     assert "%voorkeuren_link%" in html and "%afmelden_link%" in html and "asm_" not in html
     assert request.status == 202 and not request.violations  # Prism: valid against SendGrid's spec
+
+
+def test_the_readers_store_on_both_engines(engine: str, tmp_path: Path) -> None:
+    import os
+
+    from pipeline.domain.models import SubscriberStatus
+
+    target = os.environ.get("NEWSLETTER_DATABASE_URL") or tmp_path / "state.sqlite3"
+    now = dt.datetime(2026, 12, 7, 10, tzinfo=dt.UTC)
+    people = [Person(a, None, None, p, "import:a.csv") for a, p in
+              (("vera@example.org", "utrecht"), ("wim@example.org", None), ("xan@example.org", None))]  # fmt: skip
+    with Store(target) as store:
+        store.import_subscribers(people, "oude lijst", "import:a.csv", now)
+        key = store.link_key()
+        vera = store.reader(link_token(key, "vera@example.org"))
+        assert vera is not None and (vera.email, vera.provinces, vera.themes) == ("vera@example.org", (), ())
+        assert store.reader(link_token(b"another key", "vera@example.org")) is None
+        store.set_choices("vera@example.org", ["overijssel", "utrecht"], ["onderwijs"], now)
+        store.set_choices("wim@example.org", ["overijssel"], [], now)
+        store.pause("wim@example.org", dt.datetime(2027, 2, 7, tzinfo=dt.UTC), now)
+        provinces, themes = store.choice_counts()
+        assert (dict(provinces), dict(themes)) == (
+            {"overijssel": 2, "utrecht": 1, "": 1},
+            {"onderwijs": 1, "": 2},
+        )
+        store.load_active_audience((), now)
+        assert {r[0] for r in store.db.execute("SELECT email FROM audience")} == {
+            "vera@example.org",
+            "xan@example.org",
+        }
+        assert store.deactivate("xan@example.org", SubscriberStatus.UNSUBSCRIBED, "test", now)
+        assert store.resubscribe("xan@example.org", now) and not store.resubscribe("xan@example.org", now)
+        data = store.personal_data("vera@example.org")
+        assert (
+            data["subscriber"]["provinces"] == "overijssel,utrecht" and "link_hash" not in data["subscriber"]
+        )
+        assert [c["action"] for c in store.personal_data("xan@example.org")["consents"]] == [
+            "import",
+            "withdraw",
+            "confirm",
+        ]
+        assert store.new_link_key() == 3
+        assert store.reader(link_token(key, "vera@example.org")) is None
+        assert store.reader(link_token(store.link_key(), "vera@example.org")) is not None
