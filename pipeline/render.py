@@ -27,7 +27,7 @@ from mjml import mjml2html
 from pipeline.domain import dutch
 from pipeline.domain.archive import event_calendar_url
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
-from pipeline.domain.config import Config
+from pipeline.domain.config import Config, Logo
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Entry, Issue, Prepared
@@ -122,6 +122,7 @@ class View:
     token_name: str = "nl-token-name"
     unsubscribe_url: str = "https://nl-token.invalid/unsubscribe"
     preferences_url: str = "https://nl-token.invalid/preferences"
+    logo: Logo | None = None  # newsletter.logo: the image above the title in the header
 
 
 def issue_date(issue: Issue, tz: dt.tzinfo) -> dt.date | None:
@@ -267,6 +268,7 @@ def build_view(
         reply_to=s.reply_to,
         archive_url=s.archive_url,
         web_url=s.issue_url(issue.id),
+        logo=s.logo,
     )
 
 

@@ -18,7 +18,7 @@ from postgres import Cluster
 TABLES = [
     "consents", "counters", "deliveries", "delivery_batches", "events", "item_themes", "items",
     "rate_hits", "rate_keys", "recalls", "reminders", "send_attempts", "sent_issues", "sent_items",
-    "signup_tokens", "sources", "subscribers", "suppressions",
+    "keys", "signup_tokens", "sources", "subscribers", "suppressions",
 ]  # fmt: skip
 # What the demo leaves in them: an issue sent, subscribers imported and signed up, events stored.
 FILLED_BY_THE_DEMO = ["consents", "deliveries", "delivery_batches", "events", "items", "sent_issues",
@@ -80,7 +80,7 @@ def test_copy_moves_the_demo_with_every_row_and_the_report_is_the_same(
     assert after == before  # every row, every value
     assert sqlite_rows(state) == before  # the source is left as it was
     total = sum(len(rows) for rows in before.values())
-    assert f"Copied {total} rows of 18 tables" in done.stdout
+    assert f"Copied {total} rows of 19 tables" in done.stdout
     for table in FILLED_BY_THE_DEMO:
         assert f"  {table:<18} {len(before[table]):>9}" in done.stdout
 
@@ -252,7 +252,7 @@ def test_a_schema_7_file_upgrades_in_place_with_nothing_lost(demo_root: Path) ->
     shutil.copyfile(SCHEMA_7, path)  # a state file as release 7 left it (kept in tests/data)
     with closing(sqlite3.connect(path)) as c:
         before = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES[:] if t not in (
-            "counters", "rate_hits", "rate_keys", "suppressions")}  # fmt: skip
+            "counters", "keys", "rate_hits", "rate_keys", "suppressions")}  # fmt: skip
         consents = c.execute("SELECT rowid, email, action, status FROM consents ORDER BY rowid").fetchall()
     assert before["deliveries"] == 4 and len(consents) == 6
 

@@ -14,7 +14,8 @@
   addresses, spam reports and unsubscribes make the subscriber inactive at once (on record in the
   consent history, like every change of status); processed and delivered settle a delivery the
   ledger had left unknown; clicks are kept per issue and link for the report. Each event is kept
-  once, however often SendGrid sends it.
+  once, however often SendGrid sends it; one about someone who asked to be forgotten is kept
+  without her address.
 
 The web front of all this is ``pipeline.audience.service``. Addresses are never printed or logged.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -332,7 +334,13 @@ def apply_events(store: Store, events: Sequence[Event], now: dt.datetime) -> App
 
 def _apply(store: Store, events: Sequence[Event], now: dt.datetime) -> Applied:
     stored = repeated = inactivated = settled = 0
+    forgotten: dict[str, bool] = {}  # per address in this call: did she ask to be forgotten?
     for event in events:
+        if event.email is not None:
+            if event.email not in forgotten:
+                forgotten[event.email] = store.forgotten(event.email)
+            if forgotten[event.email]:  # a late event about her: kept for the counts, without her address
+                event = dataclasses.replace(event, email=None)
         if not store.store_event(event, now):
             repeated += 1
             continue

@@ -6,8 +6,10 @@
 - ``GET /aanmelden/formulier``: the HTML to paste into the alliance's own site (``?raw=1``: only it);
 - ``GET /bevestig?token=...``: the confirmation link's page, with one button (a mail scanner that
   follows links confirms nothing);
-- ``POST /bevestig``: the confirmation: the reader is a subscriber, with the consent on record;
+- ``POST /bevestig``: the confirmation: the reader is a subscriber, with the consent on record,
+  and a welcome mail follows (a used, expired or unknown link says so already on the GET);
 - ``POST /webhooks/sendgrid``: SendGrid's signed events (bounces, unsubscribes, clicks ...);
+- ``/voorkeuren...``: the reader's own page by her personal link (``pipeline.audience.preferences``);
 - ``GET /healthz``: ``ok``, for the web server or a monitor.
 
 The pages come from the templates in ``signup/``, which an instance overrides in ``templates/``.
@@ -28,9 +30,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline import audience
+from pipeline.audience.preferences import PreferencePages
 from pipeline.domain.config import Config
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
+from pipeline.domain.tokens import PersonalLinks
 from pipeline.infra.store import Store
 from pipeline.infra.templating import environment, render_template
 from pipeline.infra.web import create_app, form, is_loopback
@@ -143,6 +147,7 @@ class _Service:
             Route("/bevestig", self.confirm, methods=["POST"]),
             Route(WEBHOOK, self.webhook, methods=["POST"]),
             Route("/healthz", self.health, methods=["GET"]),
+            *PreferencePages(self).routes(),  # /voorkeuren: the reader's own page (issue 26)
         ]
 
     def store(self) -> Store:
@@ -195,25 +200,54 @@ class _Service:
             return PlainTextResponse(code)
         return self.pages.page("snippet.html", "Het aanmeldformulier op je eigen site", code=code)
 
-    def confirm_page(self, request: Request) -> Response:
+    async def confirm_page(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
         token = request.query_params.get("token", "")
         if not token or len(token) > 200:
             return self.pages.page("broken.html", "Deze link werkt niet", 400, reason="incomplete")
+
+        def state() -> str:  # a used, expired or unknown link says so at once, before any button
+            with self.store() as store:
+                return store.token_state(audience.hash_token(token), self.clock())
+
+        found = await run_in_threadpool(state)
+        if found != "valid":
+            return self.pages.page("broken.html", "Deze link werkt niet", 400, reason=found)
         return self.pages.page("confirm.html", "Bevestig je aanmelding", token=token)
 
     async def confirm(self, request: Request) -> Response:
+        from starlette.background import BackgroundTask
         from starlette.concurrency import run_in_threadpool
 
         token = (await form(request)).get("token", "")
 
-        def work() -> str:
+        def work() -> tuple[str, str | None]:
+            if not token or len(token) > 200:
+                return "unknown", None
             with self.writing, self.store() as store:
-                return audience.confirm(store, token, self.clock())
+                return store.confirm(audience.hash_token(token), self.clock())
 
-        outcome = await run_in_threadpool(work)
-        if outcome == "confirmed":
-            return self.pages.page("welcome.html", "Je bent aangemeld")
+        outcome, email = await run_in_threadpool(work)
+        if outcome == "confirmed" and email:
+            # Her preferences link is in the welcome mail: a page must not hold what only her mailbox may.
+            page = self.pages.page(
+                "confirmed.html", "Je bent aangemeld", archive=self.config.settings.archive_url
+            )
+            page.background = BackgroundTask(self.welcome, email)
+            return page
         return self.pages.page("broken.html", "Deze link werkt niet", 400, reason=outcome)
+
+    def welcome(self, email: str) -> None:
+        """The welcome mail, after the answer (the page does not wait for the mail)."""
+        from pipeline.audience.preferences import welcome_mail
+
+        try:
+            with self.writing, self.store() as store:
+                links = PersonalLinks(store.link_key(), self.public_url)
+                welcome_mail(self.config, store, email, links, self.env)
+        except PipelineError as e:  # she was answered already; the editors see this in the log
+            log.warning(_("a welcome mail was not sent: {reason}").format(reason=e.message))
 
     async def webhook(self, request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool

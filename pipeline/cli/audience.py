@@ -38,8 +38,9 @@ IMPORT_COUNTS = {
     help=helptext(
         _("""The public service: sign-up with double opt-in and SendGrid's signed event webhook.
 
-Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig); the
-alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
+Readers sign up at /aanmelden (and confirm through the link in the mail, /bevestig) and
+choose what they read, pause, unsubscribe or are forgotten at /voorkeuren (the personal link
+in every mail); the alliance's site can embed the form from /aanmelden/formulier; SendGrid posts its events to
 /webhooks/sendgrid, checked with SENDGRID_WEBHOOK_PUBLIC_KEY (the key SendGrid shows under
 Mail Settings, Signed Event Webhook). Run it behind the web server (docs/audience.md); it logs
 no address. A client that is slow to send its request is cut off (--header-timeout,
@@ -116,6 +117,7 @@ def subscribers(click_ctx: click.Context) -> None:
     assert ctx is not None
     with Store(ctx.config.settings.database) as store:
         counts = store.subscriber_counts()
+        provinces, themes = store.choice_counts()
     if not counts:
         click.echo(
             _("No subscribers in the state database; sends use the CSV list (newsletter.subscribers).")
@@ -125,6 +127,15 @@ def subscribers(click_ctx: click.Context) -> None:
         label = _(SUBSCRIBER_STATUS[status]) if status in SUBSCRIBER_STATUS else status
         click.echo(f"{label:<14} {n:>7}")
     click.echo(f"{_('total'):<14} {sum(counts.values()):>7}")
+    if (set(provinces) | set(themes)) - {""}:  # once anyone chose; before, the counts above say it all
+        tax = ctx.config.taxonomy
+        for heading, chosen, terms in ((_("Active, by province"), provinces, tax.provinces),
+                                       (_("Active, by theme"), themes, tax.themes)):  # fmt: skip
+            click.echo(f"\n{heading}:")
+            for term_id in ["", *terms, *sorted(set(chosen) - {"", *terms})]:
+                if chosen[term_id]:
+                    label = (terms.title(term_id) or term_id) if term_id else _("everything")
+                    click.echo(f"  {label:<30} {chosen[term_id]:>7}")
 
 
 @subscribers.command(
@@ -183,3 +194,25 @@ def export_command(ctx: Context) -> None:
             writer.writerow(
                 {k: spreadsheet_safe(v) if k in ("name", "organisation") else v for k, v in row.items()}
             )
+
+
+@subscribers.command(
+    "new-link-key",
+    help=helptext(
+        _("""Make a new key for the readers' personal links: every link in a mail sent before stops working.
+
+A reader with an old link is told how to get a new one by mail. Use it when a link may have been
+passed on; the next issue carries the new links.
+
+Example:
+  newsletter subscribers new-link-key""")
+    ),
+)
+@pass_ctx
+def new_link_key_command(ctx: Context) -> None:
+    """Make a new key for the readers' personal links."""
+    with Store(ctx.config.settings.database) as store:
+        n = store.new_link_key()
+    click.echo(
+        _("New key for the personal links: the old links of {n} subscriber(s) no longer work.").format(n=n)
+    )

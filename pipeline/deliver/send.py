@@ -61,15 +61,17 @@ def send_lock(config: Config, issue_id: str) -> Iterator[None]:
 
 
 # -- reading the list -----------------------------------------------------------------------------
-def _load_audience(config: Config, store: Store, transport: Transport) -> ListCheck:
+def _load_audience(
+    config: Config, store: Store, transport: Transport, now: dt.datetime | None = None
+) -> ListCheck:
     """Everyone who should get the issue, and everyone who must not (SendGrid's suppressions).
 
-    The list is the state database's active subscribers once it has any (sign-ups, imports);
-    before that the CSV named by ``newsletter.subscribers``, as it always was.
+    The list is the state database's active subscribers once it has any (sign-ups, imports), but
+    for those who paused beyond ``now``; before that the CSV named by ``newsletter.subscribers``.
     """
     suppressions = transport.suppressions(config.settings.unsubscribe_group)
     if store.has_subscribers():
-        active = store.load_active_audience(suppressions or ())
+        active = store.load_active_audience(suppressions or (), now)
         return ListCheck(active, 0, 0, (), suppressions is not None)
     reader = read_subscribers(config.settings.subscribers, config.root)
     duplicates = store.load_audience(reader.pairs(), suppressions or ())
@@ -162,7 +164,7 @@ def plan(
     when: dt.datetime | None = None  # no time at which a refused send goes out
     if refused is None:
         when = reuse.send_at if reuse is not None else schedule(config, send_at, now)
-    check = _load_audience(config, store, transport)
+    check = _load_audience(config, store, transport, now)
     counts, skipped = store.preview_ledger(issue_id, now, add_new=not completed)
     to_send = counts[DeliveryState.PENDING] + (counts[DeliveryState.UNKNOWN] if resend_unknown else 0)
     return Plan(
@@ -281,7 +283,7 @@ def send_list(
         return _report(
             store, issue_id, transport, requests_before, None, 0, newly_unknown=tally.newly_unknown
         )
-    check = _load_audience(config, store, transport)
+    check = _load_audience(config, store, transport, now)
     with store.transaction():
         if prepared is not None and sent is None:
             store.record_sent_issue(prepared.rendered, prepared.fingerprint, prepared.placements, now)

@@ -14,6 +14,7 @@ from pipeline.domain.models import Rendered
 from pipeline.domain.tokens import (
     DEFAULT_NAME,
     TOKEN_NAME,
+    PersonalLinks,
     Recipient,
     list_headers,
     personalise,
@@ -21,6 +22,7 @@ from pipeline.domain.tokens import (
 )
 from pipeline.infra.outbox import Outbox
 from pipeline.infra.sendgrid import Answer, RetryPolicy, SendGridAPI, SendResult, mail_body
+from pipeline.infra.store import Store, has_state
 
 TEST_PREFIX = "[TEST] "
 
@@ -70,13 +72,15 @@ def _list_body(
     request: int,
     send_at: dt.datetime | None,
     batch_id: str | None,
+    links: PersonalLinks | None = None,
 ) -> dict[str, object]:
-    """A list request: SendGrid fills each recipient's name and the group's unsubscribe links."""
+    """A list request: SendGrid fills each recipient's name and her own links (``links``, when the
+    list lives in the state database), or else the group's unsubscribe links."""
     issue = rendered.issue_id
     custom = {"issue": issue, "request": str(request)}
     if batch_id:
         custom["batch"] = batch_id  # the event webhook ties events back to the ledger by these
-    return mail_body(
+    body = mail_body(
         from_email=settings.from_email,
         from_name=settings.from_name,
         reply_to=settings.reply_to,
@@ -92,6 +96,7 @@ def _list_body(
         send_at=int(send_at.timestamp()) if send_at else None,
         batch_id=batch_id,
     )
+    return links.apply(body, settings, issue) if links is not None else body
 
 
 def _test_body(
@@ -121,9 +126,10 @@ def _test_body(
 class SendGridTransport:
     """Mail send through SendGrid, batches and their cancels."""
 
-    def __init__(self, api: SendGridAPI) -> None:
+    def __init__(self, api: SendGridAPI, links: PersonalLinks | None = None) -> None:
         self.api = api
         self.destination = f"SendGrid ({api.host})"
+        self.links = links
 
     @property
     def requests(self) -> int:
@@ -149,7 +155,10 @@ class SendGridTransport:
     ) -> SendResult:
         if test:
             return self.api.send(_test_body(rendered, recipients, settings))
-        body = _list_body(rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id)
+        body = _list_body(
+            rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id,
+            links=self.links,
+        )  # fmt: skip
         return self.api.send(body)
 
     def create_batch(self, issue_id: str) -> str:
@@ -172,9 +181,10 @@ class OutboxTransport:
     """The outbox: every message a file, named after its batch. There are no suppressions to read
     (there is no account); a cancelled batch's files are moved aside, as SendGrid discards its mail."""
 
-    def __init__(self, outbox: Outbox, display: str) -> None:
+    def __init__(self, outbox: Outbox, display: str, links: PersonalLinks | None = None) -> None:
         self.outbox = outbox
         self.destination = display
+        self.links = links
 
     @property
     def requests(self) -> int:
@@ -203,8 +213,9 @@ class OutboxTransport:
         else:
             name = f"{batch_id}-{request:05d}"
             body = _list_body(
-                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id
-            )
+                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id,
+                links=self.links,
+            )  # fmt: skip
         folder = self.outbox.folder(rendered.issue_id, test)
         self.outbox.deliver(body, folder, name, unsubscribe=unsubscribe_mailto(settings, rendered.issue_id))
         return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
@@ -236,6 +247,20 @@ def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_o
     s = config.settings
     api_options.setdefault("policy", RetryPolicy(timeout=s.sendgrid_timeout, settle=s.sendgrid_settle))
     api = SendGridAPI.from_env(s.sendgrid_region, env, **api_options)
+    links = personal_links(config)
     if api is not None:
-        return SendGridTransport(api)
-    return OutboxTransport(Outbox(config.root / "outbox"), "outbox/")
+        return SendGridTransport(api, links)
+    return OutboxTransport(Outbox(config.root / "outbox"), "outbox/", links)
+
+
+def personal_links(config: Config) -> PersonalLinks | None:
+    """Each reader's own links (preferences, one-click unsubscribe) once the list lives in the state
+    database, which keeps the key that signs them; None for a list kept in the CSV."""
+    s = config.settings
+    if not has_state(s):
+        return None
+    with Store(s.database) as store:
+        if not store.has_subscribers():
+            return None
+        key = store.link_key()
+    return PersonalLinks(key, s.signup.public_url or "http://127.0.0.1:8080")

@@ -325,6 +325,15 @@ class SubmissionSource:
         return submission_source(self.partner if self.url else str(self.path))
 
 
+@dataclass(frozen=True)
+class Logo:
+    """``newsletter.logo``: the brand's image at the top of the issue and of the sign-up mails."""
+
+    url: str  # an https address: mails link to the image, they embed nothing
+    alt: str  # what the image says, for a reader who does not see it (the name on it)
+    width: int = 180  # CSS pixels in the mail
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """``newsletter:`` in sources.yaml, checked: the root of the settings tree. Each section is a frozen
@@ -354,6 +363,7 @@ class Settings:
     # A PostgreSQL URL (newsletter.state, or NEWSLETTER_DATABASE_URL over it): the state lives there,
     # shared by every host, and ``state`` is only the local folder's default file, unused.
     database_url: str | None = None
+    logo: Logo | None = None  # newsletter.logo; None: the title alone
 
     # -- the sections' values under the names the stages read them by (deliver, curate, report), until
     # they read the section itself; no defaults here.
@@ -523,7 +533,7 @@ def _settings(
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
         "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
-        "plain_language", "monitoring", "signup",
+        "plain_language", "monitoring", "signup", "logo",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -556,6 +566,7 @@ def _settings(
     monitoring = _monitoring(c, (*kp, "monitoring"), n.get("monitoring", {}), tax)
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", str(Settings.subscribers)))
     state, database_url = _state(c, (*kp, "state"), n.get("state", str(Settings.state)), database_url)
+    logo = _logo(c, (*kp, "logo"), n.get("logo"))
     if not (title and from_email and address and archive):
         return None
     return Settings(
@@ -580,7 +591,24 @@ def _settings(
         signup=signup,
         monitoring=monitoring,
         database_url=database_url,
+        logo=logo,
     )
+
+
+def _logo(c: Checker, kp: KeyPath, raw: Any) -> Logo | None:
+    """``newsletter.logo``: ``url`` (https) and ``alt`` (required: the words on the image), ``width``."""
+    if raw is None:
+        return None
+    n = c.mapping(kp, raw, _keys(Logo), ("url", "alt"), "'logo'")
+    if n is None:
+        return None
+    url = c.url((*kp, "url"), n.get("url"))
+    alt = c.text((*kp, "alt"), n.get("alt"), max_len=120)
+    width = c.integer((*kp, "width"), n.get("width"), minimum=16)
+    if url and not url.startswith("https://"):
+        c.error((*kp, "url"), _("a logo in a mail must come from an https:// address"))
+        return None
+    return Logo(url, alt, min(width or Logo.width, 600)) if url and alt else None
 
 
 def _state(c: Checker, kp: KeyPath, raw: Any, database_url: str | None) -> tuple[str | None, str | None]:

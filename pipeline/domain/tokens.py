@@ -6,14 +6,23 @@ in ``build/`` replace all of them with working values: the name (or "lezer"), an
 unsubscribe to the reply-to address. ``list_headers`` gives the List-Unsubscribe and List-Id
 headers of the issue's mail (the list send and test copies; no other mail carries them), in one
 place for the SendGrid send, the outbox and the bulk-sender check.
+
+Once the list lives in the state database, every list mail carries the reader's own links
+(``PersonalLinks``): ``/voorkeuren?t=TOKEN`` for her preferences and ``/voorkeuren/afmelden?t=TOKEN``
+to unsubscribe, in both parts and in List-Unsubscribe (RFC 8058 one-click). The token is an HMAC of
+her address with the service's key (no login; a new key makes every old link stop working).
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pipeline.domain.config import Settings
@@ -24,6 +33,11 @@ TOKEN_PREFERENCES = "<%asm_preferences_raw_url%>"
 TOKENS = (TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKEN_PREFERENCES)
 DEFAULT_NAME = "lezer"  # "Beste lezer," when a subscriber has no name in the list
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
+# The reader's own links, filled per recipient (SendGrid substitutions, like the name).
+TOKEN_MY_PREFERENCES = "%voorkeuren_link%"
+TOKEN_MY_UNSUBSCRIBE = "%afmelden_link%"
+PREFERENCES_PATH = "/voorkeuren"
+UNSUBSCRIBE_PATH = "/voorkeuren/afmelden"
 
 
 @dataclass(frozen=True)
@@ -77,3 +91,58 @@ def personalise(text: str, recipient: Recipient, settings: Settings, issue_id: s
         .replace(TOKEN_UNSUBSCRIBE, unsubscribe)
         .replace(TOKEN_PREFERENCES, unsubscribe)
     )
+
+
+def link_token(key: bytes, email: str) -> str:
+    """The reader's link token: an HMAC-SHA256 of her (lower-cased) address with the service's key,
+    in URL-safe Base64 (43 characters); nothing in it reveals the address."""
+    mac = hmac.new(key, b"voorkeuren\0" + email.strip().lower().encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps to find a token's subscriber (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(key: bytes, email: str, token: str) -> bool:
+    """Whether ``token`` is ``email``'s with ``key``, compared in constant time."""
+    return hmac.compare_digest(link_token(key, email).encode("ascii"), token.encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class PersonalLinks:
+    """The reader's own links in a list mail, from the service's key and its public address."""
+
+    key: bytes
+    base_url: str
+
+    def preferences(self, email: str) -> str:
+        return f"{self.base_url.rstrip('/')}{PREFERENCES_PATH}?t={link_token(self.key, email)}"
+
+    def unsubscribe(self, email: str) -> str:
+        return f"{self.base_url.rstrip('/')}{UNSUBSCRIBE_PATH}?t={link_token(self.key, email)}"
+
+    def content(self, text: str) -> str:
+        """A list mail's part with the footer's unsubscribe and preferences links made personal."""
+        return text.replace(TOKEN_UNSUBSCRIBE, TOKEN_MY_UNSUBSCRIBE).replace(
+            TOKEN_PREFERENCES, TOKEN_MY_PREFERENCES
+        )
+
+    def substitutions(self, email: str) -> dict[str, str]:
+        return {TOKEN_MY_PREFERENCES: self.preferences(email), TOKEN_MY_UNSUBSCRIBE: self.unsubscribe(email)}
+
+    def headers(self, email: str, settings: Settings, issue_id: str) -> dict[str, str]:
+        """The recipient's List-Unsubscribe: her own one-click https link, then the mailto."""
+        mailto = unsubscribe_mailto(settings, issue_id)
+        return {"List-Unsubscribe": f"<{self.unsubscribe(email)}>, <{mailto}>"}
+
+    def apply(self, body: dict[str, Any], settings: Settings, issue_id: str) -> dict[str, Any]:
+        """A list request (``mail_body``'s) with each recipient's own links: in both parts and in
+        her List-Unsubscribe (a personalization's headers; SendGrid takes them per recipient)."""
+        body["content"] = [{**c, "value": self.content(c["value"])} for c in body["content"]]
+        for p in body["personalizations"]:
+            address = p["to"][0]["email"]
+            p["substitutions"] = {**p.get("substitutions", {}), **self.substitutions(address)}
+            p["headers"] = {**p.get("headers", {}), **self.headers(address, settings, issue_id)}
+        return body

@@ -6,9 +6,10 @@ attachments, the same From, To, Reply-To and Subject, and exactly the request's 
 (the List-Unsubscribe and List-Id headers of list mail; none for a confirmation, a report or a
 reminder), plus the Date and Message-ID every sent message has. The per-recipient tokens that
 SendGrid fills in a real send are replaced here with working values, in the headers too: the
-personalization's substitutions (the name), and a mailto: unsubscribe to the reply-to address
-(SendGrid fills its own https one-click link in a real send). Files are written atomically, so a
-killed send leaves whole files.
+personalization's substitutions (the name, the reader's own links), and a mailto: unsubscribe to
+the reply-to address where SendGrid would fill its group's link. A personalization's own headers
+(the reader's one-click List-Unsubscribe) replace the request's, as SendGrid does. Files are written
+atomically, so a killed send leaves whole files.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from typing import Any
 from pipeline.domain.tokens import TOKEN_PREFERENCES, TOKEN_UNSUBSCRIBE
 from pipeline.infra.counting import CountsRequests
 from pipeline.infra.files import atomic_write
+
+# SMTP's policy, but a header stored raw is written as it is: a List-Unsubscribe URL longer than a
+# line would otherwise become RFC 2047 encoded words, which no mail client reads as a link.
+RAW_LIST_HEADERS = email.policy.SMTP.clone(refold_source="none")
 
 
 def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessage]:
@@ -42,7 +47,7 @@ def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessag
     out = []
     for p in body["personalizations"]:
         subs: Mapping[str, str] = p.get("substitutions", {})
-        msg = EmailMessage(policy=email.policy.SMTP)
+        msg = EmailMessage(policy=RAW_LIST_HEADERS)
         msg["From"] = email.utils.formataddr((sender.get("name") or "", sender["email"]))
         msg["To"] = ", ".join(email.utils.formataddr((t.get("name") or "", t["email"])) for t in p["to"])
         if reply_to:
@@ -50,9 +55,14 @@ def messages(body: Mapping[str, Any], unsubscribe: str = "") -> list[EmailMessag
         msg["Subject"] = fill(body["subject"], subs)
         msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = email.utils.make_msgid(domain=domain)
-        for name, value in body.get("headers", {}).items():
+        # A personalization's own headers (the reader's List-Unsubscribe) win over the request's.
+        for name, value in {**body.get("headers", {}), **p.get("headers", {})}.items():
             # The one-click tag becomes the same mailto as the fallback: name each address once.
-            msg[name] = ", ".join(dict.fromkeys(fill(value, subs).split(", ")))
+            value = ", ".join(dict.fromkeys(fill(value, subs).split(", ")))
+            if name == "List-Unsubscribe":  # its URLs as they are (never RFC 2047 words), one a line
+                msg.set_raw(name, ",\r\n ".join(value.split(", ")))
+            else:
+                msg[name] = value
         parts = {c["type"]: fill(c["value"], subs) for c in body["content"]}
         msg.set_content(parts["text/plain"])
         if "text/html" in parts:

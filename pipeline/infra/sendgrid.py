@@ -365,6 +365,19 @@ class SendGridAPI(CountsRequests):
             if e.status != 404:  # gone already
                 raise
 
+    def suppress(self, group: int, address: str) -> None:
+        """Put ``address`` on the unsubscribe group's suppressions (an unsubscribe made at home), so
+        that SendGrid and the state database agree."""
+        self._call("POST", f"asm/groups/{group}/suppressions", body={"recipient_emails": [address]})
+
+    def unsuppress(self, group: int, address: str) -> None:
+        """Take ``address`` off the group's suppressions again (the reader undid her unsubscribe)."""
+        try:
+            self._call("DELETE", f"asm/groups/{group}/suppressions/{address}")
+        except SendGridRefused as e:
+            if e.status != 404:  # not on it: nothing to undo
+                raise
+
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
         """(lower-cased address, reason) for everyone who must not get mail; addresses may repeat."""
         if group is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.domain.config import Settings
 from pipeline.domain.errors import StateError
-from pipeline.infra.store.audience import Audience
+from pipeline.infra.store.audience import Audience, Reader
 from pipeline.infra.store.engine import Database, is_url, masked, without_password
 from pipeline.infra.store.events import Events
 from pipeline.infra.store.items import Items
@@ -69,6 +69,7 @@ __all__ = [
     "Event",
     "KnownItem",
     "Person",
+    "Reader",
     "Recall",
     "Reminder",
     "SentIssue",

@@ -200,14 +200,17 @@ class Ledger:
         db.execute("TRUNCATE audience_in")
         return rows
 
-    def load_active_audience(self, suppressed: Iterable[tuple[str, str]]) -> int:
+    def load_active_audience(
+        self, suppressed: Iterable[tuple[str, str]], now: dt.datetime | None = None
+    ) -> int:
         """``load_audience`` of the active subscribers kept here, inside the database (memory stays
-        flat however long the list); returns how many there are."""
+        flat however long the list), but for those who paused beyond ``now``; returns how many."""
         db = self._empty_audience()
         rows = db.execute(
             "INSERT INTO audience (n, email, name)"
             " SELECT row_number() OVER (ORDER BY since, email), email, name FROM subscribers"
-            f" WHERE status = '{SubscriberStatus.ACTIVE}'"
+            f" WHERE status = '{SubscriberStatus.ACTIVE}' AND (paused_until IS NULL OR paused_until <= ?)",
+            (_utc(now or dt.datetime.now(dt.UTC)),),
         ).rowcount
         self._load_suppressed(suppressed)
         return int(rows)

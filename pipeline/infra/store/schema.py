@@ -347,6 +347,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             at TEXT NOT NULL,
             reason TEXT NOT NULL
         );
+        -- The service's own secrets, made on first use: 'links' signs the personal links in every
+        -- mail (a new one makes every old link stop working); 'forget' keys the hashes above.
+        CREATE TABLE keys (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        -- The sha256 of the subscriber's personal link token: how a link finds its subscriber.
+        ALTER TABLE subscribers ADD COLUMN link_hash TEXT;
+        CREATE UNIQUE INDEX subscribers_link ON subscribers(link_hash);
+        -- The consent history stays append-only, with one exception: an erasure ('vergeet mij')
+        -- replaces the address of each record by 'vergeten:' and its keyed hash, and nothing else.
+        DROP TRIGGER consents_never_updated;
+        CREATE TRIGGER consents_never_updated BEFORE UPDATE ON consents
+            WHEN NOT (NEW.email LIKE 'vergeten:%' AND OLD.email NOT LIKE 'vergeten:%'
+                AND NEW.id = OLD.id AND NEW.at IS OLD.at AND NEW.action IS OLD.action
+                AND NEW.form IS OLD.form AND NEW.text_version IS OLD.text_version
+                AND NEW.basis IS OLD.basis AND NEW.status IS OLD.status AND NEW.via IS OLD.via
+                AND NEW.reason IS OLD.reason)
+            BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
         """,
     ),
 ]
@@ -454,6 +474,16 @@ POSTGRES: list[tuple[int, str, str]] = [
         ALTER TABLE subscribers ADD COLUMN themes TEXT NOT NULL DEFAULT '';
         ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
         CREATE TABLE suppressions (address_hash TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL);
+        CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL);
+        ALTER TABLE subscribers ADD COLUMN link_hash TEXT;
+        CREATE UNIQUE INDEX subscribers_link ON subscribers(link_hash);
+        -- Append-only, except that an erasure replaces the address by 'vergeten:' and its keyed hash.
+        -- (The statements here are split at a semicolon that ends a line: none inside the function.)
+        CREATE OR REPLACE FUNCTION consents_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'UPDATE' AND NEW.email LIKE 'vergeten:%' AND OLD.email NOT LIKE 'vergeten:%'
+                    AND (to_jsonb(NEW) - 'email') = (to_jsonb(OLD) - 'email') THEN RETURN NEW; END IF; RAISE
+                EXCEPTION 'consent records are append-only'; END $$;
         """,
     ),
 ]
