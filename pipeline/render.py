@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,6 +27,7 @@ from mjml import mjml2html
 from pipeline.domain import dutch
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.domain.config import Config
+from pipeline.domain.editions import BASE, Choice, Part, arrange, from_key, issue_tags
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Entry, Issue, Prepared
@@ -86,6 +87,10 @@ class Block:
     description: str | None
     stories: tuple[Story, ...]
     is_agenda: bool = False
+    # An edition (pipeline.domain.editions): ``stories`` are the reader's own, ``more`` the rest,
+    # folded under "Meer uit het land" (empty with 'rest: omit', and in the issue as it is).
+    more: tuple[Story, ...] = ()
+    personalised: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,13 +203,49 @@ def new_partners(config: Config, on: dt.date | None, previous: dt.date | None) -
     return tuple(sorted(found, key=lambda p: (p.joined, p.name)))
 
 
+def _blocks(
+    config: Config, issue: Issue, stories: Mapping[str, list[Story]], parts: Mapping[str, Part] | None
+) -> tuple[Story | None, str, tuple[Block, ...]]:
+    """(the featured story, its section's title, the other sections), each section as ``parts``
+    arranges it for one edition (None: the issue as it is)."""
+    featured: Story | None = None
+    featured_title = ""
+    blocks = []
+    for section in issue.sections:
+        term = config.taxonomy.sections.get(section.id)
+        shown = list(stories[section.id])
+        more: list[Story] = []
+        part = parts.get(section.id) if parts is not None else None
+        if part is not None and part.personalised:
+            shown, more = [shown[i] for i in part.own], [shown[i] for i in part.more]
+        if term is not None and term.featured and shown and featured is None:
+            featured, shown = shown[0], shown[1:]
+            featured_title = term.title
+        if shown or more:
+            blocks.append(
+                Block(
+                    section.id,
+                    term.title if term else section.id,
+                    term.description if term else None,
+                    tuple(shown),
+                    is_agenda=bool(term and term.is_agenda),
+                    more=tuple(more),
+                    personalised=bool(part and part.personalised),
+                )
+            )
+    return featured, featured_title, tuple(blocks)
+
+
 def build_view(
     config: Config,
     issue: Issue,
     items: Mapping[str, Item],
     previous_issue_date: dt.date | dt.datetime | None = None,
+    *,
+    choice: Choice | None = None,
 ) -> View:
-    """The issue as the templates see it; an entry whose item is missing is an error with its line."""
+    """The issue as the templates see it (for a reader with ``choice``: her edition); an entry whose
+    item is missing is an error with its line."""
     s = config.settings
     missing = [
         Problem(issue.path, e.line, _(
@@ -223,27 +264,14 @@ def build_view(
     def tag(url: str) -> str:
         return add_utm(url, s.utm, issue.id)
 
-    featured: Story | None = None
-    featured_title = ""
-    blocks = []
-    for section in issue.sections:
-        term = config.taxonomy.sections.get(section.id)
-        stories = [
+    stories = {
+        section.id: [
             _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
         ]
-        if term is not None and term.featured and stories and featured is None:
-            featured, stories = stories[0], stories[1:]
-            featured_title = term.title
-        if stories:
-            blocks.append(
-                Block(
-                    section.id,
-                    term.title if term else section.id,
-                    term.description if term else None,
-                    tuple(stories),
-                    is_agenda=bool(term and term.is_agenda),
-                )
-            )
+        for section in issue.sections
+    }
+    parts = arrange(issue, issue_tags(config, issue, items), choice) if choice is not None else None
+    featured, featured_title, blocks = _blocks(config, issue, stories, parts)
     intro_html = markdown_to_html(issue.intro or "")
     newsletter = s.title
     date_text = dutch.date(on) if on else ""
@@ -258,7 +286,7 @@ def build_view(
         intro_text=fragment_text(intro_html, tag),
         featured=featured,
         featured_title=featured_title,
-        sections=tuple(blocks),
+        sections=blocks,
         new_partners=new_partners(config, on, previous),
         postal_address=s.postal_address,
         reply_to=s.reply_to,
@@ -450,29 +478,59 @@ def render_issue(
     items: Mapping[str, Item],
     *,
     previous_issue_date: dt.date | dt.datetime | None = None,
+    choice: Choice | None = None,
 ) -> Rendered:
     """The issue rendered: email HTML and text (with the TOKEN_* placeholders) and the web page.
 
     ``items`` holds every item the issue refers to; ``previous_issue_date`` (the last issue sent)
-    decides which partners are new.
+    decides which partners are new. With ``choice``, the email of that reader's edition (the web
+    page is always the whole issue: the archive shows it as it is).
     """
-    view = build_view(config, issue, items, previous_issue_date)
+    view = build_view(config, issue, items, previous_issue_date, choice=choice)
+    web_view = view if choice is None else build_view(config, issue, items, previous_issue_date)
+    return _render_view(config, issue, view, _web_page(config, web_view))
+
+
+def _web_page(config: Config, view: View) -> str:
     env = environment(config.root / "templates")
-    utm = config.settings.utm
-    context = {"v": view, "email": True}
-    mjml = email_mjml(config, view)
-    source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
-    email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
-    text = render_template(
-        env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
-    )
     web = render_template(env, "web.html", config.root, v=view, email=False)
     if any(s in web for s in _STANDINS):
         raise TemplateError(
             _("web.html shows a per-recipient part (name, unsubscribe or preferences link)"),
             _("the web page is public: remove v.token_name, v.unsubscribe_url and v.preferences_url from it"),
         )
+    return web
+
+
+def _render_view(config: Config, issue: Issue, view: View, web: str) -> Rendered:
+    env = environment(config.root / "templates")
+    utm = config.settings.utm
+    mjml = email_mjml(config, view)
+    source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
+    email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
+    text = render_template(
+        env, "email.txt", config.root, v=view, email=True, link=lambda url: add_utm(url, utm, issue.id)
+    )
     return Rendered(issue.id, view.subject, view.preheader, email_html, _personal(text), web)
+
+
+def render_editions(
+    config: Config,
+    issue: Issue,
+    items: Mapping[str, Item],
+    keys: Iterable[str],
+    *,
+    previous_issue_date: dt.date | dt.datetime | None = None,
+    base: Rendered | None = None,
+) -> dict[str, Rendered]:
+    """The email of each edition named in ``keys`` (``pipeline.domain.editions``; ``BASE`` is the
+    issue as it is), rendered once each; every edition carries the whole issue's web page."""
+    whole = base or render_issue(config, issue, items, previous_issue_date=previous_issue_date)
+    out = {BASE: whole}
+    for key in sorted(set(keys) - {BASE}):
+        view = build_view(config, issue, items, previous_issue_date, choice=from_key(key))
+        out[key] = _render_view(config, issue, view, whole.web_html)
+    return out
 
 
 def write_build(config: Config, rendered: Rendered) -> list[Path]:
