@@ -4,8 +4,9 @@ An editor's approval records the fingerprint of what subscribers would get: the 
 (no comments, no program-owned keys, no runners-up), every item the issue shows, as it is in
 the state database, the templates the issue is rendered with and the sender's settings (from,
 reply-to, the newsletter's title and postal address), and for an issue with personalised sections
-what each of their entries is about (the provinces and themes that decide every edition). Any later change to one of them makes the
-issue "changed since approval", and deliver sends only an approved, unchanged issue.
+what each of their entries is about (the provinces and themes that decide every edition). Any later
+change to one of them makes the issue "changed since approval", and deliver sends only an approved,
+unchanged issue.
 
 The fingerprint is computed from the values themselves, field by field (``item_content``), never
 from how the store keeps them: a change of storage format must not turn every approved issue into

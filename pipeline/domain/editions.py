@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from pipeline.domain.config import Config, Taxonomy
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
-from pipeline.domain.issues import Entry, Issue
+from pipeline.domain.issues import PERSONALISE as DIMENSIONS
+from pipeline.domain.issues import REST_FOLD, Entry, Issue
 from pipeline.domain.lenient import matching_ids
 from pipeline.domain.models import Item
-
-from pipeline.domain.issues import PERSONALISE as DIMENSIONS
-from pipeline.domain.issues import REST_FOLD, REST_OMIT, RESTS  # noqa: F401  (the issue format's words)
 
 BASE = ""  # the key of the issue as it is
 
