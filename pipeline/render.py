@@ -27,7 +27,7 @@ from mjml import mjml2html
 from pipeline.domain import dutch
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.domain.config import Config
-from pipeline.domain.editions import BASE, Choice, Part, arrange, from_key, issue_tags
+from pipeline.domain.editions import BASE, Choice, Part, arrange, from_key, issue_tags, personalised
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Entry, Issue, Prepared
@@ -568,7 +568,14 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
     tz = config.settings.timezone
     previous = previous_sent_date(store.sent_issues(), issue, tz) if store is not None else None
     rendered = render_issue(config, issue, items, previous_issue_date=previous)
-    return Prepared(issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements())
+
+    def editions(keys: Iterable[str]) -> Mapping[str, Rendered]:
+        return render_editions(config, issue, items, keys, previous_issue_date=previous, base=rendered)
+
+    return Prepared(
+        issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements(),
+        editions if personalised(issue) else None,
+    )  # fmt: skip
 
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,6 +118,9 @@ class Prepared:
     rendered: Rendered
     fingerprint: str  # of the content to be sent (pipeline.domain.approval)
     placements: tuple[Placement, ...]
+    # The email of each edition named (pipeline.domain.editions), rendered when a send knows which
+    # are in use; None for an issue that has none (every reader gets ``rendered``).
+    editions: Callable[[Iterable[str]], Mapping[str, Rendered]] | None = field(default=None, compare=False)
 
 
 def issue_path(root: Path, issue_id: str) -> Path:

@@ -349,6 +349,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        10,
+        "deliver: editions of one issue (each reader's delivery names its edition; each edition's content)",
+        """
+        -- The edition a reader gets (pipeline.domain.editions: e.g. 'provinces=overijssel'; '' for
+        -- the issue as it is). A request carries one edition: claims take the pending rows of one.
+        ALTER TABLE deliveries ADD COLUMN edition TEXT NOT NULL DEFAULT '';
+        -- The exact content of each edition of a sent issue besides the issue as it is (sent_issues),
+        -- kept before sending starts, like sent_issues: a resumed send renders nothing.
+        CREATE TABLE sent_editions (
+            issue TEXT NOT NULL REFERENCES sent_issues(id),
+            edition TEXT NOT NULL,
+            label TEXT NOT NULL,            -- as the editors read it: "Overijssel, thema Onderwijs"
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (issue, edition)
+        );
+        """,
+    ),
 ]
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
@@ -454,6 +473,18 @@ POSTGRES: list[tuple[int, str, str]] = [
         ALTER TABLE subscribers ADD COLUMN themes TEXT NOT NULL DEFAULT '';
         ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
         CREATE TABLE suppressions (address_hash TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL);
+        """,
+    ),
+    (
+        10,
+        "deliver: editions of one issue (each reader's delivery names its edition; each edition's content)",
+        """
+        ALTER TABLE deliveries ADD COLUMN edition TEXT NOT NULL DEFAULT '';
+        CREATE TABLE sent_editions (
+            issue TEXT NOT NULL REFERENCES sent_issues(id), edition TEXT NOT NULL, label TEXT NOT NULL,
+            html TEXT NOT NULL, text TEXT NOT NULL,
+            PRIMARY KEY (issue, edition)
+        );
         """,
     ),
 ]
