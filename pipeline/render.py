@@ -27,7 +27,16 @@ from mjml import mjml2html
 from pipeline.domain import dutch
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.domain.config import Config
-from pipeline.domain.editions import BASE, Choice, Part, arrange, from_key, issue_tags, personalised
+from pipeline.domain.editions import (
+    BASE,
+    Choice,
+    Part,
+    arrange,
+    effective,
+    from_key,
+    issue_tags,
+    personalised,
+)
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Entry, Issue, Prepared
@@ -576,6 +585,31 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
         issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements(),
         editions if personalised(issue) else None,
     )  # fmt: skip
+
+
+def edition_folder(key: str) -> str:
+    """The build folder of an edition's preview: ``als-overijssel-onderwijs`` (``als-iedereen``)."""
+    values = [v for part in key.split(";") for v in part.partition("=")[2].split(",") if v]
+    return "als-" + ("-".join(values) or "iedereen")
+
+
+def write_edition(config: Config, prepared: Prepared, choice: Choice) -> tuple[str, list[Path]]:
+    """The editors' preview of one reader's edition (``newsletter check --as``): the email and its
+    text of the edition that ``choice`` gets, in ``build/<id>/als-.../``. Returns the edition's key
+    (``BASE`` when the choice changes nothing in this issue) and the files."""
+    issue = prepared.issue
+    key = effective(issue, issue_tags(config, issue, prepared.items), choice).key
+    rendered = (
+        prepared.editions([key])[key] if prepared.editions is not None and key != BASE else prepared.rendered
+    )
+    folder = config.root / "build" / issue.id / edition_folder(key)
+    paths = []
+    for attribute, name in (("html", "email.html"), ("text", "email.txt")):
+        path = folder / name
+        text = personalise(getattr(rendered, attribute), Recipient(""), config.settings, issue.id)
+        atomic_write(path, text)
+        paths.append(path)
+    return key, paths
 
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:
