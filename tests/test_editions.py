@@ -12,6 +12,7 @@ import datetime as dt
 import email
 import email.policy
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -272,3 +273,75 @@ def test_a_send_killed_between_editions_serves_each_reader_once_with_her_edition
         assert store.delivery_counts("2026-12")["accepted"] == READERS
         requests = Counter(r.recipients for r in store.delivery_batches("2026-12") if r.state == "accepted")
     assert sum(n * c for n, c in requests.items()) == READERS
+
+
+# -- done when: a reader who chose Overijssel and onderwijs gets the Overijssel agenda first ----------
+def edit_drafted(root: Path) -> None:
+    """What the editors do after 'draft': a subject, and two sections personalised."""
+    path = root / "issues" / "2026-12.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("subject: ", "subject: Fietsen, laptops en een avond in Zwolle", 1)
+    # The Zwolle event (Overijssel) last in the agenda, so that putting it first is the edition's doing.
+    start = text.index("  - section: agenda ")
+    end = text.index("    runners_up:", start)
+    entries = re.findall(r"((?:      #[^\n]*\n)+      - item: \w+\n)", text[start:end])
+    assert len(entries) == 3 and "Publieksacademie Kinderarmoede in Zwolle" in entries[0]
+    block = text[start:end]
+    text = text[:start] + block.replace("".join(entries), "".join(entries[1:] + entries[:1])) + text[end:]
+    for section, by in (("agenda", "provinces"), ("kennis", "themes")):
+        head = next(line for line in text.splitlines() if line.startswith(f"  - section: {section} "))
+        text = text.replace(head + "\n", f"{head}\n    personalise: {by}\n", 1)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_the_demo_reader_who_chose_overijssel_and_onderwijs_gets_the_overijssel_agenda_first(
+    demo_root: Path,
+) -> None:
+    for step in (("collect",), ("draft", "2026-12", "--since", "2026-11-01")):
+        done = newsletter(demo_root, *step)
+        assert done.returncode == 0, done.stderr
+    edit_drafted(demo_root)
+    imported = newsletter(
+        demo_root, "subscribers", "import", str(demo_root / "subscribers.csv"), "--basis", "oude lijst"
+    )
+    assert imported.returncode == 0, imported.stderr
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store, store.transaction():  # what her preferences page writes
+        store.db.execute(
+            "UPDATE subscribers SET provinces = 'overijssel', themes = 'onderwijs'"
+            " WHERE email = 'anna.devries@example.org'"
+        )
+    preview = newsletter(demo_root, "check", "2026-12", "--as", "Overijssel, thema onderwijs")
+    assert preview.returncode == 0, preview.stderr
+    assert (
+        "The edition for Overijssel, theme Onderwijs: build/2026-12/als-overijssel-onderwijs/email.html"
+        in (preview.stdout)
+    )
+    assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie").returncode == 0
+    sent = newsletter(demo_root, "send", "2026-12")
+    assert sent.returncode == 0, sent.stderr
+
+    mails = {}
+    for path in (demo_root / "outbox" / "2026-12").glob("*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        mails[str(msg["To"]).split("<")[-1].rstrip(">")] = msg
+    assert len(mails) == 5  # the demo list: five valid, distinct addresses
+    anna = mails["anna.devries@example.org"]
+    for part in ("plain", "html"):
+        body = anna.get_body((part,)).get_content()  # type: ignore[union-attr]
+        agenda = body[body.index("Agenda" if part == "html" else "AGENDA") :]
+        # Her province's event first; the three others folded below it.
+        assert agenda.index("Publieksacademie Kinderarmoede in Zwolle") < agenda.index("Meer uit het land")
+        assert agenda.index("Meer uit het land") < agenda.index("Training voor vrijwilligers")
+        kennis = body[body.index("Wat we weten" if part == "html" else "WAT WE WETEN") :]
+        assert kennis.index("Geldstress in gezinnen") < kennis.index("Werkende ouders en armoede")
+    bram = mails["bram.jansen@example.org"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Meer uit het land" not in bram  # no choice: the issue as it is
+    agenda = bram[bram.index("AGENDA") :]
+    assert agenda.index("Inloopavond") < agenda.index("Publieksacademie Kinderarmoede in Zwolle")
+
+    with Store(config.settings.database) as store:
+        assert store.edition_counts("2026-12") == {"": 4, "provinces=overijssel;themes=onderwijs": 1}
+        assert store.sent_editions("2026-12")["provinces=overijssel;themes=onderwijs"][0] == (
+            "Overijssel, theme Onderwijs"  # kept as the send's language (the command's) names it
+        )
