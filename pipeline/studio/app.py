@@ -532,7 +532,7 @@ class Studio:
             tax = self.ws.config.taxonomy
             known = choice.provinces <= tax.provinces.keys() and choice.themes <= tax.themes.keys()
             found = self.ws.edition_preview(shown, choice) if known and choice.key == asked else None
-            if found is None:
+            if found is None or found[0] != asked:  # an edition of this issue, named as the program names it
                 return web.error_response(request, 404, _("there is no such edition of this issue"))
             preview = found[1]
         headers = {"content-security-policy": PREVIEW_CSP}
