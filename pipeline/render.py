@@ -15,6 +15,7 @@ writes the editors' preview; ``build`` does both for ``newsletter render``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -212,6 +213,20 @@ def new_partners(config: Config, on: dt.date | None, previous: dt.date | None) -
     return tuple(sorted(found, key=lambda p: (p.joined, p.name)))
 
 
+def all_stories(config: Config, issue: Issue, items: Mapping[str, Item]) -> dict[str, list[Story]]:
+    """Every entry as the templates show it, by section (once for all editions of an issue)."""
+
+    def tag(url: str) -> str:
+        return add_utm(url, config.settings.utm, issue.id)
+
+    return {
+        section.id: [
+            _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
+        ]
+        for section in issue.sections
+    }
+
+
 def _blocks(
     config: Config, issue: Issue, stories: Mapping[str, list[Story]], parts: Mapping[str, Part] | None
 ) -> tuple[Story | None, str, tuple[Block, ...]]:
@@ -252,6 +267,7 @@ def build_view(
     previous_issue_date: dt.date | dt.datetime | None = None,
     *,
     choice: Choice | None = None,
+    stories: Mapping[str, list[Story]] | None = None,
 ) -> View:
     """The issue as the templates see it (for a reader with ``choice``: her edition); an entry whose
     item is missing is an error with its line."""
@@ -273,12 +289,7 @@ def build_view(
     def tag(url: str) -> str:
         return add_utm(url, s.utm, issue.id)
 
-    stories = {
-        section.id: [
-            _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
-        ]
-        for section in issue.sections
-    }
+    stories = stories or all_stories(config, issue, items)
     parts = arrange(issue, issue_tags(config, issue, items), choice) if choice is not None else None
     featured, featured_title, blocks = _blocks(config, issue, stories, parts)
     intro_html = markdown_to_html(issue.intro or "")
@@ -311,13 +322,18 @@ def add_utm(url: str, utm: Mapping[str, str], issue_id: str) -> str:
     """``url`` with the settings' utm_* parameters, for outbound http(s) links that carry none yet."""
     if not utm:
         return url
+    return _add_utm(url, tuple(utm.items()), issue_id)
+
+
+@functools.lru_cache(maxsize=4096)  # the same links again in every edition of an issue
+def _add_utm(url: str, utm: tuple[tuple[str, str], ...], issue_id: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc.endswith("nl-token.invalid"):
         return url
     if any(k.lower().startswith("utm_") for k, _value in parse_qsl(parts.query, keep_blank_values=True)):
         return url  # the partner tagged it themselves; theirs wins
     # Appended, not re-encoded: the partner's own query stays exactly as they wrote it.
-    ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v])
+    ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm if v])
     query = f"{parts.query}&{ours}" if parts.query else ours
     return urlunsplit(parts._replace(query=query))
 
@@ -536,8 +552,9 @@ def render_editions(
     issue as it is), rendered once each; every edition carries the whole issue's web page."""
     whole = base or render_issue(config, issue, items, previous_issue_date=previous_issue_date)
     out = {BASE: whole}
+    stories = all_stories(config, issue, items)
     for key in sorted(set(keys) - {BASE}):
-        view = build_view(config, issue, items, previous_issue_date, choice=from_key(key))
+        view = build_view(config, issue, items, previous_issue_date, choice=from_key(key), stories=stories)
         out[key] = _render_view(config, issue, view, whole.web_html)
     return out
 
