@@ -27,7 +27,8 @@ from pipeline.domain.errors import PipelineError
 from pipeline.domain.issues import check_issue_doc
 from pipeline.domain.yamldoc import parse
 from pipeline.infra.instance import load_config
-from pipeline.infra.store import Person, Store
+from pipeline.infra.store import Event, Person, Store
+from pipeline.report import build_report, render_html
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -345,3 +346,25 @@ def test_the_demo_reader_who_chose_overijssel_and_onderwijs_gets_the_overijssel_
         assert store.sent_editions("2026-12")["provinces=overijssel;themes=onderwijs"][0] == (
             "Overijssel, theme Onderwijs"  # kept as the send's language (the command's) names it
         )
+    # The report's readers section: each edition, its readers and their clicks (from SendGrid's events).
+    with Store(config.settings.database) as store:
+        started = store.sent_issue("2026-12").started_at  # type: ignore[union-attr]
+        link = "https://www.example.org/agenda/publieksacademie-zwolle?utm_source=nieuwsbrief"
+        clicks = [
+            ("c1", "anna.devries@example.org", started + dt.timedelta(hours=1)),
+            ("c2", "anna.devries@example.org", started + dt.timedelta(hours=2)),
+            ("c3", "daan.bakker@example.org", started + dt.timedelta(hours=3)),
+            ("c0", "anna.devries@example.org", started - dt.timedelta(hours=1)),  # her test copy: not counted
+        ]
+        for event_id, address, when in clicks:
+            assert store.store_event(Event(event_id, "click", address, when, "2026-12", url=link), when)
+        day = started.astimezone(config.settings.timezone).date()
+        report = build_report(config, store, start=day, end=day)
+    assert report.clicks is not None
+    (issue,) = report.clicks.issues
+    assert [(e.label, e.readers, e.clickers, e.clicks) for e in issue.editions] == [
+        ("iedereen zonder keuze", 4, 1, 1),
+        ("Overijssel, theme Onderwijs", 1, 1, 2),
+    ]
+    page = render_html(config, report)
+    assert "edities (lezers die een provincie of thema kozen kregen hun berichten eerst)" in page

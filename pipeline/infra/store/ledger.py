@@ -139,6 +139,19 @@ class Ledger:
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def edition_clicks(self, issue_id: str) -> dict[str, tuple[int, int]]:
+        """Per edition of a sent issue: (readers who clicked, clicks), from SendGrid's click events
+        since the list send started (a test send's clicks carry the same issue id, and come before)."""
+        rows = self.db.execute(
+            "SELECT d.edition, count(DISTINCT e.email), count(*) FROM events e"
+            " JOIN sent_issues s ON s.id = e.issue"
+            " JOIN deliveries d ON d.issue = e.issue AND d.email = e.email"
+            " WHERE e.issue = ? AND e.type = 'click' AND e.url IS NOT NULL AND e.at >= s.started_at"
+            " GROUP BY d.edition",
+            (issue_id,),
+        )
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
     def complete_sent_issue(self, issue_id: str, now: dt.datetime) -> None:
         self.db.execute(
             "UPDATE sent_issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL",
