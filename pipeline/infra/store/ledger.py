@@ -263,11 +263,19 @@ class Ledger:
         return [str(r[0]) for r in self.db.execute("SELECT DISTINCT edition FROM audience ORDER BY edition")]
 
     def set_audience_editions(self, editions: dict[str, str]) -> None:
-        """Rename the audience's editions (a raw choice to its edition's key); a few statements, one
-        per distinct choice, however long the list."""
-        for raw, key in editions.items():
-            if raw != key:
-                self.db.execute("UPDATE audience SET edition = ? WHERE edition = ?", (key, raw))
+        """Rename the audience's editions (a raw choice to its edition's key): one pass over the
+        audience, however long the list and however many choices."""
+        db = self.db
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS edition_map (raw TEXT PRIMARY KEY, edition TEXT NOT NULL)"
+        )
+        db.execute("DELETE FROM edition_map")
+        db.executemany("INSERT INTO edition_map (raw, edition) VALUES (?, ?)", list(editions.items()))
+        db.execute(
+            "UPDATE audience SET edition ="
+            " (SELECT m.edition FROM edition_map m WHERE m.raw = audience.edition)"
+            " WHERE edition IN (SELECT raw FROM edition_map)"
+        )
 
     def _empty_audience(self) -> Database:
         # No transaction here: TEMP tables (this connection's own) lock nothing in the shared
