@@ -368,3 +368,16 @@ def test_the_demo_reader_who_chose_overijssel_and_onderwijs_gets_the_overijssel_
     ]
     page = render_html(config, report)
     assert "edities (lezers die een provincie of thema kozen kregen hun berichten eerst)" in page
+
+
+def test_check_warns_of_a_personalised_section_that_no_choice_changes(demo_root: Path) -> None:
+    path = write(demo_root)
+    # By theme: the hand-written entries have no themes, so no edition would differ.
+    path.write_text(path.read_text(encoding="utf-8").replace("personalise: provinces", "personalise: themes"))
+    done = newsletter(demo_root, "check", "2026-12")
+    assert (
+        "issues/2026-12.yaml:11: warning: section 'agenda' is personalised by themes, but none of its entries"
+        " names any, so every reader gets it as it is; remove 'personalise', or choose entries about themes"
+    ) in done.stderr
+    write(demo_root)  # by province: each entry's partner has one
+    assert "is personalised by" not in newsletter(demo_root, "check", "2026-12").stderr
