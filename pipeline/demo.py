@@ -135,7 +135,8 @@ def _counts(errors: int, warnings: int, advice: bool = False) -> str:
 
 
 def _edit_issue(path: Path, send_at: dt.datetime) -> None:
-    """What an editor does by hand after 'draft': subject, preheader, intro and send_at."""
+    """What an editor does by hand after 'draft': subject, preheader, intro, send_at, and the agenda
+    personalised by province."""
     text = path.read_text(encoding="utf-8")
     for key, value in EDITORS_TEXT.items():
         if key == "intro":
@@ -144,6 +145,9 @@ def _edit_issue(path: Path, send_at: dt.datetime) -> None:
         else:
             text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, count=1, flags=re.M)
     text = re.sub(r"^#? ?send_at:.*$", f"send_at: {send_at:%Y-%m-%d %H:%M}", text, count=1, flags=re.M)
+    # The agenda by province: a reader who chose hers gets its events first (docs/formats.md, "Editions").
+    agenda = r"^(  - section: agenda\b.*\n)"
+    text = re.sub(agenda, r"\1    personalise: provinces\n", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
 
 

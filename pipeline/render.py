@@ -15,9 +15,10 @@ writes the editors' preview; ``build`` does both for ``newsletter render``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,16 @@ from pipeline.domain import dutch
 from pipeline.domain.archive import event_calendar_url
 from pipeline.domain.bulk import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES  # noqa: F401  ('newsletter render' warns)
 from pipeline.domain.config import Config, Logo
+from pipeline.domain.editions import (
+    BASE,
+    Choice,
+    Part,
+    arrange,
+    effective,
+    from_key,
+    issue_tags,
+    personalised,
+)
 from pipeline.domain.errors import InputInvalid, PipelineError, Problem, display_path
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Entry, Issue, Prepared
@@ -88,6 +99,10 @@ class Block:
     description: str | None
     stories: tuple[Story, ...]
     is_agenda: bool = False
+    # An edition (pipeline.domain.editions): ``stories`` are the reader's own, ``more`` the rest,
+    # folded under "Meer uit het land" (empty with 'rest: omit', and in the issue as it is).
+    more: tuple[Story, ...] = ()
+    personalised: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,13 +217,64 @@ def new_partners(config: Config, on: dt.date | None, previous: dt.date | None) -
     return tuple(sorted(found, key=lambda p: (p.joined, p.name)))
 
 
+def all_stories(config: Config, issue: Issue, items: Mapping[str, Item]) -> dict[str, list[Story]]:
+    """Every entry as the templates show it, by section (once for all editions of an issue)."""
+
+    def tag(url: str) -> str:
+        return add_utm(url, config.settings.utm, issue.id)
+
+    return {
+        section.id: [
+            _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
+        ]
+        for section in issue.sections
+    }
+
+
+def _blocks(
+    config: Config, issue: Issue, stories: Mapping[str, list[Story]], parts: Mapping[str, Part] | None
+) -> tuple[Story | None, str, tuple[Block, ...]]:
+    """(the featured story, its section's title, the other sections), each section as ``parts``
+    arranges it for one edition (None: the issue as it is)."""
+    featured: Story | None = None
+    featured_title = ""
+    blocks = []
+    for section in issue.sections:
+        term = config.taxonomy.sections.get(section.id)
+        shown = list(stories[section.id])
+        more: list[Story] = []
+        part = parts.get(section.id) if parts is not None else None
+        if part is not None and part.personalised:
+            shown, more = [shown[i] for i in part.own], [shown[i] for i in part.more]
+        if term is not None and term.featured and shown and featured is None:
+            featured, shown = shown[0], shown[1:]
+            featured_title = term.title
+        if shown or more:
+            blocks.append(
+                Block(
+                    section.id,
+                    term.title if term else section.id,
+                    term.description if term else None,
+                    tuple(shown),
+                    is_agenda=bool(term and term.is_agenda),
+                    more=tuple(more),
+                    personalised=bool(part and part.personalised),
+                )
+            )
+    return featured, featured_title, tuple(blocks)
+
+
 def build_view(
     config: Config,
     issue: Issue,
     items: Mapping[str, Item],
     previous_issue_date: dt.date | dt.datetime | None = None,
+    *,
+    choice: Choice | None = None,
+    stories: Mapping[str, list[Story]] | None = None,
 ) -> View:
-    """The issue as the templates see it; an entry whose item is missing is an error with its line."""
+    """The issue as the templates see it (for a reader with ``choice``: her edition); an entry whose
+    item is missing is an error with its line."""
     s = config.settings
     missing = [
         Problem(issue.path, e.line, _(
@@ -227,27 +293,9 @@ def build_view(
     def tag(url: str) -> str:
         return add_utm(url, s.utm, issue.id)
 
-    featured: Story | None = None
-    featured_title = ""
-    blocks = []
-    for section in issue.sections:
-        term = config.taxonomy.sections.get(section.id)
-        stories = [
-            _story(config, section.id, e, items.get(e.item) if e.item else None, tag) for e in section.items
-        ]
-        if term is not None and term.featured and stories and featured is None:
-            featured, stories = stories[0], stories[1:]
-            featured_title = term.title
-        if stories:
-            blocks.append(
-                Block(
-                    section.id,
-                    term.title if term else section.id,
-                    term.description if term else None,
-                    tuple(stories),
-                    is_agenda=bool(term and term.is_agenda),
-                )
-            )
+    stories = stories or all_stories(config, issue, items)
+    parts = arrange(issue, issue_tags(config, issue, items), choice) if choice is not None else None
+    featured, featured_title, blocks = _blocks(config, issue, stories, parts)
     intro_html = markdown_to_html(issue.intro or "")
     newsletter = s.title
     date_text = dutch.date(on) if on else ""
@@ -262,7 +310,7 @@ def build_view(
         intro_text=fragment_text(intro_html, tag),
         featured=featured,
         featured_title=featured_title,
-        sections=tuple(blocks),
+        sections=blocks,
         new_partners=new_partners(config, on, previous),
         postal_address=s.postal_address,
         reply_to=s.reply_to,
@@ -279,13 +327,18 @@ def add_utm(url: str, utm: Mapping[str, str], issue_id: str) -> str:
     """``url`` with the settings' utm_* parameters, for outbound http(s) links that carry none yet."""
     if not utm:
         return url
+    return _add_utm(url, tuple(utm.items()), issue_id)
+
+
+@functools.lru_cache(maxsize=4096)  # the same links again in every edition of an issue
+def _add_utm(url: str, utm: tuple[tuple[str, str], ...], issue_id: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc.endswith("nl-token.invalid"):
         return url
     if any(k.lower().startswith("utm_") for k, _value in parse_qsl(parts.query, keep_blank_values=True)):
         return url  # the partner tagged it themselves; theirs wins
     # Appended, not re-encoded: the partner's own query stays exactly as they wrote it.
-    ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm.items() if v])
+    ours = urlencode([(f"utm_{k}", v.replace("{issue}", issue_id)) for k, v in utm if v])
     query = f"{parts.query}&{ours}" if parts.query else ours
     return urlunsplit(parts._replace(query=query))
 
@@ -455,29 +508,60 @@ def render_issue(
     items: Mapping[str, Item],
     *,
     previous_issue_date: dt.date | dt.datetime | None = None,
+    choice: Choice | None = None,
 ) -> Rendered:
     """The issue rendered: email HTML and text (with the TOKEN_* placeholders) and the web page.
 
     ``items`` holds every item the issue refers to; ``previous_issue_date`` (the last issue sent)
-    decides which partners are new.
+    decides which partners are new. With ``choice``, the email of that reader's edition (the web
+    page is always the whole issue: the archive shows it as it is).
     """
-    view = build_view(config, issue, items, previous_issue_date)
+    view = build_view(config, issue, items, previous_issue_date, choice=choice)
+    web_view = view if choice is None else build_view(config, issue, items, previous_issue_date)
+    return _render_view(config, issue, view, _web_page(config, web_view))
+
+
+def _web_page(config: Config, view: View) -> str:
     env = environment(config.root / "templates")
-    utm = config.settings.utm
-    context = {"v": view, "email": True}
-    mjml = email_mjml(config, view)
-    source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
-    email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
-    text = render_template(
-        env, "email.txt", config.root, **context, link=lambda url: add_utm(url, utm, issue.id)
-    )
     web = render_template(env, "web.html", config.root, v=view, email=False)
     if any(s in web for s in _STANDINS):
         raise TemplateError(
             _("web.html shows a per-recipient part (name, unsubscribe or preferences link)"),
             _("the web page is public: remove v.token_name, v.unsubscribe_url and v.preferences_url from it"),
         )
+    return web
+
+
+def _render_view(config: Config, issue: Issue, view: View, web: str) -> Rendered:
+    env = environment(config.root / "templates")
+    utm = config.settings.utm
+    mjml = email_mjml(config, view)
+    source = env.get_template("email.mjml").filename or "email.mjml"  # the instance's or the package's
+    email_html = _personal(_tag_links(compile_mjml(mjml, display_path(source, config.root)), utm, issue.id))
+    text = render_template(
+        env, "email.txt", config.root, v=view, email=True, link=lambda url: add_utm(url, utm, issue.id)
+    )
     return Rendered(issue.id, view.subject, view.preheader, email_html, _personal(text), web)
+
+
+def render_editions(
+    config: Config,
+    issue: Issue,
+    items: Mapping[str, Item],
+    keys: Iterable[str],
+    *,
+    previous_issue_date: dt.date | dt.datetime | None = None,
+    base: Rendered | None = None,
+) -> dict[str, Rendered]:
+    """The email of each edition named in ``keys`` (``pipeline.domain.editions``; ``BASE`` is the
+    issue as it is), rendered once each; every edition carries the whole issue's web page."""
+    whole = base or render_issue(config, issue, items, previous_issue_date=previous_issue_date)
+    out = {BASE: whole}
+    stories = all_stories(config, issue, items)
+    for key in sorted(set(keys) - {BASE}):
+        view = build_view(config, issue, items, previous_issue_date, choice=from_key(key), stories=stories)
+        out[key] = _render_view(config, issue, view, whole.web_html)
+    return out
 
 
 def write_build(config: Config, rendered: Rendered) -> list[Path]:
@@ -515,7 +599,39 @@ def prepare(config: Config, store: Store | None, issue: Issue) -> Prepared:
     tz = config.settings.timezone
     previous = previous_sent_date(store.sent_issues(), issue, tz) if store is not None else None
     rendered = render_issue(config, issue, items, previous_issue_date=previous)
-    return Prepared(issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements())
+
+    def editions(keys: Iterable[str]) -> Mapping[str, Rendered]:
+        return render_editions(config, issue, items, keys, previous_issue_date=previous, base=rendered)
+
+    return Prepared(
+        issue, items, previous, rendered, fingerprint(config, issue, items), issue.placements(),
+        editions if personalised(issue) else None,
+    )  # fmt: skip
+
+
+def edition_folder(key: str) -> str:
+    """The build folder of an edition's preview: ``als-overijssel-onderwijs`` (``als-iedereen``)."""
+    values = [v for part in key.split(";") for v in part.partition("=")[2].split(",") if v]
+    return "als-" + ("-".join(values) or "iedereen")
+
+
+def write_edition(config: Config, prepared: Prepared, choice: Choice) -> tuple[str, list[Path]]:
+    """The editors' preview of one reader's edition (``newsletter check --as``): the email and its
+    text of the edition that ``choice`` gets, in ``build/<id>/als-.../``. Returns the edition's key
+    (``BASE`` when the choice changes nothing in this issue) and the files."""
+    issue = prepared.issue
+    key = effective(issue, issue_tags(config, issue, prepared.items), choice).key
+    rendered = (
+        prepared.editions([key])[key] if prepared.editions is not None and key != BASE else prepared.rendered
+    )
+    folder = config.root / "build" / issue.id / edition_folder(key)
+    paths = []
+    for attribute, name in (("html", "email.html"), ("text", "email.txt")):
+        path = folder / name
+        text = personalise(getattr(rendered, attribute), Recipient(""), config.settings, issue.id)
+        atomic_write(path, text)
+        paths.append(path)
+    return key, paths
 
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:

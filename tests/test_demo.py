@@ -27,7 +27,7 @@ in a feed and a submission: 1 item
 [draft] issues/2026-12.yaml: 22 entries ranked in sections, runners-up below each
 [check] issues/2026-12.yaml, as the editors wrote it: 0 errors, 3 warnings; a flawed copy: 3 errors \
 (no subject, an item twice, an unknown item)
-[approve] approved by Demo-redactie (sha256:88907cdaafbe)
+[approve] approved by Demo-redactie (sha256:1377c6de9859)
 [render] build/2026-12/: email.html 29.8 KB, email.txt 5.8 KB, web.html 7.8 KB
 [send --to] a test copy to 1 address in outbox/2026-12/test/
 [run] issue 2026-12: 5 accepted, into outbox/2026-12/ (5 .eml files), held until 10:00; \
@@ -173,7 +173,7 @@ def test_in_dutch_the_demo_s_own_lines_read_dutch_to_the_last_line(tmp_path: Pat
         "[draft] issues/2026-12.yaml: 22 berichten op volgorde in rubrieken, met de reserves onder elke rubriek",
         "[check] issues/2026-12.yaml, zoals de redactie het schreef: 0 fouten, 3 waarschuwingen; een kopie met "
         "fouten: 3 fouten (geen onderwerp, een bericht twee keer, een onbekend bericht)",
-        "[approve] goedgekeurd door Demo-redactie (sha256:88907cdaafbe)",
+        "[approve] goedgekeurd door Demo-redactie (sha256:1377c6de9859)",
     ]
     assert lines[12:14] == [
         "[send --to] een testmail naar 1 adres in outbox/2026-12/test/",

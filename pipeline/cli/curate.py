@@ -19,9 +19,10 @@ from pipeline.cli.base import (
     parse_when,
     pass_ctx,
 )
+from pipeline.domain.editions import Choice, parse_view_as
 from pipeline.domain.errors import InputInvalid, display_path
 from pipeline.domain.i18n import N_, _, ngettext
-from pipeline.domain.issues import issue_path
+from pipeline.domain.issues import Issue, issue_path
 from pipeline.domain.models import STATE_LABELS
 from pipeline.infra.instance import load_issue
 from pipeline.infra.store import Store
@@ -101,6 +102,23 @@ def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool, now_tex
         )
 
 
+def _edition(ctx: Context, store: Store, issue: Issue, choice: Choice) -> None:
+    """``check --as``: the edition that ``choice`` gets, written to the build folder."""
+    from pipeline import render
+
+    key, paths = render.write_edition(ctx.config, render.prepare(ctx.config, store, issue), choice)
+    label = choice.label(ctx.config.taxonomy)
+    if key:
+        shown = _("The edition for {choice}: {path}").format(
+            choice=label, path=display_path(paths[0], ctx.root)
+        )
+    else:
+        shown = _("{choice} changes nothing in this issue: the issue as it is, {path}").format(
+            choice=label, path=display_path(paths[0], ctx.root)
+        )
+    click.echo(shown)
+
+
 @main.command(
     help=helptext(
         _("""Check an issue: references, required fields, images, coverage, links, plain Dutch, what Gmail
@@ -116,13 +134,25 @@ Example:
 )
 @click.argument("issue_id", metavar="ISSUE")
 @click.option("--links", is_flag=True, help=_("Also check that every link answers (HEAD, else GET)."))
+@click.option(
+    "--as",
+    "view_as",
+    metavar="CHOICE",
+    help=_(
+        "Also write the edition a reader with this choice gets, e.g. --as overijssel,onderwijs "
+        "(provinces and themes), to build/ISSUE/als-.../"
+    ),
+)
 @pass_ctx
-def check(ctx: Context, issue_id: str, links: bool) -> None:
+def check(ctx: Context, issue_id: str, links: bool, view_as: str | None) -> None:
     """Check an issue: what check finds (the translated help is above)."""
     from pipeline import run  # the checks that combine stages live beside the order of the stages
 
+    choice = parse_view_as(view_as, ctx.config.taxonomy) if view_as is not None else None
     with Store(ctx.config.settings.database) as store:
-        _issue, problems = run.check(ctx.config, store, issue_id, links=links)
+        issue, problems = run.check(ctx.config, store, issue_id, links=links)
+        if choice is not None and issue is not None and not any(p.is_error for p in problems):
+            _edition(ctx, store, issue, choice)
     for p in problems:
         click.echo(str(p), err=True)
     errors = sum(p.is_error for p in problems)

@@ -10,6 +10,7 @@ from pipeline.curate import ranking
 from pipeline.curate.links import check_links, image_of, issue_links, link_hygiene
 from pipeline.domain import plain
 from pipeline.domain.config import NATIONWIDE, Config
+from pipeline.domain.editions import issue_tags
 from pipeline.domain.errors import InputInvalid, NotFound, Problem, display_path
 from pipeline.domain.i18n import N_, _
 from pipeline.domain.issues import Entry, Issue, issue_path
@@ -55,6 +56,7 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         out.append(Problem(issue.path, issue.line("sections"), why))
     out += _entry_problems(issue, entries, items, earlier)
     out += _section_limits(config, issue)
+    out += _editions(config, issue, items)
     out += _partner_cap(config, issue, entries, items)
     if entries:
         out += _coverage(config, issue, entries, items)
@@ -63,6 +65,24 @@ def check(config: Config, store: Store, issue: Issue, *, links: bool = False) ->
         out += _plain_language(config, issue, items)
     if links:
         out += check_links(issue, issue_links(issue, entries, items))
+    return out
+
+
+def _editions(config: Config, issue: Issue, items: dict[str, Item]) -> list[Problem]:
+    """A warning for each personalised section none of whose entries is about a province (theme):
+    no reader's edition would differ from the issue as it is."""
+    tags = issue_tags(config, issue, items)
+    out = []
+    for section in issue.sections:
+        by = section.personalise
+        if by and not any(tags.get((section.id, i), {}).get(by) for i in range(len(section.items))):
+            why = _(
+                "section '{section}' is personalised by {dimension}, but none of its entries names any, "
+                "so every reader gets it as it is; remove 'personalise', or choose entries about {dimension}"
+            )
+            out.append(
+                Problem(issue.path, section.line, why.format(section=section.id, dimension=by), "warning")
+            )
     return out
 
 

@@ -26,11 +26,12 @@ from pipeline.deliver.model import (
 )
 from pipeline.deliver.transport import SendGridTransport, Transport
 from pipeline.domain.config import Config
+from pipeline.domain.editions import BASE, from_key, issue_tags, keys_in_use, personalised
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
 from pipeline.domain.issues import Issue, Prepared
 from pipeline.domain.models import AttemptState, DeliveryState, IssueState, Rendered, RequestState
-from pipeline.infra.approval import approval_state, mark_sent
+from pipeline.infra.approval import approval_state, issue_items, mark_sent
 from pipeline.infra.locking import job_lock
 from pipeline.infra.sendgrid import (
     MAX_RECIPIENTS,
@@ -62,16 +63,23 @@ def send_lock(config: Config, issue_id: str) -> Iterator[None]:
 
 # -- reading the list -----------------------------------------------------------------------------
 def _load_audience(
-    config: Config, store: Store, transport: Transport, now: dt.datetime | None = None
+    config: Config,
+    store: Store,
+    transport: Transport,
+    now: dt.datetime | None = None,
+    *,
+    choices: bool = False,
 ) -> ListCheck:
     """Everyone who should get the issue, and everyone who must not (SendGrid's suppressions).
 
     The list is the state database's active subscribers once it has any (sign-ups, imports), but
-    for those who paused beyond ``now``; before that the CSV named by ``newsletter.subscribers``.
+    for those who paused beyond ``now``; before that the CSV named by ``newsletter.subscribers``, as
+    it always was (a CSV carries no choices: everyone gets the issue as it is). ``choices``: the
+    readers' choices come along, for ``_editions`` to name each one's edition.
     """
     suppressions = transport.suppressions(config.settings.unsubscribe_group)
     if store.has_subscribers():
-        active = store.load_active_audience(suppressions or (), now)
+        active = store.load_active_audience(suppressions or (), now, choices=choices)
         return ListCheck(active, 0, 0, (), suppressions is not None)
     reader = read_subscribers(config.settings.subscribers, config.root)
     duplicates = store.load_audience(reader.pairs(), suppressions or ())
@@ -283,10 +291,12 @@ def send_list(
         return _report(
             store, issue_id, transport, requests_before, None, 0, newly_unknown=tally.newly_unknown
         )
-    check = _load_audience(config, store, transport, now)
+    check = _load_audience(config, store, transport, now, choices=personalised(issue))
+    editions = _editions(config, store, issue, prepared if sent is None else None)
     with store.transaction():
         if prepared is not None and sent is None:
             store.record_sent_issue(prepared.rendered, prepared.fingerprint, prepared.placements, now)
+            store.record_sent_editions(issue_id, editions)
         store.sync_ledger(issue_id, now, add_new=not completed)
         resent = store.unknown_to_pending(issue_id, now) if resend_unknown else 0
     kept = store.sent_issue(issue_id)
@@ -309,6 +319,42 @@ def send_list(
         finished_now=finished and not completed,
         repaired=tally.repaired,
     )
+
+
+def _editions(
+    config: Config, store: Store, issue: Issue, prepared: Prepared | None
+) -> list[tuple[str, str, Rendered]]:
+    """Name each reader's edition in the audience just loaded (``pipeline.domain.editions``), and
+    render the editions in use when the send starts (``prepared``): once per edition, not per reader.
+
+    Returns what the start keeps (key, label, content). A resumed send renders nothing: a reader new
+    to the ledger gets an edition kept when the send started, or the issue as it is.
+    """
+    if not personalised(issue):
+        return []
+    raw = store.audience_choices()
+    if prepared is not None and prepared.editions is not None:
+        tags = issue_tags(config, prepared.issue, prepared.items)
+        keys = keys_in_use(prepared.issue, tags, raw)
+        rendered = prepared.editions(set(keys.values()))
+        store.set_audience_editions(keys)
+        return [
+            (key, from_key(key).label(config.taxonomy), content)
+            for key, content in sorted(rendered.items())
+            if key != BASE
+        ]
+    kept = store.sent_editions(issue.id)
+    keys = keys_in_use(issue, issue_tags(config, issue, issue_items(store, issue)), raw)
+    store.set_audience_editions({r: k if k in kept else BASE for r, k in keys.items()})
+    return []
+
+
+def _contents(store: Store, issue_id: str, base: Rendered) -> dict[str, Rendered]:
+    """The content of each kept edition, by key (``BASE``: the issue as it is)."""
+    out = {BASE: base}
+    for key, (_label, html, text) in store.sent_editions(issue_id).items():
+        out[key] = Rendered(base.issue_id, base.subject, base.preheader, html, text, base.web_html)
+    return out
 
 
 @dataclass
@@ -419,6 +465,7 @@ def _requests(
     issue_id = attempt.issue
     done = 0
     stopped: str | None = None
+    editions = _contents(store, issue_id, content)
     if progress:
         progress(0, total)
 
@@ -461,13 +508,18 @@ def _requests(
             more = True
             while True:
                 while more and stopped is None and len(running) < concurrency:
-                    batch, recipients = store.claim_batch(issue_id, batch_size, clock(), attempt.attempt)
+                    # One edition per request: the next pending reader's, and the readers after her
+                    # in the same edition (the ledger numbers them edition by edition).
+                    edition = store.next_edition(issue_id)
+                    batch, recipients = (0, []) if edition is None else store.claim_batch(
+                        issue_id, batch_size, clock(), attempt.attempt, edition
+                    )  # fmt: skip
                     if not recipients:
                         more = False
                         break
                     future = pool.submit(
-                        transport.send, content, recipients, config.settings, request=batch, test=False,
-                        send_at=attempt.send_at, batch_id=attempt.batch_id,
+                        transport.send, editions.get(edition or BASE, content), recipients, config.settings,
+                        request=batch, test=False, send_at=attempt.send_at, batch_id=attempt.batch_id,
                     )  # fmt: skip
                     running[future] = (batch, len(recipients))
                 if not running:

@@ -3,8 +3,10 @@
 An editor's approval records the fingerprint of what subscribers would get: the editor's fields
 (no comments, no program-owned keys, no runners-up), every item the issue shows, as it is in
 the state database, the templates the issue is rendered with and the sender's settings (from,
-reply-to, the newsletter's title and postal address). Any later change to one of them makes the
-issue "changed since approval", and deliver sends only an approved, unchanged issue.
+reply-to, the newsletter's title and postal address), and for an issue with personalised sections
+what each of their entries is about (the provinces and themes that decide every edition). Any later
+change to one of them makes the issue "changed since approval", and deliver sends only an approved,
+unchanged issue.
 
 The fingerprint is computed from the values themselves, field by field (``item_content``), never
 from how the store keeps them: a change of storage format must not turn every approved issue into
@@ -24,6 +26,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from pipeline.domain.config import Config
+from pipeline.domain.editions import issue_tags, personalised, tags_content
 from pipeline.domain.issues import Entry, Issue
 from pipeline.domain.models import IssueState, Item
 
@@ -94,7 +97,7 @@ def content_fingerprint(
     as missing (null), so that collecting it later changes the fingerprint.
     """
     ids = sorted({e.item for _, e in issue.entries() if e.item})
-    content = {
+    content: dict[str, Any] = {
         "id": issue.id,
         "subject": issue.subject,
         "preheader": issue.preheader,
@@ -107,6 +110,12 @@ def content_fingerprint(
         "templates": dict(templates),
         "sender": sender(config),
     }
+    if personalised(issue):
+        # Every edition (pipeline.domain.editions) follows from the issue, its items, the templates and
+        # what each personalised entry is about; the last is added here (a partner's province is in
+        # sources.yaml), so that no edition can change without the approval going stale. An issue
+        # without editions keeps the fingerprint it had before editions existed.
+        content["editions"] = tags_content(issue, issue_tags(config, issue, items))
     raw = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     return "sha256:" + _sha256(raw)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,12 @@ ISSUE_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}\Z")
 SUBJECT_MAX = 150  # hard limit; 'check' warns from 60
 PREHEADER_MAX = 200
 INTRO_MAX = 4000
+SECTION_FIELDS = ("section", "personalise", "rest", "items", "runners_up")
+# A section personalised by the readers' choice (pipeline.domain.editions): hers first, and the rest
+# folded under "Meer uit het land" (fold) or left out (omit).
+PERSONALISE = ("provinces", "themes")
+REST_FOLD, REST_OMIT = "fold", "omit"
+RESTS = (REST_FOLD, REST_OMIT)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Section:
     line: int
     items: tuple[Entry, ...] = ()
     runners_up: tuple[Entry, ...] = ()
+    personalise: str | None = None  # "provinces" or "themes": an edition per reader's choice
+    rest: str = REST_FOLD  # with personalise: the other entries folded, or left out ("omit")
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,9 @@ class Prepared:
     rendered: Rendered
     fingerprint: str  # of the content to be sent (pipeline.domain.approval)
     placements: tuple[Placement, ...]
+    # The email of each edition named (pipeline.domain.editions), rendered when a send knows which
+    # are in use; None for an issue that has none (every reader gets ``rendered``).
+    editions: Callable[[Iterable[str]], Mapping[str, Rendered]] | None = field(default=None, compare=False)
 
 
 def issue_path(root: Path, issue_id: str) -> Path:
@@ -145,6 +156,39 @@ def _entry(c: Checker, kp: KeyPath, raw: object, config: Config) -> Entry | None
             c.error(kp, message.format(missing=", ".join(missing)))
             return None
     return Entry(line, item, title, summary, url, image, partner)
+
+
+def _personalise(
+    c: Checker, kp: KeyPath, s: Mapping[str, Any], config: Config, sid: str | None
+) -> tuple[str | None, str]:
+    """A section's ``personalise`` and ``rest``, checked."""
+    personalise = c.text((*kp, "personalise"), s.get("personalise")) if s.get("personalise") else None
+    if personalise is not None and personalise not in PERSONALISE:
+        message = _("'personalise: {value}' is not one of {allowed}; e.g. 'personalise: provinces'")
+        c.error((*kp, "personalise"), message.format(value=personalise, allowed=", ".join(PERSONALISE)))
+        personalise = None
+    term = config.taxonomy.sections.get(sid) if sid else None
+    if personalise and term is not None and term.featured:
+        message = _(
+            "section '{section}' is featured (one story for everyone) and cannot be personalised; "
+            "remove 'personalise'"
+        )
+        c.error((*kp, "personalise"), message.format(section=sid))
+    rest = REST_FOLD
+    if s.get("rest") is not None:
+        rest = c.text((*kp, "rest"), s.get("rest")) or REST_FOLD
+        if rest not in RESTS:
+            message = _(
+                "'rest: {value}' is not one of {allowed}; 'fold' puts the rest under \"Meer uit het land\""
+            )
+            c.error((*kp, "rest"), message.format(value=rest, allowed=", ".join(RESTS)))
+            rest = REST_FOLD
+        elif not s.get("personalise"):
+            c.error(
+                (*kp, "rest"),
+                _("'rest' goes with 'personalise: provinces' (or themes); add that, or remove 'rest'"),
+            )
+    return personalise, rest
 
 
 def check_issue_doc(
@@ -187,7 +231,7 @@ def check_issue_doc(
     seen_sections: dict[str, int] = {}
     for i, raw in enumerate(c.seq(("sections",), d.get("sections"), "'sections'")):
         kp: KeyPath = ("sections", i)
-        s = c.mapping(kp, raw, ("section", "items", "runners_up"), ("section",), _("each section"))
+        s = c.mapping(kp, raw, SECTION_FIELDS, ("section",), _("each section"))
         if s is None:
             continue
         sid = c.ref((*kp, "section"), s.get("section"), config.taxonomy.sections, "section")
@@ -208,6 +252,7 @@ def check_issue_doc(
             _entry(c, (*kp, "runners_up", j), e, config)
             for j, e in enumerate(c.seq((*kp, "runners_up"), s.get("runners_up"), "'runners_up'"))
         ]
+        personalise, rest = _personalise(c, kp, s, config, sid)
         if sid:
             sections.append(
                 Section(
@@ -215,6 +260,8 @@ def check_issue_doc(
                     doc.line(*kp) or 0,
                     tuple(e for e in entries if e),
                     tuple(e for e in runners if e),
+                    personalise,
+                    rest,
                 )
             )
     if not c.ok or not issue_id:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from pipeline.domain.config import Config
 from pipeline.domain.models import Item
 from pipeline.domain.urls import canonical_url, same_page
 from pipeline.infra.store import SentIssue, Store
-from pipeline.report.model import ClicksPart, IssueClicks, LinkClicks, PartnerClicks, PartnerRow, StoryClicks
+from pipeline.report.model import (
+    ClicksPart,
+    EditionClicks,
+    IssueClicks,
+    LinkClicks,
+    PartnerClicks,
+    PartnerRow,
+    StoryClicks,
+)
 
 
 def _link(config: Config, url: str) -> tuple[str, str]:
@@ -62,7 +71,7 @@ def clicks_part(
         own = [items[i] for i in placements.get(issue.id, []) if i in items]
         row, issue_readers = _issue_clicks(config, issue, own, counts.get(issue.id, []), links)
         readers |= issue_readers
-        issue_rows.append(row)
+        issue_rows.append(replace(row, editions=_editions(store, issue.id)))
     everything = [s for i in issue_rows for s in i.stories]
     return ClicksPart(
         issues=tuple(issue_rows),
@@ -72,6 +81,27 @@ def clicks_part(
         clicks=sum(i.clicks for i in issue_rows),
         story_clicks=sum(s.clicks for s in everything),
     )
+
+
+def _editions(store: Store, issue_id: str) -> tuple[EditionClicks, ...]:
+    """The editions of an issue with editions (none for another): readers and clicks, most readers
+    first. Labels are Dutch, like the rest of the report."""
+    kept = store.sent_editions(issue_id)
+    if not kept:
+        return ()
+    readers = store.edition_counts(issue_id)
+    clicked = store.edition_clicks(issue_id)
+    rows = [
+        EditionClicks(
+            key,
+            kept[key][0] if key in kept else "iedereen zonder keuze",
+            n,
+            *clicked.get(key, (0, 0)),
+        )
+        for key, n in readers.items()
+    ]
+    rows.sort(key=lambda r: (-r.readers, r.key))
+    return tuple(rows)
 
 
 Hit = tuple[str, str | None, int]  # a link clicked in an issue: (url, the reader's address, clicks)

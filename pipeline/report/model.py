@@ -188,6 +188,17 @@ class StoryClicks:
 
 
 @dataclass(frozen=True)
+class EditionClicks:
+    """One edition of a sent issue (pipeline.domain.editions): its readers and what they clicked."""
+
+    key: str  # "" for the issue as it is
+    label: str  # "Overijssel, thema Onderwijs"; "iedereen zonder keuze" for the issue as it is
+    readers: int  # who got it (the skipped left out)
+    clickers: int
+    clicks: int
+
+
+@dataclass(frozen=True)
 class IssueClicks:
     """One issue sent in the period, its stories by unique clickers (most first)."""
 
@@ -199,6 +210,7 @@ class IssueClicks:
     clicks: int  # every click, on stories and other links
     other_clickers: int  # unique readers who clicked a link that is no story
     other_clicks: int
+    editions: tuple[EditionClicks, ...] = ()  # an issue with editions: each one, most readers first
 
 
 @dataclass(frozen=True)

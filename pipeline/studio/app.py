@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from pipeline.curate import edit, ranking
 from pipeline.curate import entry_lines as draft_entry_lines
 from pipeline.domain import dutch, i18n
+from pipeline.domain.editions import Choice, from_key, personalised
 from pipeline.domain.errors import InputInvalid, NotFound, PipelineError
 from pipeline.domain.i18n import N_, _, ngettext
 from pipeline.domain.issues import ISSUE_ID_RE, Entry
@@ -491,7 +492,32 @@ class Studio:
             tz=c.settings.timezone.key,
             partners=sorted(c.partners.values(), key=lambda p: p.name),
             dimensions=DIMENSIONS,
+            view_as=self._view_as(request, shown),
         )
+
+    def _view_as(self, request: Request, shown: Snapshot | None) -> dict[str, Any] | None:
+        """ "Bekijk als": the choice asked for in the query (``?province=overijssel&theme=onderwijs``;
+        unknown ids are left out), for an issue with personalised sections; None for another."""
+        if shown is None or shown.issue is None or not personalised(shown.issue):
+            return None
+        tax = self.ws.config.taxonomy
+        choice = Choice(
+            frozenset(p for p in request.query_params.getlist("province")[:20] if p in tax.provinces),
+            frozenset(t for t in request.query_params.getlist("theme")[:20] if t in tax.themes),
+        )
+        found = self.ws.edition_preview(shown, choice) if choice.key else None
+        key = found[0] if found else ""
+        return {
+            "choice": choice,
+            "label": choice.label(tax),
+            "key": key,
+            "changes": bool(key),
+            "asked": bool(choice.key),
+            "provinces": [(t.id, t.title) for t in tax.provinces.values()],
+            "themes": [(t.id, t.title) for t in tax.themes.values()],
+            "query": urlencode({"als": key}) if key else "",
+            "text": found[1].text if found and key else None,
+        }
 
     def preview(self, request: Request) -> Response:
         issue_id, part = request.path_params["issue_id"], request.path_params["part"]
@@ -499,10 +525,20 @@ class Studio:
         shown = snap if snap.preview is not None else snap.last_good
         if part not in ("email", "web", "text") or shown is None or shown.preview is None:
             return web.error_response(request, 404, _("there is no preview of this issue now"))
+        preview = shown.preview
+        asked = request.query_params.get("als", "")[:500]
+        if asked and part != "web":  # an edition's email ("bekijk als"); the web page is the whole issue
+            choice = from_key(asked)
+            tax = self.ws.config.taxonomy
+            known = choice.provinces <= tax.provinces.keys() and choice.themes <= tax.themes.keys()
+            found = self.ws.edition_preview(shown, choice) if known and choice.key == asked else None
+            if found is None or found[0] != asked:  # an edition of this issue, named as the program names it
+                return web.error_response(request, 404, _("there is no such edition of this issue"))
+            preview = found[1]
         headers = {"content-security-policy": PREVIEW_CSP}
         if part == "text":
-            return PlainTextResponse(shown.preview.text, headers=headers)
-        html = shown.preview.html if part == "email" else shown.preview.web_html
+            return PlainTextResponse(preview.text, headers=headers)
+        html = preview.html if part == "email" else preview.web_html
         # Links open in a new tab: inside the frame they would leave the studio.
         html = re.sub(r"(<head[^>]*>)", r'\1<base target="_blank">', html, count=1, flags=re.I)
         return HTMLResponse(html, headers=headers)

@@ -49,9 +49,10 @@ PENDING, IN_FLIGHT, FAILED, SKIPPED = (DeliveryState.PENDING, DeliveryState.IN_F
 # 100,000 subscribers the first claims took up to 40 s each, until autovacuum analyzed the table.
 # The address of a row locked here cannot change before the commit; a row changed since the pick
 # has another address, so it is passed over even without the check on its state.
+# A claim takes the rows of one edition only (``edition = ?``): a request carries one edition's content.
 _CLAIM = (
     f"WITH picked AS MATERIALIZED (SELECT seq FROM deliveries WHERE issue = ?"
-    f" AND state = '{PENDING}' ORDER BY seq LIMIT ?)"
+    f" AND state = '{PENDING}' AND edition = ? ORDER BY seq LIMIT ?)"
     f" UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
     f" WHERE issue = ? AND state = '{PENDING}' AND seq IN (SELECT seq FROM picked)"
     " RETURNING seq, email, name"
@@ -61,7 +62,7 @@ _CLAIM = (
 _CLAIM_PG = (
     f"WITH claimed AS (UPDATE deliveries SET state = '{IN_FLIGHT}', batch = ?, updated_at = ?"
     f" WHERE ctid = ANY(ARRAY(SELECT ctid FROM deliveries WHERE issue = ? AND state = '{PENDING}'"
-    f" ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)) AND state = '{PENDING}'"
+    f" AND edition = ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)) AND state = '{PENDING}'"
     " RETURNING seq, email, name),"
     " request AS (INSERT INTO delivery_batches (issue, batch, state, recipients, started_at, attempt)"
     f" SELECT ?, ?, '{RequestState.IN_FLIGHT}', count(*), ?, ? FROM claimed HAVING count(*) > 0)"
@@ -111,6 +112,45 @@ class Ledger:
             "INSERT INTO sent_items (issue, item, section, position) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
             [(rendered.issue_id, item, section, i) for i, (section, item) in enumerate(items)],
         )
+
+    def record_sent_editions(self, issue_id: str, editions: Iterable[tuple[str, str, Rendered]]) -> None:
+        """Keep each edition's content (key, label, rendered) besides the issue as it is; call inside
+        the transaction of ``record_sent_issue``. Idempotent."""
+        self.db.executemany(
+            "INSERT INTO sent_editions (issue, edition, label, html, text) VALUES (?,?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
+            [(issue_id, key, label, r.html, r.text) for key, label, r in editions],
+        )
+
+    def sent_editions(self, issue_id: str) -> dict[str, tuple[str, str, str]]:
+        """The kept editions of a sent issue: key -> (label, html, text); the issue as it is is not here."""
+        rows = self.db.execute(
+            "SELECT edition, label, html, text FROM sent_editions WHERE issue = ? ORDER BY edition",
+            (issue_id,),
+        )
+        return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}
+
+    def edition_counts(self, issue_id: str) -> dict[str, int]:
+        """How many readers of an issue got (or get) each edition (skipped ones left out)."""
+        rows = self.db.execute(
+            f"SELECT edition, count(*) FROM deliveries WHERE issue = ? AND state <> '{SKIPPED}'"
+            " GROUP BY edition",
+            (issue_id,),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def edition_clicks(self, issue_id: str) -> dict[str, tuple[int, int]]:
+        """Per edition of a sent issue: (readers who clicked, clicks), from SendGrid's click events
+        since the list send started (a test send's clicks carry the same issue id, and come before)."""
+        rows = self.db.execute(
+            "SELECT d.edition, count(DISTINCT e.email), count(*) FROM events e"
+            " JOIN sent_issues s ON s.id = e.issue"
+            " JOIN deliveries d ON d.issue = e.issue AND d.email = e.email"
+            " WHERE e.issue = ? AND e.type = 'click' AND e.url IS NOT NULL AND e.at >= s.started_at"
+            " GROUP BY d.edition",
+            (issue_id,),
+        )
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
     def complete_sent_issue(self, issue_id: str, now: dt.datetime) -> None:
         self.db.execute(
@@ -201,25 +241,53 @@ class Ledger:
         return rows
 
     def load_active_audience(
-        self, suppressed: Iterable[tuple[str, str]], now: dt.datetime | None = None
+        self, suppressed: Iterable[tuple[str, str]], now: dt.datetime | None = None, *, choices: bool = False
     ) -> int:
         """``load_audience`` of the active subscribers kept here, inside the database (memory stays
-        flat however long the list), but for those who paused beyond ``now``; returns how many."""
+        flat however long the list), but for those who paused beyond ``now``; returns how many.
+
+        ``choices``: each reader's edition starts as her choice as the columns hold it
+        (``provinces|themes``), for ``audience_choices`` and ``set_audience_editions`` to name.
+        """
         db = self._empty_audience()
+        edition = "provinces || '|' || themes" if choices else "''"
         rows = db.execute(
-            "INSERT INTO audience (n, email, name)"
-            " SELECT row_number() OVER (ORDER BY since, email), email, name FROM subscribers"
+            "INSERT INTO audience (n, email, name, edition)"
+            f" SELECT row_number() OVER (ORDER BY since, email), email, name, {edition} FROM subscribers"
             f" WHERE status = '{SubscriberStatus.ACTIVE}' AND (paused_until IS NULL OR paused_until <= ?)",
             (_utc(now or dt.datetime.now(dt.UTC)),),
         ).rowcount
         self._load_suppressed(suppressed)
         return int(rows)
 
+    def audience_choices(self) -> list[str]:
+        """The distinct editions of the audience loaded (after ``load_active_audience(choices=True)``:
+        the raw choices ``provinces|themes``), a handful however long the list."""
+        return [str(r[0]) for r in self.db.execute("SELECT DISTINCT edition FROM audience ORDER BY edition")]
+
+    def set_audience_editions(self, editions: dict[str, str]) -> None:
+        """Rename the audience's editions (a raw choice to its edition's key): one pass over the
+        audience, however long the list and however many choices."""
+        db = self.db
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS edition_map (raw TEXT PRIMARY KEY, edition TEXT NOT NULL)"
+        )
+        db.execute("DELETE FROM edition_map")
+        db.executemany("INSERT INTO edition_map (raw, edition) VALUES (?, ?)", list(editions.items()))
+        db.execute(
+            "UPDATE audience SET edition ="
+            " (SELECT m.edition FROM edition_map m WHERE m.raw = audience.edition)"
+            " WHERE edition IN (SELECT raw FROM edition_map)"
+        )
+
     def _empty_audience(self) -> Database:
         # No transaction here: TEMP tables (this connection's own) lock nothing in the shared
         # database, and the suppressions come from the network, which must not hold up other writers.
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS audience (n BIGINT, email TEXT PRIMARY KEY, name TEXT)")
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS audience"
+            " (n BIGINT, email TEXT PRIMARY KEY, name TEXT, edition TEXT NOT NULL DEFAULT '')"
+        )
         db.execute("CREATE TEMP TABLE IF NOT EXISTS suppressed (email TEXT PRIMARY KEY, reason TEXT)")
         db.execute("DELETE FROM audience")
         db.execute("DELETE FROM suppressed")
@@ -234,7 +302,9 @@ class Ledger:
     def sync_ledger(self, issue_id: str, now: dt.datetime, *, add_new: bool = True) -> None:
         """Bring the ledger in line with the audience just loaded. Call inside a transaction.
 
-        New subscribers become pending; pending ones now suppressed, or no longer in the list, are
+        New subscribers become pending, with their edition, numbered edition by edition (so that the
+        claims of one edition find its rows together); a row keeps the edition it was given. Pending ones
+        now suppressed, or no longer in the list, are
         skipped with the reason; failed ones (SendGrid refused them, so they never got it) are pending
         again. Accepted, unknown and skipped rows are never touched: that is what keeps a resumed
         send from mailing anyone twice. ``add_new=False`` once the send has completed: a subscriber
@@ -250,9 +320,9 @@ class Ledger:
         out: list[tuple[str, tuple[Any, ...]]] = []
         if add_new:
             out.append((
-                f"INSERT INTO deliveries (issue, email, seq, name, state, updated_at)"
+                f"INSERT INTO deliveries (issue, email, seq, name, state, updated_at, edition)"
                 f" SELECT ?, a.email, (SELECT coalesce(max(seq), 0) FROM deliveries WHERE issue = ?)"
-                f" + row_number() OVER (ORDER BY a.n), a.name, '{PENDING}', ?"
+                f" + row_number() OVER (ORDER BY a.edition, a.n), a.name, '{PENDING}', ?, a.edition"
                 " FROM audience a WHERE NOT EXISTS"
                 " (SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.email = a.email)",
                 (issue_id, issue_id, at, issue_id),
@@ -450,7 +520,7 @@ class Ledger:
                 (issue_id, at, held, last),
             )
             forget = (("deliveries", "issue"), ("delivery_batches", "issue"), ("sent_items", "issue"),
-                      ("sent_issues", "id"))  # fmt: skip
+                      ("sent_editions", "issue"), ("sent_issues", "id"))  # fmt: skip
             for table, key in forget:
                 db.execute(f"DELETE FROM {table} WHERE {key} = ?", (issue_id,))
             db.execute("DELETE FROM counters WHERE name = ?", (f"batch:{issue_id}",))
@@ -462,12 +532,24 @@ class Ledger:
         ]
 
     # -- requests ---------------------------------------------------------------------------------
+    def next_edition(self, issue_id: str) -> str | None:
+        """The edition of the first pending subscriber (in ``seq`` order), None when nobody is pending.
+
+        ``sync_ledger`` numbers the subscribers edition by edition, so the pending rows of one edition
+        come together, and the claims of that edition find them first.
+        """
+        row = self.db.execute(
+            f"SELECT edition FROM deliveries WHERE issue = ? AND state = '{PENDING}' ORDER BY seq LIMIT 1",
+            (issue_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def claim_batch(
-        self, issue_id: str, size: int, now: dt.datetime, attempt: int | None = None
+        self, issue_id: str, size: int, now: dt.datetime, attempt: int | None = None, edition: str = ""
     ) -> tuple[int, list[tuple[str, str | None]]]:
-        """Mark the next ``size`` pending subscribers in flight, as a new request of ``attempt``;
-        commit before the request. Returns (request number, [(email, name)]); an empty list when
-        nobody is pending.
+        """Mark the next ``size`` pending subscribers of ``edition`` in flight, as a new request of
+        ``attempt``; commit before the request. Returns (request number, [(email, name)]); an empty
+        list when nobody of that edition is pending. A request carries one edition's content.
 
         Safe with two senders at once, also on two hosts: the request number comes from a counter
         row locked until the commit, and only rows still pending change (on PostgreSQL the rows are
@@ -482,12 +564,12 @@ class Ledger:
                     (f"batch:{issue_id}",),
                 ))  # fmt: skip
                 if db.postgres:
-                    args = (batch, at, issue_id, size, issue_id, batch, at, attempt)
+                    args = (batch, at, issue_id, edition, size, issue_id, batch, at, attempt)
                     rows = db.execute(_CLAIM_PG, args).fetchall()
                     if not rows:
                         raise _NothingPending
                 else:
-                    rows = db.execute(_CLAIM, (issue_id, size, batch, at, issue_id)).fetchall()
+                    rows = db.execute(_CLAIM, (issue_id, edition, size, batch, at, issue_id)).fetchall()
                     if not rows:
                         raise _NothingPending
                     db.execute(

@@ -30,7 +30,7 @@ from pipeline.infra.store.schema import LATEST, migrate
 TABLES = (
     "items", "item_themes", "sources", "sent_issues", "sent_items", "deliveries", "delivery_batches",
     "send_attempts", "recalls", "reminders", "subscribers", "consents", "signup_tokens", "events",
-    "counters", "rate_keys", "rate_hits", "suppressions", "keys",
+    "counters", "rate_keys", "rate_hits", "suppressions", "keys", "sent_editions",
 )  # fmt: skip
 
 # The consent history's guards: SQLite's two triggers, PostgreSQL's two (one for TRUNCATE).

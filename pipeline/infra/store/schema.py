@@ -369,6 +369,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END;
         """,
     ),
+    (
+        10,
+        "deliver: editions of one issue (each reader's delivery names its edition; each edition's content)",
+        """
+        -- The edition a reader gets (pipeline.domain.editions: e.g. 'provinces=overijssel'; '' for
+        -- the issue as it is). A request carries one edition: claims take the pending rows of one.
+        ALTER TABLE deliveries ADD COLUMN edition TEXT NOT NULL DEFAULT '';
+        -- The exact content of each edition of a sent issue besides the issue as it is (sent_issues),
+        -- kept before sending starts, like sent_issues: a resumed send renders nothing.
+        CREATE TABLE sent_editions (
+            issue TEXT NOT NULL REFERENCES sent_issues(id),
+            edition TEXT NOT NULL,
+            label TEXT NOT NULL,            -- as the editors read it: "Overijssel, thema Onderwijs"
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (issue, edition)
+        );
+        """,
+    ),
 ]
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
@@ -484,6 +503,18 @@ POSTGRES: list[tuple[int, str, str]] = [
                 IF TG_OP = 'UPDATE' AND NEW.email LIKE 'vergeten:%' AND OLD.email NOT LIKE 'vergeten:%'
                     AND (to_jsonb(NEW) - 'email') = (to_jsonb(OLD) - 'email') THEN RETURN NEW; END IF; RAISE
                 EXCEPTION 'consent records are append-only'; END $$;
+        """,
+    ),
+    (
+        10,
+        "deliver: editions of one issue (each reader's delivery names its edition; each edition's content)",
+        """
+        ALTER TABLE deliveries ADD COLUMN edition TEXT NOT NULL DEFAULT '';
+        CREATE TABLE sent_editions (
+            issue TEXT NOT NULL REFERENCES sent_issues(id), edition TEXT NOT NULL, label TEXT NOT NULL,
+            html TEXT NOT NULL, text TEXT NOT NULL,
+            PRIMARY KEY (issue, edition)
+        );
         """,
     ),
 ]
