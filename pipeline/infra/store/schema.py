@@ -476,9 +476,9 @@ POSTGRES: list[tuple[int, str, str]] = [
         -- A claim and an outcome change state and batch only: with neither in an index and room on
         -- the page, PostgreSQL writes the new row version beside the old one and no index entry (a
         -- HOT update). Indexed by state, every claim and outcome added 1,000 entries to both
-        -- indexes, and the claims' scans went over ever more dead ones (2.6 s of claims for a send to
-        -- 100,000, rather than 0.4 s). Claims pick pending rows by seq from where the last request
-        -- ended; outcomes find a request's rows by its span.
+        -- indexes, and the claims' scans went over ever more dead ones (side by side on 100,000:
+        -- claims 6.2 s rather than 2.0 s, outcomes 3.6 s rather than 0.6 s). Claims pick pending rows
+        -- by seq from where the last request ended; outcomes find a request's rows by its span.
         DROP INDEX deliveries_state;
         CREATE INDEX deliveries_seq ON deliveries(issue, seq);
         ALTER TABLE deliveries SET (fillfactor = 50);
