@@ -137,7 +137,7 @@ def send(
     editors' copy of what went out; a resumed send renders nothing: it sends the content kept
     when it started. When this run serves the last subscriber, the editors get the delivery report.
     """
-    transport = deliver.open_transport(config, env)
+    transport = deliver.open_transport(config, env, clock=clock)
 
     def notice(line: str) -> None:
         log(

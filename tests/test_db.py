@@ -220,7 +220,7 @@ def test_check_finds_a_damaged_file_and_an_old_schema(demo_root: Path) -> None:
     old = newsletter(demo_root, "db", "check")
     assert old.returncode == 1
     assert (
-        "Error: the schema is at version 7, this release uses 10: run 'newsletter db upgrade'" in old.stderr
+        "Error: the schema is at version 7, this release uses 11: run 'newsletter db upgrade'" in old.stderr
     )
     with closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA user_version = 8")
@@ -260,12 +260,12 @@ def test_a_schema_7_file_upgrades_in_place_with_nothing_lost(demo_root: Path) ->
 
     done = newsletter(demo_root, "db", "upgrade")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 10.\n"
+    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 11.\n"
     again = newsletter(demo_root, "db", "upgrade")
-    assert again.stdout == f"The state database {path} is at schema 10: nothing to do.\n"
+    assert again.stdout == f"The state database {path} is at schema 11: nothing to do.\n"
 
     with closing(sqlite3.connect(path)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 10
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 11
         for table, n in before.items():
             assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert c.execute("SELECT id, email, action, status FROM consents ORDER BY id").fetchall() == consents

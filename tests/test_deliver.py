@@ -259,22 +259,27 @@ def _body(n: int, **kw: object) -> dict[str, object]:
 
 
 def test_limits_the_mock_does_not_check() -> None:
-    check_body(_body(1000))
+    at = dt.datetime(2031, 3, 2, 9, 0, tzinfo=dt.UTC)  # years ahead: the check uses the clock given
+    check_body(_body(1000), at)
     with pytest.raises(RequestInvalid, match="1001 recipients; SendGrid takes at most 1000"):
-        check_body(_body(1001))
+        check_body(_body(1001), at)
     twice = _body(2)
     twice["personalizations"][1]["to"][0]["email"] = "U0@example.org"  # type: ignore[index]
     with pytest.raises(RequestInvalid, match="names one address twice"):
-        check_body(twice)
+        check_body(twice, at)
     with pytest.raises(RequestInvalid, match="header 'Reply-To' cannot be set through 'headers'"):
-        check_body(_body(1, headers={"Reply-To": "x@example.org"}))
-    check_body(_body(1, send_at=int(time.time()) + 71 * 3600))
+        check_body(_body(1, headers={"Reply-To": "x@example.org"}), at)
+    in_71_hours, in_73_hours = (
+        dt.datetime(2031, 3, 5, 8, tzinfo=dt.UTC),
+        dt.datetime(2031, 3, 5, 10, tzinfo=dt.UTC),
+    )
+    check_body(_body(1, send_at=int(in_71_hours.timestamp())), at)
     with pytest.raises(RequestInvalid, match="more than 72 hours ahead"):
-        check_body(_body(1, send_at=int(time.time()) + 73 * 3600))
+        check_body(_body(1, send_at=int(in_73_hours.timestamp())), at)
     big = _body(1)
     big["content"] = [{"type": "text/plain", "value": "x" * 30_000_000}]
     with pytest.raises(RequestInvalid, match="SendGrid takes less than 30 MB"):
-        check_body(big)
+        check_body(big, at)
 
 
 def test_one_personalization_per_recipient() -> None:

@@ -149,6 +149,24 @@ def test_scheduled_issue_carries_send_at(demo_root: Path, sendgrid: MockProxy) -
     assert sendgrid.mail_sends[0].body["send_at"] == int(when.timestamp())
 
 
+def test_a_send_on_a_day_years_ahead_is_held_by_its_own_clock(demo_root: Path, sendgrid: MockProxy) -> None:
+    # cron's --now: the send's clock (and SendGrid's) says 2031-03-02 09:00; its send_at 20 hours
+    # later is within 72 hours of that clock (checked against the machine's time, it was refused).
+    config = load_config(demo_root)
+    start = dt.datetime(2031, 3, 2, 9, 0, tzinfo=dt.UTC)
+    sendgrid.state.clock = start.timestamp
+    policy = RetryPolicy(attempts=4, base=0.01, timeout=5)
+    transport = open_transport(config, env_for(sendgrid), policy=policy, sleep=Waits(), clock=lambda: start)
+    with Store(config.settings.state) as store:
+        report = list_send(
+            config, store, rendered(), transport, placements=[("partners", "x")],
+            send_at=dt.datetime(2031, 3, 3, 5, 0, tzinfo=dt.UTC), clock=lambda: start,
+        )  # fmt: skip
+    assert report.stopped is None and report.counts["accepted"] == 4
+    held_until = int(dt.datetime(2031, 3, 3, 5, 0, tzinfo=dt.UTC).timestamp())
+    assert [r.body["send_at"] for r in sendgrid.mail_sends] == [held_until]
+
+
 def test_429_and_503_are_retried_honouring_retry_after(demo_root: Path, sendgrid: MockProxy) -> None:
     config = load_config(demo_root)
     faults = iter(["429", "503"])

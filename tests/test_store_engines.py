@@ -94,6 +94,37 @@ def test_a_request_outcome_on_both_engines(demo_root: Path, engine: str) -> None
         assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 2
 
 
+def test_subscribers_pending_again_before_the_last_request_are_claimed_and_settled_apart(
+    demo_root: Path, engine: str
+) -> None:
+    # Four requests of two; SendGrid refused the first and the third, the second is in doubt, the
+    # fourth accepted. A resumed send makes the refused ones pending again: they lie before the last
+    # request, on both sides of the one in doubt. The next claim takes those four (and only those);
+    # its outcome leaves the two in doubt as they are.
+    config = load_config(demo_root)
+    r = [f"r{i:04d}@example.org" for i in range(8)]
+    with Store(config.settings.database) as store:
+        _audience(store, 8)
+        for _ in range(4):
+            store.claim_batch("2026-12", 2, NOW, 1)
+        store.finish_batch("2026-12", 1, DeliveryState.FAILED, NOW, reason="refused")
+        store.finish_batch("2026-12", 2, DeliveryState.IN_FLIGHT, NOW, reason="no answer")
+        store.finish_batch("2026-12", 3, DeliveryState.FAILED, NOW, reason="refused")
+        store.finish_batch("2026-12", 4, DeliveryState.ACCEPTED, NOW, message_id="m4")
+        store.load_audience([(e, None) for e in r], [])
+        with store.transaction():
+            store.sync_ledger("2026-12", NOW)
+        assert store.claim_batch("2026-12", 10, NOW, 1) == (5, [(e, None) for e in (r[0], r[1], r[4], r[5])])
+        assert store.claim_batch("2026-12", 10, NOW, 1) == (0, [])
+        store.finish_batch("2026-12", 5, DeliveryState.ACCEPTED, NOW, message_id="m5")
+        assert store.delivery_states("2026-12") == {
+            r[0]: "accepted", r[1]: "accepted", r[2]: "in_flight", r[3]: "in_flight",
+            r[4]: "accepted", r[5]: "accepted", r[6]: "accepted", r[7]: "accepted",
+        }  # fmt: skip
+        store.finish_batch("2026-12", 2, DeliveryState.ACCEPTED, NOW, message_id="m2")
+        assert store.delivery_counts("2026-12")[DeliveryState.ACCEPTED] == 8
+
+
 def test_two_senders_claiming_at_once_never_claim_the_same_subscriber(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     with Store(config.settings.database) as store:

@@ -19,6 +19,7 @@ The API key lives only inside the client object and is never part of a message, 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import http.client
 import json
 import os
@@ -159,8 +160,12 @@ class SendGridAPI(CountsRequests):
         host: str | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        """``clock``: the time now (aware), which a request's send_at is checked against: the
+        sender's own (cron's --now), the real one when None."""
         super().__init__()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._client = SendGridAPIClient(api_key=api_key)
         if host:
             _check_host(host)
@@ -222,7 +227,7 @@ class SendGridAPI(CountsRequests):
     # -- mail send ------------------------------------------------------------------------------
     def send(self, body: Mapping[str, Any]) -> SendResult:
         """POST /v3/mail/send with retries; the result says what SendGrid did with it."""
-        check_body(body)
+        check_body(body, self._clock())
         mail = self._client.client.mail.send
         tried = self._attempts(
             lambda: mail.post(request_body=body, timeout=self.policy.timeout), repeatable=False
@@ -456,9 +461,10 @@ def _error_text(status: int, body: bytes | str | None) -> str:
     return _("SendGrid answered {status}: {reason}").format(status=status, reason=reason)
 
 
-def check_body(body: Mapping[str, Any]) -> None:
+def check_body(body: Mapping[str, Any], now: dt.datetime) -> None:
     """Limits the mock does not check, enforced before a request leaves: a broken request must
-    fail here, with a message for the developer, rather than half-way through a send."""
+    fail here, with a message for the developer, rather than half-way through a send. ``now``
+    (aware) is the sender's time, which send_at may be at most 72 hours ahead of."""
     seen: set[str] = set()
     for p in body.get("personalizations", []):
         for kind in ("to", "cc", "bcc"):
@@ -484,7 +490,7 @@ def check_body(body: Mapping[str, Any]) -> None:
                 _("use the request's own field for it"),
             )
     send_at = body.get("send_at")
-    if send_at is not None and send_at > time.time() + MAX_SCHEDULE + 60:
+    if send_at is not None and send_at > now.timestamp() + MAX_SCHEDULE + 60:
         raise RequestInvalid(
             _("send_at is more than 72 hours ahead; SendGrid refuses that"),
             _("send within 72 hours of the issue's send_at (newsletter run does it when due)"),
