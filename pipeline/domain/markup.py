@@ -7,6 +7,7 @@ iframe, form or comment survives, and only http(s) and mailto links do.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -27,19 +28,27 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 _md.disable("image")  # images in an intro would bypass the alt-text and consent rules
 
 
+@functools.lru_cache(maxsize=8192)
+def _link(base_url: str | None, attribute: str, value: str) -> str | None:
+    """An href or src made absolute, or None when it is not an http(s) or mailto address. Remembered:
+    a feed's entries repeat their links (the site, the share buttons, the images' folder)."""
+    value = value.strip()
+    try:
+        if base_url:
+            value = urljoin(base_url, value)
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
+        return None
+    if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
+        return None  # drops javascript:, data:, relative links that could not be resolved
+    return value
+
+
 def _absolute(base_url: str | None) -> Callable[[str, str, str], str | None]:
     def rewrite(element: str, attribute: str, value: str) -> str | None:
         if attribute in ("href", "src"):
-            value = value.strip()
-            try:
-                if base_url:
-                    value = urljoin(base_url, value)
-                scheme = urlsplit(value).scheme.lower()
-            except ValueError:
-                # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
-                return None
-            if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
-                return None  # drops javascript:, data:, relative links that could not be resolved
+            return _link(base_url, attribute, value)
         return value
 
     return rewrite
