@@ -11,10 +11,10 @@ import functools
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import nh3
-from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre", "q",
@@ -23,9 +23,16 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
-# Markdown for summaries and intros: CommonMark without raw HTML (it is shown as text).
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_md.disable("image")  # images in an intro would bypass the alt-text and consent rules
+
+@functools.cache
+def _markdown() -> Any:
+    """Markdown for summaries and intros: CommonMark without raw HTML (it is shown as text). Made on first
+    use: a collect where no submission changed renders none."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.disable("image")  # images in an intro would bypass the alt-text and consent rules
+    return md
 
 
 @functools.lru_cache(maxsize=8192)
@@ -73,7 +80,7 @@ def clean_html(fragment: str, base_url: str | None = None) -> str:
 
 def markdown_to_html(text: str, base_url: str | None = None) -> str:
     """A little Markdown (emphasis, links, lists) to safe HTML; raw HTML is shown as text."""
-    return clean_html(_md.render(text or ""), base_url)
+    return clean_html(_markdown().render(text or ""), base_url)
 
 
 _TAG = re.compile(r"<[^>]*>")
