@@ -1,4 +1,4 @@
-"""Benchmark: collect N feeds of 20 realistic items from a local server that answers every request after 100 ms.
+"""Benchmark: collect N feeds of 20 realistic items from a local server that answers after 100 ms.
 
     /work/main/.venv/bin/python bench/bench_collect.py [--feeds 300,1000,3000] [--runs 3]
         [--engines sqlite,postgresql] [--code /path/to/another/checkout] [--serial] [--profile]
@@ -278,7 +278,8 @@ def main() -> None:
     print(
         f"goals (issue 24) at 300 feeds: cold <= {GOALS['cold']} s and <= {GOALS['floor']:.0f}x the floor, "
         f"<= {GOALS['cpu']:.0f} ms CPU a feed, warm <= {GOALS['warm']} s, start-up <= {GOALS['startup']} s; "
-        f"at 3,000: cold <= 15 s, warm <= 3 s; peak <= {GOALS['peak']:.0f} MB; PostgreSQL <= {GOALS['pg']}x SQLite"
+        f"at 3,000: cold <= 15 s, warm <= 3 s; peak <= {GOALS['peak']:.0f} MB; "
+        f"PostgreSQL <= {GOALS['pg']}x SQLite"
     )
     print(
         "start-up (python, the CLI and pipeline.collect imported): "
