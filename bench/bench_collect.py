@@ -213,16 +213,18 @@ def report(feeds: int, result: dict[str, Any], codes: list[Path], engines: list[
             )
 
 
-def profile(urls: list[str], base: Path) -> None:
-    """One cold collect in this process, parsing here too (no workers): the top of the profile."""
+def profile(urls: list[str], base: Path, workers: bool) -> None:
+    """One cold collect in this process, parsing here too unless ``workers``: the top of the profile of
+    this process's CPU time."""
     import pipeline.collect as collect_module
     from pipeline.infra.instance import load_config
     from pipeline.infra.store import Store
 
-    collect_module.POOL_THRESHOLD = 10**9  # type: ignore[attr-defined]
+    if not workers:
+        collect_module.POOL_THRESHOLD = 10**9  # type: ignore[attr-defined]
     config = load_config(instance(base / "profile", urls))
     with Store(config.settings.database) as store:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         summary = collect_module.collect(config, store, now=dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC))
         profiler.disable()
@@ -243,7 +245,11 @@ def main() -> None:
         "--code", action="append", default=[], help="another checkout to measure side by side"
     )
     parser.add_argument("--serial", action="store_true", help="also fetch one at a time (feeds x 0.1 s)")
-    parser.add_argument("--profile", action="store_true", help="profile one cold collect in this process")
+    parser.add_argument(
+        "--profile",
+        choices=["all", "main"],
+        help="profile one cold collect in this process: all (parsing here too) or main (parsing in workers)",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.feeds.split(",")]
     engines = args.engines.split(",")
@@ -258,7 +264,7 @@ def main() -> None:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             if args.profile:
-                profile(urls[: sizes[0]], tmp)
+                profile(urls[: sizes[0]], tmp, workers=args.profile == "main")
                 return
             cluster = stack.enter_context(throwaway_cluster()) if "postgresql" in engines else None
             new_database = cluster.new_database if cluster else str

@@ -96,16 +96,21 @@ class Items:
     def put_item(self, item: Item, content_hash: str, now: dt.datetime) -> str:
         """Insert or update an item; return 'new', 'updated', 'unchanged', or 'conflict' when its URL
         is another item's (nothing is written). Call inside a transaction."""
-        row = self.db.execute(
-            "SELECT content_hash, first_seen FROM items WHERE id = ?", (item.id,)
-        ).fetchone()
+        # The item's own row and any other item with its URL, in one statement.
+        row = taken = None
+        for found in self.db.execute(
+            "SELECT id, content_hash, first_seen FROM items WHERE id = ? OR url = ?", (item.id, item.url)
+        ):
+            if found["id"] == item.id:
+                row = found
+            else:
+                taken = found["id"]
         if row and row["content_hash"] == content_hash:
             return "unchanged"
         if row:
             first_seen = _dt(row["first_seen"])
             if item.first_seen != first_seen:
                 item = replace(item, first_seen=first_seen)
-        taken = self.db.scalar("SELECT id FROM items WHERE url = ? AND id != ?", (item.url, item.id))
         if taken is not None:
             # Its new link is already another item's (two entries swapped links): both stay as they
             # were, and the caller's transaction goes on.
