@@ -50,6 +50,7 @@ __all__ = [
 
 PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)
+PARSE_WINDOW = 16  # bodies at most waiting for (or in) the parse workers
 
 
 def source_ids(config: Config) -> list[str]:
@@ -224,11 +225,19 @@ async def _fetch_and_parse(
     parsing: list[asyncio.Future[None]] = []
     problems: list[Problem] = []
 
+    # Bodies handed to the parse workers and not yet parsed: bounded, so that memory stays flat however
+    # many feeds there are (the fetcher holds a bounded number too, waiting for their turn).
+    slots = asyncio.Semaphore(PARSE_WINDOW)
+
     async def parse(p: Pending) -> None:
         job, f = p.job, p.fetched
         base = f.final_url or job.url
         args = (f.body, base, job.defaults, rules, now, f.content_type, limits.max_bytes)
-        result = await loop.run_in_executor(pool, safe_parse, *args) if pool else safe_parse(*args)
+        try:
+            result = await loop.run_in_executor(pool, safe_parse, *args) if pool else safe_parse(*args)
+        finally:
+            slots.release()
+        p.fetched = replace(f, body=b"")  # parsed: the body is not needed any more
         if isinstance(result, str):
             p.reason = result
         else:
@@ -265,6 +274,7 @@ async def _fetch_and_parse(
                     else:
                         p.items = (submission_to_item(sub),)
                 else:
+                    await slots.acquire()
                     parsing.append(asyncio.ensure_future(parse(p)))
                     continue
             writer.add(p)
