@@ -263,11 +263,13 @@ def main() -> None:
     try:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            if args.profile:
-                profile(urls[: sizes[0]], tmp, workers=args.profile == "main")
-                return
             cluster = stack.enter_context(throwaway_cluster()) if "postgresql" in engines else None
             new_database = cluster.new_database if cluster else str
+            if args.profile:  # on the first engine given
+                if engines[0] == "postgresql":
+                    os.environ["NEWSLETTER_DATABASE_URL"] = new_database()
+                profile(urls[: sizes[0]], tmp, workers=args.profile == "main")
+                return
             starts = {code.name: startup(code, args.runs) for code in codes}
             for n in sizes:
                 results[n] = measure_size(urls[:n], tmp, args.runs, codes, engines, new_database)

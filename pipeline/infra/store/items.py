@@ -23,8 +23,10 @@ from pipeline.infra.store.values import (
 
 _COLUMNS = "url, source, partner, kind, published, first_seen, updated, origin, guid, content_hash, data, id"
 _INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
-# PostgreSQL: many new items in one statement, a text array a column (every column is TEXT).
-_INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['?::text[]'] * 12)})"
+# PostgreSQL: many new items in one statement, a text array a column (every column is TEXT). Sent in
+# binary (psycopg's %b placeholders): in text an array's every quote is escaped, one Python call each
+# (the items' JSON is full of quotes: that escaping was half of collect's CPU time on PostgreSQL).
+_INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['%b::text[]'] * 12)})"
 _UPDATE = (
     "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
     " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
@@ -171,7 +173,8 @@ class Items:
             for sql, group in itertools.groupby(writes, key=lambda w: w[0]):
                 values = [args for _, args in group]
                 if sql == _INSERT:  # new items as one statement: a bind an item cost more than the insert
-                    self.db.execute(_INSERT_MANY, [list(column) for column in zip(*values, strict=True)])
+                    columns = [list(column) for column in zip(*values, strict=True)]
+                    self.db.raw.execute(_INSERT_MANY, columns)
                 else:
                     self.db.executemany(sql, values)
             if rewritten:
