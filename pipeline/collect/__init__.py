@@ -23,7 +23,7 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import replace
 
@@ -41,7 +41,7 @@ from pipeline.domain.monitoring import Monitoring
 from pipeline.domain.monitoring import source_id as monitoring_source
 from pipeline.infra.fetch import Fetcher, Limits, Request, is_remote
 from pipeline.infra.instance import check_submission_file, read_monitoring, submission_files
-from pipeline.infra.store import Store
+from pipeline.infra.store import SourceState, Store
 
 __all__ = [
     "SourceResult", "Summary", "activity_url", "collect", "planned_sources", "progress_to_items",
@@ -201,12 +201,7 @@ def collect(
     return Summary(tuple(writer.results), tuple(problems), time.monotonic() - started)
 
 
-async def _fetch_and_parse(
-    config: Config, jobs: list[Job], writer: Writer, limits: Limits, now: dt.datetime
-) -> list[Problem]:
-    by_id = {j.id: j for j in jobs}
-    states = writer.store.source_states()
-    rules = theme_rules(config)
+def _requests(jobs: list[Job], states: Mapping[str, SourceState]) -> list[Request]:
     requests = []
     for job in jobs:
         state = states.get(job.id)
@@ -220,6 +215,35 @@ async def _fetch_and_parse(
                 last_modified=known.last_modified if known else None,
             )
         )
+    return requests
+
+
+def _remote_submission(config: Config, p: Pending) -> list[Problem]:
+    """A partner's YAML fetched from its address, checked: its item, or the reason it has none."""
+    job = p.job
+    assert job.submission is not None
+    sub, found = check_submission_file(p.fetched.body, config, job.shown_url)
+    if sub is None:
+        first = next((x for x in found if x.is_error), None)
+        p.reason = _("not a valid submission ({problem})").format(
+            problem=first.message if first else _("unreadable")
+        )
+    elif sub.partner != job.submission.partner:
+        p.reason = _(
+            "the file names partner '{partner}', but sources.yaml gives this address to '{configured}'"
+        ).format(partner=sub.partner, configured=job.submission.partner)
+    else:
+        p.items = (submission_to_item(sub),)
+    return found
+
+
+async def _fetch_and_parse(
+    config: Config, jobs: list[Job], writer: Writer, limits: Limits, now: dt.datetime
+) -> list[Problem]:
+    by_id = {j.id: j for j in jobs}
+    states = writer.store.source_states()
+    rules = theme_rules(config)
+    requests = _requests(jobs, states)
     loop = asyncio.get_running_loop()
     pool = _pool(sum(1 for j in jobs if j.submission is None))
     parsing: list[asyncio.Future[None]] = []
@@ -259,20 +283,7 @@ async def _fetch_and_parse(
                     p.fetched = replace(f, status="unchanged", body=b"")
                     p.body_hash = None
                 elif job.submission is not None:
-                    sub, found = check_submission_file(f.body, config, job.shown_url)
-                    problems.extend(found)
-                    if sub is None:
-                        first = next((x for x in found if x.is_error), None)
-                        p.reason = _("not a valid submission ({problem})").format(
-                            problem=first.message if first else _("unreadable")
-                        )
-                    elif sub.partner != job.submission.partner:
-                        p.reason = _(
-                            "the file names partner '{partner}', but sources.yaml gives this address to "
-                            "'{configured}'"
-                        ).format(partner=sub.partner, configured=job.submission.partner)
-                    else:
-                        p.items = (submission_to_item(sub),)
+                    problems += _remote_submission(config, p)
                 else:
                     await slots.acquire()
                     parsing.append(asyncio.ensure_future(parse(p)))
