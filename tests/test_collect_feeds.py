@@ -271,3 +271,24 @@ def test_a_bozo_feed_with_entries_is_used_with_a_warning():
     assert len(parsed.warnings) == 1
     assert parsed.warnings[0].startswith("the feed is not well-formed (")
     assert parsed.warnings[0].endswith("); its entries were used")
+
+
+def test_keyword_themes_where_keywords_start_with_each_other():
+    """One keyword that starts another (school, schoolspullen; werk, werkende armen) gives both themes
+    where the longer one stands; a keyword inside a word, or split by punctuation, gives none."""
+    rules = ThemeRules.from_keywords(
+        {
+            "meedoen": ["Schoolspullen", "sport"],
+            "onderwijs": ["school"],
+            "werk": ["werk"],
+            "armoede": ["werkende armen", "arm"],
+            "leeg": ["", "  "],
+        }
+    )
+    assert rules.themes_for("Gratis SCHOOLSPULLEN voor elk kind") == ("meedoen", "onderwijs")
+    assert rules.themes_for("Een schoolplein") == ("onderwijs",)
+    assert rules.themes_for("Steeds meer werkende armen.") == ("werk", "armoede")
+    assert rules.themes_for("Huiswerk en sportschool, warm") == ("meedoen",)
+    assert rules.themes_for("school-spullen") == ("onderwijs",)
+    assert rules.themes_for("") == ()
+    assert ThemeRules.from_keywords({}).themes_for("school") == ()

@@ -7,13 +7,14 @@ iframe, form or comment survives, and only http(s) and mailto links do.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import nh3
-from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre", "q",
@@ -22,24 +23,39 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
-# Markdown for summaries and intros: CommonMark without raw HTML (it is shown as text).
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_md.disable("image")  # images in an intro would bypass the alt-text and consent rules
+
+@functools.cache
+def _markdown() -> Any:
+    """Markdown for summaries and intros: CommonMark without raw HTML (it is shown as text). Made on first
+    use: a collect where no submission changed renders none."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.disable("image")  # images in an intro would bypass the alt-text and consent rules
+    return md
+
+
+@functools.lru_cache(maxsize=8192)
+def _link(base_url: str | None, attribute: str, value: str) -> str | None:
+    """An href or src made absolute, or None when it is not an http(s) or mailto address. Remembered:
+    a feed's entries repeat their links (the site, the share buttons, the images' folder)."""
+    value = value.strip()
+    try:
+        if base_url:
+            value = urljoin(base_url, value)
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
+        return None
+    if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
+        return None  # drops javascript:, data:, relative links that could not be resolved
+    return value
 
 
 def _absolute(base_url: str | None) -> Callable[[str, str, str], str | None]:
     def rewrite(element: str, attribute: str, value: str) -> str | None:
         if attribute in ("href", "src"):
-            value = value.strip()
-            try:
-                if base_url:
-                    value = urljoin(base_url, value)
-                scheme = urlsplit(value).scheme.lower()
-            except ValueError:
-                # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
-                return None
-            if scheme not in URL_SCHEMES or (attribute == "src" and scheme == "mailto"):
-                return None  # drops javascript:, data:, relative links that could not be resolved
+            return _link(base_url, attribute, value)
         return value
 
     return rewrite
@@ -64,7 +80,7 @@ def clean_html(fragment: str, base_url: str | None = None) -> str:
 
 def markdown_to_html(text: str, base_url: str | None = None) -> str:
     """A little Markdown (emphasis, links, lists) to safe HTML; raw HTML is shown as text."""
-    return clean_html(_md.render(text or ""), base_url)
+    return clean_html(_markdown().render(text or ""), base_url)
 
 
 _TAG = re.compile(r"<[^>]*>")

@@ -300,15 +300,39 @@ class Fetcher:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
-    async def fetch_each(self, requests: Iterable[Request]) -> AsyncIterator[Fetched]:
-        """Fetch every request concurrently; yield each result as soon as it is there."""
-        tasks = [asyncio.ensure_future(self.fetch(r)) for r in requests]
+    async def fetch_each(
+        self, requests: Iterable[Request], window: int | None = None
+    ) -> AsyncIterator[Fetched]:
+        """Fetch every request concurrently; yield each result as soon as it is there.
+
+        At most ``window`` requests (default: four times the concurrency, at least 256) are started
+        and not yet taken, and a result is let go once taken: a caller that takes results more slowly
+        than they come (parsing) holds a bounded number of bodies, however many requests there are.
+        The window is wider than the concurrency, so that requests waiting for a busy host's turn
+        leave room for other hosts.
+        """
+        window = window or max(4 * self.limits.concurrency, 256)
+        todo = iter(requests)
+        finished: asyncio.Queue[asyncio.Task[Fetched]] = asyncio.Queue()
+        running: set[asyncio.Task[Fetched]] = set()
+        taken = 0
+        started = 0
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            while True:
+                while started - taken < window and (request := next(todo, None)) is not None:
+                    task = asyncio.create_task(self.fetch(request))
+                    task.add_done_callback(finished.put_nowait)
+                    running.add(task)
+                    started += 1
+                if taken == started:
+                    return
+                done = await finished.get()
+                taken += 1
+                running.discard(done)
+                yield done.result()
         finally:
-            for t in tasks:
-                t.cancel()
+            for task in running:
+                task.cancel()
 
     async def fetch(self, request: Request) -> Fetched:
         """One source, within its deadline; never raises for a network or server problem."""
