@@ -33,6 +33,36 @@ _SHARED_8 = """
         CREATE INDEX rate_hits_key ON rate_hits(key, at);
 """
 
+# What migration 11 adds on both engines (the partner portal): sign-in links and sessions, only
+# their sha256 kept, and the saves the editors are told about.
+_PORTAL_11 = """
+        CREATE TABLE portal_tokens (
+            token_hash TEXT PRIMARY KEY,
+            partner TEXT NOT NULL,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE portal_sessions (
+            session_hash TEXT PRIMARY KEY,
+            partner TEXT NOT NULL,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE TABLE portal_saves (
+            {id},
+            at TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            path TEXT NOT NULL,
+            action TEXT NOT NULL,
+            told_at TEXT
+        );
+        CREATE INDEX portal_saves_told ON portal_saves(told_at, at)
+"""
+
 # SQLite's migrations: (version, what, SQL).
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -349,6 +379,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "the partner portal: sign-in links, sessions, and the saves the editors are told about",
+        _PORTAL_11.format(id="id INTEGER PRIMARY KEY"),
+    ),
 ]
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
@@ -455,6 +490,11 @@ POSTGRES: list[tuple[int, str, str]] = [
         ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
         CREATE TABLE suppressions (address_hash TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL);
         """,
+    ),
+    (
+        11,
+        "the partner portal: sign-in links, sessions, and the saves the editors are told about",
+        _PORTAL_11.format(id="id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     ),
 ]
 
