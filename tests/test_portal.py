@@ -445,3 +445,53 @@ def test_the_progress_form_writes_a_file_validate_accepts_and_the_report_counts(
     assert ",ja,2026,1,640,0,0,0," in laptops  # asked, the period 2026, 1 activity, 640 children
     missing = (tmp_path / "monitoring_missing.csv").read_text(encoding="utf-8-sig")
     assert "laptopfabriek," not in missing
+
+
+def test_run_tells_the_editors_once_a_day_and_the_studio_lists_the_files(service: Service, root: Path) -> None:
+    first = newsletter(root, "run", "--now", "2026-12-07 23:00")
+    assert first.returncode == 0, first.stderr
+    mails = sorted((root / "outbox" / "redactie").glob("*.eml"))
+    assert len(mails) == 1
+    message = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == "redactie@example.org"
+    text = message.get_body(("plain",)).get_content()
+    assert "- Gemeente Zwolle: submissions/gemeente-zwolle/2026-12-01-gratis-zwemles-voor-elk-kind.yaml (nieuw," in text
+    assert "- De Laptopfabriek: monitoring/2026/laptopfabriek.yaml (nieuw," in text
+    assert "(ingetrokken," in text and "(apart bewaard," not in text  # the story conflict got a new file
+    again = newsletter(root, "run", "--now", "2026-12-08 09:00")  # within the day: no second mail
+    assert again.returncode == 0, again.stderr
+    assert len(list((root / "outbox" / "redactie").glob("*.eml"))) == 1
+
+
+def test_the_portal_rows_on_both_engines(demo_root: Path, engine: str) -> None:
+    """Links and sessions keep only hashes; a link signs in once, before it expires; a session ends
+    at its hour or when signed out; the saves are told to the editors once."""
+    from pipeline.infra.store import PortalSession
+
+    config = load_config(demo_root)
+    at = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+    with Store(config.settings.database) as store:
+        store.add_portal_token("h1", "gemeente-zwolle", ZWOLLE, at, at + dt.timedelta(minutes=30))
+        store.add_portal_token("h2", "laptopfabriek", LAPTOP, at, at + dt.timedelta(minutes=30))
+        first = store.use_portal_token("h1", at + dt.timedelta(minutes=29))
+        assert first[0] == "ok" and first[1] is not None and first[1].partner == "gemeente-zwolle"
+        assert store.use_portal_token("h1", at + dt.timedelta(minutes=29)) == ("used", None)
+        assert store.use_portal_token("h2", at + dt.timedelta(minutes=30)) == ("expired", None)
+        assert store.use_portal_token("nope", at) == ("unknown", None)
+
+        who = PortalSession("gemeente-zwolle", ZWOLLE, at + dt.timedelta(hours=8))
+        store.start_portal_session("s1", who, at)
+        assert store.portal_session("s1", at + dt.timedelta(hours=7, minutes=59)) == who
+        assert store.portal_session("s1", at + dt.timedelta(hours=8)) is None
+        store.end_portal_session("s1", at + dt.timedelta(hours=1))
+        assert store.portal_session("s1", at + dt.timedelta(hours=2)) is None
+
+        store.add_portal_save("gemeente-zwolle", "submissions/gemeente-zwolle/a.yaml", "new", at)
+        store.add_portal_save("laptopfabriek", "monitoring/2026/laptopfabriek.yaml", "changed", at)
+        untold = store.portal_saves(untold=True)
+        assert [(s.partner, s.action) for s in untold] == [("gemeente-zwolle", "new"), ("laptopfabriek", "changed")]
+        store.mark_portal_told([s.id for s in untold], at + dt.timedelta(hours=1))
+        assert store.portal_saves(untold=True) == []
+        assert store.last_portal_digest() == at + dt.timedelta(hours=1)
+        tokens = [tuple(r) for r in store.db.execute("SELECT token_hash, email FROM portal_tokens")]
+    assert sorted(tokens) == [("h1", ZWOLLE), ("h2", LAPTOP)]  # the hashes the caller gave, nothing else
