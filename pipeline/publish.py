@@ -38,6 +38,7 @@ from pipeline.domain.tokens import TOKENS
 from pipeline.infra.files import atomic_write
 from pipeline.infra.store import SentIssue, SentPlacement, Store
 from pipeline.infra.templating import environment, render_template
+from pipeline.portal.images import archive_files as portal_images
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -462,6 +463,7 @@ def build_site(config: Config, store: Store, *, now: dt.datetime | None = None) 
         for listing in listings:
             files[listing.path] = page("listing.html", "../../", listing=listing)
             lastmod.append((listing.path, listing.updated))
+    files.update(portal_images(config, [i for group in by_issue.values() for i in group]))
     files[FEED] = atom_feed(config, issues, now)
     files[SITEMAP] = sitemap(config, lastmod)
     return Site(files, tuple(issues), themes, partners, tuple(redactions))

@@ -447,7 +447,9 @@ def test_the_progress_form_writes_a_file_validate_accepts_and_the_report_counts(
     assert "laptopfabriek," not in missing
 
 
-def test_run_tells_the_editors_once_a_day_and_the_studio_lists_the_files(service: Service, root: Path) -> None:
+def test_run_tells_the_editors_once_a_day_and_the_studio_lists_the_files(
+    service: Service, root: Path
+) -> None:
     first = newsletter(root, "run", "--now", "2026-12-07 23:00")
     assert first.returncode == 0, first.stderr
     mails = sorted((root / "outbox" / "redactie").glob("*.eml"))
@@ -455,7 +457,10 @@ def test_run_tells_the_editors_once_a_day_and_the_studio_lists_the_files(service
     message = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
     assert message["To"] == "redactie@example.org"
     text = message.get_body(("plain",)).get_content()
-    assert "- Gemeente Zwolle: submissions/gemeente-zwolle/2026-12-01-gratis-zwemles-voor-elk-kind.yaml (nieuw," in text
+    assert (
+        "- Gemeente Zwolle: submissions/gemeente-zwolle/2026-12-01-gratis-zwemles-voor-elk-kind.yaml (nieuw,"
+        in text
+    )
     assert "- De Laptopfabriek: monitoring/2026/laptopfabriek.yaml (nieuw," in text
     assert "(ingetrokken," in text and "(apart bewaard," not in text  # the story conflict got a new file
     again = newsletter(root, "run", "--now", "2026-12-08 09:00")  # within the day: no second mail
@@ -489,9 +494,33 @@ def test_the_portal_rows_on_both_engines(demo_root: Path, engine: str) -> None:
         store.add_portal_save("gemeente-zwolle", "submissions/gemeente-zwolle/a.yaml", "new", at)
         store.add_portal_save("laptopfabriek", "monitoring/2026/laptopfabriek.yaml", "changed", at)
         untold = store.portal_saves(untold=True)
-        assert [(s.partner, s.action) for s in untold] == [("gemeente-zwolle", "new"), ("laptopfabriek", "changed")]
+        assert [(s.partner, s.action) for s in untold] == [
+            ("gemeente-zwolle", "new"),
+            ("laptopfabriek", "changed"),
+        ]
         store.mark_portal_told([s.id for s in untold], at + dt.timedelta(hours=1))
         assert store.portal_saves(untold=True) == []
         assert store.last_portal_digest() == at + dt.timedelta(hours=1)
         tokens = [tuple(r) for r in store.db.execute("SELECT token_hash, email FROM portal_tokens")]
     assert sorted(tokens) == [("h1", ZWOLLE), ("h2", LAPTOP)]  # the hashes the caller gave, nothing else
+
+
+def test_the_progress_reminder_links_to_the_portals_form(demo_root: Path) -> None:
+    from pipeline import monitor
+    from pipeline.domain.monitoring import Period
+
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8").replace(
+        "newsletter:\n", "newsletter:\n  signup: {public_url: https://nieuwsbrief.example.org}\n", 1
+    )
+    sources.write_text(text, encoding="utf-8")
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        monitor.remind(
+            config, store, Period(2026), env={}, now=dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+        )
+    mail = next((demo_root / "outbox" / "monitor-2026").glob("laptopfabriek*.eml"))
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "https://nieuwsbrief.example.org/partners/voortgang/2026" in body
+    assert "vul het online in (je krijgt een inloglink per mail)" in body  # the instance's language

@@ -5,12 +5,16 @@ name the program made."""
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.domain.config import Config
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
+from pipeline.domain.models import Item
 from pipeline.infra.files import atomic_write
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -69,3 +73,22 @@ def store(data: bytes, folder: Path) -> str:
     name = f"{secrets.token_hex(10)}.{ext}"
     atomic_write(folder / name, out.getvalue())
     return name
+
+
+MEDIA_PATH = re.compile(r"^media/[a-z0-9][a-z0-9-]*/[0-9a-f]{20}\.(jpg|png|webp)$")
+
+
+def archive_files(config: Config, items: Iterable[Item]) -> dict[str, bytes]:
+    """The portal's images the archive publishes: those of its items (with consent), each at the
+    path under the archive its URL names (``media/<partner-id>/<name>``), read from the instance."""
+    base = config.settings.archive_url
+    out: dict[str, bytes] = {}
+    for item in items:
+        image = item.image
+        if image is None or not image.consent or not image.url or not image.url.startswith(base):
+            continue
+        rel = image.url[len(base) :]
+        path = config.root / rel
+        if MEDIA_PATH.match(rel) and path.is_file() and not path.is_symlink():
+            out[rel] = path.read_bytes()
+    return out
