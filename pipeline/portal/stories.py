@@ -257,7 +257,19 @@ def check(config: Config, text: str, shown: str, now: dt.datetime, form: StoryFo
             errors.setdefault("alt", []).append(
                 _("the image needs 'alt': a short description for readers who cannot see it")
             )
-    return Checked(text, sub if not errors else None, errors, warnings)
+    return Checked(text, sub if not errors else None, _in_form_order(errors), _in_form_order(warnings))
+
+
+FORM_ORDER = (
+    "form", "title", "summary", "url", "kind", "themes", "provinces", "published", "starts", "ends",
+    "location", "image", "alt", "consent",
+)  # fmt: skip
+
+
+def _in_form_order(found: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The fields' messages in the order the form shows the fields (the summary lists them so)."""
+    rank = {key: i for i, key in enumerate(FORM_ORDER)}
+    return dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
 def _field_of(p: Problem, lines: Mapping[int, str]) -> str:
