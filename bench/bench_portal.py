@@ -36,7 +36,14 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from servers import running_serve  # noqa: E402
 
-STEPS = ("sign-in page", "ask for a link", "open the link", "press the button", "story form", "save the story")
+STEPS = (
+    "sign-in page",
+    "ask for a link",
+    "open the link",
+    "press the button",
+    "story form",
+    "save the story",
+)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -78,7 +85,9 @@ class Outbox:
                     continue
                 self.seen.add(path.name)
                 message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                link = re.search(r"(/partners/inloggen\?token=[\w-]+)", message.get_body(("plain",)).get_content())
+                link = re.search(
+                    r"(/partners/inloggen\?token=[\w-]+)", message.get_body(("plain",)).get_content()
+                )
                 with self.changed:
                     self.links[str(message["To"])] = link.group(1) if link else ""
                     self.arrived[str(message["To"])] = time.perf_counter()
@@ -112,7 +121,12 @@ def partner(base: str, box: Outbox, i: int, start: float) -> dict[str, float | b
             return answer
 
         page = timed(STEPS[0], "GET", "/partners/")
-        asked = timed(STEPS[1], "POST", "/partners/", data={"csrf_token": field(page.text, "csrf_token"), "email": address})
+        asked = timed(
+            STEPS[1],
+            "POST",
+            "/partners/",
+            data={"csrf_token": field(page.text, "csrf_token"), "email": address},
+        )
         assert asked.status_code == 200
         sent = time.perf_counter()
         link = box.wait(address)
@@ -124,7 +138,8 @@ def partner(base: str, box: Outbox, i: int, start: float) -> dict[str, float | b
         form = timed(STEPS[4], "GET", "/partners/verhalen/nieuw")
         story = {
             "csrf_token": field(form.text, "csrf_token"), "id": "", "loaded": "",
-            "title": f"Verhaal van partner {i:03d}", "summary": "Kinderen doen mee, ook als er thuis weinig geld is.",
+            "title": f"Verhaal van partner {i:03d}",
+            "summary": "Kinderen doen mee, ook als er thuis weinig geld is.",
             "url": f"https://www.example.org/partners/{i:03d}/verhaal", "kind": "story", "themes": "meedoen",
             "published": "2026-12-01",
         }  # fmt: skip
@@ -177,14 +192,17 @@ def main() -> None:
             results.append(one_run(Path(folder), args.partners, args.window))
     load = os.getloadavg()[0]
     print(
-        f"{args.partners} partners starting over {args.window:.0f} s (5 minutes pressed {300 / args.window:.0f}x),"
+        f"{args.partners} partners starting over {args.window:.0f} s"
+        f" (5 minutes pressed {300 / args.window:.0f}x),"
         f" {args.runs} runs (load {load:.1f}); every story saved, on disk once and valid, in every run\n"
     )
     print(f"| {'measure':<30} | {'median':>9} | {'min':>9} | {'max':>9} |")
     print(f"| {'-' * 30} | {'-' * 9}: | {'-' * 9}: | {'-' * 9}: |")
     for key in results[0]:
         values = [r[key] for r in results]
-        print(f"| {key:<30} | {statistics.median(values):>9.1f} | {min(values):>9.1f} | {max(values):>9.1f} |")
+        print(
+            f"| {key:<30} | {statistics.median(values):>9.1f} | {min(values):>9.1f} | {max(values):>9.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -198,7 +198,6 @@ def test_a_partner_signs_in_fixes_two_mistakes_and_collect_and_draft_take_the_st
     assert valid.returncode == 0, valid.stderr
     collected = newsletter(root, "collect")
     assert collected.returncode == 0, collected.stderr
-    assert "Gratis zwemles voor elk kind" in newsletter(root, "items").stdout
     drafted = newsletter(root, "draft", "2026-12")
     assert drafted.returncode == 0, drafted.stderr
     assert "# Gratis zwemles voor elk kind" in (root / "issues" / "2026-12.yaml").read_text(encoding="utf-8")
@@ -524,3 +523,21 @@ def test_the_progress_reminder_links_to_the_portals_form(demo_root: Path) -> Non
     body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "https://nieuwsbrief.example.org/partners/voortgang/2026" in body
     assert "vul het online in (je krijgt een inloglink per mail)" in body  # the instance's language
+
+
+def test_contacts_are_checked_addresses_of_one_partner_each(demo_root: Path) -> None:
+    from pipeline.infra.instance import check_config
+
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8").replace(
+        "contacts: [verhalen@laptopfabriek.example.org]",
+        "contacts: [verhalen-laptopfabriek.example.org, communicatie@zwolle.example.org]",
+    )
+    sources.write_text(text, encoding="utf-8")
+    _config, problems = check_config(demo_root)
+    messages = sorted(p.message for p in problems if p.is_error)
+    assert messages == [
+        "'communicatie@zwolle.example.org' is a contact of both 'gemeente-zwolle' and 'laptopfabriek';"
+        " keep it at one partner",
+        "'verhalen-laptopfabriek.example.org' is not an email address (name@example.nl)",
+    ]
