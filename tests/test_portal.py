@@ -446,6 +446,27 @@ def test_the_progress_form_writes_a_file_validate_accepts_and_the_report_counts(
     assert "laptopfabriek," not in missing
 
 
+def test_the_progress_form_never_overwrites_half_years_or_a_file_broken_by_hand(
+    service: Service, root: Path
+) -> None:
+    jgz = Partner(service, root).sign_in("monitoring@jgz-fryslan.example.nl")  # its monitoring contact
+    page = jgz.http.get("/partners/voortgang/2026")
+    fields = {
+        "csrf_token": field(page.text, "csrf_token"), "year": "2026", "loaded": "",
+        "a0_title": "Spreekuur", "a0_summary": "Een spreekuur over geld op elk consultatiebureau.",
+        "a0_themes": ["signaleren"],
+    }  # fmt: skip
+    answer = jgz.http.post("/partners/voortgang", data=fields)
+    assert answer.status_code == 400 and "Je meldde over 2026 al per half jaar." in answer.text
+    assert not (root / "monitoring" / "2026" / "jgz-fryslan.yaml").exists()
+
+    broken = root / "monitoring" / "2025" / "jgz-fryslan.yaml"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text("partner: jgz-fryslan\nperiod: 2025\nactivities: [\n", encoding="utf-8")
+    page = jgz.http.get("/partners/voortgang/2025")
+    assert "met de hand aangepast" in page.text and "<textarea" not in page.text
+
+
 def test_run_tells_the_editors_once_a_day_and_the_studio_lists_the_files(
     service: Service, root: Path
 ) -> None:

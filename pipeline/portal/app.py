@@ -145,15 +145,8 @@ class Portal:
             name, value, max_age=max_age, path=f"{PREFIX}/", httponly=True, samesite="lax", secure=self.secure
         )
 
-    def allowed(self, request: Request) -> bool:
-        client = client_of(request.scope, request.headers)
-        with self.writing, self.store() as store:
-            return store.allow(
-                f"portal:client:{client}", signin.REQUESTS_PER_CLIENT, signin.HOUR, self.clock()
-            )
-
     # -- signing in ---------------------------------------------------------------------------------
-    def to_home(self, request: Request) -> Response:
+    async def to_home(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
         return RedirectResponse(f"{PREFIX}/", status_code=308)
@@ -182,7 +175,7 @@ class Portal:
 
         def work() -> None:
             now = self.clock()
-            with self.writing, self.store() as store:
+            with self.writing, self.store() as store, store.transaction():  # one commit
                 token = signin.request_link(self.config, store, email, client, now)
             if token:
                 try:
@@ -194,7 +187,7 @@ class Portal:
         sent.background = BackgroundTask(work)
         return sent
 
-    def button_page(self, request: Request) -> Response:
+    async def button_page(self, request: Request) -> Response:
         token = request.query_params.get("token", "")
         if not token or len(token) > 200:
             return self.pages.page(
@@ -211,14 +204,18 @@ class Portal:
         form = forms.read(request.headers.get("content-type", ""), await request.body())
         if not self.csrf_ok(request, form.get("csrf_token"), None):
             return self.forbidden(request)
-        if not await self.in_thread(lambda: self.allowed(request)):
-            return self.pages.page("broken.html", "Even wachten", 429, reason="busy", request=request)
+        client = client_of(request.scope, request.headers)
 
         def work() -> tuple[str, str | None]:
-            with self.writing, self.store() as store:
-                return signin.use_link(store, form.get("token"), self.clock())
+            now = self.clock()
+            with self.writing, self.store() as store, store.transaction():  # one commit, not three
+                if not store.allow(f"portal:client:{client}", signin.REQUESTS_PER_CLIENT, signin.HOUR, now):
+                    return "busy", None
+                return signin.use_link(store, form.get("token"), now)
 
         outcome, session = await self.in_thread(work)
+        if outcome == "busy":
+            return self.pages.page("broken.html", "Even wachten", 429, reason="busy", request=request)
         if session is None:
             return self.pages.page(
                 "broken.html", "Deze link werkt niet", 400, reason=outcome, request=request
@@ -246,7 +243,7 @@ class Portal:
         )
         return done
 
-    def css(self, request: Request) -> Response:
+    async def css(self, request: Request) -> Response:
         from starlette.responses import Response
 
         return Response(self.style, media_type="text/css", headers={"cache-control": "max-age=3600"})

@@ -83,13 +83,19 @@ def _from_file(config: Config, path: Path) -> ProgressForm | None:
     return ProgressForm(acts)
 
 
-def prefilled(config: Config, partner: str, year: int) -> tuple[ProgressForm, str]:
+def halves(config: Config, partner: str, year: int) -> list[Path]:
+    """The partner's half-year files of ``year``: a year file beside them would count months twice."""
+    folder = config.root / monitoring.FOLDER / str(year)
+    return [p for p in (folder / f"{partner}-h1.yaml", folder / f"{partner}-h2.yaml") if p.is_file()]
+
+
+def prefilled(config: Config, partner: str, year: int) -> tuple[ProgressForm | None, str]:
     """The form for ``year``: the file of that year (and its digest), or the year before's
-    activities (numbers and effects left empty: they are the new year's)."""
+    activities (numbers and effects left empty: they are the new year's). None: the year's file
+    has a mistake (changed by hand), and the form would overwrite it."""
     path = path_of(config, partner, year)
     if path.is_file():
-        form = _from_file(config, path)
-        return form or ProgressForm(), repo.digest(path.read_bytes())
+        return _from_file(config, path), repo.digest(path.read_bytes())
     before = path_of(config, partner, year - 1)
     if before.is_file() and (old := _from_file(config, before)):
         acts = tuple(
@@ -183,6 +189,11 @@ def check(config: Config, partner: str, year: int, text: str) -> dict[str, list[
             errors.setdefault(where.get(p.line or 0, "form"), []).append(p.message)
     if not any(True for line in text.splitlines() if line.startswith("  - ")):
         errors.setdefault("form", []).append("Vul minstens één activiteit in.")
+    if halves(config, partner, year):
+        errors.setdefault("form", []).append(
+            f"Je meldde over {year} al per half jaar. Een heel jaar erbij zou maanden dubbel tellen."
+            " Vraag de redactie om je bestanden samen te voegen."
+        )
     return errors
 
 
