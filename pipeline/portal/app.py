@@ -9,6 +9,7 @@ cookie of its own, sent back in the form), and a request from another site is re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import logging
@@ -65,6 +66,7 @@ class Portal:
         self.env = env
         self.clock = clock
         self.writing = writing
+        self.gate = asyncio.Lock()
         self.public_url = public_url.rstrip("/")
         self.secure = self.public_url.startswith("https://")
         self.pages = Pages(config)
@@ -101,6 +103,13 @@ class Portal:
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(work)
+
+    async def writes(self, work: Callable[[], Any]) -> Any:
+        """``work`` (which takes the writer's lock) in a thread, one at a time: the writes queue
+        here, on the event loop, and leave the thread pool to the reads (a burst of saves would
+        otherwise hold every thread waiting on the lock, and a page view would wait behind them)."""
+        async with self.gate:
+            return await self.in_thread(work)
 
     async def session(self, request: Request) -> tuple[str, PortalSession] | None:
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -173,15 +182,22 @@ class Portal:
         client = client_of(request.scope, request.headers)
         sent = self.pages.page("sent.html", "Kijk in je mailbox", minutes=signin.LINK_MINUTES)
 
-        def work() -> None:
-            now = self.clock()
+        now = self.clock()
+
+        def store_link() -> str | None:
             with self.writing, self.store() as store, store.transaction():  # one commit
-                token = signin.request_link(self.config, store, email, client, now)
+                return signin.request_link(self.config, store, email, client, now)
+
+        def mail(token: str) -> None:
+            try:
+                signin.link_mail(self.config, email, token, self.public_url, self.env, now)
+            except PipelineError as e:  # the partner was answered already; the editors see the log
+                log.warning(_("a sign-in mail was not sent: {reason}").format(reason=e.message))
+
+        async def work() -> None:
+            token = await self.writes(store_link)
             if token:
-                try:
-                    signin.link_mail(self.config, email, token, self.public_url, self.env, now)
-                except PipelineError as e:  # the partner was answered already; the editors see the log
-                    log.warning(_("a sign-in mail was not sent: {reason}").format(reason=e.message))
+                await self.in_thread(lambda: mail(token))
 
         # The answer goes first, the same for every address; the store and the mail after it.
         sent.background = BackgroundTask(work)
@@ -213,7 +229,7 @@ class Portal:
                     return "busy", None
                 return signin.use_link(store, form.get("token"), now)
 
-        outcome, session = await self.in_thread(work)
+        outcome, session = await self.writes(work)
         if outcome == "busy":
             return self.pages.page("broken.html", "Even wachten", 429, reason="busy", request=request)
         if session is None:
@@ -236,7 +252,7 @@ class Portal:
             with self.writing, self.store() as store:
                 store.end_portal_session(signin.hashed(cookie), self.clock())
 
-        await self.in_thread(work)
+        await self.writes(work)
         done = RedirectResponse(f"{PREFIX}/?uitgelogd=1", status_code=303)
         done.delete_cookie(
             SESSION_COOKIE, path=f"{PREFIX}/", httponly=True, samesite="lax", secure=self.secure

@@ -176,7 +176,7 @@ class Views:
             with self.p.writing:
                 return self._write(who, form, story_id, loaded, base, now)
 
-        saved_id, conflict = await self.p.in_thread(work)
+        saved_id, conflict = await self.p.writes(work)
         return RedirectResponse(
             f"/partners/verhalen/{saved_id}?opgeslagen={'2' if conflict else '1'}", status_code=303
         )
@@ -238,7 +238,7 @@ class Views:
                     gone = stories.folder(self.config, who.partner) / f"{story_id}.yaml"
                     repo.commit(self.config, [target, gone], who, f"Ingetrokken: {shown}")
 
-        await self.p.in_thread(work)
+        await self.p.writes(work)
         return RedirectResponse("/partners/?ingetrokken=1", status_code=303)
 
     async def image(self, request: Request) -> Response:
@@ -305,7 +305,7 @@ class Views:
             with self.p.writing:
                 return progress.save(self.config, who, year, text, loaded, self.p.store, self.p.clock())
 
-        conflict = await self.p.in_thread(work)
+        conflict = await self.p.writes(work)
         return RedirectResponse(
             f"/partners/voortgang/{year}?opgeslagen={'2' if conflict else '1'}", status_code=303
         )
