@@ -111,7 +111,9 @@ class Views:
                               story_id=story_id)  # fmt: skip
         form = stories.from_submission(sub, base, self.config.settings.timezone)
         shown = self._shown(who.partner, story_id)
-        checked = stories.check(self.config, data.decode(), shown, self.p.clock(), form)
+        now = self.p.clock()
+        # validate's checks (YAML, the B1 rules) take CPU: in a thread, so that the loop answers others.
+        checked = await self.p.in_thread(lambda: stories.check(self.config, data.decode(), shown, now, form))
         note = {"1": "saved", "2": "conflict"}.get(request.query_params.get("opgeslagen", ""))
         issue = contributions.locked_in(self.config, self.p.store, sub)
         return self._story_page(
@@ -166,7 +168,7 @@ class Views:
         base = stories.image_base(self.config, who.partner)
         shown = self._shown(who.partner, story_id or "nieuw")
         text = stories.to_yaml(form, who.partner, base, shown)
-        checked = stories.check(self.config, text, shown, now, form)
+        checked = await self.p.in_thread(lambda: stories.check(self.config, text, shown, now, form))
         for key, messages in checked.errors.items():
             errors.setdefault(key, []).extend(messages)
         if errors:
