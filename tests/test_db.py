@@ -219,7 +219,7 @@ def test_check_finds_a_damaged_file_and_an_old_schema(demo_root: Path) -> None:
         c.commit()
     old = newsletter(demo_root, "db", "check")
     assert old.returncode == 1
-    assert "Error: the schema is at version 7, this release uses 9: run 'newsletter db upgrade'" in old.stderr
+    assert "Error: the schema is at version 7, this release uses 11: run 'newsletter db upgrade'" in old.stderr
     with closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA user_version = 8")
         c.execute("PRAGMA journal_mode = DELETE")
@@ -252,18 +252,19 @@ def test_a_schema_7_file_upgrades_in_place_with_nothing_lost(demo_root: Path) ->
     shutil.copyfile(SCHEMA_7, path)  # a state file as release 7 left it (kept in tests/data)
     with closing(sqlite3.connect(path)) as c:
         before = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES[:] if t not in (
-            "counters", "rate_hits", "rate_keys", "suppressions")}  # fmt: skip
+            "counters", "rate_hits", "rate_keys", "suppressions", "portal_saves", "portal_sessions",
+            "portal_tokens")}  # fmt: skip
         consents = c.execute("SELECT rowid, email, action, status FROM consents ORDER BY rowid").fetchall()
     assert before["deliveries"] == 4 and len(consents) == 6
 
     done = newsletter(demo_root, "db", "upgrade")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 9.\n"
+    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 11.\n"
     again = newsletter(demo_root, "db", "upgrade")
-    assert again.stdout == f"The state database {path} is at schema 9: nothing to do.\n"
+    assert again.stdout == f"The state database {path} is at schema 11: nothing to do.\n"
 
     with closing(sqlite3.connect(path)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 9
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 11
         for table, n in before.items():
             assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert c.execute("SELECT id, email, action, status FROM consents ORDER BY id").fetchall() == consents
