@@ -34,21 +34,27 @@ ZWOLLE_OTHERS = ("isolatie", "csrf", "limieten", "foto", "botsing", "intrekken",
 CLIENTS = count(1)
 
 
+def add_contacts(root: Path, zwolle: tuple[str, ...], laptop: tuple[str, ...]) -> None:
+    """Contacts for Gemeente Zwolle and De Laptopfabriek in the instance's sources.yaml (the demo's
+    own are Samen tegen Kinderarmoede's and Woningcorporatie Oost's)."""
+    sources = root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    for partner, addresses in (("gemeente-zwolle", zwolle), ("laptopfabriek", laptop)):
+        head = f"  - id: {partner}\n"
+        assert head in text
+        text = text.replace(head, f"{head}    contacts: [{', '.join(addresses)}]\n", 1)
+    sources.write_text(text, encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo with more contacts for Gemeente Zwolle: each test signs in with its own address, as
-    an address gets at most three links an hour."""
+    """The demo with contacts for Gemeente Zwolle (one per test: an address gets at most three links
+    an hour) and De Laptopfabriek."""
     target = tmp_path_factory.mktemp("portal") / "demo"
     shutil.copytree(DEMO, target)
-    sources = target / "sources.yaml"
-    more = ", ".join(f"{name}@zwolle.example.org" for name in ZWOLLE_OTHERS)
-    text = sources.read_text(encoding="utf-8").replace(
-        "contacts: [communicatie@zwolle.example.org]", f"contacts: [communicatie@zwolle.example.org, {more}]"
+    add_contacts(
+        target, (ZWOLLE, *(f"{name}@zwolle.example.org" for name in ZWOLLE_OTHERS)), (LAPTOP, LAPTOP_PROGRESS)
     )
-    text = text.replace(
-        "contacts: [verhalen@laptopfabriek.example.org]", f"contacts: [{LAPTOP}, {LAPTOP_PROGRESS}]"
-    )
-    sources.write_text(text, encoding="utf-8")
     return target
 
 
@@ -550,12 +556,7 @@ def test_the_progress_reminder_links_to_the_portals_form(demo_root: Path) -> Non
 def test_contacts_are_checked_addresses_of_one_partner_each(demo_root: Path) -> None:
     from pipeline.infra.instance import check_config
 
-    sources = demo_root / "sources.yaml"
-    text = sources.read_text(encoding="utf-8").replace(
-        "contacts: [verhalen@laptopfabriek.example.org]",
-        "contacts: [verhalen-laptopfabriek.example.org, communicatie@zwolle.example.org]",
-    )
-    sources.write_text(text, encoding="utf-8")
+    add_contacts(demo_root, (ZWOLLE,), ("verhalen-laptopfabriek.example.org", ZWOLLE))
     _config, problems = check_config(demo_root)
     messages = sorted(p.message for p in problems if p.is_error)
     assert messages == [

@@ -22,6 +22,7 @@ import pytest
 from browser import Browser, axe_violations, serve
 from conftest import DEMO
 from servers import Service, running_serve
+from test_portal import add_contacts
 
 pytestmark = pytest.mark.browser
 WAIT = 10_000  # ms: a bound, not a target
@@ -33,6 +34,7 @@ LAPTOP = "verhalen@laptopfabriek.example.org"
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("portal-browser") / "demo"
     shutil.copytree(DEMO, target)
+    add_contacts(target, (ZWOLLE,), (LAPTOP,))
     return target
 
 
