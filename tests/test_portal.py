@@ -564,3 +564,48 @@ def test_contacts_are_checked_addresses_of_one_partner_each(demo_root: Path) -> 
         " keep it at one partner",
         "'verhalen-laptopfabriek.example.org' is not an email address (name@example.nl)",
     ]
+
+
+def test_with_git_commit_a_save_is_a_commit_by_the_partner(demo_root: Path) -> None:
+    import subprocess
+
+    from pipeline.infra.store import PortalSession
+    from pipeline.portal import repo
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(demo_root), *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    git("init", "-q")
+    git(
+        "-c",
+        "user.name=Redactie",
+        "-c",
+        "user.email=redactie@example.org",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "begin",
+    )
+    sources = demo_root / "sources.yaml"
+    sources.write_text(
+        sources.read_text(encoding="utf-8").replace(
+            "newsletter:\n", "newsletter:\n  portal: {git_commit: true}\n", 1
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(demo_root)
+    story = demo_root / "submissions" / "gemeente-zwolle" / "2026-12-01-een-verhaal.yaml"
+    story.parent.mkdir(parents=True)
+    story.write_text(EXPECTED, encoding="utf-8")
+    who = PortalSession("gemeente-zwolle", ZWOLLE, dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC))
+    assert repo.commit(config, [story], who, "Nieuw: submissions/gemeente-zwolle/2026-12-01-een-verhaal.yaml")
+    assert git("log", "-1", "--format=%an <%ae>|%s").strip() == (
+        "Gemeente Zwolle <communicatie@zwolle.example.org>|Nieuw: submissions/gemeente-zwolle/2026-12-01-een-verhaal.yaml"
+    )
+    assert git("show", "--name-only", "--format=", "HEAD").split() == [
+        "submissions/gemeente-zwolle/2026-12-01-een-verhaal.yaml"
+    ]  # only the partner's file, not sources.yaml
