@@ -219,7 +219,9 @@ def test_check_finds_a_damaged_file_and_an_old_schema(demo_root: Path) -> None:
         c.commit()
     old = newsletter(demo_root, "db", "check")
     assert old.returncode == 1
-    assert "Error: the schema is at version 7, this release uses 11: run 'newsletter db upgrade'" in old.stderr
+    assert (
+        "Error: the schema is at version 7, this release uses 11: run 'newsletter db upgrade'" in old.stderr
+    )
     with closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA user_version = 8")
         c.execute("PRAGMA journal_mode = DELETE")
