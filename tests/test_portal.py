@@ -211,6 +211,34 @@ def test_a_partner_signs_in_fixes_two_mistakes_and_collect_and_draft_take_the_st
     home = zwolle.http.get("/partners/")
     assert "Gratis zwemles voor elk kind" in home.text and "Voorstel voor nummer 2026-12" in home.text
 
+    # Approved, the issue is the editors': the story can no longer be changed or withdrawn.
+    from pipeline.infra.instance import write_program_fields
+
+    issue = root / "issues" / "2026-12.yaml"
+    draft = issue.read_text(encoding="utf-8")
+    approval = {"by": "Anna", "at": dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC), "fingerprint": "0" * 64}
+    write_program_fields(issue, str(issue), status="approved", approval=approval)
+    try:
+        story_id = "2026-12-01-gratis-zwemles-voor-elk-kind"
+        page = zwolle.http.get(f"/partners/verhalen/{story_id}")
+        assert "Dit verhaal staat in nummer 2026-12, dat de redactie al goedkeurde." in page.text
+        assert "Verhaal intrekken" not in page.text
+        edit = {
+            **STORY,
+            "csrf_token": csrf,
+            "id": story_id,
+            "loaded": field(page.text, "loaded"),
+            "title": "Anders",
+        }
+        assert zwolle.save(edit).status_code == 409
+        assert (
+            zwolle.http.post("/partners/intrekken", data={"csrf_token": csrf, "id": story_id}).status_code
+            == 409
+        )
+        assert path.read_text(encoding="utf-8") == EXPECTED
+    finally:
+        issue.write_text(draft, encoding="utf-8")  # the module's later tests run 'run' over the instance
+
 
 def test_a_link_works_once_and_for_thirty_minutes_and_the_monitoring_contact_signs_in(
     service: Service, root: Path

@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
     from pipeline.portal.app import Portal
 
-LOCKED = ("approved", "sent")  # a story in such an issue is the editors' now
-
-
 class NoSession(Exception):
     "The request has no valid session."
 
