@@ -637,3 +637,32 @@ def test_with_git_commit_a_save_is_a_commit_by_the_partner(demo_root: Path) -> N
     assert git("show", "--name-only", "--format=", "HEAD").split() == [
         "submissions/gemeente-zwolle/2026-12-01-een-verhaal.yaml"
     ]  # only the partner's file, not sources.yaml
+
+
+def test_behind_https_the_cookies_are_secure(demo_root: Path) -> None:
+    sources = demo_root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8").replace(
+        "newsletter:\n", "newsletter:\n  signup: {public_url: https://nieuwsbrief.example.org}\n", 1
+    )
+    sources.write_text(text, encoding="utf-8")
+    with running_serve(demo_root, "--now", NOW) as https_service:
+        # A browser sends a Secure cookie back over https only; the web server in front speaks http to
+        # the service, so this client hands the cookie back itself.
+        http = httpx.Client(base_url=https_service.base, follow_redirects=False)
+        page = http.get("/partners/")
+        form_cookie = page.headers["set-cookie"]
+        assert "; secure" in form_cookie.lower()
+        jar = {"cookie": form_cookie.split(";")[0]}
+        asked = http.post("/partners/", data={"csrf_token": field(page.text, "csrf_token"),
+                                               "email": "partners@example.org"}, headers=jar)  # fmt: skip
+        assert asked.status_code == 200  # the demo's own contact (Samen tegen Kinderarmoede)
+        wait_for_mails(demo_root, 1)
+        message = email.message_from_bytes(outbox(demo_root)[0].read_bytes(), policy=email.policy.default)
+        body = message.get_body(("plain",)).get_content()
+        assert "https://nieuwsbrief.example.org/partners/inloggen?token=" in body  # never the Host header
+        button = http.get(mails_to(demo_root, "partners@example.org")[0], headers=jar)
+        data = {"csrf_token": field(button.text, "csrf_token"), "token": field(button.text, "token")}
+        done = http.post("/partners/inloggen", data=data, headers=jar)
+        assert done.status_code == 303
+        cookie = done.headers["set-cookie"].lower()
+        assert cookie.startswith("newsletter_partner=") and "; secure" in cookie and "httponly" in cookie
