@@ -187,7 +187,7 @@ def test_a_partner_signs_in_fixes_two_mistakes_and_collect_and_draft_take_the_st
     assert errors == {
         "url": "&#39;www.zwolle.example.nl/nieuws/zwemles&#39; is geen volledig webadres; schrijf het"
         " helemaal uit, met https:// ervoor",
-        "themes": "vul &#39;themes&#39; in: het is verplicht",
+        "themes": "voeg &#39;themes&#39; toe: een inzending heeft dat veld nodig",
     }
     assert 'value="Gratis zwemles voor elk kind"' in answer.text  # what was typed stays
     assert not (root / "submissions" / "gemeente-zwolle").exists()

@@ -70,7 +70,9 @@ class Portal:
         self.public_url = public_url.rstrip("/")
         self.secure = self.public_url.startswith("https://")
         self.pages = Pages(config)
-        self.style = render_template(environment(config.root / "templates"), "portal/style.css", config.root)
+        templates = environment(config.root / "templates")
+        self.style = render_template(templates, "portal/style.css", config.root)
+        self.script = render_template(templates, "portal/portaal.js", config.root)
 
     def routes(self) -> list[Any]:
         from starlette.routing import Route
@@ -86,6 +88,8 @@ class Portal:
             Route(f"{PREFIX}/inloggen", self.sign_in, methods=["POST"]),
             Route(f"{PREFIX}/uitloggen", self.sign_out, methods=["POST"]),
             Route(f"{PREFIX}/portaal.css", self.css, methods=["GET"]),
+            Route(f"{PREFIX}/portaal.js", self.js, methods=["GET"]),
+            Route(f"{PREFIX}/tips", v.tips, methods=["POST"]),
             Route(f"{PREFIX}/verhalen/nieuw", v.new_story, methods=["GET"]),
             Route(f"{PREFIX}/verhalen/{{story_id}}", v.edit_story, methods=["GET"]),
             Route(STORY_POST, v.save_story, methods=["POST"]),
@@ -263,6 +267,11 @@ class Portal:
         from starlette.responses import Response
 
         return Response(self.style, media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+    async def js(self, request: Request) -> Response:
+        from starlette.responses import Response
+
+        return Response(self.script, media_type="text/javascript", headers={"cache-control": "max-age=3600"})
 
 
 def signin_address_ok(email: str) -> bool:

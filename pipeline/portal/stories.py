@@ -145,17 +145,24 @@ def to_yaml(form: StoryForm, partner: str, image_base: str, shown: str) -> str:
         "# aanpassen. De namen voor de dubbele punt blijven Engels; wat ze betekenen staat erachter.",
         f"# Controleer het bestand met:  newsletter validate {shown}",
         _line("partner", partner, "de code van je organisatie, zoals in sources.yaml"),
-        _line("title", _text(v("title")), "de kop: kort, zonder HTML"),
     ]
-    block = _block(v("summary"))
-    out.append(_line("summary", block[0], "twee of drie korte zinnen: wat er gebeurt, en voor wie"))
-    out.extend(block[1:])
-    out.append(_line("url", _text(v("url")), "waar lezers meer lezen; begint met https://"))
-    out.append(_line("kind", _text(v("kind")), "story, research, policy, event ..."))
-    out.append(_line("themes", _ids(form.themes), "een of meer thema's uit sources.yaml"))
+    # An empty field is left out, as a partner would leave out the line: validate then names it once.
+    if v("title"):
+        out.append(_line("title", _text(v("title")), "de kop: kort, zonder HTML"))
+    if v("summary"):
+        block = _block(v("summary"))
+        out.append(_line("summary", block[0], "twee of drie korte zinnen: wat er gebeurt, en voor wie"))
+        out.extend(block[1:])
+    if v("url"):
+        out.append(_line("url", _text(v("url")), "waar lezers meer lezen; begint met https://"))
+    if v("kind"):
+        out.append(_line("kind", _text(v("kind")), "story, research, policy, event ..."))
+    if form.themes:
+        out.append(_line("themes", _ids(form.themes), "een of meer thema's uit sources.yaml"))
     if form.provinces:
         out.append(_line("provinces", _ids(form.provinces), "waar het speelt"))
-    out.append(_line("published", _when(v("published")), "de datum van het verhaal: jaar-maand-dag"))
+    if v("published"):
+        out.append(_line("published", _when(v("published")), "de datum van het verhaal: jaar-maand-dag"))
     if v("kind") == "event":
         if v("starts"):
             out.append(_line("starts", _when(v("starts")), "begin: jaar-maand-dag uur:minuut"))
@@ -273,10 +280,13 @@ def _in_form_order(found: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def _field_of(p: Problem, lines: Mapping[int, str]) -> str:
-    quoted = re.match(r"^'([a-z]+)'", p.message)
-    if quoted and quoted.group(1) in (*TEXT_FIELDS, "themes", "provinces", "image"):
-        return quoted.group(1)
-    key = lines.get(p.line or 0)
+    if p.line in (None, 1):  # a missing key is reported at the top: the key it names is the field
+        named = [k for k in re.findall(r"'([a-z]+)'", p.message) if k in (*TEXT_FIELDS, "themes", "image")]
+        if named:
+            return named[0]
+    # The key on the problem's line, or the one whose block the line is in (the summary's sentences).
+    above = [n for n in lines if n <= (p.line or 0)]
+    key = lines[max(above)] if above else None
     if key == "image":
         return "alt" if "'alt'" in p.message else "image"
     return key if key and key != "partner" else "form"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from pipeline.portal.app import Portal
 
+
 class NoSession(Exception):
     "The request has no valid session."
 
@@ -207,6 +208,23 @@ class Views:
             store.add_portal_save(who.partner, shown, action, now)
         repo.commit(self.config, [path], who, f"{'Nieuw' if action == 'new' else 'Aangepast'}: {shown}")
         return story_id, conflict
+
+    async def tips(self, request: Request) -> Response:
+        """The B1 tips on a title and summary as the partner types (portaal.js), as JSON."""
+        from starlette.responses import JSONResponse
+
+        try:
+            cookie, who = await self._signed_in(request)
+        except NoSession:
+            return JSONResponse({}, status_code=403)
+        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
+        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
+            return JSONResponse({}, status_code=403)
+        form = stories.read_form(form_in.fields, self.config)
+        text = stories.to_yaml(form, who.partner, "", "tips")
+        now = self.p.clock()
+        checked = await self.p.in_thread(lambda: stories.check(self.config, text, "tips", now, form))
+        return JSONResponse({key: checked.warnings.get(key, []) for key in ("title", "summary")})
 
     async def withdraw_story(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
