@@ -9,7 +9,12 @@ partner would write by hand (docs/portal.md).
 - ``images``: an upload decoded, re-encoded without EXIF, at most 1,200 px wide;
 - ``progress``: the progress form to ``monitoring/<year>/<partner-id>.yaml``;
 - ``forms``: multipart bodies read within limits (the standard library's parser);
-- ``app``: the routes, the session and CSRF checks, the limits per client and per address.
+- ``contributions``: "my contributions" (stories, issues, clicks, pledge, what is due) and the lock
+  of a story in an approved issue;
+- ``digest``: the editors' daily mail of the saved files (``newsletter run``) and the studio's list;
+- ``repo``: ``newsletter.portal.git_commit``'s commits;
+- ``app``, ``views``, ``pages``: the routes, the session and CSRF checks, the limits per client and
+  per address, the pages from ``templates/portal/``.
 """
 
 from __future__ import annotations
