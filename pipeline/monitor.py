@@ -170,6 +170,10 @@ def _message(config: Config, partner: Partner, asks_for: Period, problems: list[
         "more_problems": max(len(problems) - MAX_PROBLEMS, 0),
         "broken": sorted({p.path for p in problems}),
         "settings": config.settings,
+        # The progress form of the partner portal (newsletter serve), where the service has an address.
+        "portal": f"{public}/partners/voortgang/{asks_for.year}"
+        if (public := config.settings.signup.public_url)
+        else None,
     }
     env = environment(config.root / "templates")
     return Message(

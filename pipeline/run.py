@@ -384,4 +384,24 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
                     {"issue": issue.id, **{str(k): v for k, v in outcome.counts.items()}},
                 )
             outcomes.append(outcome)
+        _tell_editors(config, now, env, log)
         return RunResult(summary, tuple(outcomes), failure[0] if failure else None)
+
+
+def _tell_editors(config: Config, now: dt.datetime, env: Mapping[str, str], log: Log) -> None:
+    """Once a day, the partner files saved in the portal, to the editors (a failure is logged)."""
+    from pipeline.portal import digest
+
+    try:
+        with Store(config.settings.database) as store:
+            told = digest.tell_editors(config, store, env, now)
+    except PipelineError as e:
+        log("error", "portal-digest-failed", e.message, {})
+        return
+    if told:
+        message = ngettext(
+            "the editors were told of {n} partner file saved in the portal",
+            "the editors were told of {n} partner files saved in the portal",
+            told,
+        )
+        log("info", "portal-digest", message.format(n=told), {"files": told})

@@ -18,7 +18,8 @@ from postgres import Cluster
 TABLES = [
     "consents", "counters", "deliveries", "delivery_batches", "events", "item_themes", "items",
     "rate_hits", "rate_keys", "recalls", "reminders", "send_attempts", "sent_editions", "sent_issues",
-    "sent_items", "keys", "signup_tokens", "sources", "subscribers", "suppressions",
+    "sent_items", "keys", "signup_tokens", "sources", "subscribers", "suppressions", "portal_saves",
+    "portal_sessions", "portal_tokens",
 ]  # fmt: skip
 # What the demo leaves in them: an issue sent, subscribers imported and signed up, events stored.
 FILLED_BY_THE_DEMO = ["consents", "deliveries", "delivery_batches", "events", "items", "sent_issues",
@@ -80,7 +81,7 @@ def test_copy_moves_the_demo_with_every_row_and_the_report_is_the_same(
     assert after == before  # every row, every value
     assert sqlite_rows(state) == before  # the source is left as it was
     total = sum(len(rows) for rows in before.values())
-    assert f"Copied {total} rows of 20 tables" in done.stdout
+    assert f"Copied {total} rows of 23 tables" in done.stdout
     for table in FILLED_BY_THE_DEMO:
         assert f"  {table:<18} {len(before[table]):>9}" in done.stdout
 
@@ -220,7 +221,7 @@ def test_check_finds_a_damaged_file_and_an_old_schema(demo_root: Path) -> None:
     old = newsletter(demo_root, "db", "check")
     assert old.returncode == 1
     assert (
-        "Error: the schema is at version 7, this release uses 11: run 'newsletter db upgrade'" in old.stderr
+        "Error: the schema is at version 7, this release uses 12: run 'newsletter db upgrade'" in old.stderr
     )
     with closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA user_version = 8")
@@ -254,18 +255,19 @@ def test_a_schema_7_file_upgrades_in_place_with_nothing_lost(demo_root: Path) ->
     shutil.copyfile(SCHEMA_7, path)  # a state file as release 7 left it (kept in tests/data)
     with closing(sqlite3.connect(path)) as c:
         before = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES[:] if t not in (
-            "counters", "keys", "rate_hits", "rate_keys", "suppressions", "sent_editions")}  # fmt: skip
+            "counters", "keys", "rate_hits", "rate_keys", "suppressions", "sent_editions", "portal_saves",
+            "portal_sessions", "portal_tokens")}  # fmt: skip
         consents = c.execute("SELECT rowid, email, action, status FROM consents ORDER BY rowid").fetchall()
     assert before["deliveries"] == 4 and len(consents) == 6
 
     done = newsletter(demo_root, "db", "upgrade")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 11.\n"
+    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 12.\n"
     again = newsletter(demo_root, "db", "upgrade")
-    assert again.stdout == f"The state database {path} is at schema 11: nothing to do.\n"
+    assert again.stdout == f"The state database {path} is at schema 12: nothing to do.\n"
 
     with closing(sqlite3.connect(path)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 11
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 12
         for table, n in before.items():
             assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert c.execute("SELECT id, email, action, status FROM consents ORDER BY id").fetchall() == consents

@@ -10,7 +10,8 @@
   and a welcome mail follows (a used, expired or unknown link says so already on the GET);
 - ``POST /webhooks/sendgrid``: SendGrid's signed events (bounces, unsubscribes, clicks ...);
 - ``/voorkeuren...``: the reader's own page by her personal link (``pipeline.audience.preferences``);
-- ``GET /healthz``: ``ok``, for the web server or a monitor.
+- ``GET /healthz``: ``ok``, for the web server or a monitor;
+- ``/partners/``: the partner portal (``pipeline.portal``, docs/portal.md).
 
 The pages come from the templates in ``signup/``, which an instance overrides in ``templates/``.
 Every request is untrusted: bodies over 64 KB (the webhook's: 1 MB) are refused, fields are
@@ -108,10 +109,16 @@ def create(
     ``address`` (where the service listens); never with the request's Host header, which anyone
     can set (a confirmation link to their own site would be theirs to send).
     """
+    from pipeline.portal.app import BODY_LIMITS, Portal
+
     service = _Service(config, address=address, env=os.environ if env is None else env, clock=clock)
-    _app, guard = create_app(
-        service.routes(), max_body=MAX_BODY, public=True, body_limits={WEBHOOK: WEBHOOK_MAX_BODY}
+    portal = Portal(
+        config, public_url=service.public_url, env=service.env, clock=clock, writing=service.writing
     )
+    _app, guard = create_app(
+        [*service.routes(), *portal.routes()], max_body=MAX_BODY, public=True,
+        body_limits={WEBHOOK: WEBHOOK_MAX_BODY, **BODY_LIMITS},
+    )  # fmt: skip
     return guard
 
 

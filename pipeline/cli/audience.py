@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, now_option, now_or_today, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.domain.i18n import N_, _
 from pipeline.infra.files import spreadsheet_safe
@@ -55,9 +55,16 @@ Example:
     "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help=_("0: a free port.")
 )
 @limit_options
+@now_option
 @pass_ctx
 def serve(
-    ctx: Context, host: str, port: int, header_timeout: float, body_timeout: float, max_connections: int
+    ctx: Context,
+    host: str,
+    port: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    now_text: str | None,
 ) -> None:
     """The public service: sign-up with double opt-in and SendGrid's signed event webhook."""
     from pipeline.audience.service import create
@@ -68,7 +75,12 @@ def serve(
         pass  # the state database exists and is migrated before the first request
     sock = web.bind(host, port)
     here = web.address(sock)
-    app = create(config, address=here)
+    if now_text:  # the tests' and the bench's clock: starts at --now and runs on
+        from pipeline.run import clock_from
+
+        app = create(config, address=here, clock=clock_from(now_or_today(now_text, config.settings.timezone)))
+    else:
+        app = create(config, address=here)
     click.echo(
         _("Serving {address}/aanmelden (the webhook: /webhooks/sendgrid); Ctrl-C stops it.").format(
             address=here

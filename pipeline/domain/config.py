@@ -127,6 +127,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """The partner portal (``newsletter.portal``; docs/portal.md): with ``git_commit`` each save is
+    also a commit in the instance's repository, with the partner as its author."""
+
+    git_commit: bool = False
+
+
+@dataclass(frozen=True)
 class Signup:
     """The public sign-up service's settings (``newsletter.signup``; 'newsletter serve',
     docs/audience.md): where readers reach it (the confirmation link points there), the consent text
@@ -302,6 +310,17 @@ class Partner:
     # Who gets the progress reminder. Never published, rendered or put in the report: only
     # 'newsletter monitor remind' reads it, and it never prints it.
     monitoring_contact: Contact | None = field(default=None, repr=False)
+    # Who may sign in to the partner portal (``/partners/``) for this partner, besides the
+    # monitoring contact. Never published, like the monitoring contact.
+    contacts: tuple[str, ...] = field(default=(), repr=False)
+
+    def portal_addresses(self) -> tuple[str, ...]:
+        """The addresses that may sign in for this partner (lower case): ``contacts`` and the
+        monitoring contact's."""
+        found = [*self.contacts]
+        if self.monitoring_contact and self.monitoring_contact.email:
+            found.append(self.monitoring_contact.email)
+        return tuple(dict.fromkeys(a.strip().lower() for a in found))
 
 
 SUBMISSIONS = "submissions"
@@ -360,6 +379,7 @@ class Settings:
     plain: PlainLanguage = PlainLanguage()  # newsletter.plain_language
     signup: Signup = Signup()
     monitoring: MonitoringSettings = MonitoringSettings()
+    portal: PortalSettings = PortalSettings()
     # A PostgreSQL URL (newsletter.state, or NEWSLETTER_DATABASE_URL over it): the state lives there,
     # shared by every host, and ``state`` is only the local folder's default file, unused.
     database_url: str | None = None
@@ -533,7 +553,7 @@ def _settings(
     allowed = (
         "title", "from", "reply_to", "postal_address", "archive_url", "language", "timezone", "sendgrid",
         "utm", "subscribers", "state", "editors", "coverage", "report", "collect", "delivery",
-        "plain_language", "monitoring", "signup", "logo",
+        "plain_language", "monitoring", "signup", "logo", "portal",
     )  # fmt: skip
     n = c.mapping(kp, raw, allowed, ("title", "from", "postal_address", "archive_url"), "'newsletter'")
     if n is None:
@@ -563,6 +583,8 @@ def _settings(
     delivery = _delivery(c, (*kp, "delivery"), n.get("delivery", {}))
     plain = _plain_language(c, (*kp, "plain_language"), n.get("plain_language", {}), root, read_text)
     signup = _signup(c, (*kp, "signup"), n.get("signup", {}))
+    portal_raw = c.mapping((*kp, "portal"), n.get("portal", {}), _keys(PortalSettings), (), "'portal'") or {}
+    portal = PortalSettings(bool(c.boolean((*kp, "portal", "git_commit"), portal_raw.get("git_commit"))))
     monitoring = _monitoring(c, (*kp, "monitoring"), n.get("monitoring", {}), tax)
     subscribers = c.text((*kp, "subscribers"), n.get("subscribers", str(Settings.subscribers)))
     state, database_url = _state(c, (*kp, "state"), n.get("state", str(Settings.state)), database_url)
@@ -590,6 +612,7 @@ def _settings(
         plain=plain,
         signup=signup,
         monitoring=monitoring,
+        portal=portal,
         database_url=database_url,
         logo=logo,
     )
@@ -842,7 +865,7 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
     partners: dict[str, Partner] = {}
     allowed = (
         "id", "name", "sector", "province", "website", "feeds", "joined", "priority", "pledge",
-        "monitoring_contact",
+        "monitoring_contact", "contacts",
     )  # fmt: skip
     for i, entry in enumerate(c.seq(("partners",), raw, "'partners'")):
         kp: KeyPath = ("partners", i)
@@ -860,6 +883,7 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
         if p.get("monitoring_contact") is not None:
             contact = _contact(c, (*kp, "monitoring_contact"), p["monitoring_contact"])
         priority = c.integer((*kp, "priority"), p.get("priority", 0)) or 0
+        contacts = _contacts(c, (*kp, "contacts"), p.get("contacts"))
         feeds = []
         feed_list = c.seq((*kp, "feeds"), p.get("feeds"), "'feeds'")
         for j, f in enumerate(feed_list):
@@ -872,9 +896,32 @@ def _partners(c: Checker, raw: Any, tax: Taxonomy) -> dict[str, Partner]:
             c.error((*kp, "id"), _("partner id '{id}' is used twice; ids must be unique").format(id=pid))
         elif pid and name and sector and province:
             partners[pid] = Partner(
-                pid, name, sector, province, website, tuple(feeds), joined, priority, pledge, contact
-            )
+                pid, name, sector, province, website, tuple(feeds), joined, priority, pledge, contact,
+                contacts,
+            )  # fmt: skip
+    _one_partner_per_contact(c, partners)
     return partners
+
+
+def _one_partner_per_contact(c: Checker, partners: Mapping[str, Partner]) -> None:
+    """An address signs in for one partner only: the portal must know whose files it may change."""
+    owner: dict[str, str] = {}
+    for partner in partners.values():
+        for address in partner.portal_addresses():
+            other = owner.setdefault(address, partner.id)
+            if other != partner.id:
+                message = _("'{email}' is a contact of both '{first}' and '{second}'; keep it at one partner")
+                c.error(("partners",), message.format(email=address, first=other, second=partner.id))
+
+
+def _contacts(c: Checker, kp: KeyPath, raw: Any) -> tuple[str, ...]:
+    """A partner's ``contacts``: the addresses that may sign in to the partner portal."""
+    found = []
+    for j, value in enumerate(c.seq(kp, raw, "'contacts'")):
+        email = c.email((*kp, j), value)
+        if email:
+            found.append(email)
+    return tuple(found)
 
 
 def _sources(c: Checker, raw: Any, tax: Taxonomy, partners: Mapping[str, Partner]) -> dict[str, FeedSource]:

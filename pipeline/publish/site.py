@@ -22,6 +22,7 @@ from pipeline.domain.models import Item
 from pipeline.infra.files import WRITE_FIX, atomic_write
 from pipeline.infra.store import SentIssue, SentPlacement, Store
 from pipeline.infra.templating import environment, render_template
+from pipeline.portal.images import archive_files as portal_images
 from pipeline.publish import agenda as calendar
 from pipeline.publish import search
 from pipeline.publish.archive import (
@@ -176,6 +177,7 @@ def build_site(
     pages = _Pages(config, kb.themes, kb.provinces, kb.partners, shared, events)
     lastmod = pages.render(files, issues, newest)
     files.update(calendar.calendars(config, events))
+    files.update(portal_images(config, [i for group in by_issue.values() for i in group]))
     files[FEED] = atom_feed(config, issues, now)
     files[SITEMAP] = sitemap(config, lastmod)
     return Site(files, tuple(issues), kb.themes, kb.provinces, kb.partners, events, tuple(redactions),

@@ -436,6 +436,7 @@ class Studio:
             request,
             "index.html",
             issues=self.ws.issues(),
+            partner_files=self.ws.partner_files(),
             title=_("Issues"),
             suggestion=self.ws.clock().astimezone(self.ws.config.settings.timezone).strftime("%Y-%m"),
         )

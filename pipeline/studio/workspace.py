@@ -37,6 +37,7 @@ from pipeline.domain.yamldoc import MAX_BYTES
 from pipeline.infra.approval import approval_state
 from pipeline.infra.instance import check_config
 from pipeline.infra.store import Store
+from pipeline.portal import digest
 
 GMAIL_CLIP_BYTES = render.GMAIL_CLIP_BYTES
 # Why an issue cannot be changed, by its state (translated where used).
@@ -289,6 +290,11 @@ class Workspace:
                 state = str(s.state)
                 out.append(Listed(s.id, state, s.send_at, s.approval, s.problem))
             return out
+
+    def partner_files(self) -> list[digest.Line]:
+        """The partner files saved in the portal in the last two weeks, newest first."""
+        with self._lock:
+            return list(digest.recent(self.config, self.store, self.clock()))
 
     # -- writes: through the curate stage only ------------------------------------------------------
     def change(self, issue_id: str, version: str, make: Callable[[str], str]) -> str:

@@ -8,7 +8,8 @@ when ``newsletter.state`` (or the environment's ``NEWSLETTER_DATABASE_URL``) is 
 - ``schema``: the numbered migrations of each engine, run when a store opens;
 - one repository per concern: ``items`` (items and sources), ``ledger`` (issues and the send
   ledger), ``audience`` (subscribers, consent, sign-up limits), ``events`` (SendGrid's events and
-  clicks), ``reminders`` (monitor's reminders); ``Store`` is all of them on one connection;
+  clicks), ``reminders`` (monitor's reminders), ``portal`` (the partner portal's sign-ins and saves);
+  ``Store`` is all of them on one connection;
 - ``values``: the typed values they take and return;
 - ``locks``: the PostgreSQL advisory locks ``pipeline.infra.locking`` takes for a shared database.
 - ``maintenance``: ``newsletter db``'s upgrade, copy to another database, and check.
@@ -30,6 +31,7 @@ from pipeline.infra.store.engine import Database, is_url, masked, without_passwo
 from pipeline.infra.store.events import Events
 from pipeline.infra.store.items import Items
 from pipeline.infra.store.ledger import Ledger
+from pipeline.infra.store.portal import Portal, PortalSave, PortalSession
 from pipeline.infra.store.reminders import Reminders
 from pipeline.infra.store.schema import MIGRATIONS, migrate
 from pipeline.infra.store.values import (
@@ -69,6 +71,8 @@ __all__ = [
     "Event",
     "KnownItem",
     "Person",
+    "PortalSave",
+    "PortalSession",
     "Reader",
     "Recall",
     "Reminder",
@@ -90,7 +94,7 @@ def has_state(settings: Settings) -> bool:
     return settings.shared or settings.state.exists()
 
 
-class Store(Items, Ledger, Audience, Events, Reminders):
+class Store(Items, Ledger, Audience, Events, Reminders, Portal):
     """An open state database (a SQLite path or a PostgreSQL URL). Use as a context manager, or
     call ``close``."""
 

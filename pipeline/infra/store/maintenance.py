@@ -30,7 +30,8 @@ from pipeline.infra.store.schema import LATEST, migrate
 TABLES = (
     "items", "item_themes", "sources", "sent_issues", "sent_items", "deliveries", "delivery_batches",
     "send_attempts", "recalls", "reminders", "subscribers", "consents", "signup_tokens", "events",
-    "counters", "rate_keys", "rate_hits", "suppressions", "keys", "sent_editions",
+    "counters", "rate_keys", "rate_hits", "suppressions", "keys", "sent_editions", "portal_tokens",
+    "portal_sessions", "portal_saves",
 )  # fmt: skip
 
 # The consent history's guards: SQLite's two triggers, PostgreSQL's two (one for TRUNCATE).
@@ -112,10 +113,11 @@ def insert_rows(db: Database, table: str, names: list[str], rows: list[tuple[Any
 def _after_copy(db: Database) -> None:
     """Numbers the target hands out next continue after the copied ones (PostgreSQL's identity)."""
     if db.postgres:
-        db.execute(
-            "SELECT setval(pg_get_serial_sequence('consents', 'id'), coalesce(max(id), 0) + 1, false)"
-            " FROM consents"
-        )
+        for table in ("consents", "portal_saves"):
+            db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false)"
+                f" FROM {table}"
+            )
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,41 @@ _SHARED_8 = """
         CREATE INDEX rate_hits_key ON rate_hits(key, at);
 """
 
-# What migration 12 adds on both engines: where a request's rows lie in the ledger, so that its
+# What migration 11 adds on both engines: where a request's rows lie in the ledger, so that its
 # outcome finds them by seq (PostgreSQL has no index on state or batch from then on).
 _REQUEST_SPAN = """
         ALTER TABLE delivery_batches ADD COLUMN first_seq INTEGER;
         ALTER TABLE delivery_batches ADD COLUMN last_seq INTEGER;
+"""
+
+# What migration 12 adds on both engines (the partner portal): sign-in links and sessions, only
+# their sha256 kept, and the saves the editors are told about.
+_PORTAL_12 = """
+        CREATE TABLE portal_tokens (
+            token_hash TEXT PRIMARY KEY,
+            partner TEXT NOT NULL,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE portal_sessions (
+            session_hash TEXT PRIMARY KEY,
+            partner TEXT NOT NULL,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE TABLE portal_saves (
+            {id},
+            at TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            path TEXT NOT NULL,
+            action TEXT NOT NULL,
+            told_at TEXT
+        );
+        CREATE INDEX portal_saves_told ON portal_saves(told_at, at)
 """
 
 # SQLite's migrations: (version, what, SQL).
@@ -400,6 +430,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "deliver: each request keeps the span of the ledger it took (its first and last seq)",
         _REQUEST_SPAN,
     ),
+    (
+        12,
+        "the partner portal: sign-in links, sessions, and the saves the editors are told about",
+        _PORTAL_12.format(id="id INTEGER PRIMARY KEY"),
+    ),
 ]
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
@@ -544,6 +579,11 @@ POSTGRES: list[tuple[int, str, str]] = [
         CREATE INDEX deliveries_seq ON deliveries(issue, seq);
         ALTER TABLE deliveries SET (fillfactor = 50);
         """,
+    ),
+    (
+        12,
+        "the partner portal: sign-in links, sessions, and the saves the editors are told about",
+        _PORTAL_12.format(id="id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     ),
 ]
 
