@@ -121,7 +121,8 @@ def test_a_partner_submits_a_story_with_a_photo_and_reports_progress(
     page: Any = browser.open(f"{service.base}/partners/", width=375)._page
     sign_in(page, root, ZWOLLE, shots)
     look(page, shots, "04-mijn-bijdragen-leeg")
-    page.get_by_role("link", name="Nieuw verhaal insturen").click()
+    with page.expect_navigation():  # and its load: the tips' script (deferred) listens from then on
+        page.get_by_role("link", name="Nieuw verhaal insturen").click()
     page.get_by_label("title: de kop").fill("Elk kind een zwemdiploma")
     summary = page.get_by_label("summary: waar gaat het over?")
     summary.fill(

@@ -170,7 +170,7 @@ def test_serve_answers_every_bad_request_with_a_4xx_and_logs_no_traceback(demo_r
                                     ("DELETE", {405}), ("PATCH", {405})):  # fmt: skip
                 expect(f"{method} {path}", http.request(method, path).status_code, allowed)
         for path, allowed in [
-            ("/bevestig?token=%ff%fe%zz", {200}),  # the page with its button; the token is checked on POST
+            ("/bevestig?token=%ff%fe%zz", {400}),  # an unknown link says so at once, with no button
             ("/bevestig?token=" + "x" * 5000, {400}),
             ("/aanmelden/formulier?raw=%ff%00", {200}),
             ("/webhooks/sendgrid", {405}),
