@@ -330,7 +330,7 @@ class Ledger:
                 # Statistics for the rows just added, before anything picks among them: without them
                 # the planner took the claims' index range for a handful of rows and sorted every
                 # pending one on disk for each request (60 ms a claim rather than 4).
-                self.db.execute("ANALYZE deliveries (issue, seq, state)")
+                self.db.execute("ANALYZE deliveries (issue, seq, state, edition)")
 
     def _sync_statements(
         self, issue_id: str, now: dt.datetime, *, add_new: bool
@@ -557,11 +557,17 @@ class Ledger:
         ``sync_ledger`` numbers the subscribers edition by edition, so the pending rows of one edition
         come together, and the claims of that edition find them first.
         """
-        row = self.db.execute(
-            f"SELECT edition FROM deliveries WHERE issue = ? AND state = '{PENDING}' ORDER BY seq LIMIT 1",
-            (issue_id,),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        sql = f"SELECT edition FROM deliveries WHERE issue = ? AND seq > {{after}} AND state = '{PENDING}'"
+        # PostgreSQL's ledger has no index on state (claims are HOT updates): it looks after the last
+        # request's span first, as a claim does, rather than over every row already sent.
+        looks = ((_AFTER_LAST, (issue_id,)), ("0", ())) if self.db.postgres else (("0", ()),)
+        for after, hint in looks:
+            row = self.db.execute(
+                sql.format(after=after) + " ORDER BY seq LIMIT 1", (issue_id, *hint)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
 
     def claim_batch(
         self, issue_id: str, size: int, now: dt.datetime, attempt: int | None = None, edition: str = ""
