@@ -15,11 +15,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import REPO, newsletter
+from servers import running_serve
 
 from pipeline.domain.approval import content_fingerprint
 from pipeline.domain.editions import Choice, arrange, effective, from_columns, issue_tags, parse_view_as
@@ -295,6 +298,29 @@ def edit_drafted(root: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def choose_on_her_own_page(root: Path, address: str, boxes: list[str]) -> None:
+    """As a reader does it: she asks for her link by mail (a real `newsletter serve`), opens it from the
+    mail and ticks ``boxes`` on her preferences page."""
+    with running_serve(root) as service, httpx.Client(base_url=service.base, timeout=30) as http:
+        asked = http.post("/voorkeuren/nieuwe-link", data={"email": address})
+        assert asked.status_code == 200, asked.text
+        folder = root / "outbox" / "nieuwe-link"
+        deadline = time.monotonic() + 20
+        while not list(folder.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [mail] = [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in folder.glob("*.eml")
+        ]
+        assert mail["To"] == address
+        found = re.search(r"/voorkeuren\?t=([\w-]+)", mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        assert found, mail
+        page = http.get("/voorkeuren", params={"t": found.group(1)})
+        assert page.status_code == 200 and "Je voorkeuren" in page.text
+        saved = http.post("/voorkeuren", data={"t": found.group(1), **{box: "1" for box in boxes}})
+        assert saved.status_code == 303, saved.text
+
+
 def test_the_demo_reader_who_chose_overijssel_and_onderwijs_gets_the_overijssel_agenda_first(
     demo_root: Path,
 ) -> None:
@@ -307,11 +333,7 @@ def test_the_demo_reader_who_chose_overijssel_and_onderwijs_gets_the_overijssel_
     )
     assert imported.returncode == 0, imported.stderr
     config = load_config(demo_root)
-    with Store(config.settings.database) as store, store.transaction():  # what her preferences page writes
-        store.db.execute(
-            "UPDATE subscribers SET provinces = 'overijssel', themes = 'onderwijs'"
-            " WHERE email = 'anna.devries@example.org'"
-        )
+    choose_on_her_own_page(demo_root, "anna.devries@example.org", ["provincie-overijssel", "thema-onderwijs"])
     preview = newsletter(demo_root, "check", "2026-12", "--as", "Overijssel, thema onderwijs")
     assert preview.returncode == 0, preview.stderr
     assert (
