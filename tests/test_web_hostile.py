@@ -195,6 +195,60 @@ def test_serve_answers_every_bad_request_with_a_4xx_and_logs_no_traceback(demo_r
         assert store.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
 
 
+def test_the_portal_and_the_readers_pages_answer_every_bad_request_with_a_4xx_and_log_no_traceback(
+    demo_root: Path,
+) -> None:
+    """The partner portal and the reader's own page, attacked without a session or a link: no answer is
+    a 5xx, nothing is logged as a failure, no mail goes out and no partner file is written."""
+    posts = [
+        "/partners/", "/partners/inloggen", "/partners/uitloggen", "/partners/tips", "/partners/intrekken",
+        "/partners/verhalen", "/partners/voortgang", "/voorkeuren", "/voorkeuren/pauze",
+        "/voorkeuren/afmelden", "/voorkeuren/terug", "/voorkeuren/vergeten", "/voorkeuren/nieuwe-link",
+    ]  # fmt: skip
+    gets = [
+        "/partners/verhalen/nieuw", "/partners/verhalen/..%2f..%2fsources", "/partners/verhalen/%00",
+        "/partners/beeld/..%2f..%2fsources.yaml", "/partners/beeld/x.jpg", "/partners/voortgang/../../etc",
+        "/partners/voortgang/99999999999999999999", "/partners/inloggen?token=%ff%fe",
+        "/partners/inloggen?token=" + "x" * 5000, "/voorkeuren?t=%ff%00", "/voorkeuren/gegevens?t=" + "x" * 5000,
+        "/voorkeuren/afmelden", "/voorkeuren/vergeten?t[]=1",
+    ]  # fmt: skip
+    wrong: list[str] = []
+    before = sorted(
+        p.relative_to(demo_root) for p in demo_root.rglob("*") if p.is_file() and "state" not in p.parts
+    )
+    with (
+        serving(demo_root) as serve,
+        httpx.Client(base_url=serve.base, timeout=30, follow_redirects=False) as http,
+    ):
+        for route in posts:
+            for what, kind, body in BAD_BODIES:
+                answer = http.post(route, content=body, headers={"content-type": kind} if kind else {})
+                if not 400 <= answer.status_code < 500:
+                    wrong.append(f"POST {route}: {what}: {answer.status_code}")
+            big = http.post(route, content=BEYOND_THE_LIMIT, headers={"content-type": FORM})
+            if big.status_code not in (403, 405, 413, 429):  # the story form takes 10 MB: refused by CSRF
+                wrong.append(f"POST {route}: beyond the limit: {big.status_code}")
+        for path in gets:
+            answer = http.get(path)
+            if answer.status_code >= 500 or (
+                path.startswith("/partners/verhalen") and answer.status_code == 200
+            ):
+                wrong.append(f"GET {path}: {answer.status_code}")
+            if "Traceback" in answer.text:
+                wrong.append(f"GET {path}: a traceback in the page")
+        assert http.get("/healthz").text == "ok"
+    assert not wrong, "\n".join(wrong)
+    assert quiet(output_of(serve), serve.printed) == []
+    assert (
+        not (demo_root / "outbox" / "partners").exists()
+        and not (demo_root / "outbox" / "nieuwe-link").exists()
+    )
+    after = sorted(
+        p.relative_to(demo_root) for p in demo_root.rglob("*") if p.is_file() and "state" not in p.parts
+    )
+    assert after == before  # no submission, progress file or image written
+
+
 def test_studio_answers_every_bad_request_with_a_4xx_and_logs_no_traceback(demo_root: Path) -> None:
     issue_file = write_issue(demo_root, "2026-12")
     before = issue_file.read_bytes()

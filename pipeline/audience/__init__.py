@@ -118,14 +118,20 @@ def read_form(config: Config, fields: Mapping[str, str]) -> Form:
     return Form(person, values, {}, bot)
 
 
+# The characters of an address's part before the @ without quotes (RFC 5322's atext, and the dot):
+# no space, no control character, nothing a mail header could be split at.
+_ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~."
+
+
 def mailable(email: str) -> str | None:
     """The address as a mail can go to it, or None: the part before the @ in plain ASCII (a look-alike
     letter such as a Cyrillic 'а' or a full-width 'ａ' is refused: no mail server takes it, and it would
-    pass for someone else's address), at most 64 characters and without an empty dot-part; the domain
+    pass for someone else's address), at most 64 characters of RFC 5322's atext (no space, no control
+    character, no quoted form) and without an empty dot-part; the domain
     in its ASCII form (``bücher.de`` as ``xn--bcher-kva.de``), at most 253 characters, each part 1 to
     63 characters that neither starts nor ends with a hyphen."""
     local, _at, domain = email.rpartition("@")
-    if not local.isascii() or not 0 < len(local) <= 64 or "" in local.split("."):
+    if not local.isascii() or not 0 < len(local) <= 64 or "" in local.split(".") or local.strip(_ATEXT):
         return None
     try:
         domain = domain.encode("idna").decode("ascii").lower()
