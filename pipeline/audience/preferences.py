@@ -33,7 +33,7 @@ from pipeline.domain.tokens import PREFERENCES_PATH, UNSUBSCRIBE_PATH, PersonalL
 from pipeline.infra.outbox import Outbox
 from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body, send_at_once
 from pipeline.infra.store import Reader, Store
-from pipeline.infra.web import form
+from pipeline.infra.web import client_of, form
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -327,7 +327,6 @@ class PreferencePages:
         from starlette.background import BackgroundTask
 
         from pipeline.audience import mailable
-        from pipeline.audience.service import client_of
 
         fields = await form(request)
         email = mailable(" ".join(fields.get("email", "").split()).lower()[:254])
