@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypedDict
 
 from pipeline.domain import dutch
-from pipeline.domain.config import PROVINCES, Config, Term
+from pipeline.domain.config import PROVINCES, Config, Partner, Taxonomy, Term
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.monitoring import Reach
 
@@ -44,6 +45,27 @@ class Month:
     @property
     def title(self) -> str:
         return dutch.month(self.first_day)
+
+
+class Identity(TypedDict):
+    """The fields a partner's row of the report (``PartnerRow``, ``PledgeRow``) opens with."""
+
+    id: str
+    name: str
+    sector: str  # the sector's title
+    province: str  # the province's title
+    website: str | None
+
+
+def identity(p: Partner, tax: Taxonomy) -> Identity:
+    """A registered partner's id, name, website and the titles of its sector and province."""
+    return Identity(
+        id=p.id,
+        name=p.name,
+        sector=tax.sectors.title(p.sector, p.sector) or p.sector,
+        province=tax.provinces.title(p.province, p.province) or p.province,
+        website=p.website,
+    )
 
 
 @dataclass(frozen=True)
