@@ -2,8 +2,8 @@
 
 Each handler starts with ``_signed_in`` (a form post with ``_posted``, which also checks its CSRF
 token): without a session a page sends the visitor to sign in and a form post is refused; the partner
-is the session's. A story id is looked up in that partner's own
-folder only, so another partner's id (or any path trick) is a 404.
+is the session's. A story id is looked up in that partner's own folder only, so another partner's id
+(or any path trick) is a 404.
 """
 
 from __future__ import annotations
@@ -43,10 +43,13 @@ class Views:
     async def _posted(self, request: Request) -> tuple[str, PortalSession, forms.Form] | None:
         """The session and the form of a post; None without a session or without the session's CSRF
         token (the caller refuses it; the body is not read without a session)."""
-        posted = await self._posted(request)
-        if posted is None:
+        try:
+            cookie, who = await self._signed_in(request)
+        except NoSession:
             return None
-        cookie, who, form_in = posted
+        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
+        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
+            return None
         return cookie, who, form_in
 
     def _to_signin(self) -> Response:
