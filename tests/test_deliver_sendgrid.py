@@ -460,6 +460,15 @@ def test_notify_editors_mails_counts_only(demo_root: Path, sendgrid: MockProxy) 
     assert "headers" not in note.body and "reply_to" not in note.body
     assert "anna" not in text.lower()
 
+    # A refused report is the send's error, with SendGrid's answer and the fix (infra's send_or_raise).
+    from pipeline.deliver.model import SendStopped
+
+    sendgrid.fault = lambda r: "400" if r.path == "/v3/mail/send" else None
+    with pytest.raises(SendStopped) as refused:
+        notify_editors(config, report, env_for(sendgrid))
+    assert refused.value.message.startswith("the delivery report was not accepted: SendGrid answered 400")
+    assert refused.value.hint == "see the counts above"
+
 
 def test_a_retry_after_that_is_no_number_or_date_still_finishes_the_send(
     demo_root: Path, sendgrid: MockProxy

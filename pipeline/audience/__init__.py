@@ -38,8 +38,7 @@ from pipeline.domain.config import Config
 from pipeline.domain.errors import PipelineError, Problem
 from pipeline.domain.i18n import _
 from pipeline.domain.models import SubscriberStatus
-from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
+from pipeline.infra.sendgrid import mail_body, send_or_raise
 from pipeline.infra.store import Event, Person, Store
 from pipeline.infra.subscribers import is_email, read_subscribers
 from pipeline.infra.templating import environment, render_template
@@ -184,13 +183,8 @@ def confirmation_mail(
         html=page, recipients=[(email, None)], categories=["aanmelding"], custom_args={"kind": "signup"},
     )  # fmt: skip
     name = f"bevestig-{now:%Y%m%dT%H%M%S}-{hash_token(token)[:8]}"
-    outbox = Outbox(config.root / "outbox")
-    result = send_at_once(body, s.sendgrid.region, env, outbox, outbox.root / FORM, name)
-    if result.answer != Answer.ACCEPTED:
-        raise PipelineError(
-            _("the confirmation mail was not accepted: {reason}").format(reason=result.reason),
-            _("see SendGrid's message"),
-        )
+    refused = _("the confirmation mail was not accepted: {reason}"), _("see SendGrid's message")
+    send_or_raise(body, s.sendgrid.region, env, config.root / "outbox", FORM, name, refused)
 
 
 def confirm(store: Store, token: str, now: dt.datetime) -> str:

@@ -30,10 +30,9 @@ from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
 from pipeline.domain.models import SubscriberStatus
 from pipeline.domain.tokens import PREFERENCES_PATH, UNSUBSCRIBE_PATH, PersonalLinks
-from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, SendGridAPI, mail_body, send_at_once
+from pipeline.infra.sendgrid import SendGridAPI, mail_body, send_or_raise
 from pipeline.infra.store import Reader, Store
-from pipeline.infra.web import form
+from pipeline.infra.web import client_of, form
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -98,14 +97,10 @@ def _mail(config: Config, env: Mapping[str, str], to: str, subject: str, name: s
         from_email=s.from_email, from_name=s.from_name, reply_to=s.reply_to, subject=subject, text=text,
         html=page, recipients=[(to, None)], categories=[name], custom_args={"kind": name},
     )  # fmt: skip
-    outbox = Outbox(config.root / "outbox")
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}"
-    folder = outbox.root / OUTBOX_FOLDERS[name]  # beside aanmelden/, which holds only confirmations
-    result = send_at_once(body, s.sendgrid.region, env, outbox, folder, f"{name}-{stamp}")
-    if result.answer != Answer.ACCEPTED:
-        raise PipelineError(
-            _("the mail was not accepted: {reason}").format(reason=result.reason), _("see SendGrid's message")
-        )
+    folder = OUTBOX_FOLDERS[name]  # beside aanmelden/, which holds only confirmations
+    refused = _("the mail was not accepted: {reason}"), _("see SendGrid's message")
+    send_or_raise(body, s.sendgrid.region, env, config.root / "outbox", folder, f"{name}-{stamp}", refused)
 
 
 def welcome_mail(
@@ -327,7 +322,6 @@ class PreferencePages:
         from starlette.background import BackgroundTask
 
         from pipeline.audience import mailable
-        from pipeline.audience.service import client_of
 
         fields = await form(request)
         email = mailable(" ".join(fields.get("email", "").split()).lower()[:254])

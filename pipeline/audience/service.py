@@ -38,7 +38,7 @@ from pipeline.domain.i18n import _
 from pipeline.domain.tokens import PersonalLinks
 from pipeline.infra.store import Store
 from pipeline.infra.templating import environment, render_template
-from pipeline.infra.web import create_app, form, is_loopback
+from pipeline.infra.web import client_of, create_app, form
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -53,15 +53,6 @@ log = logging.getLogger("newsletter.serve")
 
 
 HOUR = dt.timedelta(hours=1)  # the window of the sign-ups per client
-
-
-def client_of(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """The client's address: the peer, or, behind a web server on loopback, the one it forwarded."""
-    peer = (scope.get("client") or ("?", 0))[0]
-    forwarded = headers.get("x-forwarded-for", "")
-    if forwarded and is_loopback(peer):
-        return forwarded.split(",")[-1].strip() or peer
-    return str(peer)
 
 
 class Pages:

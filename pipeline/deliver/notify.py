@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pipeline.deliver.model import REPORTED, Report, SendStopped
 from pipeline.domain import i18n
 from pipeline.domain.config import Config
 from pipeline.domain.i18n import N_, _
 from pipeline.domain.models import DeliveryState
-from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
+from pipeline.infra.sendgrid import mail_body, send_or_raise
 from pipeline.infra.templating import environment, render_template
 
 # -- telling the editors ----------------------------------------------------------------------------
@@ -65,13 +65,7 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
         html=page, recipients=[(e, None) for e in editors],
         categories=["delivery-report"], custom_args={"issue": report.issue_id},
     )  # fmt: skip
-    outbox = Outbox(config.root / "outbox")
     name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    result = send_at_once(
-        body, s.sendgrid_region, env, outbox, outbox.folder(report.issue_id) / "report", name
-    )
-    if result.answer != Answer.ACCEPTED:
-        raise SendStopped(
-            _("the delivery report was not accepted: {reason}").format(reason=result.reason),
-            _("see the counts above"),
-        )
+    refused = _("the delivery report was not accepted: {reason}"), _("see the counts above")
+    folder = Path(report.issue_id, "report")
+    send_or_raise(body, s.sendgrid_region, env, config.root / "outbox", folder, name, refused, SendStopped)

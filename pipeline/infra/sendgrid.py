@@ -419,6 +419,24 @@ def send_at_once(
     return api.send(body)
 
 
+def send_or_raise(
+    body: Mapping[str, Any],
+    region: str,
+    env: Mapping[str, str] | None,
+    root: Path,
+    folder: str | Path,
+    name: str,
+    refused: tuple[str, str],
+    error: type[PipelineError] = PipelineError,
+) -> None:
+    """``send_at_once`` into ``folder`` of the outbox at ``root``; a refusal raised as ``error`` with
+    ``refused``: the message (its ``{reason}`` filled with SendGrid's) and the fix, both translated."""
+    outbox = Outbox(root)
+    result = send_at_once(body, region, env, outbox, outbox.root / folder, name)
+    if result.answer != Answer.ACCEPTED:
+        raise error(refused[0].format(reason=result.reason), refused[1])
+
+
 def _check_host(host: str) -> None:
     """A mistyped SENDGRID_HOST fails here, once, instead of inside urllib on the first request."""
     try:

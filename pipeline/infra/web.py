@@ -152,6 +152,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def client_of(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The client's address: the peer, or, behind a web server on loopback, the one it forwarded."""
+    peer = (scope.get("client") or ("?", 0))[0]
+    forwarded = headers.get("x-forwarded-for", "")
+    if forwarded and is_loopback(peer):
+        return forwarded.split(",")[-1].strip() or peer
+    return str(peer)
+
+
 def check_exposure(host: str, password: str | None, password_variable: str) -> None:
     """Refuse a non-loopback ``host`` unless a password is set (in ``password_variable``)."""
     if is_loopback(host):

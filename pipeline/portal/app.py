@@ -23,7 +23,7 @@ from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
 from pipeline.infra.store import PortalSession, Store
 from pipeline.infra.templating import environment, render_template
-from pipeline.infra.web import is_loopback
+from pipeline.infra.web import client_of
 from pipeline.portal import forms, signin
 from pipeline.portal.pages import Pages
 
@@ -39,15 +39,6 @@ PROGRESS_POST = f"{PREFIX}/voortgang"
 UPLOAD_MAX_BODY = 11 * 1024 * 1024  # an image of 10 MB and the story's fields
 BODY_LIMITS = {STORY_POST: UPLOAD_MAX_BODY}
 log = logging.getLogger("newsletter.portal")
-
-
-def client_of(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """The client's address: the peer, or, behind a web server on loopback, the one it forwarded."""
-    peer = (scope.get("client") or ("?", 0))[0]
-    forwarded = headers.get("x-forwarded-for", "")
-    if forwarded and is_loopback(peer):
-        return forwarded.split(",")[-1].strip() or peer
-    return str(peer)
 
 
 class Portal:

@@ -9,10 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipeline.domain.config import Config
-from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
-from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
+from pipeline.infra.sendgrid import mail_body, send_or_raise
 from pipeline.infra.store import PortalSave, Store
 from pipeline.infra.templating import environment, render_template
 
@@ -73,16 +71,11 @@ def tell_editors(config: Config, store: Store, env: Mapping[str, str], now: dt.d
         recipients=[(e, None) for e in s.editors], categories=["partnerportaal"],
         custom_args={"kind": "portal-digest"},
     )  # fmt: skip
-    outbox = Outbox(config.root / "outbox")
-    result = send_at_once(
-        body, s.sendgrid.region, env, outbox, outbox.root / OUTBOX, f"portaal-{now:%Y%m%dT%H%M%S}"
+    refused = (
+        _("the mail to the editors about the partner portal was not accepted: {reason}"),
+        _("see SendGrid's message; the next run tries again"),
     )
-    if result.answer != Answer.ACCEPTED:
-        raise PipelineError(
-            _("the mail to the editors about the partner portal was not accepted: {reason}").format(
-                reason=result.reason
-            ),
-            _("see SendGrid's message; the next run tries again"),
-        )
+    name = f"portaal-{now:%Y%m%dT%H%M%S}"
+    send_or_raise(body, s.sendgrid.region, env, config.root / "outbox", OUTBOX, name, refused)
     store.mark_portal_told([x.id for x in saves], now)
     return len(saves)

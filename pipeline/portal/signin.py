@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from pipeline.domain.config import Config
-from pipeline.domain.errors import PipelineError
 from pipeline.domain.i18n import _
-from pipeline.infra.outbox import Outbox
-from pipeline.infra.sendgrid import Answer, mail_body, send_at_once
+from pipeline.infra.sendgrid import mail_body, send_or_raise
 from pipeline.infra.store import PortalSession, Store
 from pipeline.infra.templating import environment, render_template
 
@@ -100,10 +98,5 @@ def link_mail(
         recipients=[(email, None)], categories=["partnerportaal"], custom_args={"kind": "portal"},
     )  # fmt: skip
     name = f"inloggen-{now:%Y%m%dT%H%M%S}-{hashed(token)[:8]}"
-    outbox = Outbox(config.root / "outbox")
-    result = send_at_once(body, s.sendgrid.region, env, outbox, outbox.root / OUTBOX, name)
-    if result.answer != Answer.ACCEPTED:
-        raise PipelineError(
-            _("the sign-in mail was not accepted: {reason}").format(reason=result.reason),
-            _("see SendGrid's message"),
-        )
+    refused = _("the sign-in mail was not accepted: {reason}"), _("see SendGrid's message")
+    send_or_raise(body, s.sendgrid.region, env, config.root / "outbox", OUTBOX, name, refused)

@@ -1,8 +1,9 @@
 """The signed-in pages: my contributions, a story (new, edit, withdraw), an image, progress.
 
-Each handler starts with ``_signed_in``: without a session a page sends the visitor to sign in and
-a form post is refused; the partner is the session's. A story id is looked up in that partner's own
-folder only, so another partner's id (or any path trick) is a 404.
+Each handler starts with ``_signed_in`` (a form post with ``_posted``, which also checks its CSRF
+token): without a session a page sends the visitor to sign in and a form post is refused; the partner
+is the session's. A story id is looked up in that partner's own folder only, so another partner's id
+(or any path trick) is a 404.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ class Views:
         if found is None:
             raise NoSession
         return found
+
+    async def _posted(self, request: Request) -> tuple[str, PortalSession, forms.Form] | None:
+        """The session and the form of a post; None without a session or without the session's CSRF
+        token (the caller refuses it; the body is not read without a session)."""
+        try:
+            cookie, who = await self._signed_in(request)
+        except NoSession:
+            return None
+        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
+        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
+            return None
+        return cookie, who, form_in
 
     def _to_signin(self) -> Response:
         from starlette.responses import RedirectResponse
@@ -130,14 +143,10 @@ class Views:
     async def save_story(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        posted = await self._posted(request)
+        if posted is None:
             return self.p.forbidden(request)
-        body = await request.body()
-        form_in = forms.read(request.headers.get("content-type", ""), body)
-        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
-            return self.p.forbidden(request)
+        cookie, who, form_in = posted
         story_id, loaded = form_in.get("id"), form_in.get("loaded")
         if story_id:
             found = stories.load(self.config, who.partner, story_id)
@@ -213,13 +222,10 @@ class Views:
         """The B1 tips on a title and summary as the partner types (portaal.js), as JSON."""
         from starlette.responses import JSONResponse
 
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        posted = await self._posted(request)
+        if posted is None:
             return JSONResponse({}, status_code=403)
-        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
-            return JSONResponse({}, status_code=403)
+        _, who, form_in = posted
         form = stories.read_form(form_in.fields, self.config)
         text = stories.to_yaml(form, who.partner, "", "tips")
         now = self.p.clock()
@@ -229,13 +235,10 @@ class Views:
     async def withdraw_story(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        posted = await self._posted(request)
+        if posted is None:
             return self.p.forbidden(request)
-        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
-            return self.p.forbidden(request)
+        cookie, who, form_in = posted
         story_id = form_in.get("id")
         found = stories.load(self.config, who.partner, story_id)
         if found is None:
@@ -301,13 +304,10 @@ class Views:
     async def save_progress(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        posted = await self._posted(request)
+        if posted is None:
             return self.p.forbidden(request)
-        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
-            return self.p.forbidden(request)
+        cookie, who, form_in = posted
         year = progress.year_of(form_in.get("year"), self.p.clock())
         if year is None:
             return self._not_found(cookie, who)

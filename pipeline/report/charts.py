@@ -317,27 +317,18 @@ def clicks_chart(c: ClicksPart) -> Chart:
 
 def monitoring_charts(m: MonitoringPart) -> dict[str, Chart]:
     out = {
-        "themas": _reach_bars("bereik-themas", "Bereik per thema", m.themes),
-        "sectoren": _reach_bars("bereik-sectoren", "Bereik per sector", m.sectors),
-        "provincies": _reach_bars("bereik-provincies", "Bereik per provincie", m.provinces),
-        "ervaringsdeskundigen": _activities_share_chart(m),
+        b.chart: _reach_bars(f"bereik-{b.chart}", f"Bereik per {b.column}", rows)
+        for b, rows in m.breakdowns()
     }
-    if m.horizons:
-        out["horizons"] = _reach_bars("bereik-horizons", "Bereik per horizon", m.horizons)
+    out["ervaringsdeskundigen"] = _activities_share_chart(m)
     return out
 
 
 def charts(report: Report) -> dict[str, Chart]:
-    out = {
-        "maanden": _months_chart(report),
-        "sectoren": _bars("sectoren", "Bijdragen per sector", report.sectors),
-        "provincies": _bars("provincies", "Bijdragen per provincie", report.provinces),
-        "themas": _bars("themas", "Bijdragen per thema", report.themes),
-        "soorten": _bars("soorten", "Bijdragen per soort", report.kinds),
-        "ervaringsdeskundigen": _share_chart(report),
-    }
-    if report.horizons:
-        out["horizons"] = _bars("horizons", "Bijdragen per horizon", report.horizons)
+    out = {"maanden": _months_chart(report)}
+    for b, rows in report.breakdowns():
+        out[b.chart] = _bars(b.chart, f"Bijdragen per {b.column}", rows)
+    out["ervaringsdeskundigen"] = _share_chart(report)
     if report.clicks is not None:
         out["klikken"] = clicks_chart(report.clicks)
     return out

@@ -22,6 +22,7 @@ from pipeline.report.model import (
     Report,
     ReportError,
     Totals,
+    identity,
     province_terms,
 )
 from pipeline.report.monitoring import monitoring_part
@@ -257,11 +258,7 @@ def _partner_rows(
         sign_of_life = last or p.joined
         rows.append(
             PartnerRow(
-                id=p.id,
-                name=p.name,
-                sector=tax.sectors.title(p.sector, p.sector) or p.sector,
-                province=tax.provinces.title(p.province, p.province) or p.province,
-                website=p.website,
+                **identity(p, tax),
                 joined=p.joined,
                 items=len(own),
                 featured=sum(1 for i in own if i.id in appeared),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypedDict, TypeVar
 
 from pipeline.domain import dutch
-from pipeline.domain.config import PROVINCES, Config, Term
+from pipeline.domain.config import PROVINCES, Config, Partner, Taxonomy, Term
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.monitoring import Reach
 
@@ -18,6 +19,31 @@ class ReportError(PipelineError):
 
 
 # -- the report's numbers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One way the report splits its numbers, as its chart and its CSV file name it."""
+
+    chart: str  # the chart's id (and the page's key for it): Dutch, plural
+    csv: str  # the CSV file's name without .csv (the monitoring part's with monitoring_ before it)
+    column: str  # the CSV's first column, and the noun of the chart's title ("per sector")
+
+
+BY_SECTOR = Breakdown("sectoren", "sectors", "sector")
+BY_PROVINCE = Breakdown("provincies", "provinces", "provincie")
+BY_THEME = Breakdown("themas", "themes", "thema")
+BY_KIND = Breakdown("soorten", "kinds", "soort")
+BY_HORIZON = Breakdown("horizons", "horizons", "horizon")
+
+Row = TypeVar("Row")
+
+
+def _breakdowns(
+    found: tuple[tuple[Breakdown, tuple[Row, ...]], ...], horizons: tuple[Row, ...]
+) -> tuple[tuple[Breakdown, tuple[Row, ...]], ...]:
+    """The breakdowns with their rows; the horizons' only when the taxonomy has horizons."""
+    return (*found, (BY_HORIZON, horizons)) if horizons else found
 
 
 @dataclass(frozen=True)
@@ -44,6 +70,27 @@ class Month:
     @property
     def title(self) -> str:
         return dutch.month(self.first_day)
+
+
+class Identity(TypedDict):
+    """The fields a partner's row of the report (``PartnerRow``, ``PledgeRow``) opens with."""
+
+    id: str
+    name: str
+    sector: str  # the sector's title
+    province: str  # the province's title
+    website: str | None
+
+
+def identity(p: Partner, tax: Taxonomy) -> Identity:
+    """A registered partner's id, name, website and the titles of its sector and province."""
+    return Identity(
+        id=p.id,
+        name=p.name,
+        sector=tax.sectors.title(p.sector, p.sector) or p.sector,
+        province=tax.provinces.title(p.province, p.province) or p.province,
+        website=p.website,
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +218,11 @@ class MonitoringPart:
     missing: tuple[PledgeRow, ...]  # asked and not reported: the second call list, by name
     not_counted: tuple[str, ...]  # progress files with errors, not counted
 
+    def breakdowns(self) -> tuple[tuple[Breakdown, tuple[ReachRow, ...]], ...]:
+        """Reach by theme, sector, province (and horizon), each with its chart's and CSV's names."""
+        found = ((BY_THEME, self.themes), (BY_SECTOR, self.sectors), (BY_PROVINCE, self.provinces))
+        return _breakdowns(found, self.horizons)
+
 
 @dataclass(frozen=True)
 class StoryClicks:
@@ -279,6 +331,15 @@ class Report:
     new: tuple[PartnerRow, ...]  # joined within the period, newest first
     monitoring: MonitoringPart | None = None  # None: no partner has a pledge and no progress file exists
     clicks: ClicksPart | None = None  # None: no click event ever came in (no event webhook yet)
+
+    def breakdowns(self) -> tuple[tuple[Breakdown, tuple[Count, ...]], ...]:
+        """Contributions by sector, province, theme, kind (and horizon), with their charts' and
+        CSVs' names."""
+        found = (
+            (BY_SECTOR, self.sectors), (BY_PROVINCE, self.provinces), (BY_THEME, self.themes),
+            (BY_KIND, self.kinds),
+        )  # fmt: skip
+        return _breakdowns(found, self.horizons)
 
     def partner_clickers(self, partner_id: str) -> int:
         """A partner's readers in the period (its stories' unique clickers added up); 0 without clicks."""

@@ -16,6 +16,7 @@ from pipeline.report.model import (
     PartnerRow,
     PledgeRow,
     ReachRow,
+    identity,
     province_terms,
 )
 
@@ -125,11 +126,7 @@ def _pledge_rows(
         contributed = newsletter.get(p.id)
         rows.append(
             PledgeRow(
-                id=p.id,
-                name=p.name,
-                sector=tax.sectors.title(p.sector, p.sector) or p.sector,
-                province=tax.provinces.title(p.province, p.province) or p.province,
-                website=p.website,
+                **identity(p, tax),
                 pledge=p.pledge.text if p.pledge else None,
                 pledge_themes=tax.themes.titles(p.pledge.themes) if p.pledge else (),
                 pledge_horizon=tax.horizons.title(p.pledge.horizon) if p.pledge else None,

@@ -97,17 +97,12 @@ def _activity_csv(rows: Sequence[PledgeRow]) -> list[Sequence[object]]:
 
 
 def _monitoring_csv(m: MonitoringPart) -> dict[str, str]:
-    files = {
-        "monitoring_themes.csv": _csv(_reach_csv("thema", m.themes)),
-        "monitoring_sectors.csv": _csv(_reach_csv("sector", m.sectors)),
-        "monitoring_provinces.csv": _csv(_reach_csv("provincie", m.provinces)),
+    files = {f"monitoring_{b.csv}.csv": _csv(_reach_csv(b.column, rows)) for b, rows in m.breakdowns()}
+    return files | {
         "monitoring_partners.csv": _csv(_pledge_csv(m.partners)),
         "monitoring_missing.csv": _csv(_pledge_csv(m.missing)),
         "monitoring_activities.csv": _csv(_activity_csv(m.partners)),
     }
-    if m.horizons:
-        files["monitoring_horizons.csv"] = _csv(_reach_csv("horizon", m.horizons))
-    return files
 
 
 def _clicks_csv(c: ClicksPart) -> dict[str, str]:
@@ -189,16 +184,11 @@ def csv_files(report: Report) -> dict[str, str]:
     files = {
         "summary.csv": _csv(summary),
         "months.csv": _csv(months),
-        "sectors.csv": _csv(_count_rows("sector", report.sectors)),
-        "provinces.csv": _csv(_count_rows("provincie", report.provinces)),
-        "themes.csv": _csv(_count_rows("thema", report.themes)),
-        "kinds.csv": _csv(_count_rows("soort", report.kinds)),
+        **{f"{b.csv}.csv": _csv(_count_rows(b.column, rows)) for b, rows in report.breakdowns()},
         "partners.csv": _csv(_partner_csv(report.partners)),
         "silent.csv": _csv(_partner_csv(report.silent)),
         "new.csv": _csv(_partner_csv(report.new)),
     }
-    if report.horizons:
-        files["horizons.csv"] = _csv(_count_rows("horizon", report.horizons))
     if m is not None:
         files.update(_monitoring_csv(m))
     if c is not None:
