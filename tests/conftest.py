@@ -41,6 +41,23 @@ def demo_root(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of one whole ``newsletter demo`` run (into the outbox, no SendGrid key), once per test
+    process, for tests that only read what it built (its email, its report). Do not change it."""
+    root = tmp_path_factory.mktemp("demo-built") / "demo"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "demo", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """../shared beside the clone: the feed corpus (CI and developers have it; a user's clone does not)."""

@@ -5,15 +5,11 @@ bring the same dark colours. The demo's email: stories, events, the footer's mut
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import Browser
-from conftest import REPO
 
 pytestmark = pytest.mark.browser
 
@@ -59,18 +55,8 @@ def unreadable(page: Any) -> list[tuple[str, str, float]]:
 
 
 @pytest.fixture(scope="module")
-def email(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("dark") / "demo"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "demo", str(root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root / "build" / "2026-12" / "email.html"
+def email(demo_built: Path) -> Path:
+    return demo_built / "build" / "2026-12" / "email.html"
 
 
 def background(page: Any, selector: str) -> str:

@@ -5,17 +5,14 @@ phone and desktop checks run on the small fixture's report and on the demo's (al
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import CHROMIUM_ARGS, Browser, chromium_or_skip
-from conftest import REPO
 from test_report import fill, report_page
 
 pytestmark = pytest.mark.browser
@@ -33,23 +30,11 @@ def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", params=["fixture", "demo"])
-def any_page(
-    request: pytest.FixtureRequest, page_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def any_page(request: pytest.FixtureRequest, page_path: Path, demo_built: Path) -> Path:
     """The small fixture's report, and the demo's: monitoring and clicks too, 13 charts."""
     if request.param == "fixture":
         return page_path
-    root = tmp_path_factory.mktemp("demo") / "demo"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SENDGRID_")}, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "demo", str(root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root / "build" / "report" / "index.html"
+    return demo_built / "build" / "report" / "index.html"
 
 
 def test_every_chart_and_table_is_drawn(page_path: Path, browser: Browser) -> None:
