@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -293,12 +293,8 @@ def send_list(
         )
     check = _load_audience(config, store, transport, now, choices=personalised(issue))
     editions = _editions(config, store, issue, prepared if sent is None else None)
-    with store.transaction():
-        if prepared is not None and sent is None:
-            store.record_sent_issue(prepared.rendered, prepared.fingerprint, prepared.placements, now)
-            store.record_sent_editions(issue_id, editions)
-        store.sync_ledger(issue_id, now, add_new=not completed)
-        resent = store.unknown_to_pending(issue_id, now) if resend_unknown else 0
+    resent = _start_ledger(store, issue_id, prepared if sent is None else None, editions, now,
+                           add_new=not completed, resend_unknown=resend_unknown)  # fmt: skip
     kept = store.sent_issue(issue_id)
     assert kept is not None
     _send_attempts(
@@ -319,6 +315,27 @@ def send_list(
         finished_now=finished and not completed,
         repaired=tally.repaired,
     )
+
+
+def _start_ledger(
+    store: Store,
+    issue_id: str,
+    starting: Prepared | None,
+    editions: Iterable[tuple[str, str, Rendered]],
+    now: dt.datetime,
+    *,
+    add_new: bool,
+    resend_unknown: bool,
+) -> int:
+    """In one transaction: the issue's content kept when the send starts (``starting``), the list's
+    new subscribers into the ledger (``add_new``) and, with ``resend_unknown``, those in doubt pending
+    again; returns how many of those."""
+    with store.transaction():
+        if starting is not None:
+            store.record_sent_issue(starting.rendered, starting.fingerprint, starting.placements, now)
+            store.record_sent_editions(issue_id, editions)
+        store.sync_ledger(issue_id, now, add_new=add_new)
+        return store.unknown_to_pending(issue_id, now) if resend_unknown else 0
 
 
 def _editions(
@@ -472,32 +489,9 @@ def _requests(
     def record(batch: int, size: int, future: Future[SendResult]) -> None:
         """Commit one request's outcome: the ledger's 'after'."""
         nonlocal done, stopped
-        at = clock()
-        try:
-            result = future.result()
-        except RequestInvalid as e:  # refused by our own checks: nothing left this machine
-            store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
-            stopped = stopped or e.message
-            return
-        except (
-            Exception
-        ) as e:  # a fault of ours mid-request: SendGrid may have it; settled like a lost answer
-            reason = _("the request failed inside the pipeline ({error})").format(
-                error=f"{type(e).__name__}: {e}"
-            )
-            store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=reason)
-            return
-        if result.answer == Answer.ACCEPTED:
-            store.finish_batch(issue_id, batch, DeliveryState.ACCEPTED, at, message_id=result.message_id)
-            done += size
-        elif result.answer == Answer.UNKNOWN:  # in doubt: settled (cancelled) once the attempt is sent
-            store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=result.reason)
-        elif result.answer == Answer.REFUSED:
-            store.finish_batch(issue_id, batch, DeliveryState.FAILED, at, reason=result.reason)
-            stopped = stopped or result.reason
-        else:  # not sent: SendGrid took nothing; those subscribers are simply still pending
-            store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
-            stopped = stopped or result.reason
+        accepted, reason = _settle(store, issue_id, batch, future, clock())
+        done += size if accepted else 0
+        stopped = stopped or reason
         if progress:
             progress(done, total)
 
@@ -533,6 +527,35 @@ def _requests(
                 record(*running.pop(future), future)
             raise
     return done, stopped
+
+
+def _settle(
+    store: Store, issue_id: str, batch: int, future: Future[SendResult], at: dt.datetime
+) -> tuple[bool, str | None]:
+    """Write one request's outcome into the ledger; (accepted, why the send must stop, if it must)."""
+    try:
+        result = future.result()
+    except RequestInvalid as e:  # refused by our own checks: nothing left this machine
+        store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
+        return False, e.message
+    except Exception as e:  # a fault of ours mid-request: SendGrid may have it; settled like a lost answer
+        reason = _("the request failed inside the pipeline ({error})").format(
+            error=f"{type(e).__name__}: {e}"
+        )
+        store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=reason)
+        return False, None
+    if result.answer == Answer.ACCEPTED:
+        store.finish_batch(issue_id, batch, DeliveryState.ACCEPTED, at, message_id=result.message_id)
+        return True, None
+    if result.answer == Answer.UNKNOWN:  # in doubt: settled (cancelled) once the attempt is sent
+        store.finish_batch(issue_id, batch, DeliveryState.IN_FLIGHT, at, reason=result.reason)
+        return False, None
+    if result.answer == Answer.REFUSED:
+        store.finish_batch(issue_id, batch, DeliveryState.FAILED, at, reason=result.reason)
+        return False, result.reason
+    # Not sent: SendGrid took nothing; those subscribers are simply still pending.
+    store.finish_batch(issue_id, batch, DeliveryState.PENDING, at)
+    return False, result.reason
 
 
 def _report(
