@@ -315,14 +315,15 @@ def _publish(config: Config, echo: Echo, result: DemoResult, clock: Clock) -> No
         site = build_site(config, store, now=later.astimezone(dt.UTC))
     written = write_site(site, site_folder(config))
     published = _(
-        "[publish] at {time}, after it went out: {issues} issue(s), {themes} theme and {partners} partner "
-        "pages in build/site/ ({files} files); feed: {feed}"
+        "[publish] at {time}, after it went out: {issues} issue(s), {themes} theme, {provinces} province and "
+        "{partners} partner pages in build/site/ ({files} files); feed: {feed}"
     )
     echo(
         published.format(
             time=f"{later:%H:%M}",
             issues=len(site.issues),
             themes=len(site.themes),
+            provinces=len(site.provinces),
             partners=len(site.partners),
             files=len(written.changed),
             feed=f"{config.settings.archive_url}{FEED}",

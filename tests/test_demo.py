@@ -32,7 +32,7 @@ in a feed and a submission: 1 item
 [send --to] a test copy to 1 address in outbox/2026-12/test/
 [run] issue 2026-12: 5 accepted, into outbox/2026-12/ (5 .eml files), held until 10:00; \
 'newsletter cancel 2026-12' recalls it until 09:50; a second run sends nothing
-[publish] at 10:05, after it went out: 1 issue(s), 8 theme and 7 partner pages in build/site/ (56 files); \
+[publish] at 10:05, after it went out: 1 issue(s), 8 theme, 5 province and 7 partner pages in build/site/ (56 files); \
 feed: https://nieuwsbrief.example.org/archief/feed.xml
 [subscribers import] subscribers.csv into the state database: 5 active
 [serve] a reader signs up at /aanmelden, gets the link in outbox/aanmelden/ and follows it: confirmed; \

@@ -348,8 +348,12 @@ def test_command_prints_what_it_wrote(archive: tuple[Config, Store], tmp_path: P
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
     assert lines[0] == (
-        f"Published 2 issues, 5 theme and 7 partner pages to {out}/: 43 files written, 0 unchanged."
+        f"Published 2 issues, 5 theme, 3 province and 7 partner pages to {out}/: 43 files written, 0 unchanged."
     )
+    province_pages = {
+        line for line in lines if line.startswith(f"  {out}/provincie/") and line.endswith("/index.html")
+    }
+    assert len(province_pages) == 1 + 3, province_pages  # the list of provinces and a page for each
     assert f"  {out}/2026-10/index.html" in lines
     assert lines[-1] == f"Open {out}/index.html; feed: {ARCHIVE}feed.xml"
     again = cli("publish", "--out", str(out))

@@ -59,17 +59,18 @@ def publish(ctx: Context, out: Path | None, now_text: str | None) -> None:
     )
     if written.removed:
         published = _(
-            "Published {issues}, {themes} theme and {partners} partner pages to {folder}/:"
-            " {files}, {unchanged} unchanged, {removed} removed."
+            "Published {issues}, {themes} theme, {provinces} province and {partners} partner pages"
+            " to {folder}/: {files}, {unchanged} unchanged, {removed} removed."
         )
     else:
         published = _(
-            "Published {issues}, {themes} theme and {partners} partner pages to {folder}/:"
-            " {files}, {unchanged} unchanged."
+            "Published {issues}, {themes} theme, {provinces} province and {partners} partner pages"
+            " to {folder}/: {files}, {unchanged} unchanged."
         )
     click.echo(
         published.format(
-            issues=issues, themes=len(site.themes), partners=len(site.partners), folder=shown, files=files,
+            issues=issues, themes=len(site.themes), provinces=len(site.provinces),
+            partners=len(site.partners), folder=shown, files=files,
             unchanged=written.unchanged, removed=len(written.removed),
         )
     )  # fmt: skip
