@@ -94,6 +94,12 @@ def identity(p: Partner, tax: Taxonomy) -> Identity:
     )
 
 
+def unregistered(partner_id: str) -> Identity:
+    """A partner id that items carry but sources.yaml no longer lists: the id as its name, the
+    sector and province unknown."""
+    return Identity(id=partner_id, name=partner_id, sector=UNKNOWN, province=UNKNOWN, website=None)
+
+
 @dataclass(frozen=True)
 class PartnerRow:
     id: str
