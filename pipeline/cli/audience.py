@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, now_option, now_or_today, pass_ctx
+from pipeline.cli.base import EXIT_FAILED, Context, helptext, main, now_option, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.domain.i18n import N_, _
 from pipeline.infra.files import spreadsheet_safe
@@ -78,7 +78,7 @@ def serve(
     if now_text:  # the tests' and the bench's clock: starts at --now and runs on
         from pipeline.run import clock_from
 
-        app = create(config, address=here, clock=clock_from(now_or_today(now_text, config.settings.timezone)))
+        app = create(config, address=here, clock=clock_from(ctx.now(now_text)))
     else:
         app = create(config, address=here)
     click.echo(

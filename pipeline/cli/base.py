@@ -87,6 +87,16 @@ class Context:
                 i18n.set_language(self._config.settings.language)
         return self._config
 
+    def now(self, now_text: str | None) -> dt.datetime:
+        """The command's now: --now's time (in the instance's zone unless it has one), else the clock's."""
+        return now_or_today(now_text, self.config.settings.timezone)
+
+    def since(self, value: str | None) -> dt.datetime | None:
+        """--since DATE (in the instance's zone); None when not given."""
+        if not value:
+            return None
+        return parse_when(value, self.config.settings.timezone, "--since", _("a date like 2026-11-01"))
+
 
 def parse_when(value: str, tz: dt.tzinfo, option: str, example: str) -> dt.datetime:
     """A date, or a date and time, typed on the command line; without a zone, the instance's."""

@@ -16,8 +16,6 @@ from pipeline.cli.base import (
     helptext,
     main,
     now_option,
-    now_or_today,
-    parse_when,
     pass_ctx,
 )
 from pipeline.domain.errors import NotFound
@@ -75,7 +73,7 @@ def collect(ctx: Context, only: str | None, now_text: str | None) -> None:
     from pipeline.collect import planned_sources
 
     config = ctx.config
-    now = now_or_today(now_text, config.settings.timezone)
+    now = ctx.now(now_text)
     total = planned_sources(config, only)
     with Store(config.settings.database) as store:
         if sys.stderr.isatty() and total > 1:
@@ -153,7 +151,7 @@ def items(
             raise NotFound(
                 _(unknown).format(value=value), _("use one of: {known}").format(known=", ".join(known))
             )
-    start = parse_when(since, tz, "--since", _("a date like 2026-11-01")) if since else None
+    start = ctx.since(since)
     if not has_state(config.settings):
         raise NotFound(_("nothing collected yet (no state database)"), _("run 'newsletter collect' first"))
     with Store(config.settings.database) as store:

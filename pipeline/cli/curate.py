@@ -15,8 +15,6 @@ from pipeline.cli.base import (
     helptext,
     main,
     now_option,
-    now_or_today,
-    parse_when,
     pass_ctx,
 )
 from pipeline.domain.editions import Choice, parse_view_as
@@ -65,10 +63,7 @@ Examples:
 def draft(ctx: Context, issue_id: str, since: str | None, refresh: bool, now_text: str | None) -> None:
     """Write issues/ISSUE.yaml: ranked candidates in sections, runners-up below each."""
     config = ctx.config
-    start = (
-        parse_when(since, config.settings.timezone, "--since", _("a date like 2026-11-01")) if since else None
-    )
-    now = now_or_today(now_text, config.settings.timezone)
+    start, now = ctx.since(since), ctx.now(now_text)
     with Store(config.settings.database) as store:
         before = _counts(ctx, issue_id)[1] if refresh and issue_path(ctx.root, issue_id).exists() else 0
         result = curate.draft(config, store, issue_id, since=start, refresh=refresh, now=now)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, now_option, now_or_today, out_option, pass_ctx
+from pipeline.cli.base import Context, helptext, main, now_option, out_option, pass_ctx
 from pipeline.domain.errors import NotFound, display_path
 from pipeline.domain.i18n import _, ngettext
 from pipeline.infra.store import Store, has_state
@@ -46,7 +46,7 @@ def publish(ctx: Context, out: Path | None, now_text: str | None) -> None:
         )
     folder = out if out is not None else site_folder(config)
     with Store(config.settings.database) as store:
-        site = build_site(config, store, now=now_or_today(now_text, config.settings.timezone), out=folder)
+        site = build_site(config, store, now=ctx.now(now_text), out=folder)
     for line in site.redactions:
         click.echo(
             _("Warning: {problem}; check the issue's web.html template").format(problem=line), err=True

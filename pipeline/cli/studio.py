@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.base import Context, helptext, main, now_option, now_or_today, pass_ctx
+from pipeline.cli.base import Context, helptext, main, now_option, pass_ctx
 from pipeline.cli.weblimits import limit_options, limits_from
 from pipeline.domain.i18n import _
 from pipeline.domain.models import STATE_LABELS
@@ -82,7 +82,7 @@ def studio(
     if now_text:
         from pipeline.run import clock_from
 
-        clock = clock_from(now_or_today(now_text, config.settings.timezone))
+        clock = clock_from(ctx.now(now_text))
     from pipeline import studio as studio_app
 
     app: Any = studio_app.create(config, password=password, clock=clock)

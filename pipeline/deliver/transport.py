@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
 
 from pipeline.domain.config import Config, Settings
 from pipeline.domain.models import Rendered
@@ -28,17 +28,25 @@ TEST_PREFIX = "[TEST] "
 
 
 # -- where messages go ----------------------------------------------------------------------------
-class Transport(Protocol):
-    destination: str
+class Transport(ABC):
+    """Where messages go. A send's request is made here, the same for every transport (a test copy,
+    or a list request with each reader's own ``links`` when the list lives in the state database);
+    ``post`` takes it to its destination."""
+
+    def __init__(self, destination: str, links: PersonalLinks | None) -> None:
+        self.destination = destination
+        self.links = links
 
     @property
+    @abstractmethod
     def requests(self) -> int: ...
 
     @property
+    @abstractmethod
     def in_flight_at_most(self) -> float:
         """Seconds after a request started when it can no longer be on its way."""
-        ...
 
+    @abstractmethod
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]] | None: ...
 
     def send(
@@ -51,16 +59,37 @@ class Transport(Protocol):
         test: bool,
         send_at: dt.datetime | None,
         batch_id: str | None,
-    ) -> SendResult: ...
+    ) -> SendResult:
+        if test:
+            body = _test_body(rendered, recipients, settings)
+            name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        else:
+            body = _list_body(
+                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id,
+                links=self.links,
+            )  # fmt: skip
+            name = f"{batch_id}-{request:05d}"
+        return self.post(body, rendered.issue_id, settings, name=name, test=test)
 
+    @abstractmethod
+    def post(
+        self, body: dict[str, object], issue_id: str, settings: Settings, *, name: str, test: bool
+    ) -> SendResult:
+        """Take one request (``name``: the outbox's file name for it) to its destination."""
+
+    @abstractmethod
     def create_batch(self, issue_id: str) -> str: ...
 
+    @abstractmethod
     def cancel_batch(self, issue_id: str, batch_id: str) -> None: ...
 
+    @abstractmethod
     def cancel_status(self, issue_id: str, batch_id: str) -> str | None: ...
 
+    @abstractmethod
     def cancelled_batches(self) -> list[str]: ...
 
+    @abstractmethod
     def forget_cancel(self, issue_id: str, batch_id: str) -> None: ...
 
 
@@ -123,13 +152,12 @@ def _test_body(
     )
 
 
-class SendGridTransport:
+class SendGridTransport(Transport):
     """Mail send through SendGrid, batches and their cancels."""
 
     def __init__(self, api: SendGridAPI, links: PersonalLinks | None = None) -> None:
+        super().__init__(f"SendGrid ({api.host})", links)
         self.api = api
-        self.destination = f"SendGrid ({api.host})"
-        self.links = links
 
     @property
     def requests(self) -> int:
@@ -142,23 +170,9 @@ class SendGridTransport:
     def suppressions(self, group: int | None) -> Iterator[tuple[str, str]]:
         return self.api.suppressions(group)
 
-    def send(
-        self,
-        rendered: Rendered,
-        recipients: list[tuple[str, str | None]],
-        settings: Settings,
-        *,
-        request: int,
-        test: bool,
-        send_at: dt.datetime | None,
-        batch_id: str | None,
+    def post(
+        self, body: dict[str, object], issue_id: str, settings: Settings, *, name: str, test: bool
     ) -> SendResult:
-        if test:
-            return self.api.send(_test_body(rendered, recipients, settings))
-        body = _list_body(
-            rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id,
-            links=self.links,
-        )  # fmt: skip
         return self.api.send(body)
 
     def create_batch(self, issue_id: str) -> str:
@@ -177,14 +191,13 @@ class SendGridTransport:
         self.api.forget_cancel(batch_id)
 
 
-class OutboxTransport:
+class OutboxTransport(Transport):
     """The outbox: every message a file, named after its batch. There are no suppressions to read
     (there is no account); a cancelled batch's files are moved aside, as SendGrid discards its mail."""
 
     def __init__(self, outbox: Outbox, display: str, links: PersonalLinks | None = None) -> None:
+        super().__init__(display, links)
         self.outbox = outbox
-        self.destination = display
-        self.links = links
 
     @property
     def requests(self) -> int:
@@ -195,29 +208,12 @@ class OutboxTransport:
     def suppressions(self, group: int | None) -> None:
         return None
 
-    def send(
-        self,
-        rendered: Rendered,
-        recipients: list[tuple[str, str | None]],
-        settings: Settings,
-        *,
-        request: int,
-        test: bool,
-        send_at: dt.datetime | None,
-        batch_id: str | None,
+    def post(
+        self, body: dict[str, object], issue_id: str, settings: Settings, *, name: str, test: bool
     ) -> SendResult:
         # The very request a SendGrid send makes, written as the messages it gives its recipients.
-        if test:
-            name = f"test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-            body = _test_body(rendered, recipients, settings)
-        else:
-            name = f"{batch_id}-{request:05d}"
-            body = _list_body(
-                rendered, recipients, settings, request=request, send_at=send_at, batch_id=batch_id,
-                links=self.links,
-            )  # fmt: skip
-        folder = self.outbox.folder(rendered.issue_id, test)
-        self.outbox.deliver(body, folder, name, unsubscribe=unsubscribe_mailto(settings, rendered.issue_id))
+        folder = self.outbox.folder(issue_id, test)
+        self.outbox.deliver(body, folder, name, unsubscribe=unsubscribe_mailto(settings, issue_id))
         return SendResult(Answer.ACCEPTED, message_id=f"outbox-{name}")
 
     def _cancelled(self, issue_id: str, batch_id: str) -> Path:

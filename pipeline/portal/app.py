@@ -135,6 +135,11 @@ class Portal:
             expected = request.cookies.get(FORM_COOKIE, "")
         return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
+    async def posted_form(self, request: Request, session_cookie: str | None) -> forms.Form | None:
+        """A post's form, or None when its CSRF token is not right (the caller refuses the post)."""
+        form = forms.read(request.headers.get("content-type", ""), await request.body())
+        return form if self.csrf_ok(request, form.get("csrf_token"), session_cookie) else None
+
     def forbidden(self, request: Request) -> Response:
         return self.pages.page(
             "broken.html", "Dit formulier is verlopen", 403, reason="csrf", request=request
@@ -158,18 +163,22 @@ class Portal:
     def signin_page(
         self, request: Request, status: int = 200, error: str | None = None, email: str = ""
     ) -> Any:
-        token = self.form_cookie(request)
-        page = self.pages.page(
-            "signin.html", "Inloggen voor partners", status, form_token=token, error=error, email=email
+        return self.form_page(
+            request, "signin.html", "Inloggen voor partners", status, error=error, email=email
         )
+
+    def form_page(self, request: Request, name: str, heading: str, status: int = 200, **context: Any) -> Any:
+        """A page with a form before signing in, and the cookie its CSRF token is checked against."""
+        token = self.form_cookie(request)
+        page = self.pages.page(name, heading, status, form_token=token, **context)
         self.cookie(page, FORM_COOKIE, token, 3600 * 24)
         return page
 
     async def ask_link(self, request: Request) -> Response:
         from starlette.background import BackgroundTask
 
-        form = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.csrf_ok(request, form.get("csrf_token"), None):
+        form = await self.posted_form(request, None)
+        if form is None:
             return self.forbidden(request)
         email = form.get("email").strip()
         if not signin_address_ok(email):
@@ -204,16 +213,13 @@ class Portal:
             return self.pages.page(
                 "broken.html", "Deze link werkt niet", 400, reason="unknown", request=request
             )
-        form_token = self.form_cookie(request)
-        page = self.pages.page("button.html", "Inloggen", token=token, form_token=form_token)
-        self.cookie(page, FORM_COOKIE, form_token, 3600 * 24)
-        return page
+        return self.form_page(request, "button.html", "Inloggen", token=token)
 
     async def sign_in(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
 
-        form = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.csrf_ok(request, form.get("csrf_token"), None):
+        form = await self.posted_form(request, None)
+        if form is None:
             return self.forbidden(request)
         client = client_of(request.scope, request.headers)
 
@@ -239,8 +245,7 @@ class Portal:
         from starlette.responses import RedirectResponse
 
         cookie = request.cookies.get(SESSION_COOKIE)
-        form = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not cookie or not self.csrf_ok(request, form.get("csrf_token"), cookie):
+        if not cookie or await self.posted_form(request, cookie) is None:
             return self.forbidden(request)
 
         def work() -> None:

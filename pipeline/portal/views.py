@@ -1,6 +1,6 @@
 """The signed-in pages: my contributions, a story (new, edit, withdraw), an image, progress.
 
-Each handler starts with ``_signed_in`` (a form post with ``_posted``, which also checks its CSRF
+Each page is ``@signed_in`` (a form post starts with ``_posted``, which also checks its CSRF
 token): without a session a page sends the visitor to sign in and a form post is refused; the partner
 is the session's. A story id is looked up in that partner's own folder only, so another partner's id
 (or any path trick) is a 404.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pipeline.domain.errors import display_path
@@ -23,9 +25,21 @@ if TYPE_CHECKING:
 
     from pipeline.portal.app import Portal
 
+    SignedInPage = Callable[["Views", Request, str, PortalSession], Awaitable[Response]]
 
-class NoSession(Exception):
-    "The request has no valid session."
+
+def signed_in(page: SignedInPage) -> Callable[[Views, Request], Awaitable[Response]]:
+    """A page for a signed-in partner, given the session's cookie and partner; without a session the
+    visitor is sent to sign in."""
+
+    @functools.wraps(page)
+    async def route(self: Views, request: Request) -> Response:
+        found = await self.p.session(request)
+        if found is None:
+            return self._to_signin()
+        return await page(self, request, *found)
+
+    return route
 
 
 class Views:
@@ -34,23 +48,15 @@ class Views:
         self.config = portal.config
 
     # -- helpers ------------------------------------------------------------------------------------
-    async def _signed_in(self, request: Request) -> tuple[str, PortalSession]:
-        found = await self.p.session(request)
-        if found is None:
-            raise NoSession
-        return found
-
     async def _posted(self, request: Request) -> tuple[str, PortalSession, forms.Form] | None:
         """The session and the form of a post; None without a session or without the session's CSRF
         token (the caller refuses it; the body is not read without a session)."""
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        found = await self.p.session(request)
+        if found is None:
             return None
-        form_in = forms.read(request.headers.get("content-type", ""), await request.body())
-        if not self.p.csrf_ok(request, form_in.get("csrf_token"), cookie):
-            return None
-        return cookie, who, form_in
+        cookie, who = found
+        form_in = await self.p.posted_form(request, cookie)
+        return None if form_in is None else (cookie, who, form_in)
 
     def _to_signin(self) -> Response:
         from starlette.responses import RedirectResponse
@@ -85,10 +91,10 @@ class Views:
 
     # -- my contributions ---------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
+        found = await self.p.session(request)
+        if found is None:
             return self.p.signin_page(request)
+        cookie, who = found
 
         def work() -> contributions.Overview:
             with self.p.store() as store:
@@ -99,18 +105,12 @@ class Views:
                           saved=request.query_params.get("ingetrokken"))  # fmt: skip
 
     # -- a story ------------------------------------------------------------------------------------
-    async def new_story(self, request: Request) -> Response:
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
-            return self._to_signin()
+    @signed_in
+    async def new_story(self, request: Request, cookie: str, who: PortalSession) -> Response:
         return self._story_page(cookie, who, stories.StoryForm(values={"kind": "story"}), "", "")
 
-    async def edit_story(self, request: Request) -> Response:
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
-            return self._to_signin()
+    @signed_in
+    async def edit_story(self, request: Request, cookie: str, who: PortalSession) -> Response:
         story_id = request.path_params["story_id"]
         found = stories.load(self.config, who.partner, story_id)
         if found is None:
@@ -261,13 +261,10 @@ class Views:
         await self.p.writes(work)
         return RedirectResponse("/partners/?ingetrokken=1", status_code=303)
 
-    async def image(self, request: Request) -> Response:
+    @signed_in
+    async def image(self, request: Request, cookie: str, who: PortalSession) -> Response:
         from starlette.responses import FileResponse
 
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
-            return self._to_signin()
         name = request.path_params["name"]
         path = stories.media_folder(self.config, who.partner) / name
         if not stories.IMAGE_RE.match(name) or not path.is_file():
@@ -276,11 +273,8 @@ class Views:
         return FileResponse(path, media_type=kind, headers={"cache-control": "private, max-age=3600"})
 
     # -- progress -----------------------------------------------------------------------------------
-    async def progress_form(self, request: Request) -> Response:
-        try:
-            cookie, who = await self._signed_in(request)
-        except NoSession:
-            return self._to_signin()
+    @signed_in
+    async def progress_form(self, request: Request, cookie: str, who: PortalSession) -> Response:
         year = progress.year_of(request.path_params["year"], self.p.clock())
         if year is None:
             return self._not_found(cookie, who)

@@ -15,7 +15,14 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from pipeline.report.formats import number, percent
-from pipeline.report.model import ClicksPart, Count, MonitoringPart, ReachRow, Report
+from pipeline.report.model import (
+    ClicksPart,
+    Count,
+    MonitoringPart,
+    ReachRow,
+    Report,
+    WithLivedExperience,
+)
 
 # -- charts: pygal, rendered to SVG that goes inline into the page ---------------------------------
 
@@ -208,10 +215,9 @@ def _months_chart(report: Report) -> Chart:
     return _inline(draw, "maanden", "Items per maand", text)
 
 
-def _with_ervaringsdeskundigen(
-    chart_id: str, title: str, noun: str, part: int, whole: int, share: float
-) -> Chart:
-    """A ring of the ``part`` of ``whole`` contributions or activities with ervaringsdeskundigen."""
+def _with_ervaringsdeskundigen(chart_id: str, title: str, noun: str, t: WithLivedExperience) -> Chart:
+    """A ring of the contributions or activities (``noun``) with ervaringsdeskundigen in the whole."""
+    part, whole, share = t.ervaringsdeskundigen, t.whole, t.ervaringsdeskundigen_share
 
     def draw(size: Size) -> pygal.Pie:
         chart = pygal.Pie(**_options(size, height=300, width=min(size.width, 460), inner_radius=0.55,
@@ -223,14 +229,6 @@ def _with_ervaringsdeskundigen(
 
     text = f"{number(part)} van de {number(whole)} {noun} ({percent(share)}) met ervaringsdeskundigen."
     return _inline(draw, chart_id, title, text)
-
-
-def _share_chart(report: Report) -> Chart:
-    t = report.totals
-    return _with_ervaringsdeskundigen(
-        "ervaringsdeskundigen", "Bijdragen met ervaringsdeskundigen", "bijdragen",
-        t.ervaringsdeskundigen, t.partner_items, t.ervaringsdeskundigen_share,
-    )  # fmt: skip
 
 
 REACH_SERIES = (("children", "Kinderen"), ("families", "Gezinnen"), ("professionals", "Professionals"))
@@ -276,14 +274,6 @@ def _reach_bars(chart_id: str, title: str, rows: Sequence[ReachRow]) -> Chart:
     return _inline(lambda size: _legend_bars(size, labels, series, per_row=58), chart_id, title, text + ".")
 
 
-def _activities_share_chart(m: MonitoringPart) -> Chart:
-    t = m.totals
-    return _with_ervaringsdeskundigen(
-        "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", "activiteiten",
-        t.ervaringsdeskundigen, t.activities, t.ervaringsdeskundigen_share,
-    )  # fmt: skip
-
-
 CLICK_CHART_ROWS = 10  # the chart shows the most read; the table below it has every row
 
 
@@ -320,7 +310,9 @@ def monitoring_charts(m: MonitoringPart) -> dict[str, Chart]:
         b.chart: _reach_bars(f"bereik-{b.chart}", f"Bereik per {b.column}", rows)
         for b, rows in m.breakdowns()
     }
-    out["ervaringsdeskundigen"] = _activities_share_chart(m)
+    out["ervaringsdeskundigen"] = _with_ervaringsdeskundigen(
+        "voortgang-ervaringsdeskundigen", "Activiteiten met ervaringsdeskundigen", "activiteiten", m.totals
+    )
     return out
 
 
@@ -328,7 +320,9 @@ def charts(report: Report) -> dict[str, Chart]:
     out = {"maanden": _months_chart(report)}
     for b, rows in report.breakdowns():
         out[b.chart] = _bars(b.chart, f"Bijdragen per {b.column}", rows)
-    out["ervaringsdeskundigen"] = _share_chart(report)
+    out["ervaringsdeskundigen"] = _with_ervaringsdeskundigen(
+        "ervaringsdeskundigen", "Bijdragen met ervaringsdeskundigen", "bijdragen", report.totals
+    )
     if report.clicks is not None:
         out["klikken"] = clicks_chart(report.clicks)
     return out

@@ -24,6 +24,7 @@ from pipeline.report.model import (
     Totals,
     identity,
     province_terms,
+    unregistered,
 )
 from pipeline.report.monitoring import monitoring_part
 
@@ -273,11 +274,7 @@ def _partner_rows(
         own = by_partner[pid]
         rows.append(
             PartnerRow(
-                id=pid,
-                name=pid,
-                sector=UNKNOWN,
-                province=UNKNOWN,
-                website=None,
+                **unregistered(pid),
                 joined=None,
                 items=len(own),
                 featured=sum(1 for i in own if i.id in appeared),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TypedDict, TypeVar
 
@@ -93,6 +94,12 @@ def identity(p: Partner, tax: Taxonomy) -> Identity:
     )
 
 
+def unregistered(partner_id: str) -> Identity:
+    """A partner id that items carry but sources.yaml no longer lists: the id as its name, the
+    sector and province unknown."""
+    return Identity(id=partner_id, name=partner_id, sector=UNKNOWN, province=UNKNOWN, website=None)
+
+
 @dataclass(frozen=True)
 class PartnerRow:
     id: str
@@ -110,8 +117,23 @@ class PartnerRow:
     quiet_months: int | None = None  # whole months since the last item (or joining); None: no date
 
 
+class WithLivedExperience(ABC):
+    """Totals that count, of a ``whole`` (partner items, or activities), the part with people with
+    lived experience involved (``ervaringsdeskundigen``), and its share."""
+
+    ervaringsdeskundigen: int
+
+    @property
+    @abstractmethod
+    def whole(self) -> int: ...
+
+    @property
+    def ervaringsdeskundigen_share(self) -> float:
+        return self.ervaringsdeskundigen / self.whole if self.whole else 0.0
+
+
 @dataclass(frozen=True)
-class Totals:
+class Totals(WithLivedExperience):
     partner_items: int
     other_items: int
     featured: int  # partner items in a sent issue
@@ -121,8 +143,8 @@ class Totals:
     ervaringsdeskundigen: int  # partner items with people with lived experience involved
 
     @property
-    def ervaringsdeskundigen_share(self) -> float:
-        return self.ervaringsdeskundigen / self.partner_items if self.partner_items else 0.0
+    def whole(self) -> int:
+        return self.partner_items
 
 
 @dataclass(frozen=True)
@@ -190,7 +212,7 @@ class PledgeRow:
 
 
 @dataclass(frozen=True)
-class MonitoringTotals:
+class MonitoringTotals(WithLivedExperience):
     files: int  # progress files counted
     partners: int  # asked to report, or reported anyway
     reported: int
@@ -200,8 +222,8 @@ class MonitoringTotals:
     featured: int  # activities featured in a sent issue
 
     @property
-    def ervaringsdeskundigen_share(self) -> float:
-        return self.ervaringsdeskundigen / self.activities if self.activities else 0.0
+    def whole(self) -> int:
+        return self.activities
 
 
 @dataclass(frozen=True)
