@@ -139,6 +139,17 @@ def test_list_send_to_the_outbox_once_per_subscriber(demo_root: Path, engine: st
     assert 'href="mailto:redactie@example.org?subject=afmelden%202026-12"' in html
 
 
+def test_every_request_of_a_send_keeps_its_own_outbox_files(demo_root: Path) -> None:
+    # Five subscribers in requests of two: three requests, and no request's files overwrite another's.
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        report = list_send(config, store, rendered(), outbox_transport(config), batch_size=2)
+        assert (report.requests, report.counts["accepted"]) == (3, 5)
+    files = list((demo_root / "outbox" / "2026-12").glob("*.eml"))
+    to = {email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["To"] for p in files}
+    assert len(files) == 5 and len(to) == 5, sorted(to)
+
+
 def test_resumed_send_sends_the_content_kept_at_the_start(demo_root: Path, engine: str) -> None:
     config = load_config(demo_root)
     with Store(config.settings.database) as store:
