@@ -1,7 +1,7 @@
 """The settings tree (``newsletter:`` in sources.yaml): ``Settings`` and its sections, each a frozen
 dataclass holding its own defaults (``SendGrid``, ``Limits``, ``Delivery``, ``Signup``, ...), and the
 plain-language rules' names and word-list format the settings name. Reading the YAML into them is
-``pipeline.domain.config.reading``."""
+``pipeline.domain.config`` (``check_config_doc``)."""
 
 from __future__ import annotations
 
