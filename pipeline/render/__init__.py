@@ -137,9 +137,16 @@ def write_build(config: Config, rendered: Rendered) -> list[Path]:
     The build folder is the editors' preview, so the per-recipient tokens are filled the way a test
     send fills them ("Beste lezer,", a working unsubscribe link); what is sent keeps the tokens.
     """
-    folder = config.root / "build" / rendered.issue_id
+    return _write_preview(config, config.root / "build" / rendered.issue_id, rendered, BUILD_FILES.items())
+
+
+def _write_preview(
+    config: Config, folder: Path, rendered: Rendered, files: Iterable[tuple[str, str]]
+) -> list[Path]:
+    """The parts of ``rendered`` named in ``files`` (attribute, file name), each written atomically
+    into ``folder`` with the per-recipient tokens filled as a test send fills them."""
     paths = []
-    for attribute, name in BUILD_FILES.items():
+    for attribute, name in files:
         path = folder / name
         text = personalise(getattr(rendered, attribute), Recipient(""), config.settings, rendered.issue_id)
         atomic_write(path, text)
@@ -192,13 +199,7 @@ def write_edition(config: Config, prepared: Prepared, choice: Choice) -> tuple[s
         prepared.editions([key])[key] if prepared.editions is not None and key != BASE else prepared.rendered
     )
     folder = config.root / "build" / issue.id / edition_folder(key)
-    paths = []
-    for attribute, name in (("html", "email.html"), ("text", "email.txt")):
-        path = folder / name
-        text = personalise(getattr(rendered, attribute), Recipient(""), config.settings, issue.id)
-        atomic_write(path, text)
-        paths.append(path)
-    return key, paths
+    return key, _write_preview(config, folder, rendered, (("html", "email.html"), ("text", "email.txt")))
 
 
 def build(config: Config, issue: Issue) -> tuple[Prepared, list[Path]]:
