@@ -2,20 +2,14 @@
 
 GET pages only read (a ``Workspace`` snapshot); every POST is one action through the curate
 stage, deliver's test send or curate's approval, then a redirect back to the page with a note
-of what happened (or, for a script that asks for JSON, the note as JSON). A watcher
-(watchfiles, on ``issues/`` and ``templates/``) rebuilds the snapshot of a file that changed and
-tells the open pages through server-sent events; their script fetches the page again and swaps
-the parts that changed.
+of what happened (or, for a script that asks for JSON, the note as JSON). How things are shown is
+``views``, the edit forms' changes ``edits``, and the live refresh of the open pages ``live``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,24 +23,23 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import BaseRoute, Mount, Route
 
-from pipeline.curate import edit, ranking
-from pipeline.curate import entry_lines as draft_entry_lines
+from pipeline.curate import edit
 from pipeline.domain import dutch, i18n
 from pipeline.domain.editions import Choice, from_key, personalised
 from pipeline.domain.errors import InputInvalid, NotFound, PipelineError
-from pipeline.domain.i18n import N_, _, ngettext
-from pipeline.domain.issues import ISSUE_ID_RE, Entry
+from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.markup import markdown_to_html
-from pipeline.domain.models import STATE_LABELS, Item
+from pipeline.domain.models import STATE_LABELS
 from pipeline.infra import web
+from pipeline.studio.edits import FIELD_NAMES, entry_change, fields_change
+from pipeline.studio.live import Live
+from pipeline.studio.views import DIMENSIONS, candidates, day, lineup, number, when
 from pipeline.studio.workspace import GMAIL_CLIP_BYTES, Note, Snapshot, Workspace
 
 HERE = Path(__file__).resolve().parent
-CANDIDATES_SHOWN = 40
 # An email or web page preview: its own inline styles and remote images, no script, no forms,
 # inside a sandbox (links open in a new tab).
 PREVIEW_CSP = (
@@ -55,197 +48,11 @@ PREVIEW_CSP = (
     " sandbox allow-popups allow-popups-to-escape-sandbox"
 )
 FILTERS = ("theme", "partner", "kind", "province", "q")
-# The header form's fields as a note names them (translated where used).
-FIELD_NAMES = {
-    "subject": N_("subject"),
-    "preheader": N_("preheader"),
-    "intro": N_("intro"),
-    "send_at": N_("send time"),
-}
-# The balance's tables: (caption, the first column's header), by dimension id (translated where used).
-DIMENSIONS = {
-    "sectors": (N_("Sectors"), N_("Sector")),
-    "provinces": (N_("Provinces"), N_("Province")),
-    "themes": (N_("Themes"), N_("Theme")),
-    "kinds": (N_("Kinds"), N_("Kind")),
-    "horizons": (N_("Horizons"), N_("Horizon")),
-}
 ENGLISH_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ENGLISH_MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-
-
-def number(value: float, digits: int | None = None) -> str:
-    """A number as the reader's language writes it: ``1.234`` and ``12,5`` in Dutch, ``1,234`` and
-    ``12.5`` in English (``digits``: that many decimals; else as many as it has)."""
-    text = f"{value:,.{digits}f}" if digits is not None else f"{value:,g}" if value % 1 else f"{int(value):,}"
-    if i18n.language() == "nl":
-        return text.translate(str.maketrans(",.", ".,"))
-    return text
-
-
-def when(value: dt.datetime, tz: Any) -> str:
-    """A moment in the studio's tables and notes: ``10 december 2026, 9.00 uur`` in Dutch,
-    ``2026-12-10 09:00`` otherwise (``value`` shown in ``tz``)."""
-    local = value.astimezone(tz)
-    if i18n.language() == "nl":
-        return f"{dutch.date(local, weekday=False)}, {dutch.time(local)}"
-    return f"{local:%Y-%m-%d %H:%M}"
-
-
-def day(value: dt.date) -> str:
-    """A date: ``10 december 2026`` in Dutch, ``2026-12-10`` otherwise."""
-    return dutch.date(value, weekday=False) if i18n.language() == "nl" else value.isoformat()
-
-
-# -- how an entry and a candidate are shown ----------------------------------------------------------
-@dataclass(frozen=True)
-class EntryView:
-    list: str
-    index: int
-    label: str  # what the form sends as 'expect'
-    title: str
-    summary: str
-    own_title: str
-    own_summary: str
-    meta: str
-    url: str | None
-    item: str | None
-    line: int
-    missing: bool  # refers to an item the state database does not have
-
-
-@dataclass(frozen=True)
-class CandidateView:
-    id: str
-    title: str
-    meta: str
-    summary: str
-    url: str
-    where: str | None  # where it is in the issue already
-    sections: tuple[tuple[str, str], ...]  # (id, title) of the sections that take it, best first
-
-
-def _meta(ws: Workspace, item: Item | None, partner: str | None = None) -> str:
-    c = ws.config
-    if item is None:
-        p = c.partners.get(partner or "")
-        return p.name if p else _("announcement")
-    p = c.partners.get(item.partner or "")
-    src = c.sources.get(item.source)
-    parts = [p.name if p else src.name if src else item.source]
-    parts.append(day(item.published.astimezone(c.settings.timezone).date()))
-    kind = c.taxonomy.kinds.title(item.kind)
-    if kind:
-        parts.append(kind)
-    if item.starts is not None:
-        parts.append(dutch.span(item.starts, item.ends, c.settings.timezone))
-    if item.ervaringsdeskundigen:
-        parts.append(_("with people with lived experience"))
-    return " · ".join(parts)
-
-
-def _entry_view(ws: Workspace, which: str, index: int, e: Entry, items: dict[str, Item]) -> EntryView:
-    item = items.get(e.item) if e.item else None
-    return EntryView(
-        which,
-        index,
-        e.item or e.title or e.url or "?",
-        e.title or (item.title if item else "") or e.item or "?",
-        e.summary or (item.summary_text if item else "") or "",
-        e.title or "",
-        e.summary or "",
-        _meta(ws, item, e.partner),
-        e.url or (item.url if item else None),
-        e.item,
-        e.line,
-        bool(e.item) and item is None,
-    )
-
-
-def _lineup(ws: Workspace, snap: Snapshot) -> list[dict[str, Any]]:
-    assert snap.issue is not None
-    items = dict(snap.items)
-    missing = [
-        e.item
-        for s in snap.issue.sections
-        for e in (*s.items, *s.runners_up)
-        if e.item and e.item not in items
-    ]
-    if missing:
-        with ws._lock:
-            items.update(ws.store.get_items(missing))
-    out = []
-    for s in snap.issue.sections:
-        term = ws.config.taxonomy.sections.get(s.id)
-        out.append(
-            {
-                "id": s.id,
-                "title": term.title if term else s.id,
-                "limit": term.limit if term else None,
-                "picked": [_entry_view(ws, "items", i, e, items) for i, e in enumerate(s.items)],
-                "runners_up": [
-                    _entry_view(ws, "runners_up", i, e, items) for i, e in enumerate(s.runners_up)
-                ],
-            }
-        )
-    return out
-
-
-def _in_issue(snap: Snapshot) -> dict[str, str]:
-    where: dict[str, str] = {}
-    if snap.issue is not None:
-        for s in snap.issue.sections:
-            for place, entries in (
-                (N_("{section} (items)"), s.items),
-                (N_("{section} (runners-up)"), s.runners_up),
-            ):
-                for e in entries:
-                    if e.item:
-                        where.setdefault(e.item, _(place).format(section=s.id))
-    return where
-
-
-def _candidates(ws: Workspace, snap: Snapshot, f: dict[str, str]) -> tuple[list[CandidateView], int]:
-    where = _in_issue(snap)
-    sections = list(ws.config.taxonomy.sections.values())
-    present = {s.id for s in snap.issue.sections} if snap.issue else set()
-    q = f.get("q", "").strip().lower()
-    found = []
-    for c in snap.candidates:
-        i = c.item
-        if f.get("theme") and f["theme"] not in i.themes:
-            continue
-        if f.get("partner") and c.who != f["partner"]:
-            continue
-        if f.get("kind") and i.kind != f["kind"]:
-            continue
-        if f.get("province") and f["province"] not in c.provinces:
-            continue
-        if q and q not in f"{i.title} {i.summary_text} {i.id}".lower():
-            continue
-        found.append(c)
-    views = []
-    for c in found[:CANDIDATES_SHOWN]:
-        home = ranking.home(ws.config, c)
-        fitting = [s for s in sections if s.takes(c.item.kind) and s.id in present] or [
-            s for s in sections if s.id in present
-        ]
-        fitting.sort(key=lambda s: s.id != home)
-        views.append(
-            CandidateView(
-                c.item.id,
-                c.item.title,
-                _("{meta} · {points} points").format(meta=_meta(ws, c.item), points=number(c.points)),
-                c.item.summary_text[:240],
-                c.item.url,
-                where.get(c.item.id),
-                tuple((s.id, s.title) for s in fitting),
-            )
-        )
-    return views, len(found)
 
 
 # -- the app ----------------------------------------------------------------------------------------
@@ -266,13 +73,11 @@ class Studio:
         self.templates.filters["day"] = day
         self.templates.filters["number"] = number
         self.templates.filters["kb"] = lambda n: number(n / 1024, 1)
-        self.generation = 0
-        self.changed: asyncio.Condition | None = None
-        self.stop: asyncio.Event | None = None
+        self.live = Live(ws)
         self.app, self.asgi = web.create_app(
             self.routes(),
             password=password,
-            lifespan=self.lifespan,
+            lifespan=self.live.lifespan,
             error_css="/static/studio.css",
             title=_("Newsletter studio: sign in"),
         )
@@ -305,114 +110,13 @@ class Studio:
             Mount("/static", web.static_files(str(HERE / "static")), name="static"),
         ]
 
-    # -- live refresh ----------------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        self.changed = asyncio.Condition()
-        self.stop = asyncio.Event()
-        tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._tick())]
-        try:
-            yield
-        finally:
-            self.stop.set()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.ws.close()
-
-    async def _changed(self, issue_ids: set[str] | None) -> None:
-        """Rebuild the snapshots that changed (off the event loop), then wake the open pages."""
-        import anyio
-
-        cached = list(self.ws._cache) if issue_ids is None else [i for i in issue_ids if ISSUE_ID_RE.match(i)]
-        for issue_id in cached:
-            with contextlib.suppress(PipelineError):
-                await anyio.to_thread.run_sync(self.ws.snapshot, issue_id)
-        assert self.changed is not None
-        async with self.changed:
-            self.generation += 1
-            self.changed.notify_all()
-
-    async def _watch(self) -> None:
-        from watchfiles import awatch
-
-        assert self.stop is not None
-        issues, templates = self.ws.root / "issues", self.ws.root / "templates"
-        while not self.stop.is_set():
-            paths = [p for p in (issues, templates) if p.is_dir()]
-            if not paths:
-                await asyncio.sleep(0.5)
-                continue
-            async for changes in awatch(
-                *paths, stop_event=self.stop, debounce=200, step=10, rust_timeout=500, yield_on_timeout=True
-            ):
-                if not changes:
-                    if any(not p.is_dir() for p in paths) or (templates.is_dir() and templates not in paths):
-                        break  # a watched folder went or came: watch again
-                    continue
-                ids: set[str] | None = set()
-                for _kind, name in changes:
-                    p = Path(name)
-                    if p.parent == issues and p.suffix == ".yaml":
-                        assert ids is not None
-                        ids.add(p.stem)
-                    elif templates in p.parents:
-                        ids = None
-                        break
-                if ids is None or ids:
-                    await self._changed(ids)
-
-    async def _tick(self) -> None:
-        """Once a second: a collect (the state database) or sources.yaml changed what pages show."""
-        import anyio
-
-        assert self.stop is not None
-        last = None
-        while not self.stop.is_set():
-            try:
-                key = await anyio.to_thread.run_sync(
-                    lambda: (self.ws.data_version(), self.ws._settings_key())
-                )
-            except PipelineError:
-                key = None
-            if last is not None and key != last:
-                await self._changed(None)
-            last = key
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), 1.0)
-
-    async def _stream(self, request: Request, current: Callable[[], Any]) -> Response:
-        import anyio
-
-        async def events() -> AsyncIterator[str]:
-            yield "retry: 1000\n\n"
-            sent = None
-            while True:
-                value = await anyio.to_thread.run_sync(current)
-                if value != sent:
-                    yield f"event: version\ndata: {value}\n\n"
-                    sent = value
-                assert self.changed is not None
-                async with self.changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.changed.wait(), 15)
-                if await request.is_disconnected():
-                    return
-                yield ": still here\n\n"
-
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-        )
-
     async def events(self, request: Request) -> Response:
         issue_id = request.path_params["issue_id"]
         self.ws.path(issue_id)
-        return await self._stream(request, lambda: self.ws.snapshot(issue_id).version)
+        return await self.live.stream(request, lambda: self.ws.snapshot(issue_id).version)
 
     async def index_events(self, request: Request) -> Response:
-        return await self._stream(request, lambda: repr([(i.id, i.state) for i in self.ws.issues()]))
+        return await self.live.stream(request, lambda: repr([(i.id, i.state) for i in self.ws.issues()]))
 
     # -- pages -----------------------------------------------------------------------------------------
     def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -469,8 +173,8 @@ class Studio:
             )
         filters = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
         shown = snap if snap.issue is not None else snap.last_good
-        lineup = _lineup(self.ws, shown) if shown is not None and shown.issue is not None else []
-        candidates, matching = _candidates(self.ws, shown or snap, filters)
+        entries = lineup(self.ws, shown) if shown is not None and shown.issue is not None else []
+        shown_candidates, matching = candidates(self.ws, shown or snap, filters)
         c = self.ws.config
         return self._render(
             request,
@@ -478,8 +182,8 @@ class Studio:
             title=_("Issue {issue}").format(issue=issue_id),
             snap=snap,
             shown=shown,
-            lineup=lineup,
-            candidates=candidates,
+            lineup=entries,
+            candidates=shown_candidates,
             matching=matching,
             filters=filters,
             query=_query(filters),
@@ -604,10 +308,10 @@ class Studio:
         try:
             shown = self.ws.shown(issue_id)
             if form.get("op") == "fields":
-                make, changed = self._fields(form, shown)
+                make, changed = fields_change(self.ws, form, shown)
                 anchor = "fields"
             else:
-                make, message, anchor = self._edit(form, shown)
+                make, message, anchor = entry_change(self.ws, form, shown)
             written = self.ws.change(issue_id, form.get("version", ""), make)
         except PipelineError as e:
             return self._done(request, self._failure(e), where, form.get("anchor", ""), status=409)
@@ -619,97 +323,6 @@ class Studio:
                 else _("Nothing to save: the fields are as in the file.")
             )
         return self._done(request, Note(True, message, version=written), where, anchor)
-
-    def _fields(self, f: dict[str, str], shown: str) -> tuple[Callable[[str], str], list[str]]:
-        """The header form's change (only the fields that differ from the file), and the list that
-        holds the keys it changed once it is made."""
-        values = {k: f[k] for k in edit.FIELDS if k in f}
-        tz = self.ws.config.settings.timezone
-        changed: list[str] = []
-
-        def make(t: str) -> str:
-            new, keys = edit.set_fields(t, shown, values, tz=tz)
-            changed[:] = keys
-            return new
-
-        return make, changed
-
-    def _edit(self, f: dict[str, str], shown: str) -> tuple[Callable[[str], str], str, str]:
-        """The change a form asks for, what to say when it is done, and where on the page to go back to."""
-        op = f.get("op", "")
-        tz = self.ws.config.settings.timezone
-        if op == "field":
-            key = f.get("field", "")
-            return (
-                (lambda t: edit.set_field(t, shown, key, f.get("value"), tz=tz)),
-                _("Saved: {names}.").format(names=_(FIELD_NAMES.get(key, key))),
-                "fields",
-            )
-        section = f.get("section", "")
-        which = f.get("list", "items")
-        expect = f.get("expect") or None
-        if op == "add":
-            item_id = f.get("item", "")
-            found = next((c for c in self.ws.candidates(self.ws.clock()) if c.item.id == item_id), None)
-            if found is None:
-                raise edit.EditRefused(
-                    _("item '{item}' is not a candidate now").format(item=item_id), _("reload the page")
-                )
-            lines = draft_entry_lines(self.ws.config, found)
-            return (
-                (lambda t: edit.add_entry(t, shown, section, lines, list=which)),
-                _("Added '{title}' to {section}.").format(title=found.item.title, section=section),
-                f"section-{section}",
-            )
-        index = _int(f.get("index"))
-        place = edit.Place(section, which, index)
-        if op == "remove":
-            return (
-                (lambda t: edit.remove_entry(t, shown, place, expect=expect)),
-                _("Removed the entry."),
-                f"section-{section}",
-            )
-        if op in ("up", "down"):
-            to = index - 1 if op == "up" else index + 1
-            return (
-                (lambda t: edit.move_entry(t, shown, place, section, which, max(to, 0), expect=expect)),
-                _("Moved the entry."),
-                f"section-{section}",
-            )
-        if op == "move":
-            target, _sep, to_list = f.get("to", "").partition(":")
-            to_list = to_list or "items"
-            if (target, to_list) == (section, which):  # the menu starts at the entry's own place
-                return (lambda t: t), _("Nothing moved: the entry is there already."), f"section-{section}"
-            return (
-                (lambda t: edit.move_entry(t, shown, place, target, to_list, None, expect=expect)),
-                (
-                    _("Moved the entry to {section} (items).")
-                    if to_list == "items"
-                    else _("Moved the entry to {section} (runners-up).")
-                ).format(section=target),
-                f"section-{target}",
-            )
-        if op == "promote":
-            return (
-                (lambda t: edit.move_entry(t, shown, place, section, "items", None, expect=expect)),
-                _("Promoted the runner-up into the items."),
-                f"section-{section}",
-            )
-        if op == "demote":
-            return (
-                (lambda t: edit.move_entry(t, shown, place, section, "runners_up", 0, expect=expect)),
-                _("Moved the entry to the runners-up."),
-                f"section-{section}",
-            )
-        if op == "text":
-
-            def make(t: str) -> str:
-                t = edit.set_entry_text(t, shown, place, "title", f.get("title"), expect=expect)
-                return edit.set_entry_text(t, shown, place, "summary", f.get("summary"), expect=expect)
-
-            return make, _("Saved the entry's own text."), f"section-{section}"
-        raise edit.EditRefused(_("unknown action '{op}'").format(op=op), _("use the page's buttons"))
 
     async def approve(self, request: Request) -> Response:
         issue_id, form, where = await self._issue_form(request)
@@ -764,13 +377,6 @@ class Studio:
     async def markdown(self, request: Request) -> Response:
         form = await web.form(request)
         return HTMLResponse(markdown_to_html(form.get("value", "")[: edit.FIELDS["intro"]]))
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        raise edit.EditRefused(_("the form sent no entry number"), _("use the page's buttons")) from None
 
 
 def _query(filters: dict[str, str]) -> str:
