@@ -275,7 +275,7 @@ def _triggers(db: Database) -> list[str]:
     return [
         _(
             "the trigger {name} that keeps the consent history append-only is missing or disabled:"
-            " restore a backup, or recreate it as in pipeline/infra/store/schema.py"
+            " restore a backup, or recreate it as in pipeline/infra/store/migrations/"
         ).format(name=name)
         for name in CONSENT_TRIGGERS[db.kind]
         if name not in present
