@@ -118,7 +118,7 @@ def welcome_mail(
 
 def group_sync(config: Config, env: Mapping[str, str], email: str, *, unsubscribed: bool) -> None:
     """Tell SendGrid's unsubscribe group what the reader did at home (without a key or group: nothing)."""
-    group = config.settings.unsubscribe_group
+    group = config.settings.sendgrid.unsubscribe_group
     api = SendGridAPI.from_env(config.settings.sendgrid.region, env)
     if api is None or group is None:
         return

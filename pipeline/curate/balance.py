@@ -139,7 +139,7 @@ def balance(
         sum(c.item.ervaringsdeskundigen for c in candidates),
         k,
         quiet_partners(config, store, candidates, now, exclude=in_issue),
-        config.settings.silent_months,
+        config.settings.report.silent_months,
     )
 
 
@@ -157,7 +157,7 @@ def quiet_partners(
         if item and item.partner and p.issue in started:
             last[item.partner] = max(last.get(item.partner, started[p.issue]), started[p.issue])
     offered = Counter(c.who for c in candidates)
-    months = config.settings.silent_months
+    months = config.settings.report.silent_months
     cutoff = (now.astimezone(tz) - dt.timedelta(days=round(months * 30.44))).date()
     out = [
         Quiet(p.id, p.name, p.sector, last.get(p.id), offered[p.id])

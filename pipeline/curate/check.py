@@ -284,10 +284,10 @@ def _coverage(
         provinces.update(set(places) - {NATIONWIDE})
     # Each essential sector and theme the line-up leaves out; the message's placeholder is the kind's name.
     essentials = (
-        ("sector", s.essential_sectors, sectors, config.taxonomy.sectors,
+        ("sector", s.coverage.essential_sectors, sectors, config.taxonomy.sectors,
          N_("no item from the sector '{title}' ({sector}), which sources.yaml calls essential; "
             "promote one from 'runners_up'")),
-        ("theme", s.essential_themes, themes, config.taxonomy.themes,
+        ("theme", s.coverage.essential_themes, themes, config.taxonomy.themes,
          N_("no item on the theme '{title}' ({theme}), which sources.yaml calls essential; "
             "promote one from 'runners_up'")),
     )  # fmt: skip
@@ -298,7 +298,7 @@ def _coverage(
                 out.append(Problem(issue.path, line, why, "warning"))
     n = len(entries)
     if n >= 2:
-        share = f"{s.max_share:.0%}"
+        share = f"{s.coverage.max_share:.0%}"
         too_many = (
             (N_("{k} of {n} items are from the partner '{name}', more than {share}; look for others in "
                 "'runners_up'"), partners),
@@ -307,7 +307,7 @@ def _coverage(
         )  # fmt: skip
         for message, counts in too_many:
             for key, k in sorted(counts.items()):
-                if k > s.max_share * n:
+                if k > s.coverage.max_share * n:
                     name = key.removeprefix("source:")
                     text = _(message).format(k=k, n=n, name=name, share=share)
                     out.append(Problem(issue.path, line, text, "warning"))

@@ -68,4 +68,4 @@ def notify_editors(config: Config, report: Report, env: Mapping[str, str] | None
     name = f"report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     refused = _("the delivery report was not accepted: {reason}"), _("see the counts above")
     folder = Path(report.issue_id, "report")
-    send_or_raise(body, s.sendgrid_region, env, config.root / "outbox", folder, name, refused, SendStopped)
+    send_or_raise(body, s.sendgrid.region, env, config.root / "outbox", folder, name, refused, SendStopped)

@@ -77,7 +77,7 @@ def _load_audience(
     it always was (a CSV carries no choices: everyone gets the issue as it is). ``choices``: the
     readers' choices come along, for ``_editions`` to name each one's edition.
     """
-    suppressions = transport.suppressions(config.settings.unsubscribe_group)
+    suppressions = transport.suppressions(config.settings.sendgrid.unsubscribe_group)
     if store.has_subscribers():
         active = store.load_active_audience(suppressions or (), now, choices=choices)
         return ListCheck(active, 0, 0, (), suppressions is not None)
@@ -91,7 +91,7 @@ def _load_audience(
 def schedule(config: Config, issue_send_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     """When a new attempt's mail goes out: the hold time from now, or the issue's send_at when that is
     later (to the minute); refused when SendGrid could not hold it that long."""
-    held = now + config.settings.hold
+    held = now + config.settings.delivery.hold
     held = (held + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)  # a whole minute, after the hold
     when = max(held, issue_send_at) if issue_send_at is not None else held
     if (when - now).total_seconds() > MAX_SCHEDULE:
@@ -144,7 +144,7 @@ def _usable(config: Config, attempt: Attempt | None, now: dt.datetime) -> Attemp
     if attempt is None or attempt.state != AttemptState.OPEN:
         return None
     left = attempt.send_at - now
-    return attempt if left >= config.settings.hold - REUSE_GRACE else None
+    return attempt if left >= config.settings.delivery.hold - REUSE_GRACE else None
 
 
 def plan(
@@ -222,7 +222,7 @@ def refusal(
             ),
             _("check that sources.yaml points at the right state database; it is never sent twice"),
         )
-    if isinstance(transport, SendGridTransport) and config.settings.unsubscribe_group is None:
+    if isinstance(transport, SendGridTransport) and config.settings.sendgrid.unsubscribe_group is None:
         # Without a group SendGrid fills no unsubscribe link: the list would get mail it cannot leave.
         return PipelineError(
             _(

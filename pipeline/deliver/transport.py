@@ -118,10 +118,10 @@ def _list_body(
         html=rendered.html,
         recipients=recipients,
         substitutions=lambda name: {TOKEN_NAME: name or DEFAULT_NAME},
-        categories=[*settings.categories, f"issue-{issue}"],
+        categories=[*settings.sendgrid.categories, f"issue-{issue}"],
         custom_args=custom,
         headers=list_headers(settings, issue),  # the one-click unsubscribe Gmail and Yahoo ask for
-        group=settings.unsubscribe_group,
+        group=settings.sendgrid.unsubscribe_group,
         send_at=int(send_at.timestamp()) if send_at else None,
         batch_id=batch_id,
     )
@@ -146,7 +146,7 @@ def _test_body(
         text=fill(rendered.text),
         html=fill(rendered.html),
         recipients=recipients,
-        categories=[*settings.categories, f"issue-{issue}", "test"],
+        categories=[*settings.sendgrid.categories, f"issue-{issue}", "test"],
         custom_args={"issue": issue, "test": "1"},
         headers=list_headers(settings, issue, test=True),
     )
@@ -241,8 +241,8 @@ class OutboxTransport(Transport):
 def open_transport(config: Config, env: Mapping[str, str] | None = None, **api_options: object) -> Transport:
     """SendGrid when ``SENDGRID_API_KEY`` is set, else the outbox under the instance root."""
     s = config.settings
-    api_options.setdefault("policy", RetryPolicy(timeout=s.sendgrid_timeout, settle=s.sendgrid_settle))
-    api = SendGridAPI.from_env(s.sendgrid_region, env, **api_options)
+    api_options.setdefault("policy", RetryPolicy(timeout=s.sendgrid.timeout, settle=s.sendgrid.settle))
+    api = SendGridAPI.from_env(s.sendgrid.region, env, **api_options)
     links = personal_links(config)
     if api is not None:
         return SendGridTransport(api, links)

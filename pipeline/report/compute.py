@@ -101,7 +101,7 @@ def build_report(
         title=config.settings.title,
         start=start,
         end=end,
-        silent_after=config.settings.silent_months,
+        silent_after=config.settings.report.silent_months,
         totals=_totals(config, partner_items, other, appeared, len(sent_in_period), rows),
         months=_months(start, end, items, appeared, tz),
         sectors=sectors,
@@ -238,7 +238,7 @@ def _partner_rows(
 ) -> list[PartnerRow]:
     tz = config.settings.timezone
     tax = config.taxonomy
-    cutoff = add_months(end, -config.settings.silent_months)
+    cutoff = add_months(end, -config.settings.report.silent_months)
     by_partner: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         by_partner[item.partner or ""].append(item)

@@ -221,48 +221,6 @@ class Settings:
     database_url: str | None = None
     logo: Logo | None = None  # newsletter.logo; None: the title alone
 
-    # -- the sections' values under the names the stages read them by (deliver, curate, report), until
-    # they read the section itself; no defaults here.
-    @property
-    def sendgrid_region(self) -> str:
-        return self.sendgrid.region
-
-    @property
-    def unsubscribe_group(self) -> int | None:
-        return self.sendgrid.unsubscribe_group
-
-    @property
-    def sendgrid_timeout(self) -> float:
-        return self.sendgrid.timeout
-
-    @property
-    def sendgrid_settle(self) -> float:
-        return self.sendgrid.settle
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return self.sendgrid.categories
-
-    @property
-    def essential_sectors(self) -> tuple[str, ...]:
-        return self.coverage.essential_sectors
-
-    @property
-    def essential_themes(self) -> tuple[str, ...]:
-        return self.coverage.essential_themes
-
-    @property
-    def max_share(self) -> float:
-        return self.coverage.max_share
-
-    @property
-    def silent_months(self) -> int:
-        return self.report.silent_months
-
-    @property
-    def hold(self) -> dt.timedelta:
-        return self.delivery.hold
-
     @property
     def database(self) -> Path | str:
         """What the store opens: the PostgreSQL URL, or the SQLite file."""
