@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import REPO
 
@@ -177,3 +178,35 @@ def test_the_skeleton_of_newsletter_init_keeps_the_defaults_it_does_not_set(tmp_
     for key, expected in DOCUMENTED.items():
         if key.startswith(("collect.", "delivery.", "signup.", "plain_language.", "coverage.max", "report.")):
             assert value_of(settings, key, root) == expected, key
+
+
+@pytest.mark.parametrize(
+    ("delivery", "problem"),
+    [
+        (
+            "{hold_minutes: 90}",
+            "schedule_ahead_minutes (60) is less than hold_minutes (90); make it at least the hold plus the"
+            " interval cron runs at",
+        ),
+        (
+            "{hold_minutes: 30, schedule_ahead_minutes: 4300}",
+            "schedule_ahead_minutes is more than SendGrid holds mail (72 hours); use fewer minutes",
+        ),
+    ],
+)
+def test_a_send_cron_hands_over_must_stay_recallable_and_within_sendgrid_s_72_hours(
+    tmp_path: Path, delivery: str, problem: str
+) -> None:
+    # The issue goes to SendGrid schedule_ahead_minutes before it goes out; it can be recalled until the
+    # hold ends. Handed over later than the hold, a recall would come too late.
+    text = MINIMAL.replace("  archive_url:", f"  delivery: {delivery}\n  archive_url:")
+    (tmp_path / "sources.yaml").write_text(text, encoding="utf-8")
+    config, problems = instance.check_config(tmp_path)
+    assert config is None
+    assert [p.message for p in problems] == [problem], problems
+    fine = MINIMAL.replace(
+        "  archive_url:", "  delivery: {hold_minutes: 60, schedule_ahead_minutes: 60}\n  archive_url:"
+    )
+    (tmp_path / "sources.yaml").write_text(fine, encoding="utf-8")
+    config, problems = instance.check_config(tmp_path)
+    assert config is not None and config.settings.delivery.hold == dt.timedelta(hours=1), problems
