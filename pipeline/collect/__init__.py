@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import replace
 
 from pipeline.collect.feeds import SourceDefaults, ThemeRules, safe_parse
@@ -116,6 +115,9 @@ def _hash(body: bytes, job: Job, rules: ThemeRules) -> str:
 
 
 def _pool(feeds: int) -> Executor | None:
+    import multiprocessing  # imported here: a run with few feeds (or none changed) starts no workers
+    from concurrent.futures import ProcessPoolExecutor
+
     cpus = os.cpu_count() or 1
     if feeds < POOL_THRESHOLD or cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None

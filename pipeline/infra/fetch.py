@@ -30,12 +30,12 @@ from urllib.parse import urlsplit
 
 import certifi
 import httpcore
-import httpx
 
 from pipeline import USER_AGENT
 from pipeline.domain.config import Limits
 from pipeline.domain.i18n import N_, _
 from pipeline.infra import retry
+from pipeline.infra._httpx import httpx
 from pipeline.infra.files import (
     NotReadable,
     TooLarge,
