@@ -7,7 +7,7 @@ import asyncio
 
 from feedserver import FeedServer
 
-from pipeline.infra.fetch import Fetcher, Limits, Request
+from pipeline.infra.fetch import Fetcher, Limits, Request, fetch_all
 
 
 def test_a_slow_taker_holds_at_most_the_window_of_requests():
@@ -45,3 +45,15 @@ def test_without_a_window_every_request_runs_at_once_up_to_the_concurrency():
 
         assert asyncio.run(take()) == 12
         assert server.most_at_once == 8
+
+
+def test_an_answer_of_304_leaves_the_connection_open_for_the_hosts_next_feed():
+    # A warm run is all 304s: each one used to close its connection (its empty body unread), so every
+    # feed of a host paid for a new one.
+    with FeedServer() as server:
+        urls = [server.route(f"/f{i}.rss", f"<rss>{i}</rss>", etag=f'"v{i}"') for i in range(6)]
+        requests = [Request(u, u, etag=f'"v{i}"') for i, u in enumerate(urls)]
+        limits = Limits(concurrency=1, per_host=1, retries=0, allow_private_addresses=True)
+        results = asyncio.run(fetch_all(requests, limits))
+        assert [r.status for r in results] == ["unchanged"] * 6
+        assert server.connections == 1

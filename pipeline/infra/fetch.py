@@ -384,6 +384,8 @@ class Fetcher:
             async with client.stream("GET", request.url, headers=headers) as response:
                 moved = _permanent_redirect(response)
                 if response.status_code == 304:
+                    # Its (empty) body read to the end: the connection can serve the host's next feed.
+                    await self._read_capped(response)
                     return Fetched(
                         request.key, request.url, "unchanged", final_url=str(response.url),
                         etag=response.headers.get("etag") or request.etag,
