@@ -95,17 +95,27 @@ def test_a_slow_taker_holds_at_most_the_concurrency_of_results_whatever_the_wind
         assert most == 3  # not 11: the answers wait in their places, and no more are asked for
 
 
-BODY_BYTES = 400_000
-
-
-def big_feed(n: int) -> bytes:
-    """One entry and 400 kB of comment: a body that is big, but quick to parse."""
+def feed(n: int, padding: str) -> bytes:
+    """One entry, and ``padding`` in a comment: a body as big as wanted that is still quick to parse."""
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Nieuws</title>'
-        f"<link>https://www.example.nl/</link><!-- {'x' * BODY_BYTES} --><item><title>Bericht {n}</title>"
+        f"<link>https://www.example.nl/</link><!-- {padding} --><item><title>Bericht {n}</title>"
         f"<link>https://www.example.nl/nieuws/{n}</link><pubDate>Mon, 23 Nov 2026 08:30:00 +0100</pubDate>"
         "<description>Over het plan</description></item></channel></rss>"
     ).encode()
+
+
+def instance(root: Path, urls: list[str]) -> Path:
+    """The demo's settings, partners and taxonomy, with one source a URL."""
+    config = yaml.safe_load((DEMO / "sources.yaml").read_text())
+    config["partners"] = [{k: v for k, v in p.items() if k != "feeds"} for p in config["partners"]]
+    config["sources"] = [
+        {"id": f"f{n}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)
+    ]
+    config["submissions"] = []
+    root.mkdir()
+    (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return root
 
 
 def test_collect_lets_each_body_go_once_it_is_parsed(tmp_path: Path, monkeypatch):
@@ -115,17 +125,8 @@ def test_collect_lets_each_body_go_once_it_is_parsed(tmp_path: Path, monkeypatch
     monkeypatch.setattr(pipeline.collect.writer, "BATCH_SECONDS", 3600)
     monkeypatch.setattr(pipeline.collect, "PARSE_WINDOW", 2)
     with FeedServer() as server:
-        urls = [server.route(f"/f{n}.rss", big_feed(n)) for n in range(40)]
-        config = yaml.safe_load((DEMO / "sources.yaml").read_text())
-        config["partners"] = [{k: v for k, v in p.items() if k != "feeds"} for p in config["partners"]]
-        config["sources"] = [
-            {"id": f"f{n}", "name": f"Feed {n}", "url": u, "kind": "story"} for n, u in enumerate(urls)
-        ]
-        config["submissions"] = []
-        root = tmp_path / "instance"
-        root.mkdir()
-        (root / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
-        loaded = load_config(root)
+        urls = [server.route(f"/f{n}.rss", feed(n, "x" * 400_000)) for n in range(40)]
+        loaded = load_config(instance(tmp_path / "instance", urls))
         limits = Limits(concurrency=4, per_host=4, timeout=20, retries=0, allow_private_addresses=True)
         with Store(loaded.settings.database) as store:
             tracemalloc.start()
@@ -138,3 +139,22 @@ def test_collect_lets_each_body_go_once_it_is_parsed(tmp_path: Path, monkeypatch
                 tracemalloc.stop()
     assert (summary.count("fetched"), summary.new) == (40, 40)
     assert peak < 8_000_000, f"{peak / 1e6:.1f} MB at the peak: bodies were held"
+
+
+def test_a_warm_run_starts_no_parse_workers(tmp_path: Path, monkeypatch):
+    # 20 feeds: enough for worker processes when there is something to parse; a warm run (every feed
+    # answers 304) has nothing to parse, so it makes no pool (nor imports multiprocessing for one).
+    with FeedServer() as server:
+        urls = [server.route(f"/f{n}.rss", feed(n, ""), etag=f'"v{n}"') for n in range(20)]
+        loaded = load_config(instance(tmp_path / "instance", urls))
+        now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+        limits = Limits(timeout=20, retries=0, allow_private_addresses=True)
+        started: list[int] = []
+        real_pool = pipeline.collect._pool
+        monkeypatch.setattr(pipeline.collect, "_pool", lambda n: started.append(n) or real_pool(n))
+        with Store(loaded.settings.database) as store:
+            cold = collect(loaded, store, now=now, limits=limits)
+            warm = collect(loaded, store, now=now, limits=limits)
+    assert (cold.count("fetched"), cold.new) == (20, 20)
+    assert started == [20]  # the cold run, once
+    assert warm.count("unchanged") == 20
