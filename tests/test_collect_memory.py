@@ -1,7 +1,7 @@
 """Collecting many feeds holds a bounded number of bodies: the fetcher starts no more requests than its
 window while the caller has not taken their results, a result keeps its place (at most the concurrency)
 until it is taken, and collect lets a body go once it is parsed (issue 24: memory flat from 300 to 3,000
-feeds). And a warm run (every feed answers 304) keeps its connections open."""
+feeds). And a warm run (every feed answers 304) keeps its connections open and starts no parse workers."""
 
 from __future__ import annotations
 
