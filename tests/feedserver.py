@@ -57,6 +57,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
         pass
 
+    def setup(self) -> None:  # a new connection
+        super().setup()
+        with self.server.owner.lock:
+            self.server.owner.connections += 1
+
     def do_GET(self) -> None:  # the http.server naming
         owner = self.server.owner
         with owner.lock:
@@ -174,6 +179,7 @@ class FeedServer:
         self.lock = threading.Lock()
         self.active = 0  # requests being answered now
         self.most_at_once = 0  # the most that were ever answered at the same time
+        self.connections = 0  # connections accepted (keep-alive serves several requests on one)
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
         self.host, self.port = self._server.server_address[:2]

@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import replace
+from typing import Any
 
-from pipeline.collect.feeds import SourceDefaults, ThemeRules, safe_parse
+from pipeline.collect.feeds import ParsedFeed, SourceDefaults, ThemeRules, safe_parse
 from pipeline.collect.local import activity_url, progress_to_items, submission_to_item
 from pipeline.collect.results import SourceResult, Summary
 from pipeline.collect.writer import Job, Pending, Writer
@@ -116,12 +116,37 @@ def _hash(body: bytes, job: Job, rules: ThemeRules) -> str:
 
 
 def _pool(feeds: int) -> Executor | None:
+    import multiprocessing  # imported here: a run with few feeds (or none changed) starts no workers
+    from concurrent.futures import ProcessPoolExecutor
+
     cpus = os.cpu_count() or 1
     if feeds < POOL_THRESHOLD or cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     # fork: the workers start in milliseconds with the parser already imported; they touch no
     # database or socket of the parent.
     return ProcessPoolExecutor(max_workers=min(cpus, 4), mp_context=multiprocessing.get_context("fork"))
+
+
+class _Parser:
+    """Parses bodies: in worker processes when the run has many feeds, started when the first body
+    needs parsing (a warm run, where every feed is unchanged, starts none)."""
+
+    def __init__(self, feeds: int) -> None:
+        self.feeds = feeds
+        self.pool: Executor | None = None
+        self.started = False
+
+    async def parse(self, *args: Any) -> ParsedFeed | str:
+        if not self.started:
+            self.started = True
+            self.pool = _pool(self.feeds)
+        if self.pool is None:
+            return safe_parse(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, safe_parse, *args)
+
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _local_submissions(config: Config, only: str | None, writer: Writer) -> list[Problem]:
@@ -244,10 +269,17 @@ async def _fetch_and_parse(
     states = writer.store.source_states()
     rules = theme_rules(config)
     requests = _requests(jobs, states)
-    loop = asyncio.get_running_loop()
-    pool = _pool(sum(1 for j in jobs if j.submission is None))
-    parsing: list[asyncio.Future[None]] = []
+    parser = _Parser(sum(1 for j in jobs if j.submission is None))
+    # Parsing tasks are let go when done (3,000 finished tasks are memory too); a failed one is kept, to
+    # raise its error at the end, as gathering them all did.
+    parsing: set[asyncio.Task[None]] = set()
+    failed: list[asyncio.Task[None]] = []
     problems: list[Problem] = []
+
+    def finished(task: asyncio.Task[None]) -> None:
+        parsing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task)
 
     # Bodies handed to the parse workers and not yet parsed: bounded, so that memory stays flat however
     # many feeds there are (the fetcher holds a bounded number too, waiting for their turn).
@@ -258,7 +290,7 @@ async def _fetch_and_parse(
         base = f.final_url or job.url
         args = (f.body, base, job.defaults, rules, now, f.content_type, limits.max_bytes)
         try:
-            result = await loop.run_in_executor(pool, safe_parse, *args) if pool else safe_parse(*args)
+            result = await parser.parse(*args)
         finally:
             slots.release()
         p.fetched = replace(f, body=b"")  # parsed: the body is not needed any more
@@ -286,13 +318,16 @@ async def _fetch_and_parse(
                     problems += _remote_submission(config, p)
                 else:
                     await slots.acquire()
-                    parsing.append(asyncio.ensure_future(parse(p)))
+                    task = asyncio.create_task(parse(p))
+                    parsing.add(task)
+                    task.add_done_callback(finished)
                     continue
             writer.add(p)
-        if parsing:
-            await asyncio.gather(*parsing)
+        while parsing:
+            await asyncio.gather(*parsing, return_exceptions=True)
+        for task in failed:
+            task.result()
     finally:
         await fetcher.aclose()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        parser.shutdown()
     return problems

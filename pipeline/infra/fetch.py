@@ -30,12 +30,12 @@ from urllib.parse import urlsplit
 
 import certifi
 import httpcore
-import httpx
 
 from pipeline import USER_AGENT
 from pipeline.domain.config import Limits
 from pipeline.domain.i18n import N_, _
 from pipeline.infra import retry
+from pipeline.infra._httpx import httpx
 from pipeline.infra.files import (
     NotReadable,
     TooLarge,
@@ -301,17 +301,19 @@ class Fetcher:
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
     async def fetch_each(
-        self, requests: Iterable[Request], window: int | None = None
+        self, requests: Iterable[Request], window: int | None = None, held: int | None = None
     ) -> AsyncIterator[Fetched]:
         """Fetch every request concurrently; yield each result as soon as it is there.
 
-        At most ``window`` requests (default: four times the concurrency, at least 256) are started
-        and not yet taken, and a result is let go once taken: a caller that takes results more slowly
-        than they come (parsing) holds a bounded number of bodies, however many requests there are.
-        The window is wider than the concurrency, so that requests waiting for a busy host's turn
-        leave room for other hosts.
+        A result keeps its place until the caller takes it: at most ``held`` requests (default: the
+        concurrency) are being fetched or waiting to be taken, so a caller that takes results more
+        slowly than they come (parsing) holds at most that many bodies, however many requests there
+        are. A request takes its place once its host's turn has come, so requests waiting for a busy
+        host leave the places to other hosts. At most ``window`` requests (default: four times the
+        concurrency, at least 256) are started and not yet taken: the tasks waiting for their turn.
         """
         window = window or max(4 * self.limits.concurrency, 256)
+        places = asyncio.Semaphore(held or self.limits.concurrency)
         todo = iter(requests)
         finished: asyncio.Queue[asyncio.Task[Fetched]] = asyncio.Queue()
         running: set[asyncio.Task[Fetched]] = set()
@@ -320,7 +322,7 @@ class Fetcher:
         try:
             while True:
                 while started - taken < window and (request := next(todo, None)) is not None:
-                    task = asyncio.create_task(self.fetch(request))
+                    task = asyncio.create_task(self.fetch(request, places))
                     task.add_done_callback(finished.put_nowait)
                     running.add(task)
                     started += 1
@@ -329,21 +331,29 @@ class Fetcher:
                 done = await finished.get()
                 taken += 1
                 running.discard(done)
+                places.release()
                 yield done.result()
         finally:
             for task in running:
                 task.cancel()
 
-    async def fetch(self, request: Request) -> Fetched:
-        """One source, within its deadline; never raises for a network or server problem."""
+    async def fetch(self, request: Request, places: asyncio.Semaphore | None = None) -> Fetched:
+        """One source, within its deadline; never raises for a network or server problem.
+
+        ``places``: one is taken before the source is read (``fetch_each`` gives it back when its
+        caller takes the result)."""
         started = time.monotonic()
         if not is_remote(request.url):
-            return self._read_local(request, started)
+            if places is not None:
+                await places.acquire()
+            return self._read_local(request, time.monotonic())
         host = (urlsplit(request.url).hostname or "").lower()
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
         attempts = 0
         # The deadline starts once the source has its turn: waiting in line is not its fault.
         async with self._all, per_host:
+            if places is not None:
+                await places.acquire()
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.timeout):
@@ -384,6 +394,8 @@ class Fetcher:
             async with client.stream("GET", request.url, headers=headers) as response:
                 moved = _permanent_redirect(response)
                 if response.status_code == 304:
+                    # Its (empty) body read to the end: the connection can serve the host's next feed.
+                    await self._read_capped(response)
                     return Fetched(
                         request.key, request.url, "unchanged", final_url=str(response.url),
                         etag=response.headers.get("etag") or request.etag,
