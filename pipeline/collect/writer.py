@@ -95,7 +95,7 @@ class Writer:
         their own; a failed write is reported, as for feeds, and the other sources still collected."""
         try:
             with self.store.transaction():
-                writes = self.store.item_writes()
+                writes = self.store.item_writes(self.now)
                 writes.read_ahead(items)
                 new, updated = self.write_items(items, writes)
                 writes.send()
@@ -109,7 +109,7 @@ class Writer:
 
     def _write_batch(self, batch: list[Pending]) -> list[SourceResult]:
         """Write these sources, in this order (inside a transaction)."""
-        writes = self.store.item_writes()
+        writes = self.store.item_writes(self.now)
         writes.read_ahead(item for p in batch if not p.reason for item in p.items)
         done = [self._write(p, writes) for p in batch]
         writes.send()
@@ -183,7 +183,7 @@ class Writer:
                     continue  # it went out in an issue: keep it exactly as it was sent
                 if "date-missing" in item.flags or "date-clamped" in item.flags:
                     item = replace(item, published=found.published)  # keep the date it was first given
-            run[item.id] = replace(item, first_seen=item.first_seen or self.now)
+            run[item.id] = item  # without a date it was first seen: now (the store's item_writes)
         write()
         return new, updated
 

@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +18,7 @@ from pipeline.infra.store.values import (
     _source_state,
     _utc,
     _when,
+    chunks,
     item_from_json,
     item_to_json,
 )
@@ -29,17 +29,23 @@ _INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
 # binary (psycopg's %b placeholders): in text an array's every quote is escaped, one Python call each
 # (the items' JSON is full of quotes: that escaping was half of collect's CPU time on PostgreSQL).
 _INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['%b::text[]'] * 12)})"
+_INSERTED_AT_ONCE = 200
+_HELD_AT_MOST = 1000  # item writes ItemWrites holds before it sends them
 _UPDATE = (
     "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
     " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
 )
 
 
-def _values(item: Item, content_hash: str, now: dt.datetime) -> tuple[Any, ...]:
-    """The columns of ``_INSERT`` and ``_UPDATE``, in their order."""
+def _values(
+    item: Item, content_hash: str, now: dt.datetime, first_seen: dt.datetime | None = None
+) -> tuple[Any, ...]:
+    """The columns of ``_INSERT`` and ``_UPDATE``, in their order; ``first_seen``, when given, in
+    place of the item's own (not set: ``now``)."""
+    first = first_seen or item.first_seen or now
     return (
         item.url, item.source, item.partner, item.kind, _utc(item.published),
-        _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, item_to_json(item),
+        _utc(first), _utc(now), item.origin, item.guid, content_hash, item_to_json(item, first_seen),
         item.id,
     )  # fmt: skip
 
@@ -110,9 +116,10 @@ class Items:
         writes.send()
         return outcomes
 
-    def item_writes(self) -> ItemWrites:
-        """Collect's writes of a batch of sources, decided together and sent at once (``ItemWrites``)."""
-        return ItemWrites(self.db)
+    def item_writes(self, first_seen: dt.datetime | None = None) -> ItemWrites:
+        """Collect's writes of a batch of sources, decided together and sent at once (``ItemWrites``);
+        a new item without a date it was first seen, first seen at ``first_seen``."""
+        return ItemWrites(self.db, first_seen)
 
     # -- per-source fetch state ---------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState | None:
@@ -158,12 +165,13 @@ class ItemWrites:
     read ahead (``read_ahead``, one statement for a whole batch) and kept as the writes so far leave
     them. What was not read ahead is read when asked; a row a held write touched is never read again
     (the held copy is the current one). The writes (``put_items``, ``save_source_state``) are held,
-    and ``send`` sends them in their order: on PostgreSQL in one pipeline, one round trip. Use inside
-    one transaction, and send before it ends.
+    and ``send`` sends them in their order: on PostgreSQL in one pipeline, one round trip (and sooner
+    when many items are held). Use inside one transaction, and send before it ends.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, first_seen: dt.datetime | None = None) -> None:
         self.db = db
+        self.first_seen = first_seen  # of a new item that does not say (None: as it says)
         self.rows: dict[str, list[Any]] = {}  # id -> [url, origin, source, guid, published, first_seen, hash]
         self.owners: dict[str, str] = {}  # url -> the id of the row that has it
         self.guids: dict[str, dict[str, None]] = {}  # source -> the ids of its rows with a guid
@@ -244,14 +252,12 @@ class ItemWrites:
             if row and row[_HASH] == content_hash:
                 outcomes.append("unchanged")
                 continue
-            if row:
-                first_seen = _dt(row[_FIRST_SEEN])
-                if item.first_seen != first_seen:
-                    item = replace(item, first_seen=first_seen)
+            # An item keeps the date it was first seen; a new one without it is first seen now.
+            first_seen = _dt(row[_FIRST_SEEN]) if row else item.first_seen or self.first_seen
             if self.owners.get(item.url, item.id) != item.id:
                 outcomes.append("conflict")  # its new link is already another item's
                 continue
-            values = _values(item, content_hash, now)
+            values = _values(item, content_hash, now, None if first_seen == item.first_seen else first_seen)
             self.writes.append((_UPDATE if row else _INSERT, values))
             if row:
                 self.rewritten[item.id] = None
@@ -261,6 +267,8 @@ class ItemWrites:
                 item.id, [item.url, item.origin, item.source, item.guid, published, first, content_hash]
             )
             outcomes.append("updated" if row else "new")
+        if len(self.writes) >= _HELD_AT_MOST:
+            self.send()  # in the same transaction: the items held (their JSON) stay few
         return outcomes
 
     def save_source_state(self, source_id: str, **fields: Any) -> None:
@@ -272,29 +280,37 @@ class ItemWrites:
         the reads were made in."""
         writes, self.writes = self.writes, []
         states, self.states = self.states, []
-        rewritten, self.rewritten = list(self.rewritten), {}
-        themes, self.themes = self.themes, {}
-        pairs = [(item_id, theme) for item_id, some in themes.items() for theme in some]
         with self.db.pipeline():
             for sql, group in itertools.groupby(writes, key=lambda w: w[0]):
                 values = [args for _, args in group]
-                if sql == _INSERT and self.db.postgres:  # one statement: a bind an item cost more
-                    self.db.raw.execute(_INSERT_MANY, [list(column) for column in zip(*values, strict=True)])
+                if sql == _INSERT and self.db.postgres:
+                    # A statement for many (a bind an item cost more than the insert), but not one
+                    # for a whole batch: each statement's arrays are held, encoded, until it is sent.
+                    for some in chunks(values, _INSERTED_AT_ONCE):
+                        columns = [list(column) for column in zip(*some, strict=True)]
+                        self.db.raw.execute(_INSERT_MANY, columns)
                 else:
                     self.db.executemany(sql, values)
-            if self.db.postgres:
-                if rewritten:
-                    self.db.execute("DELETE FROM item_themes WHERE item = ANY(?)", (rewritten,))
-                if pairs:
-                    self.db.execute(
-                        "INSERT INTO item_themes (item, theme) SELECT * FROM unnest(?::text[], ?::text[])"
-                        " ON CONFLICT DO NOTHING",
-                        ([i for i, _ in pairs], [t for _, t in pairs]),
-                    )
-            else:
-                self.db.executemany("DELETE FROM item_themes WHERE item = ?", [(i,) for i in rewritten])
-                self.db.executemany(
-                    "INSERT INTO item_themes (item, theme) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs
-                )
+            self._send_themes()
             for upsert, same in itertools.groupby(states, key=lambda s: s[0]):
                 self.db.executemany(upsert, [args for _, args in same])
+
+    def _send_themes(self) -> None:
+        """The written items' themes: an updated item's replaced by its last written version's."""
+        rewritten, self.rewritten = list(self.rewritten), {}
+        themes, self.themes = self.themes, {}
+        pairs = [(item_id, theme) for item_id, some in themes.items() for theme in some]
+        if not self.db.postgres:
+            self.db.executemany("DELETE FROM item_themes WHERE item = ?", [(i,) for i in rewritten])
+            self.db.executemany(
+                "INSERT INTO item_themes (item, theme) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs
+            )
+            return
+        if rewritten:
+            self.db.execute("DELETE FROM item_themes WHERE item = ANY(?)", (rewritten,))
+        if pairs:
+            self.db.execute(
+                "INSERT INTO item_themes (item, theme) SELECT * FROM unnest(?::text[], ?::text[])"
+                " ON CONFLICT DO NOTHING",
+                ([i for i, _ in pairs], [t for _, t in pairs]),
+            )
