@@ -30,7 +30,7 @@ _INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
 # (the items' JSON is full of quotes: that escaping was half of collect's CPU time on PostgreSQL).
 _INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['%b::text[]'] * 12)})"
 _INSERTED_AT_ONCE = 200
-_HELD_AT_MOST = 1000  # item writes ItemWrites holds before it sends them
+_HELD_AT_MOST = 250  # item writes ItemWrites holds before it sends them
 _UPDATE = (
     "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
     " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
