@@ -53,9 +53,10 @@ class Writer:
     """Writes results in batches: one transaction per batch, items and source state together.
 
     A batch's writes are decided together and sent at once (the store's ``ItemWrites``): every row
-    the decisions can look at is read in one statement, and the writes are sent in one go (on
-    PostgreSQL two round trips a batch, rather than about five a source). The decisions are those of
-    writing the sources one after another: each source's reads see the earlier sources' writes.
+    the decisions can look at is read in one statement, and the writes are sent together (on
+    PostgreSQL a round trip for the read and one for every 250 items written, rather than about five
+    a source). The decisions are those of writing the sources one after another: each source's reads
+    see the earlier sources' writes.
 
     When a batch fails (a damaged row, a full disk, a trigger), it is rolled back and each of its
     sources is written in a transaction of its own, so that one source's failed write never loses
