@@ -29,7 +29,7 @@ from pipeline.domain.errors import StateError
 from pipeline.infra.store.audience import Audience, Reader
 from pipeline.infra.store.engine import Database, is_url, masked, without_password
 from pipeline.infra.store.events import Events
-from pipeline.infra.store.items import Items
+from pipeline.infra.store.items import Items, ItemWrites
 from pipeline.infra.store.ledger import Ledger
 from pipeline.infra.store.portal import Portal, PortalSave, PortalSession
 from pipeline.infra.store.reminders import Reminders
@@ -69,6 +69,7 @@ __all__ = [
     "Consent",
     "DeliveryBatch",
     "Event",
+    "ItemWrites",
     "KnownItem",
     "Person",
     "PortalSave",

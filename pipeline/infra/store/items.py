@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from pipeline.domain.models import Item
@@ -17,6 +18,7 @@ from pipeline.infra.store.values import (
     _source_state,
     _utc,
     _when,
+    chunks,
     item_from_json,
     item_to_json,
 )
@@ -27,17 +29,23 @@ _INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
 # binary (psycopg's %b placeholders): in text an array's every quote is escaped, one Python call each
 # (the items' JSON is full of quotes: that escaping was half of collect's CPU time on PostgreSQL).
 _INSERT_MANY = f"INSERT INTO items ({_COLUMNS}) SELECT * FROM unnest({', '.join(['%b::text[]'] * 12)})"
+_INSERTED_AT_ONCE = 200
+_HELD_AT_MOST = 250  # item writes ItemWrites holds before it sends them
 _UPDATE = (
     "UPDATE items SET url=?, source=?, partner=?, kind=?, published=?, first_seen=?,"
     " updated=?, origin=?, guid=?, content_hash=?, data=? WHERE id=?"
 )
 
 
-def _values(item: Item, content_hash: str, now: dt.datetime) -> tuple[Any, ...]:
-    """The columns of ``_INSERT`` and ``_UPDATE``, in their order."""
+def _values(
+    item: Item, content_hash: str, now: dt.datetime, first_seen: dt.datetime | None = None
+) -> tuple[Any, ...]:
+    """The columns of ``_INSERT`` and ``_UPDATE``, in their order; ``first_seen``, when given, in
+    place of the item's own (not set: ``now``)."""
+    first = first_seen or item.first_seen or now
     return (
         item.url, item.source, item.partner, item.kind, _utc(item.published),
-        _utc(item.first_seen or now), _utc(now), item.origin, item.guid, content_hash, item_to_json(item),
+        _utc(first), _utc(now), item.origin, item.guid, content_hash, item_to_json(item, first_seen),
         item.id,
     )  # fmt: skip
 
@@ -98,110 +106,20 @@ class Items:
     def put_item(self, item: Item, content_hash: str, now: dt.datetime) -> str:
         """Insert or update an item; return 'new', 'updated', 'unchanged', or 'conflict' when its URL
         is another item's (nothing is written). Call inside a transaction."""
-        # The item's own row and any other item with its URL, in one statement.
-        row = taken = None
-        for found in self.db.execute(
-            "SELECT id, content_hash, first_seen FROM items WHERE id = ? OR url = ?", (item.id, item.url)
-        ):
-            if found["id"] == item.id:
-                row = found
-            else:
-                taken = found["id"]
-        if row and row["content_hash"] == content_hash:
-            return "unchanged"
-        if row:
-            first_seen = _dt(row["first_seen"])
-            if item.first_seen != first_seen:
-                item = replace(item, first_seen=first_seen)
-        if taken is not None:
-            # Its new link is already another item's (two entries swapped links): both stay as they
-            # were, and the caller's transaction goes on.
-            return "conflict"
-        self.db.execute(_UPDATE if row else _INSERT, _values(item, content_hash, now))
-        if row:
-            self.db.execute("DELETE FROM item_themes WHERE item = ?", (item.id,))
-        self.db.executemany(
-            "INSERT INTO item_themes (item, theme) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [(item.id, t) for t in item.themes],
-        )
-        return "updated" if row else "new"
+        return self.put_items([(item, content_hash)], now)[0]
 
     def put_items(self, items: Sequence[tuple[Item, str]], now: dt.datetime) -> list[str]:
-        """``put_item`` of each (item, content hash) in turn, with the same outcomes. On PostgreSQL in
-        a few round trips for them all, rather than four an item: the rows they touch are read at
-        once, the outcomes decided here, and the writes sent in order in one pipeline. Call inside a
-        transaction."""
-        if not self.db.postgres:
-            return [self.put_item(item, content_hash, now) for item, content_hash in items]
-        if not items:
-            return []
-        # id -> (content hash, first seen, url) and url -> id, kept as the writes below leave them.
-        rows: dict[str, tuple[str, str, str]] = {}
-        owners: dict[str, str] = {}
-        for r in self.db.execute(
-            "SELECT id, content_hash, first_seen, url FROM items WHERE id = ANY(?) OR url = ANY(?)",
-            (list({item.id for item, _ in items}), list({item.url for item, _ in items})),
-        ):
-            rows[r["id"]] = (r["content_hash"], r["first_seen"], r["url"])
-            owners[r["url"]] = r["id"]
-        outcomes: list[str] = []
-        writes: list[tuple[str, tuple[Any, ...]]] = []  # in order: one item's new link may be another's old
-        rewritten: list[str] = []
-        themes: dict[str, tuple[str, ...]] = {}  # the last version's, when an item comes twice
-        for item, content_hash in items:
-            row = rows.get(item.id)
-            if row and row[0] == content_hash:
-                outcomes.append("unchanged")
-                continue
-            if row:
-                first_seen = _dt(row[1])
-                if item.first_seen != first_seen:
-                    item = replace(item, first_seen=first_seen)
-            if owners.get(item.url, item.id) != item.id:
-                outcomes.append("conflict")  # as in put_item: nothing written
-                continue
-            writes.append((_UPDATE if row else _INSERT, _values(item, content_hash, now)))
-            if row:
-                rewritten.append(item.id)
-                if owners.get(row[2]) == item.id:
-                    del owners[row[2]]
-            themes[item.id] = tuple(item.themes)
-            owners[item.url] = item.id
-            rows[item.id] = (content_hash, _utc(item.first_seen or now), item.url)
-            outcomes.append("updated" if row else "new")
-        with self.db.pipeline():
-            for sql, group in itertools.groupby(writes, key=lambda w: w[0]):
-                values = [args for _, args in group]
-                if sql == _INSERT:  # new items as one statement: a bind an item cost more than the insert
-                    columns = [list(column) for column in zip(*values, strict=True)]
-                    self.db.raw.execute(_INSERT_MANY, columns)
-                else:
-                    self.db.executemany(sql, values)
-            if rewritten:
-                self.db.execute("DELETE FROM item_themes WHERE item = ANY(?)", (rewritten,))
-            pairs = [(item_id, theme) for item_id, some in themes.items() for theme in some]
-            if pairs:
-                self.db.execute(
-                    "INSERT INTO item_themes (item, theme) SELECT * FROM unnest(?::text[], ?::text[])"
-                    " ON CONFLICT DO NOTHING",
-                    ([i for i, _ in pairs], [t for _, t in pairs]),
-                )
+        """``put_item`` of each (item, content hash) in turn, with the same outcomes, in a few
+        statements for them all (see ``ItemWrites``). Call inside a transaction."""
+        writes = ItemWrites(self.db)
+        outcomes = writes.put_items(items, now)
+        writes.send()
         return outcomes
 
-    def known_items(self, ids: Iterable[str]) -> dict[str, KnownItem]:
-        """Origin, source, guid and dates of the given items that exist (for deduplication)."""
-        rows = self._rows_by_id("id, origin, source, guid, published, first_seen", ids)
-        return {
-            r["id"]: KnownItem(
-                r["id"], r["origin"], r["source"], r["guid"], _when(r["published"]), _when(r["first_seen"])
-            )
-            for r in rows
-        }
-
-    def item_ids_by_guid(self, source: str) -> dict[str, str]:
-        """guid -> item id for one source's items: an entry whose link changed keeps its item."""
-        sql = "SELECT guid, id FROM items WHERE source = ? AND guid IS NOT NULL ORDER BY first_seen DESC"
-        return {row["guid"]: row["id"] for row in self.db.execute(sql, (source,))}
+    def item_writes(self, first_seen: dt.datetime | None = None) -> ItemWrites:
+        """Collect's writes of a batch of sources, decided together and sent at once (``ItemWrites``);
+        a new item without a date it was first seen, first seen at ``first_seen``."""
+        return ItemWrites(self.db, first_seen)
 
     # -- per-source fetch state ---------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState | None:
@@ -213,8 +131,186 @@ class Items:
 
     def save_source_state(self, source_id: str, **fields: Any) -> None:
         """Upsert the named columns of one source's row. Call inside a transaction."""
-        cols = ["id", *fields]
-        marks = ",".join("?" * len(cols))
-        updates = ",".join(f"{c}=excluded.{c}" for c in fields)
-        sql = f"INSERT INTO sources ({','.join(cols)}) VALUES ({marks})"
-        self.db.execute(f"{sql} ON CONFLICT(id) DO UPDATE SET {updates}", [source_id, *fields.values()])
+        self.db.execute(_upsert_source(tuple(fields)), [source_id, *fields.values()])
+
+
+@lru_cache(maxsize=16)
+def _upsert_source(columns: tuple[str, ...]) -> str:
+    """The statement that upserts these columns of a source's row (its id the first argument)."""
+    marks = ",".join("?" * (len(columns) + 1))
+    updates = ",".join(f"{c}=excluded.{c}" for c in columns)
+    insert = f"INSERT INTO sources (id,{','.join(columns)}) VALUES ({marks})"
+    return f"{insert} ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+# An items row as collect's decisions see it (``ItemWrites.rows``), by position.
+_URL, _ORIGIN, _SOURCE, _GUID, _PUBLISHED, _FIRST_SEEN, _HASH = range(7)
+_READ = "SELECT id, url, origin, source, guid, published, first_seen, content_hash FROM items WHERE "
+# The rows with any of these ids or links, and every row with a guid of these sources: one statement
+# (on SQLite each list a JSON array, so that no list meets its limit on parameters).
+_READ_AHEAD = {
+    "sqlite": _READ + "id IN (SELECT value FROM json_each(?)) OR url IN (SELECT value FROM json_each(?))"
+    " OR (source IN (SELECT value FROM json_each(?)) AND guid IS NOT NULL) ORDER BY first_seen DESC",
+    "postgresql": _READ + "id = ANY(?::text[]) OR url = ANY(?::text[])"
+    " OR (source = ANY(?::text[]) AND guid IS NOT NULL) ORDER BY first_seen DESC",
+}
+
+
+class ItemWrites:
+    """Writes of items and sources' states decided together and sent at once: collect's writes of a
+    batch of sources in a few statements, rather than several an item and a round trip each.
+
+    ``known_items``, ``item_ids_by_guid`` and ``put_items`` answer exactly as the database would at
+    that point of one transaction in which every earlier ``put_items`` had been written: from rows
+    read ahead (``read_ahead``, one statement for a whole batch) and kept as the writes so far leave
+    them. What was not read ahead is read when asked; a row a held write touched is never read again
+    (the held copy is the current one). The writes (``put_items``, ``save_source_state``) are held,
+    and ``send`` sends them in their order: on PostgreSQL in one pipeline, one round trip (and sooner
+    when many items are held). Use inside one transaction, and send before it ends.
+    """
+
+    def __init__(self, db: Database, first_seen: dt.datetime | None = None) -> None:
+        self.db = db
+        self.first_seen = first_seen  # of a new item that does not say (None: as it says)
+        self.rows: dict[str, list[Any]] = {}  # id -> [url, origin, source, guid, published, first_seen, hash]
+        self.owners: dict[str, str] = {}  # url -> the id of the row that has it
+        self.guids: dict[str, dict[str, None]] = {}  # source -> the ids of its rows with a guid
+        self.read_ids: set[str] = set()
+        self.read_urls: set[str] = set()
+        self.read_sources: set[str] = set()
+        # In order: one item's new link may be another's old one.
+        self.writes: list[tuple[str, tuple[Any, ...]]] = []
+        self.rewritten: dict[str, None] = {}  # updated items, whose themes are replaced
+        self.themes: dict[str, tuple[str, ...]] = {}  # the last written version's, when an item comes twice
+        self.states: list[tuple[str, list[Any]]] = []
+
+    # -- reads --------------------------------------------------------------------------------
+    def read_ahead(self, items: Iterable[Item]) -> None:
+        """Read at once every row deciding on these items can look at: those with their ids or links,
+        and every row with a guid of their sources."""
+        items = list(items)
+        self._read({i.id for i in items}, {i.url for i in items}, {i.source for i in items if i.guid})
+
+    def _read(self, ids: Iterable[str] = (), urls: Iterable[str] = (), sources: Iterable[str] = ()) -> None:
+        # Only what is not known yet: a row held here is current, a link held here has its row here
+        # (it was read, or its item's write was decided after reading it), a source read is complete.
+        ids = sorted(set(ids) - self.rows.keys() - self.read_ids)
+        urls = sorted(set(urls) - self.owners.keys() - self.read_urls)
+        sources = sorted(set(sources) - self.read_sources)
+        if not (ids or urls or sources):
+            return
+        self.read_ids.update(ids)
+        self.read_urls.update(urls)
+        self.read_sources.update(sources)
+        lists: tuple[Any, ...] = (ids, urls, sources)
+        if not self.db.postgres:
+            lists = tuple(json.dumps(some) for some in lists)
+        for r in self.db.execute(_READ_AHEAD[self.db.kind], lists):
+            if r["id"] not in self.rows:  # else held: newer than the database's
+                row = [r["url"], r["origin"], r["source"], r["guid"], r["published"], r["first_seen"]]
+                self._hold(r["id"], [*row, r["content_hash"]])
+
+    def _hold(self, item_id: str, row: list[Any]) -> None:
+        """Keep an item's row as it now is (read, or as a held write leaves it)."""
+        old = self.rows.get(item_id)
+        if old is not None:
+            if self.owners.get(old[_URL]) == item_id:
+                del self.owners[old[_URL]]
+            self.guids.get(old[_SOURCE], {}).pop(item_id, None)
+        self.rows[item_id] = row
+        self.owners[row[_URL]] = item_id
+        if row[_GUID] is not None:
+            self.guids.setdefault(row[_SOURCE], {})[item_id] = None
+
+    def known_items(self, ids: Iterable[str]) -> dict[str, KnownItem]:
+        """Origin, source, guid and dates of the given items that exist (for deduplication)."""
+        ids = list(ids)
+        self._read(ids=ids)
+        found = ((i, self.rows.get(i)) for i in ids)
+        return {
+            i: KnownItem(i, r[_ORIGIN], r[_SOURCE], r[_GUID], _when(r[_PUBLISHED]), _when(r[_FIRST_SEEN]))
+            for i, r in found
+            if r is not None
+        }
+
+    def item_ids_by_guid(self, source: str) -> dict[str, str]:
+        """guid -> item id for one source's items: an entry whose link changed keeps its item. Of two
+        items with one guid, the one first seen earlier."""
+        self._read(sources=[source])
+        ids = sorted(self.guids.get(source, ()), key=lambda i: self.rows[i][_FIRST_SEEN], reverse=True)
+        return {self.rows[i][_GUID]: i for i in ids}
+
+    # -- writes -------------------------------------------------------------------------------
+    def put_items(self, items: Sequence[tuple[Item, str]], now: dt.datetime) -> list[str]:
+        """Insert or update each (item, content hash) in turn; return for each 'new', 'updated',
+        'unchanged', or 'conflict' when its URL is another item's (nothing is written: both stay as
+        they were, and the batch goes on)."""
+        self._read(ids=[i.id for i, _ in items], urls=[i.url for i, _ in items])
+        outcomes: list[str] = []
+        for item, content_hash in items:
+            row = self.rows.get(item.id)
+            if row and row[_HASH] == content_hash:
+                outcomes.append("unchanged")
+                continue
+            # An item keeps the date it was first seen; a new one without it is first seen now.
+            first_seen = _dt(row[_FIRST_SEEN]) if row else item.first_seen or self.first_seen
+            if self.owners.get(item.url, item.id) != item.id:
+                outcomes.append("conflict")  # its new link is already another item's
+                continue
+            values = _values(item, content_hash, now, None if first_seen == item.first_seen else first_seen)
+            self.writes.append((_UPDATE if row else _INSERT, values))
+            if row:
+                self.rewritten[item.id] = None
+            self.themes[item.id] = tuple(item.themes)
+            published, first = values[4], values[5]
+            self._hold(
+                item.id, [item.url, item.origin, item.source, item.guid, published, first, content_hash]
+            )
+            outcomes.append("updated" if row else "new")
+        if len(self.writes) >= _HELD_AT_MOST:
+            self.send()  # in the same transaction: the items held (their JSON) stay few
+        return outcomes
+
+    def save_source_state(self, source_id: str, **fields: Any) -> None:
+        """Upsert the named columns of one source's row."""
+        self.states.append((_upsert_source(tuple(fields)), [source_id, *fields.values()]))
+
+    def send(self) -> None:
+        """Write what is held, in order (on PostgreSQL in one pipeline). Call inside the transaction
+        the reads were made in."""
+        writes, self.writes = self.writes, []
+        states, self.states = self.states, []
+        with self.db.pipeline():
+            for sql, group in itertools.groupby(writes, key=lambda w: w[0]):
+                values = [args for _, args in group]
+                if sql == _INSERT and self.db.postgres:
+                    # A statement for many (a bind an item cost more than the insert), but not one
+                    # for a whole batch: each statement's arrays are held, encoded, until it is sent.
+                    for some in chunks(values, _INSERTED_AT_ONCE):
+                        columns = [list(column) for column in zip(*some, strict=True)]
+                        self.db.raw.execute(_INSERT_MANY, columns)
+                else:
+                    self.db.executemany(sql, values)
+            self._send_themes()
+            for upsert, same in itertools.groupby(states, key=lambda s: s[0]):
+                self.db.executemany(upsert, [args for _, args in same])
+
+    def _send_themes(self) -> None:
+        """The written items' themes: an updated item's replaced by its last written version's."""
+        rewritten, self.rewritten = list(self.rewritten), {}
+        themes, self.themes = self.themes, {}
+        pairs = [(item_id, theme) for item_id, some in themes.items() for theme in some]
+        if not self.db.postgres:
+            self.db.executemany("DELETE FROM item_themes WHERE item = ?", [(i,) for i in rewritten])
+            self.db.executemany(
+                "INSERT INTO item_themes (item, theme) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs
+            )
+            return
+        if rewritten:
+            self.db.execute("DELETE FROM item_themes WHERE item = ANY(?)", (rewritten,))
+        if pairs:
+            self.db.execute(
+                "INSERT INTO item_themes (item, theme) SELECT * FROM unnest(?::text[], ?::text[])"
+                " ON CONFLICT DO NOTHING",
+                ([i for i, _ in pairs], [t for _, t in pairs]),
+            )

@@ -1,0 +1,174 @@
+"""collect's writes in batches (the store's ItemWrites), on both engines: a batch of sources decides as
+writing them one after another would, each source seeing the earlier ones' writes; one source's failing
+write loses no other source; the batch reads the items table once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_item
+from feedserver import FeedServer
+from test_collect import instance, rss, run, stored
+
+from pipeline.collect import writer as writer_module
+from pipeline.collect.feeds import SourceDefaults
+from pipeline.collect.writer import Job, Pending, Writer
+from pipeline.domain.models import Item
+from pipeline.infra.fetch import Fetched
+from pipeline.infra.store import Store
+
+EARLIER = dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+U1, U2 = "https://www.example.nl/nieuws/1", "https://www.example.nl/nieuws/2"
+
+
+def database(tmp_path: Path, engine: str) -> str | Path:
+    return os.environ["NEWSLETTER_DATABASE_URL"] if engine == "postgresql" else tmp_path / "state.sqlite3"
+
+
+def story(item_id: str, url: str, source: str, guid: str, title: str) -> Item:
+    item: Item = make_item(item_id, EARLIER, url=url, source=source, guid=guid, title=title, first_seen=None)
+    return item
+
+
+def pending(source: str, *items: Item) -> Pending:
+    job = Job(source, f"https://{source}.example.nl/feed.rss", f"https://{source}.example.nl/feed.rss",
+              SourceDefaults(source))  # fmt: skip
+    return Pending(job, Fetched(source, job.url, "fetched"), items=items)
+
+
+def write(store: Store, now: dt.datetime, *batches: list[Pending]) -> list[tuple[str, int, int]]:
+    """Each batch in one flush (one transaction); every source's (id, new, updated)."""
+    writer = Writer(store, now, lambda r: None)
+    for batch in batches:
+        writer.pending = list(batch)
+        writer.flush()
+    return [(r.source, r.new, r.updated) for r in writer.results]
+
+
+def items_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements that read the items table from now on."""
+    seen: list[str] = []
+    real = store.db.execute
+
+    def execute(sql: str, args: Any = ()) -> Any:
+        if sql.startswith("SELECT") and "FROM items" in sql:
+            seen.append(sql)
+        return real(sql, args)
+
+    monkeypatch.setattr(store.db, "execute", execute)
+    return seen
+
+
+def rows(store: Store) -> list[tuple[str, str, str, str | None, str]]:
+    return sorted((i.id, i.url, i.source, i.guid, i.title) for i in store.items())
+
+
+@pytest.mark.parametrize("order", ["AB", "BA"])
+def test_a_source_written_after_another_in_one_batch_sees_its_writes(
+    tmp_path: Path, engine: str, order: str, monkeypatch: pytest.MonkeyPatch
+):
+    """B's story b1 (link U1, guid G) is stored. Then, in one batch: A's new entry links to U1 (so is item
+    b1), and B's entry with guid G moved to U2. B's guid G names b1 only while b1 is B's."""
+    a = pending("A", story("b1", U1, "A", "gA", "Overgenomen"))
+    b = pending("B", story("b2", U2, "B", "G", "Verhuisd"))
+    batch = [a, b] if order == "AB" else [b, a]
+    with Store(database(tmp_path, engine)) as store:
+        write(store, EARLIER, [pending("B", story("b1", U1, "B", "G", "Oud"))])
+        reads = items_reads(store, monkeypatch)
+        results = write(store, NOW, batch)
+        assert len(reads) == 1  # the whole batch's reads of the items table in one statement
+        after = rows(store)
+    if order == "AB":
+        # A takes b1 first: B's guid names no item of B's any more, so its entry is a new item.
+        assert results == [("A", 0, 1), ("B", 1, 0)]
+        assert after == [("b1", U1, "A", "gA", "Overgenomen"), ("b2", U2, "B", "G", "Verhuisd")]
+    else:
+        # B's entry is b1 through its guid and moves it to U2; A's entry (U1 is b1's id) then takes b1.
+        assert results == [("B", 0, 1), ("A", 0, 1)]
+        assert after == [("b1", U1, "A", "gA", "Overgenomen")]
+
+
+def test_a_batch_ends_as_its_sources_written_one_transaction_each(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+):
+    """Two sources in one batch sharing a link, an entry with another source's guid (guids are a
+    source's own), an entry twice in a source: the same outcomes and rows as when each source is
+    written in a transaction of its own, whose reads the database answers."""
+
+    def sources() -> list[Pending]:
+        return [
+            pending("A", story("s", U1, "A", "a-1", "Van A"), story("a2", U2, "A", "a-2", "Tweede van A")),
+            pending("B", story("s", U1, "B", "b-1", "Van B"), story("b3", U1 + "3", "B", "a-2", "Van B, 3")),
+            pending(
+                "C", story("c", U2 + "c", "C", "c-1", "Van C"), story("c", U2 + "c", "C", "c-1", "Weer C")
+            ),
+        ]
+
+    stores = []
+    for name, batches in (("together", [sources()]), ("alone", [[p] for p in sources()])):
+        target = database(tmp_path / name, engine)
+        if engine == "postgresql" and name == "alone":
+            target = request.getfixturevalue("postgres").new_database()
+        with Store(target) as store:
+            results = write(store, NOW, *batches)
+            stores.append((results, rows(store)))
+    together, alone = stores
+    assert together == alone
+    assert together[0] == [("A", 2, 0), ("B", 1, 1), ("C", 1, 1)]
+    assert together[1] == [
+        ("a2", U2, "A", "a-2", "Tweede van A"),
+        ("b3", U1 + "3", "B", "a-2", "Van B, 3"),
+        ("c", U2 + "c", "C", "c-1", "Weer C"),
+        ("s", U1, "B", "b-1", "Van B"),
+    ]
+
+
+BROKEN = {
+    "sqlite": [
+        "CREATE TRIGGER broken BEFORE INSERT ON items WHEN NEW.source = 'jgz-fryslan'"
+        " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS"
+        " 'BEGIN RAISE EXCEPTION ''disk I/O error''; END'",
+        "CREATE TRIGGER broken BEFORE INSERT ON items FOR EACH ROW WHEN (NEW.source = 'jgz-fryslan')"
+        " EXECUTE FUNCTION broken()",
+    ],
+}
+
+
+def test_a_failing_write_of_one_source_loses_no_other_source_of_its_batch(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+):
+    with FeedServer() as server:
+        feeds = {
+            "gemeente-zwolle": server.route("/z.rss", rss(("Fiets", "https://www.example.nl/fiets"))),
+            "jgz-fryslan": server.route("/f.rss", rss(("Ontbijt", "https://www.example.nl/ontbijt"))),
+            "leergeld-brabant": server.route("/l.rss", rss(("Laptop", "https://www.example.nl/laptop"),
+                                                            ("Sport", "https://www.example.nl/sport"))),
+        }  # fmt: skip
+        root = instance(tmp_path, feeds)
+        with stored(root) as store, store.transaction():
+            for sql in BROKEN[engine]:
+                store.db.execute(sql)
+        monkeypatch.setattr(writer_module, "BATCH_SECONDS", 60.0)  # the three sources in one batch
+        summary = run(root)
+    assert sorted((r.source, r.status, r.new) for r in summary.results) == [
+        ("gemeente-zwolle", "fetched", 1), ("jgz-fryslan", "failed", 0), ("leergeld-brabant", "fetched", 2),
+    ]  # fmt: skip
+    (failed,) = summary.failed
+    assert failed.reason is not None and failed.reason.startswith("its items could not be stored (")
+    assert "disk I/O error" in failed.reason
+    with stored(root) as store:
+        assert sorted((i.source, i.title) for i in store.items()) == [
+            ("gemeente-zwolle", "Fiets"), ("leergeld-brabant", "Laptop"), ("leergeld-brabant", "Sport"),
+        ]  # fmt: skip
+        states = store.source_states()
+    assert {s: states[s].last_status for s in states} == {
+        "gemeente-zwolle": "fetched", "jgz-fryslan": "failed", "leergeld-brabant": "fetched",
+    }  # fmt: skip
