@@ -18,8 +18,9 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
+from pipeline.collect.xmlfeed import image_ext, rss_entries
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.domain.models import Image, Item
@@ -27,7 +28,6 @@ from pipeline.domain.urls import canonical_url
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
 _HASHED_FIELDS = operator.attrgetter(*(f.name for f in fields(Item) if f.name != "first_seen"))
@@ -219,13 +219,13 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
         base = detail.get("base") or (e.get("title_detail") or {}).get("base") or site or url
         images: list[tuple[str, str | None]] = []
         for enc in e.get("enclosures") or []:
-            if (enc.get("type") or "").startswith("image/") or _image_ext(enc.get("href")):
+            if (enc.get("type") or "").startswith("image/") or image_ext(enc.get("href")):
                 images.append((enc.get("href") or "", None))
         for m in e.get("media_content") or []:
             if (
                 m.get("medium") == "image"
                 or (m.get("type") or "").startswith("image/")
-                or _image_ext(m.get("url"))
+                or image_ext(m.get("url"))
             ):
                 images.append((m.get("url") or "", None))
         for m in e.get("media_thumbnail") or []:
@@ -256,13 +256,6 @@ def _reason(exc: object) -> str:
     text = (str(exc).strip().splitlines() or [""])[0] if exc else ""
     text = text or _("unreadable")
     return text[:200]
-
-
-def _image_ext(url: str | None) -> bool:
-    try:
-        return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
-    except ValueError:  # "http://[bad": not an image we could show
-        return False
 
 
 def _json_date(value: Any) -> dt.datetime | None:
@@ -331,6 +324,11 @@ def read_entries(
         raise NotAFeed(_("not a feed: the response is empty"))
     if stripped[:1] in (b"{", b"[") or (content_type or "").split(";")[0].strip().endswith("json"):
         return _json_entries(body, url)
+    fast = rss_entries(body, url, content_type)
+    if fast is not None:  # plain RSS 2.0, read as feedparser reads it (xmlfeed.py); or feedparser itself
+        found, title = fast
+        entries = [Entry(a, b, c, d[:MAX_SUMMARY_CHARS], e, f, g, h) for a, b, c, d, e, f, g, h in found]
+        return entries, [], title
     return _fp_entries(body, url, content_type)
 
 
