@@ -24,7 +24,7 @@ from pipeline.collect.xmlfeed import image_ext, rss_entries
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.domain.models import Image, Item
-from pipeline.domain.urls import canonical_url
+from pipeline.domain.urls import canonical_url, join
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
@@ -76,8 +76,8 @@ class ThemeRules:
 
     A keyword matches at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds);
     keywords with spaces or punctuation ('werkende armen') match where a word starts, too. All
-    keywords are one regular expression, tried once at each place a word starts (not a loop over
-    the themes): the longest keyword found there stands for every keyword it starts with.
+    keywords are one regular expression (a trie), tried once at each place a word starts (not a loop
+    over the themes): the longest keyword found there stands for every keyword it starts with.
     """
 
     themes: tuple[str, ...] = ()  # in the taxonomy's order
@@ -104,9 +104,9 @@ class ThemeRules:
             word: frozenset(t for other, themes in owners.items() if word.startswith(other) for t in themes)
             for word in owners
         }
-        # Longest first: at a place where several keywords match, the alternation takes the longest.
-        ordered = sorted(owners, key=lambda w: (-len(w), w))
-        matcher = re.compile(rf"(?<!\w)(?=({'|'.join(map(re.escape, ordered))}))") if ordered else None
+        # After a non-word character (themes_for puts one in front of the text), the longest keyword
+        # that starts there: the keywords as a trie, each branch tried longest first.
+        matcher = re.compile(rf"\W(?=({_trie(owners)}))") if owners else None
         return cls(
             tuple(keywords), {k: tuple(v) for k, v in prefixes.items()}, tuple(phrases), closure, matcher
         )
@@ -115,12 +115,32 @@ class ThemeRules:
         if self.matcher is None:
             return ()
         found: set[str] = set()
-        for m in self.matcher.finditer(text.lower()):
+        for m in self.matcher.finditer("\n" + text.lower()):
             found.update(self.closure[m.group(1)])
         return tuple(t for t in self.themes if t in found)
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """One regular expression of the words, as a trie ('werk', 'werkgever' -> 'werk(?:gever)?'): at each
+    place a word could start, one character chooses the branch instead of trying every word."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer word first
+
+    return pattern(root)
 
 
 # -- URLs and ids (the canonical URL is pipeline.domain.urls', shared with curate's link check) ------
@@ -356,10 +376,13 @@ def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now
     title = plain_title(entry.title) or plain_title(summary_text[:80]) or url
     image = None
     for src, alt in (*entry.images, *filter(None, [_first_img(summary_html)])):
-        absolute = canonical_url(src, entry.base)
-        if absolute:
-            # Tracking parameters are harmless on an image, but signed image URLs need every one.
-            image = Image(urljoin(entry.base, src.strip()), alt or None, None)
+        try:
+            absolute = join(entry.base, src.strip())
+        except ValueError:  # "http://[bad": no image
+            continue
+        if canonical_url(absolute):  # an http(s) address with a host (its canonical form is not kept:
+            # tracking parameters are harmless on an image, but signed image URLs need every one)
+            image = Image(absolute, alt or None, None)
             break
     flags: list[str] = []
     published = entry.published

@@ -7,6 +7,7 @@ or that went out before.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only say where a click came from; two links that differ in these are the
@@ -33,6 +34,19 @@ def tracking_params(url: str) -> list[str]:
     return list(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True) if is_tracking(k)))
 
 
+# An absolute http(s) address of plain ASCII (no fragment, parameters, empty query, spaces or escapes
+# urllib would drop or change): urljoin(any base, it) is itself, so joining it can be skipped.
+_URL_CHARS = r"A-Za-z0-9\-._~!$&'()*+,=:@%/"
+PLAIN_ABSOLUTE = re.compile(
+    rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[{_URL_CHARS}]*)?(?:\?[{_URL_CHARS}?]+)?"
+)
+
+
+def join(base: str | None, url: str) -> str:
+    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute."""
+    return url if not base or PLAIN_ABSOLUTE.fullmatch(url) else urljoin(base, url)
+
+
 def canonical_url(url: str, base: str | None = None) -> str | None:
     """The URL that identifies a story: absolute http(s), host lower-cased, no fragment, no tracking.
 
@@ -40,8 +54,7 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     """
     url = (url or "").strip()
     try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
-        if base:
-            url = urljoin(base, url)
+        url = join(base, url)
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
