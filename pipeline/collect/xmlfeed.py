@@ -26,6 +26,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.domain.urls import PLAIN_ABSOLUTE
+
 __all__ = ["IMAGE_EXTENSIONS", "FastEntry", "image_ext", "rss_entries"]
 
 # (link, guid, title, summary, base, published, images, categories): feeds.Entry's fields in order
@@ -150,6 +152,8 @@ _SAFE_SCHEMES = (
 @functools.lru_cache(maxsize=4096)
 def _urljoin(base: str, uri: str) -> str:
     """feedparser.urls._urljoin: 'http:///x' made 'http://x', and '' for what urllib cannot join."""
+    if PLAIN_ABSOLUTE.fullmatch(uri):
+        return uri  # the fixer and urljoin leave it as it is
     uri = _URIFIXER.sub(r"\1\3", uri)
     try:
         return urllib.parse.urljoin(base, uri)
@@ -192,18 +196,18 @@ def _date(value: str) -> dt.datetime | None:
     if not value:
         return None
     m = _RFC822.fullmatch(value.lower())
-    if m is None:  # another form: feedparser's own parser, exactly
-        t = _feedparser_date()(value)
+    if m is not None:
+        day, month, year, hour, minute, second, sign, tz_h, tz_m = m.groups()
+        offset = dt.timedelta(hours=int(tz_h or 0), minutes=int(tz_m or 0))
         try:
-            return dt.datetime(t[0], t[1], t[2], t[3], t[4], t[5], tzinfo=dt.UTC) if t else None
-        except (TypeError, ValueError, OverflowError):
-            return None
-    day, month, year, hour, minute, second, sign, tz_h, tz_m = m.groups()
-    offset = dt.timedelta(hours=int(tz_h or 0), minutes=int(tz_m or 0))
+            stamp = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
+            return (stamp + offset if sign == "-" else stamp - offset).replace(tzinfo=dt.UTC)
+        except (ValueError, OverflowError):
+            pass  # feedparser's RFC 822 parser gives up too, and its next parsers may read something
+    t = _feedparser_date()(value)  # another form: feedparser's own parsers, exactly
     try:
-        stamp = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
-        return (stamp + offset if sign == "-" else stamp - offset).replace(tzinfo=dt.UTC)
-    except (ValueError, OverflowError):
+        return dt.datetime(t[0], t[1], t[2], t[3], t[4], t[5], tzinfo=dt.UTC) if t else None
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-from pipeline.domain.urls import join
+from pipeline.domain.urls import PLAIN_ABSOLUTE, join
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p", "pre", "q",
@@ -44,6 +44,8 @@ def _link(base_url: str | None, attribute: str, value: str) -> str | None:
     value = value.strip()
     try:
         value = join(base_url, value)
+        if PLAIN_ABSOLUTE.fullmatch(value):
+            return value  # http(s), as urlsplit would say
         scheme = urlsplit(value).scheme.lower()
     except ValueError:
         # "http://[bad": urllib raises, and nh3 would print the traceback and go on.
