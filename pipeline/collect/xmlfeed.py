@@ -71,6 +71,7 @@ _ATTRS = {  # the attributes an element may have (xml:lang always may: it only s
 # feedparser's encoding sniffing (feedparser.encodings.convert_to_utf8), for the bodies it does not guess
 _XML_PI_ENCODING = re.compile(rb"""^<\?.*encoding=['"](.*?)['"].*\?>""")
 _XML_DECLARATION = re.compile(r"^<\?xml[^>]*?>")
+_DECLARATIONS = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 _NEW_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 _APPLICATION_XML = ("application/xml", "application/xml-dtd", "application/xml-external-parsed-entity")
 _TEXT_XML = ("text/xml", "text/xml-external-parsed-entity")
@@ -101,18 +102,36 @@ def _rfc3023_encoding(content_type: str | None, xml_encoding: str) -> str:
     return "gb18030" if encoding.lower() == "gb2312" else encoding
 
 
+def _declared_encoding(data: bytes) -> bytes | None:
+    """What ``_XML_PI_ENCODING.match`` finds on the first line, without its backtracking over a feed
+    written on one line (0.1 ms for 40 kB): the last 'encoding=' and a quote after '<?' whose value
+    (up to the next quote) is followed by a '?>'."""
+    end = data.find(b"\n")
+    end = len(data) if end < 0 else end
+    if not data.startswith(b"<?"):
+        return None
+    at = data.rfind(b"encoding=", 2, end)
+    while at >= 0:
+        start = at + 9
+        if start < end and data[start] in b"'\"":
+            quotes = [q for q in (data.find(b"'", start + 1, end), data.find(b'"', start + 1, end)) if q >= 0]
+            if quotes and data.find(b"?>", min(quotes) + 1, end) >= 0:
+                return data[start + 1 : min(quotes)]
+        at = data.rfind(b"encoding=", 2, at + 8)
+    return None
+
+
 def _document(body: bytes, content_type: str | None) -> bytes:
     """The bytes feedparser hands expat: decoded as it decodes them, re-declared as UTF-8."""
     bom = body[:3] == codecs.BOM_UTF8
     data = body[3:] if bom else body
     if data[:1] != b"<" or data[1:2] == b"\x00":  # UTF-16/32 or EBCDIC, or text before the XML
         raise _Decline
-    first_line = data.split(b"\n", 1)[0]
-    match = _XML_PI_ENCODING.match(first_line)
+    declared = _declared_encoding(data)
     try:
         if bom:
             data.decode("utf-8")  # feedparser looks for the declaration only in a body that decodes
-        xml_encoding = match.group(1).decode("utf-8").lower() if match else ""
+        xml_encoding = declared.decode("utf-8").lower() if declared is not None else ""
         text = data.decode(_rfc3023_encoding(content_type, xml_encoding))
     except (UnicodeDecodeError, LookupError):
         raise _Decline from None  # feedparser would try other encodings and warn
@@ -121,7 +140,7 @@ def _document(body: bytes, content_type: str | None) -> bytes:
     else:
         text = _NEW_DECLARATION + "\n" + text
     document = text.encode("utf-8")
-    if b"<!DOCTYPE" in document or b"<!ENTITY" in document:
+    if _DECLARATIONS.search(document):
         raise _Decline  # entities: never let expat expand one (checked after decoding: UTF-7 hides '<')
     return document
 
