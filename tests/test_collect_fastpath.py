@@ -287,3 +287,34 @@ def test_the_declared_encoding_is_found_as_feedparsers_expression_finds_it():
         data = (b"<?" if rng.random() < 0.5 else b"") + b"".join(rng.choices(pieces, k=rng.randint(0, 12)))
         match = xmlfeed._XML_PI_ENCODING.match(data.split(b"\n", 1)[0])
         assert xmlfeed._declared_encoding(data) == (match.group(1) if match else None), data
+
+
+def test_the_canonical_form_of_a_plain_address_is_urllibs():
+    """canonical_url reads a plain address without urllib; on 20,000 addresses made of the parts that
+    matter (ports, dots and capitals in the host, tracking and empty parameters, escapes) the answer is the
+    one urllib's way gives."""
+    import random
+
+    from pipeline.domain import urls
+
+    hosts = ["p.example.nl", "P.Example.NL.", "...", "a-b.c", "x"]
+    ports = ["", ":0", ":80", ":443", ":0443", ":8080", ":65535", ":65536", ":99999"]
+    paths = ["", "/", "/a/b.jpg", "/A/./../c", "/~x/(y)!*'", "/a%20b", "/a:b@c"]
+    queries = [
+        "",
+        "?",
+        "?a=1",
+        "?utm_source=rss",
+        "?a=1&utm_medium=x&b=",
+        "?a",
+        "?a=1&&b=2",
+        "?a+b=c",
+        "?a=%41",
+    ]
+    queries += ["?fbclid=1", "?UTM_Campaign=z&z=9", "?q=a?b", "?a=1&a=2", "?a=b=c", "?x.y~z-_=v.~-_"]
+    rng = random.Random(24)
+    for _ in range(20_000):
+        scheme = rng.choice(["http", "https"])
+        url = f"{scheme}://{rng.choice(hosts)}{rng.choice(ports)}{rng.choice(paths)}{rng.choice(queries)}"
+        assert urls.canonical_url(url) == urls._canonical(url), url
+        assert urls.canonical_url(url, URL) == urls._canonical(urllib.parse.urljoin(URL, url)), url

@@ -55,6 +55,41 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     url = (url or "").strip()
     try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
         url = join(base, url)
+    except ValueError:
+        return None
+    plain = _PLAIN_PARTS.fullmatch(url)
+    if plain and (plain["query"] is None or _PLAIN_QUERY.fullmatch(plain["query"])):
+        return _canonical_plain(plain)
+    return _canonical(url)
+
+
+# A plain absolute address in parts, and a query of name=value pairs that parse_qsl and urlencode give
+# back unchanged (only the characters quote_plus leaves alone).
+_PLAIN_PARTS = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?(?P<path>/[{_URL_CHARS}]*)?"
+    rf"(?:\?(?P<query>[{_URL_CHARS}?]+))?"
+)
+_PAIR = r"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*"
+_PLAIN_QUERY = re.compile(rf"{_PAIR}(?:&{_PAIR})*")
+
+
+def _canonical_plain(parts: re.Match[str]) -> str | None:
+    """``_canonical`` of a plain address, without urllib: the same string (tests/test_collect_fastpath.py
+    compares the two on every kind of plain address)."""
+    host = parts["host"].lower().rstrip(".")
+    port = int(parts["port"]) if parts["port"] is not None else None
+    if not host or (port is not None and port > 65535):
+        return None
+    scheme = parts["scheme"]
+    netloc = f"{host}:{port}" if port and port != {"http": 80, "https": 443}[scheme] else host
+    query = parts["query"]
+    if query:
+        query = "&".join(pair for pair in query.split("&") if not is_tracking(pair.split("=", 1)[0]))
+    return f"{scheme}://{netloc}{parts['path'] or '/'}" + (f"?{query}" if query else "")
+
+
+def _canonical(url: str) -> str | None:
+    try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
