@@ -1,4 +1,5 @@
-"""A feed body in, normalised items out: RSS, Atom and RDF through feedparser, JSON Feed by hand.
+"""A feed body in, normalised items out: RSS, Atom and RDF through feedparser (plain RSS 2.0 through its
+fast path, xmlfeed.py), JSON Feed by hand.
 
 Everything here is a pure function of its arguments (no I/O, no database), so that collect can
 run it in worker processes and the tests can feed it any bytes. Every entry becomes an ``Item``
@@ -20,11 +21,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urljoin
 
-from pipeline.collect.xmlfeed import image_ext, rss_entries
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.domain.models import Image, Item
-from pipeline.domain.urls import canonical_url, join
+from pipeline.domain.urls import canonical_url, image_ext, join
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
@@ -344,6 +344,8 @@ def read_entries(
         raise NotAFeed(_("not a feed: the response is empty"))
     if stripped[:1] in (b"{", b"[") or (content_type or "").split(";")[0].strip().endswith("json"):
         return _json_entries(body, url)
+    from pipeline.collect.xmlfeed import rss_entries  # on first use: a run where nothing changed needs none
+
     fast = rss_entries(body, url, content_type)
     if fast is not None:  # plain RSS 2.0, read as feedparser reads it (xmlfeed.py); or feedparser itself
         found, title = fast

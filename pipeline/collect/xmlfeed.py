@@ -26,9 +26,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.domain.urls import PLAIN_ABSOLUTE
+from pipeline.domain.urls import PLAIN_ABSOLUTE, image_ext
 
-__all__ = ["IMAGE_EXTENSIONS", "FastEntry", "image_ext", "rss_entries"]
+__all__ = ["FastEntry", "rss_entries"]
 
 # (link, guid, title, summary, base, published, images, categories): feeds.Entry's fields in order
 FastEntry = tuple[
@@ -314,17 +314,6 @@ def _categories(terms: list[list[str | None]], element: ET.Element) -> None:
         terms[-1][0] = value
     elif [value, None, None] not in terms:
         terms.append([value, None, None])
-
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
-
-
-def image_ext(url: str | None) -> bool:
-    """Whether a URL's path ends like an image file's."""
-    try:
-        return bool(url) and urllib.parse.urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
-    except ValueError:  # "http://[bad": not an image we could show
-        return False
 
 
 def _image(element: ET.Element, kind: str) -> tuple[str, str | None] | None:

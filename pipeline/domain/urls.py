@@ -105,6 +105,17 @@ def _canonical(url: str) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
 
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+
+
+def image_ext(url: str | None) -> bool:
+    """Whether a URL's path ends like an image file's."""
+    try:
+        return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
+    except ValueError:  # "http://[bad": not an image we could show
+        return False
+
+
 def same_page(url: str) -> str | None:
     """A key for "the same page": the canonical URL without its scheme (http and https are one page)."""
     canonical = canonical_url(url)
