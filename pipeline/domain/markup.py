@@ -11,6 +11,7 @@ import functools
 import html
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,19 +66,22 @@ def _absolute(element: str, attribute: str, value: str) -> str | None:
 
 
 @functools.cache
-def _cleaner() -> nh3.Cleaner:
+def _cleaner() -> Callable[[str], str]:
     """One sanitiser, built once: nh3.clean builds its allow-lists again on every call, which costs more
-    than cleaning a title."""
-    return nh3.Cleaner(
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        attribute_filter=_absolute,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
+    than cleaning a title (nh3 without its Cleaner: nh3.clean with the same options)."""
+    options: dict[str, Any] = {
+        "tags": ALLOWED_TAGS,
+        "attributes": ALLOWED_ATTRIBUTES,
+        "url_schemes": URL_SCHEMES,
+        "attribute_filter": _absolute,
+        "link_rel": "noopener noreferrer",
+        "strip_comments": True,
         # Remove these with their content, not only the tags: their text is code, not prose.
-        clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "svg", "math"},
-    )
+        "clean_content_tags": {"script", "style", "template", "noscript", "iframe", "object", "svg", "math"},
+    }
+    if hasattr(nh3, "Cleaner"):
+        return nh3.Cleaner(**options).clean
+    return functools.partial(nh3.clean, **options)
 
 
 def clean_html(fragment: str, base_url: str | None = None) -> str:
@@ -85,7 +89,7 @@ def clean_html(fragment: str, base_url: str | None = None) -> str:
     if not fragment:
         return ""
     _base.url = base_url  # read by _absolute, in this thread, during this call
-    return _cleaner().clean(fragment)
+    return _cleaner()(fragment)
 
 
 def markdown_to_html(text: str, base_url: str | None = None) -> str:
