@@ -318,3 +318,25 @@ def test_the_canonical_form_of_a_plain_address_is_urllibs():
         url = f"{scheme}://{rng.choice(hosts)}{rng.choice(ports)}{rng.choice(paths)}{rng.choice(queries)}"
         assert urls.canonical_url(url) == urls._canonical(url), url
         assert urls.canonical_url(url, URL) == urls._canonical(urllib.parse.urljoin(URL, url)), url
+
+
+def test_joining_is_urljoin():
+    """urls.join skips urljoin for plain absolute addresses and plain paths from the root; on 20,000
+    references made of the parts that matter ('.', '..', '//', '?', '#', ';', spaces) it answers as urljoin."""
+    import random
+
+    bases = [
+        "https://p.example.nl",
+        "https://P.Example.nl:8443/a/b?x=1",
+        "http://h/a/",
+        URL,
+        "ftp://x/y",
+        "https://p.nl/a b",
+    ]
+    parts = ["/", "a", ".", "..", "/.", "//", "?", "q=1", "#", ";", "b.jpg", "%20", " ", "~"]
+    rng = random.Random(24)
+    for _ in range(20_000):
+        url = ("/" if rng.random() < 0.7 else "") + "".join(rng.choices(parts, k=rng.randint(0, 7)))
+        base = rng.choice(bases)
+        assert join(base, url) == urllib.parse.urljoin(base, url), (base, url)
+    assert join(URL, "/media/1.jpg?w=640") == "https://partner.example.nl/media/1.jpg?w=640"

@@ -42,9 +42,19 @@ PLAIN_ABSOLUTE = re.compile(
 )
 
 
+# A plain path from the root ('/media/1.jpg?w=640'), without '.' or '..' segments; and a plain base's origin.
+_ROOTED_PATH = re.compile(rf"/(?![/.])(?:[{_URL_CHARS.replace('/', '')}]|/(?!\.))*(?:\?[{_URL_CHARS}?]+)?")
+_ORIGIN = re.compile(r"https?://[^/?]+")
+
+
 def join(base: str | None, url: str) -> str:
-    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute."""
-    return url if not base or PLAIN_ABSOLUTE.fullmatch(url) else urljoin(base, url)
+    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute, or a plain path
+    from the root of a plain base (then it is the base's origin and the path)."""
+    if not base or PLAIN_ABSOLUTE.fullmatch(url):
+        return url
+    if url[:1] == "/" and _ROOTED_PATH.fullmatch(url) and PLAIN_ABSOLUTE.fullmatch(base):
+        return _ORIGIN.match(base).group() + url  # type: ignore[union-attr]
+    return urljoin(base, url)
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
