@@ -80,6 +80,50 @@ def test_collecting_plain_rss_does_not_even_import_feedparser():
     assert out.stdout.strip() == "False"
 
 
+WORDPRESS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    b' xmlns:wfw="http://wellformedweb.org/CommentAPI/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    b' xmlns:atom="http://www.w3.org/2005/Atom" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"'
+    b' xmlns:slash="http://purl.org/rss/1.0/modules/slash/"><channel><title>Stichting Meedoen</title>'
+    b'<atom:link href="https://meedoen.example.nl/feed/" rel="self" type="application/rss+xml" />'
+    b"<link>https://meedoen.example.nl</link><description>Nieuws</description>"
+    b"<lastBuildDate>Tue, 24 Nov 2026 09:12:44 +0000</lastBuildDate><language>nl-NL</language>"
+    b"<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>1</sy:updateFrequency>"
+    b"<generator>https://wordpress.org/?v=6.7</generator><image><url>https://meedoen.example.nl/logo.png</url>"
+    b"<title>Stichting Meedoen</title><link>https://meedoen.example.nl</link><width>32</width><height>32</height>"
+    b'</image><site xmlns="com-wordpress:feed-additions:1">1234</site>'
+    b"<item><title>Schoolspullen voor iedereen</title>"
+    b"<link>https://meedoen.example.nl/2026/11/schoolspullen/</link>"
+    b"<comments>https://meedoen.example.nl/2026/11/schoolspullen/#respond</comments>"
+    b"<dc:creator><![CDATA[Redactie]]></dc:creator><pubDate>Tue, 24 Nov 2026 09:12:44 +0000</pubDate>"
+    b"<category><![CDATA[Nieuws]]></category><category><![CDATA[Onderwijs]]></category>"
+    b'<guid isPermaLink="false">https://meedoen.example.nl/?p=812</guid>'
+    b"<description><![CDATA[<p>Elk kind een rugzak.</p>]]></description>"
+    b"<content:encoded><![CDATA[<p>Elk kind een rugzak. <img src='/wp-content/uploads/tas.jpg' alt='Tas'></p>]]>"
+    b"</content:encoded><wfw:commentRss>https://meedoen.example.nl/2026/11/schoolspullen/feed/</wfw:commentRss>"
+    b'<slash:comments>0</slash:comments><post-id xmlns="com-wordpress:feed-additions:1">812</post-id></item>'
+    b"</channel></rss>"
+)
+
+
+def test_a_wordpress_feed_takes_the_fast_path():
+    """WordPress's feed, the one partners' sites most often publish, with everything WordPress puts in it."""
+    taken = fast(WORDPRESS)
+    assert taken is not None
+    assert taken == by_feedparser(WORDPRESS)
+    assert taken[0] == [
+        Entry(
+            link="https://meedoen.example.nl/2026/11/schoolspullen/",
+            guid="https://meedoen.example.nl/?p=812",
+            title="Schoolspullen voor iedereen",
+            summary="<p>Elk kind een rugzak.</p>",
+            base=URL,
+            published=dt.datetime(2026, 11, 24, 9, 12, 44, tzinfo=dt.UTC),
+            categories=("Nieuws", "Onderwijs"),
+        )
+    ]
+
+
 QUIRKS = rss(
     "<item><title>A &amp; B &lt; C</title><guid>/nieuws/1</guid><pubDate>Wed, 25 Nov 2026 23:30:00 -0130</pubDate>"
     "<category domain='https://tax.example.nl'>Wonen</category><category>Wonen</category><category>Wonen</category>"

@@ -53,11 +53,12 @@ SY = "{http://purl.org/rss/1.0/modules/syndication/}"
 _TEXT_ONCE = {"title", "link", "guid", "description", "pubDate", CONTENT + "encoded", DC + "date"}
 # Elements feedparser keeps under keys collect never reads (author, comments...): skipped.
 _ITEM_IGNORED = {"author", "comments", DC + "creator", "{http://wellformedweb.org/CommentAPI/}commentRss"}
-_ITEM_IGNORED |= {"{http://purl.org/rss/1.0/modules/slash/}comments"}
+WORDPRESS = "{com-wordpress:feed-additions:1}"  # WordPress.com's <site> and <post-id>: kept under keys unread
+_ITEM_IGNORED |= {"{http://purl.org/rss/1.0/modules/slash/}comments", WORDPRESS + "post-id"}
 _CHANNEL_TEXT = {
     "title", "link", "description", "language", "copyright", "managingEditor", "webMaster", "pubDate",
     "lastBuildDate", "category", "generator", "docs", "ttl", SY + "updatePeriod", SY + "updateFrequency",
-    SY + "updateBase",
+    SY + "updateBase", WORDPRESS + "site",
 }  # fmt: skip
 _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
 _ATTRS = {  # the attributes an element may have (xml:lang always may: it only sets a language)
