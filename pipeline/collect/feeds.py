@@ -382,8 +382,10 @@ def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now
             absolute = join(entry.base, src.strip())
         except ValueError:  # "http://[bad": no image
             continue
-        if canonical_url(absolute):  # an http(s) address with a host (its canonical form is not kept:
-            # tracking parameters are harmless on an image, but signed image URLs need every one)
+        # An http(s) address with a host (canonical_url(src, base), which strips only src, not the joined
+        # address); its canonical form is not kept: tracking parameters are harmless on an image, but
+        # signed image URLs need every one.
+        if canonical_url(absolute) if absolute == absolute.strip() else canonical_url(src, entry.base):
             image = Image(absolute, alt or None, None)
             break
     flags: list[str] = []
