@@ -410,6 +410,8 @@ def rss_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[F
         entries = [_entry(item, url, base) for item in channel.iterfind("item")]
     except (_Decline, ET.ParseError):
         return None
+    except Exception:  # a case this path did not foresee must not cost a feed feedparser can read
+        return None
     if not entries:
         return None  # an empty feed: feedparser says whether it is one
     return entries, title
