@@ -1,4 +1,5 @@
-"""A feed body in, normalised items out: RSS, Atom and RDF through feedparser, JSON Feed by hand.
+"""A feed body in, normalised items out: RSS, Atom and RDF through feedparser (plain RSS 2.0 through its
+fast path, xmlfeed.py), JSON Feed by hand.
 
 Everything here is a pure function of its arguments (no I/O, no database), so that collect can
 run it in worker processes and the tests can feed it any bytes. Every entry becomes an ``Item``
@@ -18,16 +19,15 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from pipeline.domain.i18n import _, ngettext
 from pipeline.domain.markup import clean_html, plain_title, text_of_clean_html
 from pipeline.domain.models import Image, Item
-from pipeline.domain.urls import canonical_url
+from pipeline.domain.urls import canonical_url, image_ext, join
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
 _HASHED_FIELDS = operator.attrgetter(*(f.name for f in fields(Item) if f.name != "first_seen"))
@@ -76,8 +76,8 @@ class ThemeRules:
 
     A keyword matches at the start of a word, so 'fiets' finds 'fietsplan' (Dutch compounds);
     keywords with spaces or punctuation ('werkende armen') match where a word starts, too. All
-    keywords are one regular expression, tried once at each place a word starts (not a loop over
-    the themes): the longest keyword found there stands for every keyword it starts with.
+    keywords are one regular expression (a trie), tried once at each place a word starts (not a loop
+    over the themes): the longest keyword found there stands for every keyword it starts with.
     """
 
     themes: tuple[str, ...] = ()  # in the taxonomy's order
@@ -104,9 +104,9 @@ class ThemeRules:
             word: frozenset(t for other, themes in owners.items() if word.startswith(other) for t in themes)
             for word in owners
         }
-        # Longest first: at a place where several keywords match, the alternation takes the longest.
-        ordered = sorted(owners, key=lambda w: (-len(w), w))
-        matcher = re.compile(rf"(?<!\w)(?=({'|'.join(map(re.escape, ordered))}))") if ordered else None
+        # After a non-word character (themes_for puts one in front of the text), the longest keyword
+        # that starts there: the keywords as a trie, each branch tried longest first.
+        matcher = re.compile(rf"\W(?=({_trie(owners)}))") if owners else None
         return cls(
             tuple(keywords), {k: tuple(v) for k, v in prefixes.items()}, tuple(phrases), closure, matcher
         )
@@ -115,12 +115,32 @@ class ThemeRules:
         if self.matcher is None:
             return ()
         found: set[str] = set()
-        for m in self.matcher.finditer(text.lower()):
+        for m in self.matcher.finditer("\n" + text.lower()):
             found.update(self.closure[m.group(1)])
         return tuple(t for t in self.themes if t in found)
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """One regular expression of the words, as a trie ('werk', 'werkgever' -> 'werk(?:gever)?'): at each
+    place a word could start, one character chooses the branch instead of trying every word."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer word first
+
+    return pattern(root)
 
 
 # -- URLs and ids (the canonical URL is pipeline.domain.urls', shared with curate's link check) ------
@@ -219,13 +239,13 @@ def _fp_entries(body: bytes, url: str, content_type: str | None) -> tuple[list[E
         base = detail.get("base") or (e.get("title_detail") or {}).get("base") or site or url
         images: list[tuple[str, str | None]] = []
         for enc in e.get("enclosures") or []:
-            if (enc.get("type") or "").startswith("image/") or _image_ext(enc.get("href")):
+            if (enc.get("type") or "").startswith("image/") or image_ext(enc.get("href")):
                 images.append((enc.get("href") or "", None))
         for m in e.get("media_content") or []:
             if (
                 m.get("medium") == "image"
                 or (m.get("type") or "").startswith("image/")
-                or _image_ext(m.get("url"))
+                or image_ext(m.get("url"))
             ):
                 images.append((m.get("url") or "", None))
         for m in e.get("media_thumbnail") or []:
@@ -256,13 +276,6 @@ def _reason(exc: object) -> str:
     text = (str(exc).strip().splitlines() or [""])[0] if exc else ""
     text = text or _("unreadable")
     return text[:200]
-
-
-def _image_ext(url: str | None) -> bool:
-    try:
-        return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
-    except ValueError:  # "http://[bad": not an image we could show
-        return False
 
 
 def _json_date(value: Any) -> dt.datetime | None:
@@ -331,6 +344,13 @@ def read_entries(
         raise NotAFeed(_("not a feed: the response is empty"))
     if stripped[:1] in (b"{", b"[") or (content_type or "").split(";")[0].strip().endswith("json"):
         return _json_entries(body, url)
+    from pipeline.collect.xmlfeed import rss_entries  # on first use: a run where nothing changed needs none
+
+    fast = rss_entries(body, url, content_type)
+    if fast is not None:  # plain RSS 2.0, read as feedparser reads it (xmlfeed.py); or feedparser itself
+        found, title = fast
+        entries = [Entry(a, b, c, d[:MAX_SUMMARY_CHARS], e, f, g, h) for a, b, c, d, e, f, g, h in found]
+        return entries, [], title
     return _fp_entries(body, url, content_type)
 
 
@@ -358,10 +378,15 @@ def entry_to_item(entry: Entry, defaults: SourceDefaults, rules: ThemeRules, now
     title = plain_title(entry.title) or plain_title(summary_text[:80]) or url
     image = None
     for src, alt in (*entry.images, *filter(None, [_first_img(summary_html)])):
-        absolute = canonical_url(src, entry.base)
-        if absolute:
-            # Tracking parameters are harmless on an image, but signed image URLs need every one.
-            image = Image(urljoin(entry.base, src.strip()), alt or None, None)
+        try:
+            absolute = join(entry.base, src.strip())
+        except ValueError:  # "http://[bad": no image
+            continue
+        # An http(s) address with a host (canonical_url(src, base), which strips only src, not the joined
+        # address); its canonical form is not kept: tracking parameters are harmless on an image, but
+        # signed image URLs need every one.
+        if canonical_url(absolute) if absolute == absolute.strip() else canonical_url(src, entry.base):
+            image = Image(absolute, alt or None, None)
             break
     flags: list[str] = []
     published = entry.published

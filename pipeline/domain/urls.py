@@ -7,6 +7,7 @@ or that went out before.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only say where a click came from; two links that differ in these are the
@@ -33,6 +34,29 @@ def tracking_params(url: str) -> list[str]:
     return list(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True) if is_tracking(k)))
 
 
+# An absolute http(s) address of plain ASCII (no fragment, parameters, empty query, spaces or escapes
+# urllib would drop or change): urljoin(any base, it) is itself, so joining it can be skipped.
+_URL_CHARS = r"A-Za-z0-9\-._~!$&'()*+,=:@%/"
+PLAIN_ABSOLUTE = re.compile(
+    rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[{_URL_CHARS}]*)?(?:\?[{_URL_CHARS}?]+)?"
+)
+
+
+# A plain path from the root ('/media/1.jpg?w=640'), without '.' or '..' segments; and a plain base's origin.
+_ROOTED_PATH = re.compile(rf"/(?![/.])(?:[{_URL_CHARS.replace('/', '')}]|/(?!\.))*(?:\?[{_URL_CHARS}?]+)?")
+_ORIGIN = re.compile(r"https?://[^/?]+")
+
+
+def join(base: str | None, url: str) -> str:
+    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute, or a plain path
+    from the root of a plain base (then it is the base's origin and the path)."""
+    if not base or PLAIN_ABSOLUTE.fullmatch(url):
+        return url
+    if url[:1] == "/" and _ROOTED_PATH.fullmatch(url) and PLAIN_ABSOLUTE.fullmatch(base):
+        return _ORIGIN.match(base).group() + url  # type: ignore[union-attr]
+    return urljoin(base, url)
+
+
 def canonical_url(url: str, base: str | None = None) -> str | None:
     """The URL that identifies a story: absolute http(s), host lower-cased, no fragment, no tracking.
 
@@ -40,8 +64,42 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     """
     url = (url or "").strip()
     try:  # a feed's "http://[host" makes urllib raise; that link is no address, not a failed feed
-        if base:
-            url = urljoin(base, url)
+        url = join(base, url)
+    except ValueError:
+        return None
+    plain = _PLAIN_PARTS.fullmatch(url)
+    if plain and (plain["query"] is None or _PLAIN_QUERY.fullmatch(plain["query"])):
+        return _canonical_plain(plain)
+    return _canonical(url)
+
+
+# A plain absolute address in parts, and a query of name=value pairs that parse_qsl and urlencode give
+# back unchanged (only the characters quote_plus leaves alone).
+_PLAIN_PARTS = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?(?P<path>/[{_URL_CHARS}]*)?"
+    rf"(?:\?(?P<query>[{_URL_CHARS}?]+))?"
+)
+_PAIR = r"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*"
+_PLAIN_QUERY = re.compile(rf"{_PAIR}(?:&{_PAIR})*")
+
+
+def _canonical_plain(parts: re.Match[str]) -> str | None:
+    """``_canonical`` of a plain address, without urllib: the same string (tests/test_collect_fastpath.py
+    compares the two on every kind of plain address)."""
+    host = parts["host"].lower().rstrip(".")
+    port = int(parts["port"]) if parts["port"] is not None else None
+    if not host or (port is not None and port > 65535):
+        return None
+    scheme = parts["scheme"]
+    netloc = f"{host}:{port}" if port and port != {"http": 80, "https": 443}[scheme] else host
+    query = parts["query"]
+    if query:
+        query = "&".join(pair for pair in query.split("&") if not is_tracking(pair.split("=", 1)[0]))
+    return f"{scheme}://{netloc}{parts['path'] or '/'}" + (f"?{query}" if query else "")
+
+
+def _canonical(url: str) -> str | None:
+    try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
@@ -55,6 +113,17 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
         netloc += f":{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+
+
+def image_ext(url: str | None) -> bool:
+    """Whether a URL's path ends like an image file's."""
+    try:
+        return bool(url) and urlsplit(url or "").path.lower().endswith(IMAGE_EXTENSIONS)
+    except ValueError:  # "http://[bad": not an image we could show
+        return False
 
 
 def same_page(url: str) -> str | None:
