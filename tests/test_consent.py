@@ -331,7 +331,7 @@ def test_a_schema_6_database_upgrades_and_whoever_its_sign_up_set_back_to_pendin
     assert "kept inactive 2" in report and "already active 1" in report
     assert exported(demo_root) == ["carla@example.org"]
     with db(demo_root) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 12
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 13
         anna = c.execute("SELECT status, reason FROM subscribers WHERE email = 'anna@example.org'").fetchone()
         withdrawals = c.execute(
             "SELECT email, status, via, reason, basis FROM consents WHERE action = 'withdraw' ORDER BY rowid"

@@ -206,9 +206,18 @@ def test_check_finds_a_disabled_trigger_and_a_lost_request_counter_on_postgresql
         "ALTER TABLE consents DISABLE TRIGGER consents_never_truncated",
         "UPDATE counters SET value = 1",
     )  # fmt: skip
+    # Themes keep their item by triggers on PostgreSQL (migration 13): with one disabled, a hand can
+    # write a theme of no item.
+    _raw(
+        demo_root, "postgresql",
+        "ALTER TABLE item_themes DISABLE TRIGGER item_themes_inserted",
+        "INSERT INTO item_themes (item, theme) VALUES ('gone', 'werk')",
+    )  # fmt: skip
     found = newsletter(demo_root, "db", "check")
     assert found.returncode == 1
     assert "Error: the trigger consents_never_truncated that keeps" in found.stderr
+    assert "Error: the trigger item_themes_inserted that keeps each theme's item is missing" in found.stderr
+    assert "Error: a row of item_themes refers to a missing row of items: restore a backup" in found.stderr
     assert "Error: issue 2026-12: the request counter (1) is behind the last request (2)" in found.stderr
 
 
@@ -221,7 +230,7 @@ def test_check_finds_a_damaged_file_and_an_old_schema(demo_root: Path) -> None:
     old = newsletter(demo_root, "db", "check")
     assert old.returncode == 1
     assert (
-        "Error: the schema is at version 7, this release uses 12: run 'newsletter db upgrade'" in old.stderr
+        "Error: the schema is at version 7, this release uses 13: run 'newsletter db upgrade'" in old.stderr
     )
     with closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA user_version = 8")
@@ -262,12 +271,12 @@ def test_a_schema_7_file_upgrades_in_place_with_nothing_lost(demo_root: Path) ->
 
     done = newsletter(demo_root, "db", "upgrade")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 12.\n"
+    assert done.stdout == f"Upgraded the state database {path} from schema 7 to 13.\n"
     again = newsletter(demo_root, "db", "upgrade")
-    assert again.stdout == f"The state database {path} is at schema 12: nothing to do.\n"
+    assert again.stdout == f"The state database {path} is at schema 13: nothing to do.\n"
 
     with closing(sqlite3.connect(path)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 12
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 13
         for table, n in before.items():
             assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert c.execute("SELECT id, email, action, status FROM consents ORDER BY id").fetchall() == consents
@@ -319,3 +328,34 @@ def test_the_copy_knows_every_table_the_migrations_make(tmp_path: Path) -> None:
     with closing(sqlite3.connect(tmp_path / "fresh.sqlite3")) as c:
         made = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert set(COPIED) == made == set(TABLES)
+
+
+def test_a_theme_needs_its_item_and_an_item_takes_its_themes_along(demo_root: Path, engine: str) -> None:
+    # SQLite's foreign key; PostgreSQL's statement triggers (migration 13): the same rule.
+    import psycopg
+
+    from pipeline.infra.instance import load_config
+    from pipeline.infra.store import Store
+
+    refused = (sqlite3.IntegrityError, psycopg.errors.ForeignKeyViolation)
+    config = load_config(demo_root)
+    with Store(config.settings.database) as store:
+        with store.db.transaction() as db:
+            db.execute(
+                "INSERT INTO items (id, url, source, partner, kind, published, first_seen, updated, origin,"
+                " guid, content_hash, data) VALUES ('i1', 'https://example.org/a', 's', NULL, NULL,"
+                " '2026-12-01', '2026-12-01', '2026-12-01', 'feed', NULL, 'h', '{}')"
+            )
+            db.execute("INSERT INTO item_themes (item, theme) VALUES ('i1', 'werk'), ('i1', 'onderwijs')")
+        for wrong in (
+            "INSERT INTO item_themes (item, theme) VALUES ('i1', 'meedoen'), ('gone', 'werk')",
+            "UPDATE item_themes SET item = 'gone' WHERE theme = 'werk'",
+            "UPDATE items SET id = 'i2' WHERE id = 'i1'",
+        ):
+            with pytest.raises(refused), store.db.transaction() as db:
+                db.execute(wrong)
+        assert store.db.scalar("SELECT count(*) FROM item_themes WHERE item = 'i1'") == 2
+        with store.db.transaction() as db:
+            db.execute("UPDATE items SET url = 'https://example.org/b' WHERE id = 'i1'")  # its id kept: fine
+            db.execute("DELETE FROM items WHERE id = 'i1'")
+        assert store.db.scalar("SELECT count(*) FROM item_themes") == 0

@@ -40,6 +40,9 @@ CONSENT_TRIGGERS = {
     "postgresql": ("consents_never_changed", "consents_never_truncated"),
 }
 
+# PostgreSQL's references of item_themes to items (migration 13).
+ITEM_TRIGGERS = ("item_themes_inserted", "item_themes_updated", "items_deleted", "items_updated")
+
 BATCH = 2000  # rows read and written at a time: memory stays flat however big a table is
 
 
@@ -218,6 +221,8 @@ def _problems(db: Database) -> list[str]:
         problems.append(_("tables are missing: {tables}; restore a backup").format(tables=", ".join(missing)))
         return problems
     problems += _triggers(db)
+    if db.postgres:
+        problems += _references(db)
     problems += _ledger(db)
     return problems
 
@@ -250,6 +255,32 @@ def _integrity(db: Database) -> list[str]:
         out.append(
             _("a row of {table} refers to a missing row of {parent}: restore a backup").format(
                 table=row[0], parent=row[2]
+            )
+        )
+    return out
+
+
+def _references(db: Database) -> list[str]:
+    """PostgreSQL's item_themes refers to items through triggers (migration 13), not a foreign key:
+    that they are there and that no row lost its item (SQLite's foreign_key_check does the same)."""
+    rows = db.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid IN ('items'::regclass, 'item_themes'::regclass)"
+        " AND NOT tgisinternal AND tgenabled <> 'D'"
+    )
+    present = {str(r[0]) for r in rows}
+    out = [
+        _(
+            "the trigger {name} that keeps each theme's item is missing or disabled:"
+            " restore a backup, or recreate it as in pipeline/infra/store/migrations/"
+        ).format(name=name)
+        for name in ITEM_TRIGGERS
+        if name not in present
+    ]
+    orphan = "SELECT 1 FROM item_themes t WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = t.item)"
+    if db.execute(orphan + " LIMIT 1").fetchone():
+        out.append(
+            _("a row of {table} refers to a missing row of {parent}: restore a backup").format(
+                table="item_themes", parent="items"
             )
         )
     return out
