@@ -153,7 +153,7 @@ POSTGRES: list[tuple[int, str, str]] = [
     ),
     (
         13,
-        "items: a theme's reference to its item checked a statement at a time, not a row at a time",
+        "items: a theme's reference to its item checked a statement at a time; their JSON compressed by lz4",
         """
         -- The foreign key checked each theme row on its own and locked its item (FOR KEY SHARE): a
         -- cold collect of 300 feeds (18,000 theme rows) took 3.44 s with it and 2.81 s without (SQLite
@@ -186,6 +186,13 @@ POSTGRES: list[tuple[int, str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION items_keep_their_themes();
         CREATE TRIGGER items_updated AFTER UPDATE ON items REFERENCING OLD TABLE AS old_rows
             FOR EACH STATEMENT EXECUTE FUNCTION items_keep_their_themes();
+        -- An item's JSON (about 4 KB) is compressed when stored: with lz4 rather than pglz, where the
+        -- server has it (PostgreSQL 14 and later, built with lz4, as Debian's is). Inserting the 6,000
+        -- items of a cold collect took the server 0.23 s rather than 0.63 s.
+        DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_settings
+                WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))
+            THEN EXECUTE 'ALTER TABLE items ALTER COLUMN data SET COMPRESSION lz4'
+            ; END IF; END $$;
         """,
     ),
 ]
