@@ -263,11 +263,7 @@ def _integrity(db: Database) -> list[str]:
 def _references(db: Database) -> list[str]:
     """PostgreSQL's item_themes refers to items through triggers (migration 13), not a foreign key:
     that they are there and that no row lost its item (SQLite's foreign_key_check does the same)."""
-    rows = db.execute(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid IN ('items'::regclass, 'item_themes'::regclass)"
-        " AND NOT tgisinternal AND tgenabled <> 'D'"
-    )
-    present = {str(r[0]) for r in rows}
+    present = _enabled_triggers(db, "items", "item_themes")
     out = [
         _(
             "the trigger {name} that keeps each theme's item is missing or disabled:"
@@ -294,15 +290,21 @@ def _tables(db: Database) -> set[str]:
     return {str(r[0]) for r in db.execute(sql)}
 
 
-def _triggers(db: Database) -> list[str]:
+def _enabled_triggers(db: Database, *tables: str) -> set[str]:
+    """The names of the triggers on these tables that are there and enabled."""
+    marks = ", ".join("?" for _ in tables)
     if db.postgres:
-        rows = db.execute(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'consents'::regclass AND NOT tgisinternal"
-            " AND tgenabled <> 'D'"
+        sql = (
+            f"SELECT tgname FROM pg_trigger WHERE tgrelid::regclass::text IN ({marks})"
+            " AND NOT tgisinternal AND tgenabled <> 'D'"
         )
     else:
-        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'consents'")
-    present = {str(r[0]) for r in rows}
+        sql = f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})"
+    return {str(r[0]) for r in db.execute(sql, tables)}
+
+
+def _triggers(db: Database) -> list[str]:
+    present = _enabled_triggers(db, "consents")
     return [
         _(
             "the trigger {name} that keeps the consent history append-only is missing or disabled:"
