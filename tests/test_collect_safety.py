@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import pytest
 import yaml
 from conftest import newsletter
@@ -173,15 +172,15 @@ class Network:
     ):
         self.connects: list[str] = []
         self.lookups: list[str] = []
-        real_connect = httpcore.AnyIOBackend.connect_tcp
+        real_connect = fetch.open_stream
 
-        async def connect_tcp(backend: Any, host: str, port: int, **kw: Any) -> Any:
-            self.connects.append(host)
-            if host == PUBLIC:
-                return await real_connect(backend, public_server.host, public_server.port, **kw)
-            if host.startswith("127.") or host in ("::1", "localhost"):
-                return await real_connect(backend, host, port, **kw)  # a bug would reach the internal server
-            raise httpcore.ConnectError(f"{host} is not reachable in the test")
+        async def connect_tcp(address: str, port: int, tls: Any, host: str) -> Any:
+            self.connects.append(address)
+            if address == PUBLIC:
+                return await real_connect(public_server.host, public_server.port, tls, host)
+            if address.startswith("127.") or address in ("::1", "localhost"):
+                return await real_connect(address, port, tls, host)  # a bug would reach the internal server
+            raise ConnectionRefusedError(f"{address} is not reachable in the test")
 
         async def resolve(host: str) -> list[str]:
             self.lookups.append(host)
@@ -191,7 +190,7 @@ class Network:
             return answers[min(self.lookups.count(host), len(answers)) - 1]
 
         real_resolve = fetch.resolve
-        monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+        monkeypatch.setattr(fetch, "open_stream", connect_tcp)
         monkeypatch.setattr(fetch, "resolve", resolve)
 
 

@@ -1,9 +1,10 @@
-"""The only module that talks HTTP: fetching feeds and remote submissions, politely and within limits.
+"""The only module that fetches feeds and remote submissions, politely and within limits.
 
-httpx, asynchronous: many sources at once (a bound overall and per host), a timeout per request
-and a deadline per source, a cap on the body while it streams (gzip bombs included), redirects
-followed with the permanent ones reported, conditional requests (ETag, Last-Modified) and a
-bounded retry with backoff for what is worth retrying (timeouts, connection errors, 429, 5xx).
+Through ``http1`` (a small HTTP/1.1 client on asyncio's streams): many sources at once (a bound
+overall and per host), a deadline per source, a cap on the body while it streams (gzip bombs
+included), redirects followed with the permanent ones reported, conditional requests (ETag,
+Last-Modified) and a bounded retry with backoff for what is worth retrying (timeouts, connection
+errors, 429, 5xx).
 A local path is read from disk with the same size cap, so the demo and tests need no server:
 only a regular file inside the instance (never a device, FIFO or folder, never a link out of it).
 
@@ -28,14 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import certifi
-import httpcore
-
 from pipeline import USER_AGENT
 from pipeline.domain.config import Limits
 from pipeline.domain.i18n import N_, _
-from pipeline.infra import retry
-from pipeline.infra._httpx import httpx
+from pipeline.infra import http1, retry
 from pipeline.infra.files import (
     NotReadable,
     TooLarge,
@@ -148,12 +145,17 @@ async def resolve(host: str) -> list[str]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError as e:
-        raise httpcore.ConnectError(str(e)) from None  # reported as "cannot connect (...)", retried
+        raise http1.ConnectFailed(str(e)) from None  # reported as "cannot connect (...)", retried
     return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
-class _CheckedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting only to checked addresses.
+async def open_stream(address: str, port: int, tls: ssl.SSLContext | None, host: str) -> http1.Streams:
+    """A connection to ``address`` (already checked), with TLS for ``host`` when ``tls`` is given."""
+    return await asyncio.open_connection(address, port, ssl=tls, server_hostname=host if tls else None)
+
+
+class _Connector:
+    """Opens the HTTP client's connections, only to checked addresses.
 
     Each host is resolved once per run (the cache also spares a DNS look-up per connection), every
     address it resolves to is checked, and the connection goes to a checked address by number, while
@@ -162,9 +164,9 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self._inner = httpcore.AnyIOBackend()
         self._addresses: dict[str, list[str]] = {}
         self._resolving: dict[str, asyncio.Lock] = {}
+        self._tls: ssl.SSLContext | None = None
 
     async def addresses(self, host: str) -> list[str]:
         async with self._resolving.setdefault(host, asyncio.Lock()):
@@ -192,55 +194,25 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
                     message.format(host=host, address=address, kind=_(kind), setting=ALLOW_SETTING)
                 )
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.addresses(host)
-        self.check(host, addresses)
-        failure: Exception = httpcore.ConnectError(_("no address for {host}").format(host=host))
+    def tls(self) -> ssl.SSLContext:
+        "One TLS context for the run, made when the first https feed needs it (loading the CAs costs ~20 ms)."
+        if self._tls is None:
+            import certifi
+
+            self._tls = ssl.create_default_context(cafile=certifi.where())
+        return self._tls
+
+    async def __call__(self, origin: http1.Origin) -> http1.Streams:
+        addresses = await self.addresses(origin.host)
+        self.check(origin.host, addresses)
+        tls = self.tls() if origin.scheme == "https" else None
+        failure: Exception = http1.ConnectFailed(_("no address for {host}").format(host=origin.host))
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
-                failure = e
+                return await open_stream(address, origin.port, tls, origin.host)
+            except OSError as e:  # refused, unreachable; a failed TLS handshake (ssl.SSLError)
+                failure = http1.ConnectFailed(_short(e))
         raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused(_("collect fetches over TCP only"))
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class _Transport(httpx.AsyncHTTPTransport):
-    """httpx's own transport over a pool that connects through ``_CheckedBackend``.
-
-    httpx has no parameter for httpcore's network backend, so the pool is made here with the same
-    settings httpx gives it; the rest (requests, responses, errors) is httpx's.
-    """
-
-    def __init__(self, backend: _CheckedBackend, tls: ssl.SSLContext, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        super().__init__(verify=tls, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
 
 
 def is_remote(url: str) -> bool:
@@ -266,39 +238,16 @@ class Fetcher:
         """``local_root``: a local path must lie inside it (the instance); None reads any path."""
         self.limits = limits
         self.local_root = local_root
-        self._backend = _CheckedBackend(limits.allow_private_addresses)
         self._all = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._tls: ssl.SSLContext | None = None
-
-    def _client_for(self, host: str) -> httpx.AsyncClient:
-        """One client (and connection pool) per host, sharing one TLS context.
-
-        httpcore's pool does work proportional to connections x waiting requests on every
-        request; one pool for 300 hosts made that the main cost of a run. Small pools per host
-        keep it flat, and keep-alive still works within a host.
-        """
-        client = self._clients.get(host)
-        if client is None:
-            if self._tls is None:
-                self._tls = ssl.create_default_context(cafile=certifi.where())
-            n = self.limits.per_host
-            client = self._clients[host] = httpx.AsyncClient(
-                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
-                # Each request gets the whole source's timeout; the deadline in ``fetch`` bounds the total.
-                timeout=httpx.Timeout(self.limits.timeout),
-                # Every connection (a redirect's to another host too) goes through the address check.
-                transport=_Transport(self._backend, self._tls, n),
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                trust_env=False,  # a proxy from the environment would surprise cron; feeds are public
-            )
-        return client
+        self._client = http1.Client(
+            _Connector(limits.allow_private_addresses),
+            {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"},
+            MAX_REDIRECTS,
+        )
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        await self._client.aclose()
 
     async def fetch_each(
         self, requests: Iterable[Request], window: int | None = None, held: int | None = None
@@ -389,76 +338,53 @@ class Fetcher:
             headers["If-None-Match"] = request.etag
         if request.last_modified:
             headers["If-Modified-Since"] = request.last_modified
-        client = self._client_for((urlsplit(request.url).hostname or "").lower())
         try:
-            async with client.stream("GET", request.url, headers=headers) as response:
-                moved = _permanent_redirect(response)
-                if response.status_code == 304:
-                    # Its (empty) body read to the end: the connection can serve the host's next feed.
-                    await self._read_capped(response)
-                    return Fetched(
-                        request.key, request.url, "unchanged", final_url=str(response.url),
-                        etag=response.headers.get("etag") or request.etag,
-                        last_modified=response.headers.get("last-modified") or request.last_modified,
-                        permanent_redirect=moved, attempts=attempts, seconds=time.monotonic() - started,
-                    )  # fmt: skip
-                if response.status_code >= 400:
-                    code = response.status_code
-                    phrase = response.reason_phrase or ""
-                    reason = f"HTTP {code} {phrase}".rstrip()
-                    hint = STATUS_REASONS.get(code) or (SERVER_FAILED if code >= 500 else None)
-                    raise _Failure(
-                        f"{reason}: {_(hint)}" if hint else reason,
-                        retry=code in RETRY_STATUS,
-                        wait=retry.retry_after(response.headers.get("retry-after")),
-                    )
-                if response.status_code != 200:
-                    raise _Failure(
-                        _("HTTP {code} {phrase}: expected 200 with a feed").format(
-                            code=response.status_code, phrase=response.reason_phrase
-                        )
-                    )
-                body = await self._read_capped(response)
-                return Fetched(
-                    request.key, request.url, "fetched", body=body, final_url=str(response.url),
-                    content_type=response.headers.get("content-type"), etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"), permanent_redirect=moved,
-                    attempts=attempts, seconds=time.monotonic() - started,
-                )  # fmt: skip
+            answer = await self._client.get(request.url, headers, self.limits.max_bytes)
         except AddressRefused as e:
             raise _Failure(str(e)) from None
-        except httpx.TooManyRedirects:
+        except http1.TooLarge:
+            raise _Failure(self._too_big()) from None
+        except http1.TooManyRedirects:
             raise _Failure(
                 _("more than {n} redirects (a redirect loop?): check the address").format(n=MAX_REDIRECTS)
             ) from None
-        except httpx.TimeoutException:
-            raise _Failure(_timed_out(self.limits.timeout), retry=True) from None
-        except httpx.DecodingError:
+        except http1.BadEncoding:
             raise _Failure(_("the server sent a broken compressed (gzip/deflate) body")) from None
-        except httpx.ConnectError as e:
-            raise _Failure(_("cannot connect ({error})").format(error=_short(e)), retry=True) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
-            raise _Failure(
-                _("the connection broke off ({error})").format(error=_short(e)), retry=True
-            ) from None
-        except httpx.UnsupportedProtocol:
+        except http1.ConnectFailed as e:
+            raise _Failure(_("cannot connect ({error})").format(error=e), retry=True) from None
+        except http1.BrokenOff as e:
+            raise _Failure(_("the connection broke off ({error})").format(error=e), retry=True) from None
+        except http1.NotHTTP:
             raise _Failure(_("a redirect led to an address that is not http(s)")) from None
-        except httpx.HTTPError as e:
-            raise _Failure(_("HTTP error ({error})").format(error=_short(e))) from None
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        cap = self.limits.max_bytes
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cap:
-            raise _Failure(self._too_big())
-        chunks, size = [], 0
-        # aiter_bytes gives the decoded bytes, so a small gzip that unpacks to gigabytes stops here too.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _Failure(self._too_big())
-            chunks.append(chunk)
-        return b"".join(chunks)
+        except http1.BadAddress:
+            raise _Failure(_("not a valid web address; check the address in sources.yaml")) from None
+        moved = _permanent_redirect(answer.history)
+        status = answer.status
+        if status == 304:
+            return Fetched(
+                request.key, request.url, "unchanged", final_url=answer.url,
+                etag=answer.headers.get("etag") or request.etag,
+                last_modified=answer.headers.get("last-modified") or request.last_modified,
+                permanent_redirect=moved, attempts=attempts, seconds=time.monotonic() - started,
+            )  # fmt: skip
+        if status >= 400:
+            reason = f"HTTP {status} {answer.reason}".rstrip()
+            hint = STATUS_REASONS.get(status) or (SERVER_FAILED if status >= 500 else None)
+            raise _Failure(
+                f"{reason}: {_(hint)}" if hint else reason,
+                retry=status in RETRY_STATUS,
+                wait=retry.retry_after(answer.headers.get("retry-after")),
+            )
+        if status != 200:
+            raise _Failure(
+                _("HTTP {code} {phrase}: expected 200 with a feed").format(code=status, phrase=answer.reason)
+            )
+        return Fetched(
+            request.key, request.url, "fetched", body=answer.body, final_url=answer.url,
+            content_type=answer.headers.get("content-type"), etag=answer.headers.get("etag"),
+            last_modified=answer.headers.get("last-modified"), permanent_redirect=moved,
+            attempts=attempts, seconds=time.monotonic() - started,
+        )  # fmt: skip
 
     def _too_big(self) -> str:
         return _("larger than the limit of {size} (newsletter.collect.max_bytes)").format(
@@ -502,13 +428,13 @@ def _short(e: Exception) -> str:
     return text.splitlines()[0][:160]
 
 
-def _permanent_redirect(response: httpx.Response) -> str | None:
+def _permanent_redirect(history: tuple[http1.Hop, ...]) -> str | None:
     """The last address a chain of permanent redirects led to, when the chain started with one."""
     moved = None
-    for hop in response.history:
-        if hop.status_code not in PERMANENT_REDIRECTS:
+    for hop in history:
+        if hop.status not in PERMANENT_REDIRECTS:
             break
-        moved = str(hop.url.join(hop.headers.get("location", "")))
+        moved = hop.location
     return moved
 
 
