@@ -154,11 +154,12 @@ def test_a_state_database_that_cannot_be_used_is_an_error_line(
 
 
 def test_dates_on_the_command_line_are_read_one_way(cli: Cli):
-    """--since (items, draft) and --now (run): a date or a date and time; a bad one is a usage error."""
+    """--since (items, draft) and --now (run, validate): a date or a date and time; a bad one is a usage error."""
     for args, line in [
         (("items", "--since", "2026-13-01"), "Error: Invalid value for --since: '2026-13-01' is not a date like 2026-11-01"),
         (("draft", "2026-12", "--since", "gisteren"), "Error: Invalid value for --since: 'gisteren' is not a date like 2026-11-01"),
         (("run", "--now", "morgen"), "Error: Invalid value for --now: 'morgen' is not a date and time like 2026-12-10T09:00 or 2026-12-10T09:00+01:00"),
+        (("validate", "--now", "morgen"), "Error: Invalid value for --now: 'morgen' is not a date like 2026-12-10"),
     ]:  # fmt: skip
         result = cli(*args)
         assert result.exit_code == 2, args

@@ -98,15 +98,16 @@ class Context:
         return parse_when(value, self.config.settings.timezone, "--since", _("a date like 2026-11-01"))
 
 
-def parse_when(value: str, tz: dt.tzinfo, option: str, example: str) -> dt.datetime:
-    """A date, or a date and time, typed on the command line; without a zone, the instance's."""
+def parse_when(value: str, tz: dt.tzinfo | None, option: str, example: str) -> dt.datetime:
+    """A date, or a date and time, typed on the command line; without a zone, ``tz`` (the instance's);
+    with ``tz`` None, a time without a zone stays without one."""
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
         raise click.BadParameter(
             _("'{value}' is not {example}").format(value=value, example=example), param_hint=option
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    return parsed if parsed.tzinfo or tz is None else parsed.replace(tzinfo=tz)
 
 
 # A hidden --now for the commands whose result depends on the date (ages, ranking, warnings): the

@@ -15,6 +15,7 @@ from pipeline.cli.base import (
     helptext,
     main,
     now_option,
+    parse_when,
     pass_ctx,
 )
 from pipeline.domain.i18n import _, ngettext
@@ -43,14 +44,8 @@ Examples:
 def validate(ctx: Context, paths: tuple[Path, ...], strict: bool, now_text: str | None) -> None:
     """Check sources.yaml, submissions and issue files (the help is above, translated)."""
     now = dt.datetime.now(dt.UTC)
-    if now_text:  # without a zone: the instance's
-        try:
-            now = dt.datetime.fromisoformat(now_text.strip().replace(" ", "T", 1))
-        except ValueError:
-            example = _("a date like 2026-12-10")
-            raise click.BadParameter(
-                _("'{value}' is not {example}").format(value=now_text, example=example), param_hint="--now"
-            ) from None
+    if now_text:  # without a zone: the instance's, as the submission check reads it
+        now = parse_when(now_text, None, "--now", _("a date like 2026-12-10"))
     report = run_validate(ctx.root, list(paths) or None, now)
     for p in report.problems:
         click.echo(str(p), err=True)

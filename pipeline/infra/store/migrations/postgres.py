@@ -1,7 +1,7 @@
 """PostgreSQL's migrations: the whole schema of version 8 at once (its first), then each later one, as
 released. Append only; never edit a migration that has been released."""
 
-from pipeline.infra.store.migrations.shared import PORTAL_12, REQUEST_SPAN, SHARED_8
+from pipeline.infra.store.migrations.shared import ITEM_INDEXES_AND_THEMES, PORTAL_12, REQUEST_SPAN, SHARED_8
 
 # PostgreSQL's schema at version 8, the first it has: the tables of SQLite's migrations 1 to 8.
 # Times stay ISO 8601 text in UTC, as in SQLite, so that both engines sort and compare them alike.
@@ -14,17 +14,9 @@ POSTGRES: list[tuple[int, str, str]] = [
             id TEXT PRIMARY KEY, url TEXT NOT NULL, source TEXT NOT NULL, partner TEXT, kind TEXT,
             published TEXT NOT NULL, first_seen TEXT NOT NULL, updated TEXT NOT NULL, origin TEXT NOT NULL,
             guid TEXT, content_hash TEXT NOT NULL, data TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX items_url ON items(url);
-        CREATE INDEX items_published ON items(published);
-        CREATE INDEX items_partner ON items(partner, published);
-        CREATE INDEX items_source_guid ON items(source, guid);
-        CREATE TABLE item_themes (
-            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
-            theme TEXT NOT NULL,
-            PRIMARY KEY (item, theme)
-        );
-        CREATE INDEX item_themes_theme ON item_themes(theme);
+        );"""
+        + ITEM_INDEXES_AND_THEMES
+        + """
         CREATE TABLE sources (
             id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, body_hash TEXT,
             last_fetched TEXT, last_ok TEXT, last_status TEXT, last_error TEXT, permanent_redirect TEXT,

@@ -1,4 +1,18 @@
-"""SQL that a migration of each engine adds alike (migrations 8, 11 and 12). Released: append only."""
+"""SQL that the migrations of both engines add alike: the items' indexes and themes (in the first
+migration of each), and migrations 8, 11 and 12. Released: append only."""
+
+# The items' indexes and their themes: in SQLite's migration 1 and PostgreSQL's 8, after the items.
+ITEM_INDEXES_AND_THEMES = """
+        CREATE UNIQUE INDEX items_url ON items(url);
+        CREATE INDEX items_published ON items(published);
+        CREATE INDEX items_partner ON items(partner, published);
+        CREATE INDEX items_source_guid ON items(source, guid);
+        CREATE TABLE item_themes (
+            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            theme TEXT NOT NULL,
+            PRIMARY KEY (item, theme)
+        );
+        CREATE INDEX item_themes_theme ON item_themes(theme);"""
 
 # What migration 8 adds on both engines.
 SHARED_8 = """

@@ -1,7 +1,7 @@
 """SQLite's migrations from 1, as released: an old state file upgrades in place through them.
 Append only; never edit a migration that has been released."""
 
-from pipeline.infra.store.migrations.shared import PORTAL_12, REQUEST_SPAN, SHARED_8
+from pipeline.infra.store.migrations.shared import ITEM_INDEXES_AND_THEMES, PORTAL_12, REQUEST_SPAN, SHARED_8
 
 # SQLite's migrations: (version, what, SQL).
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -22,17 +22,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             guid TEXT,
             content_hash TEXT NOT NULL,     -- of the normalised item, to tell 'updated' from 'unchanged'
             data TEXT NOT NULL              -- the whole Item as JSON
-        );
-        CREATE UNIQUE INDEX items_url ON items(url);
-        CREATE INDEX items_published ON items(published);
-        CREATE INDEX items_partner ON items(partner, published);
-        CREATE INDEX items_source_guid ON items(source, guid);
-        CREATE TABLE item_themes (
-            item TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
-            theme TEXT NOT NULL,
-            PRIMARY KEY (item, theme)
-        );
-        CREATE INDEX item_themes_theme ON item_themes(theme);
+        );"""
+        + ITEM_INDEXES_AND_THEMES
+        + """
         CREATE TABLE sources (
             id TEXT PRIMARY KEY,
             url TEXT NOT NULL,
