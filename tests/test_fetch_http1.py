@@ -13,6 +13,7 @@ import gzip
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -54,9 +55,20 @@ def fixed(*answers: bytes, close: bool = False) -> Reply:
     return reply
 
 
-async def fetch_from(reply: Reply, path: str = "/feed", **request: str) -> tuple[Fetched, Seen]:
-    seen = Seen()
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
+
+async def serving(
+    handle: Handler, requests: Callable[[int], list[Request]], limits: Limits = LIMITS, **server: Any
+) -> list[Fetched]:
+    """Serves ``handle`` on a free port of 127.0.0.1 while ``requests(port)`` are fetched."""
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0, **server)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        return await fetch_all(requests(port), limits)
+
+
+def counting(reply: Reply, seen: Seen) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen.connections += 1
         try:
@@ -64,10 +76,14 @@ async def fetch_from(reply: Reply, path: str = "/feed", **request: str) -> tuple
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        (result,) = await fetch_all([Request("s", f"http://127.0.0.1:{port}{path}", **request)], LIMITS)
+    return handle
+
+
+async def fetch_from(reply: Reply, path: str = "/feed", **request: str) -> tuple[Fetched, Seen]:
+    seen = Seen()
+    (result,) = await serving(
+        counting(reply, seen), lambda port: [Request("s", f"http://127.0.0.1:{port}{path}", **request)]
+    )
     return result, seen
 
 
@@ -135,55 +151,42 @@ def test_a_stored_validator_cannot_add_a_header():
 
 
 # -- connections kept and lost ------------------------------------------------------------------------
+ONE_AT_A_TIME = Limits(timeout=5, retries=0, allow_private_addresses=True, per_host=1)
+
+
 def test_a_kept_connection_serves_the_next_request():
-    async def two() -> tuple[list[Fetched], Seen]:
-        seen = Seen()
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            seen.connections += 1
-            await fixed(ok(FEED))(reader, writer, seen)
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}/feed"
-        limits = Limits(timeout=5, retries=0, allow_private_addresses=True, per_host=1)
-        async with server:
-            results = await fetch_all(
-                [Request("a", url), Request("b", url + "?2"), Request("c", url)], limits
-            )
-        return results, seen
-
-    results, seen = asyncio.run(two())
+    seen = Seen()
+    results = asyncio.run(
+        serving(
+            counting(fixed(ok(FEED)), seen),
+            lambda port: [Request(k, f"http://127.0.0.1:{port}/feed?{k}") for k in "abc"],
+            ONE_AT_A_TIME,
+        )
+    )
     assert [r.status for r in results] == ["fetched"] * 3
     assert (len(seen.heads), seen.connections) == (3, 1)
 
 
 def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failure():
-    async def dropped() -> tuple[list[Fetched], Seen]:
-        seen = Seen()
+    seen = Seen()
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            seen.connections += 1
-            first = seen.connections == 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            seen.heads.append(head)
-            writer.write(ok(FEED))
-            await writer.drain()
-            if first:  # the kept connection's next request: read, then closed unanswered (an idle timeout)
-                await reader.readuntil(b"\r\n\r\n")
-                writer.close()
-                return
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen) -> None:
+        if seen.connections > 1:
             await fixed(ok(FEED))(reader, writer, seen)
+            return
+        seen.heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(ok(FEED))
+        await writer.drain()
+        # The kept connection's next request: read, then closed unanswered (as an idle timeout does).
+        await reader.readuntil(b"\r\n\r\n")
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}/feed"
-        limits = Limits(timeout=5, retries=0, allow_private_addresses=True, per_host=1)
-        async with server:
-            results = await fetch_all([Request("a", url), Request("b", url)], limits)
-        return results, seen
-
-    results, seen = asyncio.run(dropped())
+    results = asyncio.run(
+        serving(
+            counting(answer_once, seen),
+            lambda port: [Request(k, f"http://127.0.0.1:{port}/feed") for k in "ab"],
+            ONE_AT_A_TIME,
+        )
+    )
     assert [(r.status, r.attempts) for r in results] == [("fetched", 1), ("fetched", 1)]
     assert seen.connections == 2
 
@@ -227,40 +230,6 @@ def test_a_redirect_loop_stops_after_five_redirects():
     assert len(seen.heads) == 6  # the request and five redirects followed
 
 
-def test_a_login_in_the_address_goes_along_to_the_same_host_only():
-    async def scenario() -> tuple[Fetched, Seen]:
-        seen = Seen()
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            moved = b"HTTP/1.1 302 Found\r\nLocation: /nieuw\r\nContent-Length: 0\r\n\r\n"
-            await fixed(moved, ok(FEED))(reader, writer, seen)
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server:
-            (result,) = await fetch_all([Request("s", f"http://partner:geheim@127.0.0.1:{port}/oud")], LIMITS)
-        return result, seen
-
-    result, seen = asyncio.run(scenario())
-    assert result.status == "fetched"
-    assert [h.count(b"\r\nAuthorization: Basic cGFydG5lcjpnZWhlaW0=\r\n") for h in seen.heads] == [1, 1]
-    assert result.final_url is not None and "geheim" not in result.final_url
-
-
-def test_a_login_never_reaches_the_address_relative_links_resolve_against():
-    async def scenario() -> tuple[Fetched, int]:
-        server = await asyncio.start_server(lambda r, w: fixed(ok(FEED))(r, w, Seen()), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server:
-            (result,) = await fetch_all(
-                [Request("s", f"http://partner:geheim@127.0.0.1:{port}/feed")], LIMITS
-            )
-        return result, port
-
-    result, port = asyncio.run(scenario())
-    assert result.final_url == f"http://127.0.0.1:{port}/feed"
-
-
 def test_an_error_with_a_long_body_does_not_read_it_all():
     huge = b"HTTP/1.1 503 Busy\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 100_000
     result, _ = run(fixed(huge))
@@ -270,21 +239,14 @@ def test_an_error_with_a_long_body_does_not_read_it_all():
 def test_a_redirect_keeps_the_path_and_drops_a_login_for_another_host():
     async def scenario() -> tuple[Fetched, Seen, Seen]:
         there, here = Seen(), Seen()
-
-        async def elsewhere(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await fixed(ok(FEED))(reader, writer, there)
-
-        other = await asyncio.start_server(elsewhere, "127.0.0.2", 0)
+        other = await asyncio.start_server(counting(fixed(ok(FEED)), there), "127.0.0.2", 0)
         other_port = other.sockets[0].getsockname()[1]
         moved = f"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.2:{other_port}/nieuw\r\nContent-Length: 0\r\n\r\n"
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await fixed(moved.encode())(reader, writer, here)
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server, other:
-            (result,) = await fetch_all([Request("s", f"http://partner:geheim@127.0.0.1:{port}/oud")], LIMITS)
+        async with other:
+            (result,) = await serving(
+                counting(fixed(moved.encode()), here),
+                lambda port: [Request("s", f"http://partner:geheim@127.0.0.1:{port}/oud")],
+            )
         return result, here, there
 
     result, here, there = asyncio.run(scenario())
@@ -293,6 +255,31 @@ def test_a_redirect_keeps_the_path_and_drops_a_login_for_another_host():
     assert result.final_url is not None and result.final_url.endswith("/nieuw")
     assert b"\r\nAuthorization: Basic cGFydG5lcjpnZWhlaW0=\r\n" in here.heads[0]  # partner:geheim
     assert b"Authorization" not in there.heads[0]
+
+
+def test_a_login_in_the_address_goes_along_to_the_same_host_only():
+    seen = Seen()
+    moved = b"HTTP/1.1 302 Found\r\nLocation: /nieuw\r\nContent-Length: 0\r\n\r\n"
+    (result,) = asyncio.run(
+        serving(
+            counting(fixed(moved, ok(FEED)), seen),
+            lambda port: [Request("s", f"http://partner:geheim@127.0.0.1:{port}/oud")],
+        )
+    )
+    assert result.status == "fetched"
+    assert [h.count(b"\r\nAuthorization: Basic cGFydG5lcjpnZWhlaW0=\r\n") for h in seen.heads] == [1, 1]
+    assert result.final_url is not None and "geheim" not in result.final_url
+
+
+def test_a_login_never_reaches_the_address_relative_links_resolve_against():
+    (result,) = asyncio.run(
+        serving(
+            counting(fixed(ok(FEED)), Seen()),
+            lambda port: [Request("s", f"http://partner:geheim@127.0.0.1:{port}/feed")],
+        )
+    )
+    assert result.final_url is not None and result.final_url.startswith("http://127.0.0.1:")
+    assert result.final_url.endswith("/feed")
 
 
 def test_an_address_without_a_host_is_a_clear_failure():
@@ -350,12 +337,11 @@ async def fetch_over_tls(certificate: tuple[str, str]) -> Fetched:
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
-    server = await asyncio.start_server(
-        lambda r, w: fixed(ok(FEED))(r, w, Seen()), "127.0.0.1", 0, ssl=context
+    (result,) = await serving(
+        counting(fixed(ok(FEED)), Seen()),
+        lambda port: [Request("s", f"https://127.0.0.1:{port}/feed")],
+        ssl=context,
     )
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        (result,) = await fetch_all([Request("s", f"https://127.0.0.1:{port}/feed")], LIMITS)
     return result
 
 
