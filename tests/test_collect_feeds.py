@@ -292,3 +292,17 @@ def test_keyword_themes_where_keywords_start_with_each_other():
     assert rules.themes_for("school-spullen") == ("onderwijs",)
     assert rules.themes_for("") == ()
     assert ThemeRules.from_keywords({}).themes_for("school") == ()
+
+
+def test_a_keyword_starts_a_word_after_any_character_that_is_not_a_letter_digit_or_underscore():
+    """Where a word starts: after a space, punctuation or a line break, and at the very start; not after a
+    letter (any script), a digit or '_'. The first place a keyword stands inside a word must not hide a
+    later place where it starts one."""
+    rules = ThemeRules.from_keywords({"onderwijs": ["school"], "werk": ["werkende armen"]})
+    assert rules.themes_for("school") == ("onderwijs",)
+    for text in ("(school)", "basis-school", "x\nschool", "«school»", "2e school", "sportschool en school"):
+        assert rules.themes_for(text) == ("onderwijs",), text
+    for text in ("basis_school", "éschool", "2school", "ßschool", "sportschool", "schoo l"):
+        assert rules.themes_for(text) == (), text
+    assert rules.themes_for("Werkende  armen") == ()  # two spaces: not the keyword
+    assert rules.themes_for("thuiswerkende armen, werkende armen") == ("werk",)
