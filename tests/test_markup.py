@@ -143,3 +143,33 @@ def test_markdown_from_editors_becomes_exactly_this(name: str) -> None:
 
 def test_plain_text_drops_code_with_its_content() -> None:
     assert plain_text("<p>Hoi<script>alert(1)</script></p><style>p{}</style><p>daar</p>") == "Hoi daar"
+
+
+# Text without markup: plain_text decodes it without the sanitiser where both read it alike, and leaves the
+# rest to the sanitiser (HTML's rules for a reference without ';', a control, a BOM). Written by hand from
+# the HTML standard's character references.
+PLAIN: dict[str, str] = {
+    "Foto 1 &amp; uitleg": "Foto 1 & uitleg",
+    "Foto 1 & uitleg": "Foto 1 & uitleg",
+    "Zwolle&#8217;s plan": "Zwolle\u2019s plan",
+    "Zwolle&#x2019;s plan": "Zwolle\u2019s plan",
+    "a &lt;b&gt; c &quot;d&quot; &apos;e&apos;": "a <b> c \"d\" 'e'",
+    "  twee\n\tregels  ": "twee regels",
+    "x &nbsp;y": "x y",
+    "R&amp;D&": "R&D&",
+    "emoji &#128512;": "emoji \U0001f600",
+    # the sanitiser's reading, not html.unescape's
+    "AT&T": "AT&T",
+    "&copy 2026": "\u00a9 2026",  # a legacy reference without ';' is still one in text
+    "&notit; nu": "\u00acit; nu",
+    "&#1;x": "\x01x",  # html.unescape drops a control; HTML keeps it
+    "&#xFFFF;x": "\uffffx",  # and a noncharacter
+    "&#x80; &#0; &#x110000;": "\u20ac \ufffd \ufffd",
+    "\ufeffTitel": "Titel",  # a byte order mark at the start goes
+    "een\r\ntwee": "een twee",
+}
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_plain_text_of_text_without_markup(text: str) -> None:
+    assert plain_text(text) == PLAIN[text]

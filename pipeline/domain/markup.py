@@ -102,7 +102,37 @@ def plain_text(fragment: str) -> str:
     """Text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
     if not fragment:
         return ""
+    if "<" not in fragment:
+        simple = _plain_text_without_markup(fragment)
+        if simple is not None:
+            return simple
     return text_of_clean_html(clean_html(fragment))  # removes script/style content before the tags go
+
+
+# Text without markup that the sanitiser (html5ever's tokenizer) and html.unescape decode alike: no '<', no
+# control character, and every '&' one of a few references ended by ';', or a '&' that starts none (before
+# a space, a line break, another '&' or the end). Anything else goes through nh3 (html5ever reads a
+# reference without its ';', a control or a noncharacter otherwise than html.unescape).
+_NOT_SIMPLE = re.compile(
+    r"[<\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]"
+    r"|&(?!(?:amp|lt|gt|quot|apos|nbsp);|#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[ \t\n&]|\Z)"
+)
+_NUMERIC_REFERENCE = re.compile(r"&#([xX]?)([0-9a-fA-F]+);")
+
+
+def _plain_text_without_markup(text: str) -> str | None:
+    """``plain_text`` of text without markup, without nh3: what html.unescape gives, whitespace collapsed
+    (for text the sanitiser would only decode); None when the sanitiser could read it otherwise."""
+    if _NOT_SIMPLE.search(text):
+        return None
+    if "&#" in text:
+        for m in _NUMERIC_REFERENCE.finditer(text):
+            n = int(m[2], 16 if m[1] else 10)
+            # printable, not a surrogate or noncharacter, within Unicode: the same character in both
+            printable = 0x20 <= n < 0x7F or 0xA0 <= n < 0xD800 or 0xE000 <= n < 0xFDD0 or n >= 0xFDF0
+            if not printable or n > 0x10FFFF or n & 0xFFFE == 0xFFFE:
+                return None
+    return " ".join(html.unescape(text).split())
 
 
 def text_of_clean_html(cleaned: str) -> str:
