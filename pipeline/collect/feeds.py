@@ -338,12 +338,18 @@ def read_entries(
 
 
 # -- entries to items -----------------------------------------------------------------------------
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']+)["']""")
+_ALT = re.compile(r"""\balt\s*=\s*["']([^"']*)["']""")
+
+
 def _first_img(html_text: str) -> tuple[str, str | None] | None:
-    m = re.search(r"<img\b[^>]*>", html_text, re.IGNORECASE)
+    """The first image's src and alt in sanitised HTML (clean_html's: its tags are in lower case)."""
+    m = _IMG.search(html_text) if "<img" in html_text else None
     if not m:
         return None
-    src = re.search(r"""\bsrc\s*=\s*["']([^"']+)["']""", m.group(0))
-    alt = re.search(r"""\balt\s*=\s*["']([^"']*)["']""", m.group(0))
+    src = _SRC.search(m.group(0))
+    alt = _ALT.search(m.group(0))
     if not src:
         return None
     return src.group(1), (plain_title(alt.group(1)) or None) if alt else None

@@ -256,10 +256,15 @@ def _text_of(element: ET.Element) -> str:
     return (element.text or "").strip()
 
 
+_END_TAG = re.compile(r"</(\w+)>")
+_REFERENCE = re.compile(r"&#?\w+;")
+_NAMED_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
+
+
 def _looks_like_html(text: str) -> bool:
     """feedparser's guess whether an RSS title holds HTML; its own function when the text has a tag or an
     entity (rare in a title), so its list of HTML elements is the one used."""
-    if not (re.search(r"</(\w+)>", text) or re.search(r"&#?\w+;", text)):
+    if not (("</" in text and _END_TAG.search(text)) or ("&" in text and _REFERENCE.search(text))):
         return False
     from feedparser.mixin import _FeedParserMixin
 
@@ -374,7 +379,7 @@ def _entry(item: ET.Element, url: str, base: str) -> FastEntry:
     link = texts.get("link")
     if link is not None:
         link = _fix(_urljoin(base, link) if link else link).replace("&amp;", "&")
-        link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", link)
+        link = _NAMED_REFERENCE.sub(r"&\g<1>", link) if "&" in link else link
     guid = texts.get("guid")
     if guid is not None:
         guid = _fix(_urljoin(base, guid) if guid and guid_is_link else guid)
