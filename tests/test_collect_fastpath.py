@@ -365,8 +365,9 @@ def test_the_canonical_form_of_a_plain_address_is_urllibs():
 
 
 def test_joining_is_urljoin():
-    """urls.join skips urljoin for plain absolute addresses and plain paths from the root; on 20,000
-    references made of the parts that matter ('.', '..', '//', '?', '#', ';', spaces) it answers as urljoin."""
+    """urls.join skips urljoin for plain absolute addresses, plain paths from the root and plain relative
+    paths; on 40,000 references made of the parts that matter ('.', '..', '//', '?', '#', ';', ':',
+    spaces), against bases with such paths, it answers as urljoin."""
     import random
 
     bases = [
@@ -376,11 +377,18 @@ def test_joining_is_urljoin():
         URL,
         "ftp://x/y",
         "https://p.nl/a b",
+        "http://h/a//b/c",
+        "http://h:8080/a/./b/../c/",
+        "https://p.nl/x/..",
+        "https://p.nl/x/.",
+        "https://p.nl?q=1",
+        "https://p.nl/",
     ]
-    parts = ["/", "a", ".", "..", "/.", "//", "?", "q=1", "#", ";", "b.jpg", "%20", " ", "~"]
+    parts = ["/", "a", ".", "..", "/.", "//", "?", "q=1", "#", ";", "b.jpg", "%20", " ", "~", ":", "x:y"]
     rng = random.Random(24)
-    for _ in range(20_000):
-        url = ("/" if rng.random() < 0.7 else "") + "".join(rng.choices(parts, k=rng.randint(0, 7)))
+    for _ in range(40_000):
+        url = ("/" if rng.random() < 0.5 else "") + "".join(rng.choices(parts, k=rng.randint(0, 7)))
         base = rng.choice(bases)
         assert join(base, url) == urllib.parse.urljoin(base, url), (base, url)
     assert join(URL, "/media/1.jpg?w=640") == "https://partner.example.nl/media/1.jpg?w=640"
+    assert join(URL, "../wijk/3") == "https://partner.example.nl/wijk/3"

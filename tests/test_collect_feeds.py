@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.collect.feeds import (
+    FIND_AT_MOST,
     NotAFeed,
     SourceDefaults,
     ThemeRules,
@@ -273,7 +274,13 @@ def test_a_bozo_feed_with_entries_is_used_with_a_warning():
     assert parsed.warnings[0].endswith("); its entries were used")
 
 
-def test_keyword_themes_where_keywords_start_with_each_other():
+# Up to FIND_AT_MOST keywords are looked for one by one, more as one pattern: every rule is tested both
+# ways, the second with keywords added that never match (theme "zzz", last in the taxonomy).
+NEVER = {"zzz": [f"zzz{n}" for n in range(FIND_AT_MOST)]}
+
+
+@pytest.mark.parametrize("padding", [{}, NEVER], ids=["few keywords", "many keywords"])
+def test_keyword_themes_where_keywords_start_with_each_other(padding: dict[str, list[str]]):
     """One keyword that starts another (school, schoolspullen; werk, werkende armen) gives both themes
     where the longer one stands; a keyword inside a word, or split by punctuation, gives none."""
     rules = ThemeRules.from_keywords(
@@ -283,8 +290,10 @@ def test_keyword_themes_where_keywords_start_with_each_other():
             "werk": ["werk"],
             "armoede": ["werkende armen", "arm"],
             "leeg": ["", "  "],
+            **padding,
         }
     )
+    assert (rules.matcher is not None) == bool(padding)
     assert rules.themes_for("Gratis SCHOOLSPULLEN voor elk kind") == ("meedoen", "onderwijs")
     assert rules.themes_for("Een schoolplein") == ("onderwijs",)
     assert rules.themes_for("Steeds meer werkende armen.") == ("werk", "armoede")
@@ -292,3 +301,20 @@ def test_keyword_themes_where_keywords_start_with_each_other():
     assert rules.themes_for("school-spullen") == ("onderwijs",)
     assert rules.themes_for("") == ()
     assert ThemeRules.from_keywords({}).themes_for("school") == ()
+
+
+@pytest.mark.parametrize("padding", [{}, NEVER], ids=["few keywords", "many keywords"])
+def test_a_keyword_starts_a_word_after_any_character_that_is_not_a_letter_digit_or_underscore(
+    padding: dict[str, list[str]],
+):
+    """Where a word starts: after a space, punctuation or a line break, and at the very start; not after a
+    letter (any script), a digit or '_'. The first place a keyword stands inside a word must not hide a
+    later place where it starts one."""
+    rules = ThemeRules.from_keywords({"onderwijs": ["school"], "werk": ["werkende armen"], **padding})
+    assert rules.themes_for("school") == ("onderwijs",)
+    for text in ("(school)", "basis-school", "x\nschool", "«school»", "2e school", "sportschool en school"):
+        assert rules.themes_for(text) == ("onderwijs",), text
+    for text in ("basis_school", "éschool", "2school", "ßschool", "sportschool", "schoo l"):
+        assert rules.themes_for(text) == (), text
+    assert rules.themes_for("Werkende  armen") == ()  # two spaces: not the keyword
+    assert rules.themes_for("thuiswerkende armen, werkende armen") == ("werk",)

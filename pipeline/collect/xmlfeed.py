@@ -256,10 +256,15 @@ def _text_of(element: ET.Element) -> str:
     return (element.text or "").strip()
 
 
+_END_TAG = re.compile(r"</(\w+)>")
+_REFERENCE = re.compile(r"&#?\w+;")
+_NAMED_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
+
+
 def _looks_like_html(text: str) -> bool:
     """feedparser's guess whether an RSS title holds HTML; its own function when the text has a tag or an
     entity (rare in a title), so its list of HTML elements is the one used."""
-    if not (re.search(r"</(\w+)>", text) or re.search(r"&#?\w+;", text)):
+    if not (("</" in text and _END_TAG.search(text)) or ("&" in text and _REFERENCE.search(text))):
         return False
     from feedparser.mixin import _FeedParserMixin
 
@@ -336,29 +341,31 @@ def _image(element: ET.Element, kind: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _fixed(texts: dict[str, str]) -> Callable[[str], str | None]:
-    return lambda tag: None if (value := texts.get(tag)) is None else _fix(value)
+# The texts _entry cleans up (feedparser's _fix of every text), in the order it reads them
+_FIXED = ("title", "description", CONTENT + "encoded", "pubDate", DC + "date")
+_NOTHING: frozenset[str] = frozenset()
 
 
 def _entry(item: ET.Element, url: str, base: str) -> FastEntry:
-    _check_attributes(item, frozenset())
-    seen: set[str] = set()
+    if item.attrib:
+        _check_attributes(item, _NOTHING)
     texts: dict[str, str] = {}
     guid_is_link = False
     terms: list[list[str | None]] = []
     images: dict[str, list[tuple[str, str | None]]] = {"enclosure": [], "content": [], "thumbnail": []}
-    for child in item:
+    for child in item:  # the checks of _check_attributes and _text_of written out: most elements pass them
         tag = child.tag
         if tag in _TEXT_ONCE:
-            if tag in seen:
-                raise _Decline
-            seen.add(tag)
-            _check_attributes(child, _ATTRS.get(tag, frozenset()))
-            texts[tag] = _text_of(child)
+            if tag in texts or len(child):
+                raise _Decline  # a second one, or markup inside a text element (feedparser makes XHTML)
+            if child.attrib:
+                _check_attributes(child, _ATTRS.get(tag, _NOTHING))
+            texts[tag] = (child.text or "").strip()
             if tag == "guid":
                 guid_is_link = child.attrib.get("isPermaLink", "true") == "true"
         elif tag == "category":
-            _check_attributes(child, _ATTRS["category"])
+            if child.attrib:
+                _check_attributes(child, _ATTRS["category"])
             _categories(terms, child)
         elif tag == "enclosure" or (tag[:1] == "{" and tag[: tag.find("}") + 1] in MEDIA):
             kind = tag if tag == "enclosure" else tag[tag.find("}") + 1 :]
@@ -374,14 +381,15 @@ def _entry(item: ET.Element, url: str, base: str) -> FastEntry:
     link = texts.get("link")
     if link is not None:
         link = _fix(_urljoin(base, link) if link else link).replace("&amp;", "&")
-        link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", link)
+        link = _NAMED_REFERENCE.sub(r"&\g<1>", link) if "&" in link else link
     guid = texts.get("guid")
     if guid is not None:
         guid = _fix(_urljoin(base, guid) if guid and guid_is_link else guid)
     if link is None and guid is not None and guid_is_link:
         link = guid  # feedparser's guid-as-link, when the entry has no <link>
-    title, description = map(_fixed(texts), ("title", "description"))
-    content, pub, updated = map(_fixed(texts), (CONTENT + "encoded", "pubDate", DC + "date"))
+    title, description, content, pub, updated = [
+        None if (value := texts.get(tag)) is None else _fix(value) for tag in _FIXED
+    ]
     if title is not None and not _looks_like_html(title):
         title = title.replace("&", "&amp;").replace("<", "&lt;")  # plain text: keep '<' literally
     summary = description or content

@@ -47,14 +47,48 @@ _ROOTED_PATH = re.compile(rf"/(?![/.])(?:[{_URL_CHARS.replace('/', '')}]|/(?!\.)
 _ORIGIN = re.compile(r"https?://[^/?]+")
 
 
+# A plain relative path ('../wijk/3', 'a/./b?c=1'): no scheme (no ':'), no fragment, not from the root; a
+# plain base in parts (its origin and its path).
+_PATH_CHARS = _URL_CHARS.replace(":", "")
+_RELATIVE_PATH = re.compile(rf"(?!/)[{_PATH_CHARS}]+(?:\?[{_URL_CHARS}?]+)?")
+_PLAIN_BASE = re.compile(rf"(https?://[A-Za-z0-9.-]+(?::[0-9]+)?)(/[{_URL_CHARS}]*)?(?:\?[{_URL_CHARS}?]+)?")
+
+
 def join(base: str | None, url: str) -> str:
-    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute, or a plain path
-    from the root of a plain base (then it is the base's origin and the path)."""
+    """``urljoin(base, url)``, without its work when ``url`` is already plain and absolute, a plain path
+    from the root of a plain base (then it is the base's origin and the path), or a plain relative path
+    against a plain base (urljoin's own steps, without its parsing; tests/test_urls.py compares them)."""
     if not base or PLAIN_ABSOLUTE.fullmatch(url):
         return url
-    if url[:1] == "/" and _ROOTED_PATH.fullmatch(url) and PLAIN_ABSOLUTE.fullmatch(base):
-        return _ORIGIN.match(base).group() + url  # type: ignore[union-attr]
+    if url[:1] == "/":
+        if _ROOTED_PATH.fullmatch(url) and PLAIN_ABSOLUTE.fullmatch(base):
+            return _ORIGIN.match(base).group() + url  # type: ignore[union-attr]
+    elif _RELATIVE_PATH.fullmatch(url) and (parts := _PLAIN_BASE.fullmatch(base)):
+        return _join_relative(parts[1], parts[2] or "", url)
     return urljoin(base, url)
+
+
+def _join_relative(origin: str, base_path: str, url: str) -> str:
+    """urljoin's resolution of a relative path (Python 3.11's urllib.parse.urljoin, step by step)."""
+    path, _, query = url.partition("?")
+    segments = base_path.split("/")
+    if segments[-1] != "":
+        del segments[-1]
+    segments += path.split("/")
+    segments[1:-1] = filter(None, segments[1:-1])  # urljoin drops empty segments in between
+    resolved: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if resolved:
+                resolved.pop()
+        elif segment != ".":
+            resolved.append(segment)
+    if segments[-1] in (".", ".."):
+        resolved.append("")
+    joined = "/".join(resolved) or "/"
+    if joined[:1] != "/":
+        joined = "/" + joined
+    return origin + joined + ("?" + query if query else "")
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
