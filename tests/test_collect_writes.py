@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 from conftest import make_item
 from feedserver import FeedServer
-from test_collect import instance, rss, run, stored
+from test_collect import FAST, instance, rss, run, stored
 
+from pipeline.collect import collect
 from pipeline.collect import writer as writer_module
-from pipeline.collect.feeds import SourceDefaults
+from pipeline.collect.feeds import SourceDefaults, content_hash
 from pipeline.collect.writer import Job, Pending, Writer
 from pipeline.domain.models import Item
 from pipeline.infra.fetch import Fetched
+from pipeline.infra.instance import load_config
 from pipeline.infra.store import Store
 
 EARLIER = dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
@@ -172,3 +174,57 @@ def test_a_failing_write_of_one_source_loses_no_other_source_of_its_batch(
     assert {s: states[s].last_status for s in states} == {
         "gemeente-zwolle": "fetched", "jgz-fryslan": "failed", "leergeld-brabant": "fetched",
     }  # fmt: skip
+
+
+def entries(*items: tuple[str, str, str | None]) -> bytes:
+    """An RSS feed of (title, description, pubDate or None) entries, each linking to /nieuws/<title>."""
+    body = "".join(
+        f"<item><title>{t}</title><link>https://www.example.nl/nieuws/{t}</link><description>{text}</description>"
+        + (f"<pubDate>{date}</pubDate>" if date else "")
+        + "</item>"
+        for t, text, date in items
+    )
+    return f'<rss version="2.0"><channel><title>Nieuws</title><link>https://www.example.nl/</link>{body}</channel></rss>'.encode()
+
+
+def test_items_hashed_and_serialised_by_the_parse_workers_are_stored_as_the_store_decides(
+    tmp_path: Path, engine: str
+):
+    """Collect makes each item's hash and JSON when it parses the feed, before the store decides on its
+    dates: a changed item keeps the date it was first seen, an entry without a date the date it was first
+    given (so it is unchanged), and the stored hash is the one every other writer stores."""
+    dated = "Mon, 23 Nov 2026 08:30:00 +0100"
+    with FeedServer() as server:
+        url = server.route(
+            "/z.rss", entries(("Fiets", "Over fietsen", dated), ("Zonder", "Geen datum", None))
+        )
+        root = instance(tmp_path, {"gemeente-zwolle": url})
+        config = load_config(root)
+        with Store(config.settings.database) as store:
+            first = collect(config, store, now=EARLIER, limits=FAST)
+        server.route(
+            "/z.rss",
+            entries(
+                ("Fiets", "Over fietsen, bijgewerkt", dated),
+                ("Zonder", "Geen datum", None),
+                ("Nieuw", "Nieuw", dated),
+            ),
+        )
+        with Store(config.settings.database) as store:
+            second = collect(config, store, now=NOW, limits=FAST)
+    assert [(r.new, r.updated) for r in first.results] == [(2, 0)]
+    assert [(r.new, r.updated) for r in second.results] == [(1, 1)]
+    with stored(root) as store:
+        items = {i.title: i for i in store.items()}
+        hashes = dict(store.db.execute("SELECT id, content_hash FROM items").fetchall())
+    assert (items["Fiets"].summary_text, items["Fiets"].first_seen) == ("Over fietsen, bijgewerkt", EARLIER)
+    assert (items["Zonder"].published, items["Zonder"].first_seen, items["Zonder"].flags) == (
+        EARLIER,
+        EARLIER,
+        ("date-missing",),
+    )
+    assert (items["Nieuw"].first_seen, items["Nieuw"].published) == (
+        NOW,
+        dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.UTC),
+    )
+    assert hashes == {i.id: content_hash(i) for i in items.values()}

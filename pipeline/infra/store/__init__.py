@@ -45,6 +45,7 @@ from pipeline.infra.store.values import (
     Consent,
     DeliveryBatch,
     Event,
+    ItemText,
     KnownItem,
     Person,
     Recall,
@@ -54,6 +55,7 @@ from pipeline.infra.store.values import (
     SourceState,
     Subscriber,
     item_from_json,
+    item_text,
     item_to_json,
 )
 
@@ -69,6 +71,7 @@ __all__ = [
     "Consent",
     "DeliveryBatch",
     "Event",
+    "ItemText",
     "ItemWrites",
     "KnownItem",
     "Person",
@@ -85,6 +88,7 @@ __all__ = [
     "has_state",
     "is_url",
     "item_from_json",
+    "item_text",
     "item_to_json",
     "masked",
 ]  # fmt: skip
