@@ -187,12 +187,12 @@ def entries(*items: tuple[str, str, str | None]) -> bytes:
     return f'<rss version="2.0"><channel><title>Nieuws</title><link>https://www.example.nl/</link>{body}</channel></rss>'.encode()
 
 
-def test_items_hashed_and_serialised_by_the_parse_workers_are_stored_as_the_store_decides(
+def test_a_changed_item_keeps_its_first_seen_date_and_an_undated_one_its_first_given_date(
     tmp_path: Path, engine: str
 ):
-    """Collect makes each item's hash and JSON when it parses the feed, before the store decides on its
-    dates: a changed item keeps the date it was first seen, an entry without a date the date it was first
-    given (so it is unchanged), and the stored hash is the one every other writer stores."""
+    """A feed read again: a changed item keeps the date it was first seen (in its row and its JSON), an
+    entry without a date the date it was first given (so it is unchanged), and the stored hash is
+    content_hash of the stored item (the one every writer stores)."""
     dated = "Mon, 23 Nov 2026 08:30:00 +0100"
     with FeedServer() as server:
         url = server.route(

@@ -27,7 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
-from pipeline.collect.feeds import ParsedFeed, SourceDefaults, ThemeRules, content_hash, safe_parse
+from pipeline.collect.feeds import ParsedFeed, SourceDefaults, ThemeRules, safe_parse
 from pipeline.collect.local import activity_url, progress_to_items, submission_to_item
 from pipeline.collect.results import SourceResult, Summary
 from pipeline.collect.writer import Job, Pending, Writer
@@ -41,7 +41,7 @@ from pipeline.domain.monitoring import Monitoring
 from pipeline.domain.monitoring import source_id as monitoring_source
 from pipeline.infra.fetch import Fetcher, Limits, Request, is_remote
 from pipeline.infra.instance import check_submission_file, read_monitoring, submission_files
-from pipeline.infra.store import ItemText, SourceState, Store, item_text
+from pipeline.infra.store import SourceState, Store
 
 __all__ = [
     "SourceResult", "Summary", "activity_url", "collect", "planned_sources", "progress_to_items",
@@ -127,15 +127,6 @@ def _pool(feeds: int) -> Executor | None:
     return ProcessPoolExecutor(max_workers=min(cpus, 4), mp_context=multiprocessing.get_context("fork"))
 
 
-def _parse_for_store(*args: Any) -> tuple[ParsedFeed | str, tuple[ItemText, ...]]:
-    """``safe_parse``, and each item's hash and JSON as the store writes them (``ItemText``): made in the
-    parse worker, so that the main process, which fetches and writes for every worker, only decides."""
-    parsed = safe_parse(*args)
-    if isinstance(parsed, str):
-        return parsed, ()
-    return parsed, tuple(item_text(item, content_hash(item)) for item in parsed.items)
-
-
 class _Parser:
     """Parses bodies: in worker processes when the run has many feeds, started when the first body
     needs parsing (a warm run, where every feed is unchanged, starts none)."""
@@ -145,13 +136,13 @@ class _Parser:
         self.pool: Executor | None = None
         self.started = False
 
-    async def parse(self, *args: Any) -> tuple[ParsedFeed | str, tuple[ItemText, ...]]:
+    async def parse(self, *args: Any) -> ParsedFeed | str:
         if not self.started:
             self.started = True
             self.pool = _pool(self.feeds)
         if self.pool is None:
-            return _parse_for_store(*args)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, _parse_for_store, *args)
+            return safe_parse(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, safe_parse, *args)
 
     def shutdown(self) -> None:
         if self.pool is not None:
@@ -299,14 +290,14 @@ async def _fetch_and_parse(
         base = f.final_url or job.url
         args = (f.body, base, job.defaults, rules, now, f.content_type, limits.max_bytes)
         try:
-            result, texts = await parser.parse(*args)
+            result = await parser.parse(*args)
         finally:
             slots.release()
         p.fetched = replace(f, body=b"")  # parsed: the body is not needed any more
         if isinstance(result, str):
             p.reason = result
         else:
-            p.parsed, p.items, p.texts, p.warnings = result, result.items, texts, result.warnings
+            p.parsed, p.items, p.warnings = result, result.items, result.warnings
         writer.add(p)
 
     fetcher = Fetcher(limits, config.root)

@@ -15,7 +15,7 @@ from pipeline.domain.i18n import _
 from pipeline.domain.models import Item
 from pipeline.domain.monitoring import ORIGIN as MONITORING
 from pipeline.infra.fetch import Fetched
-from pipeline.infra.store import ItemText, ItemWrites, KnownItem, Store
+from pipeline.infra.store import ItemWrites, KnownItem, Store
 
 BATCH_SECONDS = 1.0  # how long parsed sources wait to be written together: each commit is an fsync
 
@@ -38,7 +38,6 @@ class Pending:
     body_hash: str | None = None
     parsed: ParsedFeed | None = None
     items: tuple[Item, ...] = ()
-    texts: tuple[ItemText, ...] = ()  # of the items, in their order, made by the parse worker (or none)
     reason: str | None = None
     warnings: tuple[str, ...] = ()
 
@@ -137,13 +136,9 @@ class Writer:
         except Exception:
             pass
 
-    def write_items(
-        self, items: Iterable[Item], writes: ItemWrites, texts: Iterable[ItemText] = ()
-    ) -> tuple[int, int]:
-        """Store items through ``writes``; return (new, updated). ``texts``: the items' ``ItemText``s, in
-        their order, when made beforehand (else each written item's is made here)."""
-        items, texts = list(items), tuple(texts)
-        made = {item.id: (item, text) for item, text in zip(items, texts, strict=True)} if texts else {}
+    def write_items(self, items: Iterable[Item], writes: ItemWrites) -> tuple[int, int]:
+        """Store items through ``writes``; return (new, updated)."""
+        items = list(items)
         existing = writes.known_items(i.id for i in items)
         guids: dict[str, dict[str, str]] = {}
         new = updated = 0
@@ -153,7 +148,7 @@ class Writer:
 
         def write() -> None:
             nonlocal new, updated
-            outcomes = writes.put_items([(i, _text(i, made)) for i in run.values()], self.now)
+            outcomes = writes.put_items([(i, content_hash(i)) for i in run.values()], self.now)
             for item, outcome in zip(run.values(), outcomes, strict=True):
                 if outcome == "conflict":
                     continue
@@ -203,7 +198,7 @@ class Writer:
             state.update(last_status="failed", last_error=p.reason)
         else:
             if p.items:
-                new, updated = self.write_items(p.items, writes, p.texts)
+                new, updated = self.write_items(p.items, writes)
             state.update(
                 etag=f.etag, last_modified=f.last_modified, last_ok=now, last_status=status, last_error=None
             )
@@ -222,12 +217,3 @@ class Writer:
             p.warnings,
             f.permanent_redirect,
         )
-
-
-def _text(item: Item, made: dict[str, tuple[Item, ItemText]]) -> ItemText | str:
-    """The item's text made beforehand, when this is the item it was made of (not a copy the
-    decisions changed: another id, the date it was first given); else its content hash."""
-    found = made.get(item.id)
-    if found is not None and found[0] is item:
-        return found[1]
-    return content_hash(item)

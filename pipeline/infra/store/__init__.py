@@ -45,7 +45,6 @@ from pipeline.infra.store.values import (
     Consent,
     DeliveryBatch,
     Event,
-    ItemText,
     KnownItem,
     Person,
     Recall,
@@ -55,7 +54,6 @@ from pipeline.infra.store.values import (
     SourceState,
     Subscriber,
     item_from_json,
-    item_text,
     item_to_json,
 )
 
@@ -71,7 +69,6 @@ __all__ = [
     "Consent",
     "DeliveryBatch",
     "Event",
-    "ItemText",
     "ItemWrites",
     "KnownItem",
     "Person",
@@ -88,7 +85,6 @@ __all__ = [
     "has_state",
     "is_url",
     "item_from_json",
-    "item_text",
     "item_to_json",
     "masked",
 ]  # fmt: skip

@@ -12,7 +12,6 @@ from typing import Any
 from pipeline.domain.models import Item
 from pipeline.infra.store.engine import Database, Row
 from pipeline.infra.store.values import (
-    ItemText,
     KnownItem,
     SourceState,
     _dt,
@@ -20,7 +19,7 @@ from pipeline.infra.store.values import (
     _utc,
     _when,
     item_from_json,
-    item_text,
+    item_to_json,
 )
 
 _COLUMNS = "url, source, partner, kind, published, first_seen, updated, origin, guid, content_hash, data, id"
@@ -34,14 +33,15 @@ _UPDATE = (
 
 
 def _values(
-    item: Item, text: ItemText, now: dt.datetime, first_seen: dt.datetime | None = None
+    item: Item, content_hash: str, now: dt.datetime, first_seen: dt.datetime | None = None
 ) -> tuple[Any, ...]:
     """The columns of ``_INSERT`` and ``_UPDATE``, in their order; ``first_seen``, when given, in
     place of the item's own (not set: ``now``)."""
     first = first_seen or item.first_seen or now
     return (
-        item.url, item.source, item.partner, item.kind, text.published, _utc(first), _utc(now),
-        item.origin, item.guid, text.content_hash, text.json(first_seen or item.first_seen), item.id,
+        item.url, item.source, item.partner, item.kind, _utc(item.published),
+        _utc(first), _utc(now), item.origin, item.guid, content_hash, item_to_json(item, first_seen),
+        item.id,
     )  # fmt: skip
 
 
@@ -103,7 +103,7 @@ class Items:
         is another item's (nothing is written). Call inside a transaction."""
         return self.put_items([(item, content_hash)], now)[0]
 
-    def put_items(self, items: Sequence[tuple[Item, str | ItemText]], now: dt.datetime) -> list[str]:
+    def put_items(self, items: Sequence[tuple[Item, str]], now: dt.datetime) -> list[str]:
         """``put_item`` of each (item, content hash) in turn, with the same outcomes, in a few
         statements for them all (see ``ItemWrites``). Call inside a transaction."""
         writes = ItemWrites(self.db)
@@ -237,15 +237,13 @@ class ItemWrites:
         return {self.rows[i][_GUID]: i for i in ids}
 
     # -- writes -------------------------------------------------------------------------------
-    def put_items(self, items: Sequence[tuple[Item, str | ItemText]], now: dt.datetime) -> list[str]:
+    def put_items(self, items: Sequence[tuple[Item, str]], now: dt.datetime) -> list[str]:
         """Insert or update each (item, content hash) in turn; return for each 'new', 'updated',
         'unchanged', or 'conflict' when its URL is another item's (nothing is written: both stay as
-        they were, and the batch goes on). In place of the hash the item's ``ItemText`` (its hash and
-        JSON made beforehand: ``values.item_text``)."""
+        they were, and the batch goes on)."""
         self._read(ids=[i.id for i, _ in items], urls=[i.url for i, _ in items])
         outcomes: list[str] = []
-        for item, given in items:
-            content_hash = given if isinstance(given, str) else given.content_hash
+        for item, content_hash in items:
             row = self.rows.get(item.id)
             if row and row[_HASH] == content_hash:
                 outcomes.append("unchanged")
@@ -255,8 +253,7 @@ class ItemWrites:
             if self.owners.get(item.url, item.id) != item.id:
                 outcomes.append("conflict")  # its new link is already another item's
                 continue
-            text = item_text(item, given) if isinstance(given, str) else given
-            values = _values(item, text, now, None if first_seen == item.first_seen else first_seen)
+            values = _values(item, content_hash, now, None if first_seen == item.first_seen else first_seen)
             self.writes.append((_UPDATE if row else _INSERT, values))
             if row:
                 self.rewritten[item.id] = None

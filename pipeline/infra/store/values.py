@@ -227,7 +227,7 @@ class Reminder:
 
 @lru_cache(maxsize=256)
 def _utc(value: dt.datetime) -> str:
-    # Remembered (collect stores the run's time and the same dates thousands of times): the text
+    # Remembered (collect stores the run's time and a few dates thousands of times): the text
     # depends only on the instant, which is what equal times share.
     return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
@@ -284,56 +284,19 @@ def _attempt(row: Row) -> Attempt:
     )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ItemText:
-    """What the store writes of an item besides its decided dates, made once (by collect in its parse
-    workers, so that its main process only decides and writes): the content hash, the published date
-    as stored, and the item's JSON around its first-seen date, which is decided on write."""
-
-    content_hash: str
-    published: str  # _utc(item.published)
-    head: str  # the JSON up to first_seen's value
-    tail: str  # the JSON after it
-
-    def json(self, first_seen: dt.datetime | None) -> str:
-        """The item's JSON (``item_to_json``) with this first-seen date."""
-        if first_seen is None:
-            return self.head + "null" + self.tail
-        return self.head + _first_seen_json(first_seen, first_seen.utcoffset()) + self.tail
-
-
-# Where first_seen's value goes: a key and value only the key itself can make (a string value has
-# its quotes escaped), at the top level of the item's JSON.
-_MARK = "\x00first-seen\x00"
-_AT = f'"first_seen": {json.dumps(_MARK)}'
-_AT_KEY = '"first_seen": '
-
-
-def item_text(item: Item, content_hash: str) -> ItemText:
-    """The item's ``ItemText`` (its JSON without its first-seen date: ``ItemText.json`` adds it)."""
+def item_to_json(item: Item, first_seen: dt.datetime | None = None) -> str:
+    """The item as the store keeps it; ``first_seen``, when given, in place of the item's own."""
     # A copy of the fields (an Item has no slots: its __dict__ is its fields) rather than
     # dataclasses.asdict, whose deep copies made this the slowest step of collecting 6,000 items.
     data: dict[str, Any] = dict(item.__dict__)
-    data["first_seen"] = _MARK
-    for key in ("published", "starts", "ends"):
+    if first_seen is not None:
+        data["first_seen"] = first_seen
+    for key in ("published", "starts", "ends", "first_seen"):
         if data[key] is not None:
             data[key] = data[key].isoformat()
     if item.image is not None:
         data["image"] = {"url": item.image.url, "alt": item.image.alt, "consent": item.image.consent}
-    head, at, tail = json.dumps(data, ensure_ascii=False, sort_keys=True).partition(_AT)
-    assert at, "an item's JSON has its first_seen"
-    return ItemText(content_hash, _utc(item.published), head + _AT_KEY, tail)
-
-
-@lru_cache(maxsize=64)
-def _first_seen_json(first_seen: dt.datetime, offset: dt.timedelta | None) -> str:
-    # With its offset: two times of one instant are equal (and one key) whatever their zones.
-    return json.dumps(first_seen.isoformat())
-
-
-def item_to_json(item: Item, first_seen: dt.datetime | None = None) -> str:
-    """The item as the store keeps it; ``first_seen``, when given, in place of the item's own."""
-    return item_text(item, "").json(first_seen or item.first_seen)
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def item_from_json(text: str) -> Item:
