@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from pipeline.collect.writer import Job, Pending, Writer
 from pipeline.domain.models import Item
 from pipeline.infra.fetch import Fetched
 from pipeline.infra.instance import load_config
-from pipeline.infra.store import Store
+from pipeline.infra.store import ItemWrites, Store
 
 EARLIER = dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -228,3 +230,71 @@ def test_a_changed_item_keeps_its_first_seen_date_and_an_undated_one_its_first_g
         dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.UTC),
     )
     assert hashes == {i.id: content_hash(i) for i in items.values()}
+
+
+def test_batches_written_in_the_background_lose_no_source(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Every source's result handed to the writer's thread as soon as the batch before is written, each
+    batch slow to write: each source reported once, every item and state stored, before collect returns."""
+    monkeypatch.setattr(writer_module, "BATCH_SECONDS", 0.0)
+    real = Writer._flush
+
+    def slowly(self: Writer, batch: list[Pending]) -> None:
+        if threading.current_thread().name == "collect-writer":
+            time.sleep(0.1)  # the fetching goes on meanwhile, and ends before the last batch is written
+        real(self, batch)
+
+    monkeypatch.setattr(Writer, "_flush", slowly)
+    with FeedServer() as server:
+        feeds = {
+            f"p{n}": server.route(
+                f"/p{n}.rss", rss(*((f"S{n}-{k}", f"https://www.example.nl/{n}/{k}") for k in range(3)))
+            )
+            for n in range(8)
+        }
+        root = instance(tmp_path, feeds)
+        threads: set[str] = set()
+        config = load_config(root)
+        with Store(config.settings.database) as store:
+            summary = collect(
+                config,
+                store,
+                now=NOW,
+                limits=FAST,
+                on_result=lambda r: threads.add(threading.current_thread().name),
+            )
+    assert sorted((r.source, r.status, r.new) for r in summary.results) == [
+        (f"p{n}", "fetched", 3) for n in range(8)
+    ]
+    assert "collect-writer" in threads  # some were written in the background
+    with stored(root) as store:
+        assert len(store.items()) == 24
+        assert sorted(store.source_states()) == [f"p{n}" for n in range(8)]
+
+
+def test_a_crash_in_the_background_batch_stops_collect_and_loses_the_whole_batch(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+):
+    """An interrupt while the writer's thread writes a batch reaches the caller, and the batch is rolled
+    back whole: no source's items without its state."""
+    monkeypatch.setattr(writer_module, "BATCH_SECONDS", 0.0)
+    real = ItemWrites.send
+
+    def crash_in_the_background(self: ItemWrites) -> None:
+        real(self)
+        if threading.current_thread().name == "collect-writer":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ItemWrites, "send", crash_in_the_background)
+    with FeedServer() as server:
+        feeds = {
+            f"p{n}": server.route(f"/p{n}.rss", rss((f"S{n}", f"https://www.example.nl/{n}")))
+            for n in range(3)
+        }
+        root = instance(tmp_path, feeds)
+        with pytest.raises(KeyboardInterrupt):
+            run(root)
+    with stored(root) as store:
+        states, items = store.source_states(), store.items()
+    assert sorted(i.source for i in items) == sorted(states)  # every stored item's source has its state
