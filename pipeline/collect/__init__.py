@@ -294,6 +294,10 @@ async def _fetch_and_parse(
         job, f = p.job, p.fetched
         base = f.final_url or job.url
         args = (f.body, base, job.defaults, rules, now, f.content_type, limits.max_bytes)
+        if not parser.started:
+            # The workers are forked when the first body is parsed: not while the writer's thread
+            # holds a lock of the store (a forked child gets the lock, held).
+            writer.wait()
         try:
             result = await parser.parse(*args)
         finally:
