@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import make_item
 from feedserver import FeedServer
-from test_collect import instance, rss, run, stored
+from test_collect import FAST, instance, rss, run, stored
 
+from pipeline.collect import collect
 from pipeline.collect import writer as writer_module
-from pipeline.collect.feeds import SourceDefaults
+from pipeline.collect.feeds import SourceDefaults, content_hash
 from pipeline.collect.writer import Job, Pending, Writer
 from pipeline.domain.models import Item
 from pipeline.infra.fetch import Fetched
-from pipeline.infra.store import Store
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import ItemWrites, Store
 
 EARLIER = dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -172,3 +176,125 @@ def test_a_failing_write_of_one_source_loses_no_other_source_of_its_batch(
     assert {s: states[s].last_status for s in states} == {
         "gemeente-zwolle": "fetched", "jgz-fryslan": "failed", "leergeld-brabant": "fetched",
     }  # fmt: skip
+
+
+def entries(*items: tuple[str, str, str | None]) -> bytes:
+    """An RSS feed of (title, description, pubDate or None) entries, each linking to /nieuws/<title>."""
+    body = "".join(
+        f"<item><title>{t}</title><link>https://www.example.nl/nieuws/{t}</link><description>{text}</description>"
+        + (f"<pubDate>{date}</pubDate>" if date else "")
+        + "</item>"
+        for t, text, date in items
+    )
+    return f'<rss version="2.0"><channel><title>Nieuws</title><link>https://www.example.nl/</link>{body}</channel></rss>'.encode()
+
+
+def test_a_changed_item_keeps_its_first_seen_date_and_an_undated_one_its_first_given_date(
+    tmp_path: Path, engine: str
+):
+    """A feed read again: a changed item keeps the date it was first seen (in its row and its JSON), an
+    entry without a date the date it was first given (so it is unchanged), and the stored hash is
+    content_hash of the stored item (the one every writer stores)."""
+    dated = "Mon, 23 Nov 2026 08:30:00 +0100"
+    with FeedServer() as server:
+        url = server.route(
+            "/z.rss", entries(("Fiets", "Over fietsen", dated), ("Zonder", "Geen datum", None))
+        )
+        root = instance(tmp_path, {"gemeente-zwolle": url})
+        config = load_config(root)
+        with Store(config.settings.database) as store:
+            first = collect(config, store, now=EARLIER, limits=FAST)
+        server.route(
+            "/z.rss",
+            entries(
+                ("Fiets", "Over fietsen, bijgewerkt", dated),
+                ("Zonder", "Geen datum", None),
+                ("Nieuw", "Nieuw", dated),
+            ),
+        )
+        with Store(config.settings.database) as store:
+            second = collect(config, store, now=NOW, limits=FAST)
+    assert [(r.new, r.updated) for r in first.results] == [(2, 0)]
+    assert [(r.new, r.updated) for r in second.results] == [(1, 1)]
+    with stored(root) as store:
+        items = {i.title: i for i in store.items()}
+        hashes = dict(store.db.execute("SELECT id, content_hash FROM items").fetchall())
+    assert (items["Fiets"].summary_text, items["Fiets"].first_seen) == ("Over fietsen, bijgewerkt", EARLIER)
+    assert (items["Zonder"].published, items["Zonder"].first_seen, items["Zonder"].flags) == (
+        EARLIER,
+        EARLIER,
+        ("date-missing",),
+    )
+    assert (items["Nieuw"].first_seen, items["Nieuw"].published) == (
+        NOW,
+        dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.UTC),
+    )
+    assert hashes == {i.id: content_hash(i) for i in items.values()}
+
+
+def test_batches_written_in_the_background_lose_no_source(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Every source's result handed to the writer's thread as soon as the batch before is written, each
+    batch slow to write: each source reported once, every item and state stored, before collect returns."""
+    monkeypatch.setattr(writer_module, "BATCH_SECONDS", 0.0)
+    real = Writer._flush
+
+    def slowly(self: Writer, batch: list[Pending]) -> None:
+        if threading.current_thread().name == "collect-writer":
+            time.sleep(0.1)  # the fetching goes on meanwhile, and ends before the last batch is written
+        real(self, batch)
+
+    monkeypatch.setattr(Writer, "_flush", slowly)
+    with FeedServer() as server:
+        feeds = {
+            f"p{n}": server.route(
+                f"/p{n}.rss", rss(*((f"S{n}-{k}", f"https://www.example.nl/{n}/{k}") for k in range(3)))
+            )
+            for n in range(8)
+        }
+        root = instance(tmp_path, feeds)
+        threads: set[str] = set()
+        config = load_config(root)
+        with Store(config.settings.database) as store:
+            summary = collect(
+                config,
+                store,
+                now=NOW,
+                limits=FAST,
+                on_result=lambda r: threads.add(threading.current_thread().name),
+            )
+    assert sorted((r.source, r.status, r.new) for r in summary.results) == [
+        (f"p{n}", "fetched", 3) for n in range(8)
+    ]
+    assert "collect-writer" in threads  # some were written in the background
+    with stored(root) as store:
+        assert len(store.items()) == 24
+        assert sorted(store.source_states()) == [f"p{n}" for n in range(8)]
+
+
+def test_a_crash_in_the_background_batch_stops_collect_and_loses_the_whole_batch(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+):
+    """An interrupt while the writer's thread writes a batch reaches the caller, and the batch is rolled
+    back whole: no source's items without its state."""
+    monkeypatch.setattr(writer_module, "BATCH_SECONDS", 0.0)
+    real = ItemWrites.send
+
+    def crash_in_the_background(self: ItemWrites) -> None:
+        real(self)
+        if threading.current_thread().name == "collect-writer":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ItemWrites, "send", crash_in_the_background)
+    with FeedServer() as server:
+        feeds = {
+            f"p{n}": server.route(f"/p{n}.rss", rss((f"S{n}", f"https://www.example.nl/{n}")))
+            for n in range(3)
+        }
+        root = instance(tmp_path, feeds)
+        with pytest.raises(KeyboardInterrupt):
+            run(root)
+    with stored(root) as store:
+        states, items = store.source_states(), store.items()
+    assert sorted(i.source for i in items) == sorted(states)  # every stored item's source has its state

@@ -6,7 +6,8 @@ The order of one run:
    ``newsletter.monitoring.kind`` (default ``voortgang``),
 2. every feed and remote submission URL at once (``fetch``), each result handled as it arrives:
    unchanged bodies are skipped, changed ones parsed (``feeds``, in worker processes when there
-   are many) and written in small batches, each batch one transaction with its sources' state.
+   are many) and written in small batches, each batch one transaction with its sources' state,
+   written in a thread while the next batch gathers (``writer``).
 
 Deduplication happens on write: an item's id comes from its canonical URL, so the same story
 through two sources is one row; a partner's own YAML wins over its feed; an entry whose link
@@ -201,7 +202,8 @@ def collect(
 ) -> Summary:
     """Collect every source (or only the one with id ``only``) into ``store``.
 
-    ``on_result`` is called as each source finishes (the CLI's progress bar). Raises NotFound for
+    ``on_result`` is called as each source finishes (the CLI's progress bar), from the writer's
+    thread for the sources written in the background (``Writer``). Raises NotFound for
     an unknown ``only``; every other problem is in the summary.
     """
     started = time.monotonic()
@@ -220,8 +222,11 @@ def collect(
     problems = _local_submissions(config, only, writer)
     problems += _local_monitoring(config, only, writer)
     jobs = _jobs(config, only)
-    if jobs:
-        problems += asyncio.run(_fetch_and_parse(config, jobs, writer, limits, now))
+    try:
+        if jobs:
+            problems += asyncio.run(_fetch_and_parse(config, jobs, writer, limits, now))
+    finally:
+        writer.wait()  # the batch written in the background is done before the store is used or closed
     writer.flush()
     return Summary(tuple(writer.results), tuple(problems), time.monotonic() - started)
 
@@ -289,6 +294,10 @@ async def _fetch_and_parse(
         job, f = p.job, p.fetched
         base = f.final_url or job.url
         args = (f.body, base, job.defaults, rules, now, f.content_type, limits.max_bytes)
+        if not parser.started:
+            # The workers are forked when the first body is parsed: not while the writer's thread
+            # holds a lock of the store (a forked child gets the lock, held).
+            writer.wait()
         try:
             result = await parser.parse(*args)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -17,7 +18,11 @@ from pipeline.domain.monitoring import ORIGIN as MONITORING
 from pipeline.infra.fetch import Fetched
 from pipeline.infra.store import ItemWrites, KnownItem, Store
 
-BATCH_SECONDS = 1.0  # how long parsed sources wait to be written together: each commit is an fsync
+# How long parsed sources wait to be written together (each commit is an fsync). A batch is written
+# in a thread while the next one gathers, so short batches cost the event loop nothing and leave
+# little to write once the last feed is parsed: 300 feeds, cold, in process, medians of 5: collect
+# 1.67 -> 1.54 s on SQLite and 1.84 -> 1.65 s on PostgreSQL (1 s batches, written in the event loop).
+BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,13 @@ class Writer:
 
     A batch's writes are decided together and sent at once (the store's ``ItemWrites``): every row
     the decisions can look at is read in one statement, and the writes are sent together (on
-    PostgreSQL a round trip for the read and one for every 250 items written, rather than about five
+    PostgreSQL a round trip for the read and a few for every 250 items written, rather than about five
     a source). The decisions are those of writing the sources one after another: each source's reads
     see the earlier sources' writes.
+
+    Batches are written in a thread of their own, one at a time, in order (``add``); ``wait`` (and
+    ``flush``, which writes what is left) waits for it. ``on_result`` is called in that thread for
+    the sources it writes. Nothing else uses the store meanwhile.
 
     When a batch fails (a damaged row, a full disk, a trigger), it is rolled back and each of its
     sources is written in a transaction of its own, so that one source's failed write never loses
@@ -71,17 +80,50 @@ class Writer:
         self.pending: list[Pending] = []
         self.results: list[SourceResult] = []
         self.last_flush = time.monotonic()
+        self.behind: threading.Thread | None = None  # writing a batch while the sources go on
+        self.error: BaseException | None = None  # what stopped it, raised by ``wait``
 
     def add(self, p: Pending) -> None:
+        """Add a source's result. ``BATCH_SECONDS`` after the last batch the pending ones are written
+        as a batch in the background (a thread: the database works while the event loop goes on
+        fetching and handing bodies to the parse workers), one batch at a time and in order; while
+        one is written, the next grows."""
         self.pending.append(p)
         if time.monotonic() - self.last_flush >= BATCH_SECONDS:
-            self.flush()
+            if self.behind is not None and self.behind.is_alive():
+                return
+            self.wait()
+            self.last_flush = time.monotonic()
+            batch, self.pending = self.pending, []
+            self.behind = threading.Thread(target=self._write_behind, args=(batch,), name="collect-writer")
+            self.behind.start()
+
+    def _write_behind(self, batch: list[Pending]) -> None:
+        try:
+            self._flush(batch)
+        except BaseException as e:  # raised in the main thread by ``wait``
+            self.error = e
+
+    def wait(self) -> None:
+        """Wait for the batch written in the background (before anything else uses the store, and
+        before it closes); raise what stopped it."""
+        if self.behind is not None:
+            self.behind.join()
+            self.behind = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
     def flush(self) -> None:
+        """Write every pending result now (after the batch written in the background)."""
+        self.wait()
         self.last_flush = time.monotonic()
-        if not self.pending:
-            return
         batch, self.pending = self.pending, []
+        self._flush(batch)
+
+    def _flush(self, batch: list[Pending]) -> None:
+        if not batch:
+            return
         try:
             with self.store.transaction():
                 done = self._write_batch(batch)
@@ -94,6 +136,7 @@ class Writer:
     def write_local(self, source: str, shown: str, items: list[Item]) -> None:
         """Write the items of a local source (submissions, progress files) in a transaction of
         their own; a failed write is reported, as for feeds, and the other sources still collected."""
+        self.wait()
         try:
             with self.store.transaction():
                 writes = self.store.item_writes(self.now)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pipeline.domain.models import (
@@ -224,7 +225,10 @@ class Reminder:
     reason: str | None
 
 
+@lru_cache(maxsize=256)
 def _utc(value: dt.datetime) -> str:
+    # Remembered (collect stores the run's time and a few dates thousands of times): the text
+    # depends only on the instant, which is what equal times share.
     return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
