@@ -298,3 +298,42 @@ def test_a_crash_in_the_background_batch_stops_collect_and_loses_the_whole_batch
     with stored(root) as store:
         states, items = store.source_states(), store.items()
     assert sorted(i.source for i in items) == sorted(states)  # every stored item's source has its state
+
+
+def test_sources_wait_for_a_writer_a_batch_behind_so_memory_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A database that is slower than the parse workers (here: another connection holds SQLite's write
+    lock) makes the sources wait once MAX_WAITING_ITEMS are waiting, not pile up in memory."""
+    import sqlite3
+
+    monkeypatch.setattr(writer_module, "MAX_WAITING_ITEMS", 10)
+    monkeypatch.setattr(writer_module, "BATCH_SECONDS", 0.0)
+    path = tmp_path / "state.sqlite3"
+    with Store(path) as store:
+        writer = Writer(store, NOW, lambda r: None)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the writer's thread waits for this lock
+        added: list[int] = []  # items waiting after each add
+
+        def add_all() -> None:
+            for n in range(10):
+                source = f"s{n}"
+                batch = [story(f"{source}-{i}", f"https://www.example.nl/{source}/{i}", source, f"g{source}{i}",
+                               f"Bericht {i}") for i in range(3)]  # fmt: skip
+                writer.add(pending(source, *batch))
+                added.append(writer.waiting)
+
+        adder = threading.Thread(target=add_all)
+        adder.start()
+        time.sleep(0.5)
+        seen_blocked = list(added)
+        blocker.execute("ROLLBACK")  # first, so that the store is never closed under a waiting writer
+        blocker.close()
+        adder.join(timeout=30)
+        writer.flush()
+        # s0 went to the writer (blocked); s1-s3 wait (9 items); s4 makes 12 >= 10: it waits for the writer.
+        assert seen_blocked == [0, 3, 6, 9]
+        assert max(added) < 10 + 3
+        assert len(store.items()) == 30
+        assert sorted(r.source for r in writer.results) == sorted(f"s{n}" for n in range(10))
