@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import hashlib
 import os
 import time
@@ -125,6 +126,9 @@ def _pool(feeds: int) -> Executor | None:
         return None
     # fork: the workers start in milliseconds with the parser already imported; they touch no
     # database or socket of the parent.
+    # The parent's objects, inherited by the workers, are left out of every collection (theirs, and
+    # the parent's until ``shutdown``): 300 feeds cold 6.9 -> 6.6 ms of CPU a feed (bench, side by side).
+    gc.freeze()
     return ProcessPoolExecutor(max_workers=min(cpus, 4), mp_context=multiprocessing.get_context("fork"))
 
 
@@ -148,6 +152,7 @@ class _Parser:
     def shutdown(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
+            gc.unfreeze()
 
 
 def _local_submissions(config: Config, only: str | None, writer: Writer) -> list[Problem]:
