@@ -13,7 +13,9 @@ For each number of feeds, in one run and interleaved (the machine's load hits ev
 - ``newsletter collect`` as cron runs it (a new process) into an empty database (cold) and again when
   every feed answers 304 (warm), on each engine (SQLite; PostgreSQL in a throwaway cluster, a fresh
   database a run), with the CPU time of all its processes (its parse workers included) and its peak
-  memory (the largest of its processes; started from a small launcher, see ``LAUNCHER``);
+  memory (the largest of its processes; started from a small launcher, see ``LAUNCHER``). The empty
+  database gets its schema first (as the first collect makes it; the "schema" column): that is once per
+  instance, and on PostgreSQL it was a tenth of a second of every cold figure;
 - the start-up of the command (Python, the CLI and ``pipeline.collect`` imported).
 
 ``--code`` adds another checkout (e.g. the code before a change, from ``git archive``) measured the same
@@ -164,6 +166,17 @@ print(json.dumps([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.wai
 """
 
 
+# The schema of a new database, made as the first collect makes it (``db upgrade`` wants one that exists).
+SCHEMA = """
+import sys
+from pathlib import Path
+from pipeline.infra.instance import load_config
+from pipeline.infra.store import Store
+with Store(load_config(Path(sys.argv[1])).settings.database):
+    pass
+"""
+
+
 def timed_command(
     code: Path, args: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, float, float]:
@@ -205,11 +218,14 @@ def measure_size(
                 env = {"NEWSLETTER_DATABASE_URL": new_database()} if engine == "postgresql" else {}
                 root = instance(base / f"{len(urls)}-{run}-{code.name}-{engine}", urls)
                 command = ["-m", "pipeline", "--root", str(root), "collect", "--now", "2026-11-26"]
+                # The schema is made first, and timed apart: once per instance, not per collect.
+                schema = timed_command(code, ["-c", SCHEMA, str(root)], env)
                 cold = timed_command(code, command, env)
                 warm = timed_command(code, command, env)
                 row = out.setdefault(
-                    (code.name, engine), {"cold": [], "cpu": [], "peak": [], "warm": [], "wcpu": []}
+                    (code.name, engine), dict(cold=[], cpu=[], peak=[], warm=[], wcpu=[], schema=[])
                 )
+                row["schema"].append(schema[0])
                 row["cold"].append(cold[0])
                 row["cpu"].append(cold[1])
                 row["peak"].append(cold[2])
@@ -231,7 +247,7 @@ def report(feeds: int, result: dict[str, Any], codes: list[Path], engines: list[
     print(f"  floor (raw asyncio, all GETs at once): {floor:.2f} s cold, {floor304:.2f} s all 304")
     print(f"  fetch layer alone (fetch_all, no parsing): {fetch:.2f} s = {fetch / floor:.1f}x the floor")
     head = f"  {'checkout':<16}{'engine':<12}{'cold':>8}{'x floor':>9}{'CPU/feed':>10}{'peak':>9}{'warm':>8}"
-    print(head + f"{'warm CPU':>10}")
+    print(head + f"{'warm CPU':>10}{'schema':>9}")
     for code in codes:
         for engine in engines:
             row = result[(code.name, engine)]
@@ -239,7 +255,7 @@ def report(feeds: int, result: dict[str, Any], codes: list[Path], engines: list[
             print(
                 f"  {code.name:<16}{engine:<12}{cold:>7.2f}s{cold / floor:>8.1f}x"
                 f"{med(row['cpu']) / feeds * 1000:>8.1f}ms{max(row['peak']):>6.0f} MB"
-                f"{med(row['warm']):>7.2f}s{med(row['wcpu']):>9.2f}s"
+                f"{med(row['warm']):>7.2f}s{med(row['wcpu']):>9.2f}s{med(row['schema']):>8.2f}s"
             )
         if len(engines) == 2:
             lite, pg = result[(code.name, "sqlite")], result[(code.name, "postgresql")]
