@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pipeline.infra import http1
-from pipeline.infra.fetch import Fetched, Limits, Request, fetch_all
+from pipeline.infra.fetch import Fetched, Fetcher, Limits, Request, fetch_all
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Nieuws</title></channel></rss>'
 LIMITS = Limits(timeout=5, retries=0, allow_private_addresses=True, max_bytes=100_000)
@@ -363,3 +363,38 @@ def test_a_trusted_certificate_carries_the_feed(
     monkeypatch.setattr(fetch._Connector, "tls", lambda self: trusted)
     result = asyncio.run(fetch_over_tls(certificate))
     assert (result.status, result.body) == ("fetched", FEED)
+
+
+def test_idle_connections_are_few_however_many_hosts(monkeypatch: pytest.MonkeyPatch):
+    """Each host's kept connection is closed once MAX_IDLE others are kept (the oldest first), not at
+    the end of the run: a run over as many hosts as cron's limit of open files would fail."""
+    monkeypatch.setattr(http1, "MAX_IDLE", 2)
+
+    async def scenario() -> tuple[list[Fetched], list[int]]:
+        open_now: set[int] = set()
+
+        def server(n: int) -> Handler:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                open_now.add(n)
+                try:
+                    await fixed(ok(FEED))(reader, writer, Seen())
+                finally:
+                    open_now.discard(n)
+
+            return handle
+
+        servers = [await asyncio.start_server(server(n), "127.0.0.1", 0) for n in range(5)]
+        ports = [s.sockets[0].getsockname()[1] for s in servers]
+        fetcher = Fetcher(Limits(timeout=5, retries=0, allow_private_addresses=True, concurrency=1))
+        requests = [Request(str(n), f"http://127.0.0.1:{port}/feed") for n, port in enumerate(ports)]
+        results = [f async for f in fetcher.fetch_each(requests)]
+        await asyncio.sleep(0.2)  # the servers see the closed connections
+        still_open = sorted(open_now)
+        await fetcher.aclose()
+        for s in servers:
+            s.close()
+        return results, still_open
+
+    results, still_open = asyncio.run(scenario())
+    assert [r.status for r in results] == ["fetched"] * 5
+    assert still_open == [3, 4]  # the two kept last

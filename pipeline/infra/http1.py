@@ -30,6 +30,9 @@ NO_BODY = frozenset({204, 304})
 MAX_HEADERS = 100  # header lines in one answer
 DRAIN = 65_536  # bytes of an error's or a redirect's body read to keep the connection; more: it is closed
 KEEPALIVE = 5.0  # seconds an idle connection is kept
+# Idle connections kept at most, over all hosts: a run of feeds on as many hosts would otherwise keep a
+# socket per host open to its end (cron's limit of open files is often 1,024). The oldest goes first.
+MAX_IDLE = 64
 CHUNK = 65_536
 # What may stay as it is in a request target; anything else (spaces, non-ASCII) is percent-encoded.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
@@ -151,10 +154,11 @@ class Client:
         self.connect = connect
         self.headers = headers  # sent with every request
         self.max_redirects = max_redirects
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[_Connection]] = {}  # the origin kept last comes last
+        self._idle_count = 0
 
     async def aclose(self) -> None:
-        idle, self._idle = self._idle, {}
+        idle, self._idle, self._idle_count = self._idle, {}, 0
         for connections in idle.values():
             for c in connections:
                 c.close()
@@ -205,16 +209,32 @@ class Client:
             raise
         if keep:
             connection.idle_since = time.monotonic()
-            self._idle.setdefault(t.origin, []).append(connection)
+            self._keep(connection)
         else:
             connection.close()
         return Answer(status, reason, answer_headers, url, body)
 
+    def _keep(self, connection: _Connection) -> None:
+        kept = self._idle.pop(connection.origin, [])
+        kept.append(connection)
+        self._idle[connection.origin] = kept  # last: the origin kept most recently
+        self._idle_count += 1
+        if self._idle_count > MAX_IDLE:
+            oldest = next(iter(self._idle))
+            self._take(oldest, 0).close()
+
+    def _take(self, origin: Origin, at: int = -1) -> _Connection:
+        kept = self._idle[origin]
+        connection = kept.pop(at)
+        if not kept:
+            del self._idle[origin]
+        self._idle_count -= 1
+        return connection
+
     async def _connection(self, origin: Origin, fresh: bool = False) -> tuple[_Connection, bool]:
-        idle = self._idle.get(origin)
         now = time.monotonic()
-        while idle and not fresh:
-            connection = idle.pop()
+        while origin in self._idle and not fresh:
+            connection = self._take(origin)
             if connection.usable(now):
                 return connection, True
             connection.close()
