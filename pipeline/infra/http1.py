@@ -32,7 +32,7 @@ DRAIN = 65_536  # bytes of an error's or a redirect's body read to keep the conn
 KEEPALIVE = 5.0  # seconds an idle connection is kept
 # Idle connections kept at most, over all hosts: a run of feeds on as many hosts would otherwise keep a
 # socket per host open to its end (cron's limit of open files is often 1,024). The oldest goes first.
-MAX_IDLE = 64
+MAX_IDLE = 256  # as many as requests at once by default: a busy round keeps its connections
 CHUNK = 65_536
 # What may stay as it is in a request target; anything else (spaces, non-ASCII) is percent-encoded.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
