@@ -213,10 +213,21 @@ GZIP_BOMB = gzip.compress(b"<" * 20_000_000)  # 20 MB unpacked from ~20 KB
         (b"HTTP/1.1 302 Found\r\nLocation: /feed\r\nContent-Length: 0\r\n\r\n", "more than 5 redirects (a redirect loop?): check the address"),
         (b"HTTP/1.1 204 No Content\r\n\r\n", "HTTP 204 No Content: expected 200 with a feed"),
         (b"", "the connection broke off (the server closed the connection without an answer)"),
+        (b"HTTP/1.1 \xb200 OK\r\n\r\n", "the connection broke off (not an HTTP/1.1 answer"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "the connection broke off (Content-Length is not a number"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+4\r\nabcd\r\n0\r\n\r\n", "the connection broke off (a broken chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "the connection broke off (a transfer coding this client does not read"),
+        (ok(gzip.compress(FEED)[:-10], "Content-Encoding: gzip"), "the server sent a broken compressed (gzip/deflate) body"),
+        (b"HTTP/1.0 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip.compress(FEED * 20)[:60], "the server sent a broken compressed (gzip/deflate) body"),
+        (b"HTTP/1.0 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip.compress(FEED) + b"x" * 150_000, "larger than the limit of 0.1 MB (newsletter.collect.max_bytes)"),
+        (b"HTTP/1.1 302 Found\r\nLocation: http://[zz/\r\nContent-Length: 0\r\n\r\n", "a redirect led to an address that is not http(s)"),
+        (b"HTTP/1.1 302 Found\r\nLocation: http://a..b/\r\nContent-Length: 0\r\n\r\n", "cannot connect ("),
     ],
     ids=["not-http", "short-body", "bad-length", "long-header", "many-headers", "bad-header", "bad-chunk",
          "declared-too-big", "gzip-bomb", "chunked-too-big", "bad-gzip", "redirect-to-ftp", "redirect-loop",
-         "no-content", "closed"],
+         "no-content", "closed", "status-not-ascii-digits", "length-not-ascii-digits", "chunk-size-with-sign",
+         "transfer-gzip", "gzip-cut", "gzip-cut-by-closing", "endless-tail-after-gzip", "redirect-unreadable",
+         "redirect-idna-refused"],
 )  # fmt: skip
 def test_a_broken_answer_is_a_failure_with_its_reason(answer: bytes, reason: str):
     result, _ = run(fixed(answer, close=not answer.startswith(b"HTTP/1.1 302")))
@@ -398,3 +409,66 @@ def test_idle_connections_are_few_however_many_hosts(monkeypatch: pytest.MonkeyP
     results, still_open = asyncio.run(scenario())
     assert [r.status for r in results] == ["fetched"] * 5
     assert still_open == [3, 4]  # the two kept last
+
+
+# -- answers a server must not give, found by attacking the client ---------------------------------------
+@pytest.mark.parametrize(
+    "address", ["http://[::1/feed", "http://127.0.0.1:0/feed"], ids=["bracket", "port-0"]
+)
+def test_an_address_that_cannot_be_read_is_a_failure_not_a_crash(address: str):
+    results = asyncio.run(fetch_all([Request("a", address), Request("b", "http://[::1")], LIMITS))
+    assert [r.error for r in results] == ["not a valid web address; check the address in sources.yaml"] * 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        ok(b"AAAA") + ok(b"EVIL"),
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 4\r\n\r\nEVIL",
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nEVIL",
+    ],
+    ids=["bytes-after-the-body", "304-with-a-body", "204-with-a-body"],
+)
+def test_bytes_no_request_asked_for_never_answer_the_next_one(first: bytes):
+    """A server that sends more than its answer does not get its connection used again: the extra bytes
+    would be read as the answer to the host's next feed."""
+    seen = Seen()
+    results = asyncio.run(
+        serving(
+            counting(fixed(first), seen),
+            lambda port: [Request(k, f"http://127.0.0.1:{port}/feed?{k}", etag='"v"') for k in "ab"],
+            ONE_AT_A_TIME,
+        )
+    )
+    assert b"EVIL" not in b"".join(r.body for r in results)
+    assert (len(seen.heads), seen.connections) == (2, 2)  # each feed asked once, on a connection of its own
+
+
+def test_a_reason_phrase_reaches_the_report_short_and_printable():
+    answer = b"HTTP/1.1 404 \x1b]0;pwned\x07" + b"x" * 60_000 + b"\r\nContent-Length: 0\r\n\r\n"
+    result, _ = run(fixed(answer))
+    assert result.error is not None
+    assert result.error.startswith("HTTP 404 ]0;pwnedxxx") and result.error.endswith(
+        ": no feed at this address; check the address in sources.yaml"
+    )
+    assert len(result.error) < 200
+
+
+def test_gzip_of_several_members_is_read_whole_even_split_inside_the_magic():
+    second = gzip.compress(FEED[40:])
+    body = gzip.compress(FEED[:40]) + second
+    one, _ = run(fixed(ok(body, "Content-Encoding: gzip")))
+    split = len(body) - len(second) + 1  # the next member's first byte in one chunk, the rest in the next
+    two, _ = run(
+        fixed(chunked(body[:split], body[split:]).replace(b"OK\r\n", b"OK\r\nContent-Encoding: gzip\r\n", 1))
+    )
+    assert (one.body, two.body) == (FEED, FEED)
+
+
+@pytest.mark.parametrize("packed", [zlib.compress(FEED), zlib.compress(FEED)[2:-4]], ids=["zlib", "raw"])
+def test_deflate_arriving_a_byte_at_a_time(packed: bytes):
+    answer = chunked(*(bytes([b]) for b in packed)).replace(
+        b"OK\r\n", b"OK\r\nContent-Encoding: deflate\r\n", 1
+    )
+    result, _ = run(fixed(answer))
+    assert (result.status, result.body) == ("fetched", FEED)

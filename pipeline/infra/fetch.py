@@ -58,6 +58,7 @@ STATUS_REASONS = {
     429: N_("the server asks us to slow down; it will be tried again next run"),
 }
 SERVER_FAILED = N_("the server failed")
+INVALID_ADDRESS = N_("not a valid web address; check the address in sources.yaml")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ async def resolve(host: str) -> list[str]:
         pass
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as e:
+    except (OSError, UnicodeError) as e:  # UnicodeError: a name IDNA refuses ("a..b", a label of 64)
         raise http1.ConnectFailed(str(e)) from None  # reported as "cannot connect (...)", retried
     return list(dict.fromkeys(str(info[4][0]) for info in found))
 
@@ -296,7 +297,12 @@ class Fetcher:
             if places is not None:
                 await places.acquire()
             return self._read_local(request, time.monotonic())
-        host = (urlsplit(request.url).hostname or "").lower()
+        try:
+            host = (urlsplit(request.url).hostname or "").lower()
+        except ValueError:  # "http://[::1/"
+            if places is not None:
+                await places.acquire()
+            return self._failed(request, _(INVALID_ADDRESS), started, 1)
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
         attempts = 0
         # The deadline starts once the source has its turn: waiting in line is not its fault.
@@ -357,7 +363,7 @@ class Fetcher:
         except http1.NotHTTP:
             raise _Failure(_("a redirect led to an address that is not http(s)")) from None
         except http1.BadAddress:
-            raise _Failure(_("not a valid web address; check the address in sources.yaml")) from None
+            raise _Failure(_(INVALID_ADDRESS)) from None
         moved = _permanent_redirect(answer.history)
         status = answer.status
         if status == 304:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_BODY = frozenset({204, 304})
 MAX_HEADERS = 100  # header lines in one answer
+MAX_REASON = 100  # characters of a status line's reason phrase kept
 DRAIN = 65_536  # bytes of an error's or a redirect's body read to keep the connection; more: it is closed
 KEEPALIVE = 5.0  # seconds an idle connection is kept
 # Idle connections kept at most, over all hosts: a run of feeds on as many hosts would otherwise keep a
@@ -110,15 +112,17 @@ class _Target:
 
 def target(url: str) -> _Target:
     """What a request to ``url`` needs, or ``NotHTTP`` when it is not an http(s) address."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise NotHTTP(f"not an http(s) address: {url[:200]}")
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise NotHTTP(f"not an http(s) address: {url[:200]}")
+        port = parts.port if parts.port is not None else DEFAULT_PORTS[scheme]
         host = parts.hostname if parts.hostname.isascii() else parts.hostname.encode("idna").decode("ascii")
-    except (ValueError, UnicodeError) as e:
+    except (ValueError, UnicodeError) as e:  # "http://[::1/", a port of letters, a label of 64 characters
         raise NotHTTP(f"not a valid address ({e}): {url[:200]}") from None
+    if port == 0:
+        raise NotHTTP(f"port 0: {url[:200]}")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -141,7 +145,13 @@ class _Connection:
         self.idle_since = time.monotonic()
 
     def usable(self, now: float) -> bool:
-        return now - self.idle_since < KEEPALIVE and not self.reader.at_eof() and not self.writer.is_closing()
+        """Kept not too long, still open, and silent: bytes that came while it was idle answer nothing."""
+        return (
+            now - self.idle_since < KEEPALIVE
+            and not self.reader.at_eof()
+            and not self.writer.is_closing()
+            and not _buffered(self.reader)
+        )
 
     def close(self) -> None:
         self.writer.close()
@@ -184,7 +194,10 @@ class Client:
                 return Answer(answer.status, answer.reason, answer.headers, url, answer.body, tuple(history))
             if len(history) >= self.max_redirects:
                 raise TooManyRedirects(f"more than {self.max_redirects} redirects")
-            following = _without_login(urljoin(url, _as_text(location.strip())))
+            try:
+                following = _without_login(urljoin(url, _as_text(location.strip())))
+            except ValueError as e:  # "http://[zz/"
+                raise NotHTTP(f"a redirect to an address that cannot be read ({e})") from None
             history.append(Hop(answer.status, url, following))
             url = following
 
@@ -263,14 +276,15 @@ class Client:
         self, connection: _Connection, status: int, headers: dict[str, str], keep: bool, cap: int
     ) -> tuple[bytes, bool]:
         """The body, decoded, and whether the connection can serve another request."""
-        if status in NO_BODY:
-            return b"", keep
-        limit = cap if status == 200 else DRAIN
         declared = headers.get("content-length")
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        chunked = _chunked_coding(headers.get("transfer-encoding"))
+        if status in NO_BODY:
+            # No body, whatever the headers say; one that promises a body anyway is not trusted again.
+            return b"", keep and not chunked and (declared or "0").strip() == "0"
+        limit = cap if status == 200 else DRAIN
         length = None
         if declared is not None and not chunked:
-            if not declared.strip().isdigit():
+            if not _digits(declared.strip()):
                 raise BrokenOff(f"Content-Length is not a number: {declared[:40]!r}")
             length = int(declared)
             if length > limit:
@@ -294,7 +308,8 @@ class Client:
             return b"", False
         except (OSError, asyncio.IncompleteReadError, ValueError) as e:
             raise BrokenOff(_reason(e)) from None
-        return decoder.result(), keep
+        # Bytes after the body are not an answer to anything asked: the connection is not used again.
+        return decoder.result(), keep and not _buffered(connection.reader)
 
 
 def _request(t: _Target, headers: dict[str, str], authorization: str | None) -> bytes:
@@ -318,8 +333,10 @@ async def _head(reader: asyncio.StreamReader) -> tuple[int, str, dict[str, str],
         raise BrokenOff("the server closed the connection without an answer")
     version, _, rest = line.decode("latin-1").strip().partition(" ")
     code, _, reason = rest.partition(" ")
-    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not _digits(code):
         raise BrokenOff(f"not an HTTP/1.1 answer: {line[:60]!r}")
+    # The reason goes into a failure's message, the log and the report: printable, and short.
+    reason = "".join(c for c in reason[:MAX_REASON] if c.isprintable())
     headers: dict[str, str] = {}
     for _n in range(MAX_HEADERS + 1):
         try:
@@ -351,12 +368,10 @@ async def _counted(reader: asyncio.StreamReader, length: int) -> AsyncIterator[b
 async def _chunked(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
     while True:
         line = await reader.readline()
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise BrokenOff(f"a broken chunk size: {line[:40]!r}") from None
-        if size < 0:
+        digits = line.split(b";", 1)[0].strip(b" \t\r\n")
+        if not _HEX.fullmatch(digits):  # 1 to 16 hex digits: no sign, no "0x", no "_"
             raise BrokenOff(f"a broken chunk size: {line[:40]!r}")
+        size = int(digits, 16)
         if size == 0:
             for _n in range(MAX_HEADERS + 1):  # the trailer, up to its empty line
                 if (await reader.readline()) in (b"\r\n", b"\n"):
@@ -373,9 +388,36 @@ async def _until_closed(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
         yield piece
 
 
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+def _digits(text: str) -> bool:
+    "Only ASCII digits ('²'.isdigit() is true, and int() refuses it)."
+    return text.isascii() and text.isdigit()
+
+
+def _chunked_coding(value: str | None) -> bool:
+    """Whether the body is chunked; a transfer coding this client does not undo (gzip, chunked) is refused."""
+    codings = [c.strip().lower() for c in (value or "").split(",") if c.strip()]
+    if codings in ([], ["identity"]):
+        return False
+    if codings == ["chunked"]:
+        return True
+    raise BrokenOff(f"a transfer coding this client does not read: {(value or '')[:40]!r}")
+
+
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    "Whether bytes wait in the reader (asyncio has no public way to ask)."
+    return bool(getattr(reader, "_buffer", b""))
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _Decoder:
     """Undoes ``Content-Encoding`` (gzip, deflate; identity and unknown ones are left as they are)
-    while counting the decoded bytes against ``limit``."""
+    while counting the decoded bytes against ``limit``. A compressed stream must end: one cut off
+    (a connection closed early, a body without its trailer) is a ``BadEncoding``, not a shorter feed."""
 
     def __init__(self, encoding: str, limit: int) -> None:
         self.limit = limit
@@ -387,6 +429,10 @@ class _Decoder:
             raise BadEncoding(f"more than one compression: {encoding[:60]}")
         self.kind = names[0] if names else None
         self._z: zlib._Decompress | None = None
+        self._start = b""  # deflate's first byte, until its second says zlib or raw
+        self._fed = False
+        self._after_end = 0  # bytes after the compressed stream's end: ignored, but counted
+        self._tail = b""  # the start of what may be gzip's next member
         if self.kind in ("gzip", "x-gzip"):
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
@@ -394,23 +440,40 @@ class _Decoder:
         if self.kind is None:
             self._keep(data)
             return
-        if self.kind == "deflate" and self._z is None:
-            # "deflate" is zlib-wrapped by the standard, raw in some servers: try the first, else the second.
-            self._z = zlib.decompressobj()
-            try:
-                self._inflate(data)
+        if not data:
+            return
+        self._fed = True
+        if self._z is None:  # deflate: zlib-wrapped by the standard, raw from some servers
+            data, self._start = self._start + data, b""
+            if len(data) < 2:
+                self._start = data
                 return
-            except BadEncoding:
-                self._z, self.parts, self.size = zlib.decompressobj(-zlib.MAX_WBITS), [], 0
+            wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0  # a zlib header
+            self._z = zlib.decompressobj() if wrapped else zlib.decompressobj(-zlib.MAX_WBITS)
         self._inflate(data)
 
     def _inflate(self, data: bytes) -> None:
         assert self._z is not None
-        try:
-            out = self._z.decompress(data, self.limit - self.size + 1)
-        except zlib.error as e:
-            raise BadEncoding(str(e)) from None
-        self._keep(out)
+        while data:
+            if self._z.eof:
+                # After the stream's end: gzip's next member (RFC 1952 allows several), or bytes that are
+                # ignored but counted, so that an endless tail cannot fill the memory.
+                data, self._tail = self._tail + data, b""
+                if self.kind != "deflate" and data[:2] == GZIP_MAGIC:
+                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif self.kind != "deflate" and GZIP_MAGIC.startswith(data):
+                    self._tail = data  # half of the next member's magic: wait for the rest
+                    return
+                else:
+                    self._after_end += len(data)
+                    if self._after_end > self.limit:
+                        raise TooLarge(f"more than {self.limit} bytes after the compressed body")
+                    return
+            try:
+                self._keep(self._z.decompress(data, self.limit - self.size + 1))
+            except zlib.error as e:
+                raise BadEncoding(str(e)) from None
+            data = self._z.unused_data if self._z.eof else b""
 
     def _keep(self, data: bytes) -> None:
         self.size += len(data)
@@ -419,11 +482,17 @@ class _Decoder:
         self.parts.append(data)
 
     def finish(self) -> None:
-        if self._z is not None:
-            try:
-                self._keep(self._z.flush())
-            except zlib.error as e:
-                raise BadEncoding(str(e)) from None
+        if self._start:  # a deflate body of one byte
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._inflate(self._start)
+        if self._z is None or not self._fed:
+            return
+        try:
+            self._keep(self._z.flush())
+        except zlib.error as e:
+            raise BadEncoding(str(e)) from None
+        if not self._z.eof:
+            raise BadEncoding("the compressed body was cut off before its end")
 
     def result(self) -> bytes:
         return b"".join(self.parts)
