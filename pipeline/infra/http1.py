@@ -177,18 +177,16 @@ class Client:
         """GET ``url``, following redirects; the body of a 200 is read whole (at most ``cap`` bytes
         decoded, else ``TooLarge``)."""
         try:
-            target(url)
+            t = target(url)
         except NotHTTP as e:
             raise BadAddress(str(e)) from None
-        history: list[Hop] = []
-        first = target(url)
         # A login in the address goes along to the same origin only, and never into an address
         # this returns (the base for an item's relative links).
+        origin, login = t.origin, t.authorization
         url = _without_login(url)
+        history: list[Hop] = []
         while True:
-            t = target(url)
-            authorization = first.authorization if t.origin == first.origin else None
-            answer = await self._one(url, t, headers, cap, authorization)
+            answer = await self._one(url, t, headers, cap, login if t.origin == origin else None)
             location = answer.headers.get("location")
             if answer.status not in (301, 302, 303, 307, 308) or location is None:
                 return Answer(answer.status, answer.reason, answer.headers, url, answer.body, tuple(history))
@@ -199,7 +197,7 @@ class Client:
             except ValueError as e:  # "http://[zz/"
                 raise NotHTTP(f"a redirect to an address that cannot be read ({e})") from None
             history.append(Hop(answer.status, url, following))
-            url = following
+            url, t = following, target(following)
 
     async def _one(
         self, url: str, t: _Target, headers: dict[str, str], cap: int, authorization: str | None
