@@ -159,6 +159,8 @@ def test_a_partner_submits_a_story_with_a_photo_and_reports_progress(
     page.get_by_role("button", name="Verhaal insturen").click()
     page.get_by_role("status").wait_for(timeout=WAIT)
     assert "Opgeslagen" in page.get_by_role("status").inner_text()
+    # The status shows before the photo has loaded (under load, by a few ms): wait for it to load or fail.
+    page.wait_for_function("() => document.querySelector('img.preview')?.complete", timeout=WAIT)
     assert page.locator("img.preview").evaluate("i => i.naturalWidth") == 1200
     look(page, shots, "07-opgeslagen-met-foto")
     saved = root / "submissions" / "gemeente-zwolle" / "2026-12-02-elk-kind-een-zwemdiploma.yaml"
