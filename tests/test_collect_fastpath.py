@@ -392,3 +392,18 @@ def test_joining_is_urljoin():
         assert join(base, url) == urllib.parse.urljoin(base, url), (base, url)
     assert join(URL, "/media/1.jpg?w=640") == "https://partner.example.nl/media/1.jpg?w=640"
     assert join(URL, "../wijk/3") == "https://partner.example.nl/wijk/3"
+
+
+def test_an_unexpected_error_in_one_feed_becomes_its_reason(monkeypatch: pytest.MonkeyPatch):
+    """A worker parses with ``safe_parse``: an error nobody foresaw becomes that source's reason (type and
+    message, cut at 200 characters), not an exception that ends the run; a feed that is no feed keeps its
+    own reason."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("x" * 300)
+
+    monkeypatch.setattr(feeds, "entry_to_item", broken)
+    result = safe_parse(rss(ITEM), URL, SourceDefaults("s"), ThemeRules(), NOW)
+    assert result == "could not read the feed (RuntimeError: " + "x" * 200 + ")"
+    not_a_feed = safe_parse(b"just text", URL, SourceDefaults("s"), ThemeRules(), NOW)
+    assert isinstance(not_a_feed, str) and not_a_feed.startswith("not a feed: ")

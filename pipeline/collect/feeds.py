@@ -16,9 +16,9 @@ import json
 import operator
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ParamSpec
 from urllib.parse import urljoin
 
 from pipeline.domain.i18n import _, ngettext
@@ -28,6 +28,7 @@ from pipeline.domain.urls import canonical_url, image_ext, join
 
 MAX_SUMMARY_CHARS = 50_000  # a summary, not a book: the rest of a 400 kB article is cut before sanitising
 FUTURE_SLACK = dt.timedelta(days=1)  # a date further ahead than this is a publisher's mistake
+P = ParamSpec("P")
 
 
 _HASHED_FIELDS = operator.attrgetter(*(f.name for f in fields(Item) if f.name != "first_seen"))
@@ -478,22 +479,22 @@ def parse_feed(
     return ParsedFeed(tuple(items.values()), tuple(warnings), skipped, plain_title(title or "") or None)
 
 
-def safe_parse(
-    body: bytes,
-    url: str,
-    defaults: SourceDefaults,
-    rules: ThemeRules,
-    now: dt.datetime,
-    content_type: str | None = None,
-    max_bytes: int = 10_000_000,
-) -> ParsedFeed | str:
-    """``parse_feed`` for a worker process: the reason as a string instead of an exception.
+def _reason_instead(parse: Callable[P, ParsedFeed]) -> Callable[P, ParsedFeed | str]:
+    """``parse`` for a worker process: the reason as a string instead of an exception.
 
     feedparser is robust but not perfect; an unexpected error in one feed must not stop the run.
     """
-    try:
-        return parse_feed(body, url, defaults, rules, now, content_type, max_bytes)
-    except NotAFeed as e:
-        return str(e)
-    except Exception as e:
-        return _("could not read the feed ({error})").format(error=f"{type(e).__name__}: {str(e)[:200]}")
+
+    def safe_parse(*args: P.args, **kwargs: P.kwargs) -> ParsedFeed | str:
+        try:
+            return parse(*args, **kwargs)
+        except NotAFeed as e:
+            return str(e)
+        except Exception as e:
+            return _("could not read the feed ({error})").format(error=f"{type(e).__name__}: {str(e)[:200]}")
+
+    safe_parse.__qualname__ = "safe_parse"  # the process pool pickles it by this module-level name
+    return safe_parse
+
+
+safe_parse = _reason_instead(parse_feed)
