@@ -50,7 +50,7 @@ __all__ = [
     "source_ids", "submission_to_item", "theme_rules",
 ]  # fmt: skip
 
-PARSER_VERSION = "1"  # bump when normalisation changes, so that unchanged feeds are read again once
+PARSER_VERSION = "2"  # bump when normalisation changes, so that unchanged feeds are read again once
 POOL_THRESHOLD = 16  # feeds in a run before parsing moves to worker processes (their start costs ~50 ms)
 PARSE_WINDOW = 16  # bodies at most waiting for (or in) the parse workers
 

@@ -224,6 +224,9 @@ def _feedparser() -> Any:
     import feedparser
     import feedparser.mixin
 
+    from pipeline.collect import dates
+
+    dates.install()  # no date from the machine's clock
     mixin: Any = feedparser.mixin
     for name in ("make_safe_absolute_uri", "_urljoin"):
         function = getattr(mixin, name)

@@ -208,6 +208,9 @@ _MONTHS = {
 def _feedparser_date() -> Callable[[str], Any]:
     from feedparser.datetimes import _parse_date
 
+    from pipeline.collect import dates
+
+    dates.install()  # no date from the machine's clock
     return _parse_date
 
 
