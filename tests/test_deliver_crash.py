@@ -432,7 +432,9 @@ def test_a_kill_whose_cancel_window_has_passed_is_reported_unknown_and_resent_on
     write_subscribers(demo_root, 1000)  # one request: killed once SendGrid has it, before the answer
     config = load_config(demo_root)
     tz = config.settings.timezone
-    goes_out = (dt.datetime.now(tz) + dt.timedelta(minutes=45)).replace(second=0, microsecond=0)
+    goes_out = (
+        (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=45)).astimezone(tz).replace(second=0, microsecond=0)
+    )
     write_issue(demo_root, send_at=f"{goes_out:%Y-%m-%d %H:%M}")
     env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
     assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie", env=env).returncode == 0

@@ -234,9 +234,11 @@ def quick_requests(root: Path) -> None:
 
 
 def in_minutes(root: Path, minutes: int) -> dt.datetime:
-    """The instance's local time ``minutes`` from now, to the minute."""
+    """The instance's local time ``minutes`` from now, to the minute (added in UTC: on the night the
+    clocks go forward, 01:43 + 45 minutes is 03:28, not a 02:28 that does not exist)."""
     tz = load_config(root).settings.timezone
-    return (dt.datetime.now(tz) + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
+    return later.astimezone(tz).replace(second=0, microsecond=0)
 
 
 def draft_and_approve(root: Path, env: Mapping[str, str], send_at: dt.datetime) -> None:
