@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import newsletter, write_issue
@@ -16,6 +17,7 @@ from test_deliver import write_subscribers
 
 from pipeline import curate
 from pipeline.deliver import NotRecallable, Report, open_transport, recall, send_list
+from pipeline.deliver.model import deadline
 from pipeline.domain.config import Config
 from pipeline.domain.models import IssueState
 from pipeline.infra.approval import approval_state
@@ -188,3 +190,15 @@ def test_cancel_in_the_outbox_moves_the_files_aside(demo_root: Path) -> None:
     assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie").returncode == 0
     assert newsletter(demo_root, "send", "2026-12").returncode == 0
     assert len(list(outbox.glob("*.eml"))) == 3  # sent again, once each
+
+
+def test_the_recall_deadline_is_ten_real_minutes_before_the_send_on_the_nights_the_clocks_change() -> None:
+    ams = ZoneInfo("Europe/Amsterdam")
+    # 28 March 2027: 02:00 becomes 03:00. 03:05 summer time is 01:05 UTC; ten minutes before is 00:55 UTC
+    # (counted on the wall clock, 02:55 does not exist and was read as 01:55 UTC: after the send).
+    assert deadline(dt.datetime(2027, 3, 28, 3, 5, tzinfo=ams)) == dt.datetime(
+        2027, 3, 28, 0, 55, tzinfo=dt.UTC
+    )
+    # 31 October 2027: 03:00 becomes 02:00. The second 02:05 (winter time) is 01:05 UTC.
+    second = dt.datetime(2027, 10, 31, 2, 5, fold=1, tzinfo=ams)
+    assert deadline(second) == dt.datetime(2027, 10, 31, 0, 55, tzinfo=dt.UTC)

@@ -243,7 +243,7 @@ def status(ctx: Context) -> None:
                 if v or k in ("accepted", "pending")
             )
             if r.state == "scheduled" and r.send_at is not None:
-                until = (r.send_at - dt.timedelta(minutes=10)).astimezone(tz)
+                until = (r.send_at.astimezone(dt.UTC) - dt.timedelta(minutes=10)).astimezone(tz)
                 details += "; " + _("recall until {time}: newsletter cancel {issue}").format(
                     time=f"{until:%H:%M}", issue=r.id
                 )

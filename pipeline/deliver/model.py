@@ -39,8 +39,9 @@ def utc_now() -> dt.datetime:
 
 
 def deadline(send_at: dt.datetime) -> dt.datetime:
-    """The last moment SendGrid still cancels mail that goes out at ``send_at``."""
-    return send_at - CANCEL_LIMIT
+    """The last moment SendGrid still cancels mail that goes out at ``send_at`` (reckoned in UTC: a local
+    03:05 on the night the clocks go forward, less 10 minutes, is 01:55 in winter time, not 02:55)."""
+    return send_at.astimezone(dt.UTC) - CANCEL_LIMIT
 
 
 # -- results ------------------------------------------------------------------------------------
