@@ -261,6 +261,9 @@ def _issues(config: Config, log: Log) -> list[Issue]:
 
 def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list[tuple[Issue, IssueState]]:
     """The issues to send now, each with its state (approved or sending); logs the others."""
+    # In UTC: two times in the instance's own zone are compared, and minutes added, on the wall clock. On
+    # the night the clocks go forward, 01:42 + 60 minutes was 02:42, before a send_at of 03:25 (01:25 UTC).
+    now = now.astimezone(dt.UTC)
     out: list[tuple[Issue, IssueState]] = []
     for issue in _issues(config, log):
         state = approval_state(config, store, issue, now=now)
@@ -276,9 +279,8 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
             if issue.send_at is None:
                 why = _("issue {issue}: approved, but it has no send_at; add one").format(issue=issue.id)
             else:
-                handover = (issue.send_at - config.settings.delivery.schedule_ahead).astimezone(
-                    issue.send_at.tzinfo
-                )
+                ahead = config.settings.delivery.schedule_ahead
+                handover = (issue.send_at.astimezone(dt.UTC) - ahead).astimezone(issue.send_at.tzinfo)
                 why = _(
                     "issue {issue}: approved; goes out {time}, handed to SendGrid from {handover}"
                 ).format(issue=issue.id, time=when, handover=f"{handover:%H:%M}")

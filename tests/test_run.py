@@ -23,7 +23,7 @@ from pipeline import curate
 from pipeline.infra.instance import load_config
 from pipeline.infra.locking import exclusive
 from pipeline.infra.store import Store
-from pipeline.run import run, run_lock
+from pipeline.run import due_issues, run, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.UTC
@@ -352,3 +352,27 @@ def test_a_run_killed_during_a_send_is_completed_by_the_next_with_nobody_served_
     assert len(received) == total and set(received.values()) == {1}
     assert "0 unknown (complete" in second.stdout
     assert "cancelling batch" in second.stderr  # it said why it waited
+
+
+def test_an_issue_is_due_an_hour_of_real_time_before_its_send_at_on_the_night_the_clocks_go_forward(
+    demo_root: Path,
+) -> None:
+    """cron's now is in the instance's zone, like send_at: compared and added on the wall clock, 01:42 plus
+    60 minutes was 02:42, 'before' 03:25, so the issue was handed over late; the log named 02:25, a time
+    that does not exist that night."""
+    write_issue(demo_root, send_at="2027-03-28 03:25")  # summer time: 01:25 UTC (02:00 became 03:00)
+    config = load_config(demo_root)
+    tz = config.settings.timezone
+    lines: list[str] = []
+    with Store(config.settings.state) as store:
+        curate.approve(config, store, "2026-12", "Redactie", now=dt.datetime(2027, 3, 27, 12, tzinfo=UTC))
+
+        def due(hour: int, minute: int) -> list[str]:
+            now = dt.datetime(2027, 3, 28, hour, minute, tzinfo=tz)  # winter time, before the change
+            return [i.id for i, _ in due_issues(config, store, now, lambda *a: lines.append(a[2]))]
+
+        assert due(1, 20) == []  # 00:20 UTC: 65 minutes ahead
+        assert lines == [
+            "issue 2026-12: approved; goes out 2027-03-28 03:25 CEST, handed to SendGrid from 01:25"
+        ]
+        assert due(1, 30) == ["2026-12"]  # 00:30 UTC: 55 minutes ahead
