@@ -119,6 +119,16 @@ intro: Beste lezer,
 """
 
 
+def editor_time(when: dt.datetime) -> str:
+    """``when`` (in the instance's zone) as an editor writes a send_at: to the minute, with its offset only
+    in the hour that comes twice when the clocks go back (without one, that hour is read as the first)."""
+    text = f"{when:%Y-%m-%d %H:%M}"
+    if when.replace(fold=1 - when.fold).utcoffset() != when.utcoffset():
+        offset = f"{when:%z}"
+        text += f"{offset[:3]}:{offset[3:]}"
+    return text
+
+
 def write_issue(root: Path, issue_id: str = "2026-12", send_at: str | None = None) -> Path:
     """``issues/ISSUE.yaml`` written by hand (HAND_WRITTEN), with ``send_at`` when given."""
     path = root / "issues" / f"{issue_id}.yaml"

@@ -29,7 +29,7 @@ import pytest
 
 pytest.register_assert_rewrite("sendgrid_mock")
 
-from conftest import newsletter, write_issue  # noqa: E402
+from conftest import editor_time, newsletter, write_issue  # noqa: E402
 from sendgrid_mock import API_KEY, MockProxy, Recorded  # noqa: E402
 from test_deliver import write_subscribers  # noqa: E402
 
@@ -435,7 +435,7 @@ def test_a_kill_whose_cancel_window_has_passed_is_reported_unknown_and_resent_on
     goes_out = (
         (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=45)).astimezone(tz).replace(second=0, microsecond=0)
     )
-    write_issue(demo_root, send_at=f"{goes_out:%Y-%m-%d %H:%M}")
+    write_issue(demo_root, send_at=editor_time(goes_out))
     env = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_HOST": sendgrid.url}
     assert newsletter(demo_root, "approve", "2026-12", "--by", "Redactie", env=env).returncode == 0
 
@@ -455,7 +455,7 @@ def test_a_kill_whose_cancel_window_has_passed_is_reported_unknown_and_resent_on
     sendgrid.hook = None
 
     # Cron did not run again until 5 minutes before it went out: too late to cancel the batch.
-    late = (goes_out - dt.timedelta(minutes=5)).isoformat(timespec="minutes")
+    late = (goes_out.astimezone(dt.UTC) - dt.timedelta(minutes=5)).isoformat(timespec="minutes")
     resumed = newsletter(demo_root, "run", "--now", late, env=env)
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr
     assert "issue 2026-12: 0 accepted, 0 skipped, 0 failed, 1000 unknown (complete" in resumed.stdout

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import newsletter, write_issue
+from conftest import editor_time, newsletter, write_issue
 from sendgrid_mock import API_KEY, MockProxy, Recorded
 
 from pipeline import curate
@@ -251,7 +251,7 @@ def draft_and_approve(root: Path, env: Mapping[str, str], send_at: dt.datetime) 
         r"^subject:.*$", "subject: Fietsen, laptops en een avond in Zwolle", text, count=1, flags=re.M
     )
     text = re.sub(r"^preheader:.*$", "preheader: Wat partners deden", text, count=1, flags=re.M)
-    text = re.sub(r"^#? ?send_at:.*$", f"send_at: {send_at:%Y-%m-%d %H:%M}", text, count=1, flags=re.M)
+    text = re.sub(r"^#? ?send_at:.*$", f"send_at: {editor_time(send_at)}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
     checked = newsletter(root, "check", "2026-12", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
