@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Cli, Sent, make_item, newsletter, seed
+from conftest import Cli, Sent, make_item, newsletter, seed, write_issue
 
 from pipeline import curate
 from pipeline.domain.config import Config
@@ -668,3 +668,32 @@ def test_without_that_kind_in_the_taxonomy_validate_and_draft_say_why(demo_root:
         drafted.stderr,
         re.M,
     ), drafted.stderr
+
+
+@pytest.mark.parametrize(
+    ("send_at", "expected"),
+    [
+        (  # 28 March 2027: 02:00 becomes 03:00
+            "2027-03-28 02:30",
+            "send_at 2027-03-28 02:30 does not exist: the clocks go forward that night, so it counts as"
+            " 03:30 CEST; choose another time",
+        ),
+        (  # 31 October 2027: 03:00 becomes 02:00
+            "2027-10-31 02:15",
+            "send_at 2027-10-31 02:15 comes twice: the clocks go back that night; it counts as the first"
+            " (02:15 CEST); write 2027-10-31 02:15+02:00 or 2027-10-31 02:15+01:00 to choose",
+        ),
+        ("2027-10-31 02:15+01:00", None),  # the second, chosen
+        ("2027-10-31 03:15", None),
+        ("2027-03-28 03:30", None),
+    ],
+)
+def test_a_send_at_the_clocks_skip_or_pass_twice_is_a_warning(
+    demo_root: Path, config: Config, send_at: str, expected: str | None
+) -> None:
+    path = write_issue(demo_root, send_at=send_at)
+    issue, problems = check_issue_file(path, config, "issues/2026-12.yaml")
+    assert issue is not None  # a warning: the issue still goes, at the time the warning names
+    assert [(p.severity, p.message) for p in problems if "send_at" in p.message] == (
+        [("warning", expected)] if expected else []
+    )

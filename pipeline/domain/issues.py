@@ -191,6 +191,38 @@ def _personalise(
     return personalise, rest
 
 
+def _warn_of_a_clock_change(c: Checker, when: dt.datetime) -> None:
+    """A send_at the clocks skip or pass twice, on the nights they change (written without an offset)."""
+    real = when.astimezone(dt.UTC).astimezone(when.tzinfo)
+    wall = f"{when:%Y-%m-%d %H:%M}"
+    if real.replace(tzinfo=None) != when.replace(tzinfo=None):
+        message = _(
+            "send_at {time} does not exist: the clocks go forward that night, so it counts as {real}; "
+            "choose another time"
+        )
+        c.warn(("send_at",), message.format(time=wall, real=f"{real:%H:%M %Z}"))
+    elif when.replace(fold=1).utcoffset() != when.utcoffset():
+        first, second = when.replace(fold=0), when.replace(fold=1)
+        message = _(
+            "send_at {time} comes twice: the clocks go back that night; it counts as the first ({first}); "
+            "write {time}{first_offset} or {time}{second_offset} to choose"
+        )
+        c.warn(
+            ("send_at",),
+            message.format(
+                time=wall,
+                first=f"{first:%H:%M %Z}",
+                first_offset=_offset(first),
+                second_offset=_offset(second),
+            ),
+        )
+
+
+def _offset(when: dt.datetime) -> str:
+    text = f"{when:%z}"
+    return f"{text[:3]}:{text[3:]}"
+
+
 def check_issue_doc(
     doc: YamlDoc, config: Config, expected_id: str | None = None
 ) -> tuple[Issue | None, list[Problem]]:
@@ -213,6 +245,8 @@ def check_issue_doc(
         send_at = c.when(("send_at",), d.get("send_at"), config.settings.timezone)
         if send_at and isinstance(d["send_at"], dt.date) and not isinstance(d["send_at"], dt.datetime):
             c.error(("send_at",), _("'send_at' needs a time as well, e.g. 2026-12-10 09:00"))
+        elif send_at is not None and send_at.tzinfo is config.settings.timezone:  # written without an offset
+            _warn_of_a_clock_change(c, send_at)
     status = c.text(("status",), d.get("status", "draft")) or "draft"
     if status not in STATUSES:
         message = _("status '{status}' is not one of {statuses}; the program sets it")
