@@ -17,7 +17,7 @@ from test_deliver import write_subscribers
 
 from pipeline import curate
 from pipeline.deliver import NotRecallable, Report, open_transport, recall, send_list
-from pipeline.deliver.model import deadline
+from pipeline.domain.approval import deadline
 from pipeline.domain.config import Config
 from pipeline.domain.models import IssueState
 from pipeline.infra.approval import approval_state

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from pipeline import curate
@@ -17,6 +15,7 @@ from pipeline.cli.base import (
     now_option,
     pass_ctx,
 )
+from pipeline.domain.approval import deadline
 from pipeline.domain.editions import Choice, parse_view_as
 from pipeline.domain.errors import InputInvalid, display_path
 from pipeline.domain.i18n import N_, _, ngettext
@@ -243,7 +242,7 @@ def status(ctx: Context) -> None:
                 if v or k in ("accepted", "pending")
             )
             if r.state == "scheduled" and r.send_at is not None:
-                until = (r.send_at.astimezone(dt.UTC) - dt.timedelta(minutes=10)).astimezone(tz)
+                until = deadline(r.send_at).astimezone(tz)
                 details += "; " + _("recall until {time}: newsletter cancel {issue}").format(
                     time=f"{until:%H:%M}", issue=r.id
                 )

@@ -41,7 +41,6 @@ editors' delivery report).
 
 from pipeline.deliver.cancels import clear_old_cancels
 from pipeline.deliver.model import (
-    CANCEL_LIMIT,
     CANCEL_SAFETY,
     Clock,
     ListCheck,
@@ -54,13 +53,13 @@ from pipeline.deliver.model import (
     Report,
     SendStopped,
     TestReport,
-    deadline,
     utc_now,
 )
 from pipeline.deliver.notify import notify_editors, report_mail
 from pipeline.deliver.recall import recall
 from pipeline.deliver.send import BATCH, plan, refusal, schedule, send_list, send_lock, send_test
 from pipeline.deliver.transport import OutboxTransport, SendGridTransport, Transport, open_transport
+from pipeline.domain.approval import CANCEL_LIMIT, deadline
 from pipeline.infra.outbox import Outbox
 
 __all__ = [

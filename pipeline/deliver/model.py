@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pipeline.domain.approval import deadline
 from pipeline.domain.errors import PipelineError, Problem
 from pipeline.domain.models import DeliveryState
 
-CANCEL_LIMIT = dt.timedelta(minutes=10)  # SendGrid cancels a batch no later than this before its send_at
 CANCEL_SAFETY = dt.timedelta(seconds=30)  # a cancel starts at least this long before that limit
 # The ledger's states as reports list them, in this order.
 REPORTED = (
@@ -36,12 +36,6 @@ class NotRecallable(PipelineError):
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def deadline(send_at: dt.datetime) -> dt.datetime:
-    """The last moment SendGrid still cancels mail that goes out at ``send_at`` (reckoned in UTC: a local
-    03:05 on the night the clocks go forward, less 10 minutes, is 01:55 in winter time, not 02:55)."""
-    return send_at.astimezone(dt.UTC) - CANCEL_LIMIT
 
 
 # -- results ------------------------------------------------------------------------------------

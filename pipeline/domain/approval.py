@@ -30,6 +30,15 @@ from pipeline.domain.editions import issue_tags, personalised, tags_content
 from pipeline.domain.issues import Entry, Issue
 from pipeline.domain.models import IssueState, Item
 
+CANCEL_LIMIT = dt.timedelta(minutes=10)  # SendGrid cancels a batch no later than this before its send_at
+
+
+def deadline(send_at: dt.datetime) -> dt.datetime:
+    """The last moment SendGrid still cancels (recalls) mail that goes out at ``send_at``. Reckoned in UTC:
+    a local 03:05 on the night the clocks go forward, less 10 minutes, is 01:55 winter time, not 02:55."""
+    return send_at.astimezone(dt.UTC) - CANCEL_LIMIT
+
+
 # The templates an issue is rendered with (pipeline.render); what they import or include is followed.
 ISSUE_TEMPLATES = ("email.mjml", "email.txt", "web.html")
 
