@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.domain import i18n
+from pipeline.domain.issues import send_at_text
 
 pytest_plugins = [
     "sendgrid_mock",
@@ -122,11 +123,9 @@ intro: Beste lezer,
 def editor_time(when: dt.datetime) -> str:
     """``when`` (in the instance's zone) as an editor writes a send_at: to the minute, with its offset only
     in the hour that comes twice when the clocks go back (without one, that hour is read as the first)."""
-    text = f"{when:%Y-%m-%d %H:%M}"
     if when.replace(fold=1 - when.fold).utcoffset() != when.utcoffset():
-        offset = f"{when:%z}"
-        text += f"{offset[:3]}:{offset[3:]}"
-    return text
+        return send_at_text(when)
+    return f"{when:%Y-%m-%d %H:%M}"
 
 
 def write_issue(root: Path, issue_id: str = "2026-12", send_at: str | None = None) -> Path:

@@ -205,22 +205,20 @@ def _warn_of_a_clock_change(c: Checker, when: dt.datetime) -> None:
         first, second = when.replace(fold=0), when.replace(fold=1)
         message = _(
             "send_at {time} comes twice: the clocks go back that night; it counts as the first ({first}); "
-            "write {time}{first_offset} or {time}{second_offset} to choose"
+            "write {first_choice} or {second_choice} to choose"
         )
-        c.warn(
-            ("send_at",),
-            message.format(
-                time=wall,
-                first=f"{first:%H:%M %Z}",
-                first_offset=_offset(first),
-                second_offset=_offset(second),
-            ),
-        )
+        choices = {"first_choice": send_at_text(first), "second_choice": send_at_text(second)}
+        c.warn(("send_at",), message.format(time=wall, first=f"{first:%H:%M %Z}", **choices))
 
 
-def _offset(when: dt.datetime) -> str:
-    text = f"{when:%z}"
-    return f"{text[:3]}:{text[3:]}"
+def send_at_text(when: dt.datetime) -> str:
+    """A send_at as an issue file writes it: ``2026-12-10 09:00``, with its offset (``+01:00``) when it
+    has a zone."""
+    text = f"{when:%Y-%m-%d %H:%M}"
+    if when.tzinfo is None:
+        return text
+    offset = f"{when:%z}"
+    return f"{text}{offset[:3]}:{offset[3:]}"
 
 
 def check_issue_doc(

@@ -33,6 +33,7 @@ from pipeline.domain.issues import (
     _newline,
     _rt_load,
     _trim_end,
+    send_at_text,
 )
 
 FIELDS = {"subject": SUBJECT_MAX, "preheader": PREHEADER_MAX, "intro": INTRO_MAX, "send_at": 40}
@@ -98,11 +99,7 @@ def _send_at(value: str, tz: dt.tzinfo | None) -> str:
             ),
             _("give a date and time like 2026-12-10 09:00"),
         )
-    shown = when.strftime("%Y-%m-%d %H:%M")
-    if when.tzinfo is not None:
-        offset = when.strftime("%z")
-        shown += f"{offset[:3]}:{offset[3:]}"
-    return shown
+    return send_at_text(when)
 
 
 def _check_fields(keys: Iterable[str]) -> None:
