@@ -212,7 +212,7 @@ class _Connector:
             try:
                 return await open_stream(address, origin.port, tls, origin.host)
             except OSError as e:  # refused, unreachable; a failed TLS handshake (ssl.SSLError)
-                failure = http1.ConnectFailed(_short(e))
+                failure = e  # the last one, made a ConnectFailed with its reason by the client
         raise failure
 
 
@@ -427,11 +427,6 @@ class Fetcher:
             )
         # No final_url: links in a local file resolve against the feed's own <link>, not file://.
         return Fetched(request.key, request.url, "fetched", body=body, seconds=time.monotonic() - started)
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0][:160]
 
 
 def _permanent_redirect(history: tuple[http1.Hop, ...]) -> str | None:
