@@ -84,9 +84,10 @@ def _quiet(level: str, event: str, message: str, fields: Mapping[str, Any]) -> N
 
 
 def clock_from(start: dt.datetime) -> deliver.Clock:
-    """A clock that reads ``start`` now and runs on in real time (cron's --now, the demo's date)."""
-    origin = time.monotonic()
-    return lambda: (start + dt.timedelta(seconds=time.monotonic() - origin)).astimezone(dt.UTC)
+    """A clock that reads ``start`` now and runs on in real time (cron's --now, the demo's date), in UTC:
+    from a local start, 02:55 + 10 minutes on the night the clocks go back was 03:05, an hour too late."""
+    origin, start = time.monotonic(), start.astimezone(dt.UTC)
+    return lambda: start + dt.timedelta(seconds=time.monotonic() - origin)
 
 
 # -- one issue, checked -------------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def due_issues(config: Config, store: Store, now: dt.datetime, log: Log) -> list
 def _collect(config: Config, store: Store, now: dt.datetime, log: Log) -> Summary:
     from pipeline.collect import collect  # imported here: feedparser and httpx only when collecting
 
-    summary = collect(config, store, now=now.astimezone(dt.UTC))
+    summary = collect(config, store, now=now)
     for r in summary.failed:
         log(
             "error",
@@ -339,6 +340,7 @@ def run(config: Config, *, now: dt.datetime, env: Mapping[str, str], log: Log) -
 
     Raises ``pipeline.infra.locking.Busy`` when another run holds the lock.
     """
+    now = now.astimezone(dt.UTC)  # cron's now may be in the instance's zone: reckoned in UTC from here
     clock = clock_from(now)
     with run_lock(config):
         summary = None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from pipeline import curate
 from pipeline.infra.instance import load_config
 from pipeline.infra.locking import exclusive
 from pipeline.infra.store import Store
-from pipeline.run import due_issues, run, run_lock
+from pipeline.run import clock_from, due_issues, run, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.UTC
@@ -376,3 +377,14 @@ def test_an_issue_is_due_an_hour_of_real_time_before_its_send_at_on_the_night_th
             "issue 2026-12: approved; goes out 2027-03-28 03:25 CEST, handed to SendGrid from 01:25"
         ]
         assert due(1, 30) == ["2026-12"]  # 00:30 UTC: 55 minutes ahead
+
+
+def test_crons_clock_runs_on_in_real_time_through_the_hour_the_clocks_go_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pipeline.run
+
+    ticks = iter([0.0, 600.0])  # the clock is made, then read ten minutes later
+    monkeypatch.setattr(pipeline.run, "time", types.SimpleNamespace(monotonic=lambda: next(ticks)))
+    clock = clock_from(dt.datetime(2027, 10, 31, 2, 55, tzinfo=ZoneInfo("Europe/Amsterdam")))  # 00:55 UTC
+    assert clock() == dt.datetime(2027, 10, 31, 1, 5, tzinfo=UTC)  # 02:05 winter time, not 03:05
